@@ -1,0 +1,187 @@
+"""Value types of the ledger: accounts, trades, corporate actions, lots and sale rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+
+
+class AccountType(StrEnum):
+    """Kind of account; tax-advantaged accounts wash losses permanently (Rev. Rul. 2008-5)."""
+
+    TAXABLE = "taxable"
+    IRA = "ira"
+    ROTH_IRA = "roth_ira"
+    K401 = "401k"
+    HSA = "hsa"
+
+    @property
+    def tax_advantaged(self) -> bool:
+        """Return whether gains and losses in this account are outside the taxable return."""
+        return self is not AccountType.TAXABLE
+
+
+class Action(StrEnum):
+    """Direction of a trade."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class Term(StrEnum):
+    """Holding-period class of a sale."""
+
+    SHORT = "short"
+    LONG = "long"
+
+
+def instant_of(day: date, at: datetime | None = None) -> datetime:
+    """Return the ordering instant of a trade: its timestamp, or midnight UTC of its date."""
+    if at is not None:
+        return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One BUY or SELL as it happened (a fill, or a row of an imported history).
+
+    `trade_date` is the date as written by the source (the tax date); `at` is the full timestamp
+    when known. Trades are applied in (`instant`, `seq`) order, so rows with equal timestamps keep
+    their source order. `lot_id` names the new lot on a BUY (generated when None) and the lot to
+    relieve on a SELL (specific identification; else the account's lot-relief method).
+    `fees` are added to cost on a BUY and deducted from proceeds on a SELL.
+    """
+
+    seq: int
+    trade_date: date
+    account: str
+    action: Action
+    symbol: str
+    quantity: Decimal
+    price: Decimal
+    fees: Decimal = ZERO
+    lot_id: str | None = None
+    at: datetime | None = None
+    source: str = ""
+
+    @property
+    def instant(self) -> datetime:
+        """Return the instant used to order this trade among others."""
+        return instant_of(self.trade_date, self.at)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A stock split (or reverse split): every lot of `symbol` gets `ratio` times the shares.
+
+    Basis and holding period are unchanged; per-share basis divides by `ratio`.
+    """
+
+    seq: int
+    trade_date: date
+    symbol: str
+    ratio: Decimal
+    at: datetime | None = None
+    source: str = ""
+
+    @property
+    def instant(self) -> datetime:
+        """Return the instant used to order this event among trades."""
+        return instant_of(self.trade_date, self.at)
+
+
+LedgerEvent = Trade | Split
+
+
+@dataclass(slots=True)
+class Parcel:
+    """A block of shares of one lot with one basis adjustment and holding period.
+
+    A lot (one BUY, one `lot_id`) starts as one parcel; wash sales split it when only some of its
+    shares serve as replacement shares. `cost` is the original cost (fees included) of this
+    parcel's shares; `wash_adjustment` the disallowed losses added to its basis.
+    """
+
+    lot_id: str
+    account: str
+    account_type: AccountType
+    symbol: str
+    quantity: Decimal
+    cost: Decimal
+    acquired: date
+    holding_period_start: date
+    acquired_at: datetime
+    seq: int
+    wash_adjustment: Decimal = ZERO
+    replacement_used: bool = False
+    source: str = ""
+
+    @property
+    def adjusted_basis(self) -> Decimal:
+        """Return cost plus the wash-sale basis adjustment."""
+        return self.cost + self.wash_adjustment
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLot:
+    """An open position row of the report: one parcel of a lot still held."""
+
+    lot_id: str
+    account: str
+    account_type: AccountType
+    symbol: str
+    quantity: Decimal
+    acquired: date
+    holding_period_start: date
+    cost_basis: Decimal
+    adjusted_basis: Decimal
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SaleRow:
+    """One portion of a sale relieving one lot, split further where only part is washed.
+
+    `wash_sale_disallowed` is positive (Form 8949 column g) and includes
+    `permanently_disallowed`, the part whose replacement sits in a tax-advantaged account and so
+    raises no basis (Rev. Rul. 2008-5). ``gain_loss = proceeds - adjusted_basis +
+    wash_sale_disallowed`` (Form 8949 column h). `reportable` is False for sales inside
+    tax-advantaged accounts, which belong on no Form 8949.
+    """
+
+    lot_id: str
+    account: str
+    account_type: AccountType
+    symbol: str
+    quantity: Decimal
+    acquired: date
+    holding_period_start: date
+    date_sold: date
+    proceeds: Decimal
+    cost_basis: Decimal
+    adjusted_basis: Decimal
+    wash_sale_disallowed: Decimal
+    permanently_disallowed: Decimal
+    term: Term
+    replacement_lot_ids: tuple[str, ...] = field(default=())
+    seq: int = 0
+
+    @property
+    def gain_loss(self) -> Decimal:
+        """Return Form 8949 column (h): proceeds - basis + disallowed loss."""
+        return self.proceeds - self.adjusted_basis + self.wash_sale_disallowed
+
+    @property
+    def reportable(self) -> bool:
+        """Return whether this sale belongs on Form 8949 (not inside an IRA, 401k or HSA)."""
+        return not self.account_type.tax_advantaged
+
+    @property
+    def washed(self) -> bool:
+        """Return whether part of this row's loss is disallowed by the wash-sale rule."""
+        return self.wash_sale_disallowed > ZERO
