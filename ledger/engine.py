@@ -1,0 +1,532 @@
+"""The tax-lot ledger and its wash-sale engine (IRC §1091; Reg. §1.1091-1, -2; Pub 550).
+
+Events are applied in time order, one at a time, so the daemon keeps the ledger current from
+its stream and a report rebuilds it from a whole history with the same code.
+
+How a wash sale is found, incrementally:
+
+* A sale relieves lots (specific identification, else the account's FIFO, LIFO or HIFO) and
+  yields one *portion* per relieved parcel. A taxable portion sold at a loss looks at once for
+  replacement shares acquired in the 30 days before (and up to) the sale that are still held;
+  whatever part of the loss stays unmatched waits, as a *pending loss*, for purchases in the 30
+  days after the sale.
+* A purchase first absorbs pending losses of its substantially identical group, oldest sale
+  first, then becomes a candidate replacement for later losses.
+* Replacement shares are matched in order of acquisition and serve once; a lot's own shares
+  never replace it (unless the convention says so). A matched portion is split off so each sale
+  row is either wholly washed or not washed at all; the disallowed loss moves into the
+  replacement's basis with the sold shares' holding period, or is lost for good when the
+  replacement sits in an IRA, Roth IRA, 401k or HSA (Rev. Rul. 2008-5).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from ledger.conventions import LotMethod, WashSaleConventions
+from ledger.errors import LedgerError, OversellError, UnknownLotError
+from ledger.holding import tacked_start, term_of
+from ledger.identity import Identity
+from ledger.model import (
+    ZERO,
+    AccountType,
+    Action,
+    LedgerEvent,
+    OpenLot,
+    Parcel,
+    SaleRow,
+    Split,
+    Trade,
+)
+from ledger.money import cents, share
+
+
+@dataclass(slots=True)
+class _Lot:
+    """All parcels of one purchase (one BUY, one lot id); the unwashed remainder is last."""
+
+    lot_id: str
+    account: str
+    symbol: str
+    parcels: list[Parcel]
+
+    @property
+    def quantity(self) -> Decimal:
+        return sum((p.quantity for p in self.parcels), ZERO)
+
+
+@dataclass(slots=True)
+class _Portion:
+    """A mutable sale row: the shares of one parcel relieved by one sale."""
+
+    lot_id: str
+    account: str
+    account_type: AccountType
+    symbol: str
+    quantity: Decimal
+    acquired: date
+    holding_period_start: date
+    date_sold: date
+    proceeds: Decimal
+    cost_basis: Decimal
+    adjusted_basis: Decimal
+    seq: int
+    wash_sale_disallowed: Decimal = ZERO
+    permanently_disallowed: Decimal = ZERO
+    replacement_lot_ids: tuple[str, ...] = ()
+    # Replacement shares still to be found equal `quantity * share_factor` (splits after the
+    # sale change how many new shares stand for one sold share).
+    share_factor: Decimal = Decimal(1)
+
+    @property
+    def loss(self) -> Decimal:
+        return self.adjusted_basis - self.proceeds - self.wash_sale_disallowed
+
+    def freeze(self) -> SaleRow:
+        return SaleRow(
+            lot_id=self.lot_id,
+            account=self.account,
+            account_type=self.account_type,
+            symbol=self.symbol,
+            quantity=self.quantity,
+            acquired=self.acquired,
+            holding_period_start=self.holding_period_start,
+            date_sold=self.date_sold,
+            proceeds=self.proceeds,
+            cost_basis=self.cost_basis,
+            adjusted_basis=self.adjusted_basis,
+            wash_sale_disallowed=self.wash_sale_disallowed,
+            permanently_disallowed=self.permanently_disallowed,
+            term=term_of(self.holding_period_start, self.date_sold),
+            replacement_lot_ids=self.replacement_lot_ids,
+            seq=self.seq,
+        )
+
+
+@dataclass(slots=True)
+class _Sale:
+    """The portions of one sale of one parcel, in the order they were split off."""
+
+    portions: list[_Portion]
+
+
+@dataclass(slots=True)
+class _Group:
+    """Wash-sale state of one substantially identical group."""
+
+    recent: deque[Parcel] = field(default_factory=deque)
+    pending: deque[tuple[_Sale, _Portion]] = field(default_factory=deque)
+
+
+class Ledger:
+    """Hold every tax lot of a household and apply trades, splits and the wash-sale rule."""
+
+    def __init__(
+        self,
+        identity: Identity | None = None,
+        conventions: WashSaleConventions | None = None,
+        account_types: Mapping[str, AccountType] | None = None,
+        lot_methods: Mapping[str, LotMethod] | None = None,
+        default_lot_method: LotMethod = LotMethod.FIFO,
+    ) -> None:
+        self.identity = identity or Identity()
+        self.conventions = conventions or WashSaleConventions()
+        self._account_types = dict(account_types or {})
+        self._lot_methods = dict(lot_methods or {})
+        self._default_lot_method = default_lot_method
+        self._window = timedelta(days=self.conventions.window_days)
+        self._positions: dict[tuple[str, str], deque[_Lot]] = {}
+        self._lots: dict[str, _Lot] = {}
+        self._groups: dict[str, _Group] = {}
+        self._sales: list[_Sale] = []
+        self._last_key: tuple[date, object, int] | None = None
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def account_type(self, account: str) -> AccountType:
+        """Return the type of `account` (taxable unless declared otherwise)."""
+        return self._account_types.get(account, AccountType.TAXABLE)
+
+    def lot_method(self, account: str) -> LotMethod:
+        """Return the lot-relief method of `account`."""
+        return self._lot_methods.get(account, self._default_lot_method)
+
+    @property
+    def sales(self) -> list[SaleRow]:
+        """Return every sale row so far, in order of sale."""
+        return [p.freeze() for sale in self._sales for p in sale.portions]
+
+    def open_lots(self) -> list[OpenLot]:
+        """Return every parcel still held, by account, symbol and acquisition."""
+        rows = []
+        for (account, _symbol), lots in sorted(self._positions.items()):
+            for lot in lots:
+                for p in lot.parcels:
+                    if p.quantity > ZERO:
+                        rows.append(
+                            OpenLot(
+                                lot_id=p.lot_id,
+                                account=account,
+                                account_type=p.account_type,
+                                symbol=p.symbol,
+                                quantity=p.quantity,
+                                acquired=p.acquired,
+                                holding_period_start=p.holding_period_start,
+                                cost_basis=p.cost,
+                                adjusted_basis=p.adjusted_basis,
+                                source=p.source,
+                            )
+                        )
+        return rows
+
+    def parcels(self, account: str, symbol: str) -> Iterator[Parcel]:
+        """Yield the open parcels of one position in acquisition order."""
+        for lot in self._positions.get((account, symbol), ()):
+            for p in lot.parcels:
+                if p.quantity > ZERO:
+                    yield p
+
+    def position(self, account: str, symbol: str) -> Decimal:
+        """Return the shares of `symbol` held in `account`."""
+        return sum((p.quantity for p in self.parcels(account, symbol)), ZERO)
+
+    def positions(self) -> dict[tuple[str, str], Decimal]:
+        """Return every non-zero position as {(account, symbol): quantity}."""
+        out = {}
+        for key in self._positions:
+            qty = self.position(*key)
+            if qty:
+                out[key] = qty
+        return out
+
+    # -- applying events -------------------------------------------------------------------
+
+    def apply_all(self, events: Iterable[LedgerEvent]) -> None:
+        """Apply a history, ordered by date, then timestamp, then source order."""
+        for event in sorted(events, key=_order_key):
+            self.apply(event)
+
+    def apply(self, event: LedgerEvent) -> None:
+        """Apply one event; events must come in (date, timestamp, seq) order."""
+        key = _order_key(event)
+        if self._last_key is not None and key[:2] < self._last_key[:2]:
+            raise LedgerError(
+                f"event dated {event.trade_date} arrives after one dated {self._last_key[0]}; "
+                "rebuild the ledger from the sorted journal",
+                field="date",
+            )
+        self._last_key = key
+        if isinstance(event, Split):
+            self._split(event)
+        elif event.action is Action.BUY:
+            self._buy(event)
+        else:
+            self._sell(event)
+
+    # -- purchases -------------------------------------------------------------------------
+
+    def _buy(self, t: Trade) -> None:
+        _check_trade(t)
+        lot_id = t.lot_id or self._new_lot_id(t)
+        if lot_id in self._lots:
+            raise LedgerError(f"lot id {lot_id!r} is already used by an earlier purchase",
+                              field="lot_id")
+        account_type = self.account_type(t.account)
+        parcel = Parcel(
+            lot_id=lot_id,
+            account=t.account,
+            account_type=account_type,
+            symbol=t.symbol,
+            quantity=t.quantity,
+            cost=cents(t.quantity * t.price + t.fees),
+            acquired=t.trade_date,
+            holding_period_start=t.trade_date,
+            acquired_at=t.instant,
+            seq=t.seq,
+            source=t.source,
+        )
+        lot = _Lot(lot_id, t.account, t.symbol, [parcel])
+        self._lots[lot_id] = lot
+        self._positions.setdefault((t.account, t.symbol), deque()).append(lot)
+        if self._wash_applies(t.symbol):
+            group = self._group(t.symbol)
+            self._absorb_pending(group, lot, t.trade_date)
+            rest = lot.parcels[-1]
+            if rest.quantity > ZERO and not rest.replacement_used:
+                group.recent.append(rest)
+
+    def _new_lot_id(self, t: Trade) -> str:
+        base = f"{t.symbol}-{t.trade_date:%Y%m%d}-{t.seq}"
+        lot_id, n = base, 1
+        while lot_id in self._lots:
+            n += 1
+            lot_id = f"{base}-{n}"
+        return lot_id
+
+    def _absorb_pending(self, group: _Group, lot: _Lot, day: date) -> None:
+        """Let a new purchase wash losses sold in the 30 days before it (oldest sale first)."""
+        pending = group.pending
+        earliest = day - self._window
+        while pending and pending[0][1].date_sold < earliest:
+            pending.popleft()
+        while pending:
+            replacement = lot.parcels[-1]
+            if replacement.quantity <= ZERO or replacement.replacement_used:
+                return
+            sale, portion = pending[0]
+            if self._wash(sale, portion, lot, replacement) is None:
+                pending.popleft()
+
+    # -- sales -----------------------------------------------------------------------------
+
+    def _sell(self, t: Trade) -> None:
+        _check_trade(t)
+        relief = self._relieve(t)
+        account_type = self.account_type(t.account)
+        proceeds_left = cents(t.quantity * t.price - t.fees)
+        qty_left = t.quantity
+        wash = self._wash_applies(t.symbol) and not account_type.tax_advantaged
+        group = self._group(t.symbol) if wash else None
+        for parcel, qty in relief:
+            proceeds = share(proceeds_left, qty, qty_left)
+            proceeds_left -= proceeds
+            qty_left -= qty
+            cost = share(parcel.cost, qty, parcel.quantity)
+            adjustment = share(parcel.wash_adjustment, qty, parcel.quantity)
+            parcel.cost -= cost
+            parcel.wash_adjustment -= adjustment
+            parcel.quantity -= qty
+            portion = _Portion(
+                lot_id=parcel.lot_id,
+                account=t.account,
+                account_type=account_type,
+                symbol=t.symbol,
+                quantity=qty,
+                acquired=parcel.acquired,
+                holding_period_start=parcel.holding_period_start,
+                date_sold=t.trade_date,
+                proceeds=proceeds,
+                cost_basis=cost,
+                adjusted_basis=cost + adjustment,
+                seq=t.seq,
+            )
+            sale = _Sale([portion])
+            self._sales.append(sale)
+            if group is not None and portion.loss > ZERO:
+                rest = self._match_earlier(group, sale, portion)
+                if rest is not None:
+                    group.pending.append((sale, rest))
+
+    def _relieve(self, t: Trade) -> list[tuple[Parcel, Decimal]]:
+        """Return the (parcel, shares) a sale relieves, without changing anything yet."""
+        self._drop_empty_lots(t.account, t.symbol)
+        if t.lot_id:
+            lot = self._lots.get(t.lot_id)
+            if lot is None or lot.quantity <= ZERO:
+                raise UnknownLotError(
+                    f"no open lot {t.lot_id!r} to sell from"
+                    + (" (it is fully sold)" if lot is not None else ""),
+                    field="lot_id",
+                )
+            if (lot.account, lot.symbol) != (t.account, t.symbol):
+                raise UnknownLotError(
+                    f"lot {t.lot_id!r} holds {lot.symbol} in account {lot.account!r}, "
+                    f"not {t.symbol} in {t.account!r}",
+                    field="lot_id",
+                )
+            candidates: Iterable[Parcel] = lot.parcels
+        else:
+            candidates = self._by_method(t.account, t.symbol)
+        relief = []
+        left = t.quantity
+        for p in candidates:
+            if p.quantity <= ZERO:
+                continue
+            qty = min(left, p.quantity)
+            relief.append((p, qty))
+            left -= qty
+            if left <= ZERO:
+                return relief
+        held = t.quantity - left
+        where = f"lot {t.lot_id!r}" if t.lot_id else f"{t.symbol} in account {t.account!r}"
+        raise OversellError(f"sells {t.quantity} but only {held} held in {where}",
+                            field="quantity")
+
+    def _by_method(self, account: str, symbol: str) -> Iterable[Parcel]:
+        lots = self._positions.get((account, symbol), deque())
+        method = self.lot_method(account)
+        if method is LotMethod.FIFO:
+            return (p for lot in lots for p in lot.parcels)
+        if method is LotMethod.LIFO:
+            return (p for lot in reversed(lots) for p in reversed(lot.parcels))
+        parcels = [p for lot in lots for p in lot.parcels if p.quantity > ZERO]
+        # HIFO: highest adjusted basis per share first; ties keep acquisition order.
+        return sorted(parcels, key=lambda p: -(p.adjusted_basis / p.quantity))
+
+    def _drop_empty_lots(self, account: str, symbol: str) -> None:
+        lots = self._positions.get((account, symbol))
+        while lots and lots[0].quantity <= ZERO:
+            lots.popleft()
+        while lots and lots[-1].quantity <= ZERO:
+            lots.pop()
+
+    # -- wash sales ------------------------------------------------------------------------
+
+    def _match_earlier(self, group: _Group, sale: _Sale, portion: _Portion) -> _Portion | None:
+        """Wash a loss with replacement shares bought in the 30 days up to the sale.
+
+        Return the part of the portion still unwashed, or None.
+        """
+        earliest = portion.date_sold - self._window
+        recent = group.recent
+        while recent and (
+            recent[0].acquired < earliest
+            or recent[0].quantity <= ZERO
+            or recent[0].replacement_used
+        ):
+            recent.popleft()
+        for candidate in list(recent):
+            if candidate.quantity <= ZERO or candidate.replacement_used:
+                continue
+            if candidate.lot_id == portion.lot_id and not self.conventions.own_lot_replaces:
+                continue
+            rest = self._wash(sale, portion, self._lots[candidate.lot_id], candidate)
+            if rest is None:
+                return None
+            portion = rest
+        return portion
+
+    def _wash(
+        self, sale: _Sale, portion: _Portion, lot: _Lot, replacement: Parcel
+    ) -> _Portion | None:
+        """Disallow the loss on as many sold shares as `replacement` can stand for.
+
+        Return the part of `portion` still waiting for replacement shares, or None.
+        """
+        needed = portion.quantity * portion.share_factor
+        used = min(needed, replacement.quantity)
+        if used < needed:
+            washed = _split_portion(portion, used / portion.share_factor)
+            sale.portions.append(washed)
+            rest: _Portion | None = portion
+        else:
+            washed, rest = portion, None
+        loss = washed.loss
+        if loss <= ZERO:
+            return rest
+        target = self._split_replacement(lot, replacement, used)
+        target.replacement_used = True
+        washed.wash_sale_disallowed = loss
+        washed.replacement_lot_ids = (target.lot_id,)
+        if target.account_type.tax_advantaged:
+            washed.permanently_disallowed = loss
+        else:
+            target.wash_adjustment += loss
+            target.holding_period_start = tacked_start(
+                self.conventions.holding_period,
+                sold_start=washed.holding_period_start,
+                date_sold=washed.date_sold,
+                replacement_start=target.holding_period_start,
+                replacement_acquired=target.acquired,
+            )
+        return rest
+
+    @staticmethod
+    def _split_replacement(lot: _Lot, parcel: Parcel, qty: Decimal) -> Parcel:
+        """Return a parcel of exactly `qty` shares split off `parcel` (or `parcel` itself)."""
+        if qty == parcel.quantity:
+            return parcel
+        cost = share(parcel.cost, qty, parcel.quantity)
+        adjustment = share(parcel.wash_adjustment, qty, parcel.quantity)
+        part = Parcel(
+            lot_id=parcel.lot_id,
+            account=parcel.account,
+            account_type=parcel.account_type,
+            symbol=parcel.symbol,
+            quantity=qty,
+            cost=cost,
+            acquired=parcel.acquired,
+            holding_period_start=parcel.holding_period_start,
+            acquired_at=parcel.acquired_at,
+            seq=parcel.seq,
+            wash_adjustment=adjustment,
+            source=parcel.source,
+        )
+        parcel.quantity -= qty
+        parcel.cost -= cost
+        parcel.wash_adjustment -= adjustment
+        lot.parcels.insert(lot.parcels.index(parcel), part)
+        return part
+
+    # -- splits ----------------------------------------------------------------------------
+
+    def _split(self, s: Split) -> None:
+        if not s.ratio > ZERO:
+            raise LedgerError(f"split ratio must be positive (got {s.ratio})", field="ratio")
+        for (_account, symbol), lots in self._positions.items():
+            if symbol != s.symbol:
+                continue
+            for lot in lots:
+                for p in lot.parcels:
+                    p.quantity *= s.ratio
+        group = self._groups.get(self.identity.key(s.symbol))
+        if group is not None:
+            for _sale, portion in group.pending:
+                if portion.symbol == s.symbol:
+                    portion.share_factor *= s.ratio
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _wash_applies(self, symbol: str) -> bool:
+        return self.conventions.crypto_wash_sales or not self.identity.is_crypto(symbol)
+
+    def _group(self, symbol: str) -> _Group:
+        key = self.identity.key(symbol)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+        return group
+
+
+def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:
+    """Split `qty` shares off `portion` into a new portion; `portion` keeps the rest."""
+    proceeds = share(portion.proceeds, qty, portion.quantity)
+    cost = share(portion.cost_basis, qty, portion.quantity)
+    adjusted = share(portion.adjusted_basis, qty, portion.quantity)
+    part = _Portion(
+        lot_id=portion.lot_id,
+        account=portion.account,
+        account_type=portion.account_type,
+        symbol=portion.symbol,
+        quantity=qty,
+        acquired=portion.acquired,
+        holding_period_start=portion.holding_period_start,
+        date_sold=portion.date_sold,
+        proceeds=proceeds,
+        cost_basis=cost,
+        adjusted_basis=adjusted,
+        seq=portion.seq,
+        share_factor=portion.share_factor,
+    )
+    portion.quantity -= qty
+    portion.proceeds -= proceeds
+    portion.cost_basis -= cost
+    portion.adjusted_basis -= adjusted
+    return part
+
+
+def _check_trade(t: Trade) -> None:
+    if not t.quantity > ZERO:
+        raise LedgerError(f"quantity must be greater than 0 (got {t.quantity})", field="quantity")
+    if t.price < ZERO:
+        raise LedgerError(f"price must not be negative (got {t.price})", field="price")
+    if t.fees < ZERO:
+        raise LedgerError(f"fees must not be negative (got {t.fees})", field="fees")
+
+
+def _order_key(event: LedgerEvent) -> tuple[date, object, int]:
+    return (event.trade_date, event.instant, event.seq)

@@ -1,0 +1,23 @@
+"""Rounding and pro-rata allocation of money, exact to the cent and conserving totals."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+CENT = Decimal("0.01")
+
+
+def cents(amount: Decimal) -> Decimal:
+    """Round `amount` to the cent, half to even (banker's rounding)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """Return the part of `total` that `part` of `whole` units carries, to the cent.
+
+    When `part` is all of `whole` the whole `total` is returned unrounded, so that allocating
+    successive parts and keeping the remainder conserves the total exactly.
+    """
+    if part == whole:
+        return total
+    return cents(total * part / whole)
