@@ -120,6 +120,8 @@ class _Group:
 
     recent: deque[Parcel] = field(default_factory=deque)
     pending: deque[tuple[_Sale, _Portion]] = field(default_factory=deque)
+    last_purchase: date | None = None
+    last_loss_sale: date | None = None
 
 
 class Ledger:
@@ -203,6 +205,20 @@ class Ledger:
                 out[key] = qty
         return out
 
+    def last_purchase(self, symbol: str) -> date | None:
+        """Return the last date anything identical to `symbol` was bought, in any account."""
+        group = self._groups.get(self.identity.key(symbol))
+        return group.last_purchase if group else None
+
+    def last_loss_sale(self, symbol: str) -> date | None:
+        """Return the last date anything identical to `symbol` was sold at a loss (taxable)."""
+        group = self._groups.get(self.identity.key(symbol))
+        return group.last_loss_sale if group else None
+
+    def wash_sales_apply(self, symbol: str) -> bool:
+        """Return whether the wash-sale rule reaches `symbol` (not for crypto by default)."""
+        return self._wash_applies(symbol)
+
     # -- applying events -------------------------------------------------------------------
 
     def apply_all(self, events: Iterable[LedgerEvent]) -> None:
@@ -254,13 +270,14 @@ class Ledger:
         self._positions.setdefault((t.account, t.symbol), deque()).append(lot)
         if self._wash_applies(t.symbol):
             group = self._group(t.symbol)
+            group.last_purchase = t.trade_date
             self._absorb_pending(group, lot, t.trade_date)
             rest = lot.parcels[-1]
             if rest.quantity > ZERO and not rest.replacement_used:
                 group.recent.append(rest)
 
     def _new_lot_id(self, t: Trade) -> str:
-        base = f"{t.symbol}-{t.trade_date:%Y%m%d}-{t.seq}"
+        base = default_lot_id(t)
         lot_id, n = base, 1
         while lot_id in self._lots:
             n += 1
@@ -285,13 +302,18 @@ class Ledger:
 
     def _sell(self, t: Trade) -> None:
         _check_trade(t)
-        relief = self._relieve(t)
+        self._check_relief(t)
         account_type = self.account_type(t.account)
         proceeds_left = cents(t.quantity * t.price - t.fees)
         qty_left = t.quantity
         wash = self._wash_applies(t.symbol) and not account_type.tax_advantaged
         group = self._group(t.symbol) if wash else None
-        for parcel, qty in relief:
+        while qty_left > ZERO:
+            # Pick each parcel only once the previous one is done: washing an earlier portion
+            # may split a parcel this same sale relieves next (its replacement shares, held at
+            # the moment of that loss, convention 3), so a list made up front goes stale.
+            parcel = self._next_parcel(t)
+            qty = min(qty_left, parcel.quantity)
             proceeds = share(proceeds_left, qty, qty_left)
             proceeds_left -= proceeds
             qty_left -= qty
@@ -317,12 +339,13 @@ class Ledger:
             sale = _Sale([portion])
             self._sales.append(sale)
             if group is not None and portion.loss > ZERO:
+                group.last_loss_sale = t.trade_date
                 rest = self._match_earlier(group, sale, portion)
                 if rest is not None:
                     group.pending.append((sale, rest))
 
-    def _relieve(self, t: Trade) -> list[tuple[Parcel, Decimal]]:
-        """Return the (parcel, shares) a sale relieves, without changing anything yet."""
+    def _check_relief(self, t: Trade) -> None:
+        """Raise unless the sale's lot (or position) exists and holds enough shares."""
         self._drop_empty_lots(t.account, t.symbol)
         if t.lot_id:
             lot = self._lots.get(t.lot_id)
@@ -338,23 +361,20 @@ class Ledger:
                     f"not {t.symbol} in {t.account!r}",
                     field="lot_id",
                 )
-            candidates: Iterable[Parcel] = lot.parcels
+            held = lot.quantity
         else:
-            candidates = self._by_method(t.account, t.symbol)
-        relief = []
-        left = t.quantity
-        for p in candidates:
-            if p.quantity <= ZERO:
-                continue
-            qty = min(left, p.quantity)
-            relief.append((p, qty))
-            left -= qty
-            if left <= ZERO:
-                return relief
-        held = t.quantity - left
-        where = f"lot {t.lot_id!r}" if t.lot_id else f"{t.symbol} in account {t.account!r}"
-        raise OversellError(f"sells {t.quantity} but only {held} held in {where}",
-                            field="quantity")
+            held = self.position(t.account, t.symbol)
+        if t.quantity > held:
+            where = f"lot {t.lot_id!r}" if t.lot_id else f"{t.symbol} in account {t.account!r}"
+            raise OversellError(f"sells {t.quantity} but only {held} held in {where}",
+                                field="quantity")
+
+    def _next_parcel(self, t: Trade) -> Parcel:
+        """Return the open parcel a sale relieves next (specific lot, else the lot method)."""
+        candidates: Iterable[Parcel] = (
+            self._lots[t.lot_id].parcels if t.lot_id else self._by_method(t.account, t.symbol)
+        )
+        return next(p for p in candidates if p.quantity > ZERO)
 
     def _by_method(self, account: str, symbol: str) -> Iterable[Parcel]:
         lots = self._positions.get((account, symbol), deque())
@@ -490,6 +510,11 @@ class Ledger:
         if group is None:
             group = self._groups[key] = _Group()
         return group
+
+
+def default_lot_id(t: Trade) -> str:
+    """Return the lot id a BUY without one gets: symbol, date and source position."""
+    return f"{t.symbol}-{t.trade_date:%Y%m%d}-{t.seq}"
 
 
 def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:

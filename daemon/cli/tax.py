@@ -2,9 +2,366 @@
 
 from __future__ import annotations
 
-import typer
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from importlib import metadata
+from io import StringIO
+from pathlib import Path
+from typing import Annotated, NoReturn
 
+import typer
+from rich import box as rich_box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from adapters.importers import InputError
+from adapters.importers.accounts_csv import Accounts, parse_accounts
+from adapters.importers.trades_csv import parse_trades
 from daemon.cli import app
+from daemon.settings import ConfigError, load_settings
+from ledger.conventions import LotMethod, WashSaleConventions
+from ledger.engine import Ledger
+from ledger.errors import LedgerError
+from ledger.forms import money, quantity
+from ledger.forms.form8949_csv import render_form8949_csv
+from ledger.forms.json_report import render_json
+from ledger.forms.txf import render_txf
+from ledger.identity import Identity
+from ledger.model import AccountType, Term, Trade
+from ledger.report import TaxReport, build_report
 
 tax_app = typer.Typer(help="Tax reports: Form 8949, TXF, JSON.", no_args_is_help=True)
 app.add_typer(tax_app, name="tax")
+
+# Exit status for unusable input (as Click uses for usage errors).
+EXIT_BAD_INPUT = 2
+
+
+class ReportFormat(StrEnum):
+    """Output formats of `tlh tax report`."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    TXF = "txf"
+
+
+@tax_app.command("report")
+def report(
+    trades: Annotated[
+        Path,
+        typer.Option(
+            "--trades",
+            help="Trade history CSV: date,account,action,symbol,quantity,price,fees,lot_id.",
+            show_default=False,
+        ),
+    ],
+    accounts: Annotated[
+        Path | None,
+        typer.Option(
+            "--accounts",
+            help="Accounts CSV: account,type[,lot_method][,form_1099]. Unlisted: taxable.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="The daemon's tlh.toml: identical symbol groups, wash-sale conventions, accounts.",
+        ),
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option(
+            "--year",
+            min=1,
+            max=9999,
+            help="Report this year's sales (the whole history still counts for wash sales).",
+        ),
+    ] = None,
+    lot_method: Annotated[
+        LotMethod,
+        typer.Option(
+            "--lot-method",
+            case_sensitive=False,
+            help="Lot relief for sales without a lot_id (an account's lot_method overrides).",
+        ),
+    ] = LotMethod.FIFO,
+    output_format: Annotated[
+        ReportFormat,
+        typer.Option("--format", case_sensitive=False, help="Output format."),
+    ] = ReportFormat.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file (atomically) instead of standard output.",
+            dir_okay=False,
+        ),
+    ] = None,
+    txf_format5: Annotated[
+        bool,
+        typer.Option(
+            "--txf-format5",
+            help="TXF: write every sale in record format 5 (empty wash-sale line when none).",
+        ),
+    ] = False,
+) -> None:
+    """Report realised gains and losses with wash sales: Form 8949 CSV, TXF, JSON or a table."""
+    try:
+        tax_report = _build(trades, accounts, config, year, lot_method)
+    except (InputError, ConfigError) as exc:
+        _fail(str(exc))
+    if output_format is ReportFormat.TABLE:
+        if output is None:
+            console = Console()
+            if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+                console = Console(width=TABLE_WIDTH)
+            _print_table(tax_report, console)
+            return
+        text = _table_text(tax_report)
+    elif output_format is ReportFormat.JSON:
+        text = render_json(tax_report)
+    elif output_format is ReportFormat.CSV:
+        text = render_form8949_csv(tax_report)
+    else:
+        text = render_txf(
+            tax_report,
+            export_date=_today(),
+            program=f"tlh {_version()}",
+            unwashed_format=5 if txf_format5 else 4,
+        )
+    data = text.encode("ascii", "replace") if output_format is ReportFormat.TXF else text.encode()
+    if output is None:
+        _write_stdout(data)
+    else:
+        try:
+            write_atomically(output, data)
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+# -- building the report ---------------------------------------------------------------------
+
+
+def _build(
+    trades_path: Path,
+    accounts_path: Path | None,
+    config_path: Path | None,
+    year: int | None,
+    lot_method: LotMethod,
+) -> TaxReport:
+    """Read every input, run the whole history through the ledger, select `year`'s sales.
+
+    Raise `InputError` or `ConfigError` for unusable input, before anything is written.
+    """
+    config = load_config(config_path)
+    accounts = parse_accounts(accounts_path) if accounts_path is not None else Accounts()
+    trades = parse_trades(trades_path)
+    # ACCOUNTS.csv overrides the daemon's [accounts] table; unlisted accounts are taxable.
+    account_types = {**config.account_types, **accounts.types}
+
+    def new_ledger() -> Ledger:
+        return Ledger(
+            identity=config.identity,
+            conventions=config.conventions,
+            account_types=account_types,
+            lot_methods=accounts.lot_methods,
+            default_lot_method=lot_method,
+        )
+
+    ledger = new_ledger()
+    try:
+        ledger.apply_all(trades)
+    except LedgerError as exc:
+        raise _locate(exc, trades, new_ledger, trades_path) from exc
+    return build_report(ledger.sales, ledger.open_lots(), year=year, boxes=accounts.form_1099)
+
+
+def _locate(
+    exc: LedgerError, trades: Sequence[Trade], new_ledger: Callable[[], Ledger], path: Path
+) -> InputError:
+    """Return the `InputError` naming the line of the trade the ledger refused.
+
+    `LedgerError` names the field but not the trade, so the history is replayed one trade at a
+    time, in the ledger's order (date, timestamp, line), until the same error comes back.
+    """
+    field = exc.field or "trade"
+    replay = new_ledger()
+    for trade in sorted(trades, key=lambda t: (t.trade_date, t.instant, t.seq)):
+        try:
+            replay.apply(trade)
+        except LedgerError as again:
+            if str(again) == str(exc):
+                return InputError(path, trade.seq, field, str(exc))
+            break
+    return InputError(path, None, field, str(exc))
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """What the report takes from tlh.toml: identical groups, conventions, account types."""
+
+    identity: Identity
+    conventions: WashSaleConventions
+    account_types: dict[str, AccountType]
+
+
+def load_config(path: Path | None) -> ReportConfig:
+    """Return the report's view of the daemon's configuration (defaults when `path` is None).
+
+    Read through `daemon.settings.load_settings`, so the file means exactly what it means to the
+    daemon (``[[identical]]``, ``[wash_sale]`` with ``crypto_symbols``, ``[accounts]``), with the
+    same ``TLH_`` environment overrides; raise its `ConfigError` (file and dotted key named).
+    """
+    if path is None:
+        return ReportConfig(Identity(), WashSaleConventions(), {})
+    settings = load_settings(path)
+    return ReportConfig(
+        settings.identity(), settings.wash_sale_conventions(), dict(settings.accounts)
+    )
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same directory and a rename.
+
+    Readers see the old file or the whole new one, never a part; on failure the temporary file
+    is removed. A new file gets the usual permissions (0666 less the umask), an existing one
+    keeps its own.
+    """
+    target = path.resolve()
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_stdout(data: bytes) -> None:
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is not None:
+        sys.stdout.flush()
+        stream.write(data)
+        stream.flush()
+    else:  # a text-only stream (some test harnesses)
+        sys.stdout.write(data.decode())
+        sys.stdout.flush()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _today() -> date:
+    """Return today's local date (the TXF export date)."""
+    return datetime.now(UTC).astimezone().date()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tlh")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+# -- the table format ------------------------------------------------------------------------
+
+TABLE_WIDTH = 160  # when not printing to a terminal
+
+
+def _table_text(tax_report: TaxReport) -> str:
+    buffer = StringIO()
+    _print_table(tax_report, Console(file=buffer, width=TABLE_WIDTH, color_system=None))
+    return buffer.getvalue()
+
+
+def _print_table(tax_report: TaxReport, console: Console) -> None:
+    period = f"{tax_report.year}" if tax_report.year is not None else "all years"
+    table = Table(
+        title=f"Sales ({period})",
+        box=rich_box.SIMPLE_HEAD,
+        caption="W: loss disallowed by the wash-sale rule (Form 8949 code W). "
+        "Sales in IRA / 401k / HSA accounts are listed but not reportable.",
+    )
+    for name, justify in (
+        ("Sold", "left"),
+        ("Account", "left"),
+        ("Symbol", "left"),
+        ("Qty", "right"),
+        ("Acquired", "left"),
+        ("Proceeds", "right"),
+        ("Basis", "right"),
+        ("Disallowed", "right"),
+        ("Gain/Loss", "right"),
+        ("Term", "left"),
+        ("Box", "center"),
+        ("W", "center"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for reported in tax_report.sales:
+        s = reported.sale
+        table.add_row(
+            s.date_sold.isoformat(),
+            s.account,
+            s.symbol,
+            quantity(s.quantity),
+            s.acquired.isoformat(),
+            money(s.proceeds),
+            money(s.adjusted_basis),
+            money(s.wash_sale_disallowed) if s.washed else "",
+            Text(money(s.gain_loss), style="red" if s.gain_loss < 0 else "green"),
+            s.term.value,
+            reported.box.value if reported.box is not None else f"({s.account_type.value})",
+            "W" if s.washed else "",
+            style=None if reported.reportable else "dim",
+        )
+    console.print(table if tax_report.sales else Text("No sales in this period."))
+    console.print(_totals_panel(tax_report))
+
+
+def _totals_panel(tax_report: TaxReport) -> Panel:
+    t = tax_report.totals
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column()
+    grid.add_column(justify="right")
+    rows: list[tuple[str, str]] = [
+        ("Reportable sales", str(t.count)),
+        ("Proceeds", money(t.proceeds)),
+        ("Cost basis (adjusted)", money(t.adjusted_basis)),
+        ("Wash-sale loss disallowed", money(t.wash_sale_disallowed)),
+        ("  of which permanently (IRA)", money(t.permanently_disallowed)),
+        (f"{Term.SHORT.value.capitalize()}-term gain/loss", money(t.short_term_gain_loss)),
+        (f"{Term.LONG.value.capitalize()}-term gain/loss", money(t.long_term_gain_loss)),
+        ("Net gain/loss", money(t.gain_loss)),
+        ("Open lots at end of history", str(len(tax_report.open_lots))),
+    ]
+    for label, value in rows:
+        grid.add_row(label, value)
+    return Panel(Group(grid), title="Totals (Form 8949, reportable sales)", expand=False)

@@ -1,0 +1,92 @@
+"""The one broker interface: the simulator, Alpaca and Interactive Brokers all implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from daemon.events import Event, Fill, OrderSide, OrderStatus
+from ledger.conventions import LotMethod
+
+EventSink = Callable[[Event], None]
+
+
+class BrokerError(Exception):
+    """Raise when the broker refuses or fails a request; `transient` ones may be retried."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True, slots=True)
+class LotRelief:
+    """How the broker relieves lots on a sale: specific lots, or only its fixed method."""
+
+    specific_lots: bool
+    method: LotMethod = LotMethod.FIFO
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order to place; `client_order_id` is the intent's deterministic id."""
+
+    client_order_id: str
+    account: str
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    limit_price: Decimal | None = None
+    lot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    """What the broker knows of one order."""
+
+    client_order_id: str
+    broker_order_id: str
+    status: OrderStatus
+    filled_quantity: Decimal
+    average_price: Decimal | None
+    symbol: str = ""
+    side: OrderSide | None = None
+
+
+class Broker(Protocol):
+    """A brokerage connection: streams in, orders out, state for reconciliation.
+
+    Implementations push quotes, order updates and fills to the `EventSink` given to
+    `connect`, from the daemon's event loop. `submit` is idempotent on `client_order_id`: a
+    retry after an error or timeout never creates a second order.
+    """
+
+    name: str
+    lot_relief: LotRelief
+
+    async def connect(self, sink: EventSink) -> None:
+        """Connect and start delivering events to `sink`."""
+
+    async def close(self) -> None:
+        """Stop streams and release connections."""
+
+    async def subscribe(self, symbols: set[str]) -> None:
+        """Stream quotes for exactly these symbols."""
+
+    async def submit(self, order: OrderRequest) -> OrderSnapshot:
+        """Place an order (or return the existing one with this client id)."""
+
+    async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
+        """Return the order with this client id, or None if the broker has none."""
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Ask the broker to cancel the order with this client id."""
+
+    async def positions(self) -> dict[tuple[str, str], Decimal]:
+        """Return {(account, symbol): quantity} as the broker holds them."""
+
+    async def fills_since(self, since: datetime | None) -> list[Fill]:
+        """Return the executions after `since` (all when None), oldest first."""

@@ -1,0 +1,160 @@
+"""Importers: turn user-supplied files (trade histories, account lists) into ledger values.
+
+Every problem with an input is raised as one `InputError` naming the file, the line and the
+field, so the command line can print a single ``FILE:LINE: FIELD: message`` line and stop.
+The CSV helpers here are shared by the importers: UTF-8 (a byte-order mark is skipped), any line
+ending, a required header row whose names are matched case-insensitively after trimming.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """Raise when an input file cannot be used; `str()` is the one-line message for the user.
+
+    `line` is the 1-based physical line the problem starts on (None for the whole file);
+    `field` names the column or key at fault (None when no single field is).
+    """
+
+    def __init__(self, path: str | Path, line: int | None, field: str | None, message: str):
+        super().__init__(message)
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.field:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """One data row: its first physical line and its values by (normalised) column name."""
+
+    line: int
+    values: dict[str, str]
+
+    def get(self, column: str) -> str:
+        """Return the trimmed value of `column` ('' when the column is absent)."""
+        return self.values.get(column, "").strip()
+
+
+def read_text(path: str | Path) -> str:
+    """Return the text of a UTF-8 file, without a byte-order mark; `InputError` if unreadable."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(path, None, None, f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(path, line, None, "not valid UTF-8 text") from exc
+
+
+def read_csv(
+    path: str | Path, *, required: Sequence[str], optional: Sequence[str] = ()
+) -> Iterator[CsvRow]:
+    """Yield the data rows of a CSV file with a header row.
+
+    Header names are trimmed and lower-cased; `required` columns must all be present, unknown
+    columns are ignored, a column may not appear twice. Blank lines (and rows of empty fields)
+    are skipped. A row with fewer fields than the header is an error naming the first missing
+    column; extra non-empty fields beyond the header are an error too.
+    """
+    text = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    header: list[str] | None = None
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if not any(value.strip() for value in record):
+                continue
+            if header is None:
+                header = _header(path, line, record, required, optional)
+                continue
+            if len(record) < len(header):
+                missing = header[len(record)]
+                raise InputError(
+                    path,
+                    line,
+                    missing,
+                    f"missing value: the row has {len(record)} fields, the header {len(header)}",
+                )
+            if any(value.strip() for value in record[len(header) :]):
+                raise InputError(
+                    path,
+                    line,
+                    None,
+                    f"the row has {len(record)} fields but the header only {len(header)}",
+                )
+            yield CsvRow(line, dict(zip(header, record, strict=False)))
+    except csv.Error as exc:
+        raise InputError(path, start, None, f"malformed CSV: {exc}") from exc
+    if header is None:
+        raise InputError(
+            path, 1, "header", f"the file is empty; expected a header row: {','.join(required)}"
+        )
+
+
+def _header(
+    path: str | Path,
+    line: int,
+    record: list[str],
+    required: Sequence[str],
+    optional: Sequence[str],
+) -> list[str]:
+    names = [name.strip().lower() for name in record]
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            raise InputError(path, line, "header", f"column {name!r} appears twice")
+        seen.add(name)
+    missing = [name for name in required if name not in seen]
+    if missing:
+        known = [*required, *optional]
+        if not seen & set(known):
+            message = (
+                f"missing header row; expected the columns {','.join(required)} "
+                f"(got {','.join(record)!r})"
+            )
+        else:
+            message = f"missing required column(s): {', '.join(missing)}"
+        raise InputError(path, line, "header", message)
+    return names
+
+
+# A plain decimal number: optional sign, digits with an optional fraction, optional exponent.
+# Deliberately narrower than `Decimal()`, which also takes "NaN", "Infinity" and "1_000".
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def parse_decimal(text: str) -> Decimal:
+    """Return the exact `Decimal` written in `text`, or raise `ValueError` with a reason.
+
+    Only plain decimal notation is accepted: no thousands separators, currency signs,
+    underscores, NaN or infinities.
+    """
+    value = text.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if _NUMBER.fullmatch(value):
+        return Decimal(value)
+    lowered = value.lower().lstrip("+-")
+    if lowered in {"nan", "snan", "inf", "infinity"}:
+        raise ValueError(f"must be a finite number (got {text!r})")
+    if "," in value and _NUMBER.fullmatch(value.replace(",", "")):
+        raise ValueError(f"thousands separators are not allowed (got {text!r})")
+    raise ValueError(f"not a number (got {text!r})")

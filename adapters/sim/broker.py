@@ -1,0 +1,194 @@
+"""The simulated broker: a first-class broker that fills against replayed prices.
+
+It implements the same `Broker` interface as Alpaca and Interactive Brokers, so the daemon
+cannot tell it apart: orders are idempotent on their client order id, marketable limit orders
+fill at the current quote (sells at the bid, buys at the ask) with configurable fees, and
+updates and fills are pushed to the daemon's event sink in the order a real broker sends them
+(accepted, fills, then the terminal update). Lots may be named on a sale (specific
+identification), as at brokers that allow it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from adapters.base import BrokerError, EventSink, LotRelief, OrderRequest, OrderSnapshot
+from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote, exact
+from ledger.conventions import LotMethod
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class SimCosts:
+    """What a simulated order costs: a fee per order plus a fee per share."""
+
+    fee_per_order: Decimal = ZERO
+    fee_per_share: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class _Order:
+    request: OrderRequest
+    broker_order_id: str
+    status: OrderStatus
+    filled: Decimal = ZERO
+    notional: Decimal = ZERO
+    fills: list[Fill] = field(default_factory=list)
+
+    def snapshot(self) -> OrderSnapshot:
+        return OrderSnapshot(
+            client_order_id=self.request.client_order_id,
+            broker_order_id=self.broker_order_id,
+            status=self.status,
+            filled_quantity=self.filled,
+            average_price=self.notional / self.filled if self.filled else None,
+            symbol=self.request.symbol,
+            side=self.request.side,
+        )
+
+
+class SimBroker:
+    """A broker that fills orders against the latest replayed quote."""
+
+    name = "sim"
+    lot_relief = LotRelief(specific_lots=True, method=LotMethod.FIFO)
+
+    def __init__(self, now: Callable[[], datetime], costs: SimCosts | None = None) -> None:
+        self._now = now
+        self.costs = costs or SimCosts()
+        self._sink: EventSink | None = None
+        self._quotes: dict[str, Quote] = {}
+        self._orders: dict[str, _Order] = {}
+        self._positions: dict[tuple[str, str], Decimal] = {}
+        self._ids = itertools.count(1)
+        self.subscribed: set[str] = set()
+        self.submissions = 0
+
+    # -- market data -----------------------------------------------------------------------
+
+    def set_quote(self, quote: Quote) -> None:
+        """Make `quote` the current market for its symbol (the replay drives this)."""
+        self._quotes[quote.symbol] = quote
+
+    def set_position(self, account: str, symbol: str, quantity: Decimal) -> None:
+        """Set a holding directly (initial holdings of a backtest or demo)."""
+        self._positions[(account, symbol)] = quantity
+
+    def apply_split(self, symbol: str, ratio: Decimal) -> None:
+        """Multiply every holding of `symbol` by `ratio`."""
+        for key, qty in self._positions.items():
+            if key[1] == symbol:
+                self._positions[key] = qty * ratio
+
+    # -- Broker interface ------------------------------------------------------------------
+
+    async def connect(self, sink: EventSink) -> None:
+        """Start delivering events to `sink`."""
+        self._sink = sink
+
+    async def close(self) -> None:
+        """Stop delivering events."""
+        self._sink = None
+
+    async def subscribe(self, symbols: set[str]) -> None:
+        """Record the symbols the daemon follows (the replay sends quotes for all)."""
+        self.subscribed = set(symbols)
+
+    async def submit(self, order: OrderRequest) -> OrderSnapshot:
+        """Accept an order and fill it at once if it is marketable."""
+        existing = self._orders.get(order.client_order_id)
+        if existing is not None:
+            return existing.snapshot()
+        if not order.quantity > ZERO:
+            raise BrokerError(f"quantity must be positive (got {order.quantity})")
+        if order.side is OrderSide.SELL:
+            held = self._positions.get((order.account, order.symbol), ZERO)
+            if order.quantity > held:
+                raise BrokerError(f"insufficient position: sell {order.quantity}, hold {held}")
+        self.submissions += 1
+        sim = _Order(order, f"sim-{next(self._ids)}", OrderStatus.ACCEPTED)
+        self._orders[order.client_order_id] = sim
+        self._emit(OrderUpdate(order.client_order_id, OrderStatus.ACCEPTED, self._now(),
+                               broker_order_id=sim.broker_order_id))
+        self._try_fill(sim)
+        return sim.snapshot()
+
+    async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
+        """Return the order with this client id, if any."""
+        sim = self._orders.get(client_order_id)
+        return sim.snapshot() if sim else None
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Cancel an open order."""
+        sim = self._orders.get(client_order_id)
+        if sim is None or sim.status.terminal:
+            return
+        sim.status = OrderStatus.CANCELED
+        self._emit(OrderUpdate(client_order_id, OrderStatus.CANCELED, self._now(),
+                               filled_quantity=sim.filled, broker_order_id=sim.broker_order_id))
+
+    async def positions(self) -> dict[tuple[str, str], Decimal]:
+        """Return every non-zero holding."""
+        return {k: v for k, v in self._positions.items() if v}
+
+    async def fills_since(self, since: datetime | None) -> list[Fill]:
+        """Return executions after `since`, oldest first."""
+        fills = [f for o in self._orders.values() for f in o.fills]
+        fills.sort(key=lambda f: f.at)
+        return [f for f in fills if since is None or f.at > since]
+
+    # -- matching --------------------------------------------------------------------------
+
+    def fill_open_orders(self) -> None:
+        """Retry open orders against the current quotes (after a new quote arrives)."""
+        for sim in self._orders.values():
+            if not sim.status.terminal:
+                self._try_fill(sim)
+
+    def _try_fill(self, sim: _Order) -> None:
+        req = sim.request
+        quote = self._quotes.get(req.symbol)
+        if quote is None:
+            return
+        price = exact(quote.bid) if req.side is OrderSide.SELL else exact(quote.ask)
+        limit = req.limit_price
+        if limit is not None and (
+            (req.side is OrderSide.SELL and price < limit)
+            or (req.side is OrderSide.BUY and price > limit)
+        ):
+            return
+        qty = req.quantity - sim.filled
+        fees = self.costs.fee_per_order + self.costs.fee_per_share * qty
+        fill = Fill(
+            client_order_id=req.client_order_id,
+            execution_id=f"{sim.broker_order_id}-{len(sim.fills) + 1}",
+            account=req.account,
+            symbol=req.symbol,
+            side=req.side,
+            quantity=qty,
+            price=price,
+            at=self._now(),
+            fees=fees,
+            broker_order_id=sim.broker_order_id,
+        )
+        sim.fills.append(fill)
+        sim.filled += qty
+        sim.notional += qty * price
+        sim.status = OrderStatus.FILLED
+        key = (req.account, req.symbol)
+        delta = qty if req.side is OrderSide.BUY else -qty
+        self._positions[key] = self._positions.get(key, ZERO) + delta
+        self._emit(fill)
+        self._emit(OrderUpdate(req.client_order_id, OrderStatus.FILLED, fill.at,
+                               filled_quantity=sim.filled,
+                               average_price=sim.notional / sim.filled,
+                               broker_order_id=sim.broker_order_id))
+
+    def _emit(self, event: Fill | OrderUpdate) -> None:
+        if self._sink is not None:
+            self._sink(event)

@@ -1,0 +1,360 @@
+"""Plain records exchanged with the repository: frozen dataclasses, `Decimal` fields, UTC instants.
+
+Nothing here touches SQLAlchemy; the repository converts rows to and from these records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from ledger.model import ZERO, AccountType, Action, LedgerEvent, Split, Trade
+
+
+class JournalKind(StrEnum):
+    """What a journal entry records."""
+
+    TRADE = "trade"  # a fill seen live (broker stream, simulator)
+    SPLIT = "split"  # a stock split or reverse split
+    IMPORT = "import"  # a trade row imported from a history file or a broker's past activity
+
+
+LOT_METHODS = frozenset({"fifo", "lifo", "hifo", "specific"})
+"""Lot-relief methods an account may use."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One event to append to the journal (the source of truth the ledger is rebuilt from).
+
+    Trades and imports need `account`, `action`, `quantity` and `price`; splits need `ratio` and
+    have no account, action, quantity, price or fees. `external_id` is the dedupe key (e.g. a
+    broker execution id): appending an entry whose `external_id` is already stored is a no-op.
+    Build entries with `trade`, `split` or `from_event`.
+    """
+
+    kind: JournalKind
+    symbol: str
+    trade_date: date
+    source: str
+    account: str | None = None
+    action: Action | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    fees: Decimal | None = None
+    lot_id: str | None = None
+    occurred_at: datetime | None = None
+    ratio: Decimal | None = None
+    external_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_at is not None and self.occurred_at.utcoffset() is None:
+            raise ValueError("occurred_at must be tz-aware")
+        if self.kind is JournalKind.SPLIT:
+            if self.ratio is None:
+                raise ValueError("a split entry needs a ratio")
+            trade_fields = (self.account, self.action, self.quantity, self.price, self.fees)
+            if any(f is not None for f in trade_fields):
+                raise ValueError("a split entry has no account, action, quantity, price or fees")
+        else:
+            needed = (self.account, self.action, self.quantity, self.price, self.fees)
+            if any(f is None for f in needed) or self.ratio is not None:
+                raise ValueError(
+                    f"a {self.kind} entry needs account, action, quantity, price and fees, "
+                    "and no ratio"
+                )
+
+    @classmethod
+    def trade(
+        cls,
+        *,
+        account: str,
+        action: Action,
+        symbol: str,
+        quantity: Decimal,
+        price: Decimal,
+        trade_date: date,
+        source: str,
+        fees: Decimal = ZERO,
+        lot_id: str | None = None,
+        occurred_at: datetime | None = None,
+        external_id: str | None = None,
+        kind: JournalKind = JournalKind.TRADE,
+    ) -> JournalEntry:
+        """Return a trade entry (`kind` TRADE for a fill, IMPORT for an imported row)."""
+        return cls(
+            kind=kind,
+            symbol=symbol,
+            trade_date=trade_date,
+            source=source,
+            account=account,
+            action=action,
+            quantity=quantity,
+            price=price,
+            fees=fees,
+            lot_id=lot_id,
+            occurred_at=occurred_at,
+            external_id=external_id,
+        )
+
+    @classmethod
+    def split(
+        cls,
+        *,
+        symbol: str,
+        ratio: Decimal,
+        trade_date: date,
+        source: str,
+        occurred_at: datetime | None = None,
+        external_id: str | None = None,
+    ) -> JournalEntry:
+        """Return a split entry: every lot of `symbol` gets `ratio` times the shares."""
+        return cls(
+            kind=JournalKind.SPLIT,
+            symbol=symbol,
+            trade_date=trade_date,
+            source=source,
+            ratio=ratio,
+            occurred_at=occurred_at,
+            external_id=external_id,
+        )
+
+    @classmethod
+    def from_event(
+        cls,
+        event: LedgerEvent,
+        *,
+        kind: JournalKind = JournalKind.TRADE,
+        external_id: str | None = None,
+    ) -> JournalEntry:
+        """Return the entry that records a ledger `Trade` or `Split` (its `seq` is not kept)."""
+        if isinstance(event, Split):
+            return cls.split(
+                symbol=event.symbol,
+                ratio=event.ratio,
+                trade_date=event.trade_date,
+                source=event.source,
+                occurred_at=event.at,
+                external_id=external_id,
+            )
+        return cls.trade(
+            account=event.account,
+            action=event.action,
+            symbol=event.symbol,
+            quantity=event.quantity,
+            price=event.price,
+            fees=event.fees,
+            trade_date=event.trade_date,
+            source=event.source,
+            lot_id=event.lot_id,
+            occurred_at=event.at,
+            external_id=external_id,
+            kind=kind,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """A stored journal entry: the entry's fields plus its `seq` (replay order) and `recorded_at`.
+
+    The field order matches the column order `load_journal` selects.
+    """
+
+    seq: int
+    kind: JournalKind
+    account: str | None
+    action: Action | None
+    symbol: str
+    quantity: Decimal | None
+    price: Decimal | None
+    fees: Decimal | None
+    lot_id: str | None
+    trade_date: date
+    occurred_at: datetime | None
+    ratio: Decimal | None
+    source: str
+    external_id: str | None
+    recorded_at: datetime
+
+    def to_event(self) -> LedgerEvent:
+        """Return the ledger event this record replays as (its `seq` is the journal's)."""
+        if self.kind is JournalKind.SPLIT:
+            assert self.ratio is not None
+            return Split(
+                seq=self.seq,
+                trade_date=self.trade_date,
+                symbol=self.symbol,
+                ratio=self.ratio,
+                at=self.occurred_at,
+                source=self.source,
+            )
+        # The journal's CHECK constraint guarantees these for trades and imports.
+        assert self.account is not None
+        assert self.action is not None
+        assert self.quantity is not None
+        assert self.price is not None
+        assert self.fees is not None
+        return Trade(
+            seq=self.seq,
+            trade_date=self.trade_date,
+            account=self.account,
+            action=self.action,
+            symbol=self.symbol,
+            quantity=self.quantity,
+            price=self.price,
+            fees=self.fees,
+            lot_id=self.lot_id,
+            at=self.occurred_at,
+            source=self.source,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A brokerage account: its tax treatment, broker and lot-relief method."""
+
+    account: str
+    type: AccountType
+    broker: str
+    lot_method: str = "fifo"
+
+    def __post_init__(self) -> None:
+        if self.lot_method not in LOT_METHODS:
+            raise ValueError(f"lot_method must be one of {sorted(LOT_METHODS)}")
+
+
+class IntentKind(StrEnum):
+    """Why an order is placed."""
+
+    HARVEST_SELL = "harvest_sell"
+    REPLACEMENT_BUY = "replacement_buy"
+    SWAP_BACK_SELL = "swap_back_sell"
+    SWAP_BACK_BUY = "swap_back_buy"
+
+
+class IntentStatus(StrEnum):
+    """Where an order intent stands.
+
+    `PENDING` is recorded but not yet sent; `SUBMITTED` was sent and its outcome is not known yet
+    (a timeout or disconnect leaves an intent here until an update or reconciliation resolves it:
+    a reject is never assumed); `DENIED` was refused locally and never sent.
+    """
+
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    PENDING_CANCEL = "pending_cancel"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    DENIED = "denied"
+
+    @property
+    def terminal(self) -> bool:
+        """Return whether no further broker activity is expected for this status."""
+        return self in _TERMINAL
+
+
+_S = IntentStatus
+_TERMINAL = frozenset({_S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED, _S.DENIED})
+_LIVE = frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL, _S.CANCELED, _S.EXPIRED})
+
+TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
+    _S.PENDING: frozenset({_S.SUBMITTED, _S.DENIED, _S.CANCELED}),
+    # The first update after a submit may already be a fill or a cancel.
+    _S.SUBMITTED: _LIVE | {_S.ACCEPTED, _S.REJECTED},
+    _S.ACCEPTED: _LIVE | {_S.REJECTED},
+    _S.PARTIALLY_FILLED: _LIVE,
+    # A cancel request can fail (back to ACCEPTED) or lose the race against fills.
+    _S.PENDING_CANCEL: _LIVE | {_S.ACCEPTED},
+    # Real-world edge: a fill reported after the cancel confirmation.
+    _S.CANCELED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED}),
+    _S.FILLED: frozenset(),
+    _S.EXPIRED: frozenset(),
+    _S.REJECTED: frozenset(),
+    _S.DENIED: frozenset(),
+}
+"""Allowed status changes of an intent; staying in the same status is always allowed."""
+
+
+def transition_allowed(current: IntentStatus, new: IntentStatus) -> bool:
+    """Return whether an intent may move from `current` to `new`."""
+    return new == current or new in TRANSITIONS[current]
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """An order the daemon means to place (the outbox row); `intent_id` is the client order id.
+
+    `created_at` and `updated_at` are set by the repository when None.
+    """
+
+    intent_id: str
+    kind: IntentKind
+    account: str
+    symbol: str
+    side: Action
+    quantity: Decimal
+    status: IntentStatus = IntentStatus.PENDING
+    limit_price: Decimal | None = None
+    lot_id: str | None = None
+    parent_intent_id: str | None = None
+    broker_order_id: str | None = None
+    filled_quantity: Decimal = ZERO
+    filled_notional: Decimal = ZERO
+    reason: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+INTENT_IDENTITY = ("kind", "account", "symbol", "side", "quantity", "lot_id", "parent_intent_id")
+"""Fields fixed at creation: saving an intent again must repeat them exactly."""
+
+INTENT_MUTABLE = frozenset(
+    {
+        "status",
+        "limit_price",
+        "broker_order_id",
+        "filled_quantity",
+        "filled_notional",
+        "reason",
+        "payload",
+    }
+)
+"""Fields `update_intent` may change."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One order update received from the broker for an intent, stored as received.
+
+    `raw` is the broker's message as text (JSON), kept for audit and reconciliation.
+    `event_id` and `recorded_at` are set by the repository.
+    """
+
+    intent_id: str
+    status: str
+    at: datetime
+    filled_quantity: Decimal | None = None
+    price: Decimal | None = None
+    raw: str = ""
+    event_id: int | None = None
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """A trading halt on `symbol` in `account` (in every account when `account` is None)."""
+
+    halt_id: int
+    symbol: str
+    account: str | None
+    reason: str
+    created_at: datetime
+    cleared_at: datetime | None = None

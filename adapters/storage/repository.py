@@ -1,0 +1,431 @@
+"""The async repository the daemon persists through: journal, accounts, intents, halts, state.
+
+Every write transaction is short and serialized with every other: SQLite begins it with
+``BEGIN IMMEDIATE`` (see `adapters.storage.engine`), PostgreSQL takes a transaction-scoped
+advisory lock. So read-modify-write sequences never lose updates on either backend, and on
+PostgreSQL journal rows commit in `seq` order, so a reader that resumes with
+``load_journal(after_seq=last_seen)`` never skips a row that commits late. Reads use deferred
+transactions and run alongside the writer.
+
+Each method is its own transaction. To make several calls atomic, use `Repository.transaction`,
+and await nothing but the repository inside it (never a broker call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.storage.engine import read_connection, take_write_lock
+from adapters.storage.records import (
+    INTENT_IDENTITY,
+    INTENT_MUTABLE,
+    Account,
+    Halt,
+    Intent,
+    IntentKind,
+    IntentStatus,
+    JournalEntry,
+    JournalKind,
+    JournalRecord,
+    OrderEvent,
+    transition_allowed,
+)
+from adapters.storage.schema import accounts, daemon_state, halts, intents, journal, order_events
+from ledger.model import AccountType, Action
+
+Clock = Callable[[], datetime]
+
+_IN_CHUNK = 500  # bound parameters per IN (...) lookup; SQLite allows 32766 per statement
+_JOURNAL_COLUMNS = [journal.c[f.name] for f in fields(JournalRecord)]
+_KINDS: dict[str, JournalKind] = {k.value: k for k in JournalKind}
+_ACTIONS: dict[str | None, Action | None] = {None: None, **{a.value: a for a in Action}}
+_TERMINAL = [s.value for s in IntentStatus if s.terminal]
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC (the repository's default clock)."""
+    return datetime.now(UTC)
+
+
+class StorageError(Exception):
+    """Base class of the repository's errors."""
+
+
+class IntentNotFoundError(StorageError, LookupError):
+    """No intent has the given id."""
+
+
+class IntentConflictError(StorageError):
+    """An intent with this id is already stored with a different kind, account, symbol, side,
+    quantity, lot or parent."""
+
+
+class IntentTransitionError(StorageError, ValueError):
+    """The status change is not in the intent state table (`records.TRANSITIONS`)."""
+
+
+class StaleIntentError(StorageError):
+    """The intent's status is not the one the caller expected (someone else changed it)."""
+
+
+class Repository:
+    """Async persistence API over one engine; cheap to create, safe to share within a loop."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._conn: AsyncConnection | None = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repository]:
+        """Yield a repository whose calls share one write transaction, committed on exit.
+
+        An exception inside the block rolls every call back.
+        """
+        if self._conn is not None:
+            yield self
+            return
+        async with self._engine.begin() as conn:
+            await take_write_lock(conn)
+            bound = Repository(self._engine, clock=self._clock)
+            bound._conn = conn
+            yield bound
+
+    # -- journal ------------------------------------------------------------------------------
+
+    async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]:
+        """Append `entries` in order and return the new seqs, ascending.
+
+        Entries whose `external_id` is already stored, or repeats one earlier in `entries`, are
+        skipped, so importing the same fills twice appends nothing the second time.
+        """
+        now = self._clock()
+        rows = [_journal_values(entry, now) for entry in entries]
+        if not rows:
+            return []
+        async with self._writing() as conn:
+            rows = await _drop_known_external_ids(conn, rows)
+            if not rows:
+                return []
+            # SQLite returns batched RETURNING rows in VALUES order but cannot promise it, so
+            # SQLAlchemy would insert one row at a time; holding the writer lock, new seqs
+            # ascend in VALUES order anyway, and sorting them is enough.
+            ordered = conn.dialect.name == "postgresql"
+            stmt = insert(journal).returning(journal.c.seq, sort_by_parameter_order=ordered)
+            result = await conn.execute(stmt, rows)
+            return sorted(result.scalars().all())
+
+    async def load_journal(self, after_seq: int = 0) -> list[JournalRecord]:
+        """Return the journal entries with seq > `after_seq`, in seq (replay) order."""
+        stmt = select(*_JOURNAL_COLUMNS).where(journal.c.seq > after_seq).order_by(journal.c.seq)
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        kinds, actions = _KINDS, _ACTIONS
+        return [JournalRecord(r[0], kinds[r[1]], r[2], actions[r[3]], *r[4:]) for r in rows]
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    async def upsert_account(self, account: Account) -> None:
+        """Insert `account`, or overwrite the stored type, broker and lot method."""
+        values = {
+            "account": account.account,
+            "type": account.type.value,
+            "broker": account.broker,
+            "lot_method": account.lot_method,
+        }
+        async with self._writing() as conn:
+            await _upsert(conn, accounts, values, key="account")
+
+    async def accounts(self) -> list[Account]:
+        """Return every account, ordered by name."""
+        stmt = select(accounts).order_by(accounts.c.account)
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [Account(r.account, AccountType(r.type), r.broker, r.lot_method) for r in rows]
+
+    # -- intents ------------------------------------------------------------------------------
+
+    async def save_intent(self, intent: Intent) -> Intent:
+        """Store a new intent and return it with its timestamps; saving it again is a no-op.
+
+        Return the stored intent when `intent_id` exists with the same kind, account, symbol,
+        side, quantity, lot and parent; raise `IntentConflictError` when any of them differ.
+        """
+        now = self._clock()
+        intent = replace(
+            intent, created_at=intent.created_at or now, updated_at=intent.updated_at or now
+        )
+        async with self._writing() as conn:
+            existing = await _fetch_intent(conn, intent.intent_id)
+            if existing is None:
+                await conn.execute(insert(intents).values(_intent_values(intent)))
+                return intent
+        differs = [f for f in INTENT_IDENTITY if getattr(existing, f) != getattr(intent, f)]
+        if differs:
+            raise IntentConflictError(f"intent {intent.intent_id!r} exists with other {differs}")
+        return existing
+
+    async def get_intent(self, intent_id: str) -> Intent | None:
+        """Return the intent `intent_id`, or None."""
+        async with self._reading() as conn:
+            return await _fetch_intent(conn, intent_id)
+
+    async def update_intent(
+        self, intent_id: str, *, expected_status: IntentStatus | None = None, **changes: Any
+    ) -> Intent:
+        """Apply `changes` to intent `intent_id` and return the updated intent.
+
+        Changeable fields: status, limit_price, broker_order_id, filled_quantity,
+        filled_notional, reason, payload. The write is conditional on the status read just
+        before it (compare-and-set). Raise `IntentNotFoundError` for an unknown id,
+        `StaleIntentError` when the stored status is not `expected_status` (if given) or changed
+        meanwhile, and `IntentTransitionError` when the state table forbids the new status.
+        """
+        unknown = set(changes) - INTENT_MUTABLE
+        if unknown:
+            raise TypeError(f"update_intent cannot change {sorted(unknown)}")
+        if "status" in changes:
+            changes["status"] = IntentStatus(changes["status"])
+        async with self._writing() as conn:
+            current = await _fetch_intent(conn, intent_id)
+            if current is None:
+                raise IntentNotFoundError(intent_id)
+            if expected_status is not None and current.status != expected_status:
+                raise StaleIntentError(
+                    f"intent {intent_id!r} is {current.status}, expected {expected_status}"
+                )
+            new_status = changes.get("status", current.status)
+            if not transition_allowed(current.status, new_status):
+                raise IntentTransitionError(
+                    f"intent {intent_id!r} cannot go from {current.status} to {new_status}"
+                )
+            updated = replace(current, **changes, updated_at=self._clock())
+            values = {k: v for k, v in _intent_values(updated).items() if k in changes}
+            stmt = (
+                update(intents)
+                .where(intents.c.intent_id == intent_id, intents.c.status == current.status.value)
+                .values(**values, updated_at=updated.updated_at)
+            )
+            if (await conn.execute(stmt)).rowcount != 1:
+                raise StaleIntentError(f"intent {intent_id!r} changed concurrently")
+        return updated
+
+    async def open_intents(self) -> list[Intent]:
+        """Return the intents not in a terminal status, oldest first."""
+        stmt = (
+            select(intents)
+            .where(intents.c.status.not_in(_TERMINAL))
+            .order_by(intents.c.created_at, intents.c.intent_id)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_intent_from_row(r) for r in rows]
+
+    async def finished_harvests_without_replacement(self) -> list[Intent]:
+        """Return the finished harvest sales that sold shares but have no follow-up intent yet.
+
+        A follow-up is any intent whose parent is the sale (a replacement buy, even a denied
+        one). Sales into cash never get one, so they stay in this list; skip them by payload.
+        """
+        child = intents.alias("child")
+        stmt = (
+            select(intents)
+            .where(
+                intents.c.kind == IntentKind.HARVEST_SELL.value,
+                intents.c.status.in_(_TERMINAL),
+                ~exists().where(child.c.parent_intent_id == intents.c.intent_id),
+            )
+            .order_by(intents.c.created_at, intents.c.intent_id)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        # filled_quantity is exact text, so "> 0" is decided here rather than in SQL.
+        return [i for i in map(_intent_from_row, rows) if i.filled_quantity > 0]
+
+    async def append_order_event(self, event: OrderEvent) -> int:
+        """Append a broker order update for an existing intent and return its event id."""
+        values = {
+            "intent_id": event.intent_id,
+            "status": event.status,
+            "filled_quantity": event.filled_quantity,
+            "price": event.price,
+            "at": event.at,
+            "raw": event.raw,
+            "recorded_at": self._clock(),
+        }
+        stmt = insert(order_events).values(values).returning(order_events.c.event_id)
+        async with self._writing() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def order_events(self, intent_id: str) -> list[OrderEvent]:
+        """Return the order updates of intent `intent_id` in the order they were appended."""
+        stmt = (
+            select(order_events)
+            .where(order_events.c.intent_id == intent_id)
+            .order_by(order_events.c.event_id)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [OrderEvent(**r._mapping) for r in rows]
+
+    # -- halts --------------------------------------------------------------------------------
+
+    async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> Halt:
+        """Halt trading in `symbol` (in `account` only, when given) and return the halt.
+
+        When the same symbol and account are already halted, return that halt unchanged.
+        """
+        async with self._writing() as conn:
+            active = select(halts).where(_halt_scope(symbol, account), halts.c.cleared_at.is_(None))
+            row = (await conn.execute(active.order_by(halts.c.halt_id).limit(1))).first()
+            if row is not None:
+                return _halt_from_row(row)
+            values = {
+                "symbol": symbol,
+                "account": account,
+                "reason": reason,
+                "created_at": self._clock(),
+            }
+            halt_id = (
+                await conn.execute(insert(halts).values(values).returning(halts.c.halt_id))
+            ).scalar_one()
+        return Halt(halt_id=halt_id, **values)
+
+    async def clear_halt(self, symbol: str, *, account: str | None = None) -> int:
+        """Clear the active halt of `symbol` in exactly that scope; return how many were cleared.
+
+        ``account=None`` clears the all-accounts halt, not halts set for single accounts.
+        """
+        stmt = (
+            update(halts)
+            .where(_halt_scope(symbol, account), halts.c.cleared_at.is_(None))
+            .values(cleared_at=self._clock())
+        )
+        async with self._writing() as conn:
+            return (await conn.execute(stmt)).rowcount
+
+    async def active_halts(self) -> list[Halt]:
+        """Return the halts not cleared yet, oldest first."""
+        stmt = select(halts).where(halts.c.cleared_at.is_(None)).order_by(halts.c.halt_id)
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_halt_from_row(r) for r in rows]
+
+    # -- daemon state -------------------------------------------------------------------------
+
+    async def get_state(self, key: str) -> str | None:
+        """Return the value stored under `key`, or None."""
+        stmt = select(daemon_state.c.value).where(daemon_state.c.key == key)
+        async with self._reading() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
+
+    async def set_state(self, key: str, value: str) -> None:
+        """Store `value` under `key`, replacing any previous value."""
+        values = {"key": key, "value": value, "updated_at": self._clock()}
+        async with self._writing() as conn:
+            await _upsert(conn, daemon_state, values, key="key")
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with self._engine.begin() as conn:
+            await take_write_lock(conn)
+            yield conn
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with read_connection(self._engine) as conn:
+            yield conn
+
+
+async def _upsert(conn: AsyncConnection, table: Any, values: dict[str, Any], *, key: str) -> None:
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(table).values(values)
+    changed = {k: stmt.excluded[k] for k in values if k != key}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=changed))
+
+
+async def _drop_known_external_ids(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    wanted = list(dict.fromkeys(r["external_id"] for r in rows if r["external_id"] is not None))
+    seen: set[str] = set()
+    for i in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[i : i + _IN_CHUNK]
+        stmt = select(journal.c.external_id).where(journal.c.external_id.in_(chunk))
+        seen.update((await conn.execute(stmt)).scalars())
+    fresh = []
+    for row in rows:
+        external_id = row["external_id"]
+        if external_id is not None:
+            if external_id in seen:
+                continue
+            seen.add(external_id)
+        fresh.append(row)
+    return fresh
+
+
+def _journal_values(entry: JournalEntry, recorded_at: datetime) -> dict[str, Any]:
+    return {
+        "kind": entry.kind.value,
+        "account": entry.account,
+        "action": None if entry.action is None else entry.action.value,
+        "symbol": entry.symbol,
+        "quantity": entry.quantity,
+        "price": entry.price,
+        "fees": entry.fees,
+        "lot_id": entry.lot_id,
+        "trade_date": entry.trade_date,
+        "occurred_at": entry.occurred_at,
+        "ratio": entry.ratio,
+        "source": entry.source,
+        "external_id": entry.external_id,
+        "recorded_at": recorded_at,
+    }
+
+
+def _intent_values(intent: Intent) -> dict[str, Any]:
+    values = {f.name: getattr(intent, f.name) for f in fields(Intent)}
+    for name in ("kind", "status", "side"):
+        values[name] = values[name].value
+    return values
+
+
+def _intent_from_row(row: Row[Any]) -> Intent:
+    m = row._mapping
+    enums = {
+        "kind": IntentKind(m["kind"]),
+        "status": IntentStatus(m["status"]),
+        "side": Action(m["side"]),
+    }
+    return Intent(**{**m, **enums})
+
+
+async def _fetch_intent(conn: AsyncConnection, intent_id: str) -> Intent | None:
+    stmt = select(intents).where(intents.c.intent_id == intent_id)
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else _intent_from_row(row)
+
+
+def _halt_scope(symbol: str, account: str | None) -> ColumnElement[bool]:
+    same_account = halts.c.account.is_(None) if account is None else halts.c.account == account
+    return (halts.c.symbol == symbol) & same_account
+
+
+def _halt_from_row(row: Row[Any]) -> Halt:
+    return Halt(**row._mapping)

@@ -1,0 +1,134 @@
+"""Composition root: build the daemon's parts from settings, for any broker and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.base import Broker
+from adapters.storage.engine import create_engine
+from adapters.storage.migrate import upgrade_database
+from adapters.storage.repository import Repository
+from daemon.engine import HarvestEngine
+from daemon.orders import OrderManager, RiskLimits
+from daemon.settings import Settings
+from ledger.engine import Ledger
+from strategies.harvest import HarvestParams
+from strategies.wash_guard import WashGuard
+
+
+@dataclass(slots=True)
+class Daemon:
+    """The wired daemon: storage, ledger, order manager and engine over one broker."""
+
+    db: AsyncEngine
+    repo: Repository
+    engine: HarvestEngine
+    orders: OrderManager
+    broker: Broker
+
+    @property
+    def ledger(self) -> Ledger:
+        """Return the engine's current ledger."""
+        return self.engine.ledger
+
+    async def close(self) -> None:
+        """Close the broker and the database."""
+        await self.broker.close()
+        await self.db.dispose()
+
+
+def trading_enabled(settings: Settings, broker: Broker) -> bool:
+    """Return whether orders may leave: the simulator always; real brokers per `mode`."""
+    if broker.name == "sim":
+        return True
+    if settings.mode == "live":
+        return settings.live_trading_enabled
+    return settings.mode == "paper"
+
+
+def harvest_params(settings: Settings) -> HarvestParams:
+    """Return the harvest thresholds, costs and rates from settings."""
+    h, t = settings.harvest, settings.tax
+    return HarvestParams(
+        min_loss_pct=h.min_loss_pct,
+        min_loss_usd=h.min_loss_usd,
+        short_term_rate=t.short_term_rate,
+        long_term_rate=t.long_term_rate,
+        spread_cost_factor=h.spread_cost_factor,
+        fee_per_order=h.fee_per_order,
+    )
+
+
+def make_ledger(settings: Settings) -> Ledger:
+    """Return an empty ledger configured from settings."""
+    return Ledger(
+        identity=settings.identity(),
+        conventions=settings.wash_sale_conventions(),
+        account_types=settings.accounts,
+        default_lot_method=settings.harvest.lot_method,
+    )
+
+
+async def build_daemon(
+    settings: Settings,
+    broker: Broker,
+    now: Callable[[], datetime],
+    *,
+    database_url: str | None = None,
+    on_decision: Callable[[str, dict[str, object]], None] | None = None,
+    fractional: bool = True,
+) -> Daemon:
+    """Migrate the database and wire every part; call `daemon.engine.start()` next."""
+    db = create_engine(database_url or settings.database.url)
+    await upgrade_database(db)
+    repo = Repository(db, clock=now)
+    ledger = make_ledger(settings)
+    engine_ref: list[HarvestEngine] = []
+
+    async def on_journal(seqs: list[int], entries: list) -> None:  # type: ignore[type-arg]
+        await engine_ref[0].on_journal(seqs, entries)
+
+    def quote_of(symbol: str):  # type: ignore[no-untyped-def]
+        return engine_ref[0].quotes.get(symbol)
+
+    orders = OrderManager(
+        repo=repo,
+        broker=broker,
+        now=now,
+        quotes=quote_of,
+        on_journal=on_journal,
+        risk=RiskLimits(
+            max_order_notional=settings.risk.max_order_notional,
+            max_daily_notional=settings.risk.max_daily_notional,
+            max_harvests_per_day=settings.risk.max_harvests_per_day,
+            kill_switch=settings.risk.kill_switch,
+        ),
+        trading_enabled=trading_enabled(settings, broker),
+        fractional=fractional,
+    )
+    guard = WashGuard(
+        identity=ledger.identity,
+        last_purchase=lambda s: engine_ref[0].ledger.last_purchase(s),
+        last_loss_sale=lambda s: engine_ref[0].ledger.last_loss_sale(s),
+        applies=lambda s: engine_ref[0].ledger.wash_sales_apply(s),
+    )
+    engine = HarvestEngine(
+        ledger=ledger,
+        repo=repo,
+        broker=broker,
+        orders=orders,
+        params=harvest_params(settings),
+        guard=guard,
+        substitutes=settings.substitute_groups(),
+        now=now,
+        allow_cash=settings.harvest.allow_cash,
+        quote_filter=None,
+        source=broker.name,
+        on_decision=on_decision,
+    )
+    engine_ref.append(engine)
+    return Daemon(db=db, repo=repo, engine=engine, orders=orders, broker=broker)

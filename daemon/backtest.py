@@ -1,0 +1,211 @@
+"""Backtests and the demo: replay daily prices through the real daemon on the simulator.
+
+The very same engine, order manager, ledger and journal run here as live; only the clock (a
+`SimulatedClock` set to each session's close) and the broker (`SimBroker`) differ. Each day,
+splits are applied first, then every bar becomes a quote (the close, less and plus half the
+configured spread) that the engine judges exactly as it judges a live quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from adapters.prices.model import PriceSeries, normalize_split_ratio
+from adapters.sim.broker import SimBroker, SimCosts
+from adapters.storage.records import IntentKind, JournalKind
+from daemon.app import Daemon, build_daemon
+from daemon.clock import SimulatedClock
+from daemon.events import Quote, SplitEvent
+from daemon.settings import Settings
+from ledger.model import Action, Trade
+
+NEW_YORK = ZoneInfo("America/New_York")
+CLOSE = time(16, 0)
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    """What a backtest did; `wash_sales_created` must be 0."""
+
+    harvests: int = 0
+    harvested_loss: Decimal = ZERO
+    estimated_tax_saved: Decimal = ZERO
+    trades: int = 0
+    wash_sales_created: int = 0
+    wash_sales_avoided: int = 0
+    days: int = 0
+    quotes: int = 0
+    splits: int = 0
+    first_day: date | None = None
+    last_day: date | None = None
+    daemon_trades: list[Trade] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        """Return the `--json` summary object (fixed keys first)."""
+        return {
+            "harvests": self.harvests,
+            "harvested_loss": str(self.harvested_loss),
+            "estimated_tax_saved": str(self.estimated_tax_saved),
+            "trades": self.trades,
+            "wash_sales_created": self.wash_sales_created,
+            "wash_sales_avoided": self.wash_sales_avoided,
+            "days": self.days,
+            "quotes": self.quotes,
+            "splits": self.splits,
+            "first_day": self.first_day.isoformat() if self.first_day else None,
+            "last_day": self.last_day.isoformat() if self.last_day else None,
+        }
+
+
+DayHook = Callable[[date, Daemon], None]
+
+
+async def run_backtest(
+    prices: PriceSeries,
+    holdings: Sequence[Trade],
+    settings: Settings,
+    *,
+    database_url: str,
+    start: date | None = None,
+    end: date | None = None,
+    spread_bps: Decimal = Decimal(10),
+    costs: SimCosts | None = None,
+    on_day: DayHook | None = None,
+    on_decision: Callable[[str, dict[str, object]], None] | None = None,
+) -> BacktestResult:
+    """Replay `prices` over `holdings` through the daemon and return what it did."""
+    first = start or prices.first_date
+    clock = SimulatedClock(_at_close(min(first, *(t.trade_date for t in holdings)) if holdings
+                                     else _at_close(first)))
+    broker = SimBroker(clock.now, costs or SimCosts(fee_per_order=settings.harvest.fee_per_order))
+    daemon = await build_daemon(settings, broker, clock.now, database_url=database_url,
+                                on_decision=on_decision)
+    result = BacktestResult()
+    try:
+        engine = daemon.engine
+        await engine.start()
+        await engine.import_trades(list(holdings), source="holdings")
+        for (account, symbol), qty in engine.ledger.positions().items():
+            broker.set_position(account, symbol, qty)
+        half = Decimal(spread_bps) / Decimal(20000)
+        lo, hi = float(1 - half), float(1 + half)
+        symbols = prices.symbols
+        for day, rows in prices.day_ranges():
+            if day < first or (end is not None and day > end):
+                continue
+            clock.advance_to(_at_close(day))
+            at = clock.now()
+            result.days += 1
+            result.first_day = result.first_day or day
+            result.last_day = day
+            for row, ratio in _splits_of(prices, rows):
+                name = symbols[prices.symbol_ids[row]]
+                broker.apply_split(name, ratio)
+                await engine.on_split(SplitEvent(name, ratio, at))
+                result.splits += 1
+            close = prices.close_micros
+            sids = prices.symbol_ids
+            for i in rows:
+                # Quotes on whole cents around the close, at least one cent wide.
+                c = close[i] / 1_000_000
+                bid = max(math.floor(c * lo * 100) / 100, 0.01)
+                ask = max(math.ceil(c * hi * 100) / 100, bid + 0.01)
+                quote = Quote(symbols[sids[i]], bid, round(ask, 2), at)
+                broker.set_quote(quote)
+                if engine.on_quote(quote):
+                    await engine.evaluate(quote)
+                if engine.queue:
+                    await engine.drain()
+            result.quotes += len(rows)
+            if daemon.orders.awaiting_quotes:
+                for symbol in daemon.orders.awaiting_quotes:
+                    q = engine.quotes.get(symbol)
+                    if q is not None:
+                        await daemon.orders.on_quote(q)
+                await engine.drain()
+            if on_day is not None:
+                on_day(day, daemon)
+        await _summarize(daemon, result, settings)
+    finally:
+        await daemon.close()
+    return result
+
+
+def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:
+    if not prices.splits:
+        return []
+    out = []
+    for i in rows:
+        coef = prices.splits.get(i)
+        if coef is None or coef == 1:
+            continue
+        ratio = normalize_split_ratio(coef)
+        # Spin-off adjustment factors are not share ratios; only simple ratios move shares.
+        if ratio.denominator <= 100 and ratio.numerator <= 100 * ratio.denominator:
+            out.append((i, _decimal(ratio)))
+    return out
+
+
+def _decimal(ratio: Fraction) -> Decimal:
+    return Decimal(ratio.numerator) / Decimal(ratio.denominator)
+
+
+def _at_close(day: date) -> datetime:
+    return datetime.combine(day, CLOSE, tzinfo=NEW_YORK)
+
+
+async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings) -> None:
+    """Fill the result from the journal and ledger (the source of truth), not from counters."""
+    records = await daemon.repo.load_journal()
+    ours = [r for r in records if r.kind is JournalKind.TRADE]
+    result.trades = len(ours)
+    result.daemon_trades = [r.to_event() for r in ours]  # type: ignore[misc]
+    sale_lots = {(t.trade_date, t.lot_id) for t in result.daemon_trades
+                 if t.action is Action.SELL}
+    rate = {"short": settings.tax.short_term_rate, "long": settings.tax.long_term_rate}
+    for row in daemon.ledger.sales:
+        if row.washed:
+            result.wash_sales_created += 1
+        if (row.date_sold, row.lot_id) in sale_lots and row.gain_loss < 0:
+            result.harvested_loss += -row.gain_loss
+            result.estimated_tax_saved += -row.gain_loss * rate[row.term.value]
+    result.harvested_loss = result.harvested_loss.quantize(Decimal("0.01"))
+    result.estimated_tax_saved = result.estimated_tax_saved.quantize(Decimal("0.01"))
+    result.harvests = sum(1 for i in daemon.orders.harvests_completed
+                          if i.kind is IntentKind.HARVEST_SELL)
+    # Each distinct blocking purchase of a position counts once, however many days it blocked.
+    result.wash_sales_avoided = daemon.engine.stats.distinct("wash_guard")
+
+
+def write_trades(trades: Sequence[Trade], out: IO[str]) -> None:
+    """Write trades in the TRADES.csv format of `tlh tax report` (lot ids on every row)."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["date", "account", "action", "symbol", "quantity", "price", "fees", "lot_id"])
+    for t in trades:
+        when = t.at.astimezone(NEW_YORK).isoformat() if t.at else t.trade_date.isoformat()
+        w.writerow([when, t.account,
+                    t.action.value, t.symbol, _plain(t.quantity), _plain(t.price),
+                    _plain(t.fees), t.lot_id or ""])
+
+
+def _plain(d: Decimal) -> str:
+    text = format(d, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def write_trades_file(trades: Sequence[Trade], path: Path) -> None:
+    """Write `trades` to `path` atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as fh:
+        write_trades(trades, fh)
+    tmp.replace(path)

@@ -1,0 +1,363 @@
+"""The harvest engine: one event consumer for live, paper, backtest and demo.
+
+Only the clock and the broker change between those modes. The engine keeps the in-memory
+ledger (rebuilt from the journal on start), a per-symbol trigger price for the O(1) tick path,
+and hands decided harvests to the order manager.
+
+Tick path: a quote is stored, checked for plain sanity (positive, not crossed, not NaN) and
+compared, as floats, with the symbol's highest trigger. Only a bid at or below the trigger goes
+on to the full checks: the quote filter (staleness, outliers), the exact `Decimal` evaluation
+against the ledger, the wash-sale guard and the risk limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from adapters.base import Broker, LotRelief
+from adapters.storage.records import JournalEntry, JournalKind
+from daemon.bus import EventQueue
+from daemon.events import ClockTick, Event, Fill, OrderUpdate, Quote, SplitEvent
+from daemon.orders import HarvestPlan, OrderManager, Repository
+from ledger.conventions import LotMethod
+from ledger.engine import Ledger, default_lot_id
+from ledger.errors import LedgerError
+from ledger.model import Action, Parcel, Split, Trade
+from strategies.harvest import HarvestParams, evaluate, symbol_trigger
+from strategies.wash_guard import WashGuard
+
+log = structlog.get_logger("tlh.engine")
+NEW_YORK = ZoneInfo("America/New_York")
+NO_TRIGGER = float("-inf")
+
+
+class JournalRepository(Repository, Protocol):
+    """The storage the engine needs beyond the order manager's."""
+
+    async def load_journal(self, after_seq: int = 0) -> Sequence[object]: ...
+
+
+class QuoteFilter(Protocol):
+    """Judge a quote's plausibility before the engine acts on it."""
+
+    def check(self, symbol: str, bid: float, ask: float, at: datetime) -> object: ...
+
+    def is_held(self, symbol: str) -> bool: ...
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters of what the engine saw and decided."""
+
+    quotes: int = 0
+    insane_quotes: int = 0
+    evaluations: int = 0
+    harvests: int = 0
+    skips: dict[str, int] = field(default_factory=dict)
+    distinct_skips: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def skip(self, account: str, symbol: str, reason: str) -> None:
+        """Count a skipped harvest by the first word of its reason, and distinct skips."""
+        key = reason.split(":", 1)[0].split(" ", 1)[0]
+        self.skips[key] = self.skips.get(key, 0) + 1
+        self.distinct_skips.add((account, symbol, reason))
+
+    def distinct(self, kind: str) -> int:
+        """Return how many distinct (position, reason) skips of this kind happened."""
+        return sum(1 for _a, _s, r in self.distinct_skips if r.startswith(kind))
+
+
+class HarvestEngine:
+    """Consume events, keep the ledger current, and harvest losses that cross thresholds."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        repo: JournalRepository,
+        broker: Broker,
+        orders: OrderManager,
+        params: HarvestParams,
+        guard: WashGuard,
+        substitutes: Sequence[Sequence[str]],
+        now: Callable[[], datetime],
+        allow_cash: bool = False,
+        quote_filter: QuoteFilter | None = None,
+        source: str = "sim",
+        on_decision: Callable[[str, dict[str, object]], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.repo = repo
+        self.broker = broker
+        self.orders = orders
+        self.params = params
+        self.guard = guard
+        self.substitutes = [list(g) for g in substitutes]
+        self.allow_cash = allow_cash
+        self.quote_filter = quote_filter
+        self.source = source
+        self._now = now
+        self._on_decision = on_decision
+        self.queue = EventQueue()
+        self.quotes: dict[str, Quote] = {}
+        self.triggers: dict[str, float] = {}
+        self.halted: set[str] = set()
+        self.stats = EngineStats()
+        self._skip_memo: dict[tuple[str, str], date] = {}
+        self._accounts_by_symbol: dict[str, set[str]] = {}
+        self._last_seq = 0
+
+    @property
+    def relief(self) -> LotRelief:
+        """Return how the broker relieves lots."""
+        return self.broker.lot_relief
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild the ledger from the journal and resume open orders (startup = recovery)."""
+        records = await self.repo.load_journal()
+        events = [r.to_event() for r in records]  # type: ignore[attr-defined]
+        self.ledger.apply_all(events)
+        self._last_seq = max((e.seq for e in events), default=0)
+        for account, symbol in self.ledger.positions():
+            self._accounts_by_symbol.setdefault(symbol, set()).add(account)
+        for symbol in list(self._accounts_by_symbol):
+            self.refresh_trigger(symbol)
+        await self.broker.connect(self.queue.put)
+        await self.broker.subscribe(self.watched_symbols())
+        await self.orders.resume()
+        await self.drain()
+        log.info("engine_started", journal_entries=len(events), lots=len(self.ledger.open_lots()),
+                 symbols=len(self.triggers))
+
+    def watched_symbols(self) -> set[str]:
+        """Return the held symbols and every substitute that may replace them."""
+        held = set(self._accounts_by_symbol)
+        out = set(held)
+        for group in self.substitutes:
+            if held.intersection(group):
+                out.update(group)
+        return out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume events until `stop` is set; the event in hand is always finished."""
+        while not stop.is_set():
+            getter = asyncio.ensure_future(self.queue.get())
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                await self.handle(getter.result())
+            else:
+                getter.cancel()
+            stopper.cancel()
+
+    async def drain(self) -> None:
+        """Handle every queued event (backtests and tests call this between steps)."""
+        while (event := self.queue.get_nowait()) is not None:
+            await self.handle(event)
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    async def handle(self, event: Event) -> None:
+        """Handle one event."""
+        if isinstance(event, Quote):
+            if self.on_quote(event):
+                await self.evaluate(event)
+            if event.symbol in self.orders.awaiting_quotes:
+                await self.orders.on_quote(event)
+        elif isinstance(event, Fill):
+            await self.orders.on_fill(event, self.source)
+        elif isinstance(event, OrderUpdate):
+            await self.orders.on_order_update(event)
+        elif isinstance(event, SplitEvent):
+            await self.on_split(event)
+        elif isinstance(event, ClockTick):
+            self._skip_memo.clear()
+
+    def on_quote(self, q: Quote) -> bool:
+        """Store a quote; return whether its bid crosses the symbol's trigger (O(1))."""
+        self.stats.quotes += 1
+        bid, ask = q.bid, q.ask
+        if not (0.0 < bid <= ask):  # NaN, zero, negative and crossed quotes all fail here
+            self.stats.insane_quotes += 1
+            return False
+        self.quotes[q.symbol] = q
+        return bid <= self.triggers.get(q.symbol, NO_TRIGGER)
+
+    # -- decisions -------------------------------------------------------------------------
+
+    async def evaluate(self, q: Quote) -> None:
+        """Decide, in Decimal, whether to harvest any position of `q.symbol` now."""
+        symbol = q.symbol
+        if self.quote_filter is not None:
+            verdict = self.quote_filter.check(symbol, q.bid, q.ask, q.at)
+            if not getattr(verdict, "ok", True) or self.quote_filter.is_held(symbol):
+                self._decide("skip", symbol=symbol, reason=f"suspect_quote: {verdict}")
+                return
+        today = q.at.astimezone(NEW_YORK).date()
+        self.stats.evaluations += 1
+        for account in sorted(self._accounts_by_symbol.get(symbol, ())):
+            if self._skip_memo.get((account, symbol)) == today:
+                continue
+            await self._evaluate_position(account, symbol, q, today)
+
+    async def _evaluate_position(self, account: str, symbol: str, q: Quote, today: date) -> None:
+        if self.ledger.account_type(account).tax_advantaged:
+            return
+        if symbol in self.halted or self.orders.busy(account, symbol):
+            return
+        parcels = self._relief_order(account, symbol)
+        candidate = evaluate(
+            account, parcels, bid=q.bid_decimal, ask=q.ask_decimal, today=today,
+            params=self.params, specific_lots=self.relief.specific_lots,
+        )
+        if candidate is None:
+            return
+        blocked = self.guard.harvest_blocked(symbol, today, self.orders.pending_buy_symbols())
+        if blocked is not None:
+            self._skip(account, symbol, today, f"wash_guard: {blocked}")
+            return
+        replacement, refusals = self.guard.choose_replacement(
+            symbol, self.substitutes, today, self.orders.pending_sell_symbols()
+        )
+        if replacement is None and not self.allow_cash:
+            why = "; ".join(refusals) or "no [[substitutes]] group"
+            self._skip(account, symbol, today, f"no_replacement: {why}")
+            return
+        plan = HarvestPlan(
+            account=account,
+            symbol=symbol,
+            quantity=candidate.quantity,
+            lot_id=candidate.specific_lot,
+            lot_ids=candidate.lot_ids,
+            replacement=replacement,
+            net_loss=candidate.net_loss,
+            estimated_tax_saved=candidate.estimated_tax_saved,
+        )
+        intent = await self.orders.harvest(plan, q)
+        if intent.status.terminal and not intent.filled_quantity:
+            self._skip(account, symbol, today, intent.reason)
+            return
+        self.stats.harvests += 1
+        self._decide("harvest", account=account, symbol=symbol, quantity=str(plan.quantity),
+                     lots=list(plan.lot_ids), replacement=replacement,
+                     net_loss=str(plan.net_loss.quantize(Decimal("0.01"))),
+                     estimated_tax_saved=str(plan.estimated_tax_saved.quantize(Decimal("0.01"))),
+                     bid=str(q.bid_decimal), intent_id=intent.intent_id)
+
+    def _relief_order(self, account: str, symbol: str) -> list[Parcel]:
+        parcels = list(self.ledger.parcels(account, symbol))
+        if not self.relief.specific_lots and self.relief.method is LotMethod.LIFO:
+            parcels.reverse()
+        return parcels
+
+    def _skip(self, account: str, symbol: str, today: date, reason: str) -> None:
+        self._skip_memo[(account, symbol)] = today
+        self.stats.skip(account, symbol, reason)
+        self._decide("skip", account=account, symbol=symbol, reason=reason)
+
+    def _decide(self, decision: str, **details: object) -> None:
+        log.info(decision, **details)
+        if self._on_decision is not None:
+            self._on_decision(decision, details)
+
+    # -- ledger ----------------------------------------------------------------------------
+
+    async def on_journal(self, seqs: list[int], entries: list[JournalEntry]) -> None:
+        """Apply newly journaled entries to the ledger (the order manager's hook)."""
+        for seq, entry in zip(seqs, entries, strict=True):
+            event: Trade | Split
+            if entry.kind is JournalKind.SPLIT:
+                assert entry.ratio is not None
+                event = Split(seq, entry.trade_date, entry.symbol, entry.ratio,
+                              entry.occurred_at, entry.source)
+            else:
+                assert entry.account and entry.action and entry.quantity is not None
+                assert entry.price is not None and entry.fees is not None
+                event = Trade(seq, entry.trade_date, entry.account, entry.action, entry.symbol,
+                              entry.quantity, entry.price, entry.fees, entry.lot_id,
+                              entry.occurred_at, entry.source)
+            await self._apply_or_rebuild(event)
+
+    async def _apply_or_rebuild(self, event: Trade | Split) -> None:
+        try:
+            self._apply(event)
+        except LedgerError as exc:
+            # Out of order, or inconsistent with the ledger: the journal is the source of
+            # truth, so rebuild from it rather than guess.
+            log.error("ledger_apply_failed", seq=event.seq, symbol=event.symbol, error=str(exc))
+            await self.rebuild()
+
+    def _apply(self, event: Trade | Split) -> None:
+        self.ledger.apply(event)
+        self._last_seq = max(self._last_seq, event.seq)
+        if isinstance(event, Trade):
+            self._accounts_by_symbol.setdefault(event.symbol, set()).add(event.account)
+        self.refresh_trigger(event.symbol)
+
+    async def rebuild(self) -> None:
+        """Rebuild the ledger from the journal (the source of truth)."""
+        fresh = Ledger(identity=self.ledger.identity, conventions=self.ledger.conventions,
+                       account_types=self.ledger._account_types,
+                       lot_methods=self.ledger._lot_methods,
+                       default_lot_method=self.ledger._default_lot_method)
+        records = await self.repo.load_journal()
+        fresh.apply_all(r.to_event() for r in records)  # type: ignore[attr-defined]
+        self.ledger = fresh
+        for symbol in list(self._accounts_by_symbol):
+            self.refresh_trigger(symbol)
+
+    async def import_trades(self, trades: Sequence[Trade], source: str) -> int:
+        """Journal and apply imported trades (holdings, history), skipping ones seen before."""
+        entries = [
+            JournalEntry.from_event(
+                replace(t, lot_id=t.lot_id or default_lot_id(t))
+                if t.action is Action.BUY else t,
+                kind=JournalKind.IMPORT, external_id=f"{source}:{t.seq}")
+            for t in trades
+        ]
+        after = self._last_seq
+        seqs = await self.repo.append_journal(entries)
+        if seqs:
+            records = await self.repo.load_journal(after_seq=after)
+            for record in records:
+                self._apply(record.to_event())  # type: ignore[attr-defined]
+        return len(seqs)
+
+    async def on_split(self, event: SplitEvent) -> None:
+        """Journal a split and apply it to the ledger."""
+        day = event.at.astimezone(NEW_YORK).date()
+        entry = JournalEntry.split(symbol=event.symbol, ratio=event.ratio, trade_date=day,
+                                   source=f"{self.source}:split", occurred_at=event.at,
+                                   external_id=f"split:{event.symbol}:{day.isoformat()}")
+        seqs = await self.repo.append_journal([entry])
+        if seqs:
+            log.info("split", symbol=event.symbol, ratio=str(event.ratio))
+            await self.on_journal(seqs, [entry])
+
+    def refresh_trigger(self, symbol: str) -> None:
+        """Recompute the highest trigger price of `symbol` over its taxable positions."""
+        best = NO_TRIGGER
+        if symbol not in self.halted:
+            for account in self._accounts_by_symbol.get(symbol, ()):
+                if self.ledger.account_type(account).tax_advantaged:
+                    continue
+                parcels = self._relief_order(account, symbol)
+                if parcels:
+                    best = max(best, symbol_trigger(parcels, self.params,
+                                                    self.relief.specific_lots))
+        if best == NO_TRIGGER:
+            self.triggers.pop(symbol, None)
+        else:
+            self.triggers[symbol] = best
+        for key in [k for k in self._skip_memo if k[1] == symbol]:
+            del self._skip_memo[key]

@@ -1,0 +1,461 @@
+"""The order manager: every order starts as a persisted intent (outbox) with a deterministic id.
+
+Flow: a harvest decision saves a harvest-sell intent, then submits it with the intent id as the
+client order id. Fills go to the journal (deduplicated by execution id) and the ledger. When the
+sale is done, a replacement-buy intent is sized from the sale's actual proceeds and submitted.
+
+Crash-only: `resume()` is both startup and recovery. It walks every open intent, asks the broker
+about its client order id before (re)submitting anything, and creates the replacement of a sale
+that finished while the daemon was down. A timeout or error on submit leaves the intent
+`submitted` (outcome unknown) until the broker says what happened; a reject is never assumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from adapters.base import Broker, BrokerError, OrderRequest, OrderSnapshot
+from adapters.storage.records import (
+    Intent,
+    IntentKind,
+    IntentStatus,
+    JournalEntry,
+    OrderEvent,
+    transition_allowed,
+)
+from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
+from ledger.model import Action
+
+log = structlog.get_logger("tlh.orders")
+NEW_YORK = ZoneInfo("America/New_York")
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+_STATUS = {
+    OrderStatus.NEW: IntentStatus.SUBMITTED,
+    OrderStatus.ACCEPTED: IntentStatus.ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED: IntentStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED: IntentStatus.FILLED,
+    OrderStatus.CANCELED: IntentStatus.CANCELED,
+    OrderStatus.REJECTED: IntentStatus.REJECTED,
+    OrderStatus.EXPIRED: IntentStatus.EXPIRED,
+    OrderStatus.UNKNOWN: IntentStatus.SUBMITTED,
+}
+
+
+class Repository(Protocol):
+    """The storage operations the order manager needs."""
+
+    async def save_intent(self, intent: Intent) -> Intent: ...
+    async def update_intent(self, intent_id: str, **changes: Any) -> Intent: ...
+    async def get_intent(self, intent_id: str) -> Intent | None: ...
+    async def open_intents(self) -> list[Intent]: ...
+    async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]: ...
+    async def append_order_event(self, event: OrderEvent) -> int: ...
+    async def finished_harvests_without_replacement(self) -> list[Intent]: ...
+    async def get_state(self, key: str) -> str | None: ...
+    async def set_state(self, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Hard limits no decision may exceed; `kill_switch` stops all new orders."""
+
+    max_order_notional: Decimal = Decimal("50000")
+    max_daily_notional: Decimal = Decimal("200000")
+    max_harvests_per_day: int = 20
+    kill_switch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestPlan:
+    """A decided harvest: sell these shares, buy `replacement` (or hold cash when None)."""
+
+    account: str
+    symbol: str
+    quantity: Decimal
+    lot_id: str | None
+    lot_ids: tuple[str, ...]
+    replacement: str | None
+    net_loss: Decimal
+    estimated_tax_saved: Decimal
+
+
+def intent_id(kind: IntentKind, *parts: object) -> str:
+    """Return a deterministic client order id for an intent made of `parts`."""
+    digest = hashlib.sha256("|".join(str(p) for p in (kind, *parts)).encode()).hexdigest()
+    return f"tlh-{_PREFIX[kind]}-{digest[:24]}"
+
+
+_PREFIX = {
+    IntentKind.HARVEST_SELL: "hs",
+    IntentKind.REPLACEMENT_BUY: "rb",
+    IntentKind.SWAP_BACK_SELL: "ss",
+    IntentKind.SWAP_BACK_BUY: "sb",
+}
+
+JournalHook = Callable[[list[int], list[JournalEntry]], Awaitable[None]]
+QuoteLookup = Callable[[str], Quote | None]
+
+
+class OrderManager:
+    """Turn harvest plans into broker orders, exactly once, and follow them to the end."""
+
+    def __init__(
+        self,
+        *,
+        repo: Repository,
+        broker: Broker,
+        now: Callable[[], datetime],
+        quotes: QuoteLookup,
+        on_journal: JournalHook,
+        risk: RiskLimits,
+        trading_enabled: bool,
+        fractional: bool = True,
+        slippage: Decimal = Decimal("0.002"),
+    ) -> None:
+        self._repo = repo
+        self._broker = broker
+        self._now = now
+        self._quotes = quotes
+        self._on_journal = on_journal
+        self.risk = risk
+        self.trading_enabled = trading_enabled
+        self._fractional = fractional
+        self._slippage = slippage
+        self._open: dict[str, Intent] = {}
+        self._awaiting: dict[str, set[str]] = {}
+        self.harvests_completed: list[Intent] = []
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def pending_buy_symbols(self) -> set[str]:
+        """Return the symbols with a buy intent still open."""
+        return {i.symbol for i in self._open.values() if i.side is Action.BUY}
+
+    def pending_sell_symbols(self) -> set[str]:
+        """Return the symbols with a sell intent still open."""
+        return {i.symbol for i in self._open.values() if i.side is Action.SELL}
+
+    def busy(self, account: str, symbol: str) -> bool:
+        """Return whether an order for this position is still in flight."""
+        return any(i.account == account and i.symbol == symbol for i in self._open.values())
+
+    @property
+    def open_intents(self) -> list[Intent]:
+        """Return the intents not yet in a terminal state."""
+        return list(self._open.values())
+
+    # -- harvests --------------------------------------------------------------------------
+
+    async def harvest(self, plan: HarvestPlan, quote: Quote) -> Intent:
+        """Persist a harvest-sell intent for `plan` and submit it."""
+        today = self.today()
+        iid = intent_id(IntentKind.HARVEST_SELL, plan.account, plan.symbol,
+                        ",".join(plan.lot_ids), today)
+        existing = await self._repo.get_intent(iid)
+        if existing is not None:
+            return existing
+        limit = _down(quote.bid_decimal * (1 - self._slippage))
+        intent = Intent(
+            intent_id=iid,
+            kind=IntentKind.HARVEST_SELL,
+            account=plan.account,
+            symbol=plan.symbol,
+            side=Action.SELL,
+            quantity=plan.quantity,
+            limit_price=limit,
+            lot_id=plan.lot_id,
+            reason=f"harvest: net loss {plan.net_loss:.2f}",
+            payload={
+                "replacement": plan.replacement,
+                "lot_ids": list(plan.lot_ids),
+                "net_loss": str(plan.net_loss),
+                "estimated_tax_saved": str(plan.estimated_tax_saved),
+                "bid": str(quote.bid_decimal),
+                "trade_date": today.isoformat(),
+            },
+        )
+        denial = await self._risk_denial(intent, today, harvest=True)
+        if denial is not None:
+            intent = replace(intent, status=IntentStatus.DENIED, reason=denial)
+        saved = await self._repo.save_intent(intent)
+        if saved.status is IntentStatus.DENIED:
+            log.info("harvest_denied", intent_id=iid, symbol=plan.symbol, reason=denial)
+            return saved
+        await self._count(today, harvest=True, notional=plan.quantity * (limit or ZERO))
+        self._open[iid] = saved
+        log.info("harvest_intent", intent_id=iid, account=plan.account, symbol=plan.symbol,
+                 quantity=str(plan.quantity), lots=list(plan.lot_ids),
+                 replacement=plan.replacement, net_loss=str(plan.net_loss))
+        await self._submit(saved)
+        return saved
+
+    async def _risk_denial(self, intent: Intent, today: date, *, harvest: bool) -> str | None:
+        if not self.trading_enabled:
+            return "dry_run: trading is not enabled"
+        if self.risk.kill_switch:
+            return "risk: kill switch is on"
+        notional = intent.quantity * (intent.limit_price or ZERO)
+        if notional > self.risk.max_order_notional:
+            return f"risk: order notional {notional:.2f} above max_order_notional"
+        count, spent = await self._counters(today)
+        if spent + notional > self.risk.max_daily_notional:
+            return f"risk: daily notional {spent + notional:.2f} above max_daily_notional"
+        if harvest and count >= self.risk.max_harvests_per_day:
+            return f"risk: {count} harvests today, max_harvests_per_day reached"
+        return None
+
+    async def _counters(self, today: date) -> tuple[int, Decimal]:
+        raw = await self._repo.get_state(f"risk:{today.isoformat()}")
+        if not raw:
+            return 0, ZERO
+        count, spent = raw.split("|")
+        return int(count), Decimal(spent)
+
+    async def _count(self, today: date, *, harvest: bool, notional: Decimal) -> None:
+        count, spent = await self._counters(today)
+        await self._repo.set_state(
+            f"risk:{today.isoformat()}", f"{count + (1 if harvest else 0)}|{spent + notional}"
+        )
+
+    # -- submission ------------------------------------------------------------------------
+
+    async def _submit(self, intent: Intent) -> None:
+        """Send `intent` to the broker, asking first whether it already went out."""
+        known = await self._lookup(intent.intent_id)
+        if known is not None:
+            await self._apply_snapshot(intent, known)
+            return
+        if intent.status is IntentStatus.PENDING:
+            intent = await self._set(intent, status=IntentStatus.SUBMITTED)
+        request = OrderRequest(
+            client_order_id=intent.intent_id,
+            account=intent.account,
+            symbol=intent.symbol,
+            side=OrderSide.SELL if intent.side is Action.SELL else OrderSide.BUY,
+            quantity=intent.quantity,
+            limit_price=intent.limit_price,
+            lot_id=intent.lot_id,
+        )
+        try:
+            snapshot = await self._broker.submit(request)
+        except BrokerError as exc:
+            if exc.transient:
+                log.warning("order_submit_unknown", intent_id=intent.intent_id, error=str(exc))
+                return  # stays SUBMITTED; resume() or the next update resolves it
+            log.warning("order_rejected", intent_id=intent.intent_id, error=str(exc))
+            await self._set(intent, status=IntentStatus.REJECTED, reason=str(exc))
+            return
+        log.info("order_submitted", intent_id=intent.intent_id, symbol=intent.symbol,
+                 side=request.side.value, quantity=str(intent.quantity),
+                 limit_price=str(intent.limit_price))
+        await self._apply_snapshot(intent, snapshot)
+
+    async def _lookup(self, client_order_id: str) -> OrderSnapshot | None:
+        try:
+            return await self._broker.get_order(client_order_id)
+        except BrokerError as exc:
+            log.warning("order_lookup_failed", intent_id=client_order_id, error=str(exc))
+            raise
+
+    # -- broker events ---------------------------------------------------------------------
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        """Follow a broker order update for one of our intents."""
+        intent = self._open.get(update.client_order_id)
+        if intent is None:
+            return
+        await self._repo.append_order_event(OrderEvent(
+            intent_id=intent.intent_id, status=update.status.value, at=update.at,
+            filled_quantity=update.filled_quantity, price=update.average_price,
+            raw=update.reason,
+        ))
+        snapshot = OrderSnapshot(
+            client_order_id=update.client_order_id,
+            broker_order_id=update.broker_order_id or intent.broker_order_id or "",
+            status=update.status,
+            filled_quantity=update.filled_quantity,
+            average_price=update.average_price,
+        )
+        await self._apply_snapshot(intent, snapshot, reason=update.reason)
+
+    async def on_fill(self, fill: Fill, source: str) -> None:
+        """Journal one execution (once), then let the ledger and the intent follow."""
+        intent = self._open.get(fill.client_order_id) or await self._repo.get_intent(
+            fill.client_order_id)
+        action = Action.SELL if fill.side is OrderSide.SELL else Action.BUY
+        entry = JournalEntry.trade(
+            account=fill.account,
+            action=action,
+            symbol=fill.symbol,
+            quantity=fill.quantity,
+            price=fill.price,
+            fees=fill.fees,
+            trade_date=fill.at.astimezone(NEW_YORK).date(),
+            occurred_at=fill.at,
+            lot_id=_fill_lot_id(fill, intent, action),
+            source=f"{source}:fill:{fill.execution_id}",
+            external_id=f"{source}:{fill.execution_id}",
+        )
+        seqs = await self._repo.append_journal([entry])
+        if not seqs:
+            return  # already journaled (a replayed or reconciled execution)
+        log.info("fill", intent_id=fill.client_order_id, symbol=fill.symbol,
+                 side=fill.side.value, quantity=str(fill.quantity), price=str(fill.price))
+        await self._on_journal(seqs, [entry])
+        if intent is not None and intent.intent_id in self._open:
+            notional = intent.filled_notional + fill.quantity * fill.price - fill.fees * (
+                1 if action is Action.SELL else -1)
+            intent = await self._set(
+                intent,
+                filled_quantity=intent.filled_quantity + fill.quantity,
+                filled_notional=notional,
+            )
+
+    async def _apply_snapshot(
+        self, intent: Intent, snapshot: OrderSnapshot, reason: str = ""
+    ) -> None:
+        status = _STATUS[snapshot.status]
+        changes: dict[str, Any] = {}
+        if snapshot.broker_order_id and snapshot.broker_order_id != intent.broker_order_id:
+            changes["broker_order_id"] = snapshot.broker_order_id
+        if status != intent.status and transition_allowed(intent.status, status):
+            changes["status"] = status
+        if reason:
+            changes["reason"] = reason
+        if changes:
+            intent = await self._set(intent, **changes)
+        if intent.status.terminal and intent.intent_id in self._open:
+            if snapshot.filled_quantity > intent.filled_quantity:
+                intent = await self._recover_fills(intent)
+            await self._finish(intent)
+
+    async def _recover_fills(self, intent: Intent) -> Intent:
+        """Journal the executions of `intent` the broker reports but we have not seen."""
+        for fill in await self._broker.fills_since(None):
+            if fill.client_order_id == intent.intent_id:
+                await self.on_fill(fill, self._broker.name)
+        return self._open.get(intent.intent_id) or intent
+
+    async def _finish(self, intent: Intent) -> None:
+        """Close an intent that reached a terminal state and start what follows it."""
+        self._open.pop(intent.intent_id, None)
+        log.info("order_done", intent_id=intent.intent_id, status=intent.status.value,
+                 filled=str(intent.filled_quantity), reason=intent.reason)
+        if intent.kind is IntentKind.HARVEST_SELL and intent.filled_quantity > ZERO:
+            self.harvests_completed.append(intent)
+            await self._start_replacement(intent)
+
+    async def _start_replacement(self, sale: Intent) -> None:
+        """Buy the replacement with the sale's actual proceeds, once a quote is known."""
+        symbol = sale.payload.get("replacement")
+        if not symbol:
+            log.info("harvest_holding_cash", intent_id=sale.intent_id)
+            return
+        rid = intent_id(IntentKind.REPLACEMENT_BUY, sale.intent_id)
+        if rid in self._open or await self._repo.get_intent(rid) is not None:
+            return
+        quote = self._quotes(symbol)
+        if quote is None or not quote.ask > 0:
+            log.info("replacement_waiting_for_quote", intent_id=sale.intent_id, symbol=symbol)
+            self._awaiting.setdefault(symbol, set()).add(sale.intent_id)
+            return
+        budget = sale.filled_notional
+        limit = _up(quote.ask_decimal * (1 + self._slippage))
+        step = Decimal("0.0001") if self._fractional else Decimal(1)
+        qty = (budget / limit).quantize(step, rounding=ROUND_DOWN)
+        if qty <= ZERO:
+            log.warning("replacement_too_small", intent_id=sale.intent_id,
+                        budget=str(budget), limit_price=str(limit))
+            return
+        intent = Intent(
+            intent_id=rid,
+            kind=IntentKind.REPLACEMENT_BUY,
+            account=sale.account,
+            symbol=symbol,
+            side=Action.BUY,
+            quantity=qty,
+            limit_price=limit,
+            parent_intent_id=sale.intent_id,
+            reason=f"replacement for {sale.symbol}",
+            payload={"budget": str(budget), "replaces": sale.symbol,
+                     "trade_date": self.today().isoformat()},
+        )
+        denial = await self._risk_denial(intent, self.today(), harvest=False)
+        if denial is not None:
+            intent = replace(intent, status=IntentStatus.DENIED, reason=denial)
+        saved = await self._repo.save_intent(intent)
+        if saved.status.terminal:
+            log.warning("replacement_denied", intent_id=rid, reason=saved.reason)
+            return
+        await self._count(self.today(), harvest=False, notional=qty * limit)
+        self._open[rid] = saved
+        await self._submit(saved)
+
+    async def on_quote(self, quote: Quote) -> None:
+        """Start replacements that were waiting for a quote of this symbol."""
+        waiting = self._awaiting.pop(quote.symbol, None)
+        for sale_id in waiting or ():
+            sale = await self._repo.get_intent(sale_id)
+            if sale is not None:
+                await self._start_replacement(sale)
+
+    @property
+    def awaiting_quotes(self) -> set[str]:
+        """Return the symbols a replacement waits on."""
+        return set(self._awaiting)
+
+    # -- recovery --------------------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """Pick up every open intent after a start or a reconnect (crash-only recovery)."""
+        for intent in await self._repo.open_intents():
+            self._open[intent.intent_id] = intent
+        for intent in list(self._open.values()):
+            snapshot = await self._lookup(intent.intent_id)
+            if snapshot is None:
+                if intent.status in (IntentStatus.PENDING, IntentStatus.SUBMITTED):
+                    log.info("order_resubmit", intent_id=intent.intent_id)
+                    await self._submit(intent)
+                continue
+            await self._apply_snapshot(intent, snapshot)
+        # A sale that finished while we were down still needs its replacement.
+        for sale in await self._repo.finished_harvests_without_replacement():
+            await self._start_replacement(sale)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _set(self, intent: Intent, **changes: Any) -> Intent:
+        saved = await self._repo.update_intent(intent.intent_id, **changes)
+        if intent.intent_id in self._open:
+            self._open[intent.intent_id] = saved
+        return saved
+
+    def today(self) -> date:
+        """Return the trading date in New York."""
+        return self._now().astimezone(NEW_YORK).date()
+
+
+def _fill_lot_id(fill: Fill, intent: Intent | None, action: Action) -> str | None:
+    """Return the lot a fill relieves (a sale of a named lot) or creates (a purchase)."""
+    if action is Action.SELL:
+        return intent.lot_id if intent is not None else None
+    day = fill.at.astimezone(NEW_YORK).date()
+    return f"{fill.symbol}-{day:%Y%m%d}-{fill.execution_id}"
+
+
+def _down(price: Decimal) -> Decimal:
+    return price.quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def _up(price: Decimal) -> Decimal:
+    return price.quantize(CENT, rounding=ROUND_CEILING)

@@ -1,0 +1,709 @@
+"""The daemon's one configuration model: `tlh.toml`, overridden by the environment.
+
+Sources, highest priority first: keyword arguments, environment variables (``TLH_`` prefix,
+``__`` between nesting levels, e.g. ``TLH_HARVEST__MIN_LOSS_USD=200``), secret files (one file
+per value, named like the variable, e.g. ``TLH_ALPACA__API_KEY``, in `secrets_dir` or systemd's
+``$CREDENTIALS_DIRECTORY``), the TOML file, then the defaults below. The defaults are safe:
+dry run, the simulated broker, services bound to 127.0.0.1.
+
+`load_settings` is the entry point; it turns every problem into a `ConfigError` whose lines
+name the file (or the variable) and the dotted key. Secrets are `SecretStr` and are never
+echoed back, not even in error messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+from pydantic_settings.sources import EnvSettingsSource, NestedSecretsSettingsSource
+
+from ledger.conventions import HoldingPeriodMethod, LotMethod, WashSaleConventions
+from ledger.identity import Identity, normalize_symbol
+from ledger.model import AccountType
+
+ENV_PREFIX = "TLH_"
+DEFAULT_CONFIG_FILE = Path("tlh.toml")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tlh.sqlite"
+
+# Keys whose values are credentials: never echoed in errors (shared with daemon.logging).
+SECRET_KEY_PATTERN = re.compile(
+    r"(secret|password|passwd|token|api[_-]?key|authorization|access[_-]?token|key_id)",
+    re.IGNORECASE,
+)
+_SENSITIVE_KEYS = frozenset({"url"})  # database.url may embed a password
+_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9./\-]{0,19}")
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/?#@]*:)(?P<password>[^@/?#]*)(?P<tail>@)")
+
+Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+PositiveMoney = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+Mode = Literal["dry_run", "paper", "live"]
+Broker = Literal["sim", "alpaca", "ib"]
+
+
+class ConfigError(Exception):
+    """Raise when the configuration cannot be read or is invalid.
+
+    `problems` holds one line per problem, each naming where the value came from (the file or
+    the environment variable) and its dotted key, e.g.
+    ``tlh.toml: harvest.min_loss_pct: must be a fraction below 1 (got 5); write 0.05 for 5%``.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _KeyedError(ValueError):
+    """A validation error from a cross-field check, with the key it is about."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+class HarvestSettings(_Section):
+    """When a lot's loss is worth harvesting, and what the harvest may do.
+
+    `min_loss_pct` is a fraction of the lot's cost basis (0.05 means 5%), `min_loss_usd` an
+    amount in dollars; a lot must cross both. `allow_cash`: when no substitute may be bought
+    (every candidate would wash), sell into cash instead of skipping. `swap_back`: after the
+    wash-sale window, move back from the substitute to the original if the short-term gain
+    realised by doing so is at most `swap_back_max_st_gain_usd`. `spread_cost_factor` is the
+    share of the bid/ask spread each order is assumed to pay (0.5 = half the spread), and
+    `fee_per_order` the commission per order; both are subtracted from a harvest's value.
+    """
+
+    min_loss_pct: Decimal = Decimal("0.05")
+    min_loss_usd: Money = Decimal(100)
+    allow_cash: bool = False
+    swap_back: bool = False
+    swap_back_max_st_gain_usd: Money = Decimal(0)
+    spread_cost_factor: Fraction = Decimal("0.5")
+    fee_per_order: Money = Decimal(0)
+    lot_method: LotMethod = LotMethod.FIFO
+
+    @field_validator("min_loss_pct")
+    @classmethod
+    def _pct_is_a_fraction(cls, value: Decimal) -> Decimal:
+        if not value.is_finite():
+            raise ValueError("must be a finite number")
+        if value < 0:
+            raise ValueError(f"must not be negative (got {value})")
+        if value >= 1:
+            raise ValueError(
+                f"must be a fraction below 1 (got {value}); write {value / 100} for {value}%"
+            )
+        return value
+
+
+class TaxSettings(_Section):
+    """Marginal tax rates, as fractions (0.24 = 24%), used to value a harvest."""
+
+    short_term_rate: Fraction = Decimal("0.24")
+    long_term_rate: Fraction = Decimal("0.15")
+
+
+class _SymbolGroup(_Section):
+    name: str = ""
+    symbols: tuple[str, ...]
+
+    @field_validator("symbols", mode="after")
+    @classmethod
+    def _normalize(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        normalized = tuple(normalize_symbol(s) for s in symbols)
+        for s in normalized:
+            if not _SYMBOL.fullmatch(s):
+                raise ValueError(f"{s!r} is not a ticker symbol")
+        seen: set[str] = set()
+        for s in normalized:
+            if s in seen:
+                raise ValueError(f"{s} appears twice")
+            seen.add(s)
+        if len(normalized) < 2:
+            raise ValueError(f"a group needs at least 2 symbols (got {len(normalized)})")
+        return normalized
+
+
+class SubstituteGroup(_SymbolGroup):
+    """Interchangeable securities that are NOT substantially identical (e.g. VTI, SCHB, ITOT).
+
+    Order is preference: a harvest of one member buys the first other member it may buy.
+    """
+
+
+class IdenticalGroup(_SymbolGroup):
+    """Securities the user declares substantially identical (e.g. SPY, VOO, IVV)."""
+
+
+class WashSaleSettings(_Section):
+    """Conventions on points the wash-sale law leaves open (see `ledger.conventions`)."""
+
+    holding_period: HoldingPeriodMethod = HoldingPeriodMethod.TACK
+    own_lot_replaces: bool = False
+    crypto_wash_sales: bool = False
+    crypto_symbols: tuple[str, ...] = ()
+
+    @field_validator("crypto_symbols", mode="after")
+    @classmethod
+    def _normalize(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(normalize_symbol(s) for s in symbols)
+
+
+class RiskSettings(_Section):
+    """Hard limits checked before any order leaves the daemon; `kill_switch` stops all orders."""
+
+    max_order_notional: PositiveMoney = Decimal(10_000)
+    max_daily_notional: PositiveMoney = Decimal(50_000)
+    max_harvests_per_day: int = Field(default=10, ge=0)
+    kill_switch: bool = False
+
+    @model_validator(mode="after")
+    def _order_fits_in_day(self) -> RiskSettings:
+        if self.max_order_notional > self.max_daily_notional:
+            raise _KeyedError(
+                ("max_order_notional",),
+                f"must not exceed max_daily_notional ({self.max_order_notional} > "
+                f"{self.max_daily_notional})",
+            )
+        return self
+
+
+class PriceSettings(_Section):
+    """Trust in prices: `band_pct` (fraction) bounds how far a limit price or a new quote may be
+    from the last trusted mid; a quote older than `stale_after_seconds` is not used."""
+
+    band_pct: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1, allow_inf_nan=False)
+    stale_after_seconds: float = Field(default=60.0, gt=0)
+
+
+def _check_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    if value is not None and not value.startswith(schemes):
+        raise ValueError(f"must start with {' or '.join(schemes)}")
+    return value
+
+
+class AlpacaSettings(_Section):
+    """Alpaca credentials and endpoints; the URLs default from `paper` and `feed`.
+
+    Override the URLs only to point at a local fake (tests) or a proxy.
+    """
+
+    api_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    paper: bool = True
+    base_url: str | None = None
+    data_ws_url: str | None = None
+    trading_ws_url: str | None = None
+    feed: Literal["iex", "sip"] = "iex"
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        return _check_url(value, ("https://", "http://"))
+
+    @field_validator("data_ws_url", "trading_ws_url")
+    @classmethod
+    def _ws(cls, value: str | None) -> str | None:
+        return _check_url(value, ("wss://", "ws://"))
+
+    def trading_url(self) -> str:
+        """Return the trading REST base URL in use."""
+        if self.base_url:
+            return self.base_url
+        return "https://paper-api.alpaca.markets" if self.paper else "https://api.alpaca.markets"
+
+    def trading_stream_url(self) -> str:
+        """Return the trade-updates WebSocket URL in use."""
+        if self.trading_ws_url:
+            return self.trading_ws_url
+        host = "paper-api.alpaca.markets" if self.paper else "api.alpaca.markets"
+        return f"wss://{host}/stream"
+
+    def data_stream_url(self) -> str:
+        """Return the stock market-data WebSocket URL in use."""
+        return self.data_ws_url or f"wss://stream.data.alpaca.markets/v2/{self.feed}"
+
+
+class IBSettings(_Section):
+    """Interactive Brokers TWS / IB Gateway connection (4002 = Gateway paper, 4001 = live)."""
+
+    host: str = "127.0.0.1"
+    port: Port = 4002
+    client_id: int = Field(default=17, ge=0)
+    account: str | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class DatabaseSettings(_Section):
+    """Where the ledger and order tables live (an SQLAlchemy async URL)."""
+
+    url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _looks_like_url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must be a URL such as sqlite+aiosqlite:///./tlh.sqlite")
+        return value
+
+    def safe_url(self) -> str:
+        """Return the URL with any password replaced by ``***``."""
+        return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", self.url)
+
+    def password(self) -> str | None:
+        """Return the password embedded in the URL, if any."""
+        match = _URL_PASSWORD.search(self.url)
+        return match.group("password") if match and match.group("password") else None
+
+
+class MetricsSettings(_Section):
+    """The Prometheus ``/metrics`` endpoint."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 9877
+
+
+class MqttSettings(_Section):
+    """The MQTT broker that receives state and Home Assistant discovery messages."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    client_id: str = "tlh"
+    topic_prefix: str = "tlh"
+    discovery_prefix: str = "homeassistant"
+
+
+class LoggingSettings(_Section):
+    """Log level and format (`auto`: console on a terminal, JSON otherwise)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+class Settings(BaseSettings):
+    """The whole configuration, validated and frozen.
+
+    `mode` is `dry_run` (decide and log, never order), `paper` (orders to a paper account) or
+    `live` (real orders, only with `live_trading_enabled = true` as well).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    mode: Mode = "dry_run"
+    live_trading_enabled: bool = False
+    broker: Broker = "sim"
+    secrets_dir: Path | None = None
+    database: DatabaseSettings = DatabaseSettings()
+    harvest: HarvestSettings = HarvestSettings()
+    tax: TaxSettings = TaxSettings()
+    substitutes: tuple[SubstituteGroup, ...] = ()
+    identical: tuple[IdenticalGroup, ...] = ()
+    wash_sale: WashSaleSettings = WashSaleSettings()
+    risk: RiskSettings = RiskSettings()
+    prices: PriceSettings = PriceSettings()
+    accounts: dict[str, AccountType] = Field(default_factory=dict)
+    alpaca: AlpacaSettings = AlpacaSettings()
+    ib: IBSettings = IBSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    mqtt: MqttSettings = MqttSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: arguments, environment, secret files, then the TOML file."""
+        ctx = _LOAD_CONTEXT.get()
+        if ctx is None:  # constructed directly: plain environment, no file
+            return init_settings, env_settings, NestedSecretsSettingsSource(file_secret_settings)
+        return (
+            init_settings,
+            _MappingEnvSource(settings_cls, ctx.env),
+            NestedSecretsSettingsSource(
+                file_secret_settings, secrets_dir=ctx.secrets_dir, secrets_dir_missing="ok"
+            ),
+            _DictSource(settings_cls, ctx.file_data),
+        )
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_names(cls, accounts: dict[str, AccountType]) -> dict[str, AccountType]:
+        for name in accounts:
+            if not name.strip():
+                raise ValueError("account names must not be empty")
+        return accounts
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        _check_mode(self)
+        _check_groups(self.substitutes, self.identical)
+        return self
+
+    def identity(self) -> Identity:
+        """Build the ledger's substantially-identical map from `[[identical]]` and crypto."""
+        return Identity((g.symbols for g in self.identical), self.wash_sale.crypto_symbols)
+
+    def wash_sale_conventions(self) -> WashSaleConventions:
+        """Build the ledger's wash-sale conventions from `[wash_sale]`."""
+        return WashSaleConventions(
+            holding_period=self.wash_sale.holding_period,
+            own_lot_replaces=self.wash_sale.own_lot_replaces,
+            crypto_wash_sales=self.wash_sale.crypto_wash_sales,
+        )
+
+    def substitute_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Return the substitute groups as plain symbol tuples, in preference order."""
+        return tuple(g.symbols for g in self.substitutes)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Return every configured secret string, for the log redactor; never log these."""
+        secrets = (self.alpaca.api_key, self.alpaca.secret_key, self.mqtt.password)
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        db_password = self.database.password()
+        if db_password:
+            values.append(db_password)
+        return tuple(v for v in values if v)
+
+
+def _check_mode(s: Settings) -> None:
+    if s.mode == "live" and not s.live_trading_enabled:
+        raise _KeyedError(
+            ("mode",), 'is "live" but live_trading_enabled is false; set both to trade real money'
+        )
+    if s.mode == "live" and s.broker == "sim":
+        raise _KeyedError(("broker",), 'is "sim", which cannot trade in mode "live"')
+    if s.broker != "alpaca":
+        return
+    if s.mode == "paper" and not s.alpaca.paper:
+        raise _KeyedError(("alpaca", "paper"), 'must be true in mode "paper"')
+    if s.mode == "live" and s.alpaca.paper:
+        raise _KeyedError(("alpaca", "paper"), 'must be false in mode "live"')
+    for key in ("api_key", "secret_key"):
+        if getattr(s.alpaca, key) is None:
+            raise _KeyedError(
+                ("alpaca", key),
+                f'is required when broker is "alpaca" (set {ENV_PREFIX}ALPACA__{key.upper()} '
+                "or a secret file of that name)",
+            )
+
+
+def _check_groups(
+    substitutes: Sequence[SubstituteGroup], identical: Sequence[IdenticalGroup]
+) -> None:
+    """Reject substitute groups that overlap, or that hold substantially identical symbols.
+
+    Overlap is judged on identity classes: a symbol identical to a member of another group
+    makes the choice of replacement ambiguous just as the same symbol would.
+    """
+    identity = Identity(g.symbols for g in identical)
+    owner: dict[str, tuple[int, str]] = {}
+    for i, group in enumerate(substitutes):
+        loc: tuple[str | int, ...] = ("substitutes", i, "symbols")
+        here: dict[str, str] = {}
+        for symbol in group.symbols:
+            key = identity.key(symbol)
+            if key in here:
+                raise _KeyedError(
+                    loc,
+                    f"{here[key]} and {symbol} are declared identical ([[identical]]), so they "
+                    "cannot substitute for each other",
+                )
+            here[key] = symbol
+            if key in owner:
+                j, other = owner[key]
+                why = "is already" if other == symbol else f"is identical to {other}, which is"
+                raise _KeyedError(loc, f"{symbol} {why} in substitutes[{j}]")
+        for key, symbol in here.items():
+            owner[key] = (i, symbol)
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _LoadContext:
+    file_data: dict[str, Any]
+    env: Mapping[str, str]
+    secrets_dir: Path | None = None
+    origin: str = "configuration"
+    raw_secrets: tuple[str, ...] = field(default=())
+
+
+_LOAD_CONTEXT: ContextVar[_LoadContext | None] = ContextVar("tlh_settings_load", default=None)
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """The parsed TOML file, passed through unchanged (unknown keys included, to be rejected)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The environment source, reading a given mapping instead of `os.environ`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._mapping = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        if self.case_sensitive:
+            return dict(self._mapping)
+        return {k.lower(): v for k, v in self._mapping.items()}
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def default_config_path(cwd: Path | None = None) -> Path | None:
+    """Return ``tlh.toml`` in `cwd` (default: the working directory) if it exists, else None."""
+    candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(config_path: Path | None = None, env: Mapping[str, str] = os.environ) -> Settings:
+    """Load and validate the settings from `config_path` (optional) and `env`.
+
+    Raise `ConfigError` if the file is given but missing or unreadable, is not valid TOML
+    (the message names the line), or any value is invalid (the message names the dotted key).
+    """
+    origin = str(config_path) if config_path is not None else "configuration"
+    file_data = _read_toml(config_path) if config_path is not None else {}
+    ctx = _LoadContext(
+        file_data=file_data,
+        env=dict(env),
+        secrets_dir=_secrets_dir(file_data, env, origin),
+        origin=origin,
+        raw_secrets=tuple(_raw_secrets(file_data, env)),
+    )
+    init: dict[str, Any] = {}
+    if ctx.secrets_dir is not None:
+        init["secrets_dir"] = ctx.secrets_dir
+    token = _LOAD_CONTEXT.set(ctx)
+    try:
+        return Settings(**init)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err, ctx) for err in exc.errors()]) from None
+    except SettingsError as exc:  # e.g. TLH_SUBSTITUTES that is not JSON
+        raise ConfigError([_describe_source_error(exc, ctx)]) from None
+    finally:
+        _LOAD_CONTEXT.reset(token)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_describe_toml_error(path, exc)]) from None
+
+
+def _describe_toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    message = str(exc)
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if match:
+        line, column = match.groups()
+        return f"{path}: line {line}, column {column}: invalid TOML: {message[: match.start()]}"
+    return f"{path}: invalid TOML: {message}"
+
+
+def _env_get(env: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in env.items() if k.lower() == wanted), None)
+
+
+def _secrets_dir(file_data: Mapping[str, Any], env: Mapping[str, str], origin: str) -> Path | None:
+    env_name = f"{ENV_PREFIX}SECRETS_DIR"
+    explicit = _env_get(env, env_name)
+    where = f"{env_name} (environment)"
+    if explicit is None and file_data.get("secrets_dir") is not None:
+        explicit, where = str(file_data["secrets_dir"]), origin
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_dir():
+            raise ConfigError([f"{where}: secrets_dir: not a directory: {path}"])
+        return path
+    credentials = env.get("CREDENTIALS_DIRECTORY")  # systemd LoadCredential=
+    if credentials and Path(credentials).is_dir():
+        return Path(credentials)
+    return None
+
+
+def _raw_secrets(file_data: Mapping[str, Any], env: Mapping[str, str]) -> Iterator[str]:
+    """Yield secret-looking raw inputs, so that no error message can echo them."""
+
+    def walk(node: object, key: str) -> Iterator[str]:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from walk(v, str(k))
+        elif isinstance(node, list):
+            for v in node:
+                yield from walk(v, key)
+        elif SECRET_KEY_PATTERN.search(key) and str(node):
+            yield str(node)
+
+    yield from walk(file_data, "")
+    for name, value in env.items():
+        if name.upper().startswith(ENV_PREFIX) and SECRET_KEY_PATTERN.search(name) and value:
+            yield value
+
+
+# --- error messages --------------------------------------------------------------------------
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def _describe(err: Mapping[str, Any], ctx: _LoadContext) -> str:
+    loc: tuple[str | int, ...] = tuple(err["loc"])
+    error = err.get("ctx", {}).get("error")
+    if isinstance(error, _KeyedError):
+        loc, message = loc + error.loc, str(error)
+    elif err["type"] == "value_error":
+        message = str(err["msg"]).removeprefix("Value error, ")
+    elif err["type"] == "extra_forbidden":
+        message = _unknown_key(loc)
+    else:
+        message = _lower_first(str(err["msg"])) + _echo(loc, err.get("input"))
+    for secret in sorted(ctx.raw_secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return f"{_origin(loc, ctx)}: {_dotted(loc)}: {message}"
+
+
+def _describe_source_error(exc: SettingsError, ctx: _LoadContext) -> str:
+    match = re.search(r'field "([^"]+)"', str(exc))
+    if match is None:
+        return f"{ctx.origin}: {exc}"
+    loc = (match.group(1),)
+    return (
+        f"{_origin(loc, ctx)}: {_dotted(loc)}: cannot parse the value (a table or list given "
+        "in the environment or a secret file must be JSON)"
+    )
+
+
+def _origin(loc: Sequence[str | int], ctx: _LoadContext) -> str:
+    names = [p for p in loc if isinstance(p, str)]
+    for n in range(len(names), 0, -1):
+        var = ENV_PREFIX + "__".join(names[:n]).upper()
+        if _env_get(ctx.env, var) is not None:
+            return f"{var} (environment)"
+    return ctx.origin
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _echo(loc: Sequence[str | int], value: object) -> str:
+    keys = [p for p in loc if isinstance(p, str)]
+    sensitive = any(SECRET_KEY_PATTERN.search(k) or k in _SENSITIVE_KEYS for k in keys)
+    if sensitive or not isinstance(value, str | int | float | Decimal | bool):
+        return ""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return f" (got {text[:40]})"
+
+
+def _unknown_key(loc: Sequence[str | int]) -> str:
+    model = _model_at(loc[:-1])
+    message = "unknown key"
+    if model is not None and isinstance(loc[-1], str):
+        close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+        if close:
+            message += f" (did you mean {close[0]}?)"
+    return message
+
+
+def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        annotation = info.annotation
+        candidates = (annotation, *get_args(annotation))
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model

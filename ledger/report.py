@@ -1,0 +1,158 @@
+"""The tax report of a history: sales of a year with their Form 8949 box, open lots, totals.
+
+Pure: it takes the ledger's `SaleRow` and `OpenLot` values and only selects, classifies and
+sums them. The renderers in `ledger.forms` turn a `TaxReport` into JSON, Form 8949 CSV or TXF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from ledger.model import ZERO, OpenLot, SaleRow, Term
+
+
+class Form1099(StrEnum):
+    """What the broker reports for an account's sales (the Form 8949 checkbox it leads to).
+
+    ``reported``: Form 1099-B with basis reported to the IRS (box A short, D long).
+    ``unreported``: Form 1099-B without basis reported to the IRS (B / E).
+    ``none``: no Form 1099-B (C / F).
+    """
+
+    REPORTED = "reported"
+    UNREPORTED = "unreported"
+    NONE = "none"
+
+
+class Box(StrEnum):
+    """Form 8949 checkbox: A–C in Part I (short term), D–F in Part II (long term)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+    F = "F"
+
+    @property
+    def term(self) -> Term:
+        """Return the holding-period class of the Form 8949 part this box belongs to."""
+        return Term.SHORT if self in (Box.A, Box.B, Box.C) else Term.LONG
+
+
+_BOXES: dict[tuple[Term, Form1099], Box] = {
+    (Term.SHORT, Form1099.REPORTED): Box.A,
+    (Term.SHORT, Form1099.UNREPORTED): Box.B,
+    (Term.SHORT, Form1099.NONE): Box.C,
+    (Term.LONG, Form1099.REPORTED): Box.D,
+    (Term.LONG, Form1099.UNREPORTED): Box.E,
+    (Term.LONG, Form1099.NONE): Box.F,
+}
+
+
+def box_for(term: Term, form_1099: Form1099 = Form1099.REPORTED) -> Box:
+    """Return the Form 8949 box of a sale (Form 8949 instructions, Part I / Part II checkboxes)."""
+    return _BOXES[(term, form_1099)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedSale:
+    """A sale row of the report with its Form 8949 box (None when not reportable)."""
+
+    sale: SaleRow
+    box: Box | None
+
+    @property
+    def reportable(self) -> bool:
+        """Return whether the sale belongs on Form 8949 (not inside an IRA, 401k or HSA)."""
+        return self.box is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums over the reportable sales of a report (money exactly as the ledger computed it)."""
+
+    count: int
+    proceeds: Decimal
+    adjusted_basis: Decimal
+    wash_sale_disallowed: Decimal
+    permanently_disallowed: Decimal
+    gain_loss: Decimal
+    short_term_gain_loss: Decimal
+    long_term_gain_loss: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TaxReport:
+    """Sales of the period (ledger order), open lots at the end of the history, and totals.
+
+    `sales` holds every sale of the period, reportable or not; `totals` count only the
+    reportable ones. `year` is the tax year selected, None for the whole history.
+    """
+
+    sales: tuple[ReportedSale, ...]
+    open_lots: tuple[OpenLot, ...]
+    totals: Totals
+    year: int | None = None
+
+    def form8949_sales(self) -> list[ReportedSale]:
+        """Return the reportable sales by Form 8949 box, then date sold, then ledger order."""
+        rows = [s for s in self.sales if s.box is not None]
+        return sorted(rows, key=lambda s: (str(s.box), s.sale.date_sold))
+
+
+def build_report(
+    sales: Iterable[SaleRow],
+    open_lots: Iterable[OpenLot],
+    year: int | None = None,
+    boxes: Mapping[str, Form1099] | None = None,
+) -> TaxReport:
+    """Return the report of `year`'s sales (all sales when None) and the given open lots.
+
+    The whole history must already have gone through the ledger, so that purchases after the
+    year end have washed its losses; this only selects sales by `date_sold`. `boxes` maps an
+    account to what its broker reports (default `Form1099.REPORTED`, boxes A / D). Sales inside
+    tax-advantaged accounts get no box and are left out of the totals.
+    """
+    kinds = boxes or {}
+    selected = tuple(
+        ReportedSale(row, box_for(row.term, kinds.get(row.account, Form1099.REPORTED)))
+        if row.reportable
+        else ReportedSale(row, None)
+        for row in sales
+        if year is None or row.date_sold.year == year
+    )
+    return TaxReport(
+        sales=selected,
+        open_lots=tuple(open_lots),
+        totals=_totals(s.sale for s in selected if s.reportable),
+        year=year,
+    )
+
+
+def _totals(rows: Iterable[SaleRow]) -> Totals:
+    count = 0
+    proceeds = basis = disallowed = permanent = short = long_ = ZERO
+    for row in rows:
+        count += 1
+        proceeds += row.proceeds
+        basis += row.adjusted_basis
+        disallowed += row.wash_sale_disallowed
+        permanent += row.permanently_disallowed
+        if row.term is Term.SHORT:
+            short += row.gain_loss
+        else:
+            long_ += row.gain_loss
+    return Totals(
+        count=count,
+        proceeds=proceeds,
+        adjusted_basis=basis,
+        wash_sale_disallowed=disallowed,
+        permanently_disallowed=permanent,
+        gain_loss=short + long_,
+        short_term_gain_loss=short,
+        long_term_gain_loss=long_,
+    )

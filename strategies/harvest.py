@@ -1,0 +1,172 @@
+"""Harvest decisions: is a position's loss worth taking now, and which shares to sell.
+
+Two paths share one rule. The tick path keeps, per symbol, the highest *trigger price* over the
+symbol's harvestable share sets (a float upper bound: above it nothing can qualify), so a quote
+that crosses no trigger costs one comparison. When the bid is at or below it, `evaluate`
+recomputes everything in `Decimal` from the ledger and the quote and decides.
+
+A share set is one lot when the broker lets us name lots, otherwise a prefix of the position in
+the broker's own relief order (Alpaca relieves FIFO): the realized P&L of a sale is what the
+broker will report, so that is what must be a loss beyond the threshold.
+
+The rule, for a share set of quantity q and adjusted basis B sold at the bid:
+
+* proceeds P = q x bid - fee; estimated costs C = spread_cost_factor x (ask - bid) x q for the
+  replacement purchase + its fee;
+* net loss N = B - P - C must reach both `min_loss_usd` and `min_loss_pct` x B;
+* the tax value, each parcel's loss at the user's short- or long-term rate, must exceed C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ledger.holding import term_of
+from ledger.model import Parcel, Term
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestParams:
+    """Thresholds, costs and tax rates that decide a harvest."""
+
+    min_loss_pct: Decimal
+    min_loss_usd: Decimal
+    short_term_rate: Decimal
+    long_term_rate: Decimal
+    spread_cost_factor: Decimal = Decimal("0.5")
+    fee_per_order: Decimal = ZERO
+
+    def rate(self, term: Term) -> Decimal:
+        """Return the tax rate a loss of this term offsets."""
+        return self.short_term_rate if term is Term.SHORT else self.long_term_rate
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A share set that qualifies for harvesting at the current quote."""
+
+    account: str
+    symbol: str
+    lot_ids: tuple[str, ...]
+    quantity: Decimal
+    adjusted_basis: Decimal
+    proceeds: Decimal
+    costs: Decimal
+    net_loss: Decimal
+    tax_value: Decimal
+    specific_lot: str | None
+
+    @property
+    def estimated_tax_saved(self) -> Decimal:
+        """Return the tax value of the loss net of trading costs."""
+        return self.tax_value - self.costs
+
+
+def share_sets(parcels: Sequence[Parcel], specific_lots: bool) -> list[list[Parcel]]:
+    """Return the sets of parcels a single harvest sale could relieve.
+
+    `parcels` come in the broker's relief order. With specific lots each lot (all parcels of
+    one lot id) is a set; otherwise every prefix of the relief order is.
+    """
+    if specific_lots:
+        by_lot: dict[str, list[Parcel]] = {}
+        for p in parcels:
+            by_lot.setdefault(p.lot_id, []).append(p)
+        return list(by_lot.values())
+    return [list(parcels[: i + 1]) for i in range(len(parcels))]
+
+
+def trigger_price(parcels: Iterable[Parcel], params: HarvestParams) -> float:
+    """Return the bid at or below which this share set may qualify (an upper bound)."""
+    qty = ZERO
+    basis = ZERO
+    for p in parcels:
+        qty += p.quantity
+        basis += p.adjusted_basis
+    if qty <= ZERO:
+        return float("-inf")
+    threshold = max(params.min_loss_usd, params.min_loss_pct * basis)
+    return float((basis + params.fee_per_order - threshold) / qty)
+
+
+def symbol_trigger(parcels: Sequence[Parcel], params: HarvestParams, specific_lots: bool) -> float:
+    """Return the highest trigger over every share set of one position."""
+    if not parcels:
+        return float("-inf")
+    if specific_lots:
+        return max(trigger_price(s, params) for s in share_sets(parcels, True))
+    # Prefix sums keep this linear in the number of parcels.
+    best = float("-inf")
+    qty = ZERO
+    basis = ZERO
+    for p in parcels:
+        qty += p.quantity
+        basis += p.adjusted_basis
+        threshold = max(params.min_loss_usd, params.min_loss_pct * basis)
+        best = max(best, float((basis + params.fee_per_order - threshold) / qty))
+    return best
+
+
+def evaluate(
+    account: str,
+    parcels: Sequence[Parcel],
+    *,
+    bid: Decimal,
+    ask: Decimal,
+    today: date,
+    params: HarvestParams,
+    specific_lots: bool,
+) -> Candidate | None:
+    """Return the share set with the largest qualifying net loss, or None."""
+    best: Candidate | None = None
+    for chosen in share_sets(parcels, specific_lots):
+        c = _judge(account, chosen, bid=bid, ask=ask, today=today, params=params,
+                   specific_lots=specific_lots)
+        if c is not None and (best is None or c.net_loss > best.net_loss):
+            best = c
+    return best
+
+
+def _judge(
+    account: str,
+    parcels: Sequence[Parcel],
+    *,
+    bid: Decimal,
+    ask: Decimal,
+    today: date,
+    params: HarvestParams,
+    specific_lots: bool,
+) -> Candidate | None:
+    qty = sum((p.quantity for p in parcels), ZERO)
+    if qty <= ZERO:
+        return None
+    basis = sum((p.adjusted_basis for p in parcels), ZERO)
+    proceeds = qty * bid - params.fee_per_order
+    costs = params.spread_cost_factor * (ask - bid) * qty + params.fee_per_order
+    net_loss = basis - proceeds - costs
+    if net_loss < params.min_loss_usd or net_loss < params.min_loss_pct * basis:
+        return None
+    tax_value = ZERO
+    for p in parcels:
+        loss = p.adjusted_basis - p.quantity * bid
+        tax_value += loss * params.rate(term_of(p.holding_period_start, today))
+    if tax_value <= costs:
+        return None
+    lot_ids = tuple(dict.fromkeys(p.lot_id for p in parcels))
+    return Candidate(
+        account=account,
+        symbol=parcels[0].symbol,
+        lot_ids=lot_ids,
+        quantity=qty,
+        adjusted_basis=basis,
+        proceeds=proceeds,
+        costs=costs,
+        net_loss=net_loss,
+        tax_value=tax_value,
+        specific_lot=lot_ids[0] if specific_lots else None,
+    )

@@ -1,0 +1,133 @@
+"""TRADES.csv importer: the columns, values and errors of the `tlh tax report` input contract."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from reportkit import HEADER, write
+
+from adapters.importers import InputError
+from adapters.importers.trades_csv import parse_trades
+from ledger.model import Action
+
+
+def test_reads_every_column_exactly(tmp_path: Path) -> None:
+    """Contract: one Trade per row, numbers as exact Decimals from the text, seq = line number."""
+    path = write(tmp_path, "t.csv", HEADER + "2024-01-02,brk,BUY,VTI,0.1,245.17,0.35,L1\n")
+    [trade] = parse_trades(path)
+    assert trade.seq == 2
+    assert trade.trade_date == date(2024, 1, 2)
+    assert trade.at is None
+    assert (trade.account, trade.action, trade.symbol) == ("brk", Action.BUY, "VTI")
+    assert trade.quantity == Decimal("0.1")
+    assert str(trade.quantity) == "0.1"  # from the text, not via float
+    assert (trade.price, trade.fees, trade.lot_id) == (Decimal("245.17"), Decimal("0.35"), "L1")
+    assert trade.source == f"{path}:2"
+
+
+def test_bom_crlf_header_case_order_and_extra_columns(tmp_path: Path) -> None:
+    """Contract: UTF-8 BOM and CRLF handled; header names case-insensitive and trimmed, any
+    column order, extra columns ignored."""
+    text = (
+        "\ufeff Symbol ,QUANTITY,Date,Action,Price,Fees,Lot_ID,Account,Note\r\n"
+        "vti,5,2024-01-02,buy,100,,,brk,first buy\r\n"
+    )
+    [trade] = parse_trades(write(tmp_path, "t.csv", text))
+    assert (trade.symbol, trade.quantity, trade.action) == ("VTI", Decimal(5), Action.BUY)
+    assert trade.account == "brk"
+
+
+def test_empty_account_fees_and_lot_id_take_their_defaults(tmp_path: Path) -> None:
+    """Contract: empty account → "default", empty fees → 0, empty lot_id → None (generated)."""
+    [trade] = parse_trades(write(tmp_path, "t.csv", HEADER + "2024-01-02,,SELL, brk.b ,1,2,,\n"))
+    assert (trade.account, trade.fees, trade.lot_id) == ("default", Decimal(0), None)
+    assert trade.symbol == "BRK.B"  # normalize_symbol: trimmed, upper-case
+    assert trade.action is Action.SELL
+
+
+def test_datetime_keeps_the_written_date_and_the_instant(tmp_path: Path) -> None:
+    """Contract: the tax date is the date as written; the full timestamp orders same-day rows."""
+    text = (
+        HEADER
+        + "2024-12-31T22:30:00-05:00,brk,BUY,VTI,1,2,0,\n2024-06-01T09:30:00,b,BUY,X,1,2,0,\n"
+    )
+    late, naive = parse_trades(write(tmp_path, "t.csv", text))
+    assert late.trade_date == date(2024, 12, 31)  # 2025-01-01 in UTC, but written as Dec 31
+    assert late.at == datetime(2024, 12, 31, 22, 30, tzinfo=timezone(timedelta(hours=-5)))
+    assert naive.instant == datetime(2024, 6, 1, 9, 30, tzinfo=UTC)
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_physical(tmp_path: Path) -> None:
+    """Error messages name physical lines, so blank lines still count."""
+    text = HEADER + "\n2024-01-02,brk,BUY,VTI,1,2,0,\n\n,,,,,,,\n2024-01-03,brk,BUY,VTI,1,2,0,\n"
+    assert [t.seq for t in parse_trades(write(tmp_path, "t.csv", text))] == [3, 6]
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "message"),
+    [
+        ("2024-01-02,brk,HOLD,VTI,1,2,0,", "action", "must be BUY or SELL (got 'HOLD')"),
+        ("2024-01-02,brk,BUY,VTI,-5,2,0,", "quantity", "must be greater than 0 (got '-5')"),
+        ("2024-01-02,brk,BUY,VTI,0,2,0,", "quantity", "must be greater than 0 (got '0')"),
+        ("2024-01-02,brk,BUY,VTI,,2,0,", "quantity", "must not be empty"),
+        ("2024-01-02,brk,BUY,VTI,NaN,2,0,", "quantity", "must be a finite number (got 'NaN')"),
+        ("2024-01-02,brk,BUY,VTI,1,Infinity,0,", "price", "must be a finite number"),
+        ('2024-01-02,brk,BUY,VTI,"1,000",2,0,', "quantity", "thousands separators are not"),
+        ("2024-01-02,brk,BUY,VTI,1_000,2,0,", "quantity", "not a number (got '1_000')"),
+        ("2024-01-02,brk,BUY,VTI,1,$2,0,", "price", "not a number (got '$2')"),
+        ("2024-01-02,brk,BUY,VTI,1,-2,0,", "price", "must not be negative (got '-2')"),
+        ("2024-01-02,brk,BUY,VTI,1,2,-0.5,", "fees", "must not be negative (got '-0.5')"),
+        ("01/02/2024,brk,BUY,VTI,1,2,0,", "date", "not a valid date"),
+        ("2024-02-30,brk,BUY,VTI,1,2,0,", "date", "not a valid date"),
+        ("20240102,brk,BUY,VTI,1,2,0,", "date", "not a valid date"),
+        (",brk,BUY,VTI,1,2,0,", "date", "must not be empty"),
+        ("2024-01-02,brk,BUY,,1,2,0,", "symbol", "must not be empty"),
+        ("2024-01-02,brk,BUY,VTI,1", "price", "missing value"),
+    ],
+)
+def test_each_malformed_value_names_line_and_field(
+    tmp_path: Path, row: str, field: str, message: str
+) -> None:
+    """Contract: a malformed row stops with FILE:LINE: FIELD: message."""
+    path = write(tmp_path, "t.csv", HEADER + "2024-01-01,brk,BUY,VTI,1,2,0,\n" + row + "\n")
+    with pytest.raises(InputError) as caught:
+        parse_trades(path)
+    assert (caught.value.line, caught.value.field) == (3, field)
+    assert message in caught.value.message
+    assert str(caught.value).startswith(f"{path}:3: {field}: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("date,account,action,symbol,quantity,price\n", "missing required column(s): fees, lot_id"),
+        ("2024-01-02,brk,BUY,VTI,1,2,0,\n", "missing header row"),
+        (HEADER.replace("fees", "price"), "column 'price' appears twice"),
+    ],
+)
+def test_header_problems_name_line_1(tmp_path: Path, text: str, message: str) -> None:
+    """Contract: the header row is required and must name every column."""
+    with pytest.raises(InputError) as caught:
+        parse_trades(write(tmp_path, "t.csv", text))
+    assert (caught.value.line, caught.value.field) == (1, "header")
+    assert message in caught.value.message
+
+
+def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
+    """Contract: the file is UTF-8; bytes that are not are reported with their line."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(HEADER.encode() + b"2024-01-02,caf\xe9,BUY,VTI,1,2,0,\n")
+    with pytest.raises(InputError) as caught:
+        parse_trades(path)
+    assert caught.value.line == 2
+    assert "UTF-8" in caught.value.message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A missing input file is an input error too (exit 2 at the command line)."""
+    with pytest.raises(InputError, match="cannot read file"):
+        parse_trades(tmp_path / "nope.csv")
