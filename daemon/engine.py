@@ -329,8 +329,10 @@ class HarvestEngine:
         seqs = await self.repo.append_journal(entries)
         if seqs:
             records = await self.repo.load_journal(after_seq=after)
-            for record in records:
-                self._apply(record.to_event())  # type: ignore[attr-defined]
+            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
+            events.sort(key=lambda e: (e.trade_date, e.instant, e.seq))
+            for event in events:
+                await self._apply_or_rebuild(event)
         return len(seqs)
 
     async def on_split(self, event: SplitEvent) -> None:

@@ -280,12 +280,14 @@ class DatabaseSettings(_Section):
             raise ValueError("must be a URL such as sqlite+aiosqlite:///./tlh.sqlite")
         return value
 
+    @property
     def safe_url(self) -> str:
-        """Return the URL with any password replaced by ``***``."""
+        """The URL with any password replaced by ``***``, for display."""
         return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", self.url)
 
+    @property
     def password(self) -> str | None:
-        """Return the password embedded in the URL, if any."""
+        """The password embedded in the URL, if any."""
         match = _URL_PASSWORD.search(self.url)
         return match.group("password") if match and match.group("password") else None
 
@@ -417,7 +419,7 @@ class Settings(BaseSettings):
         """Return every configured secret string, for the log redactor; never log these."""
         secrets = (self.alpaca.api_key, self.alpaca.secret_key, self.mqtt.password)
         values = [s.get_secret_value() for s in secrets if s is not None]
-        db_password = self.database.password()
+        db_password = self.database.password
         if db_password:
             values.append(db_password)
         return tuple(v for v in values if v)

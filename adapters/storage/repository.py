@@ -128,8 +128,12 @@ class Repository:
         stmt = select(*_JOURNAL_COLUMNS).where(journal.c.seq > after_seq).order_by(journal.c.seq)
         async with self._reading() as conn:
             rows = (await conn.execute(stmt)).all()
-        kinds, actions = _KINDS, _ACTIONS
-        return [JournalRecord(r[0], kinds[r[1]], r[2], actions[r[3]], *r[4:]) for r in rows]
+        kinds, actions, record = _KINDS, _ACTIONS, JournalRecord
+        # Unpacking by iteration is the fastest way through 100k rows (see test_journal).
+        return [
+            record(seq, kinds[kind], account, actions[action], *rest)
+            for seq, kind, account, action, *rest in rows
+        ]
 
     # -- accounts -----------------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ def summary_rows(settings: Settings) -> list[tuple[str, str]]:
         ("mode", f"{s.mode} (live trading {live})"),
         ("broker", s.broker),
         *_broker_rows(s),
-        ("database", s.database.safe_url()),
+        ("database", s.database.safe_url),
         ("harvest", f"loss ≥ {_pct(h.min_loss_pct)} and ≥ ${h.min_loss_usd:,}"),
         ("", f"lots {h.lot_method}, cash {_on(h.allow_cash)}, swap back {_on(h.swap_back)}"),
         (

@@ -229,7 +229,7 @@ def test_secrets_never_in_repr_or_str() -> None:
         assert "dbPassw0rd-xyz" not in text
     assert s.alpaca.api_key is not None
     assert s.alpaca.api_key.get_secret_value() == API_KEY
-    assert s.database.safe_url() == "postgresql+asyncpg://tlh:***@db/tlh"
+    assert s.database.safe_url == "postgresql+asyncpg://tlh:***@db/tlh"
     assert set(s.secret_values()) == {API_KEY, SECRET_KEY, "dbPassw0rd-xyz"}
 
 

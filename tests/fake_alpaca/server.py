@@ -22,7 +22,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ from .state import (
     CODE_FORBIDDEN,
     CODE_NOT_FOUND,
     CODE_UNAUTHORIZED,
+    NY,
     AccountState,
     ApiError,
     FakeOrder,
@@ -237,6 +238,7 @@ class FakeAlpaca:
         self._data_auth_error: tuple[int, int | None] | None = None
         self._data_silent = False
         self._data_silent_handshake = False
+        self._trading_silent = False
         self._trade_queue: asyncio.Queue[tuple[str, Any]] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -395,6 +397,31 @@ class FakeAlpaca:
     def set_market_open(self, is_open: bool | None) -> None:
         """Force ``GET /v2/clock`` ``is_open``; ``None`` derives it from the time."""
         self.state.market_open_override = is_open
+
+    def add_holiday(self, day: date) -> None:
+        """Close the market on ``day`` (clock and calendar skip it)."""
+        self.state.holidays.add(day)
+
+    def add_early_close(self, day: date, close: time = time(13, 0)) -> None:
+        """Close the market early on ``day`` at ``close`` New York time."""
+        self.state.early_closes[day] = close
+
+    def load_exchange_calendar(
+        self, name: str = "XNYS", start: date = date(2020, 1, 1), end: date = date(2029, 12, 31)
+    ) -> None:
+        """Take holidays and early closes for ``start``..``end`` from ``exchange_calendars``."""
+        import exchange_calendars  # slow to import: only when asked for
+
+        calendar = exchange_calendars.get_calendar(name, start=start, end=end)
+        sessions = {ts.date() for ts in calendar.sessions}
+        day = start
+        while day <= end:
+            if day.weekday() < 5 and day not in sessions:
+                self.state.holidays.add(day)
+            day += timedelta(days=1)
+        for ts in calendar.early_closes:
+            close = calendar.session_close(ts).tz_convert(NY)
+            self.state.early_closes[ts.date()] = time(close.hour, close.minute)
 
     def add_activity(
         self, activity_type: str, *, when: datetime | None = None, **fields: Any
@@ -672,6 +699,10 @@ class FakeAlpaca:
         """
         self._data_auth_error = None if code is None else (code, times)
 
+    def set_trading_silent(self, silent: bool = True) -> None:
+        """Make trading sockets send nothing: no ``authorization`` reply, no events."""
+        self._trading_silent = silent
+
     def set_data_silent(self, silent: bool = True, *, handshake: bool = False) -> None:
         """Stop delivering market data while keeping data sockets open.
 
@@ -783,7 +814,8 @@ class FakeAlpaca:
         while True:
             kind, item = await self._trade_queue.get()
             try:
-                for conn in [c for c in self._conns if c.kind == "trading"]:
+                conns = [] if self._trading_silent else self._conns
+                for conn in [c for c in conns if c.kind == "trading"]:
                     if kind == "raw":
                         await conn.send_frame(item)
                     elif (
@@ -1089,6 +1121,8 @@ class FakeAlpaca:
             await conn.send({"stream": "error", "data": {"error_message": "invalid syntax"}})
             return
         self.trading_messages.append(payload)
+        if self._trading_silent:
+            return
         action = payload.get("action")
         data = payload.get("data") or {}
         if action in {"authenticate", "auth"}:

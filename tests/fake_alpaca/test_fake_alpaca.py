@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
+    ReplaceOrderRequest,
 )
 
 from .scenarios import (
@@ -293,6 +295,136 @@ async def test_504_after_store_is_retried_and_order_is_found_by_client_id(
     assert found.status == "filled"
 
 
+async def test_weekend_and_holiday_close_the_market(fake: FakeAlpaca) -> None:
+    fake.set_time(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))  # Thanksgiving, a Thursday
+    fake.add_holiday(date(2026, 11, 26))
+    fake.add_early_close(date(2026, 11, 27), time(13, 0))
+    tc = trading_client(fake)
+
+    clock = await asyncio.to_thread(tc.get_clock)
+    days = await asyncio.to_thread(
+        tc.get_calendar, GetCalendarRequest(start=date(2026, 11, 26), end=date(2026, 11, 30))
+    )
+
+    assert not clock.is_open
+    assert clock.next_open == datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
+    assert clock.next_close == datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+    assert [(d.date.day, d.close.hour) for d in days] == [(27, 13), (30, 16)]
+
+
+async def test_orders_limit_above_500_is_422(fake: FakeAlpaca) -> None:
+    tc = trading_client(fake)
+
+    with pytest.raises(APIError) as caught:
+        await asyncio.to_thread(tc.get_orders, GetOrdersRequest(limit=501))
+
+    assert caught.value.status_code == 422
+
+
+async def test_notional_market_order_fills_a_fractional_qty(fake: FakeAlpaca) -> None:
+    fake.set_quote("VTI", "250.11", "250.13")
+    tc = trading_client(fake)
+
+    placed = await submit(
+        tc,
+        MarketOrderRequest(
+            symbol="VTI",
+            notional=1000,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            client_order_id="tlh-n",
+        ),
+    )
+    filled = await asyncio.to_thread(tc.get_order_by_id, placed.id)
+
+    assert (placed.notional, placed.qty) == ("1000", None)
+    assert filled.status == "filled"
+    assert filled.filled_qty == "3.997921081"
+    assert fake.positions["VTI"].qty == Decimal("3.997921081")
+
+
+async def test_fractional_order_on_non_fractionable_asset_is_422(fake: FakeAlpaca) -> None:
+    fake.add_asset("BRK.A", fractionable=False)
+    fake.set_price("BRK.A", 700_000)
+    fake.set_cash(10_000_000)
+    tc = trading_client(fake)
+
+    with pytest.raises(APIError) as caught:
+        await submit(tc, market("BRK.A", 0.5, OrderSide.BUY, "tlh-f"))
+
+    assert caught.value.status_code == 422
+
+
+async def test_quote_policy_fills_up_to_the_quote_size_as_quotes_arrive(fake: FakeAlpaca) -> None:
+    fake.set_fill_policy(FillPolicy.QUOTE)
+    fake.set_position("VTI", 10, 260)
+    tc = trading_client(fake)
+    await submit(
+        tc,
+        LimitOrderRequest(
+            symbol="VTI",
+            qty=10,
+            side=OrderSide.SELL,
+            time_in_force=TimeInForce.DAY,
+            limit_price=250,
+            client_order_id="tlh-q",
+        ),
+    )
+
+    await fake.publish_quote("VTI", "249.99", "250.01", bid_size=100)  # not marketable
+    await fake.publish_quote("VTI", "250.05", "250.10", bid_size=4)
+    await fake.publish_quote("VTI", "250.02", "250.10", bid_size=100)
+
+    order = fake.order("tlh-q")
+    assert order.event_names == ["new", "partial_fill", "fill"]
+    assert [e["price"] for e in order.events[1:]] == ["250.05", "250.02"]
+    assert [e["position_qty"] for e in order.events[1:]] == ["6", "0"]
+    assert "VTI" not in fake.positions
+    assert fake.cash == Decimal(100_000) + 4 * Decimal("250.05") + 6 * Decimal("250.02")
+
+
+async def test_replace_order_links_old_and_new_orders(fake: FakeAlpaca) -> None:
+    fake.set_fill_policy(FillPolicy.MANUAL)
+    tc = trading_client(fake)
+    first = await submit(
+        tc,
+        LimitOrderRequest(
+            symbol="VTI",
+            qty=5,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            limit_price=100,
+            client_order_id="tlh-o",
+        ),
+    )
+
+    second = await asyncio.to_thread(
+        tc.replace_order_by_id,
+        first.id,
+        ReplaceOrderRequest(limit_price=101, client_order_id="tlh-o2"),
+    )
+    old = await asyncio.to_thread(tc.get_order_by_id, first.id)
+
+    assert old.status == "replaced"
+    assert old.replaced_by == second.id
+    assert second.replaces == first.id
+    assert second.limit_price == "101"
+    assert fake.order("tlh-o").event_names == ["new", "replaced"]
+    assert fake.order("tlh-o2").event_names == ["new"]
+
+
+async def test_close_position_sells_the_whole_position(fake: FakeAlpaca) -> None:
+    fake.set_position("VTI", "3.5", 260)
+    fake.set_quote("VTI", 249, 250)
+    tc = trading_client(fake)
+
+    order = await asyncio.to_thread(tc.close_position, "VTI")
+
+    assert (order.side, order.qty, order.type) == ("sell", "3.5", "market")
+    assert "VTI" not in fake.positions
+    assert fake.cash == Decimal(100_000) + Decimal("3.5") * 249
+
+
 # --------------------------------------------------------------- trading stream
 
 
@@ -373,9 +505,7 @@ async def test_quote_reaches_stock_stream_with_exact_values_and_timestamp(
 
     async with running(ds):
         await fake.wait_for_data_subscription("VTI", "quotes")
-        delivered = await fake.publish_quote(
-            "VTI", "250.11", "250.13", bid_size=3, ask_size=5, t=t
-        )
+        delivered = await fake.publish_quote("VTI", "250.11", "250.13", bid_size=3, ask_size=5, t=t)
         (quote,) = await quotes.wait_for(1)
 
     assert delivered == 1
@@ -506,3 +636,47 @@ async def test_data_protocol_handshake_and_bad_keys_get_402(fake: FakeAlpaca) ->
 
     assert connected == [{"T": "success", "msg": "connected"}]
     assert error == [{"T": "error", "code": 402, "msg": "auth failed"}]
+
+
+async def test_silent_data_handshake_hangs_the_sdk_without_reconnecting(
+    fake: FakeAlpaca,
+) -> None:
+    # data_timeout only covers _consume: a socket that never says "connected" hangs the SDK.
+    fake.set_data_silent(True, handshake=True)
+    ds = stock_stream(fake, data_timeout=0.5)
+    quotes = Collector()
+    ds.subscribe_quotes(quotes.handle, "VTI")
+
+    async with running(ds):
+        await fake.wait_for_connections("/v2/iex", 1)
+        await asyncio.sleep(1.5)
+
+    assert fake.connections["/v2/iex"] == 1
+    assert fake.data_messages == []
+
+
+async def test_trading_protocol_uses_binary_json_frames(fake: FakeAlpaca) -> None:
+    auth = {"action": "authenticate", "data": {"key_id": fake.KEY, "secret_key": fake.SECRET}}
+    listen = {"action": "listen", "data": {"streams": ["trade_updates", "nope"]}}
+    async with websockets.connect(fake.trading_ws_url) as ws:
+        await ws.send(json.dumps(auth))
+        authorized = await ws.recv()
+        await ws.send(json.dumps(listen))
+        listening = await ws.recv()
+
+    assert isinstance(authorized, bytes)
+    assert json.loads(authorized) == {
+        "stream": "authorization",
+        "data": {"status": "authorized", "action": "authenticate"},
+    }
+    assert json.loads(listening) == {"stream": "listening", "data": {"streams": ["trade_updates"]}}
+
+
+async def test_second_trading_connection_gets_429_when_limited(fake: FakeAlpaca) -> None:
+    fake.single_trading_connection = True
+
+    async with websockets.connect(fake.trading_ws_url):
+        with pytest.raises(websockets.InvalidStatus) as caught:
+            await websockets.connect(fake.trading_ws_url)
+
+    assert caught.value.response.status_code == 429

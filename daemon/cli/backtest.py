@@ -1,0 +1,111 @@
+"""`tlh backtest`: replay a price history through the daemon on the simulated broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.importers import InputError
+from adapters.importers.trades_csv import parse_trades
+from adapters.prices.model import PriceSeries
+from daemon.backtest import BacktestResult, run_backtest, write_trades_file
+from daemon.cli import app
+from daemon.cli.config import load_settings_or_exit
+from daemon.logging import configure_logging
+
+
+def load_price_source(path: Path) -> PriceSeries:
+    """Load a long-format price CSV, a directory of per-symbol files, or a converted cache."""
+    from adapters.prices import csvload
+
+    if path.is_dir():
+        return csvload.load_price_dir(path)
+    if path.suffix == ".npz":
+        from adapters.prices.cache import load_price_cache
+
+        return load_price_cache(path)
+    return csvload.load_prices(path)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"tlh: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _day(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{flag}: not a date YYYY-MM-DD (got {text!r})")
+
+
+@app.command("backtest")
+def backtest(
+    prices: Annotated[Path, typer.Option(help="Prices: CSV with date,symbol,close (or a "
+                                              "directory of per-symbol files, or a .npz cache).")],
+    holdings: Annotated[Path, typer.Option(help="Starting lots, in the TRADES.csv format.")],
+    config: Annotated[Path | None, typer.Option(help="tlh.toml")] = None,
+    start: Annotated[str | None, typer.Option(help="First day to replay (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day to replay (YYYY-MM-DD).")] = None,
+    trades_out: Annotated[Path | None, typer.Option("--trades-out", help=(
+        "Write every trade the daemon made here, in the TRADES.csv format."))] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    spread_bps: Annotated[int, typer.Option(help="Simulated bid-ask spread, basis points.")] = 10,
+    database_url: Annotated[str | None, typer.Option(help=(
+        "Journal database (default: a temporary SQLite file)."))] = None,
+    verbose: Annotated[bool, typer.Option(help="Log every decision.")] = False,
+) -> None:
+    """Replay prices through the real daemon with the simulated broker."""
+    settings = load_settings_or_exit(config)
+    first, last = _day(start, "--start"), _day(end, "--end")
+    try:
+        start_lots = parse_trades(holdings)
+    except InputError as exc:
+        _fail(str(exc))
+    try:
+        series = load_price_source(prices)
+    except (OSError, ValueError) as exc:
+        _fail(f"{prices}: {exc}")
+    configure_logging("INFO" if verbose else "WARNING", settings.logging.format,
+                      settings.secret_values(), stream=None)
+    with tempfile.TemporaryDirectory(prefix="tlh-backtest-") as tmp:
+        url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'backtest.sqlite'}"
+        result = asyncio.run(run_backtest(series, start_lots, settings, database_url=url,
+                                          start=first, end=last,
+                                          spread_bps=spread_bps))
+    if trades_out is not None:
+        write_trades_file(result.daemon_trades, trades_out)
+    summary = result.summary()
+    summary["price_rows_skipped"] = series.skipped_total
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        print_summary(result, Console(), skipped=series.skipped_total)
+
+
+def print_summary(result: BacktestResult, console: Console, *, skipped: int = 0) -> None:
+    """Print a backtest's summary table."""
+    table = Table(title="Harvest summary", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("period", f"{result.first_day} → {result.last_day} ({result.days} days)")
+    table.add_row("harvests", str(result.harvests))
+    table.add_row("losses harvested", f"${result.harvested_loss:,.2f}")
+    table.add_row("estimated tax saved", f"${result.estimated_tax_saved:,.2f}")
+    table.add_row("trades", str(result.trades))
+    table.add_row("wash sales avoided", str(result.wash_sales_avoided))
+    table.add_row("wash sales created", str(result.wash_sales_created))
+    table.add_row("splits applied", str(result.splits))
+    if skipped:
+        table.add_row("price rows skipped", str(skipped))
+    console.print(table)

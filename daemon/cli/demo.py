@@ -1,0 +1,94 @@
+"""`tlh demo`: the daemon harvesting on real, bundled prices, start to finish.
+
+The bundled prices are a slice of the S&P 500 five-year daily set (MIT/CC0, see
+`daemon/demo_data/README.md`). The demo buys a starting portfolio on the first day, replays
+every session through the real daemon with the simulated broker on a SQLite journal, shows each
+harvest as it happens, and ends with a summary table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from adapters.prices.csvload import load_prices
+from adapters.prices.model import PriceSeries
+from daemon.app import Daemon
+from daemon.backtest import run_backtest
+from daemon.cli import app
+from daemon.cli.backtest import print_summary
+from daemon.logging import configure_logging
+from daemon.settings import Settings, load_settings
+from ledger.model import Action, Trade
+
+PER_POSITION = Decimal(10_000)
+
+
+def demo_holdings(prices: PriceSeries, settings: Settings) -> list[Trade]:
+    """Return the demo's starting portfolio: $10,000 of each group's first symbol, day one."""
+    first_day, bars = next(prices.days())
+    closes = {b.symbol: b.close for b in bars}
+    trades = []
+    for n, group in enumerate(settings.substitute_groups(), start=2):
+        symbol = group[0]
+        close = closes.get(symbol)
+        if close is None:
+            continue
+        qty = (PER_POSITION / close).quantize(Decimal(1), rounding=ROUND_DOWN)
+        trades.append(Trade(n, first_day, "taxable", Action.BUY, symbol, qty, close,
+                            source="demo:holdings"))
+    return trades
+
+
+@app.command("demo")
+def demo(
+    database: Annotated[Path | None, typer.Option(help=(
+        "Keep the demo's SQLite journal here (default: a temporary file)."))] = None,
+    end: Annotated[str | None, typer.Option(help="Stop after this day (YYYY-MM-DD).")] = None,
+) -> None:
+    """Replay bundled real prices through the daemon and show the harvests."""
+    from daemon.demo_data import demo_config_path, demo_prices_path
+
+    console = Console()
+    configure_logging("WARNING", "console", stream=None)
+    settings = load_settings(demo_config_path())
+    prices = load_prices(demo_prices_path())
+    holdings = demo_holdings(prices, settings)
+    console.print(f"[bold]tlh demo[/]: {len(prices.symbols)} symbols, "
+                  f"{prices.first_date} → {prices.last_date}, {len(prices):,} daily bars; "
+                  f"starting portfolio: " + ", ".join(f"{t.quantity} {t.symbol}"
+                                                      for t in holdings))
+    days = len(prices.dates)
+    state: dict[str, date] = {}
+
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} sessions"), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("replaying", total=days)
+
+        def on_day(day: date, _daemon: Daemon) -> None:
+            state["day"] = day
+            progress.update(task, advance=1, description=f"replaying {day}")
+
+        def on_decision(kind: str, d: dict[str, object]) -> None:
+            if kind == "harvest":
+                console.print(
+                    f"{state.get('day', '')}  [green]harvest[/] {d['quantity']} {d['symbol']} "
+                    f"at {d['bid']}: loss ${d['net_loss']} → buy {d['replacement'] or 'cash'} "
+                    f"(est. tax saved ${d['estimated_tax_saved']})")
+
+        with tempfile.TemporaryDirectory(prefix="tlh-demo-") as tmp:
+            path = database or Path(tmp) / "demo.sqlite"
+            result = asyncio.run(run_backtest(
+                prices, holdings, settings, database_url=f"sqlite+aiosqlite:///{path}",
+                end=date.fromisoformat(end) if end else None,
+                on_day=on_day, on_decision=on_decision))
+    print_summary(result, console)

@@ -1,0 +1,176 @@
+"""`tlh run`, `tlh lots`, `tlh status`, `tlh harvest --dry-run`: the daemon and its views."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import structlog
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.base import Broker
+from adapters.storage.engine import create_engine
+from adapters.storage.migrate import upgrade_database
+from adapters.storage.repository import Repository
+from daemon.app import build_daemon, harvest_params, make_ledger, trading_enabled
+from daemon.cli import app
+from daemon.cli.config import load_settings_or_exit
+from daemon.clock import LiveClock
+from daemon.logging import configure_logging
+from daemon.settings import Settings
+from ledger.engine import Ledger
+from strategies.harvest import evaluate
+
+ConfigOption = Annotated[Path | None, typer.Option(help="tlh.toml (default ./tlh.toml)")]
+log = structlog.get_logger("tlh.run")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"tlh: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def make_broker(settings: Settings, clock: LiveClock) -> Broker:
+    """Return the broker adapter that `settings.broker` selects."""
+    if settings.broker == "sim":
+        from adapters.sim.broker import SimBroker
+
+        return SimBroker(clock.now)
+    if settings.broker == "alpaca":
+        try:
+            from adapters.alpaca.broker import AlpacaBroker  # type: ignore[import-not-found]
+        except ImportError:
+            _fail("broker 'alpaca': the Alpaca adapter is not available in this build")
+        return AlpacaBroker.from_settings(settings)  # type: ignore[no-any-return]
+    _fail(f"broker {settings.broker!r} is not supported yet")
+
+
+async def _run(settings: Settings) -> None:
+    clock = LiveClock()
+    broker = make_broker(settings, clock)
+    daemon = await build_daemon(settings, broker, clock.now)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("daemon_starting", mode=settings.mode, broker=broker.name,
+             trading_enabled=trading_enabled(settings, broker),
+             database=settings.database.safe_url)
+    try:
+        await daemon.engine.start()
+        await daemon.engine.run(stop)
+    finally:
+        # Intents are persisted before any order leaves, so stopping here loses nothing:
+        # the next start resumes them through the same recovery path.
+        log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))
+        await daemon.close()
+
+
+@app.command("run")
+def run(config: ConfigOption = None) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    settings = load_settings_or_exit(config)
+    configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
+    asyncio.run(_run(settings))
+
+
+async def _load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
+    db = create_engine(settings.database.url)
+    await upgrade_database(db)
+    repo = Repository(db)
+    ledger = make_ledger(settings)
+    ledger.apply_all(r.to_event() for r in await repo.load_journal())
+    return ledger, repo
+
+
+@app.command("lots")
+def lots(config: ConfigOption = None) -> None:
+    """List the open tax lots, rebuilt from the journal."""
+    settings = load_settings_or_exit(config)
+    ledger, _repo = asyncio.run(_load_ledger(settings))
+    table = Table(title="Open lots")
+    for col in ("account", "symbol", "lot", "quantity", "acquired", "holding from",
+                "cost", "adjusted basis"):
+        table.add_column(col, justify="right" if col in ("quantity", "cost",
+                                                        "adjusted basis") else "left")
+    for lot in ledger.open_lots():
+        table.add_row(lot.account, lot.symbol, lot.lot_id, f"{lot.quantity}",
+                      lot.acquired.isoformat(), lot.holding_period_start.isoformat(),
+                      f"{lot.cost_basis:,.2f}", f"{lot.adjusted_basis:,.2f}")
+    Console().print(table)
+
+
+@app.command("status")
+def status(config: ConfigOption = None) -> None:
+    """Show mode, broker, journal, open lots and orders in flight."""
+    settings = load_settings_or_exit(config)
+
+    async def gather() -> tuple[Ledger, list[object], list[object], int]:
+        ledger, repo = await _load_ledger(settings)
+        return (ledger, list(await repo.open_intents()), list(await repo.active_halts()),
+                len(await repo.load_journal()))
+
+    ledger, intents, halts, entries = asyncio.run(gather())
+    table = Table(title="tlh status", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("mode", f"{settings.mode} (live trading "
+                          f"{'enabled' if settings.live_trading_enabled else 'disabled'})")
+    table.add_row("broker", settings.broker)
+    table.add_row("database", settings.database.safe_url)
+    table.add_row("journal entries", str(entries))
+    table.add_row("open lots", str(len(ledger.open_lots())))
+    table.add_row("sale rows", str(len(ledger.sales)))
+    table.add_row("orders in flight", str(len(intents)))
+    table.add_row("halted symbols", ", ".join(h.symbol for h in halts) or "none")  # type: ignore[attr-defined]
+    Console().print(table)
+
+
+@app.command("harvest")
+def harvest(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be harvested.")]
+    = False,
+    price: Annotated[list[str] | None, typer.Option(help=(
+        "Current price as SYMBOL=PRICE (repeatable); positions without a price are skipped."))]
+    = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show what would be harvested now (the daemon itself places orders: `tlh run`)."""
+    if not dry_run:
+        _fail("harvest places no orders itself; use --dry-run to preview, `tlh run` to trade")
+    settings = load_settings_or_exit(config)
+    prices: dict[str, Decimal] = {}
+    for item in price or []:
+        symbol, _, text = item.partition("=")
+        try:
+            prices[symbol.strip().upper()] = Decimal(text)
+        except InvalidOperation:
+            _fail(f"--price {item!r}: expected SYMBOL=PRICE")
+    ledger, _repo = asyncio.run(_load_ledger(settings))
+    params = harvest_params(settings)
+    today = datetime.now(UTC).date()
+    table = Table(title="Would harvest (dry run)")
+    for col in ("account", "symbol", "lots", "quantity", "net loss", "est. tax saved"):
+        table.add_column(col)
+    found = 0
+    for (account, symbol) in sorted(ledger.positions()):
+        if ledger.account_type(account).tax_advantaged or symbol not in prices:
+            continue
+        bid = prices[symbol]
+        c = evaluate(account, list(ledger.parcels(account, symbol)), bid=bid, ask=bid,
+                     today=today, params=params, specific_lots=True)
+        if c is not None:
+            found += 1
+            table.add_row(account, symbol, ", ".join(c.lot_ids), str(c.quantity),
+                          f"{c.net_loss:,.2f}", f"{c.estimated_tax_saved:,.2f}")
+    console = Console()
+    if found:
+        console.print(table)
+    else:
+        console.print("Nothing to harvest at these prices.")
