@@ -72,7 +72,8 @@ async def main(n_quotes: int) -> None:
         for q in quotes:
             await engine.handle(q)
         engine_s = time.perf_counter() - t0
-        assert engine.stats.evaluations == 0 and engine.stats.harvests == 0
+        assert engine.stats.evaluations == 0
+        assert engine.stats.harvests == 0
 
         params = harvest_params(settings)
         ledger = engine.ledger

@@ -24,6 +24,7 @@ from adapters.sim.broker import SimBroker, SimCosts
 from adapters.storage.records import IntentKind, JournalKind
 from daemon.app import Daemon, build_daemon
 from daemon.clock import SimulatedClock
+from daemon.engine import HarvestEngine
 from daemon.events import Quote, SplitEvent
 from daemon.settings import Settings
 from ledger.model import Action, Trade
@@ -94,9 +95,10 @@ async def run_backtest(
     try:
         engine = daemon.engine
         await engine.start()
-        await engine.import_trades(list(holdings), source="holdings")
-        for (account, symbol), qty in engine.ledger.positions().items():
-            broker.set_position(account, symbol, qty)
+        # Starting lots enter the journal on their own dates, so that splits and trades in
+        # between keep the journal in time order.
+        waiting = sorted(holdings, key=lambda t: (t.trade_date, t.seq))
+        await _import_due(engine, broker, waiting, first)
         half = Decimal(spread_bps) / Decimal(20000)
         lo, hi = float(1 - half), float(1 + half)
         symbols = prices.symbols
@@ -105,6 +107,8 @@ async def run_backtest(
                 continue
             clock.advance_to(_at_close(day))
             at = clock.now()
+            if waiting and waiting[0].trade_date <= day:
+                await _import_due(engine, broker, waiting, day)
             result.days += 1
             result.first_day = result.first_day or day
             result.last_day = day
@@ -139,6 +143,20 @@ async def run_backtest(
     finally:
         await daemon.close()
     return result
+
+
+async def _import_due(engine: HarvestEngine, broker: SimBroker, waiting: list[Trade],
+                      day: date) -> None:
+    """Import (and pop) the starting lots dated on or before `day`."""
+    due = 0
+    while due < len(waiting) and waiting[due].trade_date <= day:
+        due += 1
+    if not due:
+        return
+    batch, waiting[:] = waiting[:due], waiting[due:]
+    await engine.import_trades(batch, source="holdings")
+    for account, symbol in {(t.account, t.symbol) for t in batch}:
+        broker.set_position(account, symbol, engine.ledger.position(account, symbol))
 
 
 def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:

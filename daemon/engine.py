@@ -136,8 +136,7 @@ class HarvestEngine:
         await self.broker.subscribe(self.watched_symbols())
         await self.orders.resume()
         await self.drain()
-        log.info("engine_started", journal_entries=len(events), lots=len(self.ledger.open_lots()),
-                 symbols=len(self.triggers))
+        log.info("engine_started", journal_entries=len(events), symbols=len(self.triggers))
 
     def watched_symbols(self) -> set[str]:
         """Return the held symbols and every substitute that may replace them."""
@@ -297,12 +296,13 @@ class HarvestEngine:
             log.error("ledger_apply_failed", seq=event.seq, symbol=event.symbol, error=str(exc))
             await self.rebuild()
 
-    def _apply(self, event: Trade | Split) -> None:
+    def _apply(self, event: Trade | Split, *, refresh: bool = True) -> None:
         self.ledger.apply(event)
         self._last_seq = max(self._last_seq, event.seq)
         if isinstance(event, Trade):
             self._accounts_by_symbol.setdefault(event.symbol, set()).add(event.account)
-        self.refresh_trigger(event.symbol)
+        if refresh:
+            self.refresh_trigger(event.symbol)
 
     async def rebuild(self) -> None:
         """Rebuild the ledger from the journal (the source of truth)."""
@@ -331,8 +331,14 @@ class HarvestEngine:
             records = await self.repo.load_journal(after_seq=after)
             events = [r.to_event() for r in records]  # type: ignore[attr-defined]
             events.sort(key=lambda e: (e.trade_date, e.instant, e.seq))
-            for event in events:
-                await self._apply_or_rebuild(event)
+            try:
+                for event in events:
+                    self._apply(event, refresh=False)
+            except LedgerError as exc:
+                log.error("ledger_apply_failed", error=str(exc))
+                await self.rebuild()
+            for symbol in {e.symbol for e in events}:
+                self.refresh_trigger(symbol)
         return len(seqs)
 
     async def on_split(self, event: SplitEvent) -> None:

@@ -146,6 +146,7 @@ class Ledger:
         self._groups: dict[str, _Group] = {}
         self._sales: list[_Sale] = []
         self._last_key: tuple[date, object, int] | None = None
+        self._applies: dict[str, bool] = {}
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -502,7 +503,11 @@ class Ledger:
     # -- helpers ---------------------------------------------------------------------------
 
     def _wash_applies(self, symbol: str) -> bool:
-        return self.conventions.crypto_wash_sales or not self.identity.is_crypto(symbol)
+        applies = self._applies.get(symbol)
+        if applies is None:
+            applies = self.conventions.crypto_wash_sales or not self.identity.is_crypto(symbol)
+            self._applies[symbol] = applies
+        return applies
 
     def _group(self, symbol: str) -> _Group:
         key = self.identity.key(symbol)

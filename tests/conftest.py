@@ -20,11 +20,14 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-POSTGRES = ("PostgreSQL", "TLH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+POSTGRES = (
+    "PostgreSQL",
+    "TLH_TEST_POSTGRES_URL",
+    "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+)
 MQTT = ("MQTT", "TLH_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 _SERVICE_ENV = {
-    name: os.environ.get(name, "")
-    for name in ("TLH_TEST_REQUIRE_SERVICES", POSTGRES[1], MQTT[1])
+    name: os.environ.get(name, "") for name in ("TLH_TEST_REQUIRE_SERVICES", POSTGRES[1], MQTT[1])
 }
 
 

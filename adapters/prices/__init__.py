@@ -34,6 +34,7 @@ from adapters.prices.model import (
     micros_to_decimal,
     normalize_split_ratio,
     split_ratio_decimal,
+    split_share_ratio,
 )
 
 CACHE_SUFFIX = ".tlhprices"
@@ -58,5 +59,6 @@ __all__ = [
     "parse_iso_date",
     "save_price_cache",
     "split_ratio_decimal",
+    "split_share_ratio",
     "symbol_from_filename",
 ]

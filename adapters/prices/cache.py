@@ -54,12 +54,13 @@ def _shuffle(raw: bytes, width: int) -> bytes:
     return b"".join(raw[k::width] for k in range(width))
 
 
-def _unshuffle(data: bytes, width: int) -> bytes:
+def _unshuffle(data: bytes, width: int) -> bytearray:
     n = len(data) // width
     out = bytearray(len(data))
+    view = memoryview(data)
     for k in range(width):
-        out[k::width] = data[k * n : (k + 1) * n]
-    return bytes(out)
+        out[k::width] = view[k * n : (k + 1) * n]
+    return out
 
 
 def _column_bytes(col: array[int], typecode: str) -> bytes:
@@ -80,8 +81,15 @@ def save_price_cache(series: PriceSeries, out_path: Path | str, *, level: int = 
         width = array(typecode).itemsize
         blob = zlib.compress(_shuffle(raw, width), level)
         blobs.append(blob)
-        specs.append({"name": name, "typecode": typecode, "width": width,
-                      "raw_bytes": len(raw), "blob_bytes": len(blob)})
+        specs.append(
+            {
+                "name": name,
+                "typecode": typecode,
+                "width": width,
+                "raw_bytes": len(raw),
+                "blob_bytes": len(blob),
+            }
+        )
     header = {
         "format": "tlh-price-cache",
         "version": FORMAT_VERSION,
@@ -123,19 +131,22 @@ def load_price_cache(path: Path | str) -> PriceSeries:
     if len(data) < _PREFIX.size:
         raise PriceCacheError(f"{src}: too short for a price cache")
     magic, version, head_len = _PREFIX.unpack_from(data)
+    view = memoryview(data)
     if magic != MAGIC:
         raise PriceCacheError(f"{src}: not a tlh price cache")
     if version != FORMAT_VERSION:
         raise PriceCacheError(f"{src}: cache format {version}, this tlh reads {FORMAT_VERSION}")
     pos = _PREFIX.size
     try:
-        header = json.loads(data[pos : pos + head_len])
+        header = json.loads(bytes(view[pos : pos + head_len]))
     except ValueError as exc:
         raise PriceCacheError(f"{src}: damaged header: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != "tlh-price-cache":
+        raise PriceCacheError(f"{src}: damaged header")
     pos += head_len
     cols: dict[str, array[int]] = {}
     for spec in header["columns"]:
-        blob = data[pos : pos + spec["blob_bytes"]]
+        blob = view[pos : pos + spec["blob_bytes"]]
         pos += spec["blob_bytes"]
         try:
             raw = _unshuffle(zlib.decompress(blob), spec["width"])
@@ -162,9 +173,7 @@ def load_price_cache(path: Path | str) -> PriceSeries:
         volume=cols["volume"],
         splits={row: Decimal(v) for row, v in header["splits"]},
         dividends={row: Decimal(v) for row, v in header["dividends"]},
-        exact={
-            row: {k: Decimal(v) for k, v in fields.items()} for row, fields in header["exact"]
-        },
+        exact={row: {k: Decimal(v) for k, v in fields.items()} for row, fields in header["exact"]},
         skipped=header["skipped"],
         examples=[SkipExample(*e) for e in header["examples"]],
         blank_fields=header["blank_fields"],

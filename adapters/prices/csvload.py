@@ -211,8 +211,17 @@ class _Columns:
         self.volume = find(("volume",))
         self.split = find(("split_coefficient",))
         self.dividend = find(("dividend_amount",))
-        used = (self.date, self.close, self.symbol, self.open, self.high, self.low,
-                self.volume, self.split, self.dividend)
+        used = (
+            self.date,
+            self.close,
+            self.symbol,
+            self.open,
+            self.high,
+            self.low,
+            self.volume,
+            self.split,
+            self.dividend,
+        )
         self.width = max(used) + 1
         self.fast = min(self.open, self.high, self.low, self.volume) >= 0
 
@@ -221,7 +230,11 @@ class _Reader:
     """Parses the rows of one file into a `_Part`."""
 
     def __init__(
-        self, path: Path, cols: _Columns, part: _Part, fixed_symbol: str | None,
+        self,
+        path: Path,
+        cols: _Columns,
+        part: _Part,
+        fixed_symbol: str | None,
         date_cache: dict[str, int],
     ) -> None:
         self.path = path
@@ -273,8 +286,13 @@ class _Reader:
         fm = _MicrosMemo()
         last = self.last_date
         a_date, a_sid = part.dates.append, part.sids.append
-        a_o, a_h, a_l, a_c, a_v = (part.open.append, part.high.append, part.low.append,
-                                   part.close.append, part.volume.append)
+        a_o, a_h, a_l, a_c, a_v = (
+            part.open.append,
+            part.high.append,
+            part.low.append,
+            part.close.append,
+            part.volume.append,
+        )
         for row in reader:
             try:
                 ds, os_, hs, ls, cs, vs = getter(row)
@@ -513,9 +531,14 @@ def _assemble(parts: list[_Part]) -> PriceSeries:  # noqa: C901
                 counts[key[0] - lo] -= 1
                 skipped["duplicate"] += 1
                 if skipped["duplicate"] <= EXAMPLES_PER_REASON:
-                    examples.append(SkipExample(
-                        "(merge)", 0, "duplicate",
-                        f"{names[key[1]]} {date.fromordinal(key[0])} in several files"))
+                    examples.append(
+                        SkipExample(
+                            "(merge)",
+                            0,
+                            "duplicate",
+                            f"{names[key[1]]} {date.fromordinal(key[0])} in several files",
+                        )
+                    )
                 continue
             prev = key
             kept.append(i)
@@ -578,8 +601,16 @@ def _first_examples(examples: Iterable[SkipExample]) -> list[SkipExample]:
 def load_prices(path: Path | str) -> PriceSeries:
     """Load a long-format price CSV (optionally gzip) with date, symbol and close columns.
 
-    Raises `MissingColumnError` (naming the file and the column) when one is absent.
+    Raises `MissingColumnError` (naming the file and the column) when one is absent. A price
+    cache file (`adapters.prices.cache`, recognised by its magic bytes, whatever its name) is
+    loaded with `load_price_cache` instead.
     """
+    with Path(path).open("rb") as probe:
+        magic = probe.read(8)
+    if magic == b"TLHPRICE":
+        from adapters.prices.cache import load_price_cache
+
+        return load_price_cache(path)
     return _assemble([_parse_file(path, symbol=None)])
 
 
@@ -595,7 +626,8 @@ def price_files(directory: Path | str) -> list[Path]:
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a directory")
     return sorted(
-        p for p in root.iterdir()
+        p
+        for p in root.iterdir()
         if p.is_file() and (p.name.lower().endswith(".csv") or p.name.lower().endswith(".csv.gz"))
     )
 

@@ -15,11 +15,13 @@ anything that trades, sizes or records must recompute from the `Decimal` accesso
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 
 MICRO = 1_000_000
 """Integer price columns count units of 1e-6."""
@@ -92,7 +94,7 @@ class Bar:
         day: date,
         *,
         close: Decimal,
-        open: Decimal | None = None,  # noqa: A002 - the column's name
+        open: Decimal | None = None,
         high: Decimal | None = None,
         low: Decimal | None = None,
         volume: int = 0,
@@ -111,9 +113,8 @@ class Bar:
             if scaled != whole:
                 exact[name] = value
             micros.append(whole)
-        return cls(
-            symbol, day, *micros, volume, split_coefficient, dividend, exact or None
-        )
+        o, h, lo, c = micros
+        return cls(symbol, day, o, h, lo, c, volume, split_coefficient, dividend, exact or None)
 
     def _price(self, name: str, micros: int) -> Decimal | None:
         if self._exact is not None:
@@ -168,7 +169,14 @@ class Bar:
     def as_tuple(
         self,
     ) -> tuple[
-        str, date, Decimal | None, Decimal | None, Decimal | None, Decimal, Decimal, Decimal,
+        str,
+        date,
+        Decimal | None,
+        Decimal | None,
+        Decimal | None,
+        Decimal,
+        Decimal,
+        Decimal,
         Decimal,
     ]:
         """Return every field as exact values (what equality compares)."""
@@ -248,8 +256,12 @@ class PriceSeries:
     ) -> None:
         n = len(close_micros)
         if not (
-            len(symbol_ids) == len(open_micros) == len(high_micros) == len(low_micros)
-            == len(volume) == n
+            len(symbol_ids)
+            == len(open_micros)
+            == len(high_micros)
+            == len(low_micros)
+            == len(volume)
+            == n
         ):
             raise ValueError("PriceSeries columns differ in length")
         if len(day_offsets) != len(day_ordinals) + 1 or (n and day_offsets[-1] != n):
@@ -296,9 +308,10 @@ class PriceSeries:
         """The latest date with a bar."""
         return date.fromordinal(self.day_ordinals[-1])
 
-    def dates(self) -> list[date]:
+    @cached_property
+    def dates(self) -> tuple[date, ...]:
         """All trading dates present, ascending."""
-        return [date.fromordinal(o) for o in self.day_ordinals]
+        return tuple(date.fromordinal(o) for o in self.day_ordinals)
 
     def bar(self, row: int, day: date | None = None) -> Bar:
         """Build the `Bar` of one row (pass its `day` when known, to save a lookup)."""
@@ -318,8 +331,6 @@ class PriceSeries:
         )
 
     def _day_of_row(self, row: int) -> int:
-        from bisect import bisect_right
-
         return bisect_right(self.day_offsets, row) - 1
 
     def day_ranges(self) -> Iterator[tuple[date, range]]:
@@ -336,7 +347,11 @@ class PriceSeries:
         names = self.symbols
         sids = self.symbol_ids
         op, hi, lo, cl, vol = (
-            self.open_micros, self.high_micros, self.low_micros, self.close_micros, self.volume,
+            self.open_micros,
+            self.high_micros,
+            self.low_micros,
+            self.close_micros,
+            self.volume,
         )
         splits, divs, exact = self.splits, self.dividends, self.exact
         wanted = None
@@ -350,7 +365,13 @@ class PriceSeries:
                 sel = (i for i in rows if sids[i] in wanted)
             bars = [
                 Bar(
-                    names[sids[i]], day, op[i], hi[i], lo[i], cl[i], vol[i],
+                    names[sids[i]],
+                    day,
+                    op[i],
+                    hi[i],
+                    lo[i],
+                    cl[i],
+                    vol[i],
                     splits.get(i, ONE) if splits else ONE,
                     divs.get(i, ZERO) if divs else ZERO,
                     exact.get(i) if exact else None,
@@ -400,25 +421,8 @@ def _simplest_between(lo: Fraction, hi: Fraction) -> Fraction:
     return floor + 1 / _simplest_between(1 / (hi - floor), 1 / (lo - floor))
 
 
-def normalize_split_ratio(coef: Decimal | Fraction | str | int) -> Fraction:
-    """Snap a split coefficient to the simple ratio it stands for, exactly.
-
-    Alpha Vantage writes some split coefficients inexactly (``sp500_1999_2021``: AAPL
-    2014-06-09 ``7.00000700001`` for 7:1, ROL ``1.49999925`` for 3:2, ``1.33333333333`` for 4:3,
-    ``1.0499999475`` for a 5 % stock dividend). This returns the simplest fraction ``p/q`` within
-    1e-4 relative of `coef` when it is "simple": ``p, q <= 25``, or a whole ratio ``n`` or unit
-    ratio ``1/n`` with ``n <= 100``. Within that tolerance at most one such ratio exists, so the
-    simplest is also the nearest. Otherwise the coefficient is returned unchanged, as an exact
-    `Fraction` of its decimal value.
-
-    The bounds are chosen against the data: every split in ``sp500_1999_2021`` snaps as expected,
-    while the coefficients Alpha Vantage derives from spin-offs (e.g. DOV 2018-05-09 ``1.238``,
-    RTX 2020-04-03 ``1.589``, DD 2019-04-02 ``1.4869999``) are left as written: those are price
-    adjustment factors, not share ratios, and must not be applied to share counts.
-
-    Raises ValueError for zero, negative or non-finite input. Returns a `Fraction` because
-    ratios such as 4/3 have no exact `Decimal`.
-    """
+def _snap(coef: Decimal | Fraction | str | int) -> tuple[Fraction, Fraction | None]:
+    """Return (the exact value of `coef`, the simple ratio it snaps to or None)."""
     if isinstance(coef, str):
         coef = Decimal(coef.strip())
     if isinstance(coef, Decimal) and not coef.is_finite():
@@ -433,7 +437,41 @@ def normalize_split_ratio(coef: Decimal | Fraction | str | int) -> Fraction:
         or (q == 1 and p <= SPLIT_MAX_UNIT)
         or (p == 1 and q <= SPLIT_MAX_UNIT)
     )
-    return candidate if simple else x
+    return x, (candidate if simple else None)
+
+
+def split_share_ratio(coef: Decimal | Fraction | str | int) -> Fraction | None:
+    """Return the share ratio of a split coefficient, or None when it is not a share split.
+
+    The snapped simple ratio of `normalize_split_ratio` when there is one (7, 3/2, 21/20, 1/32,
+    ...); None for the price-adjustment factors Alpha Vantage writes on spin-off days (DOV
+    ``1.238``, RTX ``1.589``, HSIC ``1.275``, ...), which must not change share counts.
+    """
+    return _snap(coef)[1]
+
+
+def normalize_split_ratio(coef: Decimal | Fraction | str | int) -> Fraction:
+    """Snap a split coefficient to the simple ratio it stands for, exactly.
+
+    Alpha Vantage writes some split coefficients inexactly (``sp500_1999_2021``: AAPL
+    2014-06-09 ``7.00000700001`` for 7:1, ROL ``1.49999925`` for 3:2, ``1.33333333333`` for 4:3,
+    ``1.0499999475`` for a 5 % stock dividend). This returns the simplest fraction ``p/q`` within
+    1e-4 relative of `coef` when it is "simple": ``p, q <= 25``, or a whole ratio ``n`` or unit
+    ratio ``1/n`` with ``n <= 100``. Within that tolerance at most one such ratio exists, so the
+    simplest is also the nearest. Otherwise the coefficient is returned unchanged, as an exact
+    `Fraction` of its decimal value.
+
+    The bounds are chosen against the data: every split in ``sp500_1999_2021`` snaps as expected,
+    while the coefficients Alpha Vantage derives from spin-offs (e.g. DOV 2018-05-09 ``1.238``,
+    RTX 2020-04-03 ``1.589``, DD 2019-04-02 ``1.4869999``) are left as written: those are price
+    adjustment factors, not share ratios, and must not be applied to share counts; use
+    `split_share_ratio` to tell the two apart.
+
+    Raises ValueError for zero, negative or non-finite input. Returns a `Fraction` because
+    ratios such as 4/3 have no exact `Decimal`.
+    """
+    exact, snapped = _snap(coef)
+    return exact if snapped is None else snapped
 
 
 def split_ratio_decimal(ratio: Fraction) -> Decimal:

@@ -34,6 +34,7 @@ _SQLITE_PRAGMAS = (
 )
 _DEFERRED = "tlh_deferred_begin"
 _PG_WRITE_LOCK = 0x746C68_0001  # advisory lock key ("tlh", writer); scoped to one database
+_URL_HINT = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST:PORT/DB"
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
@@ -60,13 +61,10 @@ def normalize_url(url: str | URL) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseURLError(f"cannot parse database URL {str(url)!r}") from exc
+        raise DatabaseURLError(f"cannot parse database URL {str(url)!r}; {_URL_HINT}") from exc
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
-        raise DatabaseURLError(
-            f"unsupported database URL scheme {parsed.drivername!r}: use "
-            "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST:PORT/DB"
-        )
+        raise DatabaseURLError(f"unsupported database {parsed.drivername!r}; {_URL_HINT}")
     return parsed.set(drivername=driver)
 
 

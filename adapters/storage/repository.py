@@ -13,8 +13,9 @@ and await nothing but the repository inside it (never a broker call).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+import gc
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -126,14 +127,15 @@ class Repository:
     async def load_journal(self, after_seq: int = 0) -> list[JournalRecord]:
         """Return the journal entries with seq > `after_seq`, in seq (replay) order."""
         stmt = select(*_JOURNAL_COLUMNS).where(journal.c.seq > after_seq).order_by(journal.c.seq)
-        async with self._reading() as conn:
-            rows = (await conn.execute(stmt)).all()
         kinds, actions, record = _KINDS, _ACTIONS, JournalRecord
-        # Unpacking by iteration is the fastest way through 100k rows (see test_journal).
-        return [
-            record(seq, kinds[kind], account, actions[action], *rest)
-            for seq, kind, account, action, *rest in rows
-        ]
+        async with self._reading() as conn:
+            result = await conn.execute(stmt)
+            with _gc_paused():
+                # Unpacking by iteration is the fastest way through 100k rows (test_journal).
+                return [
+                    record(seq, kinds[kind], account, actions[action], *rest)
+                    for seq, kind, account, action, *rest in result.all()
+                ]
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -292,16 +294,14 @@ class Repository:
             row = (await conn.execute(active.order_by(halts.c.halt_id).limit(1))).first()
             if row is not None:
                 return _halt_from_row(row)
-            values = {
-                "symbol": symbol,
-                "account": account,
-                "reason": reason,
-                "created_at": self._clock(),
-            }
-            halt_id = (
-                await conn.execute(insert(halts).values(values).returning(halts.c.halt_id))
-            ).scalar_one()
-        return Halt(halt_id=halt_id, **values)
+            created_at = self._clock()
+            stmt = (
+                insert(halts)
+                .values(symbol=symbol, account=account, reason=reason, created_at=created_at)
+                .returning(halts.c.halt_id)
+            )
+            halt_id = (await conn.execute(stmt)).scalar_one()
+        return Halt(halt_id, symbol, account, reason, created_at)
 
     async def clear_halt(self, symbol: str, *, account: str | None = None) -> int:
         """Clear the active halt of `symbol` in exactly that scope; return how many were cleared.
@@ -355,6 +355,20 @@ class Repository:
             return
         async with read_connection(self._engine) as conn:
             yield conn
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Building ~10^6 acyclic objects (rows, Decimals, datetimes, records) triggers repeated
+    # cyclic-GC passes that can free nothing: a third of load_journal's time. Only for
+    # synchronous blocks: with no await inside, no other task runs while it is paused.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def _upsert(conn: AsyncConnection, table: Any, values: dict[str, Any], *, key: str) -> None:

@@ -80,7 +80,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         """Use a DATETIME column whose text `process_result_value` parses itself on SQLite."""
-        return _SQLiteDateTimeText() if dialect.name == "sqlite" else self.impl_instance
+        if dialect.name == "sqlite":
+            return _SQLiteDateTimeText()  # type: ignore[no-untyped-call]
+        return self.impl_instance
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Convert `value` to UTC (naive UTC on SQLite, which has no zone type)."""

@@ -8,9 +8,9 @@ and they are stopped with ``await stream.stop_ws()``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from alpaca.data.enums import DataFeed
 from alpaca.data.live import CryptoDataStream, StockDataStream
@@ -19,6 +19,8 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.stream import TradingStream
 
 from .server import FakeAlpaca
+
+M = TypeVar("M")
 
 
 def trading_client(fake: FakeAlpaca, *, raw_data: bool = False) -> TradingClient:
@@ -58,6 +60,22 @@ def crypto_stream(fake: FakeAlpaca, *, raw_data: bool = False) -> CryptoDataStre
     return CryptoDataStream(
         fake.KEY, fake.SECRET, raw_data=raw_data, url_override=fake.crypto_ws_url
     )
+
+
+async def sdk(model: type[M], call: Callable[..., object], *args: Any) -> M:
+    """Run a blocking SDK call in a worker thread and check it returned a parsed ``model``."""
+    result = await asyncio.to_thread(call, *args)
+    if not isinstance(result, model):
+        raise TypeError(f"expected {model.__name__}, the SDK returned {type(result).__name__}")
+    return result
+
+
+async def sdk_list(model: type[M], call: Callable[..., object], *args: Any) -> list[M]:
+    """Run a blocking SDK call that returns a list of ``model`` in a worker thread."""
+    result = await asyncio.to_thread(call, *args)
+    if not isinstance(result, list) or not all(isinstance(item, model) for item in result):
+        raise TypeError(f"expected list[{model.__name__}], the SDK returned {result!r:.200}")
+    return cast(list[M], result)
 
 
 @asynccontextmanager

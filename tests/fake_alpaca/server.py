@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import msgpack
 from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
 
 from .state import (
     CODE_FORBIDDEN,
@@ -124,7 +125,8 @@ class Connection:
                     return msgpack.Timestamp.from_datetime(value)
                 raise TypeError(f"cannot pack {type(value).__name__}")
 
-            return msgpack.packb(payload, default=ext)
+            packed: bytes = msgpack.packb(payload, default=ext)
+            return packed
 
         def text(value: Any) -> Any:
             if isinstance(value, datetime):
@@ -187,11 +189,12 @@ class _Failure:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One REST request the fake received."""
+    """One REST request the fake received (``body`` is the raw request body, maybe empty)."""
 
     method: str
     path: str
     query: dict[str, str]
+    body: bytes = b""
 
 
 class FakeAlpaca:
@@ -530,7 +533,7 @@ class FakeAlpaca:
     async def send_trade_update(self, order_id: str, event: str, **fields: Any) -> Payload:
         """Deliver an arbitrary event (``pending_cancel``, ``restated``...) for an order as is."""
         order = self.order(order_id)
-        payload = self.state._event(order, event, self.state.stamp(), **fields)
+        payload = self.state.custom_event(order, event, **fields)
         await self._emit([payload])
         return payload
 
@@ -867,13 +870,12 @@ class FakeAlpaca:
         return path.startswith("/v2/") and path[4:] in STOCK_FEEDS
 
     @web.middleware
-    async def _middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Any]
-    ) -> web.StreamResponse:
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Log, authenticate, inject scripted failures and render errors as Alpaca JSON."""
         if self._is_ws_path(request.path):
             return await handler(request)
-        self.requests.append(RequestRecord(request.method, request.path, dict(request.query)))
+        body = await request.read() if request.can_read_body else b""
+        self.requests.append(RequestRecord(request.method, request.path, dict(request.query), body))
         if request.method == "POST" and request.path == "/v2/orders":
             self.submissions += 1
         if self.rest_delay:
@@ -888,7 +890,7 @@ class FakeAlpaca:
         if failure is not None and not failure.after_handler:
             return failure.response()
         try:
-            response: web.StreamResponse = await handler(request)
+            response = await handler(request)
         except ApiError as exc:
             response = self._error(exc)
         except web.HTTPException as exc:

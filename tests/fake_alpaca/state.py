@@ -1028,8 +1028,12 @@ class AccountState:
             setattr(order, stamp_field, moment)
         return self._event(order, event, moment)
 
+    def custom_event(self, order: FakeOrder, event: str, **fields: Any) -> dict[str, Any]:
+        """Record an arbitrary event (``pending_cancel``, ``restated``...) without a transition."""
+        return self._event(order, event, self.stamp(), **fields)
+
     def _event(
-        self, order: FakeOrder, event: str, moment: datetime, **fields: str
+        self, order: FakeOrder, event: str, moment: datetime, **fields: Any
     ) -> dict[str, Any]:
         """Build a ``trade_updates`` payload with a snapshot of the order and record it."""
         payload: dict[str, Any] = {

@@ -12,10 +12,20 @@ from typing import Any
 import msgpack
 import pytest
 import websockets
+from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.models import Order, Position, TradeActivity, TradeUpdate
+from alpaca.trading.models import (
+    Asset,
+    Calendar,
+    Clock,
+    Order,
+    Position,
+    TradeAccount,
+    TradeActivity,
+    TradeUpdate,
+)
 from alpaca.trading.requests import (
     GetCalendarRequest,
     GetOrdersRequest,
@@ -28,6 +38,8 @@ from .scenarios import (
     Collector,
     crypto_stream,
     running,
+    sdk,
+    sdk_list,
     stock_stream,
     trading_client,
     trading_stream,
@@ -49,7 +61,7 @@ def market(symbol: str, qty: float, side: OrderSide, cid: str) -> MarketOrderReq
 
 async def submit(tc: TradingClient, request: Any) -> Order:
     """Submit an order from a worker thread (the fake runs in this loop)."""
-    return await asyncio.to_thread(tc.submit_order, request)
+    return await sdk(Order, tc.submit_order, request)
 
 
 # ------------------------------------------------------------------------- REST
@@ -60,14 +72,16 @@ async def test_account_clock_calendar_and_asset_parse(fake: FakeAlpaca) -> None:
     fake.add_asset("BRK.A", fractionable=False)
     tc = trading_client(fake)
 
-    account = await asyncio.to_thread(tc.get_account)
-    clock = await asyncio.to_thread(tc.get_clock)
-    days = await asyncio.to_thread(
-        tc.get_calendar, GetCalendarRequest(start=date(2026, 11, 23), end=date(2026, 11, 29))
+    account = await sdk(TradeAccount, tc.get_account)
+    clock = await sdk(Clock, tc.get_clock)
+    days = await sdk_list(
+        Calendar,
+        tc.get_calendar,
+        GetCalendarRequest(start=date(2026, 11, 23), end=date(2026, 11, 29)),
     )
-    asset = await asyncio.to_thread(tc.get_asset, "BRK.A")
+    asset = await sdk(Asset, tc.get_asset, "BRK.A")
 
-    assert Decimal(account.cash) == Decimal(100_000)
+    assert account.cash == "100000"
     assert account.status == "ACTIVE"
     assert clock.is_open
     assert clock.timestamp == T0
@@ -95,7 +109,7 @@ async def test_market_order_by_client_id_fills_at_ask_and_is_found_by_client_id(
     tc = trading_client(fake)
 
     placed = await submit(tc, market("VTI", 10.5, OrderSide.BUY, "tlh-1"))
-    found = await asyncio.to_thread(tc.get_order_by_client_id, "tlh-1")
+    found = await sdk(Order, tc.get_order_by_client_id, "tlh-1")
 
     assert placed.status == "accepted"
     assert found.id == placed.id
@@ -120,7 +134,7 @@ async def test_raw_post_with_decimal_strings_keeps_exact_quantities(fake: FakeAl
         "client_order_id": "tlh-raw",
     }
 
-    order = await asyncio.to_thread(tc.post, "/orders", body)
+    order = await sdk(dict, tc.post, "/orders", body)
 
     assert order["qty"] == "0.123456789"
     assert order["limit_price"] == "250.01"
@@ -156,13 +170,16 @@ async def test_get_orders_defaults_to_50_open_orders_and_pages_with_status_all(
     for i in range(5):
         await submit(tc, market("ITOT", 1, OrderSide.BUY, f"done-{i}"))
 
-    default = await asyncio.to_thread(tc.get_orders)
+    default = await sdk_list(Order, tc.get_orders)
     pages: list[Order] = []
     after = T0 - timedelta(days=1)
     while True:
-        page = await asyncio.to_thread(
+        page = await sdk_list(
+            Order,
             tc.get_orders,
-            GetOrdersRequest(status=QueryOrderStatus.ALL, after=after, direction="asc", limit=25),
+            GetOrdersRequest(
+                status=QueryOrderStatus.ALL, after=after, direction=Sort.ASC, limit=25
+            ),
         )
         pages += page
         if len(page) < 25:
@@ -180,8 +197,8 @@ async def test_positions_parse_with_string_fields(fake: FakeAlpaca) -> None:
     fake.set_quote("VTI", "249.90", "250.10")
     tc = trading_client(fake)
 
-    positions = await asyncio.to_thread(tc.get_all_positions)
-    one = await asyncio.to_thread(tc.get_open_position, "VTI")
+    positions = await sdk_list(Position, tc.get_all_positions)
+    one = await sdk(Position, tc.get_open_position, "VTI")
     with pytest.raises(APIError) as missing:
         await asyncio.to_thread(tc.get_open_position, "ITOT")
 
@@ -259,6 +276,25 @@ async def test_sell_beyond_position_is_403_insufficient_qty(fake: FakeAlpaca) ->
     assert caught.value.status_code == 403
     assert caught.value.message.startswith("insufficient qty available for order")
     assert fake.orders == []
+    assert json.loads(fake.requests[-1].body)["qty"] == 6.0
+
+
+async def test_cancel_policy_and_end_of_day_expiry_close_orders(fake: FakeAlpaca) -> None:
+    fake.set_price("VTI", 250)
+    fake.set_fill_policy(FillPolicy.CANCEL, "VTI")
+    fake.set_fill_policy(FillPolicy.MANUAL, "ITOT")
+    fake.set_price("ITOT", 120)
+    tc = trading_client(fake)
+    await submit(tc, market("VTI", 1, OrderSide.BUY, "tlh-x"))
+    await submit(tc, market("ITOT", 1, OrderSide.BUY, "tlh-e"))
+
+    await fake.expire_day_orders()
+    still_open = await sdk_list(Order, tc.get_orders)
+
+    assert fake.order("tlh-x").event_names == ["new", "canceled"]
+    assert fake.order("tlh-e").event_names == ["new", "expired"]
+    assert fake.order("tlh-e").expired_at is not None
+    assert still_open == []
 
 
 async def test_reject_policy_rejects_after_accepting(fake: FakeAlpaca) -> None:
@@ -267,7 +303,7 @@ async def test_reject_policy_rejects_after_accepting(fake: FakeAlpaca) -> None:
     tc = trading_client(fake)
 
     placed = await submit(tc, market("VTI", 1, OrderSide.BUY, "tlh-r"))
-    later = await asyncio.to_thread(tc.get_order_by_id, placed.id)
+    later = await sdk(Order, tc.get_order_by_id, placed.id)
 
     assert placed.status == "accepted"
     assert later.status == "rejected"
@@ -286,7 +322,7 @@ async def test_504_after_store_is_retried_and_order_is_found_by_client_id(
     # The SDK sleeps 3 s, re-POSTs the same client_order_id and gets the duplicate error.
     with pytest.raises(APIError) as caught:
         await submit(tc, market("VTI", 2, OrderSide.BUY, "tlh-504"))
-    found = await asyncio.to_thread(tc.get_order_by_client_id, "tlh-504")
+    found = await sdk(Order, tc.get_order_by_client_id, "tlh-504")
 
     assert caught.value.status_code == 422
     assert fake.submissions == 2
@@ -301,9 +337,11 @@ async def test_weekend_and_holiday_close_the_market(fake: FakeAlpaca) -> None:
     fake.add_early_close(date(2026, 11, 27), time(13, 0))
     tc = trading_client(fake)
 
-    clock = await asyncio.to_thread(tc.get_clock)
-    days = await asyncio.to_thread(
-        tc.get_calendar, GetCalendarRequest(start=date(2026, 11, 26), end=date(2026, 11, 30))
+    clock = await sdk(Clock, tc.get_clock)
+    days = await sdk_list(
+        Calendar,
+        tc.get_calendar,
+        GetCalendarRequest(start=date(2026, 11, 26), end=date(2026, 11, 30)),
     )
 
     assert not clock.is_open
@@ -335,7 +373,7 @@ async def test_notional_market_order_fills_a_fractional_qty(fake: FakeAlpaca) ->
             client_order_id="tlh-n",
         ),
     )
-    filled = await asyncio.to_thread(tc.get_order_by_id, placed.id)
+    filled = await sdk(Order, tc.get_order_by_id, placed.id)
 
     assert (placed.notional, placed.qty) == ("1000", None)
     assert filled.status == "filled"
@@ -398,12 +436,13 @@ async def test_replace_order_links_old_and_new_orders(fake: FakeAlpaca) -> None:
         ),
     )
 
-    second = await asyncio.to_thread(
+    second = await sdk(
+        Order,
         tc.replace_order_by_id,
         first.id,
         ReplaceOrderRequest(limit_price=101, client_order_id="tlh-o2"),
     )
-    old = await asyncio.to_thread(tc.get_order_by_id, first.id)
+    old = await sdk(Order, tc.get_order_by_id, first.id)
 
     assert old.status == "replaced"
     assert old.replaced_by == second.id
@@ -418,7 +457,7 @@ async def test_close_position_sells_the_whole_position(fake: FakeAlpaca) -> None
     fake.set_quote("VTI", 249, 250)
     tc = trading_client(fake)
 
-    order = await asyncio.to_thread(tc.close_position, "VTI")
+    order = await sdk(Order, tc.close_position, "VTI")
 
     assert (order.side, order.qty, order.type) == ("sell", "3.5", "market")
     assert "VTI" not in fake.positions
@@ -680,3 +719,31 @@ async def test_second_trading_connection_gets_429_when_limited(fake: FakeAlpaca)
             await websockets.connect(fake.trading_ws_url)
 
     assert caught.value.response.status_code == 429
+
+
+async def test_auth_error_409_makes_the_sdk_stop_for_good(fake: FakeAlpaca) -> None:
+    fake.auth_error_on_data(409)
+    ds = stock_stream(fake, feed="sip")
+    quotes = Collector()
+    ds.subscribe_quotes(quotes.handle, "VTI")
+
+    async with running(ds) as task:
+        await asyncio.wait_for(asyncio.shield(task), 3)
+
+    assert task.done()
+    assert fake.connections["/v2/sip"] == 1
+
+
+async def test_silent_trading_socket_hangs_the_sdk_in_auth(fake: FakeAlpaca) -> None:
+    # TradingStream._auth waits for the authorization reply without a timeout.
+    fake.set_trading_silent(True)
+    ts = trading_stream(fake)
+    updates = Collector()
+    ts.subscribe_trade_updates(updates.handle)
+
+    async with running(ts):
+        await fake.wait_until(lambda: len(fake.trading_messages) == 1, what="authenticate")
+        await asyncio.sleep(1.5)
+
+    assert fake.connections["/stream"] == 1
+    assert [m["action"] for m in fake.trading_messages] == ["authenticate"]

@@ -58,7 +58,9 @@ async def test_decimals_round_trip_exactly(repo: Repository) -> None:
             assert got.as_tuple() == want.as_tuple()
 
 
-async def test_decimals_are_stored_as_fixed_point_text(repo: Repository, engine: AsyncEngine) -> None:
+async def test_decimals_are_stored_as_fixed_point_text(
+    repo: Repository, engine: AsyncEngine
+) -> None:
     """The column holds the decimal's plain text, not a float that SQL would round."""
     await repo.append_journal([_trade(Decimal("0.000000001"), Decimal("12345678901234.123456789"))])
 

@@ -1,0 +1,129 @@
+"""The tick path to a harvest: when a quote leads to a sale and a replacement, and when not.
+
+Household: 40 VTI bought long ago at $200 ($8,000 basis) in a taxable account; thresholds are
+the defaults (5% and $100), so the lot's trigger is near $190. Substitutes VTI -> SCHB -> ITOT.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+
+import pytest
+from conftest import Rigs
+from daemonkit import TAXABLE, Rig
+
+from adapters.sim.broker import SimCosts
+from adapters.storage.records import IntentKind, IntentStatus
+from daemon.events import Quote
+from daemon.orders import intent_id
+from ledger.model import Action
+
+FEE = Decimal("1.00")
+
+
+async def test_falling_bid_harvests_then_buys_the_first_substitute_with_the_actual_proceeds(
+    rigs: Rigs,
+) -> None:
+    """Issue: "A bid crossing a lot's threshold makes one harvest-sell intent, persisted before
+    the order leaves; when the sale fills, a replacement buy of the first allowed member of the
+    lot's [[substitutes]] group is sized from the sale's actual proceeds."
+
+    The broker charges $1 an order, so the actual proceeds ($7,199) differ from bid x shares.
+    """
+    rig = await rigs.open(costs=SimCosts(fee_per_order=FEE), settings=None)
+    lot = await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00, 50.04)
+
+    await rig.quote("VTI", 180.00, 180.04)
+
+    sale_id = rig.harvest_id("VTI", lot)
+    sale = await rig.intent(sale_id)
+    assert sale.kind is IntentKind.HARVEST_SELL
+    assert sale.status is IntentStatus.FILLED
+    assert (sale.quantity, sale.lot_id) == (Decimal(40), lot)
+    # Persisted before the order left: the broker found it stored when the order arrived.
+    before = rig.broker.stored_at_submit[sale_id]
+    assert before is not None
+    assert before.status is IntentStatus.SUBMITTED
+    assert sale.filled_notional == Decimal(40) * Decimal("180.00") - FEE
+
+    buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, sale_id))
+    assert (buy.symbol, buy.parent_intent_id, buy.status) == ("SCHB", sale_id,
+                                                              IntentStatus.FILLED)
+    assert buy.payload["budget"] == str(sale.filled_notional)
+    assert buy.limit_price is not None
+    assert buy.quantity == (sale.filled_notional / buy.limit_price).quantize(
+        Decimal("0.0001"), rounding=ROUND_DOWN)
+    assert rig.broker.submissions == 2
+
+    fills = await rig.fills()
+    assert [(f.action, f.symbol, f.quantity, f.lot_id == lot) for f in fills] == [
+        (Action.SELL, "VTI", Decimal(40), True),
+        (Action.BUY, "SCHB", buy.quantity, False),
+    ]
+    lots = rig.ledger.open_lots()
+    assert [(x.account, x.symbol, x.quantity) for x in lots] == [
+        (TAXABLE, "SCHB", buy.quantity)]
+    assert lots[0].lot_id == fills[1].lot_id
+    (sold,) = rig.ledger.sales
+    assert (sold.lot_id, sold.proceeds, sold.gain_loss) == (lot, Decimal("7199.00"),
+                                                            Decimal("-801.00"))
+    assert not sold.washed
+    assert rig.engine.stats.harvests == 1
+
+
+async def test_a_quote_above_the_trigger_is_not_even_evaluated(rig: Rig) -> None:
+    """Issue: "A quote above the trigger does nothing" -- the O(1) tick path stops it before
+    any evaluation, order or intent."""
+    await rig.hold("VTI", "40", "200")
+    assert rig.engine.triggers["VTI"] == pytest.approx(190.0)
+
+    await rig.quote("VTI", 190.50, 190.54)
+
+    assert rig.engine.stats.evaluations == 0
+    assert rig.broker.submissions == 0
+    assert await rig.repo.open_intents() == []
+    assert rig.ledger.position(TAXABLE, "VTI") == Decimal(40)
+
+
+async def test_the_bid_decides_not_the_ask(rig: Rig) -> None:
+    """Issue: "Judge on the bid, not the last trade or the ask": a sale gets the bid, so a
+    quote whose ask is below the trigger but whose bid is above it is no harvest; the same
+    ask with the bid below the trigger is one."""
+    lot = await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00, 50.04)
+
+    await rig.quote("VTI", 190.20, 189.00)  # ask below the $190 trigger, bid above
+
+    assert rig.engine.stats.evaluations == 0
+    assert rig.broker.submissions == 0
+
+    await rig.quote("VTI", 188.90, 189.00)  # the bid crosses
+
+    assert rig.engine.stats.evaluations == 1
+    assert (await rig.intent(rig.harvest_id("VTI", lot))).status is IntentStatus.FILLED
+
+
+@pytest.mark.parametrize(
+    ("bid", "ask"),
+    [
+        pytest.param(float("nan"), 150.0, id="nan-bid"),
+        pytest.param(150.0, float("nan"), id="nan-ask"),
+        pytest.param(0.0, 150.0, id="zero-bid"),
+        pytest.param(-150.0, 150.0, id="negative-bid"),
+        pytest.param(-150.0, -149.0, id="negative-both"),
+        pytest.param(150.0, 149.0, id="crossed"),
+    ],
+)
+async def test_insane_quotes_are_ignored(rig: Rig, bid: float, ask: float) -> None:
+    """Issue: "Insane quotes (NaN, zero, negative, crossed bid > ask) are ignored": counted,
+    never stored as the market, never evaluated, never traded on."""
+    await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00, 50.04)
+
+    await rig.deliver(Quote("VTI", bid, ask, rig.clock.now()))
+
+    assert rig.engine.stats.insane_quotes == 1
+    assert "VTI" not in rig.engine.quotes
+    assert rig.engine.stats.evaluations == 0
+    assert rig.broker.submissions == 0
