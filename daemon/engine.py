@@ -4,7 +4,7 @@ Only the clock and the broker change between those modes. The engine keeps the i
 ledger (rebuilt from the journal on start), a per-symbol trigger price for the O(1) tick path,
 and hands decided harvests to the order manager.
 
-Tick path: a quote is stored, checked for plain sanity (positive, not crossed, not NaN) and
+Tick path: a quote is stored, checked for plain sanity (positive, finite, not crossed) and
 compared, as floats, with the symbol's highest trigger. Only a bid at or below the trigger goes
 on to the full checks: the quote filter (staleness, outliers), the exact `Decimal` evaluation
 against the ledger, the wash-sale guard and the risk limits.
@@ -37,6 +37,7 @@ from strategies.wash_guard import WashGuard
 log = structlog.get_logger("tlh.engine")
 NEW_YORK = ZoneInfo("America/New_York")
 NO_TRIGGER = float("-inf")
+INFINITY = float("inf")
 
 
 class JournalRepository(Repository, Protocol):
@@ -186,7 +187,8 @@ class HarvestEngine:
         """Store a quote; return whether its bid crosses the symbol's trigger (O(1))."""
         self.stats.quotes += 1
         bid, ask = q.bid, q.ask
-        if not (0.0 < bid <= ask):  # NaN, zero, negative and crossed quotes all fail here
+        # NaN, zero, negative, crossed and infinite quotes all fail here.
+        if not (0.0 < bid <= ask < INFINITY):
             self.stats.insane_quotes += 1
             return False
         self.quotes[q.symbol] = q

@@ -138,8 +138,19 @@ class OrderManager:
     # -- queries ---------------------------------------------------------------------------
 
     def pending_buy_symbols(self) -> set[str]:
-        """Return the symbols with a buy intent still open."""
-        return {i.symbol for i in self._open.values() if i.side is Action.BUY}
+        """Return the symbols a buy is open or planned for.
+
+        Planned buys are the replacements of harvest sales still in flight and of finished
+        sales waiting for a quote: they will be bought, so a loss sale of anything identical
+        now would be washed by them (IRC §1091(a)).
+        """
+        symbols = {i.symbol for i in self._open.values() if i.side is Action.BUY}
+        symbols.update(
+            i.payload["replacement"] for i in self._open.values()
+            if i.kind is IntentKind.HARVEST_SELL and i.payload.get("replacement")
+        )
+        symbols.update(self._awaiting)
+        return symbols
 
     def pending_sell_symbols(self) -> set[str]:
         """Return the symbols with a sell intent still open."""
@@ -306,20 +317,24 @@ class OrderManager:
             source=f"{source}:fill:{fill.execution_id}",
             external_id=f"{source}:{fill.execution_id}",
         )
-        seqs = await self._repo.append_journal([entry])
-        if not seqs:
-            return  # already journaled (a replayed or reconciled execution)
+        # The journal entry and the intent's filled amounts commit together: a crash between
+        # them would leave a replayed fill journaled but never counted.
+        async with self._repo.transaction() as tx:  # type: ignore[attr-defined]
+            seqs = await tx.append_journal([entry])
+            if not seqs:
+                return  # already journaled (a replayed or reconciled execution)
+            if intent is not None and intent.intent_id in self._open:
+                sign = 1 if action is Action.SELL else -1
+                intent = await tx.update_intent(
+                    intent.intent_id,
+                    filled_quantity=intent.filled_quantity + fill.quantity,
+                    filled_notional=intent.filled_notional + fill.quantity * fill.price
+                    - sign * fill.fees,
+                )
+                self._open[intent.intent_id] = intent
         log.info("fill", intent_id=fill.client_order_id, symbol=fill.symbol,
                  side=fill.side.value, quantity=str(fill.quantity), price=str(fill.price))
         await self._on_journal(seqs, [entry])
-        if intent is not None and intent.intent_id in self._open:
-            notional = intent.filled_notional + fill.quantity * fill.price - fill.fees * (
-                1 if action is Action.SELL else -1)
-            intent = await self._set(
-                intent,
-                filled_quantity=intent.filled_quantity + fill.quantity,
-                filled_notional=notional,
-            )
 
     async def _apply_snapshot(
         self, intent: Intent, snapshot: OrderSnapshot, reason: str = ""

@@ -31,9 +31,10 @@ A symbol never seen (and not `seed`-ed) is held the same way until ``hold_after_
 consecutive mutually consistent ticks establish its first reference; those ticks are ``ok``.
 Seed a symbol from a trusted price (e.g. the previous close) to skip that warm-up.
 
-Inputs are `Decimal` (or `int`); `float` is accepted for the fast path and converted exactly
-through its shortest representation (``Decimal(repr(x))``) after the NaN check, so every
-decision is made in `Decimal`. Harvest only on ``verdict.tradable`` (ok and not held).
+Inputs are `Decimal` (or `int`); `float` is accepted for the fast path and converted through
+its shortest round-trip representation (``Decimal(repr(x))``: 83.99 stays 83.99, not the binary
+83.98999...) after the NaN check, so every decision is made in `Decimal`. Timestamps must be
+all timezone-aware (UTC) or all naive. Harvest only on ``verdict.tradable`` (ok and not held).
 """
 
 from __future__ import annotations

@@ -113,11 +113,14 @@ async def test_the_bid_decides_not_the_ask(rig: Rig) -> None:
         pytest.param(-150.0, 150.0, id="negative-bid"),
         pytest.param(-150.0, -149.0, id="negative-both"),
         pytest.param(150.0, 149.0, id="crossed"),
+        pytest.param(150.0, float("inf"), id="infinite-ask"),
+        pytest.param(float("inf"), float("inf"), id="infinite-both"),
     ],
 )
 async def test_insane_quotes_are_ignored(rig: Rig, bid: float, ask: float) -> None:
     """Issue: "Insane quotes (NaN, zero, negative, crossed bid > ask) are ignored": counted,
-    never stored as the market, never evaluated, never traded on."""
+    never stored as the market, never evaluated, never traded on. An infinite price is as
+    insane as NaN (and, kept as a substitute's market, would price a replacement at infinity)."""
     await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
 
@@ -127,3 +130,17 @@ async def test_insane_quotes_are_ignored(rig: Rig, bid: float, ask: float) -> No
     assert "VTI" not in rig.engine.quotes
     assert rig.engine.stats.evaluations == 0
     assert rig.broker.submissions == 0
+
+
+async def test_an_infinite_ask_never_prices_a_replacement(rig: Rig) -> None:
+    """Issue: insane quotes are ignored. A substitute quoted with an infinite ask must not be
+    the market its replacement is sized from: the replacement waits for a sane quote."""
+    lot = await rig.hold("VTI", "40", "200")
+    await rig.deliver(Quote("SCHB", 50.00, float("inf"), rig.clock.now()))
+
+    await rig.quote("VTI", 180.00)
+    await rig.quote("SCHB", 50.00, 50.04)
+
+    buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, rig.harvest_id("VTI", lot)))
+    assert (buy.symbol, buy.status, buy.limit_price) == ("SCHB", IntentStatus.FILLED,
+                                                         Decimal("50.15"))

@@ -18,6 +18,7 @@ from conftest import Rigs
 from daemonkit import IRA, TAXABLE, Rig, make_settings
 
 from adapters.storage.records import IntentKind, IntentStatus
+from daemon.events import Quote
 from daemon.orders import intent_id
 from ledger.model import Action
 
@@ -137,3 +138,36 @@ async def test_harvest_is_allowed_31_days_after_the_identical_purchase(rig: Rig)
     (sold,) = rig.ledger.sales
     assert sold.lot_id == lot
     assert not sold.washed
+
+
+@pytest.mark.parametrize("stage", ["sale-in-flight", "replacement-waiting-for-a-quote"])
+async def test_no_loss_sale_of_a_security_a_planned_replacement_will_buy(
+    rig: Rig, stage: str
+) -> None:
+    """IRC §1091(a): a loss sale of SCHB is washed by a purchase of SCHB within 30 days after
+    it -- the daemon's own replacement buy included. VTI is being harvested into SCHB: its sale
+    is still open at the broker, or has filled and the replacement waits for SCHB's first
+    quote. When SCHB then crosses the held SCHB lot's trigger, the daemon must not harvest it
+    only to buy SCHB for VTI a moment later."""
+    await rig.hold("VTI", "40", "200")
+    schb = await rig.hold("SCHB", "100", "60")
+    await rig.quote("ITOT", 100.00)
+    if stage == "sale-in-flight":
+        await rig.quote("SCHB", 58.00)  # the daemon knows SCHB; the broker has no VTI market
+        await rig.deliver(Quote("VTI", 180.00, 180.04, rig.clock.now()))
+        assert rig.orders.pending_sell_symbols() == {"VTI"}
+    else:
+        rig.market("SCHB", 50.00)  # the broker has SCHB; the daemon has not seen a quote yet
+        await rig.quote("VTI", 180.00)
+        assert rig.orders.awaiting_quotes == {"SCHB"}
+
+    await rig.quote("SCHB", 50.00)
+    if stage == "sale-in-flight":
+        rig.market("VTI", 180.00)
+        rig.broker.fill_open_orders()
+        await rig.engine.drain()
+
+    assert rig.engine.stats.skips == {"wash_guard": 1}
+    assert schb in {x.lot_id for x in rig.ledger.open_lots()}
+    assert [(s.symbol, s.washed) for s in rig.ledger.sales] == [("VTI", False)]
+    assert {x.symbol for x in rig.ledger.open_lots()} == {"SCHB"}  # the lot and the replacement

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -167,7 +166,10 @@ def test_malformed_entries_are_refused_before_storage(
 
 @pytest.mark.slow
 async def test_loading_100k_entries_takes_well_under_a_second(sqlite_url: str) -> None:
-    """Rebuilding the ledger on start reads 100,000 journal rows in under 1 s on SQLite."""
+    """Rebuilding the ledger on start reads 100,000 journal rows back exactly, in order.
+
+    Its speed is measured by bench/cold_start.py, not asserted here (benchmarks, not timed tests).
+    """
     engine = create_engine(sqlite_url)
     try:
         await upgrade_database(engine)
@@ -190,14 +192,10 @@ async def test_loading_100k_entries_takes_well_under_a_second(sqlite_url: str) -
         ]
         await repo.append_journal(entries)
 
-        # CPU time of the whole process (aiosqlite's thread included): unlike wall time, it
-        # does not grow when other jobs compete for the machine's cores.
-        started = time.process_time()
         records = await repo.load_journal()
-        elapsed = time.process_time() - started
     finally:
         await engine.dispose()
 
     assert len(records) == 100_000
     assert records[-1].quantity == Decimal("99999.123456789")
-    assert elapsed < 1.0, f"load_journal took {elapsed:.2f} s of CPU"
+    assert [r.seq for r in records] == sorted(r.seq for r in records)
