@@ -340,6 +340,13 @@ class OrderManager:
         self, intent: Intent, snapshot: OrderSnapshot, reason: str = ""
     ) -> None:
         status = _STATUS[snapshot.status]
+        final = status.terminal and transition_allowed(intent.status, status)
+        if final and intent.intent_id in self._open and (
+            snapshot.filled_quantity > intent.filled_quantity
+        ):
+            # Journal the fills first: once the intent is stored final, resume() no longer
+            # looks at it, so a crash (or a broker error) here must leave it open.
+            intent = await self._recover_fills(intent)
         changes: dict[str, Any] = {}
         if snapshot.broker_order_id and snapshot.broker_order_id != intent.broker_order_id:
             changes["broker_order_id"] = snapshot.broker_order_id
@@ -350,8 +357,6 @@ class OrderManager:
         if changes:
             intent = await self._set(intent, **changes)
         if intent.status.terminal and intent.intent_id in self._open:
-            if snapshot.filled_quantity > intent.filled_quantity:
-                intent = await self._recover_fills(intent)
             await self._finish(intent)
 
     async def _recover_fills(self, intent: Intent) -> Intent:

@@ -147,6 +147,9 @@ class Ledger:
         self._sales: list[_Sale] = []
         self._last_key: tuple[date, object, int] | None = None
         self._applies: dict[str, bool] = {}
+        # Basis the sale being applied has added to parcels by washing its own losses (keyed by
+        # id(parcel)), so HIFO keeps ranking them as they stood when the sale was made.
+        self._raised_in_sale: dict[int, Decimal] | None = None
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -309,6 +312,7 @@ class Ledger:
         qty_left = t.quantity
         wash = self._wash_applies(t.symbol) and not account_type.tax_advantaged
         group = self._group(t.symbol) if wash else None
+        self._raised_in_sale = {}
         while qty_left > ZERO:
             # Pick each parcel only once the previous one is done: washing an earlier portion
             # may split a parcel this same sale relieves next (its replacement shares, held at
@@ -344,6 +348,7 @@ class Ledger:
                 rest = self._match_earlier(group, sale, portion)
                 if rest is not None:
                     group.pending.append((sale, rest))
+        self._raised_in_sale = None
 
     def _check_relief(self, t: Trade) -> None:
         """Raise unless the sale's lot (or position) exists and holds enough shares."""
@@ -385,8 +390,13 @@ class Ledger:
         if method is LotMethod.LIFO:
             return (p for lot in reversed(lots) for p in reversed(lot.parcels))
         parcels = [p for lot in lots for p in lot.parcels if p.quantity > ZERO]
-        # HIFO: highest adjusted basis per share first; ties keep acquisition order.
-        return sorted(parcels, key=lambda p: -(p.adjusted_basis / p.quantity))
+        # HIFO: highest adjusted basis per share first, as it stood when the sale was made (a
+        # loss this sale washes into a parcel it is about to relieve does not re-rank that
+        # parcel); ties keep acquisition order.
+        raised = self._raised_in_sale or {}
+        return sorted(
+            parcels, key=lambda p: -((p.adjusted_basis - raised.get(id(p), ZERO)) / p.quantity)
+        )
 
     def _drop_empty_lots(self, account: str, symbol: str) -> None:
         lots = self._positions.get((account, symbol))
@@ -447,6 +457,8 @@ class Ledger:
             washed.permanently_disallowed = loss
         else:
             target.wash_adjustment += loss
+            if self._raised_in_sale is not None:
+                self._raised_in_sale[id(target)] = self._raised_in_sale.get(id(target), ZERO) + loss
             target.holding_period_start = tacked_start(
                 self.conventions.holding_period,
                 sold_start=washed.holding_period_start,

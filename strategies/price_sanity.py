@@ -12,8 +12,8 @@ rejected, in this order of precedence, when:
    ``at`` of any valid quote checked so far (the stream's own clock, so a delayed or replayed
    quote is caught without reading a wall clock). A feed that may carry bogus future
    timestamps should pass ``now``;
-6. ``outlier``: its mid lies outside ``±band_pct`` percent of the symbol's reference, the median
-   of its last `window` accepted mids.
+6. ``outlier``: its mid lies outside ``reference × (1 ± band_pct)``, the reference being the
+   median of the symbol's last `window` accepted mids.
 
 Rejections 1-5 leave the symbol's state alone. An outlier makes the symbol *suspect*: it is
 held (`is_held`) until `hold_after_suspect` consecutive good ticks settle which level is right:
@@ -48,7 +48,6 @@ from enum import StrEnum
 
 Number = Decimal | float | int
 
-_HUNDRED = Decimal(100)
 _TWO = Decimal(2)
 
 
@@ -123,7 +122,8 @@ class _SymbolState:
 class QuoteSanity:
     """Per-symbol quote filter; see the module docstring for the rules.
 
-    `band_pct` is in percent (``Decimal("5")`` means ±5 %), ``0 < band_pct < 100``.
+    `band_pct` is a fraction, like every ``*_pct`` setting of tlh (``Decimal("0.05")`` means
+    ±5 %), ``0 < band_pct < 1``.
     `stale_after` is the largest accepted age of a quote. `hold_after_suspect` (>= 0) is the
     number of good ticks that must confirm a level after an outlier; 0 accepts a new level at
     once. `window` (>= 1) is the number of recent accepted mids whose median is the reference.
@@ -137,16 +137,18 @@ class QuoteSanity:
         window: int = 5,
     ) -> None:
         if not isinstance(band_pct, Decimal) or not band_pct.is_finite():
-            raise ValueError("band_pct must be a finite Decimal (percent)")
-        if not Decimal(0) < band_pct < _HUNDRED:
-            raise ValueError("band_pct is a percentage and must be between 0 and 100")
+            raise ValueError("band_pct must be a finite Decimal fraction (0.05 for 5%)")
+        if not Decimal(0) < band_pct < 1:
+            raise ValueError(
+                f"band_pct must be a fraction between 0 and 1 (got {band_pct}); write 0.05 for 5%"
+            )
         if stale_after <= timedelta(0):
             raise ValueError("stale_after must be positive")
         if hold_after_suspect < 0:
             raise ValueError("hold_after_suspect must be >= 0")
         if window < 1:
             raise ValueError("window must be >= 1")
-        self.band = band_pct / _HUNDRED
+        self.band = band_pct
         self.stale_after = stale_after
         self.hold_after_suspect = hold_after_suspect
         self.window = window

@@ -18,8 +18,11 @@ class Rigs:
 
     async def open(self, url: str | None = None, **options: Any) -> Rig:
         """Open (and start) a rig; see `daemonkit.open_rig` for the options."""
-        rig = await open_rig(url or self.default_url, **options)
+        start = options.pop("start", True)
+        rig = await open_rig(url or self.default_url, start=False, **options)
         self.opened.append(rig)
+        if start:
+            await rig.engine.start()
         return rig
 
     async def restart(self, rig: Rig, **options: Any) -> Rig:

@@ -16,14 +16,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adapters.base import OrderRequest, OrderSnapshot
+from adapters.base import BrokerError, OrderRequest, OrderSnapshot
 from adapters.sim.broker import SimBroker, SimCosts
 from adapters.storage.records import Intent, IntentKind, JournalKind, JournalRecord
 from adapters.storage.repository import Repository
 from daemon.app import Daemon, build_daemon
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
-from daemon.events import Quote
+from daemon.events import Fill, Quote
 from daemon.orders import OrderManager, intent_id
 from daemon.settings import Settings
 from ledger.engine import Ledger
@@ -57,14 +57,24 @@ def make_settings(**overrides: Any) -> Settings:
 class SpyBroker(SimBroker):
     """The simulated broker, noting what our database held for each order as it arrived.
 
-    Only observation is added: `stored_at_submit[client_order_id]` is the intent stored under
-    that id at the moment `submit` was called (None if there was none).
+    Observation is added: `stored_at_submit[client_order_id]` is the intent stored under that
+    id at the moment `submit` was called (None if there was none). And an outage, as a real
+    broker's API has them: while `fills_outage` is positive, each `fills_since` call fails
+    with a transient `BrokerError` and counts it down.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.repo: Repository | None = None
         self.stored_at_submit: dict[str, Intent | None] = {}
+        self.fills_outage = 0
+
+    async def fills_since(self, since: datetime | None) -> list[Fill]:
+        """Fail during an outage, else behave exactly as `SimBroker.fills_since`."""
+        if self.fills_outage > 0:
+            self.fills_outage -= 1
+            raise BrokerError("executions endpoint unavailable (HTTP 503)", transient=True)
+        return await super().fills_since(since)
 
     async def submit(self, order: OrderRequest) -> OrderSnapshot:
         """Record the stored intent, then behave exactly as `SimBroker.submit`."""

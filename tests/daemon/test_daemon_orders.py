@@ -146,3 +146,24 @@ async def test_max_harvests_per_day_denies_the_harvest_past_the_limit(rigs: Rigs
     assert await rig.broker.get_order(denied.intent_id) is None
     assert rig.broker.submissions == 2  # the VTI sale and its replacement
     assert rig.ledger.position(TAXABLE, "VEA") == 100
+
+
+async def test_a_harvest_whose_replacement_would_break_max_daily_notional_is_denied(
+    rigs: Rigs,
+) -> None:
+    """Issue: risk limits deny before any order leaves, and with `harvest.allow_cash = false`
+    (the default) a harvest never ends in cash. The $7,185.60 sale fits a $10,000 day, but its
+    replacement (about $7,200 more) would not: the harvest is denied up front, rather than
+    sold and then left in cash when the replacement is denied."""
+    rig = await rigs.open(settings=make_settings(
+        risk={"max_order_notional": 10_000, "max_daily_notional": 10_000}))
+    lot = await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00)
+
+    await rig.quote("VTI", 180.00)
+
+    intent = await rig.intent(rig.harvest_id("VTI", lot))
+    assert intent.status is IntentStatus.DENIED
+    assert "max_daily_notional" in intent.reason
+    assert rig.broker.submissions == 0
+    assert rig.ledger.position(TAXABLE, "VTI") == 40

@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from conftest import Rigs
 from daemonkit import IRA, TAXABLE, Rig, make_settings
 
+from adapters.base import BrokerError
 from adapters.storage.records import IntentKind, IntentStatus, JournalKind
 from daemon.events import Quote, SplitEvent
 from daemon.orders import intent_id
@@ -124,3 +126,29 @@ async def test_the_ledger_rebuilt_from_the_journal_equals_the_one_kept_in_memory
     assert rig.ledger.open_lots() == kept_lots
     assert rig.ledger.sales == kept_sales
     assert len(await rig.journal(JournalKind.SPLIT)) == 1
+
+
+async def test_a_broker_outage_during_recovery_loses_neither_the_sale_nor_the_replacement(
+    rigs: Rigs, db_url: str
+) -> None:
+    """Orders docstring: "Crash-only: resume() is both startup and recovery." Startup may itself
+    be cut short: the sale filled while the daemon was down, and on the next start the broker's
+    executions endpoint fails while the daemon recovers that fill, so the start fails. The
+    start after that must still journal the fill once and place the replacement -- an intent
+    never becomes final before the fills it reports are in the journal."""
+    rig = await rigs.open(db_url)
+    lot = await rig.hold("VTI", "40", "200")
+    await rig.engine.handle(Quote("VTI", 180.00, 180.04, rig.clock.now()))  # no market yet
+    await rig.close()
+    rig.market("VTI", 180.00)
+    rig.broker.fill_open_orders()  # the sale fills at the broker while we are down
+    rig.advance(minutes=1)
+    rig.broker.fills_outage = 1
+
+    with pytest.raises(BrokerError):
+        await rigs.restart(rig)  # the start fails: the daemon exits (systemd restarts it)
+    rig.advance(minutes=1)
+    rig = await rigs.restart(rigs.opened[-1])
+    await rig.quote("SCHB", 50.00)
+
+    await _assert_recovered_once(rig, lot)

@@ -67,6 +67,23 @@ def test_hifo_ranks_by_adjusted_basis_per_share_not_cost() -> None:
     assert (last.lot_id, last.cost_basis, last.adjusted_basis) == ("R", D("95.00"), D("125.00"))
 
 
+def test_hifo_ranks_as_of_the_sale_not_after_the_wash_that_sale_causes() -> None:
+    """Reg. §1.1012-1(c): shares are identified when they are sold. Selling 3 by HIFO picks
+    A, A ($10) and C ($8); A's loss washed into R ($2 + $9 = $11) while the sale is being
+    applied does not make R one of the three highest."""
+    ledger = run(
+        buy("2023-12-01", "XYZ", "1", "8", lot="C"),
+        buy("2023-12-02", "XYZ", "2", "10", lot="A"),
+        buy("2024-01-20", "XYZ", "1", "2", lot="R"),
+        sell("2024-01-25", "XYZ", "3", "1"),
+        methods={"brokerage": LotMethod.HIFO},
+    )
+    assert sorted((r.lot_id, r.wash_sale_disallowed) for r in ledger.sales) == [
+        ("A", D("0")), ("A", D("9.00")), ("C", D("0"))]
+    [r] = ledger.open_lots()
+    assert (r.lot_id, r.adjusted_basis) == ("R", D("11.00"))
+
+
 def test_each_account_uses_its_own_method() -> None:
     """Lot identification is per account (tlh `methods`): t1 LIFO, t2 the default FIFO."""
     trades = [

@@ -21,7 +21,7 @@ N = 3  # hold_after_suspect
 
 def sanity(**kwargs: object) -> QuoteSanity:
     args: dict[str, object] = {
-        "band_pct": Decimal("5"),
+        "band_pct": Decimal("0.05"),
         "stale_after": timedelta(seconds=30),
         "hold_after_suspect": N,
     }
@@ -162,15 +162,17 @@ def test_unseeded_symbol_is_held_until_its_level_is_established() -> None:
     "kwargs",
     [
         {"band_pct": Decimal(0)},
-        {"band_pct": Decimal(100)},
-        {"band_pct": 5.0},
+        {"band_pct": Decimal(1)},
+        {"band_pct": Decimal(5)},  # 5 % is written 0.05
+        {"band_pct": 0.05},
         {"stale_after": timedelta(0)},
         {"hold_after_suspect": -1},
         {"window": 0},
     ],
 )
 def test_bad_configuration_is_refused(kwargs: dict[str, object]) -> None:
-    """band_pct is a Decimal percentage in (0, 100); the other settings must be positive."""
+    """band_pct is a Decimal fraction in (0, 1), as tlh's other *_pct settings (0.05 = 5 %);
+    the other settings must be positive."""
     with pytest.raises(ValueError):  # noqa: PT011 - several messages
         sanity(**kwargs)
 
