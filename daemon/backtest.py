@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from adapters.prices.model import PriceSeries, normalize_split_ratio
+from adapters.prices.model import PriceSeries, split_share_ratio
 from adapters.sim.broker import SimBroker, SimCosts
 from adapters.storage.records import IntentKind, JournalKind
 from daemon.app import Daemon, build_daemon
@@ -167,9 +167,9 @@ def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:
         coef = prices.splits.get(i)
         if coef is None or coef == 1:
             continue
-        ratio = normalize_split_ratio(coef)
-        # Spin-off adjustment factors are not share ratios; only simple ratios move shares.
-        if ratio.denominator <= 100 and ratio.numerator <= 100 * ratio.denominator:
+        # Spin-off price factors are not share ratios: only real splits move shares.
+        ratio = split_share_ratio(coef)
+        if ratio is not None:
             out.append((i, _decimal(ratio)))
     return out
 

@@ -195,7 +195,10 @@ class OrderManager:
                 "trade_date": today.isoformat(),
             },
         )
-        denial = await self._risk_denial(intent, today, harvest=True)
+        # The replacement spends about the sale's proceeds the same day: the limits must hold
+        # for both, or the harvest would end in cash when its replacement is denied.
+        follow_up = plan.quantity * quote.bid_decimal if plan.replacement else ZERO
+        denial = await self._risk_denial(intent, today, harvest=True, follow_up=follow_up)
         if denial is not None:
             intent = replace(intent, status=IntentStatus.DENIED, reason=denial)
         saved = await self._repo.save_intent(intent)
@@ -210,7 +213,10 @@ class OrderManager:
         await self._submit(saved)
         return saved
 
-    async def _risk_denial(self, intent: Intent, today: date, *, harvest: bool) -> str | None:
+    async def _risk_denial(
+        self, intent: Intent, today: date, *, harvest: bool, follow_up: Decimal = ZERO
+    ) -> str | None:
+        """Return why `intent` (and the `follow_up` notional it commits to) may not go out."""
         if not self.trading_enabled:
             return "dry_run: trading is not enabled"
         if self.risk.kill_switch:
@@ -218,9 +224,12 @@ class OrderManager:
         notional = intent.quantity * (intent.limit_price or ZERO)
         if notional > self.risk.max_order_notional:
             return f"risk: order notional {notional:.2f} above max_order_notional"
+        if follow_up > self.risk.max_order_notional:
+            return f"risk: replacement notional {follow_up:.2f} above max_order_notional"
         count, spent = await self._counters(today)
-        if spent + notional > self.risk.max_daily_notional:
-            return f"risk: daily notional {spent + notional:.2f} above max_daily_notional"
+        day = spent + notional + follow_up
+        if day > self.risk.max_daily_notional:
+            return f"risk: daily notional {day:.2f} above max_daily_notional"
         if harvest and count >= self.risk.max_harvests_per_day:
             return f"risk: {count} harvests today, max_harvests_per_day reached"
         return None

@@ -28,11 +28,7 @@ def load_price_source(path: Path) -> PriceSeries:
 
     if path.is_dir():
         return csvload.load_price_dir(path)
-    if path.suffix == ".npz":
-        from adapters.prices.cache import load_price_cache
-
-        return load_price_cache(path)
-    return csvload.load_prices(path)
+    return csvload.load_prices(path)  # also recognises a converted cache by its content
 
 
 def _fail(message: str) -> NoReturn:
@@ -52,7 +48,7 @@ def _day(text: str | None, flag: str) -> date | None:
 @app.command("backtest")
 def backtest(
     prices: Annotated[Path, typer.Option(help="Prices: CSV with date,symbol,close (or a "
-                                              "directory of per-symbol files, or a .npz cache).")],
+                                              "directory of per-symbol files, or a cache).")],
     holdings: Annotated[Path, typer.Option(help="Starting lots, in the TRADES.csv format.")],
     config: Annotated[Path | None, typer.Option(help="tlh.toml")] = None,
     start: Annotated[str | None, typer.Option(help="First day to replay (YYYY-MM-DD).")] = None,
