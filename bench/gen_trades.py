@@ -77,12 +77,13 @@ class Position:
 
 
 class Generator:
-    def __init__(self, trades: int, seed: int = SEED) -> None:
+    def __init__(self, trades: int, seed: int = SEED, *, symbols: int = SYMBOLS,
+                 end: date = END) -> None:
         self.n = trades
         self.rng = random.Random(seed)
-        self.days = _weekdays(START, END)
+        self.days = _weekdays(START, end)
         self.day_text = [d.isoformat() for d in self.days]
-        self.symbols = _symbols(self.rng, SYMBOLS)
+        self.symbols = _symbols(self.rng, symbols)
         self.groups = _groups(self.rng, self.symbols)
         self.sibling: dict[str, tuple[str, ...]] = {}
         for g in self.groups:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,11 +12,12 @@ from adapters.base import Broker
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
-from daemon.engine import HarvestEngine
+from daemon.engine import HarvestEngine, QuoteFilter
 from daemon.orders import OrderManager, RiskLimits
 from daemon.settings import Settings
 from ledger.engine import Ledger
 from strategies.harvest import HarvestParams
+from strategies.price_sanity import QuoteSanity
 from strategies.wash_guard import WashGuard
 
 
@@ -63,6 +64,15 @@ def harvest_params(settings: Settings) -> HarvestParams:
     )
 
 
+def make_quote_filter(settings: Settings) -> QuoteSanity:
+    """Return the live quote filter configured by `[prices]`."""
+    return QuoteSanity(
+        band_pct=settings.prices.band_pct,
+        stale_after=timedelta(seconds=settings.prices.stale_after_seconds),
+        hold_after_suspect=3,
+    )
+
+
 def make_ledger(settings: Settings) -> Ledger:
     """Return an empty ledger configured from settings."""
     return Ledger(
@@ -81,6 +91,7 @@ async def build_daemon(
     database_url: str | None = None,
     on_decision: Callable[[str, dict[str, object]], None] | None = None,
     fractional: bool = True,
+    quote_filter: QuoteFilter | None = None,
 ) -> Daemon:
     """Migrate the database and wire every part; call `daemon.engine.start()` next."""
     db = create_engine(database_url or settings.database.url)
@@ -126,7 +137,7 @@ async def build_daemon(
         substitutes=settings.substitute_groups(),
         now=now,
         allow_cash=settings.harvest.allow_cash,
-        quote_filter=None,
+        quote_filter=quote_filter,
         source=broker.name,
         on_decision=on_decision,
     )

@@ -46,12 +46,22 @@ class JournalRepository(Repository, Protocol):
     async def load_journal(self, after_seq: int = 0) -> Sequence[object]: ...
 
 
+class Verdict(Protocol):
+    """A quote filter's judgement."""
+
+    @property
+    def tradable(self) -> bool: ...
+
+
 class QuoteFilter(Protocol):
-    """Judge a quote's plausibility before the engine acts on it."""
+    """Judge a quote's plausibility (staleness, outliers) before the engine acts on it."""
 
-    def check(self, symbol: str, bid: float, ask: float, at: datetime) -> object: ...
+    band: Decimal
 
-    def is_held(self, symbol: str) -> bool: ...
+    def check(self, symbol: str, bid: float, ask: float, at: datetime,
+              now: datetime | None = None) -> Verdict: ...
+
+    def reset(self, symbol: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -60,6 +70,7 @@ class EngineStats:
 
     quotes: int = 0
     insane_quotes: int = 0
+    suspect_quotes: int = 0
     evaluations: int = 0
     harvests: int = 0
     skips: dict[str, int] = field(default_factory=dict)
@@ -115,6 +126,8 @@ class HarvestEngine:
         self._skip_memo: dict[tuple[str, str], date] = {}
         self._accounts_by_symbol: dict[str, set[str]] = {}
         self._last_seq = 0
+        self._in_zone: set[str] = set()
+        self._zone = 1.0 + 2 * float(quote_filter.band) if quote_filter else 1.0
 
     @property
     def relief(self) -> LotRelief:
@@ -134,19 +147,21 @@ class HarvestEngine:
         for symbol in list(self._accounts_by_symbol):
             self.refresh_trigger(symbol)
         await self.broker.connect(self.queue.put)
-        await self.broker.subscribe(self.watched_symbols())
         await self.orders.resume()
+        # After resume: a replacement it left waiting for a quote needs that symbol's stream.
+        await self.broker.subscribe(self.watched_symbols())
         await self.drain()
         log.info("engine_started", journal_entries=len(events), symbols=len(self.triggers))
 
     def watched_symbols(self) -> set[str]:
-        """Return the held symbols and every substitute that may replace them."""
+        """Return the held symbols, every substitute that may replace them, and the symbols
+        a replacement waits to be quoted in."""
         held = set(self._accounts_by_symbol)
         out = set(held)
         for group in self.substitutes:
             if held.intersection(group):
                 out.update(group)
-        return out
+        return out | self.orders.awaiting_quotes
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume events until `stop` is set; the event in hand is always finished."""
@@ -191,19 +206,30 @@ class HarvestEngine:
         if not (0.0 < bid <= ask < INFINITY):
             self.stats.insane_quotes += 1
             return False
-        self.quotes[q.symbol] = q
-        return bid <= self.triggers.get(q.symbol, NO_TRIGGER)
+        symbol = q.symbol
+        self.quotes[symbol] = q
+        trigger = self.triggers.get(symbol, NO_TRIGGER)
+        qf = self.quote_filter
+        if qf is None:
+            return bid <= trigger
+        # Quotes near the trigger are checked in full; a symbol entering that zone must first
+        # build a consistent reference, so a lone spike from far above never harvests.
+        if bid > trigger * self._zone:
+            if symbol in self._in_zone:
+                self._in_zone.discard(symbol)
+                qf.reset(symbol)
+            return False
+        self._in_zone.add(symbol)
+        if not qf.check(symbol, bid, ask, q.at, self._now()).tradable:
+            self.stats.suspect_quotes += 1
+            return False
+        return bid <= trigger
 
     # -- decisions -------------------------------------------------------------------------
 
     async def evaluate(self, q: Quote) -> None:
         """Decide, in Decimal, whether to harvest any position of `q.symbol` now."""
         symbol = q.symbol
-        if self.quote_filter is not None:
-            verdict = self.quote_filter.check(symbol, q.bid, q.ask, q.at)
-            if not getattr(verdict, "ok", True) or self.quote_filter.is_held(symbol):
-                self._decide("skip", symbol=symbol, reason=f"suspect_quote: {verdict}")
-                return
         today = q.at.astimezone(NEW_YORK).date()
         self.stats.evaluations += 1
         for account in sorted(self._accounts_by_symbol.get(symbol, ())):
@@ -282,8 +308,11 @@ class HarvestEngine:
                 event = Split(seq, entry.trade_date, entry.symbol, entry.ratio,
                               entry.occurred_at, entry.source)
             else:
-                assert entry.account and entry.action and entry.quantity is not None
-                assert entry.price is not None and entry.fees is not None
+                assert entry.account is not None
+                assert entry.action is not None
+                assert entry.quantity is not None
+                assert entry.price is not None
+                assert entry.fees is not None
                 event = Trade(seq, entry.trade_date, entry.account, entry.action, entry.symbol,
                               entry.quantity, entry.price, entry.fees, entry.lot_id,
                               entry.occurred_at, entry.source)

@@ -53,10 +53,49 @@ class _Lot:
     account: str
     symbol: str
     parcels: list[Parcel]
+    # The first `empty_head` and the last `empty_tail` parcels are known to be empty (sold).
+    # Both stay true: a parcel is only ever inserted in front of an open one (`_split_replacement`)
+    # and an empty parcel never fills again. They spare sales from rescanning sold parcels, which
+    # matters for lots split into thousands of parcels by chains of wash sales.
+    empty_head: int = 0
+    empty_tail: int = 0
 
     @property
     def quantity(self) -> Decimal:
         return sum((p.quantity for p in self.parcels), ZERO)
+
+    def first_open(self) -> Parcel | None:
+        """Return the first parcel with shares left (None when the lot is sold out)."""
+        parcels = self.parcels
+        i, n = self.empty_head, len(parcels)
+        while i < n:
+            p = parcels[i]
+            if p.quantity > ZERO:
+                self.empty_head = i
+                return p
+            i += 1
+        self.empty_head = n
+        return None
+
+    def last_open(self) -> Parcel | None:
+        """Return the last parcel with shares left (None when the lot is sold out)."""
+        parcels = self.parcels
+        n = len(parcels)
+        i = n - 1 - self.empty_tail
+        while i >= 0:
+            p = parcels[i]
+            if p.quantity > ZERO:
+                self.empty_tail = n - 1 - i
+                return p
+            i -= 1
+        self.empty_tail = n
+        return None
+
+    def open_span(self) -> list[Parcel]:
+        """Return the parcels between the known-empty ends, in order (some may be empty)."""
+        if self.empty_head == 0 and self.empty_tail == 0:
+            return self.parcels
+        return self.parcels[self.empty_head : len(self.parcels) - self.empty_tail]
 
 
 @dataclass(slots=True)
@@ -192,7 +231,7 @@ class Ledger:
     def parcels(self, account: str, symbol: str) -> Iterator[Parcel]:
         """Yield the open parcels of one position in acquisition order."""
         for lot in self._positions.get((account, symbol), ()):
-            for p in lot.parcels:
+            for p in lot.open_span():
                 if p.quantity > ZERO:
                     yield p
 
@@ -227,12 +266,16 @@ class Ledger:
 
     def apply_all(self, events: Iterable[LedgerEvent]) -> None:
         """Apply a history, ordered by date, then timestamp, then source order."""
-        for event in sorted(events, key=_order_key):
-            self.apply(event)
+        keyed = [(_order_key(event), event) for event in events]
+        keyed.sort(key=_first)
+        for key, event in keyed:
+            self._apply(event, key)
 
     def apply(self, event: LedgerEvent) -> None:
         """Apply one event; events must come in (date, timestamp, seq) order."""
-        key = _order_key(event)
+        self._apply(event, _order_key(event))
+
+    def _apply(self, event: LedgerEvent, key: tuple[date, object, int]) -> None:
         if self._last_key is not None and key[:2] < self._last_key[:2]:
             raise LedgerError(
                 f"event dated {event.trade_date} arrives after one dated {self._last_key[0]}; "
@@ -369,7 +412,13 @@ class Ledger:
                 )
             held = lot.quantity
         else:
-            held = self.position(t.account, t.symbol)
+            # The position's total, summed in order as `position` does, but only as far as
+            # needed: partial sums never decrease, so the comparison below comes out the same.
+            held = ZERO
+            for p in self.parcels(t.account, t.symbol):
+                held += p.quantity
+                if held >= t.quantity:
+                    break
         if t.quantity > held:
             where = f"lot {t.lot_id!r}" if t.lot_id else f"{t.symbol} in account {t.account!r}"
             raise OversellError(f"sells {t.quantity} but only {held} held in {where}",
@@ -377,32 +426,49 @@ class Ledger:
 
     def _next_parcel(self, t: Trade) -> Parcel:
         """Return the open parcel a sale relieves next (specific lot, else the lot method)."""
-        candidates: Iterable[Parcel] = (
-            self._lots[t.lot_id].parcels if t.lot_id else self._by_method(t.account, t.symbol)
+        parcel = (
+            self._lots[t.lot_id].first_open() if t.lot_id else self._by_method(t.account, t.symbol)
         )
-        return next(p for p in candidates if p.quantity > ZERO)
+        if parcel is None:  # `_check_relief` has made sure the shares are there
+            raise LedgerError(f"internal error: nothing left to relieve for {t.symbol}")
+        return parcel
 
-    def _by_method(self, account: str, symbol: str) -> Iterable[Parcel]:
-        lots = self._positions.get((account, symbol), deque())
+    def _by_method(self, account: str, symbol: str) -> Parcel | None:
+        """Return the open parcel the account's lot method relieves next (None if none)."""
+        lots = self._positions.get((account, symbol), ())
         method = self.lot_method(account)
-        if method is LotMethod.FIFO:
-            return (p for lot in lots for p in lot.parcels)
-        if method is LotMethod.LIFO:
-            return (p for lot in reversed(lots) for p in reversed(lot.parcels))
-        parcels = [p for lot in lots for p in lot.parcels if p.quantity > ZERO]
+        if method is LotMethod.FIFO:  # first open parcel in acquisition order
+            for lot in lots:
+                if (p := lot.first_open()) is not None:
+                    return p
+            return None
+        if method is LotMethod.LIFO:  # last open parcel in acquisition order
+            for lot in reversed(lots):
+                if (p := lot.last_open()) is not None:
+                    return p
+            return None
         # HIFO: highest adjusted basis per share first, as it stood when the sale was made (a
         # loss this sale washes into a parcel it is about to relieve does not re-rank that
-        # parcel); ties keep acquisition order.
+        # parcel); ties keep acquisition order. One pass for the first of that order (strictly
+        # lower key wins, so the earliest of equals stays), not a sort.
         raised = self._raised_in_sale or {}
-        return sorted(
-            parcels, key=lambda p: -((p.adjusted_basis - raised.get(id(p), ZERO)) / p.quantity)
-        )
+        best: Parcel | None = None
+        best_key = ZERO
+        for lot in lots:
+            for p in lot.open_span():
+                if p.quantity > ZERO:
+                    key = -((p.adjusted_basis - raised.get(id(p), ZERO)) / p.quantity)
+                    if best is None or key < best_key:
+                        best, best_key = p, key
+        return best
 
     def _drop_empty_lots(self, account: str, symbol: str) -> None:
+        # A lot's quantity is at most zero exactly when no parcel has shares left (none is
+        # negative), which `first_open` finds without summing every parcel each time.
         lots = self._positions.get((account, symbol))
-        while lots and lots[0].quantity <= ZERO:
+        while lots and lots[0].first_open() is None:
             lots.popleft()
-        while lots and lots[-1].quantity <= ZERO:
+        while lots and lots[-1].first_open() is None:
             lots.pop()
 
     # -- wash sales ------------------------------------------------------------------------
@@ -492,7 +558,11 @@ class Ledger:
         parcel.quantity -= qty
         parcel.cost -= cost
         parcel.wash_adjustment -= adjustment
-        lot.parcels.insert(lot.parcels.index(parcel), part)
+        parcels = lot.parcels
+        i = len(parcels) - 1  # `parcel` is the unwashed remainder: last, or close to it
+        while parcels[i] is not parcel:
+            i -= 1
+        parcels.insert(i, part)
         return part
 
     # -- splits ----------------------------------------------------------------------------
@@ -559,6 +629,10 @@ def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:
     portion.cost_basis -= cost
     portion.adjusted_basis -= adjusted
     return part
+
+
+def _first(item: tuple[tuple[date, object, int], LedgerEvent]) -> tuple[date, object, int]:
+    return item[0]
 
 
 def _check_trade(t: Trade) -> None:

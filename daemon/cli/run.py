@@ -18,7 +18,13 @@ from adapters.base import Broker
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
-from daemon.app import build_daemon, harvest_params, make_ledger, trading_enabled
+from daemon.app import (
+    build_daemon,
+    harvest_params,
+    make_ledger,
+    make_quote_filter,
+    trading_enabled,
+)
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.clock import LiveClock
@@ -54,7 +60,8 @@ def make_broker(settings: Settings, clock: LiveClock) -> Broker:
 async def _run(settings: Settings) -> None:
     clock = LiveClock()
     broker = make_broker(settings, clock)
-    daemon = await build_daemon(settings, broker, clock.now)
+    daemon = await build_daemon(settings, broker, clock.now,
+                                quote_filter=make_quote_filter(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

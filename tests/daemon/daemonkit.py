@@ -1,7 +1,8 @@
 """A real daemon on a real database, driven by hand: the shared rig of the `tests/daemon` tests.
 
 Nothing of ours is mocked. `Rig` wraps what `daemon.app.build_daemon` wires (engine, order
-manager, repository, ledger) over a `SimBroker` and a `SimulatedClock`, and offers the few
+manager, repository, ledger) over the simulated broker (`SpyBroker`: `SimBroker` plus an
+observation hook and a switchable API outage) and a `SimulatedClock`, and offers the few
 moves the specifications need: hold a lot, record a past trade, feed a quote the way a broker
 stream delivers it (`engine.handle` then `engine.drain`), and restart on the same database.
 """
@@ -94,7 +95,6 @@ class Rig:
     settings: Settings
     url: str
     seqs: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    decisions: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     closed: bool = False
 
     @property
@@ -225,13 +225,10 @@ async def open_rig(
     settings = settings or make_settings()
     clock = clock or SimulatedClock(T0)
     broker = broker or SpyBroker(clock.now, costs)
-    decisions: list[tuple[str, dict[str, object]]] = []
-    daemon = await build_daemon(settings, broker, clock.now, database_url=url,
-                                on_decision=lambda d, details: decisions.append((d, details)))
+    daemon = await build_daemon(settings, broker, clock.now, database_url=url)
     if isinstance(broker, SpyBroker):
         broker.repo = daemon.repo
-    rig = Rig(daemon=daemon, broker=broker, clock=clock, settings=settings, url=url,
-              decisions=decisions)
+    rig = Rig(daemon=daemon, broker=broker, clock=clock, settings=settings, url=url)
     if seqs is not None:
         rig.seqs = seqs
     if start:

@@ -91,9 +91,10 @@ def _backtest(inputs: dict[str, Path], *extra: object) -> Result:
 def test_backtest_json_summary_reports_the_harvest_and_no_wash_sale(
     inputs: dict[str, Path],
 ) -> None:
-    """Issue: "`tlh backtest --json` prints an object with keys harvests, harvested_loss,
-    estimated_tax_saved, trades, wash_sales_created" -- and the daemon never creates a wash sale
-    (IRC §1091): VTI's 20% fall is harvested into SCHB, and AAPL's 2:1 split is no loss."""
+    """Issue: "`--json` prints an object with keys `harvests, harvested_loss,
+    estimated_tax_saved, trades, wash_sales_created` (and `wash_sales_created == 0`,
+    `harvests >= 1`)" -- the daemon never creates a wash sale (IRC §1091): VTI's 20% fall is
+    harvested into SCHB, and AAPL's 2:1 split is no loss."""
     result = _backtest(inputs, "--json")
 
     assert result.exit_code == 0, result.stderr
@@ -112,8 +113,8 @@ def test_bad_price_rows_are_skipped_counted_and_never_traded_on(
     inputs: dict[str, Path],
 ) -> None:
     """Issue: "Bad price rows (empty date, `abc` close, negative close) are skipped and counted
-    (price_rows_skipped), never traded on": no day is made of them and no trade is priced from
-    them (the -5 AAPL close would otherwise have looked like a 100% loss)."""
+    (`price_rows_skipped`), never traded on." No day is made of them and no trade is priced
+    from them (the -5 AAPL close would otherwise have looked like a 100% loss)."""
     result = _backtest(inputs, "--json", "--trades-out", inputs["TRADES.csv"])
 
     assert result.exit_code == 0, result.stderr
@@ -128,9 +129,9 @@ def test_bad_price_rows_are_skipped_counted_and_never_traded_on(
 
 
 def test_trades_out_rows_reconcile_with_tlh_tax_report(inputs: dict[str, Path]) -> None:
-    """Issue: "`--trades-out FILE` writes TRADES.csv rows whose SELLs carry lot ids, and
-    `tlh tax report` on the holdings plus those rows reports zero wash_sale_disallowed and the
-    same harvested loss" -- the backtest's trades are a complete, wash-free tax history."""
+    """Issue: "`--trades-out FILE` writes TRADES.csv rows whose SELLs carry lot ids; and `tlh tax
+    report --trades <holdings rows + trades-out rows> --format json` reports zero
+    `wash_sale_disallowed` (the backtest created no wash sale) and the same harvested loss."""
     result = _backtest(inputs, "--json", "--trades-out", inputs["TRADES.csv"])
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -155,7 +156,7 @@ def test_trades_out_rows_reconcile_with_tlh_tax_report(inputs: dict[str, Path]) 
 def test_a_bad_holdings_row_exits_2_naming_file_line_and_field(
     inputs: dict[str, Path],
 ) -> None:
-    """Issue: "A bad holdings row exits 2 naming file:line:field" -- and nothing runs."""
+    """Issue: "A bad holdings row exits 2 naming file:line:field." -- and nothing runs."""
     holdings = inputs["HOLDINGS.csv"]
     holdings.write_text(HOLDINGS + "2023-12-01,taxable,BUY,ITOT,-5,100,0,ITOT-1\n")
 

@@ -88,8 +88,9 @@ async def test_get_waits_for_the_next_event() -> None:
 async def test_a_burst_of_quotes_never_delays_or_drops_the_broker_events_of_a_sale(
     rig: Rig,
 ) -> None:
-    """Issue: "EventQueue: quotes conflated per symbol (latest wins), order events never
-    dropped and delivered before quotes, in order" -- in the running engine: the broker's fill
+    """Issue: "EventQueue: quotes conflated per symbol (latest wins, `conflated` counter), order
+    events never dropped and delivered before quotes, in order" -- in the running engine: the
+    broker's fill
     and filled events of a harvest sale arrive amid 200 quotes; the sale is journaled and
     finished first, and only the latest quote of each symbol is judged."""
     lot = await rig.hold("VTI", "40", "200")

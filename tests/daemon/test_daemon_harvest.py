@@ -24,13 +24,14 @@ FEE = Decimal("1.00")
 async def test_falling_bid_harvests_then_buys_the_first_substitute_with_the_actual_proceeds(
     rigs: Rigs,
 ) -> None:
-    """Issue: "A bid crossing a lot's threshold makes one harvest-sell intent, persisted before
-    the order leaves; when the sale fills, a replacement buy of the first allowed member of the
-    lot's [[substitutes]] group is sized from the sale's actual proceeds."
+    """Issue: "A falling bid crossing a lot's threshold → one harvest-sell intent persisted
+    BEFORE the order leaves, then the sale fills, then a replacement buy of the first allowed
+    member of the lot's `[[substitutes]]` group, sized from the sale's actual proceeds; journal
+    holds both fills; ledger shows the replacement lot."
 
     The broker charges $1 an order, so the actual proceeds ($7,199) differ from bid x shares.
     """
-    rig = await rigs.open(costs=SimCosts(fee_per_order=FEE), settings=None)
+    rig = await rigs.open(costs=SimCosts(fee_per_order=FEE))
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
 
@@ -73,8 +74,8 @@ async def test_falling_bid_harvests_then_buys_the_first_substitute_with_the_actu
 
 
 async def test_a_quote_above_the_trigger_is_not_even_evaluated(rig: Rig) -> None:
-    """Issue: "A quote above the trigger does nothing" -- the O(1) tick path stops it before
-    any evaluation, order or intent."""
+    """Issue: "A quote above the trigger does nothing (no evaluation: `engine.stats.evaluations`
+    unchanged)" -- the O(1) tick path stops it before any evaluation, order or intent."""
     await rig.hold("VTI", "40", "200")
     assert rig.engine.triggers["VTI"] == pytest.approx(190.0)
 
@@ -87,9 +88,9 @@ async def test_a_quote_above_the_trigger_is_not_even_evaluated(rig: Rig) -> None
 
 
 async def test_the_bid_decides_not_the_ask(rig: Rig) -> None:
-    """Issue: "Judge on the bid, not the last trade or the ask": a sale gets the bid, so a
-    quote whose ask is below the trigger but whose bid is above it is no harvest; the same
-    ask with the bid below the trigger is one."""
+    """Issue: "Judge on the bid, not the last trade/ask: a quote whose ask is below the trigger
+    but bid above does not harvest." A sale gets the bid; the same ask with the bid below the
+    trigger is a harvest."""
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
 
@@ -118,9 +119,9 @@ async def test_the_bid_decides_not_the_ask(rig: Rig) -> None:
     ],
 )
 async def test_insane_quotes_are_ignored(rig: Rig, bid: float, ask: float) -> None:
-    """Issue: "Insane quotes (NaN, zero, negative, crossed bid > ask) are ignored": counted,
-    never stored as the market, never evaluated, never traded on. An infinite price is as
-    insane as NaN (and, kept as a substitute's market, would price a replacement at infinity)."""
+    """Issue: "Insane quotes ignored: NaN, zero, negative, crossed (bid > ask)." Counted, never
+    stored as the market, never evaluated, never traded on. An infinite price is as insane as
+    NaN (and, kept as a substitute's market, would price a replacement at infinity)."""
     await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
 
@@ -133,8 +134,9 @@ async def test_insane_quotes_are_ignored(rig: Rig, bid: float, ask: float) -> No
 
 
 async def test_an_infinite_ask_never_prices_a_replacement(rig: Rig) -> None:
-    """Issue: insane quotes are ignored. A substitute quoted with an infinite ask must not be
-    the market its replacement is sized from: the replacement waits for a sane quote."""
+    """Issue: "Insane quotes ignored". A substitute quoted with an infinite ask must not be the
+    market its replacement is sized from (that raised decimal.InvalidOperation after the sale
+    had filled): the replacement waits for a sane quote."""
     lot = await rig.hold("VTI", "40", "200")
     await rig.deliver(Quote("SCHB", 50.00, float("inf"), rig.clock.now()))
 

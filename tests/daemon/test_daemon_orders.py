@@ -24,13 +24,14 @@ async def _crossing_quote_the_broker_cannot_fill(rig: Rig) -> None:
 
 @pytest.mark.parametrize("restart", [False, True], ids=["same-daemon", "after-restart"])
 async def test_the_same_harvest_decided_twice_the_same_day_is_ordered_once(
-    rigs: Rigs, restart: bool
+    rigs: Rigs, db_url: str, restart: bool
 ) -> None:
-    """Issue: "Client order ids are deterministic: the same harvest decided twice the same day
-    never submits a second order." The first order is canceled unfilled at the broker; when the
-    bid crosses again that day (in the same daemon, or in a new one on the same database) the
-    decision maps to the same client order id, whose intent already exists, so nothing leaves."""
-    rig = await rigs.open()
+    """Issue: "Deterministic client order ids: the same harvest decided twice the same day (e.g.
+    re-evaluating after the intent exists) never submits a second order." The first order is
+    canceled unfilled at the broker; when the bid crosses again that day (in the same daemon,
+    or in a new one on the same database) the decision maps to the same client order id, whose
+    intent already exists, so nothing leaves."""
+    rig = await rigs.open(db_url)
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00)
     await _crossing_quote_the_broker_cannot_fill(rig)
@@ -54,8 +55,9 @@ async def test_the_same_harvest_decided_twice_the_same_day_is_ordered_once(
 
 
 async def test_the_same_lot_on_a_new_day_is_a_new_decision(rig: Rig) -> None:
-    """Issue: client order ids are derived from the harvest and its trading day, so the day
-    after a canceled harvest the lot may be harvested again, under a new id."""
+    """Issue: "the same harvest decided twice the same day ... never submits a second order" --
+    the id is of the harvest and its trading day, so the day after a canceled harvest the lot
+    may be harvested again, under a new id."""
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00)
     await _crossing_quote_the_broker_cannot_fill(rig)
@@ -74,9 +76,9 @@ async def test_the_same_lot_on_a_new_day_is_a_new_decision(rig: Rig) -> None:
 
 
 async def test_dry_run_stores_a_denied_intent_and_sends_nothing(rigs: Rigs) -> None:
-    """Issue: "Dry run: with trading not enabled, the harvest intent is stored DENIED with a
-    dry_run reason and no order is submitted." Settings say mode "dry_run" (the default) and the
-    broker is not the simulator, so `trading_enabled` is false."""
+    """Issue: "Dry run: with trading not enabled (a non-sim broker name ...), the harvest intent
+    is stored DENIED with a `dry_run` reason and no order is submitted." Settings say mode
+    "dry_run" and the broker is not the simulator, so `trading_enabled` is false."""
     clock = SimulatedClock(T0)
     broker = SpyBroker(clock.now)
     broker.name = "alpaca"
@@ -109,9 +111,9 @@ async def test_dry_run_stores_a_denied_intent_and_sends_nothing(rigs: Rigs) -> N
 async def test_a_risk_limit_denies_the_harvest(
     rigs: Rigs, risk: dict[str, Any], reason: str
 ) -> None:
-    """Issue: "Risk limits: max_order_notional, max_harvests_per_day and kill_switch each deny
-    the harvest: the intent is stored DENIED with the limit as its reason, and no order leaves."
-    The sale would be 40 x $179.64 = $7,185.60 (the bid less the limit-price slippage)."""
+    """Issue: "Risk limits: max_order_notional, max_harvests_per_day, kill_switch each deny (no
+    order)." The intent is stored DENIED with the limit as its reason. The sale would be
+    40 x $179.64 = $7,185.60 (the bid less the limit-price slippage)."""
     rig = await rigs.open(settings=make_settings(risk=risk))
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00)
@@ -126,17 +128,23 @@ async def test_a_risk_limit_denies_the_harvest(
     assert rig.ledger.position(TAXABLE, "VTI") == 40
 
 
-async def test_max_harvests_per_day_denies_the_harvest_past_the_limit(rigs: Rigs) -> None:
-    """Issue: max_harvests_per_day counts the day's harvests: with a limit of 1 the VTI harvest
+@pytest.mark.parametrize("restart", [False, True], ids=["same-daemon", "after-restart"])
+async def test_max_harvests_per_day_denies_the_harvest_past_the_limit(
+    rigs: Rigs, db_url: str, restart: bool
+) -> None:
+    """Issue: "Risk limits: ... max_harvests_per_day ... deny (no order)." The day's count is
+    kept in the database, so a restart does not reset it: with a limit of 1 the VTI harvest
     goes out, and the VEA harvest the same day is denied without an order."""
-    rig = await rigs.open(settings=make_settings(risk={"max_harvests_per_day": 1}))
+    rig = await rigs.open(db_url, settings=make_settings(risk={"max_harvests_per_day": 1}))
     vti = await rig.hold("VTI", "40", "200")
     vea = await rig.hold("VEA", "100", "50")
     await rig.quote("SCHB", 50.00)
+    await rig.quote("VTI", 180.00)
+    if restart:
+        rig = await rigs.restart(rig)
+    rig.advance(minutes=5)
     await rig.quote("IEFA", 60.00)
 
-    await rig.quote("VTI", 180.00)
-    rig.advance(minutes=5)
     await rig.quote("VEA", 44.00)
 
     assert (await rig.intent(rig.harvest_id("VTI", vti))).status is IntentStatus.FILLED
@@ -151,10 +159,11 @@ async def test_max_harvests_per_day_denies_the_harvest_past_the_limit(rigs: Rigs
 async def test_a_harvest_whose_replacement_would_break_max_daily_notional_is_denied(
     rigs: Rigs,
 ) -> None:
-    """Issue: risk limits deny before any order leaves, and with `harvest.allow_cash = false`
-    (the default) a harvest never ends in cash. The $7,185.60 sale fits a $10,000 day, but its
-    replacement (about $7,200 more) would not: the harvest is denied up front, rather than
-    sold and then left in cash when the replacement is denied."""
+    """Issue: "Risk limits ... deny (no order)" and "no allowed substitute → no harvest
+    (default)": a harvest is a sale and its replacement, so with `harvest.allow_cash = false`
+    it must not end in cash. The $7,185.60 sale fits a $10,000 day, but its replacement (about
+    $7,200 more) would not: the harvest is denied up front, rather than sold and then left in
+    cash when the replacement is denied."""
     rig = await rigs.open(settings=make_settings(
         risk={"max_order_notional": 10_000, "max_daily_notional": 10_000}))
     lot = await rig.hold("VTI", "40", "200")

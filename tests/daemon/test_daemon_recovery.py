@@ -20,6 +20,14 @@ from daemon.orders import intent_id
 from ledger.model import Action
 
 
+async def _quote_the_awaited_replacement(rig: Rig) -> None:
+    """The restarted daemon waits for a SCHB quote, so it must have asked the broker for SCHB
+    quotes (though it holds nothing of SCHB's group now); then SCHB is quoted."""
+    assert rig.orders.awaiting_quotes == {"SCHB"}
+    assert "SCHB" in rig.broker.subscribed
+    await rig.quote("SCHB", 50.00)
+
+
 async def _assert_recovered_once(rig: Rig, lot: str) -> None:
     """The sale is journaled once, its replacement is placed once, nothing is sold twice."""
     sale_id = rig.harvest_id("VTI", lot)
@@ -39,9 +47,11 @@ async def _assert_recovered_once(rig: Rig, lot: str) -> None:
 async def test_a_sale_filled_while_the_daemon_was_down_is_recovered_on_start(
     rigs: Rigs, db_url: str
 ) -> None:
-    """Orders docstring: "resume() is both startup and recovery: it asks the broker about each
-    open intent's client order id before (re)submitting anything, and creates the replacement
-    of a sale that finished while the daemon was down."
+    """Issue: "Crash between sale and replacement: ... the sale's fill is recovered into the
+    journal exactly once, the replacement is placed, no duplicate sell." Orders docstring:
+    "`resume()` is both startup and recovery. It walks every open intent, asks the broker about
+    its client order id before (re)submitting anything, and creates the replacement of a sale
+    that finished while the daemon was down."
 
     The harvest sale reaches the broker, the daemon stops before any of its events arrive, and
     the sale fills at the broker meanwhile (its events go nowhere). A new daemon on the same
@@ -59,7 +69,7 @@ async def test_a_sale_filled_while_the_daemon_was_down_is_recovered_on_start(
     rig.advance(minutes=1)
 
     rig = await rigs.restart(rig)
-    await rig.quote("SCHB", 50.00)
+    await _quote_the_awaited_replacement(rig)
 
     await _assert_recovered_once(rig, lot)
 
@@ -67,13 +77,14 @@ async def test_a_sale_filled_while_the_daemon_was_down_is_recovered_on_start(
 async def test_a_crash_between_sale_and_replacement_places_the_replacement_on_start(
     rigs: Rigs, db_url: str
 ) -> None:
-    """Orders docstring: "resume() ... creates the replacement of a sale that finished while
-    the daemon was down."
+    """Issue: "Crash between sale and replacement: ... the sale's fill is recovered into the
+    journal exactly once, the replacement is placed, no duplicate sell."
 
     The sale fills as it is submitted, but the daemon has no SCHB quote yet to size the
     replacement, and it stops before draining the broker's events. Restarted on the same
-    database and broker, it places the replacement once SCHB is quoted, and the sale's fill is
-    in the journal exactly once."""
+    database and broker, it subscribes to SCHB (though it now holds nothing of that group),
+    places the replacement once SCHB is quoted, and has the sale's fill in the journal exactly
+    once."""
     rig = await rigs.open(db_url)
     lot = await rig.hold("VTI", "40", "200")
     rig.market("SCHB", 50.00)  # the broker has SCHB; the daemon has not seen a quote of it
@@ -85,7 +96,7 @@ async def test_a_crash_between_sale_and_replacement_places_the_replacement_on_st
     rig.advance(minutes=1)
 
     rig = await rigs.restart(rig)
-    await rig.quote("SCHB", 50.00)
+    await _quote_the_awaited_replacement(rig)
 
     await _assert_recovered_once(rig, lot)
 
@@ -93,9 +104,9 @@ async def test_a_crash_between_sale_and_replacement_places_the_replacement_on_st
 async def test_the_ledger_rebuilt_from_the_journal_equals_the_one_kept_in_memory(
     rigs: Rigs, db_url: str
 ) -> None:
-    """Engine docstring: "the in-memory ledger is rebuilt from the journal on start" -- the
-    journal is the source of truth, so a restart must reproduce the ledger the running daemon
-    kept: the same open lots and the same sales (wash-sale adjustments included)."""
+    """Issue: "Ledger rebuilt from the journal on start equals the one that was kept in memory
+    (open lots and sales identical)" -- wash-sale adjustments, a split and the daemon's own
+    harvest included."""
     rig = await rigs.open(db_url, settings=make_settings(
         substitutes=[{"symbols": ["VTI", "SCHB", "ITOT"]}, {"symbols": ["VEA", "IEFA"]},
                      {"symbols": ["QQQ", "ONEQ"]}]))
@@ -131,10 +142,10 @@ async def test_the_ledger_rebuilt_from_the_journal_equals_the_one_kept_in_memory
 async def test_a_broker_outage_during_recovery_loses_neither_the_sale_nor_the_replacement(
     rigs: Rigs, db_url: str
 ) -> None:
-    """Orders docstring: "Crash-only: resume() is both startup and recovery." Startup may itself
-    be cut short: the sale filled while the daemon was down, and on the next start the broker's
-    executions endpoint fails while the daemon recovers that fill, so the start fails. The
-    start after that must still journal the fill once and place the replacement -- an intent
+    """Orders docstring: "Crash-only: `resume()` is both startup and recovery." Startup may
+    itself be cut short: the sale filled while the daemon was down, and on the next start the
+    broker's executions endpoint fails while the daemon recovers that fill, so the start fails.
+    The start after that must still journal the fill once and place the replacement -- an intent
     never becomes final before the fills it reports are in the journal."""
     rig = await rigs.open(db_url)
     lot = await rig.hold("VTI", "40", "200")
@@ -149,6 +160,6 @@ async def test_a_broker_outage_during_recovery_loses_neither_the_sale_nor_the_re
         await rigs.restart(rig)  # the start fails: the daemon exits (systemd restarts it)
     rig.advance(minutes=1)
     rig = await rigs.restart(rigs.opened[-1])
-    await rig.quote("SCHB", 50.00)
+    await _quote_the_awaited_replacement(rig)
 
     await _assert_recovered_once(rig, lot)

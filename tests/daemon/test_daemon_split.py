@@ -13,11 +13,11 @@ from daemon.events import SplitEvent
 async def test_a_split_multiplies_shares_keeps_basis_and_does_not_trigger_a_harvest(
     rig: Rig,
 ) -> None:
-    """Issue: "A stock split (SplitEvent) multiplies lot quantities, keeps basis and holding
-    period, and the post-split price does not trigger a harvest." (Under IRC §307 the old basis
-    is spread over the new shares, and §1223(4) keeps the holding period.) After a 2:1 split of
-    40 shares bought at $200, a $99 bid is a small loss on 80 shares of $100 basis, not a $101
-    loss per share."""
+    """Issue: "Stock split (`SplitEvent`) multiplies lot quantities, keeps basis and holding
+    period, and the post-split price does not trigger a harvest." (The old basis is spread over
+    the new shares and the holding period carries over: IRC §307 and §1223.) After a 2:1 split
+    of 40 shares bought at $200, a $99 bid is a small loss on 80 shares of $100 basis, not a
+    $101 loss per share."""
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00)
     before = {x.lot_id: x for x in rig.ledger.open_lots()}[lot]
