@@ -137,6 +137,8 @@ async def build_daemon(
         substitutes=settings.substitute_groups(),
         now=now,
         allow_cash=settings.harvest.allow_cash,
+        swap_back=settings.harvest.swap_back,
+        swap_back_max_st_gain=settings.harvest.swap_back_max_st_gain_usd,
         quote_filter=quote_filter,
         source=broker.name,
         on_decision=on_decision,

@@ -137,6 +137,8 @@ async def run_backtest(
                     if q is not None:
                         await daemon.orders.on_quote(q)
                 await engine.drain()
+            if engine.swap_back and await engine.swap_back_check(day):
+                await engine.drain()
             if on_day is not None:
                 on_day(day, daemon)
         await _summarize(daemon, result, settings)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.base import Broker, LotRelief
-from adapters.storage.records import JournalEntry, JournalKind
+from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalEntry, JournalKind
 from daemon.bus import EventQueue
 from daemon.events import ClockTick, Event, Fill, OrderUpdate, Quote, SplitEvent
 from daemon.orders import HarvestPlan, OrderManager, Repository
@@ -32,6 +32,7 @@ from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
 from ledger.model import Action, Parcel, Split, Trade
 from strategies.harvest import HarvestParams, evaluate, symbol_trigger
+from strategies.swap_back import decide_swap_back
 from strategies.wash_guard import WashGuard
 
 log = structlog.get_logger("tlh.engine")
@@ -102,6 +103,8 @@ class HarvestEngine:
         substitutes: Sequence[Sequence[str]],
         now: Callable[[], datetime],
         allow_cash: bool = False,
+        swap_back: bool = False,
+        swap_back_max_st_gain: Decimal = Decimal(0),
         quote_filter: QuoteFilter | None = None,
         source: str = "sim",
         on_decision: Callable[[str, dict[str, object]], None] | None = None,
@@ -114,6 +117,8 @@ class HarvestEngine:
         self.guard = guard
         self.substitutes = [list(g) for g in substitutes]
         self.allow_cash = allow_cash
+        self.swap_back = swap_back
+        self.swap_back_max_st_gain = swap_back_max_st_gain
         self.quote_filter = quote_filter
         self.source = source
         self._now = now
@@ -280,6 +285,66 @@ class HarvestEngine:
                      net_loss=str(plan.net_loss.quantize(Decimal("0.01"))),
                      estimated_tax_saved=str(plan.estimated_tax_saved.quantize(Decimal("0.01"))),
                      bid=str(q.bid_decimal), intent_id=intent.intent_id)
+
+    async def swap_back_check(self, today: date) -> int:
+        """Swap filled replacements back to the harvested security once the window is over.
+
+        Return how many swap backs were started. Only the replacement's own lots are sold:
+        by name where the broker allows it, otherwise only when they are the whole position
+        (a FIFO broker would relieve older lots first).
+        """
+        if not self.swap_back:
+            return 0
+        started = 0
+        for buy in await self.repo.intents_of_kind(  # type: ignore[attr-defined]
+                IntentKind.REPLACEMENT_BUY, (IntentStatus.FILLED,)):
+            if buy.payload.get("swapped_back") or not buy.payload.get("replaces"):
+                continue
+            plan, reason = self._swap_back_plan(buy, today)
+            if plan is None:
+                if reason:
+                    self._decide("swap_back_skip", account=buy.account, symbol=buy.symbol,
+                                 reason=reason)
+                continue
+            intent = await self.orders.harvest(plan, self.quotes[buy.symbol],
+                                               kind=IntentKind.SWAP_BACK_SELL)
+            if not (intent.status.terminal and not intent.filled_quantity):
+                await self.repo.update_intent(
+                    buy.intent_id, payload={**buy.payload, "swapped_back": intent.intent_id})
+                started += 1
+                self._decide("swap_back", account=buy.account, symbol=buy.symbol,
+                             quantity=str(plan.quantity), to=plan.replacement,
+                             intent_id=intent.intent_id)
+        return started
+
+    def _swap_back_plan(self, buy: Intent, today: date) -> tuple[HarvestPlan | None, str]:
+        original = str(buy.payload["replaces"])
+        lots = set(buy.payload.get("lots", []))
+        position = self._relief_order(buy.account, buy.symbol)
+        parcels = [p for p in position if p.lot_id in lots]
+        quote = self.quotes.get(buy.symbol)
+        if quote is None or not parcels or self.orders.busy(buy.account, buy.symbol):
+            return None, ""
+        whole_position_needed = len(lots) > 1 or not self.relief.specific_lots
+        if whole_position_needed and len(parcels) != len(position):
+            return None, "replacement lots are not the whole position (broker relieves FIFO)"
+        decision = decide_swap_back(
+            parcels, bid=quote.bid_decimal,
+            loss_sale_day=date.fromisoformat(str(buy.payload["trade_date"])),
+            today=today, max_short_term_gain=self.swap_back_max_st_gain)
+        if not decision.go:
+            return None, decision.reason if "window" not in decision.reason else ""
+        blocked = self.guard.buy_blocked(original, today, self.orders.pending_sell_symbols())
+        if blocked is not None:
+            return None, f"wash_guard: {blocked}"
+        lot_ids = tuple(dict.fromkeys(p.lot_id for p in parcels))
+        return HarvestPlan(
+            account=buy.account, symbol=buy.symbol,
+            quantity=sum((p.quantity for p in parcels), Decimal(0)),
+            lot_id=lot_ids[0] if self.relief.specific_lots and len(lot_ids) == 1 else None,
+            lot_ids=lot_ids, replacement=original, net_loss=-decision.short_term_gain,
+            estimated_tax_saved=Decimal(0),
+        ), ""
 
     def _relief_order(self, account: str, symbol: str) -> list[Parcel]:
         parcels = list(self.ledger.parcels(account, symbol))

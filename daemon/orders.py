@@ -95,6 +95,11 @@ def intent_id(kind: IntentKind, *parts: object) -> str:
     return f"tlh-{_PREFIX[kind]}-{digest[:24]}"
 
 
+_FOLLOW_UP = {
+    IntentKind.HARVEST_SELL: IntentKind.REPLACEMENT_BUY,
+    IntentKind.SWAP_BACK_SELL: IntentKind.SWAP_BACK_BUY,
+}
+
 _PREFIX = {
     IntentKind.HARVEST_SELL: "hs",
     IntentKind.REPLACEMENT_BUY: "rb",
@@ -167,25 +172,31 @@ class OrderManager:
 
     # -- harvests --------------------------------------------------------------------------
 
-    async def harvest(self, plan: HarvestPlan, quote: Quote) -> Intent:
-        """Persist a harvest-sell intent for `plan` and submit it."""
+    async def harvest(
+        self, plan: HarvestPlan, quote: Quote, kind: IntentKind = IntentKind.HARVEST_SELL
+    ) -> Intent:
+        """Persist a sell intent for `plan` (a harvest, or a swap back) and submit it.
+
+        When the sale is done, `plan.replacement` is bought with its proceeds.
+        """
         today = self.today()
-        iid = intent_id(IntentKind.HARVEST_SELL, plan.account, plan.symbol,
-                        ",".join(plan.lot_ids), today)
+        harvest = kind is IntentKind.HARVEST_SELL
+        iid = intent_id(kind, plan.account, plan.symbol, ",".join(plan.lot_ids), today)
         existing = await self._repo.get_intent(iid)
         if existing is not None:
             return existing
         limit = _down(quote.bid_decimal * (1 - self._slippage))
         intent = Intent(
             intent_id=iid,
-            kind=IntentKind.HARVEST_SELL,
+            kind=kind,
             account=plan.account,
             symbol=plan.symbol,
             side=Action.SELL,
             quantity=plan.quantity,
             limit_price=limit,
             lot_id=plan.lot_id,
-            reason=f"harvest: net loss {plan.net_loss:.2f}",
+            reason=(f"harvest: net loss {plan.net_loss:.2f}" if harvest
+                    else f"swap back to {plan.replacement}"),
             payload={
                 "replacement": plan.replacement,
                 "lot_ids": list(plan.lot_ids),
@@ -198,14 +209,14 @@ class OrderManager:
         # The replacement spends about the sale's proceeds the same day: the limits must hold
         # for both, or the harvest would end in cash when its replacement is denied.
         follow_up = plan.quantity * quote.bid_decimal if plan.replacement else ZERO
-        denial = await self._risk_denial(intent, today, harvest=True, follow_up=follow_up)
+        denial = await self._risk_denial(intent, today, harvest=harvest, follow_up=follow_up)
         if denial is not None:
             intent = replace(intent, status=IntentStatus.DENIED, reason=denial)
         saved = await self._repo.save_intent(intent)
         if saved.status is IntentStatus.DENIED:
             log.info("harvest_denied", intent_id=iid, symbol=plan.symbol, reason=denial)
             return saved
-        await self._count(today, harvest=True, notional=plan.quantity * (limit or ZERO))
+        await self._count(today, harvest=harvest, notional=plan.quantity * (limit or ZERO))
         self._open[iid] = saved
         log.info("harvest_intent", intent_id=iid, account=plan.account, symbol=plan.symbol,
                  quantity=str(plan.quantity), lots=list(plan.lot_ids),
@@ -334,11 +345,17 @@ class OrderManager:
                 return  # already journaled (a replayed or reconciled execution)
             if intent is not None and intent.intent_id in self._open:
                 sign = 1 if action is Action.SELL else -1
+                changes: dict[str, Any] = {}
+                if action is Action.BUY and entry.lot_id:
+                    # The lots a buy created, so a swap back can name exactly them.
+                    lots = [*intent.payload.get("lots", []), entry.lot_id]
+                    changes["payload"] = {**intent.payload, "lots": lots}
                 intent = await tx.update_intent(
                     intent.intent_id,
                     filled_quantity=intent.filled_quantity + fill.quantity,
                     filled_notional=intent.filled_notional + fill.quantity * fill.price
                     - sign * fill.fees,
+                    **changes,
                 )
                 self._open[intent.intent_id] = intent
         log.info("fill", intent_id=fill.client_order_id, symbol=fill.symbol,
@@ -380,8 +397,9 @@ class OrderManager:
         self._open.pop(intent.intent_id, None)
         log.info("order_done", intent_id=intent.intent_id, status=intent.status.value,
                  filled=str(intent.filled_quantity), reason=intent.reason)
-        if intent.kind is IntentKind.HARVEST_SELL and intent.filled_quantity > ZERO:
-            self.harvests_completed.append(intent)
+        if intent.kind in _FOLLOW_UP and intent.filled_quantity > ZERO:
+            if intent.kind is IntentKind.HARVEST_SELL:
+                self.harvests_completed.append(intent)
             await self._start_replacement(intent)
 
     async def _start_replacement(self, sale: Intent) -> None:
@@ -390,7 +408,8 @@ class OrderManager:
         if not symbol:
             log.info("harvest_holding_cash", intent_id=sale.intent_id)
             return
-        rid = intent_id(IntentKind.REPLACEMENT_BUY, sale.intent_id)
+        kind = _FOLLOW_UP[sale.kind]
+        rid = intent_id(kind, sale.intent_id)
         if rid in self._open or await self._repo.get_intent(rid) is not None:
             return
         quote = self._quotes(symbol)
@@ -408,7 +427,7 @@ class OrderManager:
             return
         intent = Intent(
             intent_id=rid,
-            kind=IntentKind.REPLACEMENT_BUY,
+            kind=kind,
             account=sale.account,
             symbol=symbol,
             side=Action.BUY,
@@ -452,9 +471,19 @@ class OrderManager:
         for intent in list(self._open.values()):
             snapshot = await self._lookup(intent.intent_id)
             if snapshot is None:
-                if intent.status in (IntentStatus.PENDING, IntentStatus.SUBMITTED):
-                    log.info("order_resubmit", intent_id=intent.intent_id)
-                    await self._submit(intent)
+                if intent.status not in (IntentStatus.PENDING, IntentStatus.SUBMITTED):
+                    continue
+                if self._stale_sale(intent):
+                    # Decided on an earlier day and never reached the broker: prices and the
+                    # wash-sale window have moved, so the engine decides afresh instead.
+                    log.info("order_stale", intent_id=intent.intent_id,
+                             decided=intent.payload.get("trade_date"))
+                    stale = await self._set(intent, status=IntentStatus.CANCELED,
+                                            reason="stale: never sent, decided on an earlier day")
+                    self._open.pop(stale.intent_id, None)
+                    continue
+                log.info("order_resubmit", intent_id=intent.intent_id)
+                await self._submit(intent)
                 continue
             await self._apply_snapshot(intent, snapshot)
         # A sale that finished while we were down still needs its replacement.
@@ -462,6 +491,11 @@ class OrderManager:
             await self._start_replacement(sale)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _stale_sale(self, intent: Intent) -> bool:
+        decided = intent.payload.get("trade_date")
+        return (intent.side is Action.SELL and decided is not None
+                and date.fromisoformat(decided) < self.today())
 
     async def _set(self, intent: Intent, **changes: Any) -> Intent:
         saved = await self._repo.update_intent(intent.intent_id, **changes)

@@ -236,7 +236,8 @@ class Repository:
         return [_intent_from_row(r) for r in rows]
 
     async def finished_harvests_without_replacement(self) -> list[Intent]:
-        """Return the finished harvest sales that sold shares but have no follow-up intent yet.
+        """Return the finished harvest (or swap-back) sales that sold shares but have no
+        follow-up intent yet.
 
         A follow-up is any intent whose parent is the sale (a replacement buy, even a denied
         one). Sales into cash never get one, so they stay in this list; skip them by payload.
@@ -245,7 +246,9 @@ class Repository:
         stmt = (
             select(intents)
             .where(
-                intents.c.kind == IntentKind.HARVEST_SELL.value,
+                intents.c.kind.in_(
+                    (IntentKind.HARVEST_SELL.value, IntentKind.SWAP_BACK_SELL.value)
+                ),
                 intents.c.status.in_(_TERMINAL),
                 ~exists().where(child.c.parent_intent_id == intents.c.intent_id),
             )
@@ -255,6 +258,19 @@ class Repository:
             rows = (await conn.execute(stmt)).all()
         # filled_quantity is exact text, so "> 0" is decided here rather than in SQL.
         return [i for i in map(_intent_from_row, rows) if i.filled_quantity > 0]
+
+    async def intents_of_kind(
+        self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
+    ) -> list[Intent]:
+        """Return the intents of one kind (in these statuses, if given), oldest first."""
+        stmt = select(intents).where(intents.c.kind == kind.value)
+        wanted = [s.value for s in statuses]
+        if wanted:
+            stmt = stmt.where(intents.c.status.in_(wanted))
+        stmt = stmt.order_by(intents.c.created_at, intents.c.intent_id)
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_intent_from_row(r) for r in rows]
 
     async def append_order_event(self, event: OrderEvent) -> int:
         """Append a broker order update for an existing intent and return its event id."""

@@ -23,7 +23,7 @@ def test_a_purchase_in_another_taxable_account_washes_and_takes_the_basis() -> N
     )
     [row] = ledger.sales
     assert (row.account, row.wash_sale_disallowed, row.permanently_disallowed) == (
-        "t1", D("200.00"), D(0))
+        "t1", D("200.00"), D("0"))
     assert row.replacement_lot_ids == ("R",)
     [r] = ledger.open_lots()
     assert (r.account, r.adjusted_basis, r.holding_period_start) == (
@@ -61,8 +61,8 @@ def test_an_ira_purchase_before_the_sale_also_disallows_permanently() -> None:
     )
     rows = sorted(ledger.sales, key=lambda r: r.quantity)
     assert [(r.quantity, r.wash_sale_disallowed, r.permanently_disallowed) for r in rows] == [
-        (D(40), D("80.00"), D("80.00")),
-        (D(60), D(0), D(0)),
+        (D("40"), D("80.00"), D("80.00")),
+        (D("60"), D("0"), D("0")),
     ]
 
 
@@ -79,7 +79,7 @@ def test_an_ira_replacement_and_a_taxable_one_split_the_loss_by_order_of_purchas
     assert sorted((r.replacement_lot_ids, r.wash_sale_disallowed, r.permanently_disallowed)
                   for r in ledger.sales) == [
         (("I",), D("100.00"), D("100.00")),
-        (("T",), D("100.00"), D(0)),
+        (("T",), D("100.00"), D("0")),
     ]
     assert [(lot.lot_id, lot.adjusted_basis) for lot in ledger.open_lots()] == [
         ("I", D("400.00")),
@@ -102,7 +102,7 @@ def test_sales_inside_tax_advantaged_accounts_are_not_reportable_nor_washed(
     )
     [row] = ledger.sales
     assert row.reportable is False
-    assert (row.wash_sale_disallowed, row.gain_loss) == (D(0), D("-200.00"))
+    assert (row.wash_sale_disallowed, row.gain_loss) == (D("0"), D("-200.00"))
     assert [lot.adjusted_basis for lot in ledger.open_lots()] == [D("800.00"), D("800.00")]
 
 

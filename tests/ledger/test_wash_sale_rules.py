@@ -14,7 +14,6 @@ import pytest
 
 from ledger.conventions import WashSaleConventions
 from ledger.model import OpenLot, SaleRow
-
 from tests.ledger.helpers import D, buy, run, sell, split, total
 
 # The loss sale used throughout: 100 shares bought for $1,000, sold for $750 (a $250 loss).
@@ -90,8 +89,8 @@ def test_pub550_more_bought_than_sold_only_the_first_shares_bought_absorb_the_lo
     ]
     assert sorted((r.replacement_lot_ids, r.quantity, r.wash_sale_disallowed)
                   for r in ledger.sales) == [
-        (("feb10",), D(50), D("500.00")),
-        (("feb11",), D(50), D("500.00")),
+        (("feb10",), D("50"), D("500.00")),
+        (("feb11",), D("50"), D("500.00")),
     ]
     assert total(ledger.sales, "gain_loss") == D("0.00")
 
@@ -110,8 +109,8 @@ def test_pub550_less_bought_than_sold_only_the_matched_shares_are_washed() -> No
     rows = sorted(ledger.sales, key=lambda r: -r.quantity)
     assert [(r.quantity, r.proceeds, r.adjusted_basis, r.wash_sale_disallowed, r.gain_loss)
             for r in rows] == [
-        (D(75), D("750.00"), D("1500.00"), D("750.00"), D("0.00")),
-        (D(25), D("250.00"), D("500.00"), D("0"), D("-250.00")),
+        (D("75"), D("750.00"), D("1500.00"), D("750.00"), D("0.00")),
+        (D("25"), D("250.00"), D("500.00"), D("0"), D("-250.00")),
     ]
     assert total(ledger.sales, "wash_sale_disallowed") == D("750.00")
     [jan6] = ledger.open_lots()
@@ -134,7 +133,7 @@ def test_the_window_is_30_calendar_days_either_side_inclusive(offset: int, washe
         buy(_day(SOLD, offset), "XYZ", "100", "8", lot="new"),
     )
     [row] = _rows(ledger.sales, "old")
-    assert row.wash_sale_disallowed == (D("250.00") if washed else D(0))
+    assert row.wash_sale_disallowed == (D("250.00") if washed else D("0"))
     assert _lot(ledger.open_lots(), "new").adjusted_basis == (
         D("1050.00") if washed else D("800.00"))
 
@@ -149,7 +148,7 @@ def test_a_sale_at_a_gain_is_never_washed() -> None:
     )
     [row] = ledger.sales
     assert (row.gain_loss, row.wash_sale_disallowed, row.replacement_lot_ids) == (
-        D("200.00"), D(0), ())
+        D("200.00"), D("0"), ())
     assert [lot.adjusted_basis for lot in ledger.open_lots()] == [D("1100.00"), D("1100.00")]
 
 
@@ -193,7 +192,7 @@ def test_a_replacement_share_serves_only_once() -> None:
     a, b = ledger.sales
     assert (a.lot_id, a.wash_sale_disallowed, a.replacement_lot_ids) == (
         "A", D("200.00"), ("R",))
-    assert (b.lot_id, b.wash_sale_disallowed, b.gain_loss) == ("B", D(0), D("-200.00"))
+    assert (b.lot_id, b.wash_sale_disallowed, b.gain_loss) == ("B", D("0"), D("-200.00"))
     assert _lot(ledger.open_lots(), "R").adjusted_basis == D("1000.00")
 
 
@@ -209,8 +208,23 @@ def test_losses_take_replacements_in_the_order_of_the_dispositions() -> None:
     )
     a, b = ledger.sales
     assert (a.lot_id, a.wash_sale_disallowed) == ("A", D("200.00"))
-    assert (b.lot_id, b.wash_sale_disallowed, b.gain_loss) == ("B", D(0), D("-300.00"))
+    assert (b.lot_id, b.wash_sale_disallowed, b.gain_loss) == ("B", D("0"), D("-300.00"))
     assert _lot(ledger.open_lots(), "R").adjusted_basis == D("900.00")
+
+
+def test_same_day_losses_take_replacements_in_the_recorded_order_of_sale() -> None:
+    """Reg. §1.1091-1(b): same-day losses follow the order of disposition when it is known
+    (here the source order of the rows); B, sold first though bought later, gets R."""
+    ledger = run(
+        buy("2023-11-01", "XYZ", "100", "10", lot="A"),
+        buy("2023-11-02", "XYZ", "100", "10", lot="B"),
+        sell("2024-02-01", "XYZ", "100", "7", lot="B"),
+        sell("2024-02-01", "XYZ", "100", "8", lot="A"),
+        buy("2024-02-10", "XYZ", "100", "7", lot="R"),
+    )
+    b, a = ledger.sales
+    assert (b.lot_id, b.wash_sale_disallowed) == ("B", D("300.00"))
+    assert (a.lot_id, a.wash_sale_disallowed, a.gain_loss) == ("A", D("0"), D("-200.00"))
 
 
 def test_replacement_shares_are_matched_in_the_order_they_were_bought() -> None:
@@ -224,13 +238,13 @@ def test_replacement_shares_are_matched_in_the_order_they_were_bought() -> None:
     )
     assert sorted((r.replacement_lot_ids, r.quantity, r.wash_sale_disallowed)
                   for r in ledger.sales) == [
-        (("first",), D(60), D("120.00")),
-        (("second",), D(40), D("80.00")),
+        (("first",), D("60"), D("120.00")),
+        (("second",), D("40"), D("80.00")),
     ]
     assert [(lot.lot_id, lot.quantity, lot.adjusted_basis) for lot in ledger.open_lots()] == [
-        ("first", D(60), D("660.00")),
-        ("second", D(40), D("440.00")),
-        ("second", D(20), D("180.00")),
+        ("first", D("60"), D("660.00")),
+        ("second", D("40"), D("440.00")),
+        ("second", D("20"), D("180.00")),
     ]
 
 
@@ -245,7 +259,7 @@ def test_selling_part_of_a_lot_is_not_washed_by_the_rest_of_that_lot() -> None:
         sell("2024-01-20", "XYZ", "50", "8"),
     )
     [row] = ledger.sales
-    assert (row.wash_sale_disallowed, row.gain_loss) == (D(0), D("-100.00"))
+    assert (row.wash_sale_disallowed, row.gain_loss) == (D("0"), D("-100.00"))
     [rest] = ledger.open_lots()
     assert rest.adjusted_basis == D("500.00")
 
@@ -260,7 +274,7 @@ def test_with_own_lot_replaces_the_rest_of_the_lot_washes_the_partial_sale() -> 
     [row] = ledger.sales
     assert (row.wash_sale_disallowed, row.replacement_lot_ids) == (D("100.00"), ("A",))
     [rest] = ledger.open_lots()
-    assert (rest.lot_id, rest.quantity, rest.adjusted_basis) == ("A", D(50), D("600.00"))
+    assert (rest.lot_id, rest.quantity, rest.adjusted_basis) == ("A", D("50"), D("600.00"))
 
 
 # -- substantially identical, crypto ----------------------------------------------------------
@@ -283,7 +297,7 @@ def test_a_purchase_of_a_declared_identical_fund_washes(
         identical=identical,
     )
     [row] = ledger.sales
-    assert row.wash_sale_disallowed == (D("200.00") if washed else D(0))
+    assert row.wash_sale_disallowed == (D("200.00") if washed else D("0"))
     assert _lot(ledger.open_lots(), "voo").adjusted_basis == (
         D("1100.00") if washed else D("900.00"))
 
@@ -310,12 +324,12 @@ def test_symbols_are_not_identical_to_each_other_by_default() -> None:
         buy("2024-03-10", "ABC", "100", "8"),
     )
     [row] = ledger.sales
-    assert row.wash_sale_disallowed == D(0)
+    assert row.wash_sale_disallowed == D("0")
 
 
 @pytest.mark.parametrize(
     ("conventions", "disallowed"),
-    [(None, D(0)), (WashSaleConventions(crypto_wash_sales=True), D("200.00"))],
+    [(None, D("0")), (WashSaleConventions(crypto_wash_sales=True), D("200.00"))],
     ids=["default-no-wash", "crypto_wash_sales"],
 )
 def test_crypto_is_outside_the_wash_sale_rule_by_default(
@@ -390,7 +404,7 @@ def test_a_lot_fully_sold_before_the_loss_sale_is_no_replacement() -> None:
     )
     b, a = ledger.sales
     assert (b.lot_id, b.gain_loss) == ("B", D("100.00"))
-    assert (a.lot_id, a.wash_sale_disallowed, a.gain_loss) == ("A", D(0), D("-200.00"))
+    assert (a.lot_id, a.wash_sale_disallowed, a.gain_loss) == ("A", D("0"), D("-200.00"))
 
 
 # -- splits -----------------------------------------------------------------------------------
@@ -405,17 +419,17 @@ def test_a_split_doubles_shares_keeping_basis_and_holding_period() -> None:
     )
     [lot] = ledger.open_lots()
     assert (lot.lot_id, lot.quantity, lot.cost_basis, lot.acquired, lot.holding_period_start) == (
-        "A", D(200), D("1000.00"), date(2024, 1, 2), date(2024, 1, 2))
+        "A", D("200"), D("1000.00"), date(2024, 1, 2), date(2024, 1, 2))
     ledger.apply(sell("2024-03-01", "XYZ", "200", "5"))
     [row] = ledger.sales
     assert (row.quantity, row.proceeds, row.adjusted_basis, row.gain_loss) == (
-        D(200), D("1000.00"), D("1000.00"), D("0.00"))
-    assert row.wash_sale_disallowed == D(0)
+        D("200"), D("1000.00"), D("1000.00"), D("0.00"))
+    assert row.wash_sale_disallowed == D("0")
 
 
 @pytest.mark.parametrize(
     ("bought", "washed_qty", "disallowed"),
-    [("200", D(100), D("200.00")), ("100", D(50), D("100.00"))],
+    [("200", D("100"), D("200.00")), ("100", D("50"), D("100.00"))],
     ids=["200-new-shares", "100-new-shares"],
 )
 def test_a_split_after_a_loss_sale_doubles_the_replacement_shares_it_needs(
@@ -450,6 +464,6 @@ def test_column_h_adds_back_the_disallowed_loss() -> None:
     rows = [(r.quantity, r.proceeds, r.adjusted_basis, r.wash_sale_disallowed, r.gain_loss)
             for r in ledger.sales]
     assert sorted(rows) == [
-        (D(50), D("365.50"), D("500.00"), D("0"), D("-134.50")),
-        (D(50), D("365.50"), D("500.00"), D("134.50"), D("0.00")),
+        (D("50"), D("365.50"), D("500.00"), D("0"), D("-134.50")),
+        (D("50"), D("365.50"), D("500.00"), D("134.50"), D("0.00")),
     ]

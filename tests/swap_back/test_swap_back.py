@@ -1,0 +1,127 @@
+"""Swap back after the wash-sale window (issue: optional; never above a short-term gain limit)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from adapters.sim.broker import SimBroker
+from adapters.storage.records import IntentKind, IntentStatus
+from daemon.app import Daemon, build_daemon
+from daemon.events import Quote
+from daemon.settings import HarvestSettings, Settings, SubstituteGroup
+from ledger.model import AccountType, Action, Parcel, Trade
+from strategies.swap_back import decide_swap_back, window_over
+
+LOSS_DAY = date(2024, 3, 1)
+
+
+def parcel(qty: str, basis: str, start: date) -> Parcel:
+    return Parcel("SCHB-1", "taxable", AccountType.TAXABLE, "SCHB", Decimal(qty), Decimal(basis),
+                  start, start, datetime(2024, 3, 1, tzinfo=UTC), 1)
+
+
+def test_the_window_is_over_only_after_30_days() -> None:
+    """IRC §1091(a): a purchase 30 days after the loss sale still washes it; 31 does not."""
+    assert not window_over(LOSS_DAY, LOSS_DAY + timedelta(days=30))
+    assert window_over(LOSS_DAY, LOSS_DAY + timedelta(days=31))
+
+
+def test_no_swap_back_above_the_short_term_gain_limit() -> None:
+    """Selling the replacement must not realize a short-term gain above the limit."""
+    d = decide_swap_back([parcel("100", "6000", LOSS_DAY)], bid=Decimal("63"),
+                         loss_sale_day=LOSS_DAY, today=LOSS_DAY + timedelta(days=40),
+                         max_short_term_gain=Decimal("200"))
+    assert not d.go
+    assert d.short_term_gain == Decimal("300")
+
+
+def test_swap_back_within_the_limit_after_the_window() -> None:
+    """A small short-term gain (within the limit) does not stop the swap back."""
+    d = decide_swap_back([parcel("100", "6000", LOSS_DAY)], bid=Decimal("61"),
+                         loss_sale_day=LOSS_DAY, today=LOSS_DAY + timedelta(days=40),
+                         max_short_term_gain=Decimal("200"))
+    assert d.go
+
+
+def test_a_short_term_loss_offsets_in_the_net_gain() -> None:
+    """The limit applies to the net short-term gain of the lots sold."""
+    d = decide_swap_back(
+        [parcel("100", "6000", LOSS_DAY), parcel("100", "6500", LOSS_DAY)],
+        bid=Decimal("62"), loss_sale_day=LOSS_DAY, today=LOSS_DAY + timedelta(days=40),
+        max_short_term_gain=Decimal("0"))
+    assert d.go
+    assert d.short_term_gain == Decimal("-100")
+
+
+class Rig:
+    """A daemon on the simulator with a clock the test moves."""
+
+    def __init__(self, daemon: Daemon, clock: dict[str, datetime]) -> None:
+        self.daemon, self.clock = daemon, clock
+
+    async def quotes(self, day: date, **bids: float) -> None:
+        self.clock["now"] = datetime(day.year, day.month, day.day, 20, tzinfo=UTC)
+        for symbol, bid in bids.items():
+            q = Quote(symbol, bid, round(bid + 0.02, 2), self.clock["now"])
+            self.daemon.broker.set_quote(q)  # type: ignore[attr-defined]
+            await self.daemon.engine.handle(q)
+        await self.daemon.engine.drain()
+
+
+@pytest.fixture
+async def rig(sqlite_url: str, request: pytest.FixtureRequest):
+    limit = getattr(request, "param", Decimal(200))
+    clock = {"now": datetime(2024, 1, 2, 20, tzinfo=UTC)}
+    settings = Settings(
+        substitutes=(SubstituteGroup(symbols=("VTI", "SCHB")),),
+        harvest=HarvestSettings(swap_back=True, swap_back_max_st_gain_usd=limit),
+    )
+    broker = SimBroker(lambda: clock["now"])
+    daemon = await build_daemon(settings, broker, lambda: clock["now"], database_url=sqlite_url)
+    await daemon.engine.start()
+    await daemon.engine.import_trades(
+        [Trade(1, date(2024, 1, 2), "taxable", Action.BUY, "VTI", Decimal(40), Decimal(250))],
+        source="test")
+    broker.set_position("taxable", "VTI", Decimal(40))
+    r = Rig(daemon, clock)
+    await r.quotes(LOSS_DAY, VTI=220.0, SCHB=60.0)  # harvest VTI -> SCHB
+    yield r
+    await daemon.close()
+
+
+async def kinds(rig: Rig) -> list[IntentKind]:
+    out = []
+    for kind in IntentKind:
+        out += [i.kind for i in await rig.daemon.repo.intents_of_kind(kind, (IntentStatus.FILLED,))]
+    return out
+
+
+async def test_swap_back_after_the_window(rig: Rig) -> None:
+    """31 days after the harvest the replacement is sold and the original bought back."""
+    await rig.quotes(LOSS_DAY + timedelta(days=31), VTI=221.0, SCHB=60.1)
+    assert await rig.daemon.engine.swap_back_check(LOSS_DAY + timedelta(days=31)) == 1
+    await rig.daemon.engine.drain()
+    assert sorted(await kinds(rig)) == sorted([IntentKind.HARVEST_SELL,
+                                               IntentKind.REPLACEMENT_BUY,
+                                               IntentKind.SWAP_BACK_SELL,
+                                               IntentKind.SWAP_BACK_BUY])
+    assert rig.daemon.ledger.position("taxable", "SCHB") == 0
+    assert rig.daemon.ledger.position("taxable", "VTI") > 0
+    assert not any(row.washed for row in rig.daemon.ledger.sales)
+
+
+async def test_no_swap_back_inside_the_window(rig: Rig) -> None:
+    """Buying the original back within 30 days would wash the harvested loss."""
+    await rig.quotes(LOSS_DAY + timedelta(days=30), VTI=221.0, SCHB=60.1)
+    assert await rig.daemon.engine.swap_back_check(LOSS_DAY + timedelta(days=30)) == 0
+
+
+@pytest.mark.parametrize("rig", [Decimal(0)], indirect=True)
+async def test_no_swap_back_when_it_realizes_a_short_term_gain(rig: Rig) -> None:
+    """With a zero limit, a replacement that has gained stays put."""
+    await rig.quotes(LOSS_DAY + timedelta(days=31), VTI=230.0, SCHB=66.0)
+    assert await rig.daemon.engine.swap_back_check(LOSS_DAY + timedelta(days=31)) == 0
+    assert rig.daemon.ledger.position("taxable", "SCHB") > 0
