@@ -25,7 +25,7 @@ import structlog
 from adapters.base import Broker, LotRelief
 from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalEntry, JournalKind
 from daemon.bus import EventQueue
-from daemon.events import ClockTick, Event, Fill, OrderUpdate, Quote, SplitEvent
+from daemon.events import ClockTick, Event, Fill, OrderUpdate, Quote, Scheduled, SplitEvent
 from daemon.orders import HarvestPlan, OrderManager, Repository
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger, default_lot_id
@@ -202,6 +202,27 @@ class HarvestEngine:
             await self.on_split(event)
         elif isinstance(event, ClockTick):
             self._skip_memo.clear()
+        elif isinstance(event, Scheduled):
+            await self.on_scheduled(event)
+
+    async def on_scheduled(self, event: Scheduled) -> None:
+        """Run one scheduled daily hook."""
+        if event.hook == "daily_reconcile":
+            await self.orders.resume()
+        elif event.hook == "wash_window_expiry":
+            # Positions skipped yesterday (e.g. a purchase inside the window) are judged anew.
+            self._skip_memo.clear()
+        elif event.hook == "swap_back_check":
+            await self.swap_back_check(event.day)
+        elif event.hook == "end_of_day_summary":
+            log.info("end_of_day_summary", day=event.day.isoformat(),
+                     quotes=self.stats.quotes, evaluations=self.stats.evaluations,
+                     harvests=self.stats.harvests, skips=dict(self.stats.skips),
+                     insane_quotes=self.stats.insane_quotes,
+                     suspect_quotes=self.stats.suspect_quotes,
+                     open_orders=len(self.orders.open_intents))
+        else:
+            log.info(event.hook, day=event.day.isoformat())
 
     def on_quote(self, q: Quote) -> bool:
         """Store a quote; return whether its bid crosses the symbol's trigger (O(1))."""

@@ -8,7 +8,7 @@ shortest round-trip representation (the source's decimal digits).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -114,4 +114,12 @@ class ClockTick:
     at: datetime
 
 
-Event = Quote | Fill | OrderUpdate | SplitEvent | ClockTick
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """A scheduled daily hook is due (see `daemon.scheduler`)."""
+
+    hook: str
+    day: date
+
+
+Event = Quote | Fill | OrderUpdate | SplitEvent | ClockTick | Scheduled

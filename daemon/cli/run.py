@@ -28,7 +28,10 @@ from daemon.app import (
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.clock import LiveClock
+from daemon.hooks import EngineHooks
 from daemon.logging import configure_logging
+from daemon.market_calendar import MarketCalendar
+from daemon.scheduler import DaemonScheduler
 from daemon.settings import Settings
 from ledger.engine import Ledger
 from strategies.harvest import evaluate
@@ -69,10 +72,14 @@ async def _run(settings: Settings) -> None:
     log.info("daemon_starting", mode=settings.mode, broker=broker.name,
              trading_enabled=trading_enabled(settings, broker),
              database=settings.database.safe_url)
+    scheduler = DaemonScheduler(MarketCalendar(), clock, EngineHooks(daemon.engine))
     try:
         await daemon.engine.start()
+        planned = scheduler.start()
+        log.info("scheduler_started", jobs_today=len(planned))
         await daemon.engine.run(stop)
     finally:
+        scheduler.shutdown()
         # Intents are persisted before any order leaves, so stopping here loses nothing:
         # the next start resumes them through the same recovery path.
         log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))

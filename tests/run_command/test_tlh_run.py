@@ -1,0 +1,57 @@
+"""`tlh run`: the daemon starts, schedules its day, and stops gracefully on a signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TLH = Path(sys.executable).with_name("tlh")
+
+
+def start(tmp_path: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
+    env |= {"TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
+            "TLH_LOGGING__FORMAT": "json"}
+    return subprocess.Popen([str(TLH), "run"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_for(proc: subprocess.Popen[str], event: str, seconds: float = 30) -> list[dict]:
+    seen = []
+    deadline = time.monotonic() + seconds
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        seen.append(record)
+        if record.get("event") == event:
+            return seen
+    raise AssertionError(f"no {event!r} event; saw {[r.get('event') for r in seen]}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_run_stops_gracefully_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGTERM/SIGINT stop the daemon with exit 0 after it logs that it is stopping."""
+    proc = start(tmp_path)
+    try:
+        records = wait_for(proc, "scheduler_started")
+        starting = next(r for r in records if r.get("event") == "daemon_starting")
+        assert starting["mode"] == "dry_run"
+        proc.send_signal(sig)
+        wait_for(proc, "daemon_stopping", seconds=15)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
