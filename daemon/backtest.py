@@ -127,8 +127,8 @@ async def run_backtest(
                 quote = Quote(symbols[sids[i]], bid, round(ask, 2), at)
                 broker.set_quote(quote)
                 if engine.on_quote(quote):
+                    # Only an evaluation can place orders, and so queue the broker's events.
                     await engine.evaluate(quote)
-                if engine.queue:
                     await engine.drain()
             result.quotes += len(rows)
             if daemon.orders.awaiting_quotes:

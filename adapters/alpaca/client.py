@@ -1,0 +1,152 @@
+"""Alpaca's trading REST API, called from the daemon's loop through one worker thread.
+
+alpaca-py's `TradingClient` is synchronous (`requests`) and not safe to share between threads,
+so every call runs in a single-thread executor, which also keeps calls in order. Responses stay
+raw JSON (`raw_data=True`): numbers arrive as strings and `parsing` makes them `Decimal`.
+
+Two SDK defaults are changed on our client, here and nowhere else: requests get a timeout
+(`requests` has none, so a silent server would hang the worker for good), and the SDK's own
+retries are off (it sleeps 3 s in the worker and re-POSTs orders on 429/504). Retries happen
+here instead, asynchronously, and only for idempotent calls; order submission retries in the
+broker, which looks the order up by client order id before it sends it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import requests
+import stamina
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+
+from adapters.base import BrokerError
+
+T = TypeVar("T")
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+DUPLICATE_CLIENT_ID = "client_order_id must be unique"
+
+
+class RestError(BrokerError):
+    """An Alpaca REST call failed: HTTP `status` (None for a network error), Alpaca `code`."""
+
+    def __init__(
+        self, message: str, *, status: int | None, code: int | None = None, transient: bool
+    ) -> None:
+        super().__init__(message, transient=transient)
+        self.status = status
+        self.code = code
+
+    @property
+    def not_found(self) -> bool:
+        """Return whether the resource does not exist (HTTP 404)."""
+        return self.status == 404
+
+    @property
+    def duplicate_client_id(self) -> bool:
+        """Return whether an order with this client order id exists already."""
+        return self.status == 422 and DUPLICATE_CLIENT_ID in str(self)
+
+
+class _TimeoutSession(requests.Session):
+    """A `requests` session that applies a default timeout to every request."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send a request with the default timeout unless one is given."""
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(*args, **kwargs)
+
+
+def _to_rest_error(exc: Exception) -> RestError:
+    """Translate an SDK or network exception into a `RestError` (never with credentials)."""
+    if isinstance(exc, APIError):
+        status = exc.status_code
+        try:
+            body = json.loads(str(exc))
+            message, code = str(body.get("message", "")), body.get("code")
+        except (ValueError, AttributeError):
+            message, code = str(exc)[:200], None
+        return RestError(f"HTTP {status}: {message}", status=status,
+                         code=code if isinstance(code, int) else None,
+                         transient=status in TRANSIENT_STATUS)
+    kind = type(exc).__name__
+    return RestError(f"network error ({kind})", status=None, transient=True)
+
+
+class AlpacaRest:
+    """Raw JSON calls to the trading REST API, in one worker thread, with async retries."""
+
+    def __init__(
+        self,
+        api_key: str,
+        secret_key: str,
+        base_url: str,
+        *,
+        paper: bool,
+        timeout: float = 10.0,
+        attempts: int = 3,
+        retry_wait: float = 0.2,
+    ) -> None:
+        self._client = TradingClient(api_key, secret_key, paper=paper, raw_data=True,
+                                     url_override=base_url)
+        # The two SDK defaults this module exists to change (see the module docstring).
+        self._client._session = _TimeoutSession(timeout)
+        self._client._retry = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alpaca-rest")
+        self._attempts = attempts
+        self._retry_wait = retry_wait
+        self.calls = 0
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        self.calls += 1
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        except (APIError, requests.RequestException) as exc:
+            raise _to_rest_error(exc) from None
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET `path` (below ``/v2``); retry transient failures, it changes nothing."""
+        async for attempt in stamina.retry_context(
+            on=lambda e: isinstance(e, RestError) and e.transient,
+            attempts=self._attempts, wait_initial=self._retry_wait, wait_max=2.0,
+            wait_jitter=self._retry_wait, timeout=None,
+        ):
+            with attempt:
+                return await self._run(self._client.get, path, params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST `body` once; the caller decides whether and how to retry."""
+        return await self._run(self._client.post, path, body)
+
+    async def delete(self, path: str) -> Any:
+        """DELETE `path` once."""
+        return await self._run(self._client.delete, path)
+
+    async def pages(
+        self, path: str, params: dict[str, Any], *, page_size: int, token: str = "page_token"
+    ) -> list[Any]:
+        """GET every page of an activities-style listing (next page after the last item's id)."""
+        query = {**params, "page_size": page_size}
+        items: list[Any] = []
+        while True:
+            page = await self.get(path, query)
+            if not isinstance(page, list):
+                raise RestError(f"{path}: expected a list", status=None, transient=False)
+            items.extend(page)
+            if len(page) < page_size or not isinstance(page[-1], dict) or "id" not in page[-1]:
+                return items
+            query[token] = page[-1]["id"]
+
+    def close(self) -> None:
+        """Stop the worker thread (a call in flight finishes in the background)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
