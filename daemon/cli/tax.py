@@ -227,7 +227,11 @@ def load_config(path: Path | None) -> ReportConfig:
     """
     if path is None:
         return ReportConfig(Identity(), WashSaleConventions(), {})
-    settings = load_settings(path)
+    # The report needs no broker: read the file as an offline simulator would, so a trading
+    # setup whose credentials live only on the daemon's host still reports anywhere.
+    offline = {**os.environ, "TLH_BROKER": "sim", "TLH_MODE": "dry_run",
+               "TLH_LIVE_TRADING_ENABLED": "false"}
+    settings = load_settings(path, env=offline)
     return ReportConfig(
         settings.identity(), settings.wash_sale_conventions(), dict(settings.accounts)
     )

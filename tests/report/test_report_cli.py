@@ -232,3 +232,19 @@ def test_decimal_quantities_round_trip_exactly(tmp_path: Path) -> None:
     data = report_json("--trades", trades)
     assert sum(Decimal(s["quantity"]) for s in data["sales"]) == Decimal("0.3")
     assert {s["account"] for s in data["sales"]} == {"default"}
+
+
+def test_a_trading_config_without_credentials_still_reports(tmp_path: Path) -> None:
+    """The report needs only identical groups and conventions from tlh.toml, not the broker.
+
+    A daemon configured for Alpaca keeps its keys on the daemon's host; its tlh.toml must
+    still drive `tlh tax report` elsewhere (the keys are never required to report).
+    """
+    config = write(tmp_path, "tlh.toml",
+                   'broker = "alpaca"\nmode = "paper"\n\n[[identical]]\nsymbols = ["SPY", "VOO"]\n')
+    trades = write(tmp_path, "t.csv", "date,account,action,symbol,quantity,price,fees,lot_id\n"
+                   "2024-01-02,a,BUY,SPY,10,400,,\n"
+                   "2024-02-01,a,SELL,SPY,10,380,,\n"
+                   "2024-02-10,a,BUY,VOO,10,350,,\n")
+    data = report_json("--trades", trades, "--config", config)
+    assert data["totals"]["wash_sale_disallowed"] == "200.00"
