@@ -133,6 +133,7 @@ class HarvestEngine:
         self._skip_memo: dict[tuple[str, str], date] = {}
         self._accounts_by_symbol: dict[str, set[str]] = {}
         self._last_seq = 0
+        self.last_tick: datetime | None = None
         self._in_zone: set[str] = set()
         self._zone = 1.0 + 2 * float(quote_filter.band) if quote_filter else 1.0
 
@@ -204,7 +205,7 @@ class HarvestEngine:
         elif isinstance(event, SplitEvent):
             await self.on_split(event)
         elif isinstance(event, ClockTick):
-            self._skip_memo.clear()
+            self.last_tick = event.at  # the supervisor's proof that events are consumed
         elif isinstance(event, Scheduled):
             await self.on_scheduled(event)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -32,7 +33,9 @@ from daemon.hooks import EngineHooks
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
 from daemon.scheduler import DaemonScheduler
+from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
+from daemon.supervisor import supervise
 from ledger.engine import Ledger
 from strategies.harvest import evaluate
 
@@ -73,12 +76,24 @@ async def _run(settings: Settings) -> None:
              trading_enabled=trading_enabled(settings, broker),
              database=settings.database.safe_url)
     scheduler = DaemonScheduler(MarketCalendar(), clock, EngineHooks(daemon.engine))
+    health = os.environ.get("TLH_HEALTH_FILE")
+    supervisor: asyncio.Task[None] | None = None
     try:
         await daemon.engine.start()
         planned = scheduler.start()
         log.info("scheduler_started", jobs_today=len(planned))
+        # Ready only after recovery: open intents resumed, ledger rebuilt from the journal.
+        notify("READY=1", "STATUS=running")
+        interval = watchdog_interval() or 30.0
+        supervisor = asyncio.create_task(supervise(
+            daemon.engine, clock.now, interval=interval,
+            health_file=Path(health) if health else None, stop=stop))
         await daemon.engine.run(stop)
     finally:
+        notify("STOPPING=1")
+        stop.set()
+        if supervisor is not None:
+            await supervisor
         scheduler.shutdown()
         # Intents are persisted before any order leaves, so stopping here loses nothing:
         # the next start resumes them through the same recovery path.

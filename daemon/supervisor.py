@@ -1,0 +1,50 @@
+"""Liveness: prove the engine still consumes events, for systemd's watchdog and Docker.
+
+Every interval the supervisor queues a `ClockTick` and checks that the previous one was
+handled. Only then does it ping systemd (`WATCHDOG=1`) and touch the health file; a stuck
+consumer stops both, so systemd restarts the service (crash-only) and Docker marks the
+container unhealthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+
+from daemon.engine import HarvestEngine
+from daemon.events import ClockTick
+from daemon.sdnotify import notify
+
+log = structlog.get_logger("tlh.supervisor")
+
+
+async def supervise(
+    engine: HarvestEngine,
+    now: Callable[[], datetime],
+    *,
+    interval: float,
+    health_file: Path | None = None,
+    stop: asyncio.Event,
+) -> None:
+    """Ping the watchdog and touch `health_file` while the engine keeps up, until `stop`."""
+    sent: datetime | None = None
+    while not stop.is_set():
+        healthy = sent is None or engine.last_tick == sent
+        if healthy:
+            notify("WATCHDOG=1", f"STATUS=running: {engine.stats.harvests} harvests, "
+                                 f"{len(engine.orders.open_intents)} orders in flight")
+            if health_file is not None:
+                await asyncio.to_thread(health_file.write_text, now().isoformat())
+        else:
+            log.error("engine_unresponsive", last_tick=str(engine.last_tick),
+                      queued=len(engine.queue))
+            notify("STATUS=degraded: the engine stopped consuming events")
+        sent = now()
+        engine.queue.put(ClockTick(sent))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
