@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from daemon.events import Event, Fill, OrderSide, OrderStatus
+from daemon.events import Event, Fill, OrderSide, OrderStatus, Quote
 from ledger.conventions import LotMethod
 
 EventSink = Callable[[Event], None]
@@ -90,3 +90,28 @@ class Broker(Protocol):
 
     async def fills_since(self, since: datetime | None) -> list[Fill]:
         """Return the executions after `since` (all when None), oldest first."""
+
+
+@runtime_checkable
+class MarketDataHealth(Protocol):
+    """Optional broker capability: tell whether a stored quote may still price an order.
+
+    A broker whose data feed can go stale (disconnected, mute) answers False for quotes of a
+    stale feed or older than its limit; the daemon then waits for a fresh quote.
+    """
+
+    def quote_is_fresh(self, quote: Quote) -> bool:
+        """Return whether `quote` is recent and its feed is live."""
+
+
+@runtime_checkable
+class Reconciling(Protocol):
+    """Optional broker capability: reconcile the daemon with the account.
+
+    `build_daemon` calls `bind_daemon(engine, repo)` once; the broker sets `engine.reconcile`
+    (run by `engine.start()` after resuming orders) and reconciles again after its streams
+    reconnect, since they do not replay what was missed.
+    """
+
+    def bind_daemon(self, engine: Any, repo: Any) -> None:
+        """Attach reconciliation to the daemon's engine and repository."""

@@ -38,6 +38,7 @@ SYMBOLS = 500
 START = date(2020, 1, 2)
 END = date(2024, 12, 31)
 UNIT = 10_000  # quantities are tracked in 1/10,000 shares, exactly
+GENERATOR_VERSION = 3  # bump when the same seed and size would give other files
 
 # account -> (type, lot method, what the broker reports on Form 1099-B)
 ACCOUNTS: dict[str, tuple[str, str, str]] = {
@@ -74,11 +75,13 @@ class Position:
     cost: float = 0.0  # approximate, only to decide what is "at a loss"
     lots: deque[Lot] = field(default_factory=deque)
     held_index: int = -1
+    buys: int = 0  # purchases since the position was last flat (lots, roughly)
 
 
 class Generator:
-    def __init__(self, trades: int, seed: int = SEED, *, symbols: int = SYMBOLS,
-                 end: date = END) -> None:
+    def __init__(
+        self, trades: int, seed: int = SEED, *, symbols: int = SYMBOLS, end: date = END
+    ) -> None:
         self.n = trades
         self.rng = random.Random(seed)
         self.days = _weekdays(START, end)
@@ -90,21 +93,33 @@ class Generator:
             for s in g:
                 self.sibling[s] = tuple(x for x in g if x != s)
         self.prices = _price_paths(self.rng, self.symbols, self.days)
+        self.active, self.goes_quiet = _activity(
+            self.rng, self.symbols, self.groups, len(self.days)
+        )
         self.positions: dict[tuple[str, str], Position] = {}
         self.named: dict[str, Lot] = {}
         # Held positions, for O(1) random choice: taxable and tax-advantaged kept apart.
         self.held: dict[bool, list[Position]] = {True: [], False: []}
-        self.scheduled: dict[int, list[tuple[str, str, str, int]]] = {}
+        self.scheduled: dict[int, list[tuple[str, str, str, int, float]]] = {}
         self.recent_losses: deque[str] = deque(maxlen=200)
         self.lines: list[str] = []
         self.lot_counter = 0
-        self.stats = {"buy": 0, "sell": 0, "specific_sell": 0, "loss_sell": 0,
-                      "repurchase": 0, "double_up": 0, "ira_buy": 0, "fractional": 0}
+        self.stats = {
+            "buy": 0,
+            "sell": 0,
+            "specific_sell": 0,
+            "loss_sell": 0,
+            "repurchase": 0,
+            "double_up": 0,
+            "ira_buy": 0,
+            "fractional": 0,
+        }
 
     # -- output --------------------------------------------------------------------------
 
-    def emit(self, di: int, account: str, action: str, symbol: str, units: int,
-             lot_id: str = "") -> None:
+    def emit(
+        self, di: int, account: str, action: str, symbol: str, units: int, lot_id: str = ""
+    ) -> None:
         rng = self.rng
         r = rng.random()
         fees = "0" if r < 0.6 else "" if r < 0.75 else rng.choice(("0.35", "0.50", "1", "4.95"))
@@ -139,7 +154,10 @@ class Generator:
             last.held_index = pos.held_index
         pos.held_index = -1
 
-    def buy(self, di: int, account: str, symbol: str, units: int | None = None) -> None:
+    def buy(
+        self, di: int, account: str, symbol: str, units: int | None = None, basis: float = 0.0
+    ) -> None:
+        """Buy `units` (random when None); `basis` per share carries a washed loss, roughly."""
         rng = self.rng
         if units is None:
             units = self._buy_units()
@@ -154,7 +172,8 @@ class Generator:
         if account in SPECIFIC_ID_ACCOUNTS:
             pos.lots.append(lot)
         pos.units += units
-        pos.cost += units / UNIT * self.prices[symbol][di]
+        pos.buys += 1
+        pos.cost += units / UNIT * max(self.prices[symbol][di], basis)
         self._hold(pos)
         self.emit(di, account, "BUY", symbol, units, name)
         self.stats["buy"] += 1
@@ -179,6 +198,7 @@ class Generator:
         pos.units -= units
         if pos.units == 0:
             pos.cost = 0.0
+            pos.buys = 0
             pos.lots.clear()
             self._unhold(pos)
         self.emit(di, pos.account, "SELL", pos.symbol, units, lot_id)
@@ -208,31 +228,46 @@ class Generator:
         if rng.random() < 0.15:  # fractional: 1 to 4 decimals
             decimals = rng.randint(1, 4)
             step = UNIT // 10**decimals
-            return max(1, rng.randint(1, 60 * 10**decimals)) * step
-        return int(rng.paretovariate(1.3) * 8) * UNIT or UNIT
+            return max(1, rng.randint(1, 30 * 10**decimals)) * step
+        return min(int(rng.lognormvariate(3.0, 0.8)), 300) * UNIT or UNIT  # median 20
 
     def _sell_units(self, pos: Position) -> int:
+        """Mostly one lot (a whole position when it is one lot), sometimes all or a part."""
         rng = self.rng
-        if rng.random() < 0.4:
-            return pos.units
-        part = int(pos.units * rng.uniform(0.1, 0.9))
-        if pos.units % UNIT == 0 and part >= UNIT:
-            part -= part % UNIT  # whole shares stay whole
+        r = rng.random()
+        if pos.buys <= 1:
+            return pos.units if r < 0.85 else self._part(pos.units)
+        if r < 0.8:  # one lot: the one the account's method relieves first
+            open_lots = [lot for lot in pos.lots if lot.units > 0]
+            if open_lots:
+                fifo = ACCOUNTS[pos.account][1] == "fifo"
+                return (open_lots[0] if fifo else open_lots[-1]).units
+            return max(pos.units // pos.buys, 1)
+        return pos.units if r < 0.9 else self._part(pos.units)
+
+    def _part(self, units: int) -> int:
+        part = int(units * self.rng.uniform(0.2, 0.8))
+        if units % UNIT == 0 and part >= UNIT:
+            part -= part % UNIT
         return max(part, 1)
 
     def _taxable_account(self) -> str:
         return self.rng.choices(TAXABLE, TAXABLE_WEIGHTS)[0]
 
-    def _pick(self, taxable: bool, *, loss_at: int | None = None) -> Position | None:
+    def _pick(
+        self, taxable: bool, *, loss_at: int | None = None, gain_at: int | None = None
+    ) -> Position | None:
+        """Return a random held position (at a loss, or at a gain, when asked; else None)."""
         bucket = self.held[taxable]
         if not bucket:
             return None
-        if loss_at is None:
+        if loss_at is None and gain_at is None:
             return self.rng.choice(bucket)
         for _ in range(8):
             pos = self.rng.choice(bucket)
-            price = self.prices[pos.symbol][loss_at]
-            if price * pos.units / UNIT < pos.cost * 0.97:
+            value = self.prices[pos.symbol][loss_at if loss_at is not None else gain_at or 0]
+            value *= pos.units / UNIT
+            if value < pos.cost * 0.97 if loss_at is not None else value > pos.cost * 1.03:
                 return pos
         return None
 
@@ -242,62 +277,112 @@ class Generator:
             return self.rng.choice(siblings)
         return symbol
 
-    def _schedule(self, di: int, days: int, action: tuple[str, str, str, int]) -> None:
+    def _schedule(self, di: int, days: int, action: tuple[str, str, str, int, float]) -> None:
         self.scheduled.setdefault(di + days, []).append(action)
 
     def random_trade(self, di: int) -> None:
-        """Emit exactly one trade (a sale that cannot happen falls back to a purchase)."""
+        """Emit exactly one trade (a sale that cannot happen falls back to another trade)."""
         rng = self.rng
         r = rng.random()
-        if r < 0.22:  # harvest a loss, usually buying back within 30 days
+        if r < 0.18:  # harvest a loss, usually buying back within 30 days
             pos = self._pick(True, loss_at=di)
             if pos is not None:
-                symbol, units = pos.symbol, self._sell_units(pos)
-                self.sell(di, pos, units)
-                self.stats["loss_sell"] += 1
-                self.recent_losses.append(symbol)
-                if rng.random() < 0.75:
-                    # trading days: 1..21 is inside 30 calendar days, 22..30 mostly outside
-                    delay = rng.randint(1, 21) if rng.random() < 0.85 else rng.randint(22, 30)
-                    q = rng.random()
-                    account = (pos.account if q < 0.6 else self._taxable_account() if q < 0.85
-                               else rng.choice(ADVANTAGED))
-                    back = units if rng.random() < 0.7 else self._buy_units()
-                    self._schedule(di, delay, ("buy", account, self._replacement_symbol(symbol),
-                                               back))
+                self.harvest(di, pos)
                 return
-        elif r < 0.40:  # a sale of whatever is held (often at a gain), sometimes a named lot
-            pos = self._pick(True)
-            if pos is not None:
-                self.sell(di, pos, self._sell_units(pos), specific=rng.random() < 0.25)
-                return
-        elif r < 0.50:  # double up: buy now, sell the old shares at a loss within 30 days
+        elif r < 0.24:  # double up: buy now, sell the old shares at a loss within 30 days
             pos = self._pick(True, loss_at=di)
             if pos is not None:
-                old_units = pos.units
-                account = pos.account if rng.random() < 0.7 else self._taxable_account()
-                self.buy(di, account, self._replacement_symbol(pos.symbol))
-                self.stats["double_up"] += 1
-                delay = rng.randint(1, 21) if rng.random() < 0.9 else rng.randint(22, 26)
-                self._schedule(di, delay, ("sell", pos.account, pos.symbol, old_units))
+                self.double_up(di, pos)
                 return
-        elif r < 0.62:  # IRA / Roth purchase, often of something just sold at a loss
-            symbol = (rng.choice(self.recent_losses)
-                      if self.recent_losses and rng.random() < 0.5 else rng.choice(self.symbols))
+        elif r < 0.34:  # IRA / Roth purchase, often of something just sold at a loss
+            symbol = (
+                rng.choice(self.recent_losses)
+                if self.recent_losses and rng.random() < 0.5
+                else self._active_symbol(di)
+            )
             self.buy(di, rng.choice(ADVANTAGED), symbol)
             self.stats["ira_buy"] += 1
             return
-        elif r < 0.70:  # IRA / Roth sale
+        elif r < 0.42:  # IRA / Roth sale
             pos = self._pick(False)
-            if pos is not None:
-                self.sell(di, pos, self._sell_units(pos), specific=rng.random() < 0.2)
+            if pos is not None and self.sell(
+                di, pos, self._sell_units(pos), specific=rng.random() < 0.2
+            ):
                 return
-        self.buy(di, self._taxable_account(), rng.choice(self.symbols))
+        elif r < 0.62:  # a taxable sale, at a gain when there is one, sometimes a named lot
+            pos = self._pick(True, gain_at=di) or self._pick(True)
+            if pos is not None and self.sell(
+                di, pos, self._sell_units(pos), specific=rng.random() < 0.25
+            ):
+                return
+        # A taxable purchase: add to a held position or open one; a position that already
+        # has several lots sells instead, so positions stay a few lots deep.
+        pos = self._pick(True) if rng.random() < 0.4 else None
+        if pos is None:
+            pos = self.position(self._taxable_account(), self._active_symbol(di))
+        if not (pos.buys >= 4 and self.sell(di, pos, self._sell_units(pos), specific=True)):
+            self.buy(di, pos.account, pos.symbol)
 
-    def run_scheduled(self, di: int, action: tuple[str, str, str, int]) -> bool:
-        kind, account, symbol, units = action
+    def harvest(self, di: int, pos: Position) -> None:
+        """Sell a position at a loss; usually buy it (or an identical one) back in 30 days."""
+        rng = self.rng
+        symbol = pos.symbol
+        units = self._sell_units(pos)
+        cost = pos.cost * units / pos.units
+        self.sell(di, pos, units)
+        self.stats["loss_sell"] += 1
+        self.recent_losses.append(symbol)
+        if rng.random() < 0.8:
+            # trading days: 1..21 is inside 30 calendar days, 22..30 mostly outside
+            delay = rng.randint(1, 21) if rng.random() < 0.85 else rng.randint(22, 30)
+            q = rng.random()
+            account = (
+                pos.account
+                if q < 0.65
+                else self._taxable_account()
+                if q < 0.85
+                else rng.choice(ADVANTAGED)
+            )
+            back = units if rng.random() < 0.8 else self._buy_units()
+            basis = cost / (units / UNIT) if account in TAXABLE else 0.0
+            self._schedule(
+                di, delay, ("buy", account, self._replacement_symbol(symbol), back, basis)
+            )
+
+    def double_up(self, di: int, pos: Position) -> None:
+        """Buy as many shares again now, sell the old (losing) ones within 30 days."""
+        rng = self.rng
+        old_units = pos.units
+        account = pos.account if rng.random() < 0.7 else self._taxable_account()
+        self.buy(di, account, self._replacement_symbol(pos.symbol), old_units)
+        self.stats["double_up"] += 1
+        delay = rng.randint(1, 21) if rng.random() < 0.9 else rng.randint(22, 26)
+        self._schedule(di, delay, ("sell", pos.account, pos.symbol, old_units, 0.0))
+
+    def _active_symbol(self, di: int) -> str:
+        """Return a random symbol in an active spell (purchases keep off quiet symbols)."""
+        for _ in range(30):
+            symbol = self.rng.choice(self.symbols)
+            if self.active[symbol][di]:
+                return symbol
+        return symbol
+
+    def exit_quiet(self, di: int) -> int:
+        """Sell every taxable position of the symbols whose quiet spell starts today."""
+        sold = 0
+        for symbol in self.goes_quiet.get(di, ()):
+            for account in TAXABLE:
+                pos = self.positions.get((account, symbol))
+                if pos is not None and pos.units and self.sell(di, pos, pos.units):
+                    sold += 1
+        return sold
+
+    def run_scheduled(self, di: int, action: tuple[str, str, str, int, float]) -> bool:
+        kind, account, symbol, units, basis = action
+        if kind == "buy" and not self.active[symbol][di]:
+            return False  # a repurchase that would fall in a quiet spell is dropped
         if kind == "buy":
-            self.buy(di, account, symbol, units)
+            self.buy(di, account, symbol, units, basis)
             self.stats["repurchase"] += 1
             return True
         pos = self.positions.get((account, symbol))
@@ -308,6 +393,8 @@ class Generator:
         emitted = 0
         for di in range(days):
             target = self.n if di == days - 1 else round(self.n * (di + 1) / days)
+            if emitted < self.n:
+                emitted += self.exit_quiet(di)
             for action in self.scheduled.pop(di, ()):
                 if emitted >= self.n:
                     break
@@ -333,6 +420,34 @@ class Generator:
         for g in self.groups:
             toml += ["[[identical]]", "symbols = [" + ", ".join(f'"{s}"' for s in g) + "]", ""]
         (out / "tlh.toml").write_text("\n".join(toml), encoding="utf-8")
+
+
+def _activity(
+    rng: random.Random, symbols: list[str], groups: list[tuple[str, ...]], days: int
+) -> tuple[dict[str, list[bool]], dict[int, list[str]]]:
+    """Give each symbol (an identical group together) active and quiet spells.
+
+    Active spells last 15-60 trading days, quiet ones 25-60 (mostly more than 30 calendar
+    days): losses taken when a symbol goes quiet stay unwashed, which ends chains of wash sales
+    as investors rotating out of a position do.
+    """
+    grouped = {s: g for g in groups for s in g}
+    active: dict[str, list[bool]] = {}
+    goes_quiet: dict[int, list[str]] = {}
+    for s in symbols:
+        if s in active:
+            continue
+        spells: list[bool] = []
+        on = rng.random() < 0.7
+        spells += [on] * rng.randint(0, 40)
+        while len(spells) < days:
+            on = not on
+            if not on:
+                goes_quiet.setdefault(len(spells), []).extend(grouped.get(s, (s,)))
+            spells += [on] * (rng.randint(15, 60) if on else rng.randint(25, 60))
+        for member in grouped.get(s, (s,)):
+            active[member] = spells[:days]
+    return active, goes_quiet
 
 
 def _weekdays(start: date, end: date) -> list[date]:
@@ -366,7 +481,9 @@ def _groups(rng: random.Random, symbols: list[str]) -> list[tuple[str, ...]]:
     return groups
 
 
-def _price_paths(rng: random.Random, symbols: list[str], days: list[date]) -> dict[str, list[float]]:
+def _price_paths(
+    rng: random.Random, symbols: list[str], days: list[date]
+) -> dict[str, list[float]]:
     market = []
     for d in days:
         drift = 0.0003
@@ -416,7 +533,7 @@ def generate(trades: int, out: Path, seed: int = SEED) -> dict[str, object]:
         "accounts": {k: v[0] for k, v in ACCOUNTS.items()},
         "mix": gen.stats,
         "seconds": round(time.perf_counter() - started, 2),
-        "generator_version": 1,
+        "generator_version": GENERATOR_VERSION,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.base import Broker
+from adapters.base import Broker, MarketDataHealth, Reconciling
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
@@ -104,7 +104,11 @@ async def build_daemon(
         await engine_ref[0].on_journal(seqs, entries)
 
     def quote_of(symbol: str):  # type: ignore[no-untyped-def]
-        return engine_ref[0].quotes.get(symbol)
+        quote = engine_ref[0].quotes.get(symbol)
+        if quote is not None and isinstance(broker, MarketDataHealth) and (
+                not broker.quote_is_fresh(quote)):
+            return None  # stale market data: a replacement waits for a fresh quote
+        return quote
 
     orders = OrderManager(
         repo=repo,
@@ -144,4 +148,6 @@ async def build_daemon(
         on_decision=on_decision,
     )
     engine_ref.append(engine)
+    if isinstance(broker, Reconciling):
+        broker.bind_daemon(engine, repo)
     return Daemon(db=db, repo=repo, engine=engine, orders=orders, broker=broker)

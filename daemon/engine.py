@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -27,7 +27,16 @@ import structlog
 from adapters.base import Broker, LotRelief
 from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalEntry, JournalKind
 from daemon.bus import EventQueue
-from daemon.events import ClockTick, Event, Fill, OrderUpdate, Quote, Scheduled, SplitEvent
+from daemon.events import (
+    ClockTick,
+    Event,
+    Fill,
+    OrderSide,
+    OrderUpdate,
+    Quote,
+    Scheduled,
+    SplitEvent,
+)
 from daemon.orders import HarvestPlan, OrderManager, Repository
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger, default_lot_id
@@ -47,6 +56,7 @@ class JournalRepository(Repository, Protocol):
     """The storage the engine needs beyond the order manager's."""
 
     async def load_journal(self, after_seq: int = 0) -> Sequence[object]: ...
+    async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
 
 
 class Verdict(Protocol):
@@ -128,7 +138,14 @@ class HarvestEngine:
         self.queue = EventQueue()
         self.quotes: dict[str, Quote] = {}
         self.triggers: dict[str, float] = {}
-        self.halted: set[str] = set()
+        # Shared with the order manager, so a halted symbol gets no replacement buy either.
+        self.halted: set[str] = orders.halted
+        # Set by brokers that reconcile (adapters.base.Reconciling); run after resume() in
+        # start(), and by the broker after reconnects, under `lock`: `run` handles each event
+        # under it, so a reconciliation never interleaves with an event.
+        self.reconcile: Callable[[str], Awaitable[None]] | None = None
+        self.lock = asyncio.Lock()
+        self._journaled_here: set[str] = set()  # external ids of fills journaled by this run
         self.stats = EngineStats()
         self._skip_memo: dict[tuple[str, str], date] = {}
         self._accounts_by_symbol: dict[str, set[str]] = {}
@@ -157,6 +174,8 @@ class HarvestEngine:
             self.refresh_trigger(symbol)
         await self.broker.connect(self.queue.put)
         await self.orders.resume()
+        if self.reconcile is not None:
+            await self.reconcile("start")
         # After resume: a replacement it left waiting for a quote needs that symbol's stream.
         await self.broker.subscribe(self.watched_symbols())
         await self.drain()
@@ -179,7 +198,8 @@ class HarvestEngine:
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
-                await self.handle(getter.result())
+                async with self.lock:
+                    await self.handle(getter.result())
             else:
                 getter.cancel()
             stopper.cancel()
@@ -199,7 +219,8 @@ class HarvestEngine:
             if event.symbol in self.orders.awaiting_quotes:
                 await self.orders.on_quote(event)
         elif isinstance(event, Fill):
-            await self.orders.on_fill(event, self.source)
+            if not await self._sale_beyond_ledger(event):
+                await self.orders.on_fill(event, self.source)
         elif isinstance(event, OrderUpdate):
             await self.orders.on_order_update(event)
         elif isinstance(event, SplitEvent):
@@ -389,9 +410,32 @@ class HarvestEngine:
 
     # -- ledger ----------------------------------------------------------------------------
 
+    async def _sale_beyond_ledger(self, fill: Fill) -> bool:
+        """Halt, instead of journaling, a sale of more shares than the ledger holds.
+
+        Such a fill (a sale made outside tlh of shares the history does not explain) could
+        never be replayed: the journal would fail every later start. The symbol is halted and
+        the execution left to reconciliation, which imports it once the history is complete.
+        """
+        if fill.side is not OrderSide.SELL or (
+                f"{self.source}:{fill.execution_id}" in self._journaled_here):
+            return False  # a repeat of a fill journaled already is deduplicated by on_fill
+        held = self.ledger.position(fill.account, fill.symbol)
+        if fill.quantity <= held:
+            return False
+        reason = f"the broker sold {fill.quantity} {fill.symbol}; the ledger holds {held}"
+        self.halted.add(fill.symbol)
+        self.refresh_trigger(fill.symbol)
+        await self.repo.set_halt(fill.symbol, reason, account=fill.account)
+        log.error("reconcile_mismatch", symbol=fill.symbol, account=fill.account, reason=reason,
+                  execution_id=fill.execution_id)
+        return True
+
     async def on_journal(self, seqs: list[int], entries: list[JournalEntry]) -> None:
         """Apply newly journaled entries to the ledger (the order manager's hook)."""
         for seq, entry in zip(seqs, entries, strict=True):
+            if entry.external_id is not None:
+                self._journaled_here.add(entry.external_id)
             event: Trade | Split
             if entry.kind is JournalKind.SPLIT:
                 assert entry.ratio is not None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
@@ -63,6 +64,7 @@ class Repository(Protocol):
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
+    def transaction(self) -> AbstractAsyncContextManager[Repository]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,7 @@ class OrderManager:
         self._open: dict[str, Intent] = {}
         self._awaiting: dict[str, set[str]] = {}
         self.harvests_completed: list[Intent] = []
+        self.halted: set[str] = set()  # symbols no order may be placed in (the engine's too)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -182,9 +185,6 @@ class OrderManager:
         today = self.today()
         harvest = kind is IntentKind.HARVEST_SELL
         iid = intent_id(kind, plan.account, plan.symbol, ",".join(plan.lot_ids), today)
-        existing = await self._repo.get_intent(iid)
-        if existing is not None:
-            return existing
         limit = _down(quote.bid_decimal * (1 - self._slippage))
         intent = Intent(
             intent_id=iid,
@@ -209,35 +209,48 @@ class OrderManager:
         # The replacement spends about the sale's proceeds the same day: the limits must hold
         # for both, or the harvest would end in cash when its replacement is denied.
         follow_up = plan.quantity * quote.bid_decimal if plan.replacement else ZERO
-        denial = await self._risk_denial(intent, today, harvest=harvest, follow_up=follow_up)
-        if denial is not None:
-            intent = replace(intent, status=IntentStatus.DENIED, reason=denial)
-        saved = await self._repo.save_intent(intent)
+        # One write transaction, committed before the order leaves: the intent is stored
+        # SUBMITTED at once (a crash before the send is resolved by resume()'s lookup).
+        async with self._repo.transaction() as tx:
+            existing = await tx.get_intent(iid)
+            if existing is not None:
+                return existing
+            counters = await self._counters(today, tx)
+            denial = await self._risk_denial(intent, today, harvest=harvest,
+                                             follow_up=follow_up, counters=counters)
+            status = IntentStatus.SUBMITTED if denial is None else IntentStatus.DENIED
+            saved = await tx.save_intent(replace(intent, status=status,
+                                                 reason=denial or intent.reason))
+            if denial is None:
+                await self._count(today, harvest=harvest, repo=tx, counters=counters,
+                                  notional=plan.quantity * (limit or ZERO))
         if saved.status is IntentStatus.DENIED:
             log.info("harvest_denied", intent_id=iid, symbol=plan.symbol, reason=denial)
             return saved
-        await self._count(today, harvest=harvest, notional=plan.quantity * (limit or ZERO))
         self._open[iid] = saved
         log.info("harvest_intent", intent_id=iid, account=plan.account, symbol=plan.symbol,
                  quantity=str(plan.quantity), lots=list(plan.lot_ids),
                  replacement=plan.replacement, net_loss=str(plan.net_loss))
-        await self._submit(saved)
+        await self._send(saved)  # new, so nothing to ask the broker first
         return saved
 
     async def _risk_denial(
-        self, intent: Intent, today: date, *, harvest: bool, follow_up: Decimal = ZERO
+        self, intent: Intent, today: date, *, harvest: bool, follow_up: Decimal = ZERO,
+        counters: tuple[int, Decimal] | None = None,
     ) -> str | None:
         """Return why `intent` (and the `follow_up` notional it commits to) may not go out."""
         if not self.trading_enabled:
             return "dry_run: trading is not enabled"
         if self.risk.kill_switch:
             return "risk: kill switch is on"
+        if intent.symbol in self.halted:
+            return f"halted: trading in {intent.symbol} is halted"
         notional = intent.quantity * (intent.limit_price or ZERO)
         if notional > self.risk.max_order_notional:
             return f"risk: order notional {notional:.2f} above max_order_notional"
         if follow_up > self.risk.max_order_notional:
             return f"risk: replacement notional {follow_up:.2f} above max_order_notional"
-        count, spent = await self._counters(today)
+        count, spent = counters or await self._counters(today)
         day = spent + notional + follow_up
         if day > self.risk.max_daily_notional:
             return f"risk: daily notional {day:.2f} above max_daily_notional"
@@ -245,16 +258,21 @@ class OrderManager:
             return f"risk: {count} harvests today, max_harvests_per_day reached"
         return None
 
-    async def _counters(self, today: date) -> tuple[int, Decimal]:
-        raw = await self._repo.get_state(f"risk:{today.isoformat()}")
+    async def _counters(
+        self, today: date, repo: Repository | None = None
+    ) -> tuple[int, Decimal]:
+        raw = await (repo or self._repo).get_state(f"risk:{today.isoformat()}")
         if not raw:
             return 0, ZERO
         count, spent = raw.split("|")
         return int(count), Decimal(spent)
 
-    async def _count(self, today: date, *, harvest: bool, notional: Decimal) -> None:
-        count, spent = await self._counters(today)
-        await self._repo.set_state(
+    async def _count(
+        self, today: date, *, harvest: bool, notional: Decimal, repo: Repository | None = None,
+        counters: tuple[int, Decimal] | None = None,
+    ) -> None:
+        count, spent = counters or await self._counters(today, repo)
+        await (repo or self._repo).set_state(
             f"risk:{today.isoformat()}", f"{count + (1 if harvest else 0)}|{spent + notional}"
         )
 
@@ -262,12 +280,18 @@ class OrderManager:
 
     async def _submit(self, intent: Intent) -> None:
         """Send `intent` to the broker, asking first whether it already went out."""
-        known = await self._lookup(intent.intent_id)
-        if known is not None:
-            await self._apply_snapshot(intent, known)
-            return
         if intent.status is IntentStatus.PENDING:
+            # Never sent: SUBMITTED is stored before an order leaves, so nothing to ask.
             intent = await self._set(intent, status=IntentStatus.SUBMITTED)
+        else:
+            known = await self._lookup(intent.intent_id)
+            if known is not None:
+                await self._apply_snapshot(intent, known)
+                return
+        await self._send(intent)
+
+    async def _send(self, intent: Intent) -> None:
+        """Place the SUBMITTED `intent` and follow the broker's answer."""
         request = OrderRequest(
             client_order_id=intent.intent_id,
             account=intent.account,
@@ -339,7 +363,7 @@ class OrderManager:
         )
         # The journal entry and the intent's filled amounts commit together: a crash between
         # them would leave a replayed fill journaled but never counted.
-        async with self._repo.transaction() as tx:  # type: ignore[attr-defined]
+        async with self._repo.transaction() as tx:
             seqs = await tx.append_journal([entry])
             if not seqs:
                 return  # already journaled (a replayed or reconciled execution)

@@ -4,7 +4,7 @@ alpaca-py's `TradingClient` is synchronous (`requests`) and not safe to share be
 so every call runs in a single-thread executor, which also keeps calls in order. Responses stay
 raw JSON (`raw_data=True`): numbers arrive as strings and `parsing` makes them `Decimal`.
 
-Two SDK defaults are changed on our client, here and nowhere else: requests get a timeout
+Two SDK defaults are changed on our clients, here and nowhere else: requests get a timeout
 (`requests` has none, so a silent server would hang the worker for good), and the SDK's own
 retries are off (it sleeps 3 s in the worker and re-POSTs orders on 429/504). Retries happen
 here instead, asynchronously, and only for idempotent calls; order submission retries in the
@@ -17,11 +17,13 @@ import asyncio
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
 import stamina
 from alpaca.common.exceptions import APIError
+from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
 from adapters.base import BrokerError
@@ -59,7 +61,7 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         """Send a request with the default timeout unless one is given."""
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(*args, **kwargs)
@@ -150,3 +152,36 @@ class AlpacaRest:
     def close(self) -> None:
         """Stop the worker thread (a call in flight finishes in the background)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def latest_quotes(
+    api_key: str,
+    secret_key: str,
+    symbols: list[str],
+    *,
+    feed: str,
+    url: str | None = None,
+    timeout: float = 10.0,
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Return {symbol: (bid, ask)} from the market-data REST API's latest stock quotes.
+
+    Blocking: call it from a worker thread. `url` overrides the data API's base URL (a local
+    fake or a proxy). Symbols without a usable quote are left out.
+    """
+    client = StockHistoricalDataClient(api_key, secret_key, raw_data=True, url_override=url)
+    client._session = _TimeoutSession(timeout)
+    client._retry = 0
+    try:
+        raw = client.get("/stocks/quotes/latest", {"symbols": ",".join(symbols), "feed": feed})
+    except (APIError, requests.RequestException) as exc:
+        raise _to_rest_error(exc) from None
+    quotes = raw.get("quotes", {}) if isinstance(raw, dict) else {}
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for symbol, quote in quotes.items():
+        try:
+            bid, ask = Decimal(str(quote["bp"])), Decimal(str(quote["ap"]))
+        except (KeyError, TypeError, ArithmeticError):
+            continue
+        if bid.is_finite() and ask.is_finite() and Decimal(0) < bid <= ask:
+            out[symbol] = (bid, ask)
+    return out

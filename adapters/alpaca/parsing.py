@@ -14,7 +14,7 @@ each execution exactly once whichever source delivers it first.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -101,7 +101,8 @@ def text(value: object, name: str) -> str:
 def timestamp(value: object, name: str) -> datetime:
     """Return an aware UTC datetime from RFC 3339 text, a msgpack Timestamp or a datetime."""
     if isinstance(value, msgpack.Timestamp):
-        return value.to_datetime()
+        stamped: datetime = value.to_datetime()
+        return stamped
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
@@ -297,12 +298,35 @@ def _price(value: object, name: str) -> float:
     return number
 
 
+_WIRE_NUMBERS = frozenset({float, int})  # exact types: a bool is not a price
+
+
+def _stamp(t: msgpack.Timestamp) -> datetime:
+    # Equal to t.to_datetime() (microseconds truncated), in a third of the time: the float
+    # sum is within 0.25 µs of a whole microsecond, which fromtimestamp rounds back exactly.
+    return datetime.fromtimestamp(t.seconds + (t.nanoseconds // 1000) / 1e6, UTC)
+
+
 def parse_quote(message: object) -> Quote:
     """Parse a raw stock or crypto quote (``{"T": "q", "S", "bp", "ap", "bs", "as", "t"}``).
 
     Prices stay floats, as `Quote` holds them (the tick path compares floats); `bid_decimal`
     recovers the wire's exact digits. Crossed, zero or infinite quotes are the engine's call.
+    The common, well-formed message takes a fast path; anything else is checked field by field.
     """
+    if type(message) is dict and message.get("T") == "q":
+        get: Callable[..., Any] = message.get  # values are checked by exact type just below
+        symbol, bid, ask, t = get("S"), get("bp"), get("ap"), get("t")
+        bs, asks = get("bs", 0), get("as", 0)
+        numbers = _WIRE_NUMBERS
+        if (type(symbol) is str and symbol and type(t) is msgpack.Timestamp
+                and type(bid) in numbers and type(ask) in numbers and bid == bid and ask == ask
+                and type(bs) in numbers and type(asks) in numbers):
+            return Quote(symbol, float(bid), float(ask), _stamp(t), float(bs), float(asks))
+    return _parse_quote_checked(message)
+
+
+def _parse_quote_checked(message: object) -> Quote:
     msg = mapping(message, "quote")
     if msg.get("T") != "q":
         raise MalformedMessage(f"T: expected 'q', got {msg.get('T')!r:.20}")

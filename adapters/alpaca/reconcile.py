@@ -28,11 +28,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 
 from adapters.storage.repository import Repository
 from daemon.events import Fill, OrderSide
+from ledger.model import Action, Trade
 
 if TYPE_CHECKING:
     from daemon.engine import HarvestEngine
@@ -43,6 +45,7 @@ START = "start"
 WATERMARK_OVERLAP = timedelta(days=1)
 MISMATCH_READS = 3
 ZERO = Decimal(0)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 class OpenOrder(Protocol):
@@ -71,6 +74,33 @@ def _key(symbol: str) -> str:
     return symbol.replace("/", "")
 
 
+def compare_positions(
+    ledger_positions: dict[tuple[str, str], Decimal],
+    broker_positions: dict[tuple[str, str], Decimal],
+    account: str,
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Return {symbol: (ledger qty, broker qty)} for every position of `account` that differs."""
+    ledger = {_key(s): (s, q) for (a, s), q in ledger_positions.items() if a == account}
+    broker = {_key(s): (s, q) for (a, s), q in broker_positions.items() if a == account}
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for key in ledger.keys() | broker.keys():
+        ledger_symbol, ledger_qty = ledger.get(key, ("", ZERO))
+        broker_symbol, broker_qty = broker.get(key, ("", ZERO))
+        if ledger_qty != broker_qty:
+            out[ledger_symbol or broker_symbol] = (ledger_qty, broker_qty)
+    return out
+
+
+def fill_trade(fill: Fill, seq: int, source: str) -> Trade:
+    """Return the ledger trade a broker fill journals as (lot ids as the order manager makes)."""
+    day = fill.at.astimezone(NEW_YORK).date()
+    buy = fill.side is OrderSide.BUY
+    return Trade(seq, day, fill.account, Action.BUY if buy else Action.SELL, fill.symbol,
+                 fill.quantity, fill.price, fill.fees,
+                 f"{fill.symbol}-{day:%Y%m%d}-{fill.execution_id}" if buy else None,
+                 fill.at, f"{source}:fill:{fill.execution_id}")
+
+
 class Reconciler:
     """Bring the journal, ledger and halts in line with one broker account."""
 
@@ -82,7 +112,8 @@ class Reconciler:
         self._pause = pause
         self._lock = asyncio.Lock()
         self._start_begun = False
-        self._seen: set[str] = set()
+        self._journaled: set[str] = set()  # external ids of the journal, read up to `_seq`
+        self._seq = 0
         self.passes = 0
         self.mismatches: dict[str, tuple[Decimal, Decimal]] = {}
 
@@ -133,15 +164,24 @@ class Reconciler:
                 self._engine.halted.add(halt.symbol)
                 self._engine.refresh_trigger(halt.symbol)
 
+    async def _read_journal(self) -> None:
+        """Learn the external ids journaled since the last pass (by the streams, too)."""
+        for record in await self._repo.load_journal(after_seq=self._seq):
+            if record.external_id is not None:
+                self._journaled.add(record.external_id)
+            self._seq = max(self._seq, record.seq)
+
     async def _import_fills(self) -> int:
         """Journal the broker's executions not journaled yet; return how many were read."""
         raw = await self._repo.get_state(self._watermark_key)
         since = datetime.fromisoformat(raw) if raw else None
         fills = await self._broker.fills_since(since)
+        await self._read_journal()
         orders = self._engine.orders
         ours = {i.intent_id for i in orders.open_intents}
         for fill in fills:
-            if fill.execution_id in self._seen:
+            external_id = f"{self._broker.name}:{fill.execution_id}"
+            if external_id in self._journaled:
                 continue
             if fill.client_order_id not in ours and not self._relievable(fill):
                 await self._halt(fill.symbol, "reconcile: a sale the ledger cannot relieve "
@@ -149,7 +189,7 @@ class Reconciler:
                                  sold=fill.quantity, ledger_qty=self._position(fill.symbol))
                 continue
             await orders.on_fill(fill, self._broker.name)
-            self._seen.add(fill.execution_id)
+            self._journaled.add(external_id)
         if fills:
             newest = max(f.at for f in fills) - WATERMARK_OVERLAP
             if since is None or newest > since:
@@ -165,20 +205,8 @@ class Reconciler:
     def _compare(
         self, broker_positions: dict[tuple[str, str], Decimal]
     ) -> dict[str, tuple[Decimal, Decimal]]:
-        """Return {symbol: (ledger qty, broker qty)} for every position that differs."""
-        account = self._broker.account
-        ledger: dict[str, tuple[str, Decimal]] = {
-            _key(s): (s, q) for (a, s), q in self._engine.ledger.positions().items()
-            if a == account}
-        broker: dict[str, tuple[str, Decimal]] = {
-            _key(s): (s, q) for (a, s), q in broker_positions.items() if a == account}
-        out: dict[str, tuple[Decimal, Decimal]] = {}
-        for key in ledger.keys() | broker.keys():
-            symbol, ledger_qty = ledger.get(key, (broker.get(key, (key, ZERO))[0], ZERO))
-            broker_qty = broker.get(key, (symbol, ZERO))[1]
-            if ledger_qty != broker_qty:
-                out[symbol] = (ledger_qty, broker_qty)
-        return out
+        return compare_positions(self._engine.ledger.positions(), broker_positions,
+                                 self._broker.account)
 
     async def _check_orders(self, open_orders: list[OpenOrder]) -> None:
         """Halt a symbol with an open tlh order that no intent of ours knows."""

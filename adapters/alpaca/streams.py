@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -123,7 +124,7 @@ class SdkErrorCounter(logging.Handler):
 
 @dataclass(slots=True)
 class StreamHealth:
-    """What a supervisor knows about its stream (times are event-loop seconds)."""
+    """What a supervisor knows about its stream (times are `time.monotonic()` seconds)."""
 
     name: str
     started: bool = False
@@ -220,10 +221,10 @@ class StreamSupervisor:
         self._spawn()
         self._watchdog = asyncio.create_task(self._watch(), name=f"alpaca-{self.health.name}-watch")
 
-    async def wait_authorized(self, timeout: float) -> bool:
-        """Wait until the stream is authorized; return False after `timeout` seconds."""
+    async def wait_authorized(self, within: float) -> bool:
+        """Wait until the stream is authorized; return False after `within` seconds."""
         try:
-            await asyncio.wait_for(self._authorized.wait(), timeout)
+            await asyncio.wait_for(self._authorized.wait(), within)
         except TimeoutError:
             return False
         return True
@@ -254,10 +255,10 @@ class StreamSupervisor:
         if not self._stopping:
             self._spawn()
 
-    async def in_thread(self, call: Callable[..., object], *args: object, timeout: float) -> bool:
+    async def in_thread(self, call: Callable[..., object], *args: object, within: float) -> bool:
         """Run a blocking SDK call (subscribe/unsubscribe) in a worker thread; True if it ran."""
         try:
-            await asyncio.wait_for(asyncio.to_thread(call, *args), timeout)
+            await asyncio.wait_for(asyncio.to_thread(call, *args), within)
         except Exception as exc:  # the next (re)connect sends the full subscription anyway
             log.warning("alpaca_stream_call_failed", stream=self.health.name,
                         call=getattr(call, "__name__", "?"), error=type(exc).__name__)
@@ -266,8 +267,9 @@ class StreamSupervisor:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _now(self) -> float:
-        return asyncio.get_running_loop().time()
+    @staticmethod
+    def _now() -> float:
+        return time.monotonic()  # the event loop's clock, without looking the loop up
 
     def _set_down(self) -> None:
         h = self.health

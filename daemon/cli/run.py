@@ -56,10 +56,10 @@ def make_broker(settings: Settings, clock: LiveClock) -> Broker:
         return SimBroker(clock.now)
     if settings.broker == "alpaca":
         try:
-            from adapters.alpaca.broker import AlpacaBroker  # type: ignore[import-not-found]
+            from adapters.alpaca.broker import AlpacaBroker
         except ImportError:
             _fail("broker 'alpaca': the Alpaca adapter is not available in this build")
-        return AlpacaBroker.from_settings(settings)  # type: ignore[no-any-return]
+        return AlpacaBroker.from_settings(settings)
     _fail(f"broker {settings.broker!r} is not supported yet")
 
 

@@ -1,0 +1,451 @@
+"""The Alpaca broker adapter: the `Broker` interface over alpaca-py's REST client and streams.
+
+* REST (`client.AlpacaRest`): orders, positions, activities, clock; one worker thread.
+* Streams (`streams`): trade updates, stock quotes and crypto quotes, run inside the daemon's
+  event loop, each under a `StreamSupervisor` that restarts it when it is unhealthy.
+* Parsing (`parsing`): raw messages to events with exact `Decimal`s; anything malformed is
+  logged, counted and dropped.
+* Reconciliation (`reconcile.Reconciler`): bound to the daemon by `bind_daemon`; runs on
+  `engine.start()` and after every reconnect of the trade-updates stream.
+
+Orders carry the intent id as ``client_order_id`` and exact decimal strings; after any error or
+timeout the order is looked up by client order id before it is sent again. Alpaca relieves lots
+FIFO and cannot sell a chosen lot, hence `lot_relief`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from adapters.alpaca.client import AlpacaRest, RestError
+from adapters.alpaca.config import AlpacaConfig
+from adapters.alpaca.parsing import (
+    AlpacaOrder,
+    MalformedMessage,
+    MarketClock,
+    is_crypto,
+    order_body,
+    parse_clock,
+    parse_fill_activity,
+    parse_order,
+    parse_position,
+    parse_quote,
+    parse_trade_update,
+)
+from adapters.alpaca.reconcile import Reconciler
+from adapters.alpaca.streams import (
+    HookedCryptoStream,
+    HookedStockStream,
+    HookedTradingStream,
+    SdkErrorCounter,
+    StreamHooks,
+    StreamSupervisor,
+)
+from adapters.base import BrokerError, EventSink, LotRelief, OrderRequest, OrderSnapshot
+from daemon.events import Event, Fill, Quote
+from daemon.settings import Settings
+from ledger.conventions import LotMethod
+
+if TYPE_CHECKING:
+    from adapters.storage.repository import Repository
+    from daemon.engine import HarvestEngine
+
+log = structlog.get_logger("tlh.alpaca")
+
+ORDERS_PAGE = 500
+ACTIVITIES_PAGE = 100
+RESOLVE_LIMIT = 50  # unknown order ids looked up one by one per fills_since call
+SUBSCRIBE_TIMEOUT = 10.0
+ResyncHandler = Callable[[str], Awaitable[None]]
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class AdapterStats:
+    """Counters of what the adapter received and dropped."""
+
+    quotes: int = 0
+    stale_quotes: int = 0
+    trade_updates: int = 0
+    malformed: int = 0
+    resyncs: int = 0
+    last_malformed: str = ""
+
+
+class AlpacaBroker:
+    """An Alpaca account behind the daemon's `Broker` interface."""
+
+    name = "alpaca"
+    lot_relief = LotRelief(specific_lots=False, method=LotMethod.FIFO)
+
+    def __init__(self, config: AlpacaConfig, *, now: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        self.account = config.account
+        self.stats = AdapterStats()
+        self.sdk_errors = SdkErrorCounter()
+        self._now = now
+        self._rest = AlpacaRest(config.api_key, config.secret_key, config.rest_url,
+                                paper=config.paper, timeout=config.rest_timeout)
+        self._sink: EventSink | None = None
+        self._symbols: set[str] = set()
+        self._client_ids: dict[str, str] = {}  # broker order id -> client order id
+        self._order_ids: dict[str, str] = {}  # client order id -> broker order id
+        self._unresolvable: set[str] = set()  # order ids Alpaca does not return
+        self._clock: MarketClock | None = None
+        self._clock_task: asyncio.Task[None] | None = None
+        self._resync_handler: ResyncHandler | None = None
+        self._resync_reason: str | None = None
+        self._resync_task: asyncio.Task[None] | None = None
+        self._connected = False
+        self.reconciler: Reconciler | None = None
+        common: dict[str, Any] = {"auth_timeout": config.auth_timeout, "backoff": config.backoff}
+        self.trading = StreamSupervisor("trade-updates", self._trading_stream,
+                                        on_authorized=self._on_trading_authorized, **common)
+        self.stocks = StreamSupervisor("stock-data", self._stock_stream,
+                                       data_timeout=config.data_timeout,
+                                       market_open=self.market_is_open, **common)
+        self.crypto = StreamSupervisor("crypto-data", self._crypto_stream,
+                                       data_timeout=config.data_timeout, **common)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> AlpacaBroker:
+        """Build the adapter from the daemon's settings (see `AlpacaConfig.from_settings`)."""
+        config = AlpacaConfig.from_settings(settings, **overrides)
+        log.info("alpaca_configured", paper=config.paper, rest_url=config.rest_url,
+                 orders_allowed=config.orders_allowed, account=config.account)
+        return cls(config)
+
+    # -- daemon wiring ---------------------------------------------------------------------
+
+    def bind_daemon(self, engine: HarvestEngine, repo: Repository) -> None:
+        """Reconcile `engine` with this account on start and after every reconnect."""
+        reconciler = Reconciler(engine=engine, repo=repo, broker=self)
+        engine.reconcile = reconciler.run
+        self._resync_handler = reconciler.run
+        self.reconciler = reconciler
+
+    def quote_is_fresh(self, quote: Quote) -> bool:
+        """Return whether `quote` may still price an order: its feed is live and it is recent."""
+        feed = self.crypto if is_crypto(quote.symbol) else self.stocks
+        if feed.health.stale:
+            return False
+        return (self._now() - quote.at).total_seconds() <= self.config.stale_after
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def _trading_stream(self, hooks: StreamHooks) -> HookedTradingStream:
+        c = self.config
+        stream = HookedTradingStream(hooks, c.api_key, c.secret_key, paper=c.paper,
+                                     raw_data=True, url_override=c.trading_ws_url)
+        stream.subscribe_trade_updates(self._on_trade_update)
+        return stream
+
+    def _stock_stream(self, hooks: StreamHooks) -> HookedStockStream:
+        from alpaca.data.enums import DataFeed
+
+        c = self.config
+        stream = HookedStockStream(hooks, c.api_key, c.secret_key, raw_data=True,
+                                   feed=DataFeed(c.feed), url_override=c.stock_ws_url)
+        symbols = sorted(s for s in self._symbols if not is_crypto(s))
+        if symbols:
+            stream.subscribe_quotes(self._on_stock_quote, *symbols)
+        return stream
+
+    def _crypto_stream(self, hooks: StreamHooks) -> HookedCryptoStream:
+        c = self.config
+        stream = HookedCryptoStream(hooks, c.api_key, c.secret_key, raw_data=True,
+                                    url_override=c.crypto_ws_url)
+        symbols = sorted(s for s in self._symbols if is_crypto(s))
+        if symbols:
+            stream.subscribe_quotes(self._on_crypto_quote, *symbols)
+        return stream
+
+    def _emit(self, event: Event) -> None:
+        if self._sink is not None:
+            self._sink(event)
+
+    def _malformed(self, source: str, message: object, exc: Exception) -> None:
+        self.stats.malformed += 1
+        self.stats.last_malformed = f"{source}: {exc}"[:200]
+        log.warning("alpaca_malformed_message", source=source, error=str(exc)[:200],
+                    message=repr(message)[:200], count=self.stats.malformed)
+
+    async def _on_trade_update(self, message: Any) -> None:
+        self.trading.note_message()
+        self.stats.trade_updates += 1
+        try:
+            update = parse_trade_update(message, self.account)
+        except Exception as exc:  # never let a bad message reach, or stop, the daemon
+            self._malformed("trade_updates", message, exc)
+            return
+        self._remember(update.order)
+        if update.event not in ("new", "fill", "partial_fill"):
+            log.info("alpaca_trade_update", trade_event=update.event,
+                     client_order_id=update.order.client_order_id)
+        for event in update.events:
+            self._emit(event)
+
+    async def _on_stock_quote(self, message: Any) -> None:
+        self._on_quote(self.stocks, message)
+
+    async def _on_crypto_quote(self, message: Any) -> None:
+        self._on_quote(self.crypto, message)
+
+    def _on_quote(self, feed: StreamSupervisor, message: Any) -> None:
+        try:
+            quote = parse_quote(message)
+        except Exception as exc:
+            self._malformed(feed.health.name, message, exc)
+            return
+        feed.note_message()
+        if (self._now() - quote.at).total_seconds() > self.config.stale_after:
+            self.stats.stale_quotes += 1
+            return
+        self.stats.quotes += 1
+        self._emit(quote)
+
+    def _on_trading_authorized(self, count: int) -> None:
+        if self._connected:
+            self.request_resync(f"trade-updates stream authorized again (#{count})")
+
+    def request_resync(self, reason: str) -> None:
+        """Ask the daemon to reconcile (coalesced: one pass runs at a time)."""
+        self.stats.resyncs += 1
+        if self._resync_handler is None:
+            return
+        self._resync_reason = reason
+        if self._resync_task is None or self._resync_task.done():
+            self._resync_task = asyncio.create_task(self._resync_loop(), name="alpaca-resync")
+
+    async def _resync_loop(self) -> None:
+        failures = 0
+        while self._resync_reason is not None and self._resync_handler is not None:
+            reason, self._resync_reason = self._resync_reason, None
+            try:
+                await self._resync_handler(reason)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("alpaca_resync_failed", reason=reason, failures=failures)
+                self._resync_reason = self._resync_reason or reason
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+    # -- market clock ----------------------------------------------------------------------
+
+    async def clock(self) -> MarketClock:
+        """Return the broker's market clock (and remember it for `market_is_open`)."""
+        self._clock = parse_clock(await self._rest.get("/clock"))
+        return self._clock
+
+    def market_is_open(self) -> bool:
+        """Return whether the market is open now, per the last clock (open when unknown)."""
+        c = self._clock
+        if c is None:
+            return True
+        now = self._now()
+        if c.is_open:
+            return now < c.next_close
+        return now >= c.next_open
+
+    async def _clock_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.clock_refresh)
+            await self._refresh_clock()
+
+    async def _refresh_clock(self) -> None:
+        try:
+            await self.clock()
+        except Exception as exc:
+            log.warning("alpaca_clock_failed", error=str(exc)[:200])
+
+    # -- Broker interface ------------------------------------------------------------------
+
+    async def connect(self, sink: EventSink) -> None:
+        """Start the trade-updates stream and wait (up to `auth_timeout`) until authorized."""
+        self._sink = sink
+        self.sdk_errors.install()
+        await self._refresh_clock()
+        self._clock_task = asyncio.create_task(self._clock_loop(), name="alpaca-clock")
+        self.trading.start()
+        if not await self.trading.wait_authorized(self.config.auth_timeout):
+            log.warning("alpaca_trading_stream_not_authorized", timeout=self.config.auth_timeout)
+        self._connected = True
+
+    async def close(self) -> None:
+        """Stop the streams, the clock and the REST worker."""
+        self._connected = False
+        self._sink = None
+        for task in (self._clock_task, self._resync_task):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=2.0)
+        for supervisor in (self.trading, self.stocks, self.crypto):
+            await supervisor.stop()
+        self.sdk_errors.remove()
+        self._rest.close()
+
+    async def subscribe(self, symbols: set[str]) -> None:
+        """Stream quotes for exactly `symbols` (crypto pairs on the crypto stream)."""
+        added, removed = symbols - self._symbols, self._symbols - symbols
+        self._symbols = set(symbols)
+        for feed, handler, crypto in ((self.stocks, self._on_stock_quote, False),
+                                      (self.crypto, self._on_crypto_quote, True)):
+            more = sorted(s for s in added if is_crypto(s) == crypto)
+            fewer = sorted(s for s in removed if is_crypto(s) == crypto)
+            if not feed.running:
+                if more:
+                    feed.start()  # the factory registers every symbol before the task starts
+                continue
+            stream = feed.stream
+            if not isinstance(stream, HookedStockStream | HookedCryptoStream):
+                continue  # restarting: the new stream subscribes the full set
+            if more:
+                await feed.in_thread(stream.subscribe_quotes, handler, *more,
+                                     within=SUBSCRIBE_TIMEOUT)
+            if fewer:
+                await feed.in_thread(stream.unsubscribe_quotes, *fewer, within=SUBSCRIBE_TIMEOUT)
+        if added or removed:
+            log.info("alpaca_subscribed", symbols=len(self._symbols), added=sorted(added),
+                     removed=sorted(removed))
+
+    async def submit(self, order: OrderRequest) -> OrderSnapshot:
+        """Place `order`, or return the order already placed under its client order id."""
+        if not self.config.orders_allowed:
+            raise BrokerError("orders are disabled (mode is not paper, or live not enabled)")
+        body = order_body(order)
+        for attempt in range(1, self.config.submit_attempts + 1):
+            try:
+                return self._snapshot(await self._rest.post("/orders", body))
+            except RestError as exc:
+                if not (exc.transient or exc.duplicate_client_id):
+                    raise BrokerError(str(exc)) from None
+                log.warning("alpaca_submit_unclear", client_order_id=order.client_order_id,
+                            error=str(exc), attempt=attempt)
+            known = await self.get_order(order.client_order_id)
+            if known is not None:
+                return known
+            await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
+        raise BrokerError(f"submit of {order.client_order_id}: outcome unknown", transient=True)
+
+    async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
+        """Return the order with this client order id, or None when Alpaca has none."""
+        try:
+            raw = await self._rest.get("/orders:by_client_order_id",
+                                       {"client_order_id": client_order_id})
+        except RestError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return self._snapshot(raw)
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Ask Alpaca to cancel the order; an order already closed or unknown is left alone."""
+        order_id = self._order_ids.get(client_order_id)
+        if order_id is None:
+            snapshot = await self.get_order(client_order_id)
+            if snapshot is None:
+                return
+            order_id = snapshot.broker_order_id
+        try:
+            await self._rest.delete(f"/orders/{order_id}")
+        except RestError as exc:
+            if exc.status not in (404, 422):
+                raise
+
+    async def positions(self) -> dict[tuple[str, str], Decimal]:
+        """Return {(account, symbol): quantity} as Alpaca holds them."""
+        raw = await self._rest.get("/positions")
+        return {(self.account, symbol): qty for symbol, qty in map(parse_position, raw) if qty}
+
+    async def fills_since(self, since: datetime | None) -> list[Fill]:
+        """Return the executions after `since` (all when None), oldest first."""
+        params: dict[str, Any] = {"direction": "asc"}
+        if since is not None:
+            params["after"] = since.astimezone(UTC).isoformat()
+        raw = await self._rest.pages("/account/activities/FILL", params,
+                                     page_size=ACTIVITIES_PAGE)
+        await self._resolve_order_ids(item.get("order_id") for item in raw
+                                      if isinstance(item, dict))
+        fills = []
+        for item in raw:
+            try:
+                fills.append(parse_fill_activity(item, self.account, self._client_ids).fill)
+            except Exception as exc:
+                self._malformed("activities", item, exc)
+        fills.sort(key=lambda f: f.at)
+        return fills
+
+    # -- more of the account ---------------------------------------------------------------
+
+    async def open_orders(self) -> list[AlpacaOrder]:
+        """Return every open order (paged: Alpaca returns at most 500 per call, 50 by default)."""
+        params: dict[str, Any] = {"status": "open", "limit": ORDERS_PAGE, "direction": "asc"}
+        seen: dict[str, AlpacaOrder] = {}
+        while True:
+            page = await self._rest.get("/orders", params)
+            fresh = 0
+            for raw in page:
+                try:
+                    order = parse_order(raw)
+                except MalformedMessage as exc:
+                    self._malformed("orders", raw, exc)
+                    continue
+                self._remember(order)
+                fresh += order.order_id not in seen
+                seen[order.order_id] = order
+            if len(page) < ORDERS_PAGE or not fresh:
+                return list(seen.values())
+            last = page[-1].get("submitted_at") or page[-1].get("created_at")
+            # Step back a microsecond: orders stamped like the last one are re-read, not lost.
+            moment = datetime.fromisoformat(str(last).replace("Z", "+00:00"))
+            params["after"] = (moment - timedelta(microseconds=1)).isoformat()
+
+    async def account_info(self) -> dict[str, Any]:
+        """Return ``GET /v2/account`` as raw JSON."""
+        info = await self._rest.get("/account")
+        if not isinstance(info, dict):
+            raise BrokerError("account: unexpected response")
+        return info
+
+    async def rest_get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET any trading REST path (raw JSON), through the adapter's worker thread."""
+        return await self._rest.get(path, params)
+
+    # -- order ids -------------------------------------------------------------------------
+
+    def _snapshot(self, raw: object) -> OrderSnapshot:
+        """Parse an order from REST; one we cannot read leaves its outcome unknown."""
+        try:
+            order = parse_order(raw)
+        except MalformedMessage as exc:
+            self._malformed("orders", raw, exc)
+            raise BrokerError(f"unreadable order from Alpaca: {exc}", transient=True) from None
+        return self._remember(order)
+
+    def _remember(self, order: AlpacaOrder) -> OrderSnapshot:
+        self._client_ids[order.order_id] = order.client_order_id
+        self._order_ids[order.client_order_id] = order.order_id
+        return order.snapshot()
+
+    async def _resolve_order_ids(self, order_ids: Any) -> None:
+        """Learn the client order ids of a few unknown orders (ours are known already)."""
+        unknown = [o for o in dict.fromkeys(order_ids)
+                   if o and o not in self._client_ids and o not in self._unresolvable]
+        for order_id in unknown[:RESOLVE_LIMIT]:
+            try:
+                self._remember(parse_order(await self._rest.get(f"/orders/{order_id}")))
+            except Exception as exc:
+                if isinstance(exc, RestError) and exc.not_found:
+                    self._unresolvable.add(order_id)
+                log.info("alpaca_order_unresolved", order_id=order_id, error=str(exc)[:100])

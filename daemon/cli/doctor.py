@@ -1,0 +1,281 @@
+"""`tlh doctor`: check the Alpaca setup end to end and show what would be harvested now.
+
+Checks, in order: credentials present; the trading API answers (connectivity); the account is
+active and may trade; the broker's market clock; the broker's calendar agrees with the exchange
+calendar the scheduler uses (next 30 days); lot relief is FIFO (Alpaca cannot do otherwise);
+the ledger (the journal plus the broker's FILL activities not journaled yet, replayed in
+memory: nothing is written) matches the broker's positions; no symbol is halted. Then it
+evaluates every taxable position, FIFO prefixes as Alpaca relieves them, against the latest
+quotes from REST (the market-data API, else each position's current price).
+
+Exit status 0 when every check passes, 1 otherwise. Secrets are never printed: credentials
+are reported as present or missing, and log output goes through the redacting logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.alpaca.broker import AlpacaBroker
+from adapters.alpaca.client import latest_quotes
+from adapters.alpaca.parsing import dec, is_crypto
+from adapters.alpaca.reconcile import compare_positions, fill_trade
+from adapters.storage.engine import create_engine
+from adapters.storage.migrate import upgrade_database
+from adapters.storage.repository import Repository
+from daemon.app import harvest_params, make_ledger
+from daemon.cli import app
+from daemon.cli.config import ConfigOption, load_settings_or_exit
+from daemon.logging import configure_logging
+from daemon.market_calendar import MarketCalendar
+from daemon.settings import Settings
+from ledger.conventions import LotMethod
+from ledger.engine import Ledger
+from ledger.errors import LedgerError
+from ledger.model import LedgerEvent
+from strategies.harvest import evaluate
+
+NEW_YORK = ZoneInfo("America/New_York")
+Prices = dict[str, tuple[Decimal, Decimal]]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check's outcome."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Harvestable:
+    """A position that would be harvested at the current price."""
+
+    account: str
+    symbol: str
+    lots: tuple[str, ...]
+    quantity: Decimal
+    bid: Decimal
+    net_loss: Decimal
+    tax_saved: Decimal
+
+
+@dataclass(slots=True)
+class Diagnosis:
+    """Everything `tlh doctor` found."""
+
+    checks: list[Check] = field(default_factory=list)
+    harvests: list[Harvestable] = field(default_factory=list)
+    prices_from: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Return whether every check passed."""
+        return all(c.ok for c in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        """Record a check and return its outcome."""
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+
+async def diagnose(settings: Settings) -> Diagnosis:
+    """Run every check against the account `settings` point at."""
+    out = Diagnosis()
+    a = settings.alpaca
+    present = a.api_key is not None and a.secret_key is not None
+    if not out.add("credentials", present, "API key and secret key present" if present else
+                   "missing: set TLH_ALPACA__API_KEY and TLH_ALPACA__SECRET_KEY (environment "
+                   "or secret files)"):
+        return out
+    broker = AlpacaBroker.from_settings(settings)
+    try:
+        await _check_account(out, settings, broker)
+    finally:
+        await broker.close()
+    return out
+
+
+async def _check_account(out: Diagnosis, settings: Settings, broker: AlpacaBroker) -> None:
+    c = broker.config
+    try:
+        account = await broker.account_info()
+    except Exception as exc:
+        out.add("connectivity", False, f"{c.rest_url}: {exc}")
+        return
+    out.add("connectivity", True, f"{'paper' if c.paper else 'LIVE'} trading API {c.rest_url}, "
+            f"orders {'allowed' if c.orders_allowed else 'disabled'} (mode {settings.mode})")
+    blocked = [k for k in ("account_blocked", "trading_blocked", "trade_suspended_by_user")
+               if account.get(k)]
+    status = str(account.get("status", "?"))
+    out.add("account", status == "ACTIVE" and not blocked,
+            f"{status}{' ' + ', '.join(blocked) if blocked else ''}, account "
+            f"{account.get('account_number', '?')}, cash {account.get('cash', '?')}, "
+            f"buying power {account.get('buying_power', '?')}")
+    try:
+        clock = await broker.clock()
+        out.add("market clock", True, f"open until {clock.next_close:%Y-%m-%d %H:%M} UTC"
+                if clock.is_open else f"closed; opens {clock.next_open:%Y-%m-%d %H:%M} UTC")
+    except Exception as exc:
+        out.add("market clock", False, str(exc))
+    await _check_calendar(out, broker)
+    method = settings.harvest.lot_method
+    out.add("lot relief", method is LotMethod.FIFO,
+            "FIFO, as Alpaca relieves lots" if method is LotMethod.FIFO else
+            f"harvest.lot_method is {method.value}, but Alpaca relieves FIFO only: the ledger "
+            "would disagree with the broker's 1099-B; set it to fifo")
+    ledger, halted = await _reconciled_ledger(out, settings, broker)
+    if ledger is None:
+        return
+    symbols = sorted({s for (acct, s) in ledger.positions() if acct == broker.account})
+    prices, out.prices_from = await _latest_prices(settings, broker, symbols)
+    out.harvests = _harvestable(settings, ledger, prices, halted)
+
+
+async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) -> None:
+    """Compare the broker's trading calendar with the exchange calendar the scheduler uses."""
+    start = datetime.now(UTC).astimezone(NEW_YORK).date()
+    end = start + timedelta(days=days)
+    try:
+        raw = await broker.rest_get("/calendar", {"start": start.isoformat(),
+                                                  "end": end.isoformat()})
+        theirs = {date.fromisoformat(d["date"]): str(d["close"])[:5] for d in raw}
+    except Exception as exc:
+        out.add("calendar", False, f"the broker's calendar: {exc}")
+        return
+    calendar = MarketCalendar()
+    ours = {}
+    for day in calendar.sessions(start, end):
+        hours = calendar.session_open_close(day)
+        if hours is not None:
+            ours[day] = f"{hours[1].astimezone(NEW_YORK):%H:%M}"
+    differ = sorted(d for d in ours.keys() | theirs.keys() if ours.get(d) != theirs.get(d))
+    out.add("calendar", not differ, f"broker and exchange calendar agree on the next {days} "
+            "days" if not differ else "they differ on " + ", ".join(
+                f"{d} (broker {theirs.get(d, 'closed')}, exchange {ours.get(d, 'closed')})"
+                for d in differ[:5]))
+
+
+async def _reconciled_ledger(
+    out: Diagnosis, settings: Settings, broker: AlpacaBroker
+) -> tuple[Ledger | None, set[str]]:
+    """Replay the journal plus the broker's unjournaled fills in memory; compare positions."""
+    db = create_engine(settings.database.url)
+    try:
+        await upgrade_database(db)
+        repo = Repository(db)
+        records = await repo.load_journal()
+        halts = [h for h in await repo.active_halts() if h.account in (None, broker.account)]
+    finally:
+        await db.dispose()
+    journaled = {r.external_id for r in records if r.external_id}
+    events: list[LedgerEvent] = [r.to_event() for r in records]
+    seq = max((r.seq for r in records), default=0)
+    fresh = 0
+    for fill in await broker.fills_since(None):
+        if f"{broker.name}:{fill.execution_id}" not in journaled:
+            seq += 1
+            fresh += 1
+            events.append(fill_trade(fill, seq, broker.name))
+    ledger = make_ledger(settings)
+    try:
+        ledger.apply_all(events)
+    except LedgerError as exc:
+        out.add("reconciliation", False, f"the broker's history does not replay: {exc}")
+        return None, set()
+    mismatches = compare_positions(ledger.positions(), await broker.positions(), broker.account)
+    detail = "; ".join(f"{s}: broker {b}, ledger {q}" for s, (q, b) in sorted(mismatches.items()))
+    out.add("reconciliation", not mismatches, detail or
+            f"ledger matches the broker ({len(records)} journal entries, {fresh} broker fills "
+            "not journaled yet)")
+    names = sorted(h.symbol for h in halts)
+    out.add("halts", not names, "none" if not names else
+            f"trading halted in {', '.join(names)} (tlh status shows why)")
+    return ledger, set(names) | set(mismatches)
+
+
+async def _latest_prices(
+    settings: Settings, broker: AlpacaBroker, symbols: list[str]
+) -> tuple[Prices, str]:
+    """Return {symbol: (bid, ask)}: latest REST quotes, else the positions' current prices."""
+    prices: Prices = {}
+    sources: list[str] = []
+    stocks = [s for s in symbols if not is_crypto(s)]
+    c = broker.config
+    if stocks:
+        try:
+            prices = await asyncio.to_thread(
+                latest_quotes, c.api_key, c.secret_key, stocks, feed=c.feed,
+                url=settings.alpaca.base_url, timeout=c.rest_timeout)
+            sources.append("latest quotes (market-data REST)")
+        except Exception:
+            prices = {}
+    missing = [s for s in symbols if s not in prices]
+    if missing:
+        raw = await broker.rest_get("/positions")
+        for item in raw if isinstance(raw, list) else []:
+            symbol = item.get("symbol")
+            if symbol in missing and item.get("current_price"):
+                price = dec(item["current_price"], "current_price")
+                prices[symbol] = (price, price)
+        sources.append("positions' current price")
+    return prices, " and ".join(sources) or "none"
+
+
+def _harvestable(
+    settings: Settings, ledger: Ledger, prices: Prices, halted: set[str]
+) -> list[Harvestable]:
+    """Evaluate every taxable position (FIFO prefixes) at its latest price."""
+    params = harvest_params(settings)
+    today = datetime.now(UTC).astimezone(NEW_YORK).date()
+    out = []
+    for account, symbol in sorted(ledger.positions()):
+        if ledger.account_type(account).tax_advantaged or symbol in halted:
+            continue
+        if symbol not in prices:
+            continue
+        bid, ask = prices[symbol]
+        c = evaluate(account, list(ledger.parcels(account, symbol)), bid=bid, ask=ask,
+                     today=today, params=params, specific_lots=False)
+        if c is not None:
+            out.append(Harvestable(account, symbol, c.lot_ids, c.quantity, bid, c.net_loss,
+                                   c.estimated_tax_saved))
+    return out
+
+
+def _print(diagnosis: Diagnosis, console: Console) -> None:
+    for check in diagnosis.checks:
+        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+    if not diagnosis.prices_from:
+        return
+    if not diagnosis.harvests:
+        console.print(f"Nothing to harvest now (prices: {diagnosis.prices_from}).")
+        return
+    table = Table(title=f"Would harvest now (prices: {diagnosis.prices_from})")
+    for col in ("account", "symbol", "FIFO lots", "quantity", "bid", "net loss",
+                "est. tax saved"):
+        table.add_column(col)
+    for h in diagnosis.harvests:
+        table.add_row(h.account, h.symbol, ", ".join(h.lots), str(h.quantity), str(h.bid),
+                      f"{h.net_loss:,.2f}", f"{h.tax_saved:,.2f}")
+    console.print(table)
+
+
+@app.command("doctor")
+def doctor(config: ConfigOption = None) -> None:
+    """Check the Alpaca setup (credentials, connectivity, account, clock, reconciliation)."""
+    settings = load_settings_or_exit(config)
+    configure_logging("WARNING", settings.logging.format, settings.secret_values())
+    diagnosis = asyncio.run(diagnose(settings))
+    _print(diagnosis, Console(width=140))
+    raise typer.Exit(0 if diagnosis.ok else 1)

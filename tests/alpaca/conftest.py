@@ -1,0 +1,32 @@
+"""Fixtures of the Alpaca adapter tests: the fake Alpaca, and daemons that are always stopped.
+
+`fake_alpaca` (tests/fake_alpaca) is importable because the project conftest (tests/conftest.py)
+puts `tests/` on `sys.path` under pytest's default import mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from alpacakit import Daemons
+from fake_alpaca import FakeAlpaca
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAlpaca]:
+    """Yield a started fake Alpaca on a free 127.0.0.1 port, market open, stopped afterwards."""
+    async with FakeAlpaca() as server:
+        server.set_market_open(True)
+        yield server
+
+
+@pytest.fixture
+async def daemons(fake: FakeAlpaca, sqlite_url: str) -> AsyncIterator[Daemons]:
+    """Yield a daemon factory over the fake and a fresh SQLite file."""
+    factory = Daemons(fake, sqlite_url)
+    try:
+        yield factory
+    finally:
+        for running in reversed(factory.started):
+            await running.kill()

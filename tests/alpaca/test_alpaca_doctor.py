@@ -1,0 +1,119 @@
+"""`tlh doctor` (the real command, in its own process) against the fake Alpaca."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alpacakit import FakeWithLatestQuotes, hold, load_exchange_calendar
+from fake_alpaca import FakeAlpaca
+
+pytestmark = pytest.mark.timeout(60)
+
+TLH = Path(sys.executable).with_name("tlh")
+
+
+async def doctor(fake: FakeAlpaca, tmp_path: Path, **extra: str) -> tuple[int, str]:
+    """Run `tlh doctor` pointed at `fake`; return its exit status and output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
+    env |= {
+        "TLH_BROKER": "alpaca", "TLH_MODE": "paper",
+        "TLH_ALPACA__API_KEY": fake.KEY, "TLH_ALPACA__SECRET_KEY": fake.SECRET,
+        "TLH_ALPACA__BASE_URL": fake.rest_url,
+        "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
+        "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
+        "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'doctor.sqlite'}",
+        "TLH_SUBSTITUTES": '[{"symbols": ["VTI", "SCHB"]}]',
+        "COLUMNS": "200", **extra,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(TLH), "doctor", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 45)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+@pytest.fixture
+async def quoting_fake() -> AsyncIterator[FakeAlpaca]:
+    """Yield a fake that also serves the latest-quotes market-data route."""
+    async with FakeWithLatestQuotes() as server:
+        yield server
+
+
+async def test_doctor_passes_and_shows_the_harvest_it_would_make(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """Issue §6: credentials, connectivity, account, clock and reconciliation pass (exit 0),
+    and the losing VTI lot is listed at the broker's current price; no secret is printed."""
+    hold(fake, "VTI", "40", "200")
+    fake.set_quote("VTI", "179.98", "180.02")
+    load_exchange_calendar(fake)
+
+    status, out = await doctor(fake, tmp_path)
+
+    assert status == 0, out
+    for check in ("credentials", "connectivity", "account", "market clock", "calendar",
+                  "lot relief", "reconciliation", "halts"):
+        assert f"ok   {check}:" in out
+    assert "Would harvest now" in out
+    assert "VTI" in out
+    assert "positions' current price" in out
+    assert fake.KEY not in out
+    assert fake.SECRET not in out
+    assert fake.submissions == 0
+
+
+async def test_doctor_prices_positions_with_the_latest_rest_quotes(
+    quoting_fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """Issue §6: the harvest preview uses the latest quotes from the market-data REST API."""
+    hold(quoting_fake, "VTI", "40", "200")
+    quoting_fake.set_quote("VTI", "179.50", "179.54")
+    load_exchange_calendar(quoting_fake)
+
+    status, out = await doctor(quoting_fake, tmp_path)
+
+    assert status == 0, out
+    assert "latest quotes (market-data REST)" in out
+    assert "179.50" in out or "179.5" in out
+
+
+async def test_doctor_fails_on_rejected_credentials_without_printing_them(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """Issue §6: a failed check exits non-zero; the keys are never printed."""
+    status, out = await doctor(fake, tmp_path, TLH_ALPACA__SECRET_KEY="wrong-secret-value-123")
+
+    assert status == 1
+    assert "FAIL connectivity" in out
+    assert "wrong-secret-value-123" not in out
+    assert fake.KEY not in out
+
+
+async def test_doctor_fails_when_the_brokers_calendar_disagrees_with_the_exchange(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """Issue §2 (the broker's clock/calendar): the fake knows no holidays, so its calendar
+    disagrees with the exchange calendar the scheduler uses on the next holiday."""
+    status, out = await doctor(fake, tmp_path)
+
+    assert status == 1
+    assert "FAIL calendar: they differ on" in out
+
+
+async def test_doctor_fails_when_the_broker_holds_what_the_ledger_cannot_explain(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """Issue §6/§2: reconciliation is a check: a position the history does not explain fails
+    it (exit 1) and names the symbol with both quantities."""
+    hold(fake, "VTI", "40", "200", position="50")
+
+    status, out = await doctor(fake, tmp_path)
+
+    assert status == 1
+    assert "FAIL reconciliation: VTI: broker 50, ledger 40" in out
