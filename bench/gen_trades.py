@@ -38,7 +38,7 @@ SYMBOLS = 500
 START = date(2020, 1, 2)
 END = date(2024, 12, 31)
 UNIT = 10_000  # quantities are tracked in 1/10,000 shares, exactly
-GENERATOR_VERSION = 3  # bump when the same seed and size would give other files
+GENERATOR_VERSION = 4  # bump when the same seed and size would give other files
 
 # account -> (type, lot method, what the broker reports on Form 1099-B)
 ACCOUNTS: dict[str, tuple[str, str, str]] = {
@@ -360,10 +360,19 @@ class Generator:
         self._schedule(di, delay, ("sell", pos.account, pos.symbol, old_units, 0.0))
 
     def _active_symbol(self, di: int) -> str:
-        """Return a random symbol in an active spell (purchases keep off quiet symbols)."""
+        """Return a random symbol to buy: in an active spell, and mostly one trending up.
+
+        Buyers chase what has risen over the last month, so a symbol just sold at a loss is
+        seldom bought back by chance: most wash sales here are the deliberate repurchases,
+        whose number grows with the history rather than with the square of its density.
+        """
+        rng = self.rng
+        back = max(di - 20, 0)
         for _ in range(30):
-            symbol = self.rng.choice(self.symbols)
-            if self.active[symbol][di]:
+            symbol = rng.choice(self.symbols)
+            if self.active[symbol][di] and (
+                self.prices[symbol][di] >= self.prices[symbol][back] or rng.random() < 0.1
+            ):
                 return symbol
         return symbol
 

@@ -45,6 +45,12 @@ class EventQueue:
         self._ready.clear()
         return None
 
+    async def ready(self) -> None:
+        """Wait until an event may be queued (returns at once if one is)."""
+        if self._ordered or self._quotes:
+            return
+        await self._ready.wait()
+
     async def get(self) -> Event:
         """Wait for and return the next event."""
         while True:

@@ -192,16 +192,24 @@ class HarvestEngine:
         return out | self.orders.awaiting_quotes
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume events until `stop` is set; the event in hand is always finished."""
-        while not stop.is_set():
-            getter = asyncio.ensure_future(self.queue.get())
-            stopper = asyncio.ensure_future(stop.wait())
-            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
+        """Consume events until `stop` is set; the event in hand is always finished.
+
+        The loop waits on the queue only when it is idle, and yields after every event: the
+        streams keep running, and quotes that arrive meanwhile conflate (latest wins).
+        """
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                event = self.queue.get_nowait()
+                if event is None:
+                    waiter = asyncio.ensure_future(self.queue.ready())
+                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    continue
                 async with self.lock:
-                    await self.handle(getter.result())
-            else:
-                getter.cancel()
+                    await self.handle(event)
+                await asyncio.sleep(0)
+        finally:
             stopper.cancel()
 
     async def drain(self) -> None:
