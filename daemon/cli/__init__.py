@@ -15,7 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command group lives in its own module and registers itself on `app`.
-    from daemon.cli import backtest, config, db, demo, doctor, run, tax  # noqa: F401
+    from daemon.cli import backtest, config, db, demo, doctor, halts, run, tax  # noqa: F401
 
 
 def main() -> None:
