@@ -9,8 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
-from conftest import Rigs
-from daemonkit import TAXABLE, Rig
+from daemonkit import TAXABLE, Rig, Rigs
 
 from adapters.sim.broker import SimCosts
 from adapters.storage.records import IntentKind, IntentStatus

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Rigs
-from daemonkit import T0, TAXABLE, Rig, SpyBroker, make_settings
+from daemonkit import T0, TAXABLE, Rig, Rigs, SpyBroker, make_settings
 
 from adapters.storage.records import IntentStatus
 from daemon.clock import SimulatedClock

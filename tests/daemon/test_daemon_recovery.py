@@ -10,8 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import Rigs
-from daemonkit import IRA, TAXABLE, Rig, make_settings
+from daemonkit import IRA, TAXABLE, Rig, Rigs, make_settings
 
 from adapters.base import BrokerError
 from adapters.storage.records import IntentKind, IntentStatus, JournalKind

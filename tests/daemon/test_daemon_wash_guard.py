@@ -14,8 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import Rigs
-from daemonkit import IRA, TAXABLE, Rig, make_settings
+from daemonkit import IRA, TAXABLE, Rig, Rigs, make_settings
 
 from adapters.storage.records import IntentKind, IntentStatus
 from daemon.events import Quote
