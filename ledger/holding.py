@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 from ledger.conventions import HoldingPeriodMethod
 from ledger.model import Term
 
 
+@lru_cache(maxsize=8192)
 def anniversary(start: date) -> date:
     """Return the date one year after `start` (Feb 29 maps to Feb 28)."""
     try:

@@ -10,15 +10,15 @@ from datetime import date
 from decimal import Decimal
 
 from ledger.model import SaleRow
-from ledger.money import cents
 
 
 def money(amount: Decimal) -> str:
     """Return `amount` to the cent as plain text: ``1234.50``, ``-3.00``, never ``-0.00``."""
-    value = cents(amount)
-    if value == 0:
-        value = abs(value)
-    return f"{value:f}"
+    if not amount:
+        return "0.00"
+    # Decimal's own formatting rounds half to even, as `ledger.money.cents` does.
+    text = f"{amount:.2f}"
+    return "0.00" if text == "-0.00" else text
 
 
 def quantity(amount: Decimal) -> str:
