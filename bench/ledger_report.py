@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import gc
 import hashlib
 import json
 import os
@@ -411,8 +412,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cli", action="store_true", help="skip the `tlh` subprocess run")
     parser.add_argument("--regen", action="store_true", help="regenerate the cached history")
     parser.add_argument("--profile", action="store_true", help="cProfile the ledger apply")
+    parser.add_argument(
+        "--gc-off",
+        action="store_true",
+        help="what-if: run with Python's cyclic garbage collector off (the CLI does not)",
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.gc_off:
+        gc.disable()
 
     if args.scaling:
         return scaling(args.seed)
@@ -423,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"ledger report benchmark ({machine()}), history {directory.relative_to(ROOT)}")
+    what_if = ", cyclic GC off (what-if)" if args.gc_off else ""
+    print(f"ledger report benchmark ({machine()}{what_if}), history {directory.relative_to(ROOT)}")
     print_run(result)
     if profile is not None:
         print(f"\nprofile of the apply stage ({profile.relative_to(ROOT)}), top 20 by own time:")
@@ -447,6 +456,10 @@ def scaling(seed: int) -> int:
     print(
         f"10x trades: {ratio:.2f}x total time, {apply_ratio:.2f}x apply time, "
         f"{rows_ratio:.2f}x sale rows (limit < {SCALING_LIMIT:.0f}x): {verdict}"
+    )
+    print(
+        f"per sale row: {ratio / rows_ratio:.2f}x total time, {apply_ratio / rows_ratio:.2f}x "
+        "apply time (1.00x = cost linear in the rows the history produces)"
     )
     return 0
 

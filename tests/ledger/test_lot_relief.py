@@ -11,7 +11,7 @@ from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from ledger.errors import LedgerError, OversellError, UnknownLotError
 from ledger.model import Trade
-from tests.ledger.helpers import D, buy, run, sell, total
+from tests.ledger.helpers import D, buy, run, sell, split, total
 
 # Three lots of 10 shares at $10, $20 and $15 a share; sold later at a gain, so no wash sale.
 LOTS = (
@@ -291,3 +291,26 @@ def test_an_event_dated_before_the_last_one_is_refused() -> None:
     with pytest.raises(LedgerError) as err:
         ledger.apply(buy("2024-01-03", "XYZ", "1", "10"))
     assert err.value.field == "date"
+
+
+def test_a_partial_wash_after_inexact_splits_keeps_every_quantity_exact() -> None:
+    """Splits of 3:2 then 5:4 make one old share 1.875 new ones; a partial wash divides by it.
+
+    The sold-share count of the washed part is kept to 1e-9 shares and the replacement shares
+    derived from it exactly, so the rows of the sale still add up to what was sold and the
+    replacement can be sold in full afterwards (a 28-digit rounding once left a sliver that
+    no sale could relieve).
+    """
+    ledger = run(
+        buy("2020-01-02", "JPF", "10", "20"),
+        sell("2020-03-02", "JPF", "10", "15"),
+        split("2020-03-03", "JPF", "1.5"),
+        split("2020-03-04", "JPF", "1.25"),
+        buy("2020-03-06", "JPF", "7", "8"),
+        sell("2020-04-20", "JPF", "7", "9"),
+    )
+    first_sale = [r for r in ledger.sales if r.date_sold.isoformat() == "2020-03-02"]
+    assert total(first_sale, "quantity") == D("10")
+    assert total(first_sale, "wash_sale_disallowed") > 0
+    assert all(r.quantity == r.quantity.quantize(D("1e-9")) for r in first_sale)
+    assert ledger.position("brokerage", "JPF") == 0
