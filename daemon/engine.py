@@ -479,10 +479,7 @@ class HarvestEngine:
 
     async def rebuild(self) -> None:
         """Rebuild the ledger from the journal (the source of truth)."""
-        fresh = Ledger(identity=self.ledger.identity, conventions=self.ledger.conventions,
-                       account_types=self.ledger._account_types,
-                       lot_methods=self.ledger._lot_methods,
-                       default_lot_method=self.ledger._default_lot_method)
+        fresh = self.ledger.empty_copy()
         with _paused_gc():
             records = await self.repo.load_journal()
             fresh.apply_all(r.to_event() for r in records)  # type: ignore[attr-defined]

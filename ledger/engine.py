@@ -193,6 +193,11 @@ class Ledger:
         # id(parcel)), so HIFO keeps ranking them as they stood when the sale was made.
         self._raised_in_sale: dict[int, Decimal] | None = None
 
+    def empty_copy(self) -> Ledger:
+        """Return a new, empty ledger with this one's identity, conventions and accounts."""
+        return Ledger(self.identity, self.conventions, self._account_types, self._lot_methods,
+                      self._default_lot_method)
+
     # -- queries ---------------------------------------------------------------------------
 
     def account_type(self, account: str) -> AccountType:
