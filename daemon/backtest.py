@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,7 @@ from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Quote, SplitEvent
 from daemon.settings import Settings
+from ledger.forms import quantity
 from ledger.model import Action, Trade
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -214,18 +214,5 @@ def write_trades(trades: Sequence[Trade], out: IO[str]) -> None:
     for t in trades:
         when = t.at.astimezone(NEW_YORK).isoformat() if t.at else t.trade_date.isoformat()
         w.writerow([when, t.account,
-                    t.action.value, t.symbol, _plain(t.quantity), _plain(t.price),
-                    _plain(t.fees), t.lot_id or ""])
-
-
-def _plain(d: Decimal) -> str:
-    text = format(d, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def write_trades_file(trades: Sequence[Trade], path: Path) -> None:
-    """Write `trades` to `path` atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        write_trades(trades, fh)
-    tmp.replace(path)
+                    t.action.value, t.symbol, quantity(t.quantity), quantity(t.price),
+                    quantity(t.fees), t.lot_id or ""])

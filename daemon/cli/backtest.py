@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import tempfile
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -16,9 +18,10 @@ from rich.table import Table
 from adapters.importers import InputError
 from adapters.importers.trades_csv import parse_trades
 from adapters.prices.model import PriceSeries
-from daemon.backtest import BacktestResult, run_backtest, write_trades_file
+from daemon.backtest import BacktestResult, run_backtest, write_trades
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
+from daemon.cli.tax import write_atomically
 from daemon.logging import configure_logging
 
 
@@ -78,9 +81,11 @@ def backtest(
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'backtest.sqlite'}"
         result = asyncio.run(run_backtest(series, start_lots, settings, database_url=url,
                                           start=first, end=last,
-                                          spread_bps=spread_bps))
+                                          spread_bps=Decimal(spread_bps)))
     if trades_out is not None:
-        write_trades_file(result.daemon_trades, trades_out)
+        rows = io.StringIO()
+        write_trades(result.daemon_trades, rows)
+        write_atomically(trades_out, rows.getvalue().encode())
     summary = result.summary()
     summary["price_rows_skipped"] = series.skipped_total
     if as_json:
