@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.base import Broker, MarketDataHealth, Reconciling
 from adapters.storage.engine import create_engine
+from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
 from daemon.engine import HarvestEngine, QuoteFilter
@@ -39,6 +40,7 @@ class Daemon:
     async def close(self) -> None:
         """Close the broker and the database."""
         await self.broker.close()
+        dispose_fast_writer(self.db)
         await self.db.dispose()
 
 

@@ -56,14 +56,16 @@ class Repository(Protocol):
     """The storage operations the order manager needs."""
 
     async def save_intent(self, intent: Intent) -> Intent: ...
+    async def admit_intent(
+        self, intent: Intent, state_key: str,
+        decide: Callable[[Intent, str | None], tuple[Intent, str | None]],
+    ) -> tuple[Intent, bool]: ...
     async def update_intent(self, intent_id: str, **changes: Any) -> Intent: ...
     async def get_intent(self, intent_id: str) -> Intent | None: ...
     async def open_intents(self) -> list[Intent]: ...
     async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]: ...
     async def append_order_event(self, event: OrderEvent) -> int: ...
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
-    async def get_state(self, key: str) -> str | None: ...
-    async def set_state(self, key: str, value: str) -> None: ...
     def transaction(self) -> AbstractAsyncContextManager[Repository]: ...
 
 
@@ -210,35 +212,46 @@ class OrderManager:
         # for both, or the harvest would end in cash when its replacement is denied.
         follow_up = plan.quantity * quote.bid_decimal if plan.replacement else ZERO
         # One write transaction, committed before the order leaves: the intent is stored
-        # SUBMITTED at once (a crash before the send is resolved by resume()'s lookup).
-        async with self._repo.transaction() as tx:
-            existing = await tx.get_intent(iid)
-            if existing is not None:
-                return existing
-            counters = await self._counters(today, tx)
-            denial = await self._risk_denial(intent, today, harvest=harvest,
-                                             follow_up=follow_up, counters=counters)
-            status = IntentStatus.SUBMITTED if denial is None else IntentStatus.DENIED
-            saved = await tx.save_intent(replace(intent, status=status,
-                                                 reason=denial or intent.reason))
-            if denial is None:
-                await self._count(today, harvest=harvest, repo=tx, counters=counters,
-                                  notional=plan.quantity * (limit or ZERO))
+        # SUBMITTED at once (a crash before the send is resolved by resume()'s lookup), with
+        # the day's risk counters it was admitted against.
+        saved, created = await self._admit(intent, harvest=harvest, follow_up=follow_up)
+        if not created:
+            return saved
         if saved.status is IntentStatus.DENIED:
-            log.info("harvest_denied", intent_id=iid, symbol=plan.symbol, reason=denial)
+            log.info("harvest_denied", intent_id=iid, symbol=plan.symbol, reason=saved.reason)
             return saved
         self._open[iid] = saved
+        await self._send(saved)  # new, so nothing to ask the broker first
         log.info("harvest_intent", intent_id=iid, account=plan.account, symbol=plan.symbol,
                  quantity=str(plan.quantity), lots=list(plan.lot_ids),
                  replacement=plan.replacement, net_loss=str(plan.net_loss))
-        await self._send(saved)  # new, so nothing to ask the broker first
         return saved
 
-    async def _risk_denial(
-        self, intent: Intent, today: date, *, harvest: bool, follow_up: Decimal = ZERO,
-        counters: tuple[int, Decimal] | None = None,
+    async def _admit(
+        self, intent: Intent, *, harvest: bool, follow_up: Decimal = ZERO
+    ) -> tuple[Intent, bool]:
+        """Store a new intent SUBMITTED, or DENIED by the risk limits, counting it in the
+        day's limits in the same transaction; return (stored intent, whether it is new).
+
+        An intent whose id is stored already is returned as it is, and counted no further.
+        """
+        notional = intent.quantity * (intent.limit_price or ZERO)
+
+        def admit(new: Intent, counters: str | None) -> tuple[Intent, str | None]:
+            count, spent = _parse_counters(counters)
+            denial = self._risk_denial(new, harvest=harvest, follow_up=follow_up,
+                                       count=count, spent=spent)
+            if denial is not None:
+                return replace(new, status=IntentStatus.DENIED, reason=denial), None
+            return (replace(new, status=IntentStatus.SUBMITTED),
+                    _format_counters(count + (1 if harvest else 0), spent + notional))
+
+        return await self._repo.admit_intent(intent, _risk_key(self.today()), admit)
+
+    def _risk_denial(
+        self, intent: Intent, *, harvest: bool, follow_up: Decimal, count: int, spent: Decimal
     ) -> str | None:
-        """Return why `intent` (and the `follow_up` notional it commits to) may not go out."""
+        """Return why `intent` may not go out, given the day's harvest `count` and `spent`."""
         if not self.trading_enabled:
             return "dry_run: trading is not enabled"
         if self.risk.kill_switch:
@@ -250,31 +263,12 @@ class OrderManager:
             return f"risk: order notional {notional:.2f} above max_order_notional"
         if follow_up > self.risk.max_order_notional:
             return f"risk: replacement notional {follow_up:.2f} above max_order_notional"
-        count, spent = counters or await self._counters(today)
         day = spent + notional + follow_up
         if day > self.risk.max_daily_notional:
             return f"risk: daily notional {day:.2f} above max_daily_notional"
         if harvest and count >= self.risk.max_harvests_per_day:
             return f"risk: {count} harvests today, max_harvests_per_day reached"
         return None
-
-    async def _counters(
-        self, today: date, repo: Repository | None = None
-    ) -> tuple[int, Decimal]:
-        raw = await (repo or self._repo).get_state(f"risk:{today.isoformat()}")
-        if not raw:
-            return 0, ZERO
-        count, spent = raw.split("|")
-        return int(count), Decimal(spent)
-
-    async def _count(
-        self, today: date, *, harvest: bool, notional: Decimal, repo: Repository | None = None,
-        counters: tuple[int, Decimal] | None = None,
-    ) -> None:
-        count, spent = counters or await self._counters(today, repo)
-        await (repo or self._repo).set_state(
-            f"risk:{today.isoformat()}", f"{count + (1 if harvest else 0)}|{spent + notional}"
-        )
 
     # -- submission ------------------------------------------------------------------------
 
@@ -462,16 +456,16 @@ class OrderManager:
             payload={"budget": str(budget), "replaces": sale.symbol,
                      "trade_date": self.today().isoformat()},
         )
-        denial = await self._risk_denial(intent, self.today(), harvest=False)
-        if denial is not None:
-            intent = replace(intent, status=IntentStatus.DENIED, reason=denial)
-        saved = await self._repo.save_intent(intent)
+        saved, created = await self._admit(intent, harvest=False)
         if saved.status.terminal:
-            log.warning("replacement_denied", intent_id=rid, reason=saved.reason)
+            if created:
+                log.warning("replacement_denied", intent_id=rid, reason=saved.reason)
             return
-        await self._count(self.today(), harvest=False, notional=qty * limit)
         self._open[rid] = saved
-        await self._submit(saved)
+        if created:
+            await self._send(saved)  # new, so nothing to ask the broker first
+        else:
+            await self._submit(saved)
 
     async def on_quote(self, quote: Quote) -> None:
         """Start replacements that were waiting for a quote of this symbol."""
@@ -538,6 +532,22 @@ def _fill_lot_id(fill: Fill, intent: Intent | None, action: Action) -> str | Non
         return intent.lot_id if intent is not None else None
     day = fill.at.astimezone(NEW_YORK).date()
     return f"{fill.symbol}-{day:%Y%m%d}-{fill.execution_id}"
+
+
+def _risk_key(day: date) -> str:
+    return f"risk:{day.isoformat()}"
+
+
+def _parse_counters(raw: str | None) -> tuple[int, Decimal]:
+    """Return the day's (harvests, notional spent) from their stored form."""
+    if not raw:
+        return 0, ZERO
+    count, spent = raw.split("|")
+    return int(count), Decimal(spent)
+
+
+def _format_counters(count: int, spent: Decimal) -> str:
+    return f"{count}|{spent}"
 
 
 def _down(price: Decimal) -> Decimal:

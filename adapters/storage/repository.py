@@ -20,11 +20,13 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, insert, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.storage.engine import read_connection, take_write_lock
+from adapters.storage.fast_write import fast_writer, write_tracker
 from adapters.storage.records import (
     INTENT_IDENTITY,
     INTENT_MUTABLE,
@@ -43,6 +45,8 @@ from adapters.storage.schema import accounts, daemon_state, halts, intents, jour
 from ledger.model import AccountType, Action
 
 Clock = Callable[[], datetime]
+# decide(intent, stored state value) -> (intent to store, new state value or None)
+Admission = Callable[[Intent, str | None], tuple[Intent, str | None]]
 
 _IN_CHUNK = 500  # bound parameters per IN (...) lookup; SQLite allows 32766 per statement
 _JOURNAL_COLUMNS = [journal.c[f.name] for f in fields(JournalRecord)]
@@ -84,6 +88,7 @@ class Repository:
         self._engine = engine
         self._clock = clock
         self._conn: AsyncConnection | None = None
+        self._writes = write_tracker(engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repository]:
@@ -94,11 +99,12 @@ class Repository:
         if self._conn is not None:
             yield self
             return
-        async with self._engine.begin() as conn:
-            await take_write_lock(conn)
-            bound = Repository(self._engine, clock=self._clock)
-            bound._conn = conn
-            yield bound
+        with self._writes.writing():
+            async with self._engine.begin() as conn:
+                await take_write_lock(conn)
+                bound = Repository(self._engine, clock=self._clock)
+                bound._conn = conn
+                yield bound
 
     # -- journal ------------------------------------------------------------------------------
 
@@ -178,6 +184,49 @@ class Repository:
         if differs:
             raise IntentConflictError(f"intent {intent.intent_id!r} exists with other {differs}")
         return existing
+
+    async def admit_intent(
+        self, intent: Intent, state_key: str, decide: Admission
+    ) -> tuple[Intent, bool]:
+        """Store a new intent together with the state value it depends on, in one transaction.
+
+        Return ``(stored intent, False)``, changing nothing, when `intent_id` already exists.
+        Otherwise call
+        ``decide(intent, value)`` with the value stored under `state_key` (None when unset); it
+        returns the intent to store (with its final status) and the new value of `state_key`
+        (None: leave it), and return ``(that intent, True)``. `decide` runs inside the write
+        transaction and must not block.
+
+        This is the outbox's write before an order leaves, so on a SQLite file it runs on the
+        event loop's thread without a round trip per statement (`fast_write`), and falls back
+        to an ordinary async transaction whenever that would have to wait for a lock.
+        """
+        now = self._clock()
+
+        # Prebuilt statements with bound parameters: building and caching a statement per call
+        # would cost more than the SQL itself.
+        def work(conn: Connection) -> tuple[Intent, bool]:
+            existing = conn.execute(_INTENT_BY_ID, {"id": intent.intent_id}).first()
+            if existing is not None:
+                return _intent_from_row(existing), False
+            value = conn.execute(_STATE_BY_KEY, {"key": state_key}).scalar_one_or_none()
+            stored, new_value = decide(intent, value)
+            stored = replace(stored, created_at=stored.created_at or now,
+                             updated_at=stored.updated_at or now)
+            conn.execute(_INSERT_INTENT, _intent_values(stored))
+            if new_value is not None:
+                conn.execute(_state_upsert(conn.dialect.name),
+                             {"key": state_key, "value": new_value, "updated_at": now})
+            return stored, True
+
+        writer = fast_writer(self._engine) if self._conn is None else None
+        if writer is not None:
+            done, result = writer.run(work)
+            if done:
+                assert result is not None
+                return result
+        async with self._writing() as conn:
+            return await conn.run_sync(work)
 
     async def get_intent(self, intent_id: str) -> Intent | None:
         """Return the intent `intent_id`, or None."""
@@ -343,9 +392,8 @@ class Repository:
 
     async def get_state(self, key: str) -> str | None:
         """Return the value stored under `key`, or None."""
-        stmt = select(daemon_state.c.value).where(daemon_state.c.key == key)
         async with self._reading() as conn:
-            return (await conn.execute(stmt)).scalar_one_or_none()
+            return (await conn.execute(_STATE_BY_KEY, {"key": key})).scalar_one_or_none()
 
     async def set_state(self, key: str, value: str) -> None:
         """Store `value` under `key`, replacing any previous value."""
@@ -360,9 +408,10 @@ class Repository:
         if self._conn is not None:
             yield self._conn
             return
-        async with self._engine.begin() as conn:
-            await take_write_lock(conn)
-            yield conn
+        with self._writes.writing():
+            async with self._engine.begin() as conn:
+                await take_write_lock(conn)
+                yield conn
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
@@ -388,10 +437,30 @@ def _gc_paused() -> Iterator[None]:
 
 
 async def _upsert(conn: AsyncConnection, table: Any, values: dict[str, Any], *, key: str) -> None:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(table).values(values)
+    await conn.execute(_upsert_statement(conn.dialect.name, table, values, key=key))
+
+
+def _upsert_statement(dialect: str, table: Any, values: dict[str, Any], *, key: str) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(values)
     changed = {k: stmt.excluded[k] for k in values if k != key}
-    await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=changed))
+    return stmt.on_conflict_do_update(index_elements=[key], set_=changed)
+
+
+_INTENT_BY_ID = select(intents).where(intents.c.intent_id == bindparam("id"))
+_STATE_BY_KEY = select(daemon_state.c.value).where(daemon_state.c.key == bindparam("key"))
+_INSERT_INTENT = insert(intents)
+_STATE_UPSERTS: dict[str, Any] = {}
+
+
+def _state_upsert(dialect: str) -> Any:
+    """Return the prebuilt upsert of one state row (parameters key, value, updated_at)."""
+    stmt = _STATE_UPSERTS.get(dialect)
+    if stmt is None:
+        base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(daemon_state)
+        stmt = _STATE_UPSERTS[dialect] = base.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": base.excluded.value, "updated_at": base.excluded.updated_at})
+    return stmt
 
 
 async def _drop_known_external_ids(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.storage.engine import create_engine
+from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
 
@@ -34,6 +35,7 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     try:
         yield engine
     finally:
+        dispose_fast_writer(engine)
         await engine.dispose()
 
 
