@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -102,6 +102,24 @@ class MarketDataHealth(Protocol):
 
     def quote_is_fresh(self, quote: Quote) -> bool:
         """Return whether `quote` is recent and its feed is live."""
+
+
+@runtime_checkable
+class QuoteGating(Protocol):
+    """Optional broker capability: drop quotes the engine has no use for before parsing them.
+
+    The broker owns the gate, a mapping of symbol to the highest bid the engine acts on, and
+    the engine keeps it current. A quote bidding above its symbol's gate only becomes that
+    symbol's latest quote, which `latest_quote` parses on demand; a symbol without an entry
+    is never gated. On a market-data stream most quotes sit far above every trigger, so this
+    keeps the daemon's cost per quote to a dictionary lookup and a float comparison.
+    """
+
+    def quote_gate(self) -> MutableMapping[str, float]:
+        """Return the live gate for the engine to keep current."""
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """Return the latest usable quote of `symbol` that the gate held back, or None."""
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.base import Broker, LotRelief
+from adapters.base import Broker, LotRelief, QuoteGating
 from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalEntry, JournalKind
 from daemon.bus import EventQueue
 from daemon.events import (
@@ -153,6 +153,12 @@ class HarvestEngine:
         self.last_tick: datetime | None = None
         self._in_zone: set[str] = set()
         self._zone = 1.0 + 2 * float(quote_filter.band) if quote_filter else 1.0
+        # The highest bid of each symbol that `on_quote` acts on, for brokers that drop the
+        # quotes above it before parsing them (adapters.base.QuoteGating).
+        self._gating = broker if isinstance(broker, QuoteGating) else None
+        self.gate: MutableMapping[str, float] = (
+            self._gating.quote_gate() if self._gating is not None else {})
+        orders.on_awaiting = self._regate
 
     @property
     def relief(self) -> LotRelief:
@@ -177,7 +183,10 @@ class HarvestEngine:
         if self.reconcile is not None:
             await self.reconcile("start")
         # After resume: a replacement it left waiting for a quote needs that symbol's stream.
-        await self.broker.subscribe(self.watched_symbols())
+        watched = self.watched_symbols()
+        for symbol in watched:
+            self._regate(symbol)
+        await self.broker.subscribe(watched)
         await self.drain()
         log.info("engine_started", journal_entries=len(events), symbols=len(self.triggers))
 
@@ -224,7 +233,7 @@ class HarvestEngine:
         if isinstance(event, Quote):
             if self.on_quote(event):
                 await self.evaluate(event)
-            if event.symbol in self.orders.awaiting_quotes:
+            if self.orders.awaits_quote(event.symbol):
                 await self.orders.on_quote(event)
         elif isinstance(event, Fill):
             if not await self._sale_beyond_ledger(event):
@@ -277,8 +286,11 @@ class HarvestEngine:
             if symbol in self._in_zone:
                 self._in_zone.discard(symbol)
                 qf.reset(symbol)
+                self._regate(symbol)
             return False
-        self._in_zone.add(symbol)
+        if symbol not in self._in_zone:
+            self._in_zone.add(symbol)
+            self._regate(symbol)  # every quote now, so that leaving the zone resets the filter
         if not qf.check(symbol, bid, ask, q.at, self._now()).tradable:
             self.stats.suspect_quotes += 1
             return False
@@ -360,7 +372,9 @@ class HarvestEngine:
                     self._decide("swap_back_skip", account=buy.account, symbol=buy.symbol,
                                  reason=reason)
                 continue
-            intent = await self.orders.harvest(plan, self.quotes[buy.symbol],
+            quote = self.quote_of(buy.symbol)
+            assert quote is not None  # _swap_back_plan returns no plan without one
+            intent = await self.orders.harvest(plan, quote,
                                                kind=IntentKind.SWAP_BACK_SELL)
             if not (intent.status.terminal and not intent.filled_quantity):
                 await self.repo.update_intent(
@@ -376,7 +390,7 @@ class HarvestEngine:
         lots = set(buy.payload.get("lots", []))
         position = self._relief_order(buy.account, buy.symbol)
         parcels = [p for p in position if p.lot_id in lots]
-        quote = self.quotes.get(buy.symbol)
+        quote = self.quote_of(buy.symbol)
         if quote is None or not parcels or self.orders.busy(buy.account, buy.symbol):
             return None, ""
         whole_position_needed = len(lots) > 1 or not self.relief.specific_lots
@@ -538,8 +552,27 @@ class HarvestEngine:
             self.triggers.pop(symbol, None)
         else:
             self.triggers[symbol] = best
+        self._regate(symbol)
         for key in [k for k in self._skip_memo if k[1] == symbol]:
             del self._skip_memo[key]
+
+
+    def _regate(self, symbol: str) -> None:
+        """Recompute the highest bid of `symbol` that `on_quote` acts on (`gate`)."""
+        if symbol in self._in_zone or self.orders.awaits_quote(symbol):
+            self.gate[symbol] = INFINITY
+        else:
+            self.gate[symbol] = self.triggers.get(symbol, NO_TRIGGER) * self._zone
+
+    def quote_of(self, symbol: str) -> Quote | None:
+        """Return the latest quote of `symbol`: handled here, or held back by the gate."""
+        handled = self.quotes.get(symbol)
+        if self._gating is None:
+            return handled
+        held = self._gating.latest_quote(symbol)
+        if held is None or (handled is not None and handled.at > held.at):
+            return handled
+        return held
 
 
 @contextmanager

@@ -142,6 +142,8 @@ class OrderManager:
         self._slippage = slippage
         self._open: dict[str, Intent] = {}
         self._awaiting: dict[str, set[str]] = {}
+        # Told when a symbol starts or stops being waited on (the engine's quote gate).
+        self.on_awaiting: Callable[[str], None] = lambda symbol: None
         self.harvests_completed: list[Intent] = []
         self.halted: set[str] = set()  # symbols no order may be placed in (the engine's too)
 
@@ -434,6 +436,7 @@ class OrderManager:
         if quote is None or not quote.ask > 0:
             log.info("replacement_waiting_for_quote", intent_id=sale.intent_id, symbol=symbol)
             self._awaiting.setdefault(symbol, set()).add(sale.intent_id)
+            self.on_awaiting(symbol)
             return
         budget = sale.filled_notional
         limit = _up(quote.ask_decimal * (1 + self._slippage))
@@ -470,6 +473,8 @@ class OrderManager:
     async def on_quote(self, quote: Quote) -> None:
         """Start replacements that were waiting for a quote of this symbol."""
         waiting = self._awaiting.pop(quote.symbol, None)
+        if waiting is not None:
+            self.on_awaiting(quote.symbol)
         for sale_id in waiting or ():
             sale = await self._repo.get_intent(sale_id)
             if sale is not None:
@@ -479,6 +484,10 @@ class OrderManager:
     def awaiting_quotes(self) -> set[str]:
         """Return the symbols a replacement waits on."""
         return set(self._awaiting)
+
+    def awaits_quote(self, symbol: str) -> bool:
+        """Return whether a replacement waits on a quote of `symbol`."""
+        return symbol in self._awaiting
 
     # -- recovery --------------------------------------------------------------------------
 

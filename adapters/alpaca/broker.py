@@ -16,7 +16,7 @@ FIFO and cannot sell a chosen lot, hence `lot_relief`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -64,6 +64,7 @@ ACTIVITIES_PAGE = 100
 RESOLVE_LIMIT = 50  # unknown order ids looked up one by one per fills_since call
 SUBSCRIBE_TIMEOUT = 10.0
 ResyncHandler = Callable[[str], Awaitable[None]]
+INFINITY = float("inf")
 
 
 def utc_now() -> datetime:
@@ -108,6 +109,8 @@ class AlpacaBroker:
         self._resync_reason: str | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._connected = False
+        self._gate: dict[str, float] = {}
+        self._latest: dict[str, Any] = {}  # symbol -> raw quote held back by the gate
         self.reconciler: Reconciler | None = None
         common: dict[str, Any] = {"auth_timeout": config.auth_timeout, "backoff": config.backoff}
         self.trading = StreamSupervisor("trade-updates", self._trading_stream,
@@ -117,6 +120,8 @@ class AlpacaBroker:
                                        market_open=self.market_is_open, **common)
         self.crypto = StreamSupervisor("crypto-data", self._crypto_stream,
                                        data_timeout=config.data_timeout, **common)
+        self._on_stock_quote = self._quote_handler(self.stocks)
+        self._on_crypto_quote = self._quote_handler(self.crypto)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AlpacaBroker:
@@ -196,11 +201,42 @@ class AlpacaBroker:
         for event in update.events:
             self._emit(event)
 
-    async def _on_stock_quote(self, message: Any) -> None:
-        self._on_quote(self.stocks, message)
+    def _quote_handler(self, feed: StreamSupervisor) -> Callable[[Any], Awaitable[None]]:
+        """Return the SDK handler of `feed`'s quotes.
 
-    async def _on_crypto_quote(self, message: Any) -> None:
-        self._on_quote(self.crypto, message)
+        It runs for every quote of the stream: a quote bidding above its symbol's gate is
+        only kept, unparsed, as the symbol's latest. Anything else, including every message
+        that is not a well-formed quote, takes the full path (`_on_quote`).
+        """
+        latest, gate_of, inf = self._latest, self._gate.get, INFINITY
+
+        async def on_quote(message: Any) -> None:
+            feed.seen += 1
+            try:
+                symbol = message["S"]
+                if message["bp"] > gate_of(symbol, inf):
+                    latest[symbol] = message
+                    return
+            except Exception:  # not a well-formed quote: `_on_quote` says why
+                pass
+            self._on_quote(feed, message)
+
+        return on_quote
+
+    def quote_gate(self) -> MutableMapping[str, float]:
+        """Return the gate the engine keeps current (see `adapters.base.QuoteGating`)."""
+        return self._gate
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """Return the latest held-back quote of `symbol` if it is well formed and fresh."""
+        message = self._latest.get(symbol)
+        if message is None:
+            return None
+        try:
+            quote = parse_quote(message)
+        except Exception:
+            return None
+        return quote if self.quote_is_fresh(quote) else None
 
     def _on_quote(self, feed: StreamSupervisor, message: Any) -> None:
         try:
@@ -208,7 +244,7 @@ class AlpacaBroker:
         except Exception as exc:
             self._malformed(feed.health.name, message, exc)
             return
-        feed.note_message()
+        self._latest.pop(quote.symbol, None)  # the engine has this one, and it is newer
         if (self._now() - quote.at).total_seconds() > self.config.stale_after:
             self.stats.stale_quotes += 1
             return

@@ -155,7 +155,8 @@ class StreamSupervisor:
         backoff: tuple[float, float] = (1.0, 30.0),
         check_every: float = 0.25,
     ) -> None:
-        self.health = StreamHealth(name)
+        self._health = StreamHealth(name)
+        self.seen = 0  # messages handed to our handlers (see note_message)
         self.stream: SdkStream | None = None
         self._factory = factory
         self._auth_timeout = auth_timeout
@@ -178,12 +179,12 @@ class StreamSupervisor:
 
     def failed(self) -> None:
         """Note a failed connection attempt (the SDK retries with its own backoff)."""
-        self.health.failed_handshakes += 1
+        self._health.failed_handshakes += 1
         self._set_down()
 
     def authorized(self) -> None:
         """Note a successful handshake."""
-        h = self.health
+        h = self._health
         h.authorized = True
         h.authorizations += 1
         h.authorized_at = self._now()
@@ -199,27 +200,42 @@ class StreamSupervisor:
         self._set_down()
 
     def note_message(self) -> None:
-        """Note one message handed to our handler: the stream is alive and its data current."""
-        h = self.health
-        h.messages += 1
-        h.last_message = self._now()
-        h.stale = False
+        """Note one message handed to our handler: the stream is alive and its data current.
+
+        Only counted here (it runs for every quote); `observe` turns the count into health.
+        """
+        self.seen += 1
+
+    @property
+    def health(self) -> StreamHealth:
+        """Return the stream's health, up to date with the messages counted so far."""
+        return self.observe()
+
+    def observe(self) -> StreamHealth:
+        """Return the stream's health, updated with the messages counted since last asked."""
+        h = self._health
+        if self.seen != h.messages:
+            h.messages = self.seen
+            h.last_message = self._now()
+            h.stale = False
+        return h
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
         """Return whether the stream was started and not stopped."""
-        return self.health.started and not self._stopping
+        return self._health.started and not self._stopping
 
     def start(self) -> None:
         """Start the stream and its watchdog (handlers must be registered by the factory)."""
-        if self.health.started:
+        if self._health.started:
             return
-        self.health.started = True
+        self._health.started = True
         self._stopping = False
         self._spawn()
-        self._watchdog = asyncio.create_task(self._watch(), name=f"alpaca-{self.health.name}-watch")
+        self._watchdog = asyncio.create_task(self._watch(),
+                                             name=f"alpaca-{self._health.name}-watch")
 
     async def wait_authorized(self, within: float) -> bool:
         """Wait until the stream is authorized; return False after `within` seconds."""
@@ -238,11 +254,11 @@ class StreamSupervisor:
                 await self._watchdog
             self._watchdog = None
         await self._stop_current()
-        self.health.started = False
+        self._health.started = False
 
     async def restart(self, reason: str) -> None:
         """Replace the stream by a fresh one after a backoff delay."""
-        h = self.health
+        h = self._health
         h.restarts += 1
         h.last_restart_reason = reason
         self._consecutive += 1
@@ -260,7 +276,7 @@ class StreamSupervisor:
         try:
             await asyncio.wait_for(asyncio.to_thread(call, *args), within)
         except Exception as exc:  # the next (re)connect sends the full subscription anyway
-            log.warning("alpaca_stream_call_failed", stream=self.health.name,
+            log.warning("alpaca_stream_call_failed", stream=self._health.name,
                         call=getattr(call, "__name__", "?"), error=type(exc).__name__)
             return False
         return True
@@ -272,7 +288,7 @@ class StreamSupervisor:
         return time.monotonic()  # the event loop's clock, without looking the loop up
 
     def _set_down(self) -> None:
-        h = self.health
+        h = self.observe()  # messages counted so far came before this: they leave it stale
         h.authorized = False
         h.stale = True
         if h.unauthorized_since is None:
@@ -282,9 +298,9 @@ class StreamSupervisor:
     def _spawn(self) -> None:
         self.stream = self._factory(self)
         self._set_down()
-        self.health.unauthorized_since = self._now()
+        self._health.unauthorized_since = self._now()
         self._task = asyncio.create_task(
-            self.stream._run_forever(), name=f"alpaca-{self.health.name}")
+            self.stream._run_forever(), name=f"alpaca-{self._health.name}")
 
     async def _stop_current(self) -> None:
         stream, task = self.stream, self._task
@@ -301,7 +317,7 @@ class StreamSupervisor:
 
     def diagnose(self) -> str | None:
         """Return why the stream needs a restart, or None while it is healthy."""
-        h = self.health
+        h = self.observe()
         if self._task is None:
             return None
         if self._task.done():
@@ -327,4 +343,4 @@ class StreamSupervisor:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("alpaca_stream_restart_failed", stream=self.health.name)
+                    log.exception("alpaca_stream_restart_failed", stream=self._health.name)

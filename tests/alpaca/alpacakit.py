@@ -22,7 +22,7 @@ from fake_alpaca import FakeAlpaca
 
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.storage.records import Intent, IntentKind, JournalRecord
-from daemon.app import Daemon, build_daemon
+from daemon.app import Daemon, build_daemon, make_quote_filter
 from daemon.engine import HarvestEngine
 from daemon.events import Event
 from daemon.settings import Settings
@@ -129,12 +129,15 @@ class Running:
         return [i for i in found if i is not None]
 
 
-async def start_daemon(fake: FakeAlpaca, url: str, settings: Settings | None = None,
-                       **broker_overrides: Any) -> Running:
-    """Build and start the daemon on `url` over the adapter pointed at `fake`."""
+async def start_daemon(fake: FakeAlpaca, url: str, settings: Settings | None = None, *,
+                       quote_filter: bool = False, **broker_overrides: Any) -> Running:
+    """Build and start the daemon on `url` over the adapter pointed at `fake`; with
+    `quote_filter`, as `tlh run` does, with the production quote filter."""
     settings = settings or make_settings(fake)
     broker = AlpacaBroker.from_settings(settings, **{**FAST, **broker_overrides})
-    daemon = await build_daemon(settings, broker, lambda: datetime.now(UTC), database_url=url)
+    daemon = await build_daemon(
+        settings, broker, lambda: datetime.now(UTC), database_url=url,
+        quote_filter=make_quote_filter(settings) if quote_filter else None)
     running = Running(daemon=daemon, broker=broker, url=url)
     await daemon.engine.start()
     running.task = asyncio.create_task(daemon.engine.run(running.stop), name="tlh-engine")

@@ -153,9 +153,9 @@ async def test_position_unknown_to_the_ledger_halts_the_symbol_and_alerts(
         running = await daemons.start()
     await fake.wait_for_data_subscription("SCHB")
     await fake.publish_quote("SCHB", "50.00", "50.04")
-    seen = running.engine.stats.quotes
+    seen = running.broker.stocks.seen
     await fake.publish_quote("VTI", "150.00", "150.04")
-    await fake.wait_until(lambda: running.engine.stats.quotes > seen, what="the VTI quote")
+    await fake.wait_until(lambda: running.broker.stocks.seen > seen, what="the VTI quote")
 
     alerts = [e for e in logs if e["event"] == "reconcile_mismatch"]
     assert [(a["log_level"], a["symbol"], a["broker_qty"], a["ledger_qty"]) for a in alerts] == [
