@@ -8,6 +8,11 @@ through the standard `sqlite3` driver on a connection of its own, on the loop's 
 blocks the loop for the fraction of a millisecond the transaction takes (WAL,
 ``synchronous=NORMAL``, no fsync on commit) and needs no thread hop at all.
 
+The statements are SQLAlchemy Core statements, compiled once by the engine's own dialect, and
+their parameters go through the same bind processors (exact decimals as text, UTC times), so
+rows written here are the rows the async path writes. Work is written against `Statements`,
+which both paths implement, so it exists once.
+
 It never waits for a lock while blocking the loop: it runs only while no async write
 transaction of this process is open (`WriteTracker`), and it gives up at once when another
 process holds SQLite's write lock (a 0 ms busy timeout), so the caller falls back to the async
@@ -17,19 +22,44 @@ writer (`fast_writer` returns None).
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.storage.engine import _sqlite_on_begin, _sqlite_on_connect
+from adapters.storage.engine import _sqlite_on_connect
 
 T = TypeVar("T")
+
+
+class Statements(Protocol):
+    """Run Core statements inside one open write transaction."""
+
+    def rows(self, stmt: Any, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Return every row of a query (values as the driver returns them)."""
+
+    def run(self, stmt: Any, params: dict[str, Any]) -> None:
+        """Execute a statement that returns no rows."""
+
+
+class CoreStatements:
+    """`Statements` over a SQLAlchemy connection (the async path, through ``run_sync``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def rows(self, stmt: Any, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Return every row of a query."""
+        return self._conn.execute(stmt, params).all()
+
+    def run(self, stmt: Any, params: dict[str, Any]) -> None:
+        """Execute a statement that returns no rows."""
+        self._conn.execute(stmt, params)
 
 
 class WriteTracker:
@@ -48,35 +78,81 @@ class WriteTracker:
             self.open -= 1
 
 
+class _Compiled:
+    """One statement compiled for the `sqlite3` driver: SQL and its parameters in order."""
+
+    __slots__ = ("binds", "sql")
+
+    def __init__(self, stmt: Any, keys: Sequence[str], dialect: Dialect) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        self.sql = str(compiled)
+        self.binds = [(name, compiled.binds[name].type.bind_processor(dialect))
+                      for name in compiled.positiontup or ()]
+
+
+class _RawStatements:
+    """`Statements` over a `sqlite3` connection, with statements compiled once."""
+
+    def __init__(self, conn: sqlite3.Connection, dialect: Dialect) -> None:
+        self._conn = conn
+        self._dialect = dialect
+        self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
+
+    def rows(self, stmt: Any, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Return every row of a query."""
+        sql, args = self._bind(stmt, params)
+        return self._conn.execute(sql, args).fetchall()
+
+    def run(self, stmt: Any, params: dict[str, Any]) -> None:
+        """Execute a statement that returns no rows."""
+        sql, args = self._bind(stmt, params)
+        self._conn.execute(sql, args)
+
+    def _bind(self, stmt: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        # Statements are module constants, so their id is a stable cache key.
+        key = (id(stmt), tuple(params))
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = _Compiled(stmt, tuple(params), self._dialect)
+        args = [params[name] if process is None else process(params[name])
+                for name, process in compiled.binds]
+        return compiled.sql, args
+
+
 class FastWriter:
     """Run short write transactions synchronously on a SQLite file (see the module)."""
 
-    def __init__(self, database: str, tracker: WriteTracker) -> None:
+    def __init__(self, database: str, dialect: Dialect, tracker: WriteTracker) -> None:
+        self._database = database
+        self._dialect = dialect
         self._tracker = tracker
-        self._engine: Engine = create_engine(f"sqlite:///{database}")
-        event.listen(self._engine, "connect", _on_connect)
-        event.listen(self._engine, "begin", _sqlite_on_begin)
-        self._conn: Connection | None = None  # kept open: no pool checkout and reset per call
+        self._conn: sqlite3.Connection | None = None
+        self._statements: _RawStatements | None = None
         self.transactions = 0
         self.fallbacks = 0
 
-    def run(self, work: Callable[[Connection], T]) -> tuple[bool, T | None]:
+    def run(self, work: Callable[[Statements], T]) -> tuple[bool, T | None]:
         """Run `work` in one write transaction now; return (True, result), or (False, None)
         when it cannot run without waiting for a lock (nothing was written then)."""
         if self._tracker.open:
             self.fallbacks += 1
             return False, None
+        statements = self._open()
         conn = self._conn
-        if conn is None:
-            conn = self._conn = self._engine.connect()
+        assert conn is not None
         try:
-            with conn.begin():
-                result = work(conn)
-        except OperationalError as exc:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
             if not _locked(exc):
                 raise
             self.fallbacks += 1
             return False, None
+        try:
+            result = work(statements)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         self.transactions += 1
         return True, result
 
@@ -85,7 +161,19 @@ class FastWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        self._engine.dispose()
+            self._statements = None
+
+    def _open(self) -> _RawStatements:
+        if self._statements is None:
+            conn = sqlite3.connect(self._database, isolation_level=None)
+            _sqlite_on_connect(conn, None)
+            # Never wait on the loop's thread; leave checkpoints (an fsync of the database
+            # file) to the async connections' commits.
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._conn = conn
+            self._statements = _RawStatements(conn, self._dialect)
+        return self._statements
 
 
 _trackers: weakref.WeakKeyDictionary[Engine, WriteTracker] = weakref.WeakKeyDictionary()
@@ -111,7 +199,7 @@ def fast_writer(engine: AsyncEngine) -> FastWriter | None:
         if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or (
                 url.query.get("mode") == "memory"):
             return None
-        writer = _writers[key] = FastWriter(database, write_tracker(engine))
+        writer = _writers[key] = FastWriter(database, key.dialect, write_tracker(engine))
     return writer
 
 
@@ -122,17 +210,6 @@ def dispose_fast_writer(engine: AsyncEngine) -> None:
         writer.dispose()
 
 
-def _on_connect(dbapi_connection: object, connection_record: object) -> None:
-    _sqlite_on_connect(dbapi_connection, connection_record)
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    try:
-        cursor.execute("PRAGMA busy_timeout=0")  # never wait on the loop's thread
-        # Leave checkpoints (an fsync of the database file) to the async connections' commits.
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
-    finally:
-        cursor.close()
-
-
-def _locked(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower()
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
     return "locked" in text or "busy" in text

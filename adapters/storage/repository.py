@@ -22,11 +22,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.storage.engine import read_connection, take_write_lock
-from adapters.storage.fast_write import fast_writer, write_tracker
+from adapters.storage.fast_write import CoreStatements, Statements, fast_writer, write_tracker
 from adapters.storage.records import (
     INTENT_IDENTITY,
     INTENT_MUTABLE,
@@ -202,31 +201,30 @@ class Repository:
         to an ordinary async transaction whenever that would have to wait for a lock.
         """
         now = self._clock()
+        upsert = _state_upsert(self._engine.dialect.name)
 
-        # Prebuilt statements with bound parameters: building and caching a statement per call
-        # would cost more than the SQL itself.
-        def work(conn: Connection) -> tuple[Intent, bool]:
-            existing = conn.execute(_INTENT_BY_ID, {"id": intent.intent_id}).first()
-            if existing is not None:
-                return _intent_from_row(existing), False
-            value = conn.execute(_STATE_BY_KEY, {"key": state_key}).scalar_one_or_none()
-            stored, new_value = decide(intent, value)
+        def work(db: Statements) -> Intent | None:
+            if db.rows(_INTENT_EXISTS, {"id": intent.intent_id}):
+                return None  # stored already: read after the transaction
+            found = db.rows(_STATE_BY_KEY, {"key": state_key})
+            stored, new_value = decide(intent, found[0][0] if found else None)
             stored = replace(stored, created_at=stored.created_at or now,
                              updated_at=stored.updated_at or now)
-            conn.execute(_INSERT_INTENT, _intent_values(stored))
+            db.run(_INSERT_INTENT, _intent_values(stored))
             if new_value is not None:
-                conn.execute(_state_upsert(conn.dialect.name),
-                             {"key": state_key, "value": new_value, "updated_at": now})
-            return stored, True
+                db.run(upsert, {"key": state_key, "value": new_value, "updated_at": now})
+            return stored
 
         writer = fast_writer(self._engine) if self._conn is None else None
-        if writer is not None:
-            done, result = writer.run(work)
-            if done:
-                assert result is not None
-                return result
-        async with self._writing() as conn:
-            return await conn.run_sync(work)
+        done, result = writer.run(work) if writer is not None else (False, None)
+        if not done:
+            async with self._writing() as conn:
+                result = await conn.run_sync(lambda sync: work(CoreStatements(sync)))
+        if result is not None:
+            return result, True
+        existing = await self.get_intent(intent.intent_id)
+        assert existing is not None  # intents are never deleted
+        return existing, False
 
     async def get_intent(self, intent_id: str) -> Intent | None:
         """Return the intent `intent_id`, or None."""
@@ -446,7 +444,7 @@ def _upsert_statement(dialect: str, table: Any, values: dict[str, Any], *, key: 
     return stmt.on_conflict_do_update(index_elements=[key], set_=changed)
 
 
-_INTENT_BY_ID = select(intents).where(intents.c.intent_id == bindparam("id"))
+_INTENT_EXISTS = select(intents.c.intent_id).where(intents.c.intent_id == bindparam("id"))
 _STATE_BY_KEY = select(daemon_state.c.value).where(daemon_state.c.key == bindparam("key"))
 _INSERT_INTENT = insert(intents)
 _STATE_UPSERTS: dict[str, Any] = {}
