@@ -16,7 +16,7 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -505,7 +505,7 @@ class HarvestEngine:
         """Journal and apply imported trades (holdings, history), skipping ones seen before."""
         entries = [
             JournalEntry.from_event(
-                replace(t, lot_id=t.lot_id or default_lot_id(t))
+                t._replace(lot_id=t.lot_id or default_lot_id(t))
                 if t.action is Action.BUY else t,
                 kind=JournalKind.IMPORT, external_id=f"{source}:{t.seq}")
             for t in trades

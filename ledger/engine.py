@@ -391,6 +391,7 @@ class Ledger:
             parcel.cost -= cost
             parcel.wash_adjustment -= adjustment
             parcel.quantity -= qty
+            parcel.basis_per_share = None
             portion = _Portion(
                 lot_id=parcel.lot_id,
                 account=t.account,
@@ -474,14 +475,18 @@ class Ledger:
         # loss this sale washes into a parcel it is about to relieve does not re-rank that
         # parcel); ties keep acquisition order. One pass for the first of that order (strictly
         # lower key wins, so the earliest of equals stays), not a sort.
-        raised = self._raised_in_sale or {}
+        raised = self._raised_in_sale
         best: Parcel | None = None
         best_key = ZERO
         for lot in lots:
             for p in lot.open_span():
                 if p.quantity > ZERO:
-                    key = -((p.adjusted_basis - raised.get(id(p), ZERO)) / p.quantity)
-                    if best is None or key < best_key:
+                    key = p.basis_per_share
+                    if key is None:
+                        key = p.basis_per_share = p.adjusted_basis / p.quantity
+                    if raised and id(p) in raised:
+                        key = (p.adjusted_basis - raised[id(p)]) / p.quantity
+                    if best is None or key > best_key:
                         best, best_key = p, key
         return best
 
@@ -556,6 +561,7 @@ class Ledger:
             washed.permanently_disallowed = loss
         else:
             target.wash_adjustment += loss
+            target.basis_per_share = None
             if self._raised_in_sale is not None:
                 self._raised_in_sale[id(target)] = self._raised_in_sale.get(id(target), ZERO) + loss
             target.holding_period_start = tacked_start(
@@ -591,6 +597,7 @@ class Ledger:
         parcel.quantity -= qty
         parcel.cost -= cost
         parcel.wash_adjustment -= adjustment
+        parcel.basis_per_share = None
         parcels = lot.parcels
         i = len(parcels) - 1  # `parcel` is the unwashed remainder: last, or close to it
         while parcels[i] is not parcel:
@@ -609,6 +616,7 @@ class Ledger:
             for lot in lots:
                 for p in lot.parcels:
                     p.quantity *= s.ratio
+                    p.basis_per_share = None
         group = self._groups.get(self.identity.key(s.symbol))
         if group is not None:
             for _sale, portion in group.pending:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 ZERO = Decimal(0)
 
@@ -46,8 +47,7 @@ def instant_of(day: date, at: datetime | None = None) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(NamedTuple):
     """One BUY or SELL as it happened (a fill, or a row of an imported history).
 
     `trade_date` is the date as written by the source (the tax date); `at` is the full timestamp
@@ -55,6 +55,9 @@ class Trade:
     their source order. `lot_id` names the new lot on a BUY (generated when None) and the lot to
     relieve on a SELL (specific identification; else the account's lot-relief method).
     `fees` are added to cost on a BUY and deducted from proceeds on a SELL.
+
+    Immutable; a named tuple rather than a frozen dataclass because histories hold millions
+    of them and a frozen dataclass takes five times as long to build (use `_replace`).
     """
 
     seq: int
@@ -120,6 +123,9 @@ class Parcel:
     wash_adjustment: Decimal = ZERO
     replacement_used: bool = False
     source: str = ""
+    # Adjusted basis per share, cached for HIFO relief; the ledger resets it to None whenever
+    # it changes the parcel's quantity, cost or adjustment.
+    basis_per_share: Decimal | None = field(default=None, compare=False, repr=False)
 
     @property
     def adjusted_basis(self) -> Decimal:
@@ -143,15 +149,14 @@ class OpenLot:
     source: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SaleRow:
+class SaleRow(NamedTuple):
     """One portion of a sale relieving one lot, split further where only part is washed.
 
     `wash_sale_disallowed` is positive (Form 8949 column g) and includes
     `permanently_disallowed`, the part whose replacement sits in a tax-advantaged account and so
     raises no basis (Rev. Rul. 2008-5). ``gain_loss = proceeds - adjusted_basis +
     wash_sale_disallowed`` (Form 8949 column h). `reportable` is False for sales inside
-    tax-advantaged accounts, which belong on no Form 8949.
+    tax-advantaged accounts, which belong on no Form 8949. A named tuple, as `Trade` is.
     """
 
     lot_id: str
@@ -168,7 +173,7 @@ class SaleRow:
     wash_sale_disallowed: Decimal
     permanently_disallowed: Decimal
     term: Term
-    replacement_lot_ids: tuple[str, ...] = field(default=())
+    replacement_lot_ids: tuple[str, ...] = ()
     seq: int = 0
 
     @property

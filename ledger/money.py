@@ -16,8 +16,9 @@ def share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """Return the part of `total` that `part` of `whole` units carries, to the cent.
 
     When `part` is all of `whole` the whole `total` is returned unrounded, so that allocating
-    successive parts and keeping the remainder conserves the total exactly.
+    successive parts and keeping the remainder conserves the total exactly; so is a zero
+    `total`, whose every part is zero.
     """
-    if part == whole:
+    if part == whole or not total:
         return total
     return cents(total * part / whole)
