@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 
 class InputError(ValueError):
@@ -73,6 +74,19 @@ def read_csv(
     are skipped. A row with fewer fields than the header is an error naming the first missing
     column; extra non-empty fields beyond the header are an error too.
     """
+    header, records = read_csv_records(path, required=required, optional=optional)
+    for line, record in records:
+        yield CsvRow(line, dict(zip(header, record, strict=False)))
+
+
+def read_csv_records(
+    path: str | Path, *, required: Sequence[str], optional: Sequence[str] = ()
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Return the header and an iterator of (line, fields) of a CSV file, as `read_csv` reads it.
+
+    The fields of a yielded row line up with the header (extra empty fields are cut off); the
+    header is checked before this returns, the rows as they are read.
+    """
     text = read_text(path)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     start = 1
@@ -80,33 +94,48 @@ def read_csv(
     try:
         for record in reader:
             line, start = start, reader.line_num + 1
-            if not any(value.strip() for value in record):
-                continue
-            if header is None:
+            if any(value.strip() for value in record):
                 header = _header(path, line, record, required, optional)
-                continue
-            if len(record) < len(header):
-                missing = header[len(record)]
-                raise InputError(
-                    path,
-                    line,
-                    missing,
-                    f"missing value: the row has {len(record)} fields, the header {len(header)}",
-                )
-            if any(value.strip() for value in record[len(header) :]):
-                raise InputError(
-                    path,
-                    line,
-                    None,
-                    f"the row has {len(record)} fields but the header only {len(header)}",
-                )
-            yield CsvRow(line, dict(zip(header, record, strict=False)))
+                break
     except csv.Error as exc:
         raise InputError(path, start, None, f"malformed CSV: {exc}") from exc
     if header is None:
         raise InputError(
             path, 1, "header", f"the file is empty; expected a header row: {','.join(required)}"
         )
+    return header, _records(path, reader, start, header)
+
+
+def _records(
+    path: str | Path, reader: Any, start: int, header: list[str]
+) -> Iterator[tuple[int, list[str]]]:
+    width = len(header)
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            first = record[0] if record else ""
+            if len(record) == width and first and not first.isspace():
+                yield line, record  # the common row, checked in O(1)
+                continue
+            if not any(value.strip() for value in record):
+                continue
+            if len(record) < width:
+                raise InputError(
+                    path,
+                    line,
+                    header[len(record)],
+                    f"missing value: the row has {len(record)} fields, the header {width}",
+                )
+            if any(value.strip() for value in record[width:]):
+                raise InputError(
+                    path,
+                    line,
+                    None,
+                    f"the row has {len(record)} fields but the header only {width}",
+                )
+            yield line, record[:width]
+    except csv.Error as exc:
+        raise InputError(path, start, None, f"malformed CSV: {exc}") from exc
 
 
 def _header(

@@ -7,11 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reportkit import HEADER, write
 
-from adapters.importers import InputError
-from adapters.importers.trades_csv import parse_trades
-from ledger.model import Action
+from adapters.importers import InputError, read_csv
+from adapters.importers.trades_csv import COLUMNS, _trade, parse_trades
+from ledger.model import Action, Trade
 
 
 def test_reads_every_column_exactly(tmp_path: Path) -> None:
@@ -131,3 +133,61 @@ def test_missing_file(tmp_path: Path) -> None:
     """A missing input file is an input error too (exit 2 at the command line)."""
     with pytest.raises(InputError, match="cannot read file"):
         parse_trades(tmp_path / "nope.csv")
+
+
+# Texts for each column: the first three of each are valid (the importer accepts them).
+_FIELD_VARIANTS = {
+    "date": ["2024-01-02", " 2024-01-02 ", "2024-01-02T15:30:00Z", "2024-1-2", "", "20240102"],
+    "account": ["brk", " brk ", "", "ira"],
+    "action": ["BUY", "buy", " Sell ", "SELL", "hold", ""],
+    "symbol": ["VTI", " vti ", "brk.b", "", "BTC/USD"],
+    "quantity": ["1", "0.5", " 2 ", "1e2", ".5", "3.", "0", "-1", "NaN", "1_000", "1,000", ""],
+    "price": ["100", "0", " 7 ", "99.999", "-1", "Infinity"],
+    "fees": ["", "0.35", " ", "1E-2", "-0.01", "x"],
+    "lot_id": ["", "L1", " L2 "],
+}
+
+
+@st.composite
+def _row(draw: st.DrawFn) -> dict[str, str]:
+    """A valid row (often the plainest), often with one field replaced by any text of its
+    column."""
+    plain = draw(st.booleans())
+    row = {k: v[0] if plain else draw(st.sampled_from(v[:3]))
+           for k, v in _FIELD_VARIANTS.items()}
+    if draw(st.booleans()):
+        column = draw(st.sampled_from(list(_FIELD_VARIANTS)))
+        row[column] = draw(st.sampled_from(_FIELD_VARIANTS[column]))
+    return row
+
+
+@given(st.lists(_row(), min_size=1, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_the_fast_path_reads_every_row_as_the_checked_path_does(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, str]]
+) -> None:
+    """`parse_trades` takes a fast path per row; it must accept exactly the rows the checked
+    reader (`_trade`, row by row) accepts, build the same trades, and fail on the same row
+    with the same message (issue #2 §5), whatever was seen before."""
+    columns = list(_FIELD_VARIANTS)
+    # Good rows first, so that the fast path knows every date and symbol text when the
+    # generated rows come.
+    rows = [{"date": d, "account": "brk", "action": "BUY", "symbol": s, "quantity": "1",
+             "price": "100", "fees": "", "lot_id": ""}
+            for d in ("2024-01-02", " 2024-01-02 ") for s in (" vti ", "VTI", "brk.b")] + rows
+    path = tmp_path_factory.mktemp("fast") / "t.csv"
+    path.write_text(",".join(columns) + "\n" + "".join(
+        ",".join(row[c] for c in columns) + "\n" for row in rows), encoding="utf-8")
+
+    def checked() -> list[Trade]:
+        return [_trade(path, row) for row in read_csv(path, required=COLUMNS)]
+
+    try:
+        expected: list[Trade] | str = checked()
+    except InputError as exc:
+        expected = str(exc)
+    try:
+        got: list[Trade] | str = parse_trades(path)
+    except InputError as exc:
+        got = str(exc)
+    assert got == expected
