@@ -129,23 +129,23 @@ class _Portion:
         return self.adjusted_basis - self.proceeds - self.wash_sale_disallowed
 
     def freeze(self) -> SaleRow:
-        return SaleRow(
-            lot_id=self.lot_id,
-            account=self.account,
-            account_type=self.account_type,
-            symbol=self.symbol,
-            quantity=self.quantity,
-            acquired=self.acquired,
-            holding_period_start=self.holding_period_start,
-            date_sold=self.date_sold,
-            proceeds=self.proceeds,
-            cost_basis=self.cost_basis,
-            adjusted_basis=self.adjusted_basis,
-            wash_sale_disallowed=self.wash_sale_disallowed,
-            permanently_disallowed=self.permanently_disallowed,
-            term=term_of(self.holding_period_start, self.date_sold),
-            replacement_lot_ids=self.replacement_lot_ids,
-            seq=self.seq,
+        return SaleRow(  # positional: a million rows are frozen for a report
+            self.lot_id,
+            self.account,
+            self.account_type,
+            self.symbol,
+            self.quantity,
+            self.acquired,
+            self.holding_period_start,
+            self.date_sold,
+            self.proceeds,
+            self.cost_basis,
+            self.adjusted_basis,
+            self.wash_sale_disallowed,
+            self.permanently_disallowed,
+            term_of(self.holding_period_start, self.date_sold),
+            self.replacement_lot_ids,
+            self.seq,
         )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from ledger.model import ZERO, OpenLot, SaleRow, Term
 
@@ -58,8 +59,7 @@ def box_for(term: Term, form_1099: Form1099 = Form1099.REPORTED) -> Box:
     return _BOXES[(term, form_1099)]
 
 
-@dataclass(frozen=True, slots=True)
-class ReportedSale:
+class ReportedSale(NamedTuple):
     """A sale row of the report with its Form 8949 box (None when not reportable)."""
 
     sale: SaleRow
@@ -118,13 +118,14 @@ def build_report(
     tax-advantaged accounts get no box and are left out of the totals.
     """
     kinds = boxes or {}
-    selected = tuple(
-        ReportedSale(row, box_for(row.term, kinds.get(row.account, Form1099.REPORTED)))
-        if row.reportable
-        else ReportedSale(row, None)
+    box_of = _BOXES.get
+    reported = Form1099.REPORTED
+    selected = tuple([
+        ReportedSale(row, box_of((row.term, kinds.get(row.account, reported)))
+                     if row.reportable else None)
         for row in sales
         if year is None or row.date_sold.year == year
-    )
+    ])
     return TaxReport(
         sales=selected,
         open_lots=tuple(open_lots),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -31,7 +32,7 @@ from ledger.engine import Ledger
 from ledger.errors import LedgerError
 from ledger.forms import money, quantity
 from ledger.forms.form8949_csv import render_form8949_csv
-from ledger.forms.json_report import render_json
+from ledger.forms.json_report import iter_json
 from ledger.forms.txf import render_txf
 from ledger.identity import Identity
 from ledger.model import AccountType, Term, Trade
@@ -116,10 +117,32 @@ def report(
     ] = False,
 ) -> None:
     """Report realised gains and losses with wash sales: Form 8949 CSV, TXF, JSON or a table."""
+    # A batch over acyclic data (trades, lots, rows): reference counting frees everything, and
+    # the cyclic collector would only rescan millions of live objects, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _report(trades, accounts, config, year, lot_method, output_format, output, txf_format5)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _report(
+    trades: Path,
+    accounts: Path | None,
+    config: Path | None,
+    year: int | None,
+    lot_method: LotMethod,
+    output_format: ReportFormat,
+    output: Path | None,
+    txf_format5: bool,
+) -> None:
     try:
         tax_report = _build(trades, accounts, config, year, lot_method)
     except (InputError, ConfigError) as exc:
         _fail(str(exc))
+    chunks: Iterable[bytes]
     if output_format is ReportFormat.TABLE:
         if output is None:
             console = Console()
@@ -127,24 +150,23 @@ def report(
                 console = Console(width=TABLE_WIDTH)
             _print_table(tax_report, console)
             return
-        text = _table_text(tax_report)
+        chunks = [_table_text(tax_report).encode()]
     elif output_format is ReportFormat.JSON:
-        text = render_json(tax_report)
+        chunks = (text.encode() for text in iter_json(tax_report))
     elif output_format is ReportFormat.CSV:
-        text = render_form8949_csv(tax_report)
+        chunks = [render_form8949_csv(tax_report).encode()]
     else:
-        text = render_txf(
+        chunks = [render_txf(
             tax_report,
             export_date=_today(),
             program=f"tlh {_version()}",
             unwashed_format=5 if txf_format5 else 4,
-        )
-    data = text.encode("ascii", "replace") if output_format is ReportFormat.TXF else text.encode()
+        ).encode("ascii", "replace")]
     if output is None:
-        _write_stdout(data)
+        _write_stdout(chunks)
     else:
         try:
-            write_atomically(output, data)
+            write_atomically(output, chunks)
         except OSError as exc:
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
 
@@ -240,8 +262,9 @@ def load_config(path: Path | None) -> ReportConfig:
 # -- output ----------------------------------------------------------------------------------
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same directory and a rename.
+def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write `data` (bytes, or chunks of them) to `path` via a temporary file in the same
+    directory and a rename.
 
     Readers see the old file or the whole new one, never a part; on failure the temporary file
     is removed. A new file gets the usual permissions (0666 less the umask), an existing one
@@ -257,7 +280,8 @@ def write_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -267,14 +291,16 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _write_stdout(data: bytes) -> None:
+def _write_stdout(chunks: Iterable[bytes]) -> None:
     stream = getattr(sys.stdout, "buffer", None)
     if stream is not None:
         sys.stdout.flush()
-        stream.write(data)
+        for chunk in chunks:
+            stream.write(chunk)
         stream.flush()
     else:  # a text-only stream (some test harnesses)
-        sys.stdout.write(data.decode())
+        for chunk in chunks:
+            sys.stdout.write(chunk.decode())
         sys.stdout.flush()
 
 
