@@ -7,10 +7,10 @@ Money is a decimal string to the cent, quantities are exact decimal strings (``"
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii
+from typing import Any
 
 from ledger.forms import money, quantity
 from ledger.model import OpenLot
@@ -56,45 +56,42 @@ class SaleLines:
     """
 
     def __init__(self) -> None:
-        self._days: dict[date, str] = {}
-        self._quantities: dict[Decimal, str] = {}
-        self._names: dict[str, str] = {}
+        self._days = _Formatted(lambda day: f'"{day.isoformat()}"')
+        self._quantities = _Formatted(lambda amount: _STRING(quantity(amount)))
+        self._names = _Formatted(_STRING)
 
     def __call__(self, reported: ReportedSale) -> str:
         """Return the JSON text of one sale row."""
-        s = reported.sale
-        day, name, amount = self._day, self._name, _money
-        quantity_text = self._quantities.get(s.quantity)
-        if quantity_text is None:
-            quantity_text = self._quantities[s.quantity] = _STRING(quantity(s.quantity))
+        s, box = reported
+        days, names, amount = self._days, self._names, _money
         ids = s.replacement_lot_ids
-        box = reported.box
         return (
-            f'{{"lot_id": {_STRING(s.lot_id)}, "account": {name(s.account)}, '
-            f'"account_type": {name(s.account_type.value)}, "symbol": {name(s.symbol)}, '
-            f'"quantity": {quantity_text}, "acquired": {day(s.acquired)}, '
-            f'"holding_period_start": {day(s.holding_period_start)}, '
-            f'"date_sold": {day(s.date_sold)}, "proceeds": "{amount(s.proceeds)}", '
+            f'{{"lot_id": {_STRING(s.lot_id)}, "account": {names[s.account]}, '
+            f'"account_type": {names[s.account_type.value]}, "symbol": {names[s.symbol]}, '
+            f'"quantity": {self._quantities[s.quantity]}, "acquired": {days[s.acquired]}, '
+            f'"holding_period_start": {days[s.holding_period_start]}, '
+            f'"date_sold": {days[s.date_sold]}, "proceeds": "{amount(s.proceeds)}", '
             f'"cost_basis": "{amount(s.cost_basis)}", '
             f'"adjusted_basis": "{amount(s.adjusted_basis)}", '
             f'"wash_sale_disallowed": "{amount(s.wash_sale_disallowed)}", '
             f'"permanently_disallowed": "{amount(s.permanently_disallowed)}", '
-            f'"gain_loss": "{amount(s.gain_loss)}", "term": "{s.term.value}", '
-            f'"reportable": {"false" if box is None else "true"}, '
-            f'"box": {"null" if box is None else _STRING(box.value)}, '
+            f'"gain_loss": '
+            f'"{amount(s.proceeds - s.adjusted_basis + s.wash_sale_disallowed)}", '
+            f'"term": "{s.term.value}", "reportable": {"false" if box is None else "true"}, '
+            f'"box": {"null" if box is None else names[box.value]}, '
             f'"replacement_lot_ids": [{", ".join([_STRING(i) for i in ids]) if ids else ""}]}}'
         )
 
-    def _day(self, day: date) -> str:
-        text = self._days.get(day)
-        if text is None:
-            text = self._days[day] = f'"{day.isoformat()}"'
-        return text
 
-    def _name(self, value: str) -> str:
-        text = self._names.get(value)
-        if text is None:
-            text = self._names[value] = _STRING(value)
+class _Formatted(dict[Any, str]):
+    """A cache of texts: looking up a value formats it the first time."""
+
+    def __init__(self, format_: Callable[[Any], str]) -> None:
+        super().__init__()
+        self._format = format_
+
+    def __missing__(self, value: Any) -> str:
+        text = self[value] = self._format(value)
         return text
 
 
