@@ -22,11 +22,14 @@ How a wash sale is found, incrementally:
 from __future__ import annotations
 
 import gc
+import itertools
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
+from heapq import heappop, heappush
 
 from ledger.conventions import LotMethod, WashSaleConventions
 from ledger.errors import LedgerError, OversellError, UnknownLotError
@@ -46,6 +49,7 @@ from ledger.model import (
 from ledger.money import cents, share
 
 SHARE_QUANTUM = Decimal("1e-9")
+_LAST = sys.maxsize  # HIFO tie order of a lot's unwashed remainder: after its parts
 
 
 @dataclass(slots=True)
@@ -56,6 +60,7 @@ class _Lot:
     account: str
     symbol: str
     parcels: list[Parcel]
+    order: int = 0  # creation order: lots of a position are kept in it
     # The first `empty_head` and the last `empty_tail` parcels are known to be empty (sold).
     # Both stay true: a parcel is only ever inserted in front of an open one (`_split_replacement`)
     # and an empty parcel never fills again. They spare sales from rescanning sold parcels, which
@@ -99,6 +104,9 @@ class _Lot:
         if self.empty_head == 0 and self.empty_tail == 0:
             return self.parcels
         return self.parcels[self.empty_head : len(self.parcels) - self.empty_tail]
+
+
+_HeapEntry = tuple[Decimal, int, int, int, Parcel]
 
 
 @dataclass(slots=True)
@@ -192,6 +200,12 @@ class Ledger:
         # Basis the sale being applied has added to parcels by washing its own losses (keyed by
         # id(parcel)), so HIFO keeps ranking them as they stood when the sale was made.
         self._raised_in_sale: dict[int, Decimal] | None = None
+        self._raised_parcels: list[Parcel] = []
+        # HIFO relief: per position, a heap of (-basis per share, lot order, part order, push
+        # number, parcel); entries whose parcel has changed since are skipped (`_hifo_key`).
+        self._hifo_heaps: dict[tuple[str, str], list[_HeapEntry]] = {}
+        self._hifo_accounts: dict[str, bool] = {}
+        self._counter = itertools.count(1)
 
     def empty_copy(self) -> Ledger:
         """Return a new, empty ledger with this one's identity, conventions and accounts."""
@@ -330,9 +344,10 @@ class Ledger:
             seq=t.seq,
             source=t.source,
         )
-        lot = _Lot(lot_id, t.account, t.symbol, [parcel])
+        lot = _Lot(lot_id, t.account, t.symbol, [parcel], next(self._counter))
         self._lots[lot_id] = lot
         self._positions.setdefault((t.account, t.symbol), deque()).append(lot)
+        self._hifo_push(parcel)
         if self._wash_applies(t.symbol):
             group = self._group(t.symbol)
             group.last_purchase = t.trade_date
@@ -392,6 +407,7 @@ class Ledger:
             parcel.wash_adjustment -= adjustment
             parcel.quantity -= qty
             parcel.basis_per_share = None
+            self._hifo_push(parcel)
             portion = _Portion(
                 lot_id=parcel.lot_id,
                 account=t.account,
@@ -414,6 +430,9 @@ class Ledger:
                 if rest is not None:
                     group.pending.append((sale, rest))
         self._raised_in_sale = None
+        raised, self._raised_parcels = self._raised_parcels, []
+        for p in raised:
+            self._hifo_push(p)
 
     def _check_relief(self, t: Trade) -> None:
         """Raise unless the sale's lot (or position) exists and holds enough shares."""
@@ -473,22 +492,8 @@ class Ledger:
             return None
         # HIFO: highest adjusted basis per share first, as it stood when the sale was made (a
         # loss this sale washes into a parcel it is about to relieve does not re-rank that
-        # parcel); ties keep acquisition order. One pass for the first of that order (strictly
-        # lower key wins, so the earliest of equals stays), not a sort.
-        raised = self._raised_in_sale
-        best: Parcel | None = None
-        best_key = ZERO
-        for lot in lots:
-            for p in lot.open_span():
-                if p.quantity > ZERO:
-                    key = p.basis_per_share
-                    if key is None:
-                        key = p.basis_per_share = p.adjusted_basis / p.quantity
-                    if raised and id(p) in raised:
-                        key = (p.adjusted_basis - raised[id(p)]) / p.quantity
-                    if best is None or key > best_key:
-                        best, best_key = p, key
-        return best
+        # parcel); ties keep acquisition order.
+        return self._hifo_best(account, symbol)
 
     def _drop_empty_lots(self, account: str, symbol: str) -> None:
         # A lot's quantity is at most zero exactly when no parcel has shares left (none is
@@ -563,7 +568,11 @@ class Ledger:
             target.wash_adjustment += loss
             target.basis_per_share = None
             if self._raised_in_sale is not None:
+                # HIFO ranks it as it stood when the sale was made; re-ranked after the sale.
                 self._raised_in_sale[id(target)] = self._raised_in_sale.get(id(target), ZERO) + loss
+                self._raised_parcels.append(target)
+            else:
+                self._hifo_push(target)
             target.holding_period_start = tacked_start(
                 self.conventions.holding_period,
                 sold_start=washed.holding_period_start,
@@ -573,9 +582,12 @@ class Ledger:
             )
         return rest
 
-    @staticmethod
-    def _split_replacement(lot: _Lot, parcel: Parcel, qty: Decimal) -> Parcel:
-        """Return a parcel of exactly `qty` shares split off `parcel` (or `parcel` itself)."""
+    def _split_replacement(self, lot: _Lot, parcel: Parcel, qty: Decimal) -> Parcel:
+        """Return a parcel of exactly `qty` shares split off `parcel` (or `parcel` itself).
+
+        The part goes just before `parcel` in the lot (parts are kept in the order they were
+        split off, the unwashed remainder last).
+        """
         if qty == parcel.quantity:
             return parcel
         cost = share(parcel.cost, qty, parcel.quantity)
@@ -593,17 +605,69 @@ class Ledger:
             seq=parcel.seq,
             wash_adjustment=adjustment,
             source=parcel.source,
+            part=next(self._counter),
         )
         parcel.quantity -= qty
         parcel.cost -= cost
         parcel.wash_adjustment -= adjustment
         parcel.basis_per_share = None
         parcels = lot.parcels
-        i = len(parcels) - 1  # `parcel` is the unwashed remainder: last, or close to it
+        if parcels[-1] is parcel:  # the unwashed remainder, as always
+            parcels.insert(len(parcels) - 1, part)
+            self._hifo_push(parcel)
+            self._hifo_push(part)
+            return part
+        i = len(parcels) - 1
         while parcels[i] is not parcel:
             i -= 1
         parcels.insert(i, part)
+        for p in parcels:  # keep the parts' order that of the list
+            if p.part:
+                p.part = next(self._counter)
+            self._hifo_push(p)
         return part
+
+    # -- HIFO --------------------------------------------------------------------------------
+
+    def _is_hifo(self, account: str) -> bool:
+        hifo = self._hifo_accounts.get(account)
+        if hifo is None:
+            hifo = self._hifo_accounts[account] = self.lot_method(account) is LotMethod.HIFO
+        return hifo
+
+    def _hifo_key(self, p: Parcel) -> Decimal:
+        """Return the basis per share HIFO ranks `p` by now (as it stood when the sale being
+        applied was made, if this sale has washed a loss into it)."""
+        key = p.basis_per_share
+        if key is None:
+            key = p.basis_per_share = p.adjusted_basis / p.quantity
+        raised = self._raised_in_sale
+        if raised and id(p) in raised:
+            key = (p.adjusted_basis - raised[id(p)]) / p.quantity
+        return key
+
+    def _hifo_push(self, p: Parcel) -> None:
+        """Enter `p` (changed or new) in its position's HIFO heap, if the account uses HIFO."""
+        if p.quantity > ZERO and self._is_hifo(p.account):
+            heap = self._hifo_heaps.get((p.account, p.symbol))
+            if heap is None:
+                heap = self._hifo_heaps[(p.account, p.symbol)] = []
+            order = self._lots[p.lot_id].order
+            heappush(heap, (-self._hifo_key(p), order, p.part or _LAST, next(self._counter), p))
+
+    def _hifo_best(self, account: str, symbol: str) -> Parcel | None:
+        """Return the open parcel of highest basis per share, earliest among equals.
+
+        Stale entries (the parcel sold out, or changed and entered again) are dropped on the
+        way; a parcel is always entered again when it changes.
+        """
+        heap = self._hifo_heaps.get((account, symbol))
+        while heap:
+            neg_key, _order, rank, _n, p = heap[0]
+            if p.quantity > ZERO and (p.part or _LAST) == rank and -neg_key == self._hifo_key(p):
+                return p
+            heappop(heap)
+        return None
 
     # -- splits ----------------------------------------------------------------------------
 
@@ -617,6 +681,7 @@ class Ledger:
                 for p in lot.parcels:
                     p.quantity *= s.ratio
                     p.basis_per_share = None
+                    self._hifo_push(p)
         group = self._groups.get(self.identity.key(s.symbol))
         if group is not None:
             for _sale, portion in group.pending:

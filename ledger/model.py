@@ -126,6 +126,9 @@ class Parcel:
     # Adjusted basis per share, cached for HIFO relief; the ledger resets it to None whenever
     # it changes the parcel's quantity, cost or adjustment.
     basis_per_share: Decimal | None = field(default=None, compare=False, repr=False)
+    # Order among the parcels split off the same lot (0: the lot's unwashed remainder, which
+    # stays last); HIFO breaks ties in this order.
+    part: int = field(default=0, compare=False, repr=False)
 
     @property
     def adjusted_basis(self) -> Decimal:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from ledger.identity import Identity
-from ledger.model import AccountType, Action, Term, Trade
+from ledger.model import AccountType, Action, Parcel, Term, Trade
 from ledger.money import cents
 from tests.ledger.helpers import total
 
@@ -257,3 +257,38 @@ def test_reordering_same_day_rows_of_unrelated_securities_gives_the_same_result(
     for slot, t in zip(slots, order, strict=True):
         reordered[slot] = next(queues[IDENTITY.key(t.symbol)])
     assert summary(replay(history.with_trades(reordered))) == summary(replay(history))
+
+
+# -- HIFO relief --------------------------------------------------------------------------------
+
+
+class _ScanningLedger(Ledger):
+    """The ledger with HIFO found by scanning every open parcel (the definition), not a heap."""
+
+    def _hifo_best(self, account: str, symbol: str) -> Parcel | None:
+        best: Parcel | None = None
+        best_key = ZERO
+        for p in self.parcels(account, symbol):
+            key = self._hifo_key(p)
+            if best is None or key > best_key:  # strictly higher: the earliest of equals stays
+                best, best_key = p, key
+        return best
+
+
+@PROPERTY
+@given(histories(fees=True), st.sampled_from(sorted(ACCOUNTS)))
+def test_hifo_relieves_exactly_the_parcels_a_full_scan_picks(
+    history: History, hifo_account: str
+) -> None:
+    """HIFO relief (highest adjusted basis per share first, acquisition order among equals,
+    ranked as the parcels stood when the sale was made) keeps a heap per position; every sale
+    row and open lot must be what scanning all open parcels gives."""
+    methods = {**history.methods, hifo_account: LotMethod.HIFO}
+    fast = Ledger(identity=IDENTITY, account_types=ACCOUNTS, lot_methods=methods)
+    scan = _ScanningLedger(identity=IDENTITY, account_types=ACCOUNTS, lot_methods=methods)
+
+    fast.apply_all(history.trades)
+    scan.apply_all(history.trades)
+
+    assert fast.sales == scan.sales
+    assert fast.open_lots() == scan.open_lots()
