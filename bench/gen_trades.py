@@ -525,10 +525,13 @@ def _qty(units: int) -> str:
     return f"{whole}.{frac:04d}".rstrip("0") if frac else str(whole)
 
 
-def generate(trades: int, out: Path, seed: int = SEED) -> dict[str, object]:
-    """Write the three files of a `trades`-row history into `out`; return what was written."""
+def generate(
+    trades: int, out: Path, seed: int = SEED, symbols: int = SYMBOLS
+) -> dict[str, object]:
+    """Write the three files of a `trades`-row history over `symbols` symbols into `out`;
+    return what was written."""
     started = time.perf_counter()
-    gen = Generator(trades, seed)
+    gen = Generator(trades, seed, symbols=symbols)
     gen.generate()
     gen.write(out)
     meta: dict[str, object] = {
