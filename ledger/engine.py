@@ -397,34 +397,26 @@ class Ledger:
             # may split a parcel this same sale relieves next (its replacement shares, held at
             # the moment of that loss, convention 3), so a list made up front goes stale.
             parcel = self._next_parcel(t)
-            qty = min(qty_left, parcel.quantity)
+            held = parcel.quantity
+            qty = min(qty_left, held)
             proceeds = share(proceeds_left, qty, qty_left)
             proceeds_left -= proceeds
             qty_left -= qty
-            cost = share(parcel.cost, qty, parcel.quantity)
-            adjustment = share(parcel.wash_adjustment, qty, parcel.quantity)
+            cost = share(parcel.cost, qty, held)
+            adjustment = share(parcel.wash_adjustment, qty, held)
             parcel.cost -= cost
             parcel.wash_adjustment -= adjustment
-            parcel.quantity -= qty
+            parcel.quantity = held - qty
             parcel.basis_per_share = None
             self._hifo_push(parcel)
-            portion = _Portion(
-                lot_id=parcel.lot_id,
-                account=t.account,
-                account_type=account_type,
-                symbol=t.symbol,
-                quantity=qty,
-                acquired=parcel.acquired,
-                holding_period_start=parcel.holding_period_start,
-                date_sold=t.trade_date,
-                proceeds=proceeds,
-                cost_basis=cost,
-                adjusted_basis=cost + adjustment,
-                seq=t.seq,
+            basis = cost + adjustment
+            portion = _Portion(  # positional: this runs for every lot every sale relieves
+                parcel.lot_id, t.account, account_type, t.symbol, qty, parcel.acquired,
+                parcel.holding_period_start, t.trade_date, proceeds, cost, basis, t.seq,
             )
             sale = _Sale([portion])
             self._sales.append(sale)
-            if group is not None and portion.loss > ZERO:
+            if group is not None and basis > proceeds:  # a loss
                 group.last_loss_sale = t.trade_date
                 rest = self._match_earlier(group, sale, portion)
                 if rest is not None:
@@ -519,7 +511,7 @@ class Ledger:
             or recent[0].replacement_used
         ):
             recent.popleft()
-        for candidate in list(recent):
+        for candidate in recent:  # washing never adds to or removes from `recent`
             if candidate.quantity <= ZERO or candidate.replacement_used:
                 continue
             if candidate.lot_id == portion.lot_id and not self.conventions.own_lot_replaces:
@@ -592,20 +584,10 @@ class Ledger:
             return parcel
         cost = share(parcel.cost, qty, parcel.quantity)
         adjustment = share(parcel.wash_adjustment, qty, parcel.quantity)
-        part = Parcel(
-            lot_id=parcel.lot_id,
-            account=parcel.account,
-            account_type=parcel.account_type,
-            symbol=parcel.symbol,
-            quantity=qty,
-            cost=cost,
-            acquired=parcel.acquired,
-            holding_period_start=parcel.holding_period_start,
-            acquired_at=parcel.acquired_at,
-            seq=parcel.seq,
-            wash_adjustment=adjustment,
-            source=parcel.source,
-            part=next(self._counter),
+        part = Parcel(  # positional, in field order: one per wash sale
+            parcel.lot_id, parcel.account, parcel.account_type, parcel.symbol, qty, cost,
+            parcel.acquired, parcel.holding_period_start, parcel.acquired_at, parcel.seq,
+            adjustment, False, parcel.source, None, next(self._counter),
         )
         parcel.quantity -= qty
         parcel.cost -= cost
@@ -648,7 +630,10 @@ class Ledger:
 
     def _hifo_push(self, p: Parcel) -> None:
         """Enter `p` (changed or new) in its position's HIFO heap, if the account uses HIFO."""
-        if p.quantity > ZERO and self._is_hifo(p.account):
+        hifo = self._hifo_accounts.get(p.account)
+        if hifo is None:
+            hifo = self._is_hifo(p.account)
+        if hifo and p.quantity > ZERO:
             heap = self._hifo_heaps.get((p.account, p.symbol))
             if heap is None:
                 heap = self._hifo_heaps[(p.account, p.symbol)] = []
@@ -715,20 +700,10 @@ def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:
     proceeds = share(portion.proceeds, qty, portion.quantity)
     cost = share(portion.cost_basis, qty, portion.quantity)
     adjusted = share(portion.adjusted_basis, qty, portion.quantity)
-    part = _Portion(
-        lot_id=portion.lot_id,
-        account=portion.account,
-        account_type=portion.account_type,
-        symbol=portion.symbol,
-        quantity=qty,
-        acquired=portion.acquired,
-        holding_period_start=portion.holding_period_start,
-        date_sold=portion.date_sold,
-        proceeds=proceeds,
-        cost_basis=cost,
-        adjusted_basis=adjusted,
-        seq=portion.seq,
-        share_factor=portion.share_factor,
+    part = _Portion(  # positional, in field order
+        portion.lot_id, portion.account, portion.account_type, portion.symbol, qty,
+        portion.acquired, portion.holding_period_start, portion.date_sold, proceeds, cost,
+        adjusted, portion.seq, ZERO, ZERO, (), portion.share_factor,
     )
     portion.quantity -= qty
     portion.proceeds -= proceeds
