@@ -149,10 +149,11 @@ class FastWriter:
             return False, None
         try:
             result = work(statements)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         self.transactions += 1
         return True, result
 
@@ -165,7 +166,10 @@ class FastWriter:
 
     def _open(self) -> _RawStatements:
         if self._statements is None:
-            conn = sqlite3.connect(self._database, isolation_level=None)
+            # Used from the event loop's thread only, one transaction at a time; not tied to
+            # the thread that opened it, so a loop restarted in another thread can use it.
+            conn = sqlite3.connect(self._database, isolation_level=None,
+                                   check_same_thread=False)
             _sqlite_on_connect(conn, None)
             # Never wait on the loop's thread; leave checkpoints (an fsync of the database
             # file) to the async connections' commits.
