@@ -87,10 +87,24 @@ async def _serve() -> None:
 
     def frame(quotes: list[tuple[str, float]]) -> bytes:
         stamp = msgpack.Timestamp.from_datetime(datetime.now(UTC))
-        packed: bytes = msgpack.packb([
-            {"T": "q", "S": s, "bx": "V", "bp": bid, "bs": 1, "ax": "V",
-             "ap": round(bid + 0.02, 2), "as": 1, "c": ["R"], "z": "C", "t": stamp}
-            for s, bid in quotes])
+        packed: bytes = msgpack.packb(
+            [
+                {
+                    "T": "q",
+                    "S": s,
+                    "bx": "V",
+                    "bp": bid,
+                    "bs": 1,
+                    "ax": "V",
+                    "ap": round(bid + 0.02, 2),
+                    "as": 1,
+                    "c": ["R"],
+                    "z": "C",
+                    "t": stamp,
+                }
+                for s, bid in quotes
+            ]
+        )
         return packed
 
     async with TimedFake() as fake:
@@ -108,10 +122,19 @@ async def _serve() -> None:
                 for symbol in cmd["symbols"]:
                     fake.set_position(symbol, LOT_QTY, LOT_COST)
                     fake.add_activity(
-                        "FILL", when=datetime(2023, 1, 3, 15, tzinfo=UTC),
-                        transaction_time="2023-01-03T15:00:00Z", type="fill", price=LOT_COST,
-                        qty=LOT_QTY, side="buy", symbol=symbol, leaves_qty="0",
-                        order_id=f"hist-{symbol}", cum_qty=LOT_QTY, order_status="filled")
+                        "FILL",
+                        when=datetime(2023, 1, 3, 15, tzinfo=UTC),
+                        transaction_time="2023-01-03T15:00:00Z",
+                        type="fill",
+                        price=LOT_COST,
+                        qty=LOT_QTY,
+                        side="buy",
+                        symbol=symbol,
+                        leaves_qty="0",
+                        order_id=f"hist-{symbol}",
+                        cum_qty=LOT_QTY,
+                        order_status="filled",
+                    )
                 reply(ok=True)
             elif cmd["cmd"] == "wait_subscribed":
                 await fake.wait_for_data_subscription(cmd["symbol"], within=30)
@@ -126,8 +149,10 @@ async def _flood(cmd: dict[str, Any], frame: Frame, send: Send) -> dict[str, Any
     """Send `quotes` quotes above every trigger as fast as possible."""
     rng = random.Random(1)
     symbols, batch = cmd["symbols"], cmd["batch"]
-    frames = [frame([(rng.choice(symbols), round(rng.uniform(*ABOVE), 2)) for _ in range(batch)])
-              for _ in range(cmd["quotes"] // batch)]
+    frames = [
+        frame([(rng.choice(symbols), round(rng.uniform(*ABOVE), 2)) for _ in range(batch)])
+        for _ in range(cmd["quotes"] // batch)
+    ]
     t0 = time.perf_counter()
     for data in frames:
         await send(data)
@@ -171,8 +196,12 @@ async def _paced(
         sent += batch
     elapsed = loop.time() - start
     await asyncio.sleep(1.0)  # let the last orders arrive
-    return {"sent": sent, "seconds": elapsed, "cross": sent_at,
-            "posts": {s: posts[s] for s in sent_at if s in posts}}
+    return {
+        "sent": sent,
+        "seconds": elapsed,
+        "cross": sent_at,
+        "posts": {s: posts[s] for s in sent_at if s in posts},
+    }
 
 
 # -- the daemon, in this process ---------------------------------------------------------------
@@ -211,6 +240,7 @@ class Timer:
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Return `fn`, timed."""
+
         def timed(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
             try:
@@ -218,10 +248,12 @@ class Timer:
             finally:
                 self.seconds += time.perf_counter() - t0
                 self.calls += 1
+
         return timed
 
     def wrap_async(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Return the coroutine function `fn`, timed."""
+
         async def timed(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
             try:
@@ -229,6 +261,7 @@ class Timer:
             finally:
                 self.seconds += time.perf_counter() - t0
                 self.calls += 1
+
         return timed
 
 
@@ -255,28 +288,49 @@ async def main(args: argparse.Namespace) -> None:
     from daemon.settings import Settings
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, limit=2**24)
+        sys.executable,
+        __file__,
+        "--serve",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=2**24,
+    )
     child = Child(proc)
     hello = json.loads(await child.stdout.readline())
     host = f"127.0.0.1:{hello['port']}"
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     await child.ask(cmd="setup", symbols=symbols)
-    settings = Settings.model_validate({
-        "mode": "paper", "broker": "alpaca", "accounts": {"alpaca": "taxable"},
-        "harvest": {"allow_cash": True},
-        "risk": {"max_order_notional": 1e9, "max_daily_notional": 1e12,
-                 "max_harvests_per_day": 100_000},
-        "alpaca": {"api_key": hello["key"], "secret_key": hello["secret"], "paper": True,
-                   "base_url": f"http://{host}", "trading_ws_url": f"ws://{host}/stream",
-                   "data_ws_url": f"ws://{host}/v2/iex"}})
+    settings = Settings.model_validate(
+        {
+            "mode": "paper",
+            "broker": "alpaca",
+            "accounts": {"alpaca": "taxable"},
+            "harvest": {"allow_cash": True},
+            "risk": {
+                "max_order_notional": 1e9,
+                "max_daily_notional": 1e12,
+                "max_harvests_per_day": 100_000,
+            },
+            "alpaca": {
+                "api_key": hello["key"],
+                "secret_key": hello["secret"],
+                "paper": True,
+                "base_url": f"http://{host}",
+                "trading_ws_url": f"ws://{host}/stream",
+                "data_ws_url": f"ws://{host}/v2/iex",
+            },
+        }
+    )
     with open(os.devnull, "w") as devnull, tempfile.TemporaryDirectory() as tmp:  # noqa: ASYNC230
         configure_logging("INFO", "json", settings.secret_values(), stream=devnull)
         broker = AlpacaBroker.from_settings(settings)
         daemon = await build_daemon(
-            settings, broker, lambda: datetime.now(UTC),
+            settings,
+            broker,
+            lambda: datetime.now(UTC),
             database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite'}",
-            quote_filter=None if args.no_quote_filter else make_quote_filter(settings))
+            quote_filter=None if args.no_quote_filter else make_quote_filter(settings),
+        )
         engine = daemon.engine
         t0 = time.perf_counter()
         await engine.start()
@@ -285,8 +339,10 @@ async def main(args: argparse.Namespace) -> None:
         runner = asyncio.create_task(engine.run(stop))
         await child.ask(cmd="wait_subscribed", symbol=symbols[-1])
         trigger = engine.triggers[symbols[0]]
-        print(f"daemon ready in {started:.2f} s: {len(symbols)} lots reconciled from FILL "
-              f"activities, trigger {trigger:.2f} (lot cost {LOT_COST})")
+        print(
+            f"daemon ready in {started:.2f} s: {len(symbols)} lots reconciled from FILL "
+            f"activities, trigger {trigger:.2f} (lot cost {LOT_COST})"
+        )
 
         # 1 + 2: throughput and CPU per quote (quotes above every trigger), measured twice on
         # the same flood: once with the SDK handing every quote to a no-op handler (the SDK's
@@ -304,8 +360,9 @@ async def main(args: argparse.Namespace) -> None:
         async def flood(count: Callable[[], int]) -> tuple[float, float, dict[str, Any]]:
             base = count()
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            sending = asyncio.create_task(child.ask(cmd="flood", quotes=args.quotes,
-                                                    batch=args.batch, symbols=symbols))
+            sending = asyncio.create_task(
+                child.ask(cmd="flood", quotes=args.quotes, batch=args.batch, symbols=symbols)
+            )
             await wait_for(lambda: count() - base >= args.quotes, 120)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             return cpu, wall, await sending
@@ -325,23 +382,41 @@ async def main(args: argparse.Namespace) -> None:
         own_us = all_us - sdk_us
         print(f"\nthroughput, frames of {args.batch} quotes above every trigger:")
         total, passed = n * args.rounds, broker.stats.quotes - filtered0
-        print(f"  {n / min(walls):,.0f} quotes/s through the SDK and the adapter (best of "
-              f"{args.rounds}); the gate held back {total - passed:,} of {total:,}; the "
-              f"engine handled {engine.stats.quotes - handled0:,}")
+        print(
+            f"  {n / min(walls):,.0f} quotes/s through the SDK and the adapter (best of "
+            f"{args.rounds}); the gate held back {total - passed:,} of {total:,}; the "
+            f"engine handled {engine.stats.quotes - handled0:,}"
+        )
         print(f"CPU per quote in the daemon's process (best of {args.rounds} floods each):")
-        print(f"  the SDK alone (no-op handler)        {sdk_us:6.3f} µs  "
-              "(websocket frames, msgpack, dispatch, event loop)")
+        print(
+            f"  the SDK alone (no-op handler)        {sdk_us:6.3f} µs  "
+            "(websocket frames, msgpack, dispatch, event loop)"
+        )
         print(f"  the SDK with the daemon              {all_us:6.3f} µs")
-        print(f"  the daemon's own (difference)        {own_us:6.3f} µs = "
-              f"{own_us / sdk_us:.1%} of the SDK's (the floods' noise is larger than this)")
+        print(
+            f"  the daemon's own (difference)        {own_us:6.3f} µs = "
+            f"{own_us / sdk_us:.1%} of the SDK's (the floods' noise is larger than this)"
+        )
         # The same cost measured directly: our handler driven over decoded quotes as the SDK
         # calls it (one coroutine per quote), less the same loop over the no-op handler.
         rng = random.Random(3)
         stamp = msgpack.Timestamp.from_datetime(datetime.now(UTC))
-        decoded = [{"T": "q", "S": rng.choice(symbols), "bx": "V", "bp": bid, "bs": 1,
-                    "ax": "V", "ap": round(bid + 0.02, 2), "as": 1, "c": ["R"], "z": "C",
-                    "t": stamp}
-                   for bid in (round(rng.uniform(*ABOVE), 2) for _ in range(args.quotes))]
+        decoded = [
+            {
+                "T": "q",
+                "S": rng.choice(symbols),
+                "bx": "V",
+                "bp": bid,
+                "bs": 1,
+                "ax": "V",
+                "ap": round(bid + 0.02, 2),
+                "as": 1,
+                "c": ["R"],
+                "z": "C",
+                "t": stamp,
+            }
+            for bid in (round(rng.uniform(*ABOVE), 2) for _ in range(args.quotes))
+        ]
 
         def drive(handler: Callable[[Any], Any]) -> float:
             best = float("inf")
@@ -356,9 +431,11 @@ async def main(args: argparse.Namespace) -> None:
             return best / len(decoded) * 1e6
 
         direct_us = drive(ours[symbols[0]]) - drive(noop)
-        print(f"  the daemon's own, measured directly  {direct_us:6.3f} µs = "
-              f"{direct_us / sdk_us:.1%} of the SDK's (target < 10%): our handler less a "
-              "no-op one")
+        print(
+            f"  the daemon's own, measured directly  {direct_us:6.3f} µs = "
+            f"{direct_us / sdk_us:.1%} of the SDK's (target < 10%): our handler less a "
+            "no-op one"
+        )
 
         # 3: latency from a crossing quote to the order at the fake, at a paced rate.
         seen_at: dict[str, float] = {}
@@ -379,34 +456,51 @@ async def main(args: argparse.Namespace) -> None:
         broker._on_quote = traced_quote  # type: ignore[method-assign]
         daemon.orders._send = traced_send  # type: ignore[method-assign]
         crossing = symbols[: args.crossings]
-        quiet = symbols[args.crossings:] or symbols
+        quiet = symbols[args.crossings :] or symbols
         cpu0 = time.process_time()
-        result = await child.ask(cmd="paced", rate=args.rate, batch=args.paced_batch,
-                                 seconds=args.seconds, crossing=crossing, quiet=quiet,
-                                 trigger=trigger)
+        result = await child.ask(
+            cmd="paced",
+            rate=args.rate,
+            batch=args.paced_batch,
+            seconds=args.seconds,
+            crossing=crossing,
+            quiet=quiet,
+            trigger=trigger,
+        )
         paced_cpu = time.process_time() - cpu0
         cross, posts = result["cross"], result["posts"]
         done = [s for s in cross if s in posts]
-        print(f"\nlatency at {result['sent'] / result['seconds']:,.0f} quotes/s (frames of "
-              f"{args.paced_batch}): {len(done)} of {len(cross)} crossing quotes became orders; "
-              f"daemon CPU {paced_cpu / (result['seconds'] + 1):.0%} of a core")
+        print(
+            f"\nlatency at {result['sent'] / result['seconds']:,.0f} quotes/s (frames of "
+            f"{args.paced_batch}): {len(done)} of {len(cross)} crossing quotes became orders; "
+            f"daemon CPU {paced_cpu / (result['seconds'] + 1):.0%} of a core"
+        )
         if done:
             total = [(posts[s] - cross[s]) * 1e3 for s in done]
-            print(f"  crossing quote written -> order at the fake: p50 "
-                  f"{statistics.median(total):.2f} ms, p90 {percentile(total, 0.9):.2f} ms, "
-                  f"p99 {percentile(total, 0.99):.2f} ms, max {max(total):.2f} ms "
-                  "(target p99 < 5 ms)")
-            parts = [("wire -> adapter", {s: seen_at[s] - cross[s] for s in done if s in seen_at}),
-                     ("adapter -> order sent (engine, ledger check, intent committed)",
-                      {s: send_at[s] - seen_at[s] for s in done
-                       if s in seen_at and s in send_at}),
-                     ("order sent -> at the fake (REST worker, HTTP)",
-                      {s: posts[s] - send_at[s] for s in done if s in send_at})]
+            print(
+                f"  crossing quote written -> order at the fake: p50 "
+                f"{statistics.median(total):.2f} ms, p90 {percentile(total, 0.9):.2f} ms, "
+                f"p99 {percentile(total, 0.99):.2f} ms, max {max(total):.2f} ms "
+                "(target p99 < 5 ms)"
+            )
+            parts = [
+                ("wire -> adapter", {s: seen_at[s] - cross[s] for s in done if s in seen_at}),
+                (
+                    "adapter -> order sent (engine, ledger check, intent committed)",
+                    {s: send_at[s] - seen_at[s] for s in done if s in seen_at and s in send_at},
+                ),
+                (
+                    "order sent -> at the fake (REST worker, HTTP)",
+                    {s: posts[s] - send_at[s] for s in done if s in send_at},
+                ),
+            ]
             for name, values in parts:
                 ms = [v * 1e3 for v in values.values()]
                 if ms:
-                    print(f"    {name}: p50 {statistics.median(ms):.2f} ms, "
-                          f"p99 {percentile(ms, 0.99):.2f} ms")
+                    print(
+                        f"    {name}: p50 {statistics.median(ms):.2f} ms, "
+                        f"p99 {percentile(ms, 0.99):.2f} ms"
+                    )
         stop.set()
         await runner
         await daemon.close()

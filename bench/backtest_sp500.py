@@ -38,8 +38,11 @@ def sector_groups(path: Path, symbols: set[str]) -> list[SubstituteGroup]:
         for row in csv.DictReader(fh):
             if row["Symbol"] in symbols:
                 by_sector.setdefault(row["Sector"], []).append(row["Symbol"])
-    return [SubstituteGroup(name=k, symbols=tuple(v)) for k, v in sorted(by_sector.items())
-            if len(v) > 1]
+    return [
+        SubstituteGroup(name=k, symbols=tuple(v))
+        for k, v in sorted(by_sector.items())
+        if len(v) > 1
+    ]
 
 
 def main() -> None:
@@ -49,8 +52,10 @@ def main() -> None:
     t0 = time.perf_counter()
     prices = load_price_dir(args.dir)
     load_s = time.perf_counter() - t0
-    print(f"loaded {len(prices):,} bars of {len(prices.symbols)} symbols in {load_s:.1f} s "
-          f"(skipped {prices.skipped_total}); peak {peak_mib():.0f} MiB")
+    print(
+        f"loaded {len(prices):,} bars of {len(prices.symbols)} symbols in {load_s:.1f} s "
+        f"(skipped {prices.skipped_total}); peak {peak_mib():.0f} MiB"
+    )
     seen: set[str] = set()
     holdings = []
     for day, bars in prices.days():
@@ -58,21 +63,32 @@ def main() -> None:
             if bar.symbol not in seen:
                 seen.add(bar.symbol)
                 qty = (Decimal(10_000) / bar.close).quantize(Decimal(1)) or Decimal(1)
-                holdings.append(Trade(len(holdings) + 1, day, "taxable", Action.BUY,
-                                      bar.symbol, qty, bar.close))
-    settings = Settings(substitutes=sector_groups(args.dir.parent / "constituents.csv.gz",
-                                                  set(prices.symbols)))
+                holdings.append(
+                    Trade(len(holdings) + 1, day, "taxable", Action.BUY, bar.symbol, qty, bar.close)
+                )
+    settings = Settings(
+        substitutes=sector_groups(args.dir.parent / "constituents.csv.gz", set(prices.symbols))
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        result = asyncio.run(run_backtest(
-            prices, holdings, settings,
-            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bt.sqlite'}"))
+        result = asyncio.run(
+            run_backtest(
+                prices,
+                holdings,
+                settings,
+                database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bt.sqlite'}",
+            )
+        )
         run_s = time.perf_counter() - t0
-    print(f"backtest: {result.quotes:,} quotes over {result.days:,} days in {run_s:.1f} s "
-          f"({result.quotes / run_s:,.0f} bars/s); peak {peak_mib():.0f} MiB")
-    print(f"harvests {result.harvests}, trades {result.trades}, splits {result.splits}, "
-          f"harvested loss ${result.harvested_loss:,.2f}, "
-          f"wash sales created {result.wash_sales_created}")
+    print(
+        f"backtest: {result.quotes:,} quotes over {result.days:,} days in {run_s:.1f} s "
+        f"({result.quotes / run_s:,.0f} bars/s); peak {peak_mib():.0f} MiB"
+    )
+    print(
+        f"harvests {result.harvests}, trades {result.trades}, splits {result.splits}, "
+        f"harvested loss ${result.harvested_loss:,.2f}, "
+        f"wash sales created {result.wash_sales_created}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,9 +31,18 @@ from ledger.model import Action, Trade
 def lots(n: int) -> list[Trade]:
     rng = random.Random(3)
     start = date(2015, 1, 2)
-    return [Trade(i + 1, start + timedelta(days=i // 200), f"acct{i % 3}", Action.BUY,
-                  f"S{i % 500:03d}", Decimal(rng.randint(1, 500)) / 4,
-                  Decimal(rng.randint(1000, 50000)) / 100) for i in range(n)]
+    return [
+        Trade(
+            i + 1,
+            start + timedelta(days=i // 200),
+            f"acct{i % 3}",
+            Action.BUY,
+            f"S{i % 500:03d}",
+            Decimal(rng.randint(1, 500)) / 4,
+            Decimal(rng.randint(1000, 50000)) / 100,
+        )
+        for i in range(n)
+    ]
 
 
 async def measure(url: str, n: int) -> tuple[float, float, int]:
@@ -71,8 +80,9 @@ async def main() -> None:
         try:
             url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
             imp, ready, count = await measure(url, args.lots)
-            print(f"postgresql: {count:,} lots; import {imp:.1f} s; "
-                  f"cold start to ready {ready:.2f} s")
+            print(
+                f"postgresql: {count:,} lots; import {imp:.1f} s; cold start to ready {ready:.2f} s"
+            )
         finally:
             await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             await conn.close()

@@ -525,9 +525,7 @@ def _qty(units: int) -> str:
     return f"{whole}.{frac:04d}".rstrip("0") if frac else str(whole)
 
 
-def generate(
-    trades: int, out: Path, seed: int = SEED, symbols: int = SYMBOLS
-) -> dict[str, object]:
+def generate(trades: int, out: Path, seed: int = SEED, symbols: int = SYMBOLS) -> dict[str, object]:
     """Write the three files of a `trades`-row history over `symbols` symbols into `out`;
     return what was written."""
     started = time.perf_counter()

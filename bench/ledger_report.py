@@ -90,7 +90,9 @@ SCALING_LIMIT = 12.0
 
 
 def history(
-    trades: int, seed: int = gen_trades.SEED, regen: bool = False,
+    trades: int,
+    seed: int = gen_trades.SEED,
+    regen: bool = False,
     symbols: int = gen_trades.SYMBOLS,
 ) -> Path:
     """Return the directory of the cached history of `trades` rows, generating it if needed."""
@@ -103,8 +105,12 @@ def history(
     meta_path = out / "meta.json"
     if not regen and meta_path.exists() and (out / "TRADES.csv").exists():
         meta = json.loads(meta_path.read_text())
-        key = (meta.get("trades"), meta.get("seed"), meta.get("generator_version"),
-               meta.get("symbols"))
+        key = (
+            meta.get("trades"),
+            meta.get("seed"),
+            meta.get("generator_version"),
+            meta.get("symbols"),
+        )
         if key == (trades, seed, gen_trades.GENERATOR_VERSION, symbols):
             return out
     print(f"generating {trades:,} trades into {out.relative_to(ROOT)} ...", flush=True)
@@ -407,8 +413,17 @@ def child_run(trades: int, seed: int, symbols: int = gen_trades.SYMBOLS) -> dict
     """Run one size in a fresh interpreter (its own peak RSS) and return its figures."""
     history(trades, seed, symbols=symbols)
     proc = subprocess.run(
-        [sys.executable, __file__, "--trades", str(trades), "--seed", str(seed),
-         "--symbols", str(symbols), "--json"],
+        [
+            sys.executable,
+            __file__,
+            "--trades",
+            str(trades),
+            "--seed",
+            str(seed),
+            "--symbols",
+            str(symbols),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -467,8 +482,10 @@ def scaling(seed: int) -> int:
         print()
         print_run(r)
     print()
-    print(f"100,000 trades over {gen_trades.SYMBOLS // 10} symbols (the trades per symbol of the "
-          "1,000,000-trade history):")
+    print(
+        f"100,000 trades over {gen_trades.SYMBOLS // 10} symbols (the trades per symbol of the "
+        "1,000,000-trade history):"
+    )
     print_run(dense)
     print()
     for label, base in (("same 500 symbols", small), ("same trades per symbol", dense)):
@@ -481,9 +498,11 @@ def scaling(seed: int) -> int:
             f"{rows_ratio:.2f}x sale rows (limit < {SCALING_LIMIT:.0f}x): {verdict}; per sale "
             f"row {ratio / rows_ratio:.2f}x total, {apply_ratio / rows_ratio:.2f}x apply"
         )
-    print("(1.00x per sale row = cost linear in the rows the history produces; with the same "
-          "500 symbols, 10x the trades packs each symbol 10x denser, so each sale meets more "
-          "replacements and splits into more rows)")
+    print(
+        "(1.00x per sale row = cost linear in the rows the history produces; with the same "
+        "500 symbols, 10x the trades packs each symbol 10x denser, so each sale meets more "
+        "replacements and splits into more rows)"
+    )
     return 0
 
 

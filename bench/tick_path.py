@@ -43,8 +43,17 @@ def holdings() -> list[Trade]:
         base = rng.uniform(20, 400)
         for k in range(LOTS):
             price = Decimal(f"{base * rng.uniform(0.9, 1.1):.2f}")
-            trades.append(Trade(seq, start + timedelta(days=k * 7), "taxable", Action.BUY,
-                                f"S{s:03d}", Decimal(rng.randint(1, 100)), price))
+            trades.append(
+                Trade(
+                    seq,
+                    start + timedelta(days=k * 7),
+                    "taxable",
+                    Action.BUY,
+                    f"S{s:03d}",
+                    Decimal(rng.randint(1, 100)),
+                    price,
+                )
+            )
             seq += 1
     return trades
 
@@ -54,9 +63,13 @@ async def main(n_quotes: int) -> None:
     now = datetime(2021, 6, 1, 15, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
         broker = SimBroker(lambda: now)
-        daemon = await build_daemon(settings, broker, lambda: now,
-                                    database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'b.sqlite'}",
-                                    quote_filter=make_quote_filter(settings))
+        daemon = await build_daemon(
+            settings,
+            broker,
+            lambda: now,
+            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'b.sqlite'}",
+            quote_filter=make_quote_filter(settings),
+        )
         engine = daemon.engine
         await engine.start()
         await engine.import_trades(holdings(), source="bench")
@@ -76,8 +89,10 @@ async def main(n_quotes: int) -> None:
             return out
 
         rates = {}
-        for label, near in (("typical (10% near a trigger)", 0.10),
-                            ("worst case (all near a trigger)", 1.0)):
+        for label, near in (
+            ("typical (10% near a trigger)", 0.10),
+            ("worst case (all near a trigger)", 1.0),
+        ):
             quotes = make_quotes(near)
             t0 = time.perf_counter()
             for q in quotes:
@@ -94,8 +109,15 @@ async def main(n_quotes: int) -> None:
         sample = quotes[: max(2000, n_quotes // 200)]
         t0 = time.perf_counter()
         for q in sample:
-            evaluate("taxable", parcels[q.symbol], bid=q.bid_decimal, ask=q.ask_decimal,
-                     today=today, params=params, specific_lots=True)
+            evaluate(
+                "taxable",
+                parcels[q.symbol],
+                bid=q.bid_decimal,
+                ask=q.ask_decimal,
+                today=today,
+                params=params,
+                specific_lots=True,
+            )
         naive_symbol_s = (time.perf_counter() - t0) / len(sample) * n_quotes
 
         all_positions = list(parcels.items())
@@ -104,18 +126,23 @@ async def main(n_quotes: int) -> None:
         for q in small:
             for sym, ps in all_positions:
                 bid = q.bid_decimal if sym == q.symbol else Decimal(repr(triggers[sym]))
-                evaluate("taxable", ps, bid=bid, ask=bid, today=today, params=params,
-                         specific_lots=True)
+                evaluate(
+                    "taxable", ps, bid=bid, ask=bid, today=today, params=params, specific_lots=True
+                )
         naive_all_s = (time.perf_counter() - t0) / len(small) * n_quotes
         await daemon.close()
 
     print(f"lots: {SYMBOLS * LOTS:,} ({SYMBOLS} symbols x {LOTS}); quotes: {n_quotes:,}")
     for label, rate in rates.items():
         print(f"engine.handle, {label}: {rate:12,.0f} quotes/s")
-    print(f"naive, symbol's lots:   {n_quotes / naive_symbol_s:12,.0f} quotes/s  "
-          f"-> engine is {naive_symbol_s / engine_s:,.0f}x faster")
-    print(f"naive, every position:  {n_quotes / naive_all_s:12,.1f} quotes/s  "
-          f"-> engine is {naive_all_s / engine_s:,.0f}x faster")
+    print(
+        f"naive, symbol's lots:   {n_quotes / naive_symbol_s:12,.0f} quotes/s  "
+        f"-> engine is {naive_symbol_s / engine_s:,.0f}x faster"
+    )
+    print(
+        f"naive, every position:  {n_quotes / naive_all_s:12,.1f} quotes/s  "
+        f"-> engine is {naive_all_s / engine_s:,.0f}x faster"
+    )
 
 
 if __name__ == "__main__":

@@ -107,8 +107,11 @@ async def build_daemon(
 
     def quote_of(symbol: str):  # type: ignore[no-untyped-def]
         quote = engine_ref[0].quote_of(symbol)
-        if quote is not None and isinstance(broker, MarketDataHealth) and (
-                not broker.quote_is_fresh(quote)):
+        if (
+            quote is not None
+            and isinstance(broker, MarketDataHealth)
+            and (not broker.quote_is_fresh(quote))
+        ):
             return None  # stale market data: a replacement waits for a fresh quote
         return quote
 

@@ -86,11 +86,13 @@ async def run_backtest(
 ) -> BacktestResult:
     """Replay `prices` over `holdings` through the daemon and return what it did."""
     first = start or prices.first_date
-    clock = SimulatedClock(_at_close(min(first, *(t.trade_date for t in holdings)) if holdings
-                                     else _at_close(first)))
+    clock = SimulatedClock(
+        _at_close(min(first, *(t.trade_date for t in holdings)) if holdings else _at_close(first))
+    )
     broker = SimBroker(clock.now, costs or SimCosts(fee_per_order=settings.harvest.fee_per_order))
-    daemon = await build_daemon(settings, broker, clock.now, database_url=database_url,
-                                on_decision=on_decision)
+    daemon = await build_daemon(
+        settings, broker, clock.now, database_url=database_url, on_decision=on_decision
+    )
     result = BacktestResult()
     try:
         engine = daemon.engine
@@ -147,8 +149,9 @@ async def run_backtest(
     return result
 
 
-async def _import_due(engine: HarvestEngine, broker: SimBroker, waiting: list[Trade],
-                      day: date) -> None:
+async def _import_due(
+    engine: HarvestEngine, broker: SimBroker, waiting: list[Trade], day: date
+) -> None:
     """Import (and pop) the starting lots dated on or before `day`."""
     due = 0
     while due < len(waiting) and waiting[due].trade_date <= day:
@@ -190,8 +193,7 @@ async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings)
     ours = [r for r in records if r.kind is JournalKind.TRADE]
     result.trades = len(ours)
     result.daemon_trades = [r.to_event() for r in ours]  # type: ignore[misc]
-    sale_lots = {(t.trade_date, t.lot_id) for t in result.daemon_trades
-                 if t.action is Action.SELL}
+    sale_lots = {(t.trade_date, t.lot_id) for t in result.daemon_trades if t.action is Action.SELL}
     rate = {"short": settings.tax.short_term_rate, "long": settings.tax.long_term_rate}
     for row in daemon.ledger.sales:
         if row.washed:
@@ -201,8 +203,9 @@ async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings)
             result.estimated_tax_saved += -row.gain_loss * rate[row.term.value]
     result.harvested_loss = result.harvested_loss.quantize(Decimal("0.01"))
     result.estimated_tax_saved = result.estimated_tax_saved.quantize(Decimal("0.01"))
-    result.harvests = sum(1 for i in daemon.orders.harvests_completed
-                          if i.kind is IntentKind.HARVEST_SELL)
+    result.harvests = sum(
+        1 for i in daemon.orders.harvests_completed if i.kind is IntentKind.HARVEST_SELL
+    )
     # Each distinct blocking purchase of a position counts once, however many days it blocked.
     result.wash_sales_avoided = daemon.engine.stats.distinct("wash_guard")
 
@@ -213,6 +216,15 @@ def write_trades(trades: Sequence[Trade], out: IO[str]) -> None:
     w.writerow(["date", "account", "action", "symbol", "quantity", "price", "fees", "lot_id"])
     for t in trades:
         when = t.at.astimezone(NEW_YORK).isoformat() if t.at else t.trade_date.isoformat()
-        w.writerow([when, t.account,
-                    t.action.value, t.symbol, quantity(t.quantity), quantity(t.price),
-                    quantity(t.fees), t.lot_id or ""])
+        w.writerow(
+            [
+                when,
+                t.account,
+                t.action.value,
+                t.symbol,
+                quantity(t.quantity),
+                quantity(t.price),
+                quantity(t.fees),
+                t.lot_id or "",
+            ]
+        )

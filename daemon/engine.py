@@ -71,8 +71,9 @@ class QuoteFilter(Protocol):
 
     band: Decimal
 
-    def check(self, symbol: str, bid: float, ask: float, at: datetime,
-              now: datetime | None = None) -> Verdict: ...
+    def check(
+        self, symbol: str, bid: float, ask: float, at: datetime, now: datetime | None = None
+    ) -> Verdict: ...
 
     def reset(self, symbol: str) -> None: ...
 
@@ -157,7 +158,8 @@ class HarvestEngine:
         # quotes above it before parsing them (adapters.base.QuoteGating).
         self._gating = broker if isinstance(broker, QuoteGating) else None
         self.gate: MutableMapping[str, float] = (
-            self._gating.quote_gate() if self._gating is not None else {})
+            self._gating.quote_gate() if self._gating is not None else {}
+        )
         orders.on_awaiting = self._regate
 
     @property
@@ -257,12 +259,17 @@ class HarvestEngine:
         elif event.hook == "swap_back_check":
             await self.swap_back_check(event.day)
         elif event.hook == "end_of_day_summary":
-            log.info("end_of_day_summary", day=event.day.isoformat(),
-                     quotes=self.stats.quotes, evaluations=self.stats.evaluations,
-                     harvests=self.stats.harvests, skips=dict(self.stats.skips),
-                     insane_quotes=self.stats.insane_quotes,
-                     suspect_quotes=self.stats.suspect_quotes,
-                     open_orders=len(self.orders.open_intents))
+            log.info(
+                "end_of_day_summary",
+                day=event.day.isoformat(),
+                quotes=self.stats.quotes,
+                evaluations=self.stats.evaluations,
+                harvests=self.stats.harvests,
+                skips=dict(self.stats.skips),
+                insane_quotes=self.stats.insane_quotes,
+                suspect_quotes=self.stats.suspect_quotes,
+                open_orders=len(self.orders.open_intents),
+            )
         else:
             log.info(event.hook, day=event.day.isoformat())
 
@@ -315,8 +322,13 @@ class HarvestEngine:
             return
         parcels = self._relief_order(account, symbol)
         candidate = evaluate(
-            account, parcels, bid=q.bid_decimal, ask=q.ask_decimal, today=today,
-            params=self.params, specific_lots=self.relief.specific_lots,
+            account,
+            parcels,
+            bid=q.bid_decimal,
+            ask=q.ask_decimal,
+            today=today,
+            params=self.params,
+            specific_lots=self.relief.specific_lots,
         )
         if candidate is None:
             return
@@ -346,11 +358,18 @@ class HarvestEngine:
             self._skip(account, symbol, today, intent.reason)
             return
         self.stats.harvests += 1
-        self._decide("harvest", account=account, symbol=symbol, quantity=str(plan.quantity),
-                     lots=list(plan.lot_ids), replacement=replacement,
-                     net_loss=str(plan.net_loss.quantize(Decimal("0.01"))),
-                     estimated_tax_saved=str(plan.estimated_tax_saved.quantize(Decimal("0.01"))),
-                     bid=str(q.bid_decimal), intent_id=intent.intent_id)
+        self._decide(
+            "harvest",
+            account=account,
+            symbol=symbol,
+            quantity=str(plan.quantity),
+            lots=list(plan.lot_ids),
+            replacement=replacement,
+            net_loss=str(plan.net_loss.quantize(Decimal("0.01"))),
+            estimated_tax_saved=str(plan.estimated_tax_saved.quantize(Decimal("0.01"))),
+            bid=str(q.bid_decimal),
+            intent_id=intent.intent_id,
+        )
 
     async def swap_back_check(self, today: date) -> int:
         """Swap filled replacements back to the harvested security once the window is over.
@@ -363,26 +382,33 @@ class HarvestEngine:
             return 0
         started = 0
         for buy in await self.repo.intents_of_kind(  # type: ignore[attr-defined]
-                IntentKind.REPLACEMENT_BUY, (IntentStatus.FILLED,)):
+            IntentKind.REPLACEMENT_BUY, (IntentStatus.FILLED,)
+        ):
             if buy.payload.get("swapped_back") or not buy.payload.get("replaces"):
                 continue
             plan, reason = self._swap_back_plan(buy, today)
             if plan is None:
                 if reason:
-                    self._decide("swap_back_skip", account=buy.account, symbol=buy.symbol,
-                                 reason=reason)
+                    self._decide(
+                        "swap_back_skip", account=buy.account, symbol=buy.symbol, reason=reason
+                    )
                 continue
             quote = self.quote_of(buy.symbol)
             assert quote is not None  # _swap_back_plan returns no plan without one
-            intent = await self.orders.harvest(plan, quote,
-                                               kind=IntentKind.SWAP_BACK_SELL)
+            intent = await self.orders.harvest(plan, quote, kind=IntentKind.SWAP_BACK_SELL)
             if not (intent.status.terminal and not intent.filled_quantity):
                 await self.repo.update_intent(
-                    buy.intent_id, payload={**buy.payload, "swapped_back": intent.intent_id})
+                    buy.intent_id, payload={**buy.payload, "swapped_back": intent.intent_id}
+                )
                 started += 1
-                self._decide("swap_back", account=buy.account, symbol=buy.symbol,
-                             quantity=str(plan.quantity), to=plan.replacement,
-                             intent_id=intent.intent_id)
+                self._decide(
+                    "swap_back",
+                    account=buy.account,
+                    symbol=buy.symbol,
+                    quantity=str(plan.quantity),
+                    to=plan.replacement,
+                    intent_id=intent.intent_id,
+                )
         return started
 
     def _swap_back_plan(self, buy: Intent, today: date) -> tuple[HarvestPlan | None, str]:
@@ -397,9 +423,12 @@ class HarvestEngine:
         if whole_position_needed and len(parcels) != len(position):
             return None, "replacement lots are not the whole position (broker relieves FIFO)"
         decision = decide_swap_back(
-            parcels, bid=quote.bid_decimal,
+            parcels,
+            bid=quote.bid_decimal,
             loss_sale_day=date.fromisoformat(str(buy.payload["trade_date"])),
-            today=today, max_short_term_gain=self.swap_back_max_st_gain)
+            today=today,
+            max_short_term_gain=self.swap_back_max_st_gain,
+        )
         if not decision.go:
             return None, decision.reason if "window" not in decision.reason else ""
         blocked = self.guard.buy_blocked(original, today, self.orders.pending_sell_symbols())
@@ -407,10 +436,13 @@ class HarvestEngine:
             return None, f"wash_guard: {blocked}"
         lot_ids = tuple(dict.fromkeys(p.lot_id for p in parcels))
         return HarvestPlan(
-            account=buy.account, symbol=buy.symbol,
+            account=buy.account,
+            symbol=buy.symbol,
             quantity=sum((p.quantity for p in parcels), Decimal(0)),
             lot_id=lot_ids[0] if self.relief.specific_lots and len(lot_ids) == 1 else None,
-            lot_ids=lot_ids, replacement=original, net_loss=-decision.short_term_gain,
+            lot_ids=lot_ids,
+            replacement=original,
+            net_loss=-decision.short_term_gain,
             estimated_tax_saved=Decimal(0),
         ), ""
 
@@ -440,7 +472,8 @@ class HarvestEngine:
         the execution left to reconciliation, which imports it once the history is complete.
         """
         if fill.side is not OrderSide.SELL or (
-                f"{self.source}:{fill.execution_id}" in self._journaled_here):
+            f"{self.source}:{fill.execution_id}" in self._journaled_here
+        ):
             return False  # a repeat of a fill journaled already is deduplicated by on_fill
         held = self.ledger.position(fill.account, fill.symbol)
         if fill.quantity <= held:
@@ -449,8 +482,13 @@ class HarvestEngine:
         self.halted.add(fill.symbol)
         self.refresh_trigger(fill.symbol)
         await self.repo.set_halt(fill.symbol, reason, account=fill.account)
-        log.error("reconcile_mismatch", symbol=fill.symbol, account=fill.account, reason=reason,
-                  execution_id=fill.execution_id)
+        log.error(
+            "reconcile_mismatch",
+            symbol=fill.symbol,
+            account=fill.account,
+            reason=reason,
+            execution_id=fill.execution_id,
+        )
         return True
 
     async def on_journal(self, seqs: list[int], entries: list[JournalEntry]) -> None:
@@ -461,17 +499,33 @@ class HarvestEngine:
             event: Trade | Split
             if entry.kind is JournalKind.SPLIT:
                 assert entry.ratio is not None
-                event = Split(seq, entry.trade_date, entry.symbol, entry.ratio,
-                              entry.occurred_at, entry.source)
+                event = Split(
+                    seq,
+                    entry.trade_date,
+                    entry.symbol,
+                    entry.ratio,
+                    entry.occurred_at,
+                    entry.source,
+                )
             else:
                 assert entry.account is not None
                 assert entry.action is not None
                 assert entry.quantity is not None
                 assert entry.price is not None
                 assert entry.fees is not None
-                event = Trade(seq, entry.trade_date, entry.account, entry.action, entry.symbol,
-                              entry.quantity, entry.price, entry.fees, entry.lot_id,
-                              entry.occurred_at, entry.source)
+                event = Trade(
+                    seq,
+                    entry.trade_date,
+                    entry.account,
+                    entry.action,
+                    entry.symbol,
+                    entry.quantity,
+                    entry.price,
+                    entry.fees,
+                    entry.lot_id,
+                    entry.occurred_at,
+                    entry.source,
+                )
             await self._apply_or_rebuild(event)
 
     async def _apply_or_rebuild(self, event: Trade | Split) -> None:
@@ -505,9 +559,10 @@ class HarvestEngine:
         """Journal and apply imported trades (holdings, history), skipping ones seen before."""
         entries = [
             JournalEntry.from_event(
-                t._replace(lot_id=t.lot_id or default_lot_id(t))
-                if t.action is Action.BUY else t,
-                kind=JournalKind.IMPORT, external_id=f"{source}:{t.seq}")
+                t._replace(lot_id=t.lot_id or default_lot_id(t)) if t.action is Action.BUY else t,
+                kind=JournalKind.IMPORT,
+                external_id=f"{source}:{t.seq}",
+            )
             for t in trades
         ]
         after = self._last_seq
@@ -529,9 +584,14 @@ class HarvestEngine:
     async def on_split(self, event: SplitEvent) -> None:
         """Journal a split and apply it to the ledger."""
         day = event.at.astimezone(NEW_YORK).date()
-        entry = JournalEntry.split(symbol=event.symbol, ratio=event.ratio, trade_date=day,
-                                   source=f"{self.source}:split", occurred_at=event.at,
-                                   external_id=f"split:{event.symbol}:{day.isoformat()}")
+        entry = JournalEntry.split(
+            symbol=event.symbol,
+            ratio=event.ratio,
+            trade_date=day,
+            source=f"{self.source}:split",
+            occurred_at=event.at,
+            external_id=f"split:{event.symbol}:{day.isoformat()}",
+        )
         seqs = await self.repo.append_journal([entry])
         if seqs:
             log.info("split", symbol=event.symbol, ratio=str(event.ratio))
@@ -546,8 +606,9 @@ class HarvestEngine:
                     continue
                 parcels = self._relief_order(account, symbol)
                 if parcels:
-                    best = max(best, symbol_trigger(parcels, self.params,
-                                                    self.relief.specific_lots))
+                    best = max(
+                        best, symbol_trigger(parcels, self.params, self.relief.specific_lots)
+                    )
         if best == NO_TRIGGER:
             self.triggers.pop(symbol, None)
         else:
@@ -555,7 +616,6 @@ class HarvestEngine:
         self._regate(symbol)
         for key in [k for k in self._skip_memo if k[1] == symbol]:
             del self._skip_memo[key]
-
 
     def _regate(self, symbol: str) -> None:
         """Recompute the highest bid of `symbol` that `on_quote` acts on (`gate`)."""

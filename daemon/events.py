@@ -65,8 +65,9 @@ class OrderStatus(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED,
-                       OrderStatus.EXPIRED})
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
 
 
 @dataclass(frozen=True, slots=True)

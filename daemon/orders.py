@@ -57,7 +57,9 @@ class Repository(Protocol):
 
     async def save_intent(self, intent: Intent) -> Intent: ...
     async def admit_intent(
-        self, intent: Intent, state_key: str,
+        self,
+        intent: Intent,
+        state_key: str,
         decide: Callable[[Intent, str | None], tuple[Intent, str | None]],
     ) -> tuple[Intent, bool]: ...
     async def update_intent(self, intent_id: str, **changes: Any) -> Intent: ...
@@ -158,7 +160,8 @@ class OrderManager:
         """
         symbols = {i.symbol for i in self._open.values() if i.side is Action.BUY}
         symbols.update(
-            i.payload["replacement"] for i in self._open.values()
+            i.payload["replacement"]
+            for i in self._open.values()
             if i.kind is IntentKind.HARVEST_SELL and i.payload.get("replacement")
         )
         symbols.update(self._awaiting)
@@ -199,8 +202,11 @@ class OrderManager:
             quantity=plan.quantity,
             limit_price=limit,
             lot_id=plan.lot_id,
-            reason=(f"harvest: net loss {plan.net_loss:.2f}" if harvest
-                    else f"swap back to {plan.replacement}"),
+            reason=(
+                f"harvest: net loss {plan.net_loss:.2f}"
+                if harvest
+                else f"swap back to {plan.replacement}"
+            ),
             payload={
                 "replacement": plan.replacement,
                 "lot_ids": list(plan.lot_ids),
@@ -224,9 +230,16 @@ class OrderManager:
             return saved
         self._open[iid] = saved
         await self._send(saved)  # new, so nothing to ask the broker first
-        log.info("harvest_intent", intent_id=iid, account=plan.account, symbol=plan.symbol,
-                 quantity=str(plan.quantity), lots=list(plan.lot_ids),
-                 replacement=plan.replacement, net_loss=str(plan.net_loss))
+        log.info(
+            "harvest_intent",
+            intent_id=iid,
+            account=plan.account,
+            symbol=plan.symbol,
+            quantity=str(plan.quantity),
+            lots=list(plan.lot_ids),
+            replacement=plan.replacement,
+            net_loss=str(plan.net_loss),
+        )
         return saved
 
     async def _admit(
@@ -241,12 +254,15 @@ class OrderManager:
 
         def admit(new: Intent, counters: str | None) -> tuple[Intent, str | None]:
             count, spent = _parse_counters(counters)
-            denial = self._risk_denial(new, harvest=harvest, follow_up=follow_up,
-                                       count=count, spent=spent)
+            denial = self._risk_denial(
+                new, harvest=harvest, follow_up=follow_up, count=count, spent=spent
+            )
             if denial is not None:
                 return replace(new, status=IntentStatus.DENIED, reason=denial), None
-            return (replace(new, status=IntentStatus.SUBMITTED),
-                    _format_counters(count + (1 if harvest else 0), spent + notional))
+            return (
+                replace(new, status=IntentStatus.SUBMITTED),
+                _format_counters(count + (1 if harvest else 0), spent + notional),
+            )
 
         return await self._repo.admit_intent(intent, _risk_key(self.today()), admit)
 
@@ -306,9 +322,14 @@ class OrderManager:
             log.warning("order_rejected", intent_id=intent.intent_id, error=str(exc))
             await self._set(intent, status=IntentStatus.REJECTED, reason=str(exc))
             return
-        log.info("order_submitted", intent_id=intent.intent_id, symbol=intent.symbol,
-                 side=request.side.value, quantity=str(intent.quantity),
-                 limit_price=str(intent.limit_price))
+        log.info(
+            "order_submitted",
+            intent_id=intent.intent_id,
+            symbol=intent.symbol,
+            side=request.side.value,
+            quantity=str(intent.quantity),
+            limit_price=str(intent.limit_price),
+        )
         await self._apply_snapshot(intent, snapshot)
 
     async def _lookup(self, client_order_id: str) -> OrderSnapshot | None:
@@ -325,11 +346,16 @@ class OrderManager:
         intent = self._open.get(update.client_order_id)
         if intent is None:
             return
-        await self._repo.append_order_event(OrderEvent(
-            intent_id=intent.intent_id, status=update.status.value, at=update.at,
-            filled_quantity=update.filled_quantity, price=update.average_price,
-            raw=update.reason,
-        ))
+        await self._repo.append_order_event(
+            OrderEvent(
+                intent_id=intent.intent_id,
+                status=update.status.value,
+                at=update.at,
+                filled_quantity=update.filled_quantity,
+                price=update.average_price,
+                raw=update.reason,
+            )
+        )
         snapshot = OrderSnapshot(
             client_order_id=update.client_order_id,
             broker_order_id=update.broker_order_id or intent.broker_order_id or "",
@@ -342,7 +368,8 @@ class OrderManager:
     async def on_fill(self, fill: Fill, source: str) -> None:
         """Journal one execution (once), then let the ledger and the intent follow."""
         intent = self._open.get(fill.client_order_id) or await self._repo.get_intent(
-            fill.client_order_id)
+            fill.client_order_id
+        )
         action = Action.SELL if fill.side is OrderSide.SELL else Action.BUY
         entry = JournalEntry.trade(
             account=fill.account,
@@ -373,13 +400,20 @@ class OrderManager:
                 intent = await tx.update_intent(
                     intent.intent_id,
                     filled_quantity=intent.filled_quantity + fill.quantity,
-                    filled_notional=intent.filled_notional + fill.quantity * fill.price
+                    filled_notional=intent.filled_notional
+                    + fill.quantity * fill.price
                     - sign * fill.fees,
                     **changes,
                 )
                 self._open[intent.intent_id] = intent
-        log.info("fill", intent_id=fill.client_order_id, symbol=fill.symbol,
-                 side=fill.side.value, quantity=str(fill.quantity), price=str(fill.price))
+        log.info(
+            "fill",
+            intent_id=fill.client_order_id,
+            symbol=fill.symbol,
+            side=fill.side.value,
+            quantity=str(fill.quantity),
+            price=str(fill.price),
+        )
         await self._on_journal(seqs, [entry])
 
     async def _apply_snapshot(
@@ -387,8 +421,10 @@ class OrderManager:
     ) -> None:
         status = _STATUS[snapshot.status]
         final = status.terminal and transition_allowed(intent.status, status)
-        if final and intent.intent_id in self._open and (
-            snapshot.filled_quantity > intent.filled_quantity
+        if (
+            final
+            and intent.intent_id in self._open
+            and (snapshot.filled_quantity > intent.filled_quantity)
         ):
             # Journal the fills first: once the intent is stored final, resume() no longer
             # looks at it, so a crash (or a broker error) here must leave it open.
@@ -415,8 +451,13 @@ class OrderManager:
     async def _finish(self, intent: Intent) -> None:
         """Close an intent that reached a terminal state and start what follows it."""
         self._open.pop(intent.intent_id, None)
-        log.info("order_done", intent_id=intent.intent_id, status=intent.status.value,
-                 filled=str(intent.filled_quantity), reason=intent.reason)
+        log.info(
+            "order_done",
+            intent_id=intent.intent_id,
+            status=intent.status.value,
+            filled=str(intent.filled_quantity),
+            reason=intent.reason,
+        )
         if intent.kind in _FOLLOW_UP and intent.filled_quantity > ZERO:
             if intent.kind is IntentKind.HARVEST_SELL:
                 self.harvests_completed.append(intent)
@@ -443,8 +484,12 @@ class OrderManager:
         step = Decimal("0.0001") if self._fractional else Decimal(1)
         qty = (budget / limit).quantize(step, rounding=ROUND_DOWN)
         if qty <= ZERO:
-            log.warning("replacement_too_small", intent_id=sale.intent_id,
-                        budget=str(budget), limit_price=str(limit))
+            log.warning(
+                "replacement_too_small",
+                intent_id=sale.intent_id,
+                budget=str(budget),
+                limit_price=str(limit),
+            )
             return
         intent = Intent(
             intent_id=rid,
@@ -456,8 +501,11 @@ class OrderManager:
             limit_price=limit,
             parent_intent_id=sale.intent_id,
             reason=f"replacement for {sale.symbol}",
-            payload={"budget": str(budget), "replaces": sale.symbol,
-                     "trade_date": self.today().isoformat()},
+            payload={
+                "budget": str(budget),
+                "replaces": sale.symbol,
+                "trade_date": self.today().isoformat(),
+            },
         )
         saved, created = await self._admit(intent, harvest=False)
         if saved.status.terminal:
@@ -503,10 +551,16 @@ class OrderManager:
                 if self._stale_sale(intent):
                     # Decided on an earlier day and never reached the broker: prices and the
                     # wash-sale window have moved, so the engine decides afresh instead.
-                    log.info("order_stale", intent_id=intent.intent_id,
-                             decided=intent.payload.get("trade_date"))
-                    stale = await self._set(intent, status=IntentStatus.CANCELED,
-                                            reason="stale: never sent, decided on an earlier day")
+                    log.info(
+                        "order_stale",
+                        intent_id=intent.intent_id,
+                        decided=intent.payload.get("trade_date"),
+                    )
+                    stale = await self._set(
+                        intent,
+                        status=IntentStatus.CANCELED,
+                        reason="stale: never sent, decided on an earlier day",
+                    )
                     self._open.pop(stale.intent_id, None)
                     continue
                 log.info("order_resubmit", intent_id=intent.intent_id)
@@ -521,8 +575,11 @@ class OrderManager:
 
     def _stale_sale(self, intent: Intent) -> bool:
         decided = intent.payload.get("trade_date")
-        return (intent.side is Action.SELL and decided is not None
-                and date.fromisoformat(decided) < self.today())
+        return (
+            intent.side is Action.SELL
+            and decided is not None
+            and date.fromisoformat(decided) < self.today()
+        )
 
     async def _set(self, intent: Intent, **changes: Any) -> Intent:
         saved = await self._repo.update_intent(intent.intent_id, **changes)

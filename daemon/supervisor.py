@@ -36,13 +36,17 @@ async def supervise(
     while not stop.is_set():
         healthy = sent is None or engine.last_tick == sent
         if healthy:
-            notify("WATCHDOG=1", f"STATUS=running: {engine.stats.harvests} harvests, "
-                                 f"{len(engine.orders.open_intents)} orders in flight")
+            notify(
+                "WATCHDOG=1",
+                f"STATUS=running: {engine.stats.harvests} harvests, "
+                f"{len(engine.orders.open_intents)} orders in flight",
+            )
             if health_file is not None:
                 await asyncio.to_thread(health_file.write_text, now().isoformat())
         else:
-            log.error("engine_unresponsive", last_tick=str(engine.last_tick),
-                      queued=len(engine.queue))
+            log.error(
+                "engine_unresponsive", last_tick=str(engine.last_tick), queued=len(engine.queue)
+            )
             notify("STATUS=degraded: the engine stopped consuming events")
         sent = now()
         engine.queue.put(ClockTick(sent))

@@ -209,8 +209,13 @@ class Ledger:
 
     def empty_copy(self) -> Ledger:
         """Return a new, empty ledger with this one's identity, conventions and accounts."""
-        return Ledger(self.identity, self.conventions, self._account_types, self._lot_methods,
-                      self._default_lot_method)
+        return Ledger(
+            self.identity,
+            self.conventions,
+            self._account_types,
+            self._lot_methods,
+            self._default_lot_method,
+        )
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -328,8 +333,9 @@ class Ledger:
         _check_trade(t)
         lot_id = t.lot_id or self._new_lot_id(t)
         if lot_id in self._lots:
-            raise LedgerError(f"lot id {lot_id!r} is already used by an earlier purchase",
-                              field="lot_id")
+            raise LedgerError(
+                f"lot id {lot_id!r} is already used by an earlier purchase", field="lot_id"
+            )
         account_type = self.account_type(t.account)
         parcel = Parcel(
             lot_id=lot_id,
@@ -411,8 +417,18 @@ class Ledger:
             self._hifo_push(parcel)
             basis = cost + adjustment
             portion = _Portion(  # positional: this runs for every lot every sale relieves
-                parcel.lot_id, t.account, account_type, t.symbol, qty, parcel.acquired,
-                parcel.holding_period_start, t.trade_date, proceeds, cost, basis, t.seq,
+                parcel.lot_id,
+                t.account,
+                account_type,
+                t.symbol,
+                qty,
+                parcel.acquired,
+                parcel.holding_period_start,
+                t.trade_date,
+                proceeds,
+                cost,
+                basis,
+                t.seq,
             )
             sale = _Sale([portion])
             self._sales.append(sale)
@@ -454,8 +470,9 @@ class Ledger:
                     break
         if t.quantity > held:
             where = f"lot {t.lot_id!r}" if t.lot_id else f"{t.symbol} in account {t.account!r}"
-            raise OversellError(f"sells {t.quantity} but only {held} held in {where}",
-                                field="quantity")
+            raise OversellError(
+                f"sells {t.quantity} but only {held} held in {where}", field="quantity"
+            )
 
     def _next_parcel(self, t: Trade) -> Parcel:
         """Return the open parcel a sale relieves next (specific lot, else the lot method)."""
@@ -585,9 +602,21 @@ class Ledger:
         cost = share(parcel.cost, qty, parcel.quantity)
         adjustment = share(parcel.wash_adjustment, qty, parcel.quantity)
         part = Parcel(  # positional, in field order: one per wash sale
-            parcel.lot_id, parcel.account, parcel.account_type, parcel.symbol, qty, cost,
-            parcel.acquired, parcel.holding_period_start, parcel.acquired_at, parcel.seq,
-            adjustment, False, parcel.source, None, next(self._counter),
+            parcel.lot_id,
+            parcel.account,
+            parcel.account_type,
+            parcel.symbol,
+            qty,
+            cost,
+            parcel.acquired,
+            parcel.holding_period_start,
+            parcel.acquired_at,
+            parcel.seq,
+            adjustment,
+            False,
+            parcel.source,
+            None,
+            next(self._counter),
         )
         parcel.quantity -= qty
         parcel.cost -= cost
@@ -701,9 +730,22 @@ def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:
     cost = share(portion.cost_basis, qty, portion.quantity)
     adjusted = share(portion.adjusted_basis, qty, portion.quantity)
     part = _Portion(  # positional, in field order
-        portion.lot_id, portion.account, portion.account_type, portion.symbol, qty,
-        portion.acquired, portion.holding_period_start, portion.date_sold, proceeds, cost,
-        adjusted, portion.seq, ZERO, ZERO, (), portion.share_factor,
+        portion.lot_id,
+        portion.account,
+        portion.account_type,
+        portion.symbol,
+        qty,
+        portion.acquired,
+        portion.holding_period_start,
+        portion.date_sold,
+        proceeds,
+        cost,
+        adjusted,
+        portion.seq,
+        ZERO,
+        ZERO,
+        (),
+        portion.share_factor,
     )
     portion.quantity -= qty
     portion.proceeds -= proceeds

@@ -120,12 +120,16 @@ def build_report(
     kinds = boxes or {}
     box_of = _BOXES.get
     reported = Form1099.REPORTED
-    selected = tuple([
-        ReportedSale(row, box_of((row.term, kinds.get(row.account, reported)))
-                     if row.reportable else None)
-        for row in sales
-        if year is None or row.date_sold.year == year
-    ])
+    selected = tuple(
+        [
+            ReportedSale(
+                row,
+                box_of((row.term, kinds.get(row.account, reported))) if row.reportable else None,
+            )
+            for row in sales
+            if year is None or row.date_sold.year == year
+        ]
+    )
     return TaxReport(
         sales=selected,
         open_lots=tuple(open_lots),

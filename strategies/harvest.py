@@ -125,8 +125,15 @@ def evaluate(
     """Return the share set with the largest qualifying net loss, or None."""
     best: Candidate | None = None
     for chosen in share_sets(parcels, specific_lots):
-        c = _judge(account, chosen, bid=bid, ask=ask, today=today, params=params,
-                   specific_lots=specific_lots)
+        c = _judge(
+            account,
+            chosen,
+            bid=bid,
+            ask=ask,
+            today=today,
+            params=params,
+            specific_lots=specific_lots,
+        )
         if c is not None and (best is None or c.net_loss > best.net_loss):
             best = c
     return best

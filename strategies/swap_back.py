@@ -56,10 +56,14 @@ def decide_swap_back(
     if not parcels:
         return SwapBackDecision(False, "replacement no longer held")
     if not window_over(loss_sale_day, today, window_days):
-        return SwapBackDecision(False, f"wash-sale window open until {window_days} days "
-                                       f"after {loss_sale_day}")
+        return SwapBackDecision(
+            False, f"wash-sale window open until {window_days} days after {loss_sale_day}"
+        )
     gain = short_term_gain(parcels, bid, today)
     if gain > max_short_term_gain:
-        return SwapBackDecision(False, f"would realize a short-term gain of {gain:.2f} "
-                                       f"(limit {max_short_term_gain})", gain)
+        return SwapBackDecision(
+            False,
+            f"would realize a short-term gain of {gain:.2f} (limit {max_short_term_gain})",
+            gain,
+        )
     return SwapBackDecision(True, "window over", gain)

@@ -96,8 +96,13 @@ class AlpacaBroker:
         self.stats = AdapterStats()
         self.sdk_errors = SdkErrorCounter()
         self._now = now
-        self._rest = AlpacaRest(config.api_key, config.secret_key, config.rest_url,
-                                paper=config.paper, timeout=config.rest_timeout)
+        self._rest = AlpacaRest(
+            config.api_key,
+            config.secret_key,
+            config.rest_url,
+            paper=config.paper,
+            timeout=config.rest_timeout,
+        )
         self._sink: EventSink | None = None
         self._symbols: set[str] = set()
         self._client_ids: dict[str, str] = {}  # broker order id -> client order id
@@ -113,13 +118,22 @@ class AlpacaBroker:
         self._latest: dict[str, Any] = {}  # symbol -> raw quote held back by the gate
         self.reconciler: Reconciler | None = None
         common: dict[str, Any] = {"auth_timeout": config.auth_timeout, "backoff": config.backoff}
-        self.trading = StreamSupervisor("trade-updates", self._trading_stream,
-                                        on_authorized=self._on_trading_authorized, **common)
-        self.stocks = StreamSupervisor("stock-data", self._stock_stream,
-                                       data_timeout=config.data_timeout,
-                                       market_open=self.market_is_open, **common)
-        self.crypto = StreamSupervisor("crypto-data", self._crypto_stream,
-                                       data_timeout=config.data_timeout, **common)
+        self.trading = StreamSupervisor(
+            "trade-updates",
+            self._trading_stream,
+            on_authorized=self._on_trading_authorized,
+            **common,
+        )
+        self.stocks = StreamSupervisor(
+            "stock-data",
+            self._stock_stream,
+            data_timeout=config.data_timeout,
+            market_open=self.market_is_open,
+            **common,
+        )
+        self.crypto = StreamSupervisor(
+            "crypto-data", self._crypto_stream, data_timeout=config.data_timeout, **common
+        )
         self._on_stock_quote = self._quote_handler(self.stocks)
         self._on_crypto_quote = self._quote_handler(self.crypto)
 
@@ -127,8 +141,13 @@ class AlpacaBroker:
     def from_settings(cls, settings: Settings, **overrides: Any) -> AlpacaBroker:
         """Build the adapter from the daemon's settings (see `AlpacaConfig.from_settings`)."""
         config = AlpacaConfig.from_settings(settings, **overrides)
-        log.info("alpaca_configured", paper=config.paper, rest_url=config.rest_url,
-                 orders_allowed=config.orders_allowed, account=config.account)
+        log.info(
+            "alpaca_configured",
+            paper=config.paper,
+            rest_url=config.rest_url,
+            orders_allowed=config.orders_allowed,
+            account=config.account,
+        )
         return cls(config)
 
     # -- daemon wiring ---------------------------------------------------------------------
@@ -151,8 +170,14 @@ class AlpacaBroker:
 
     def _trading_stream(self, hooks: StreamHooks) -> HookedTradingStream:
         c = self.config
-        stream = HookedTradingStream(hooks, c.api_key, c.secret_key, paper=c.paper,
-                                     raw_data=True, url_override=c.trading_ws_url)
+        stream = HookedTradingStream(
+            hooks,
+            c.api_key,
+            c.secret_key,
+            paper=c.paper,
+            raw_data=True,
+            url_override=c.trading_ws_url,
+        )
         stream.subscribe_trade_updates(self._on_trade_update)
         return stream
 
@@ -160,8 +185,14 @@ class AlpacaBroker:
         from alpaca.data.enums import DataFeed
 
         c = self.config
-        stream = HookedStockStream(hooks, c.api_key, c.secret_key, raw_data=True,
-                                   feed=DataFeed(c.feed), url_override=c.stock_ws_url)
+        stream = HookedStockStream(
+            hooks,
+            c.api_key,
+            c.secret_key,
+            raw_data=True,
+            feed=DataFeed(c.feed),
+            url_override=c.stock_ws_url,
+        )
         symbols = sorted(s for s in self._symbols if not is_crypto(s))
         if symbols:
             stream.subscribe_quotes(self._on_stock_quote, *symbols)
@@ -169,8 +200,9 @@ class AlpacaBroker:
 
     def _crypto_stream(self, hooks: StreamHooks) -> HookedCryptoStream:
         c = self.config
-        stream = HookedCryptoStream(hooks, c.api_key, c.secret_key, raw_data=True,
-                                    url_override=c.crypto_ws_url)
+        stream = HookedCryptoStream(
+            hooks, c.api_key, c.secret_key, raw_data=True, url_override=c.crypto_ws_url
+        )
         symbols = sorted(s for s in self._symbols if is_crypto(s))
         if symbols:
             stream.subscribe_quotes(self._on_crypto_quote, *symbols)
@@ -183,8 +215,13 @@ class AlpacaBroker:
     def _malformed(self, source: str, message: object, exc: Exception) -> None:
         self.stats.malformed += 1
         self.stats.last_malformed = f"{source}: {exc}"[:200]
-        log.warning("alpaca_malformed_message", source=source, error=str(exc)[:200],
-                    message=repr(message)[:200], count=self.stats.malformed)
+        log.warning(
+            "alpaca_malformed_message",
+            source=source,
+            error=str(exc)[:200],
+            message=repr(message)[:200],
+            count=self.stats.malformed,
+        )
 
     async def _on_trade_update(self, message: Any) -> None:
         self.trading.note_message()
@@ -196,8 +233,11 @@ class AlpacaBroker:
             return
         self._remember(update.order)
         if update.event not in ("new", "fill", "partial_fill"):
-            log.info("alpaca_trade_update", trade_event=update.event,
-                     client_order_id=update.order.client_order_id)
+            log.info(
+                "alpaca_trade_update",
+                trade_event=update.event,
+                client_order_id=update.order.client_order_id,
+            )
         for event in update.events:
             self._emit(event)
 
@@ -335,8 +375,10 @@ class AlpacaBroker:
         """Stream quotes for exactly `symbols` (crypto pairs on the crypto stream)."""
         added, removed = symbols - self._symbols, self._symbols - symbols
         self._symbols = set(symbols)
-        for feed, handler, crypto in ((self.stocks, self._on_stock_quote, False),
-                                      (self.crypto, self._on_crypto_quote, True)):
+        for feed, handler, crypto in (
+            (self.stocks, self._on_stock_quote, False),
+            (self.crypto, self._on_crypto_quote, True),
+        ):
             more = sorted(s for s in added if is_crypto(s) == crypto)
             fewer = sorted(s for s in removed if is_crypto(s) == crypto)
             if not feed.running:
@@ -347,13 +389,18 @@ class AlpacaBroker:
             if not isinstance(stream, HookedStockStream | HookedCryptoStream):
                 continue  # restarting: the new stream subscribes the full set
             if more:
-                await feed.in_thread(stream.subscribe_quotes, handler, *more,
-                                     within=SUBSCRIBE_TIMEOUT)
+                await feed.in_thread(
+                    stream.subscribe_quotes, handler, *more, within=SUBSCRIBE_TIMEOUT
+                )
             if fewer:
                 await feed.in_thread(stream.unsubscribe_quotes, *fewer, within=SUBSCRIBE_TIMEOUT)
         if added or removed:
-            log.info("alpaca_subscribed", symbols=len(self._symbols), added=sorted(added),
-                     removed=sorted(removed))
+            log.info(
+                "alpaca_subscribed",
+                symbols=len(self._symbols),
+                added=sorted(added),
+                removed=sorted(removed),
+            )
 
     async def submit(self, order: OrderRequest) -> OrderSnapshot:
         """Place `order`, or return the order already placed under its client order id."""
@@ -366,8 +413,12 @@ class AlpacaBroker:
             except RestError as exc:
                 if not (exc.transient or exc.duplicate_client_id):
                     raise BrokerError(str(exc)) from None
-                log.warning("alpaca_submit_unclear", client_order_id=order.client_order_id,
-                            error=str(exc), attempt=attempt)
+                log.warning(
+                    "alpaca_submit_unclear",
+                    client_order_id=order.client_order_id,
+                    error=str(exc),
+                    attempt=attempt,
+                )
             known = await self.get_order(order.client_order_id)
             if known is not None:
                 return known
@@ -377,8 +428,9 @@ class AlpacaBroker:
     async def get_order(self, client_order_id: str) -> OrderSnapshot | None:
         """Return the order with this client order id, or None when Alpaca has none."""
         try:
-            raw = await self._rest.get("/orders:by_client_order_id",
-                                       {"client_order_id": client_order_id})
+            raw = await self._rest.get(
+                "/orders:by_client_order_id", {"client_order_id": client_order_id}
+            )
         except RestError as exc:
             if exc.not_found:
                 return None
@@ -409,10 +461,10 @@ class AlpacaBroker:
         params: dict[str, Any] = {"direction": "asc"}
         if since is not None:
             params["after"] = since.astimezone(UTC).isoformat()
-        raw = await self._rest.pages("/account/activities/FILL", params,
-                                     page_size=ACTIVITIES_PAGE)
-        await self._resolve_order_ids(item.get("order_id") for item in raw
-                                      if isinstance(item, dict))
+        raw = await self._rest.pages("/account/activities/FILL", params, page_size=ACTIVITIES_PAGE)
+        await self._resolve_order_ids(
+            item.get("order_id") for item in raw if isinstance(item, dict)
+        )
         fills = []
         for item in raw:
             try:
@@ -476,8 +528,11 @@ class AlpacaBroker:
 
     async def _resolve_order_ids(self, order_ids: Any) -> None:
         """Learn the client order ids of a few unknown orders (ours are known already)."""
-        unknown = [o for o in dict.fromkeys(order_ids)
-                   if o and o not in self._client_ids and o not in self._unresolvable]
+        unknown = [
+            o
+            for o in dict.fromkeys(order_ids)
+            if o and o not in self._client_ids and o not in self._unresolvable
+        ]
         for order_id in unknown[:RESOLVE_LIMIT]:
             try:
                 self._remember(parse_order(await self._rest.get(f"/orders/{order_id}")))

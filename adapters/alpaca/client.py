@@ -87,9 +87,12 @@ def _to_rest_error(exc: Exception) -> RestError:
             message, code = str(body.get("message", "")), body.get("code")
         except (ValueError, AttributeError):
             message, code = str(exc)[:200], None
-        return RestError(f"HTTP {status}: {message}", status=status,
-                         code=code if isinstance(code, int) else None,
-                         transient=status in TRANSIENT_STATUS)
+        return RestError(
+            f"HTTP {status}: {message}",
+            status=status,
+            code=code if isinstance(code, int) else None,
+            transient=status in TRANSIENT_STATUS,
+        )
     kind = type(exc).__name__
     return RestError(f"network error ({kind})", status=None, transient=True)
 
@@ -108,8 +111,9 @@ class AlpacaRest:
         attempts: int = 3,
         retry_wait: float = 0.2,
     ) -> None:
-        self._client = TradingClient(api_key, secret_key, paper=paper, raw_data=True,
-                                     url_override=base_url)
+        self._client = TradingClient(
+            api_key, secret_key, paper=paper, raw_data=True, url_override=base_url
+        )
         # The two SDK defaults this module exists to change (see the module docstring).
         self._client._session = _TimeoutSession(timeout, base_url)
         self._client._retry = 0
@@ -130,8 +134,11 @@ class AlpacaRest:
         """GET `path` (below ``/v2``); retry transient failures, it changes nothing."""
         async for attempt in stamina.retry_context(
             on=lambda e: isinstance(e, RestError) and e.transient,
-            attempts=self._attempts, wait_initial=self._retry_wait, wait_max=2.0,
-            wait_jitter=self._retry_wait, timeout=None,
+            attempts=self._attempts,
+            wait_initial=self._retry_wait,
+            wait_max=2.0,
+            wait_jitter=self._retry_wait,
+            timeout=None,
         ):
             with attempt:
                 return await self._run(self._client.get, path, params)

@@ -58,7 +58,8 @@ class AlpacaConfig:
         if a.api_key is None or a.secret_key is None:
             raise AlpacaConfigError(
                 "Alpaca credentials are missing: set TLH_ALPACA__API_KEY and "
-                "TLH_ALPACA__SECRET_KEY (environment or secret files)")
+                "TLH_ALPACA__SECRET_KEY (environment or secret files)"
+            )
         paper = a.paper or not settings.live_trading_enabled
         endpoints = a.model_copy(update={"paper": paper})
         config = cls(

@@ -49,10 +49,21 @@ ORDER_STATUS: dict[str, OrderStatus] = {
     "rejected": OrderStatus.REJECTED,
     "replaced": OrderStatus.CANCELED,
 }
-WORKING_STATUSES = frozenset({
-    "new", "accepted", "pending_new", "accepted_for_bidding", "held", "calculated", "stopped",
-    "suspended", "done_for_day", "pending_cancel", "pending_replace",
-})
+WORKING_STATUSES = frozenset(
+    {
+        "new",
+        "accepted",
+        "pending_new",
+        "accepted_for_bidding",
+        "held",
+        "calculated",
+        "stopped",
+        "suspended",
+        "done_for_day",
+        "pending_cancel",
+        "pending_replace",
+    }
+)
 FILL_EVENTS = frozenset({"fill", "partial_fill"})
 
 
@@ -255,17 +266,19 @@ def parse_trade_update(message: object, account: str) -> TradeUpdate:
     if event in FILL_EVENTS:
         if order.filled_quantity <= ZERO:
             raise MalformedMessage("order.filled_qty: a fill needs a positive cumulative qty")
-        out.append(Fill(
-            client_order_id=order.client_order_id,
-            execution_id=execution_key(order.order_id, order.filled_quantity),
-            account=account,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=positive(data.get("qty"), "qty"),
-            price=positive(data.get("price"), "price"),
-            at=at,
-            broker_order_id=order.order_id,
-        ))
+        out.append(
+            Fill(
+                client_order_id=order.client_order_id,
+                execution_id=execution_key(order.order_id, order.filled_quantity),
+                account=account,
+                symbol=order.symbol,
+                side=order.side,
+                quantity=positive(data.get("qty"), "qty"),
+                price=positive(data.get("price"), "price"),
+                at=at,
+                broker_order_id=order.order_id,
+            )
+        )
     status = EVENT_STATUS.get(event, order.status)
     reason = ""
     if event == "replaced":
@@ -274,15 +287,17 @@ def parse_trade_update(message: object, account: str) -> TradeUpdate:
         reason = str(data.get("reason") or "rejected by the broker")
     elif event not in EVENT_STATUS:
         reason = f"alpaca: {event}"
-    out.append(OrderUpdate(
-        client_order_id=order.client_order_id,
-        status=status,
-        at=at,
-        filled_quantity=order.filled_quantity,
-        average_price=order.average_price,
-        broker_order_id=order.order_id,
-        reason=reason,
-    ))
+    out.append(
+        OrderUpdate(
+            client_order_id=order.client_order_id,
+            status=status,
+            at=at,
+            filled_quantity=order.filled_quantity,
+            average_price=order.average_price,
+            broker_order_id=order.order_id,
+            reason=reason,
+        )
+    )
     return TradeUpdate(event=event, order=order, events=tuple(out))
 
 
@@ -319,9 +334,17 @@ def parse_quote(message: object) -> Quote:
         symbol, bid, ask, t = get("S"), get("bp"), get("ap"), get("t")
         bs, asks = get("bs", 0), get("as", 0)
         numbers = _WIRE_NUMBERS
-        if (type(symbol) is str and symbol and type(t) is msgpack.Timestamp
-                and type(bid) in numbers and type(ask) in numbers and bid == bid and ask == ask
-                and type(bs) in numbers and type(asks) in numbers):
+        if (
+            type(symbol) is str
+            and symbol
+            and type(t) is msgpack.Timestamp
+            and type(bid) in numbers
+            and type(ask) in numbers
+            and bid == bid
+            and ask == ask
+            and type(bs) in numbers
+            and type(asks) in numbers
+        ):
             return Quote(symbol, float(bid), float(ask), _stamp(t), float(bs), float(asks))
     return _parse_quote_checked(message)
 
@@ -352,9 +375,7 @@ class FillActivity:
     fill: Fill
 
 
-def parse_fill_activity(
-    raw: object, account: str, client_ids: Mapping[str, str]
-) -> FillActivity:
+def parse_fill_activity(raw: object, account: str, client_ids: Mapping[str, str]) -> FillActivity:
     """Parse a FILL activity; `client_ids` maps known order ids to their client order ids.
 
     An order we never saw keeps ``order:{id}`` as its client id: it is not one of our intents

@@ -95,17 +95,27 @@ def fill_trade(fill: Fill, seq: int, source: str) -> Trade:
     """Return the ledger trade a broker fill journals as (lot ids as the order manager makes)."""
     day = fill.at.astimezone(NEW_YORK).date()
     buy = fill.side is OrderSide.BUY
-    return Trade(seq, day, fill.account, Action.BUY if buy else Action.SELL, fill.symbol,
-                 fill.quantity, fill.price, fill.fees,
-                 f"{fill.symbol}-{day:%Y%m%d}-{fill.execution_id}" if buy else None,
-                 fill.at, f"{source}:fill:{fill.execution_id}")
+    return Trade(
+        seq,
+        day,
+        fill.account,
+        Action.BUY if buy else Action.SELL,
+        fill.symbol,
+        fill.quantity,
+        fill.price,
+        fill.fees,
+        f"{fill.symbol}-{day:%Y%m%d}-{fill.execution_id}" if buy else None,
+        fill.at,
+        f"{source}:fill:{fill.execution_id}",
+    )
 
 
 class Reconciler:
     """Bring the journal, ledger and halts in line with one broker account."""
 
-    def __init__(self, *, engine: HarvestEngine, repo: Repository, broker: AccountBroker,
-                 pause: float = 0.5) -> None:
+    def __init__(
+        self, *, engine: HarvestEngine, repo: Repository, broker: AccountBroker, pause: float = 0.5
+    ) -> None:
         self._engine = engine
         self._repo = repo
         self._broker = broker
@@ -148,19 +158,30 @@ class Reconciler:
             await asyncio.sleep(self._pause)
         self.mismatches = mismatches
         for symbol, (ledger_qty, broker_qty) in sorted(mismatches.items()):
-            await self._halt(symbol, f"reconcile: broker holds {broker_qty}, ledger {ledger_qty}",
-                             ledger_qty=ledger_qty, broker_qty=broker_qty)
+            await self._halt(
+                symbol,
+                f"reconcile: broker holds {broker_qty}, ledger {ledger_qty}",
+                ledger_qty=ledger_qty,
+                broker_qty=broker_qty,
+            )
         await self._check_orders(open_orders)
         if reason != START:
             await self._broker.subscribe(engine.watched_symbols())
         self.passes += 1
-        log.info("reconciled", reason=reason, fills=fills, positions=len(broker_positions),
-                 open_orders=len(open_orders), mismatches=sorted(mismatches))
+        log.info(
+            "reconciled",
+            reason=reason,
+            fills=fills,
+            positions=len(broker_positions),
+            open_orders=len(open_orders),
+            mismatches=sorted(mismatches),
+        )
 
     async def _load_halts(self) -> None:
         for halt in await self._repo.active_halts():
             if halt.account in (None, self._broker.account) and halt.symbol not in (
-                    self._engine.halted):
+                self._engine.halted
+            ):
                 self._engine.halted.add(halt.symbol)
                 self._engine.refresh_trigger(halt.symbol)
 
@@ -184,9 +205,13 @@ class Reconciler:
             if external_id in self._journaled:
                 continue
             if fill.client_order_id not in ours and not self._relievable(fill):
-                await self._halt(fill.symbol, "reconcile: a sale the ledger cannot relieve "
-                                 f"({fill.quantity} sold, execution {fill.execution_id})",
-                                 sold=fill.quantity, ledger_qty=self._position(fill.symbol))
+                await self._halt(
+                    fill.symbol,
+                    "reconcile: a sale the ledger cannot relieve "
+                    f"({fill.quantity} sold, execution {fill.execution_id})",
+                    sold=fill.quantity,
+                    ledger_qty=self._position(fill.symbol),
+                )
                 continue
             await orders.on_fill(fill, self._broker.name)
             self._journaled.add(external_id)
@@ -205,21 +230,28 @@ class Reconciler:
     def _compare(
         self, broker_positions: dict[tuple[str, str], Decimal]
     ) -> dict[str, tuple[Decimal, Decimal]]:
-        return compare_positions(self._engine.ledger.positions(), broker_positions,
-                                 self._broker.account)
+        return compare_positions(
+            self._engine.ledger.positions(), broker_positions, self._broker.account
+        )
 
     async def _check_orders(self, open_orders: list[OpenOrder]) -> None:
         """Halt a symbol with an open tlh order that no intent of ours knows."""
         for order in open_orders:
             cid = order.client_order_id
             if cid.startswith("tlh-") and await self._repo.get_intent(cid) is None:
-                await self._halt(order.symbol, f"reconcile: open order {cid} has no intent",
-                                 client_order_id=cid)
+                await self._halt(
+                    order.symbol, f"reconcile: open order {cid} has no intent", client_order_id=cid
+                )
 
     async def _halt(self, symbol: str, reason: str, **details: object) -> None:
         engine = self._engine
         engine.halted.add(symbol)
         engine.refresh_trigger(symbol)
         await self._repo.set_halt(symbol, reason, account=self._broker.account)
-        log.error("reconcile_mismatch", symbol=symbol, account=self._broker.account,
-                  reason=reason, **{k: str(v) for k, v in details.items()})
+        log.error(
+            "reconcile_mismatch",
+            symbol=symbol,
+            account=self._broker.account,
+            reason=reason,
+            **{k: str(v) for k, v in details.items()},
+        )

@@ -234,8 +234,9 @@ class StreamSupervisor:
         self._health.started = True
         self._stopping = False
         self._spawn()
-        self._watchdog = asyncio.create_task(self._watch(),
-                                             name=f"alpaca-{self._health.name}-watch")
+        self._watchdog = asyncio.create_task(
+            self._watch(), name=f"alpaca-{self._health.name}-watch"
+        )
 
     async def wait_authorized(self, within: float) -> bool:
         """Wait until the stream is authorized; return False after `within` seconds."""
@@ -264,8 +265,13 @@ class StreamSupervisor:
         self._consecutive += 1
         low, high = self._backoff
         delay = min(high, low * 2 ** (self._consecutive - 1)) * random.uniform(0.8, 1.2)
-        log.warning("alpaca_stream_restart", stream=h.name, reason=reason,
-                    restarts=h.restarts, delay=round(delay, 2))
+        log.warning(
+            "alpaca_stream_restart",
+            stream=h.name,
+            reason=reason,
+            restarts=h.restarts,
+            delay=round(delay, 2),
+        )
         await self._stop_current()
         await asyncio.sleep(delay)
         if not self._stopping:
@@ -276,8 +282,12 @@ class StreamSupervisor:
         try:
             await asyncio.wait_for(asyncio.to_thread(call, *args), within)
         except Exception as exc:  # the next (re)connect sends the full subscription anyway
-            log.warning("alpaca_stream_call_failed", stream=self._health.name,
-                        call=getattr(call, "__name__", "?"), error=type(exc).__name__)
+            log.warning(
+                "alpaca_stream_call_failed",
+                stream=self._health.name,
+                call=getattr(call, "__name__", "?"),
+                error=type(exc).__name__,
+            )
             return False
         return True
 
@@ -300,7 +310,8 @@ class StreamSupervisor:
         self._set_down()
         self._health.unauthorized_since = self._now()
         self._task = asyncio.create_task(
-            self.stream._run_forever(), name=f"alpaca-{self._health.name}")
+            self.stream._run_forever(), name=f"alpaca-{self._health.name}"
+        )
 
     async def _stop_current(self) -> None:
         stream, task = self.stream, self._task

@@ -56,14 +56,32 @@ def parse_trades(path: str | Path) -> list[Trade]:
             when, action = dates.get(record[d]), actions.get(record[act].upper())
             symbol = symbols.get(record[s])
             quantity, price, fees = record[q], record[p], record[fe]
-            if (when is not None and action is not None and symbol is not None
-                    and number(quantity) and number(price) and (not fees or number(fees))):
+            if (
+                when is not None
+                and action is not None
+                and symbol is not None
+                and number(quantity)
+                and number(price)
+                and (not fees or number(fees))
+            ):
                 qty, px = Decimal(quantity), Decimal(price)
                 fee = Decimal(fees) if fees else ZERO
                 if qty > ZERO and px >= ZERO and fee >= ZERO:
-                    append(Trade(line, when, record[a].strip() or DEFAULT_ACCOUNT, action,
-                                 symbol, qty, px, fee, record[lot].strip() or None, None,
-                                 f"{path}:{line}"))
+                    append(
+                        Trade(
+                            line,
+                            when,
+                            record[a].strip() or DEFAULT_ACCOUNT,
+                            action,
+                            symbol,
+                            qty,
+                            px,
+                            fee,
+                            record[lot].strip() or None,
+                            None,
+                            f"{path}:{line}",
+                        )
+                    )
                     continue
         except (ValueError, ArithmeticError):
             pass

@@ -113,8 +113,14 @@ class SimBroker:
         self.submissions += 1
         sim = _Order(order, f"sim-{next(self._ids)}", OrderStatus.ACCEPTED)
         self._orders[order.client_order_id] = sim
-        self._emit(OrderUpdate(order.client_order_id, OrderStatus.ACCEPTED, self._now(),
-                               broker_order_id=sim.broker_order_id))
+        self._emit(
+            OrderUpdate(
+                order.client_order_id,
+                OrderStatus.ACCEPTED,
+                self._now(),
+                broker_order_id=sim.broker_order_id,
+            )
+        )
         self._try_fill(sim)
         return sim.snapshot()
 
@@ -129,8 +135,15 @@ class SimBroker:
         if sim is None or sim.status.terminal:
             return
         sim.status = OrderStatus.CANCELED
-        self._emit(OrderUpdate(client_order_id, OrderStatus.CANCELED, self._now(),
-                               filled_quantity=sim.filled, broker_order_id=sim.broker_order_id))
+        self._emit(
+            OrderUpdate(
+                client_order_id,
+                OrderStatus.CANCELED,
+                self._now(),
+                filled_quantity=sim.filled,
+                broker_order_id=sim.broker_order_id,
+            )
+        )
 
     async def positions(self) -> dict[tuple[str, str], Decimal]:
         """Return every non-zero holding."""
@@ -184,10 +197,16 @@ class SimBroker:
         delta = qty if req.side is OrderSide.BUY else -qty
         self._positions[key] = self._positions.get(key, ZERO) + delta
         self._emit(fill)
-        self._emit(OrderUpdate(req.client_order_id, OrderStatus.FILLED, fill.at,
-                               filled_quantity=sim.filled,
-                               average_price=sim.notional / sim.filled,
-                               broker_order_id=sim.broker_order_id))
+        self._emit(
+            OrderUpdate(
+                req.client_order_id,
+                OrderStatus.FILLED,
+                fill.at,
+                filled_quantity=sim.filled,
+                average_price=sim.notional / sim.filled,
+                broker_order_id=sim.broker_order_id,
+            )
+        )
 
     def _emit(self, event: Fill | OrderUpdate) -> None:
         if self._sink is not None:

@@ -86,8 +86,10 @@ class _Compiled:
     def __init__(self, stmt: Any, keys: Sequence[str], dialect: Dialect) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
         self.sql = str(compiled)
-        self.binds = [(name, compiled.binds[name].type.bind_processor(dialect))
-                      for name in compiled.positiontup or ()]
+        self.binds = [
+            (name, compiled.binds[name].type.bind_processor(dialect))
+            for name in compiled.positiontup or ()
+        ]
 
 
 class _RawStatements:
@@ -114,8 +116,10 @@ class _RawStatements:
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _Compiled(stmt, tuple(params), self._dialect)
-        args = [params[name] if process is None else process(params[name])
-                for name, process in compiled.binds]
+        args = [
+            params[name] if process is None else process(params[name])
+            for name, process in compiled.binds
+        ]
         return compiled.sql, args
 
 
@@ -168,8 +172,7 @@ class FastWriter:
         if self._statements is None:
             # Used from the event loop's thread only, one transaction at a time; not tied to
             # the thread that opened it, so a loop restarted in another thread can use it.
-            conn = sqlite3.connect(self._database, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
             _sqlite_on_connect(conn, None)
             # Never wait on the loop's thread; leave checkpoints (an fsync of the database
             # file) to the async connections' commits.
@@ -200,8 +203,11 @@ def fast_writer(engine: AsyncEngine) -> FastWriter | None:
     if writer is None:
         url = engine.url
         database = url.database or ""
-        if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or (
-                url.query.get("mode") == "memory"):
+        if (
+            url.get_backend_name() != "sqlite"
+            or database in ("", ":memory:")
+            or (url.query.get("mode") == "memory")
+        ):
             return None
         writer = _writers[key] = FastWriter(database, key.dialect, write_tracker(engine))
     return writer

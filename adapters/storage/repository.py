@@ -208,8 +208,9 @@ class Repository:
                 return None  # stored already: read after the transaction
             found = db.rows(_STATE_BY_KEY, {"key": state_key})
             stored, new_value = decide(intent, found[0][0] if found else None)
-            stored = replace(stored, created_at=stored.created_at or now,
-                             updated_at=stored.updated_at or now)
+            stored = replace(
+                stored, created_at=stored.created_at or now, updated_at=stored.updated_at or now
+            )
             db.run(_INSERT_INTENT, _intent_values(stored))
             if new_value is not None:
                 db.run(upsert, {"key": state_key, "value": new_value, "updated_at": now})
@@ -457,7 +458,8 @@ def _state_upsert(dialect: str) -> Any:
         base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(daemon_state)
         stmt = _STATE_UPSERTS[dialect] = base.on_conflict_do_update(
             index_elements=["key"],
-            set_={"value": base.excluded.value, "updated_at": base.excluded.updated_at})
+            set_={"value": base.excluded.value, "updated_at": base.excluded.updated_at},
+        )
     return stmt
 
 

@@ -50,18 +50,29 @@ def _day(text: str | None, flag: str) -> date | None:
 
 @app.command("backtest")
 def backtest(
-    prices: Annotated[Path, typer.Option(help="Prices: CSV with date,symbol,close (or a "
-                                              "directory of per-symbol files, or a cache).")],
+    prices: Annotated[
+        Path,
+        typer.Option(
+            help="Prices: CSV with date,symbol,close (or a "
+            "directory of per-symbol files, or a cache)."
+        ),
+    ],
     holdings: Annotated[Path, typer.Option(help="Starting lots, in the TRADES.csv format.")],
     config: Annotated[Path | None, typer.Option(help="tlh.toml")] = None,
     start: Annotated[str | None, typer.Option(help="First day to replay (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last day to replay (YYYY-MM-DD).")] = None,
-    trades_out: Annotated[Path | None, typer.Option("--trades-out", help=(
-        "Write every trade the daemon made here, in the TRADES.csv format."))] = None,
+    trades_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--trades-out",
+            help=("Write every trade the daemon made here, in the TRADES.csv format."),
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     spread_bps: Annotated[int, typer.Option(help="Simulated bid-ask spread, basis points.")] = 10,
-    database_url: Annotated[str | None, typer.Option(help=(
-        "Journal database (default: a temporary SQLite file)."))] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help=("Journal database (default: a temporary SQLite file)."))
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="Log every decision.")] = False,
 ) -> None:
     """Replay prices through the real daemon with the simulated broker."""
@@ -75,13 +86,25 @@ def backtest(
         series = load_price_source(prices)
     except (OSError, ValueError) as exc:
         _fail(f"{prices}: {exc}")
-    configure_logging("INFO" if verbose else "WARNING", settings.logging.format,
-                      settings.secret_values(), stream=None)
+    configure_logging(
+        "INFO" if verbose else "WARNING",
+        settings.logging.format,
+        settings.secret_values(),
+        stream=None,
+    )
     with tempfile.TemporaryDirectory(prefix="tlh-backtest-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'backtest.sqlite'}"
-        result = asyncio.run(run_backtest(series, start_lots, settings, database_url=url,
-                                          start=first, end=last,
-                                          spread_bps=Decimal(spread_bps)))
+        result = asyncio.run(
+            run_backtest(
+                series,
+                start_lots,
+                settings,
+                database_url=url,
+                start=first,
+                end=last,
+                spread_bps=Decimal(spread_bps),
+            )
+        )
     if trades_out is not None:
         rows = io.StringIO()
         write_trades(result.daemon_trades, rows)

@@ -43,15 +43,18 @@ def demo_holdings(prices: PriceSeries, settings: Settings) -> list[Trade]:
         if close is None:
             continue
         qty = (PER_POSITION / close).quantize(Decimal(1), rounding=ROUND_DOWN)
-        trades.append(Trade(n, first_day, "taxable", Action.BUY, symbol, qty, close,
-                            source="demo:holdings"))
+        trades.append(
+            Trade(n, first_day, "taxable", Action.BUY, symbol, qty, close, source="demo:holdings")
+        )
     return trades
 
 
 @app.command("demo")
 def demo(
-    database: Annotated[Path | None, typer.Option(help=(
-        "Keep the demo's SQLite journal here (default: a temporary file)."))] = None,
+    database: Annotated[
+        Path | None,
+        typer.Option(help=("Keep the demo's SQLite journal here (default: a temporary file).")),
+    ] = None,
     end: Annotated[str | None, typer.Option(help="Stop after this day (YYYY-MM-DD).")] = None,
 ) -> None:
     """Replay bundled real prices through the daemon and show the harvests."""
@@ -62,16 +65,22 @@ def demo(
     settings = load_settings(demo_config_path())
     prices = load_prices(demo_prices_path())
     holdings = demo_holdings(prices, settings)
-    console.print(f"[bold]tlh demo[/]: {len(prices.symbols)} symbols, "
-                  f"{prices.first_date} → {prices.last_date}, {len(prices):,} daily bars; "
-                  f"starting portfolio: " + ", ".join(f"{t.quantity} {t.symbol}"
-                                                      for t in holdings))
+    console.print(
+        f"[bold]tlh demo[/]: {len(prices.symbols)} symbols, "
+        f"{prices.first_date} → {prices.last_date}, {len(prices):,} daily bars; "
+        f"starting portfolio: " + ", ".join(f"{t.quantity} {t.symbol}" for t in holdings)
+    )
     days = len(prices.dates)
     state: dict[str, date] = {}
 
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} sessions"), TimeRemainingColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} sessions"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("replaying", total=days)
 
         def on_day(day: date, _daemon: Daemon) -> None:
@@ -83,12 +92,20 @@ def demo(
                 console.print(
                     f"{state.get('day', '')}  [green]harvest[/] {d['quantity']} {d['symbol']} "
                     f"at {d['bid']}: loss ${d['net_loss']} → buy {d['replacement'] or 'cash'} "
-                    f"(est. tax saved ${d['estimated_tax_saved']})")
+                    f"(est. tax saved ${d['estimated_tax_saved']})"
+                )
 
         with tempfile.TemporaryDirectory(prefix="tlh-demo-") as tmp:
             path = database or Path(tmp) / "demo.sqlite"
-            result = asyncio.run(run_backtest(
-                prices, holdings, settings, database_url=f"sqlite+aiosqlite:///{path}",
-                end=date.fromisoformat(end) if end else None,
-                on_day=on_day, on_decision=on_decision))
+            result = asyncio.run(
+                run_backtest(
+                    prices,
+                    holdings,
+                    settings,
+                    database_url=f"sqlite+aiosqlite:///{path}",
+                    end=date.fromisoformat(end) if end else None,
+                    on_day=on_day,
+                    on_decision=on_decision,
+                )
+            )
     print_summary(result, console)

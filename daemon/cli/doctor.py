@@ -93,9 +93,14 @@ async def diagnose(settings: Settings) -> Diagnosis:
     out = Diagnosis()
     a = settings.alpaca
     present = a.api_key is not None and a.secret_key is not None
-    if not out.add("credentials", present, "API key and secret key present" if present else
-                   "missing: set TLH_ALPACA__API_KEY and TLH_ALPACA__SECRET_KEY (environment "
-                   "or secret files)"):
+    if not out.add(
+        "credentials",
+        present,
+        "API key and secret key present"
+        if present
+        else "missing: set TLH_ALPACA__API_KEY and TLH_ALPACA__SECRET_KEY (environment "
+        "or secret files)",
+    ):
         return out
     broker = AlpacaBroker.from_settings(settings)
     try:
@@ -112,27 +117,46 @@ async def _check_account(out: Diagnosis, settings: Settings, broker: AlpacaBroke
     except Exception as exc:
         out.add("connectivity", False, f"{c.rest_url}: {exc}")
         return
-    out.add("connectivity", True, f"{'paper' if c.paper else 'LIVE'} trading API {c.rest_url}, "
-            f"orders {'allowed' if c.orders_allowed else 'disabled'} (mode {settings.mode})")
-    blocked = [k for k in ("account_blocked", "trading_blocked", "trade_suspended_by_user")
-               if account.get(k)]
+    out.add(
+        "connectivity",
+        True,
+        f"{'paper' if c.paper else 'LIVE'} trading API {c.rest_url}, "
+        f"orders {'allowed' if c.orders_allowed else 'disabled'} (mode {settings.mode})",
+    )
+    blocked = [
+        k
+        for k in ("account_blocked", "trading_blocked", "trade_suspended_by_user")
+        if account.get(k)
+    ]
     status = str(account.get("status", "?"))
-    out.add("account", status == "ACTIVE" and not blocked,
-            f"{status}{' ' + ', '.join(blocked) if blocked else ''}, account "
-            f"{account.get('account_number', '?')}, cash {account.get('cash', '?')}, "
-            f"buying power {account.get('buying_power', '?')}")
+    out.add(
+        "account",
+        status == "ACTIVE" and not blocked,
+        f"{status}{' ' + ', '.join(blocked) if blocked else ''}, account "
+        f"{account.get('account_number', '?')}, cash {account.get('cash', '?')}, "
+        f"buying power {account.get('buying_power', '?')}",
+    )
     try:
         clock = await broker.clock()
-        out.add("market clock", True, f"open until {clock.next_close:%Y-%m-%d %H:%M} UTC"
-                if clock.is_open else f"closed; opens {clock.next_open:%Y-%m-%d %H:%M} UTC")
+        out.add(
+            "market clock",
+            True,
+            f"open until {clock.next_close:%Y-%m-%d %H:%M} UTC"
+            if clock.is_open
+            else f"closed; opens {clock.next_open:%Y-%m-%d %H:%M} UTC",
+        )
     except Exception as exc:
         out.add("market clock", False, str(exc))
     await _check_calendar(out, broker)
     method = settings.harvest.lot_method
-    out.add("lot relief", method is LotMethod.FIFO,
-            "FIFO, as Alpaca relieves lots" if method is LotMethod.FIFO else
-            f"harvest.lot_method is {method.value}, but Alpaca relieves FIFO only: the ledger "
-            "would disagree with the broker's 1099-B; set it to fifo")
+    out.add(
+        "lot relief",
+        method is LotMethod.FIFO,
+        "FIFO, as Alpaca relieves lots"
+        if method is LotMethod.FIFO
+        else f"harvest.lot_method is {method.value}, but Alpaca relieves FIFO only: the ledger "
+        "would disagree with the broker's 1099-B; set it to fifo",
+    )
     ledger, halted = await _reconciled_ledger(out, settings, broker)
     if ledger is None:
         return
@@ -146,8 +170,9 @@ async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) 
     start = datetime.now(UTC).astimezone(NEW_YORK).date()
     end = start + timedelta(days=days)
     try:
-        raw = await broker.rest_get("/calendar", {"start": start.isoformat(),
-                                                  "end": end.isoformat()})
+        raw = await broker.rest_get(
+            "/calendar", {"start": start.isoformat(), "end": end.isoformat()}
+        )
         theirs = {date.fromisoformat(d["date"]): str(d["close"])[:5] for d in raw}
     except Exception as exc:
         out.add("calendar", False, f"the broker's calendar: {exc}")
@@ -159,10 +184,17 @@ async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) 
         if hours is not None:
             ours[day] = f"{hours[1].astimezone(NEW_YORK):%H:%M}"
     differ = sorted(d for d in ours.keys() | theirs.keys() if ours.get(d) != theirs.get(d))
-    out.add("calendar", not differ, f"broker and exchange calendar agree on the next {days} "
-            "days" if not differ else "they differ on " + ", ".join(
-                f"{d} (broker {theirs.get(d, 'closed')}, exchange {ours.get(d, 'closed')})"
-                for d in differ[:5]))
+    out.add(
+        "calendar",
+        not differ,
+        f"broker and exchange calendar agree on the next {days} days"
+        if not differ
+        else "they differ on "
+        + ", ".join(
+            f"{d} (broker {theirs.get(d, 'closed')}, exchange {ours.get(d, 'closed')})"
+            for d in differ[:5]
+        ),
+    )
 
 
 async def _reconciled_ledger(
@@ -194,12 +226,19 @@ async def _reconciled_ledger(
         return None, set()
     mismatches = compare_positions(ledger.positions(), await broker.positions(), broker.account)
     detail = "; ".join(f"{s}: broker {b}, ledger {q}" for s, (q, b) in sorted(mismatches.items()))
-    out.add("reconciliation", not mismatches, detail or
-            f"ledger matches the broker ({len(records)} journal entries, {fresh} broker fills "
-            "not journaled yet)")
+    out.add(
+        "reconciliation",
+        not mismatches,
+        detail
+        or f"ledger matches the broker ({len(records)} journal entries, {fresh} broker fills "
+        "not journaled yet)",
+    )
     names = sorted(h.symbol for h in halts)
-    out.add("halts", not names, "none" if not names else
-            f"trading halted in {', '.join(names)} (tlh status shows why)")
+    out.add(
+        "halts",
+        not names,
+        "none" if not names else f"trading halted in {', '.join(names)} (tlh status shows why)",
+    )
     return ledger, set(names) | set(mismatches)
 
 
@@ -214,8 +253,14 @@ async def _latest_prices(
     if stocks:
         try:
             prices = await asyncio.to_thread(
-                latest_quotes, c.api_key, c.secret_key, stocks, feed=c.feed,
-                url=settings.alpaca.base_url, timeout=c.rest_timeout)
+                latest_quotes,
+                c.api_key,
+                c.secret_key,
+                stocks,
+                feed=c.feed,
+                url=settings.alpaca.base_url,
+                timeout=c.rest_timeout,
+            )
             sources.append("latest quotes (market-data REST)")
         except Exception:
             prices = {}
@@ -244,11 +289,21 @@ def _harvestable(
         if symbol not in prices:
             continue
         bid, ask = prices[symbol]
-        c = evaluate(account, list(ledger.parcels(account, symbol)), bid=bid, ask=ask,
-                     today=today, params=params, specific_lots=False)
+        c = evaluate(
+            account,
+            list(ledger.parcels(account, symbol)),
+            bid=bid,
+            ask=ask,
+            today=today,
+            params=params,
+            specific_lots=False,
+        )
         if c is not None:
-            out.append(Harvestable(account, symbol, c.lot_ids, c.quantity, bid, c.net_loss,
-                                   c.estimated_tax_saved))
+            out.append(
+                Harvestable(
+                    account, symbol, c.lot_ids, c.quantity, bid, c.net_loss, c.estimated_tax_saved
+                )
+            )
     return out
 
 
@@ -262,12 +317,18 @@ def _print(diagnosis: Diagnosis, console: Console) -> None:
         console.print(f"Nothing to harvest now (prices: {diagnosis.prices_from}).")
         return
     table = Table(title=f"Would harvest now (prices: {diagnosis.prices_from})")
-    for col in ("account", "symbol", "FIFO lots", "quantity", "bid", "net loss",
-                "est. tax saved"):
+    for col in ("account", "symbol", "FIFO lots", "quantity", "bid", "net loss", "est. tax saved"):
         table.add_column(col)
     for h in diagnosis.harvests:
-        table.add_row(h.account, h.symbol, ", ".join(h.lots), str(h.quantity), str(h.bid),
-                      f"{h.net_loss:,.2f}", f"{h.tax_saved:,.2f}")
+        table.add_row(
+            h.account,
+            h.symbol,
+            ", ".join(h.lots),
+            str(h.quantity),
+            str(h.bid),
+            f"{h.net_loss:,.2f}",
+            f"{h.tax_saved:,.2f}",
+        )
     console.print(table)
 
 

@@ -21,8 +21,9 @@ halts_app = typer.Typer(help="Trading halts: list, clear.", no_args_is_help=True
 app.add_typer(halts_app, name="halts")
 
 
-async def _with_repo(url: str, action: str, symbol: str = "",
-                     account: str | None = None) -> list[Halt] | int:
+async def _with_repo(
+    url: str, action: str, symbol: str = "", account: str | None = None
+) -> list[Halt] | int:
     db = create_engine(url)
     try:
         await upgrade_database(db)
@@ -47,8 +48,9 @@ def list_halts(config: ConfigOption = None) -> None:
     for col in ("symbol", "account", "since", "reason"):
         table.add_column(col)
     for h in halts:
-        table.add_row(h.symbol, h.account or "all", h.created_at.isoformat(timespec="seconds"),
-                      h.reason)
+        table.add_row(
+            h.symbol, h.account or "all", h.created_at.isoformat(timespec="seconds"), h.reason
+        )
     Console().print(table)
 
 
@@ -60,8 +62,9 @@ def clear_halt(
 ) -> None:
     """Clear a halt once its cause is fixed (the daemon re-checks on its next reconcile)."""
     settings = load_settings_or_exit(config)
-    cleared = asyncio.run(_with_repo(settings.database.url, "clear",
-                                     normalize_symbol(symbol), account))
+    cleared = asyncio.run(
+        _with_repo(settings.database.url, "clear", normalize_symbol(symbol), account)
+    )
     if not cleared:
         typer.echo(f"tlh: no active halt on {normalize_symbol(symbol)}", err=True)
         raise typer.Exit(1)

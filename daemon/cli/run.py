@@ -66,15 +66,20 @@ def make_broker(settings: Settings, clock: LiveClock) -> Broker:
 async def _run(settings: Settings) -> None:
     clock = LiveClock()
     broker = make_broker(settings, clock)
-    daemon = await build_daemon(settings, broker, clock.now,
-                                quote_filter=make_quote_filter(settings))
+    daemon = await build_daemon(
+        settings, broker, clock.now, quote_filter=make_quote_filter(settings)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("daemon_starting", mode=settings.mode, broker=broker.name,
-             trading_enabled=trading_enabled(settings, broker),
-             database=settings.database.safe_url)
+    log.info(
+        "daemon_starting",
+        mode=settings.mode,
+        broker=broker.name,
+        trading_enabled=trading_enabled(settings, broker),
+        database=settings.database.safe_url,
+    )
     scheduler = DaemonScheduler(MarketCalendar(), clock, EngineHooks(daemon.engine))
     health = os.environ.get("TLH_HEALTH_FILE")
     supervisor: asyncio.Task[None] | None = None
@@ -85,9 +90,15 @@ async def _run(settings: Settings) -> None:
         # Ready only after recovery: open intents resumed, ledger rebuilt from the journal.
         notify("READY=1", "STATUS=running")
         interval = watchdog_interval() or 30.0
-        supervisor = asyncio.create_task(supervise(
-            daemon.engine, clock.now, interval=interval,
-            health_file=Path(health) if health else None, stop=stop))
+        supervisor = asyncio.create_task(
+            supervise(
+                daemon.engine,
+                clock.now,
+                interval=interval,
+                health_file=Path(health) if health else None,
+                stop=stop,
+            )
+        )
         await daemon.engine.run(stop)
     finally:
         notify("STOPPING=1")
@@ -124,14 +135,30 @@ def lots(config: ConfigOption = None) -> None:
     settings = load_settings_or_exit(config)
     ledger, _repo = asyncio.run(_load_ledger(settings))
     table = Table(title="Open lots")
-    for col in ("account", "symbol", "lot", "quantity", "acquired", "holding from",
-                "cost", "adjusted basis"):
-        table.add_column(col, justify="right" if col in ("quantity", "cost",
-                                                        "adjusted basis") else "left")
+    for col in (
+        "account",
+        "symbol",
+        "lot",
+        "quantity",
+        "acquired",
+        "holding from",
+        "cost",
+        "adjusted basis",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("quantity", "cost", "adjusted basis") else "left"
+        )
     for lot in ledger.open_lots():
-        table.add_row(lot.account, lot.symbol, lot.lot_id, f"{lot.quantity}",
-                      lot.acquired.isoformat(), lot.holding_period_start.isoformat(),
-                      f"{lot.cost_basis:,.2f}", f"{lot.adjusted_basis:,.2f}")
+        table.add_row(
+            lot.account,
+            lot.symbol,
+            lot.lot_id,
+            f"{lot.quantity}",
+            lot.acquired.isoformat(),
+            lot.holding_period_start.isoformat(),
+            f"{lot.cost_basis:,.2f}",
+            f"{lot.adjusted_basis:,.2f}",
+        )
     Console().print(table)
 
 
@@ -142,15 +169,22 @@ def status(config: ConfigOption = None) -> None:
 
     async def gather() -> tuple[Ledger, list[object], list[object], int]:
         ledger, repo = await _load_ledger(settings)
-        return (ledger, list(await repo.open_intents()), list(await repo.active_halts()),
-                len(await repo.load_journal()))
+        return (
+            ledger,
+            list(await repo.open_intents()),
+            list(await repo.active_halts()),
+            len(await repo.load_journal()),
+        )
 
     ledger, intents, halts, entries = asyncio.run(gather())
     table = Table(title="tlh status", show_header=False)
     table.add_column("what")
     table.add_column("value")
-    table.add_row("mode", f"{settings.mode} (live trading "
-                          f"{'enabled' if settings.live_trading_enabled else 'disabled'})")
+    table.add_row(
+        "mode",
+        f"{settings.mode} (live trading "
+        f"{'enabled' if settings.live_trading_enabled else 'disabled'})",
+    )
     table.add_row("broker", settings.broker)
     table.add_row("database", settings.database.safe_url)
     table.add_row("journal entries", str(entries))
@@ -163,11 +197,17 @@ def status(config: ConfigOption = None) -> None:
 
 @app.command("harvest")
 def harvest(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be harvested.")]
-    = False,
-    price: Annotated[list[str] | None, typer.Option(help=(
-        "Current price as SYMBOL=PRICE (repeatable); positions without a price are skipped."))]
-    = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what would be harvested.")
+    ] = False,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=(
+                "Current price as SYMBOL=PRICE (repeatable); positions without a price are skipped."
+            )
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Show what would be harvested now (the daemon itself places orders: `tlh run`)."""
@@ -188,16 +228,29 @@ def harvest(
     for col in ("account", "symbol", "lots", "quantity", "net loss", "est. tax saved"):
         table.add_column(col)
     found = 0
-    for (account, symbol) in sorted(ledger.positions()):
+    for account, symbol in sorted(ledger.positions()):
         if ledger.account_type(account).tax_advantaged or symbol not in prices:
             continue
         bid = prices[symbol]
-        c = evaluate(account, list(ledger.parcels(account, symbol)), bid=bid, ask=bid,
-                     today=today, params=params, specific_lots=True)
+        c = evaluate(
+            account,
+            list(ledger.parcels(account, symbol)),
+            bid=bid,
+            ask=bid,
+            today=today,
+            params=params,
+            specific_lots=True,
+        )
         if c is not None:
             found += 1
-            table.add_row(account, symbol, ", ".join(c.lot_ids), str(c.quantity),
-                          f"{c.net_loss:,.2f}", f"{c.estimated_tax_saved:,.2f}")
+            table.add_row(
+                account,
+                symbol,
+                ", ".join(c.lot_ids),
+                str(c.quantity),
+                f"{c.net_loss:,.2f}",
+                f"{c.estimated_tax_saved:,.2f}",
+            )
     console = Console()
     if found:
         console.print(table)

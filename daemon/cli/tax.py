@@ -156,12 +156,14 @@ def _report(
     elif output_format is ReportFormat.CSV:
         chunks = [render_form8949_csv(tax_report).encode()]
     else:
-        chunks = [render_txf(
-            tax_report,
-            export_date=_today(),
-            program=f"tlh {_version()}",
-            unwashed_format=5 if txf_format5 else 4,
-        ).encode("ascii", "replace")]
+        chunks = [
+            render_txf(
+                tax_report,
+                export_date=_today(),
+                program=f"tlh {_version()}",
+                unwashed_format=5 if txf_format5 else 4,
+            ).encode("ascii", "replace")
+        ]
     if output is None:
         _write_stdout(chunks)
     else:
@@ -251,8 +253,12 @@ def load_config(path: Path | None) -> ReportConfig:
         return ReportConfig(Identity(), WashSaleConventions(), {})
     # The report needs no broker: read the file as an offline simulator would, so a trading
     # setup whose credentials live only on the daemon's host still reports anywhere.
-    offline = {**os.environ, "TLH_BROKER": "sim", "TLH_MODE": "dry_run",
-               "TLH_LIVE_TRADING_ENABLED": "false"}
+    offline = {
+        **os.environ,
+        "TLH_BROKER": "sim",
+        "TLH_MODE": "dry_run",
+        "TLH_LIVE_TRADING_ENABLED": "false",
+    }
     settings = load_settings(path, env=offline)
     return ReportConfig(
         settings.identity(), settings.wash_sale_conventions(), dict(settings.accounts)

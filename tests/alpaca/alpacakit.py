@@ -58,17 +58,34 @@ def make_settings(fake: FakeAlpaca, **overrides: Any) -> Settings:
     return Settings(**{**base, **overrides})
 
 
-def hold(fake: FakeAlpaca, symbol: str, qty: str, price: str, *,
-         when: datetime = LONG_AGO, position: str | None = None) -> dict[str, Any]:
+def hold(
+    fake: FakeAlpaca,
+    symbol: str,
+    qty: str,
+    price: str,
+    *,
+    when: datetime = LONG_AGO,
+    position: str | None = None,
+) -> dict[str, Any]:
     """Give the fake account a position and the FILL activity that bought it.
 
     `position` overrides the position's quantity (a holding the history does not explain).
     """
     fake.set_position(symbol, position or qty, price)
     return fake.add_activity(
-        "FILL", when=when, transaction_time=when.isoformat().replace("+00:00", "Z"),
-        type="fill", price=price, qty=qty, side="buy", symbol=symbol, leaves_qty="0",
-        order_id=str(uuid.uuid4()), cum_qty=qty, order_status="filled")
+        "FILL",
+        when=when,
+        transaction_time=when.isoformat().replace("+00:00", "Z"),
+        type="fill",
+        price=price,
+        qty=qty,
+        side="buy",
+        symbol=symbol,
+        leaves_qty="0",
+        order_id=str(uuid.uuid4()),
+        cum_qty=qty,
+        order_status="filled",
+    )
 
 
 @dataclass
@@ -123,21 +140,32 @@ class Running:
 
             from adapters.storage.schema import intents
 
-            rows = (await conn.execute(
-                select(intents.c.intent_id).where(intents.c.kind == kind.value))).all()
+            rows = (
+                await conn.execute(select(intents.c.intent_id).where(intents.c.kind == kind.value))
+            ).all()
         found = [await self.daemon.repo.get_intent(r.intent_id) for r in rows]
         return [i for i in found if i is not None]
 
 
-async def start_daemon(fake: FakeAlpaca, url: str, settings: Settings | None = None, *,
-                       quote_filter: bool = False, **broker_overrides: Any) -> Running:
+async def start_daemon(
+    fake: FakeAlpaca,
+    url: str,
+    settings: Settings | None = None,
+    *,
+    quote_filter: bool = False,
+    **broker_overrides: Any,
+) -> Running:
     """Build and start the daemon on `url` over the adapter pointed at `fake`; with
     `quote_filter`, as `tlh run` does, with the production quote filter."""
     settings = settings or make_settings(fake)
     broker = AlpacaBroker.from_settings(settings, **{**FAST, **broker_overrides})
     daemon = await build_daemon(
-        settings, broker, lambda: datetime.now(UTC), database_url=url,
-        quote_filter=make_quote_filter(settings) if quote_filter else None)
+        settings,
+        broker,
+        lambda: datetime.now(UTC),
+        database_url=url,
+        quote_filter=make_quote_filter(settings) if quote_filter else None,
+    )
     running = Running(daemon=daemon, broker=broker, url=url)
     await daemon.engine.start()
     running.task = asyncio.create_task(daemon.engine.run(running.stop), name="tlh-engine")
@@ -165,8 +193,9 @@ class Daemons:
         return running
 
 
-def make_broker(fake: FakeAlpaca, settings: Settings | None = None,
-                **overrides: Any) -> AlpacaBroker:
+def make_broker(
+    fake: FakeAlpaca, settings: Settings | None = None, **overrides: Any
+) -> AlpacaBroker:
     """Return the adapter, from settings pointed at `fake`, with short health thresholds."""
     return AlpacaBroker.from_settings(settings or make_settings(fake), **{**FAST, **overrides})
 
@@ -199,9 +228,17 @@ class FakeWithLatestQuotes(FakeAlpaca):
 
     async def _latest_quotes(self, request: web.Request) -> web.Response:
         wanted = request.query.get("symbols", "").split(",")
-        quotes = {s: {"bp": float(q.bid), "ap": float(q.ask), "bs": 1, "as": 1,
-                      "t": "2026-11-24T15:00:00Z"}
-                  for s, q in self.state.quotes.items() if s in wanted}
+        quotes = {
+            s: {
+                "bp": float(q.bid),
+                "ap": float(q.ask),
+                "bs": 1,
+                "as": 1,
+                "t": "2026-11-24T15:00:00Z",
+            }
+            for s, q in self.state.quotes.items()
+            if s in wanted
+        }
         return web.json_response({"quotes": quotes})
 
 

@@ -23,8 +23,13 @@ LOCAL = {
 
 def env(**extra: str) -> dict[str, str]:
     """Return an environment selecting the Alpaca adapter in paper mode."""
-    return {"TLH_BROKER": "alpaca", "TLH_MODE": "paper", "TLH_ALPACA__API_KEY": KEY,
-            "TLH_ALPACA__SECRET_KEY": SECRET, **extra}
+    return {
+        "TLH_BROKER": "alpaca",
+        "TLH_MODE": "paper",
+        "TLH_ALPACA__API_KEY": KEY,
+        "TLH_ALPACA__SECRET_KEY": SECRET,
+        **extra,
+    }
 
 
 def test_environment_selects_alpaca_with_endpoint_overrides() -> None:
@@ -37,8 +42,11 @@ def test_environment_selects_alpaca_with_endpoint_overrides() -> None:
     assert isinstance(broker, AlpacaBroker)
     c = broker.config
     assert (c.rest_url, c.trading_ws_url, c.stock_ws_url, c.crypto_ws_url) == (
-        "http://127.0.0.1:8123", "ws://127.0.0.1:8123/stream", "ws://127.0.0.1:8123/v2/iex",
-        "ws://127.0.0.1:8123/v1beta3/crypto/us")
+        "http://127.0.0.1:8123",
+        "ws://127.0.0.1:8123/stream",
+        "ws://127.0.0.1:8123/v2/iex",
+        "ws://127.0.0.1:8123/v1beta3/crypto/us",
+    )
     assert (c.api_key, c.secret_key, c.paper, c.orders_allowed) == (KEY, SECRET, True, True)
 
 
@@ -55,8 +63,9 @@ def test_credentials_come_from_a_secrets_directory(tmp_path: Path) -> None:
     (tmp_path / "TLH_ALPACA__API_KEY").write_text(KEY)
     (tmp_path / "TLH_ALPACA__SECRET_KEY").write_text(SECRET)
 
-    settings = load_settings(None, env={"TLH_BROKER": "alpaca", "TLH_MODE": "paper",
-                                        "TLH_SECRETS_DIR": str(tmp_path)})
+    settings = load_settings(
+        None, env={"TLH_BROKER": "alpaca", "TLH_MODE": "paper", "TLH_SECRETS_DIR": str(tmp_path)}
+    )
 
     config = AlpacaConfig.from_settings(settings)
     assert (config.api_key, config.secret_key) == (KEY, SECRET)
@@ -76,8 +85,9 @@ def test_paper_false_without_live_trading_still_uses_the_paper_endpoints() -> No
 
 def test_live_mode_with_live_trading_enabled_uses_the_live_endpoints() -> None:
     """Issue §1: the live account only with mode=live, live_trading_enabled and paper=false."""
-    settings = load_settings(None, env=env(TLH_MODE="live", TLH_LIVE_TRADING_ENABLED="true",
-                                           TLH_ALPACA__PAPER="false"))
+    settings = load_settings(
+        None, env=env(TLH_MODE="live", TLH_LIVE_TRADING_ENABLED="true", TLH_ALPACA__PAPER="false")
+    )
 
     config = AlpacaConfig.from_settings(settings)
 

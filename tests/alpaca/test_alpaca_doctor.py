@@ -21,18 +21,26 @@ async def doctor(fake: FakeAlpaca, tmp_path: Path, **extra: str) -> tuple[int, s
     """Run `tlh doctor` pointed at `fake`; return its exit status and output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
     env |= {
-        "TLH_BROKER": "alpaca", "TLH_MODE": "paper",
-        "TLH_ALPACA__API_KEY": fake.KEY, "TLH_ALPACA__SECRET_KEY": fake.SECRET,
+        "TLH_BROKER": "alpaca",
+        "TLH_MODE": "paper",
+        "TLH_ALPACA__API_KEY": fake.KEY,
+        "TLH_ALPACA__SECRET_KEY": fake.SECRET,
         "TLH_ALPACA__BASE_URL": fake.rest_url,
         "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
         "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
         "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'doctor.sqlite'}",
         "TLH_SUBSTITUTES": '[{"symbols": ["VTI", "SCHB"]}]',
-        "COLUMNS": "200", **extra,
+        "COLUMNS": "200",
+        **extra,
     }
     proc = await asyncio.create_subprocess_exec(
-        str(TLH), "doctor", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(TLH),
+        "doctor",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 45)
     assert proc.returncode is not None
     return proc.returncode, out.decode()
@@ -57,8 +65,16 @@ async def test_doctor_passes_and_shows_the_harvest_it_would_make(
     status, out = await doctor(fake, tmp_path)
 
     assert status == 0, out
-    for check in ("credentials", "connectivity", "account", "market clock", "calendar",
-                  "lot relief", "reconciliation", "halts"):
+    for check in (
+        "credentials",
+        "connectivity",
+        "account",
+        "market clock",
+        "calendar",
+        "lot relief",
+        "reconciliation",
+        "halts",
+    ):
         assert f"ok   {check}:" in out
     assert "Would harvest now" in out
     assert "VTI" in out

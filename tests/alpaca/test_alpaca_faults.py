@@ -27,8 +27,11 @@ async def _harvest_order(fake: FakeAlpaca, running: Running) -> str:
 
 
 def _vti_sales(journal: list[JournalRecord]) -> list[JournalRecord]:
-    return [r for r in journal if r.symbol == "VTI" and r.action is not None
-            and r.action.value == "SELL"]
+    return [
+        r
+        for r in journal
+        if r.symbol == "VTI" and r.action is not None and r.action.value == "SELL"
+    ]
 
 
 async def test_rejected_sale_ends_the_intent_without_fill_or_replacement(
@@ -63,8 +66,10 @@ async def test_fill_missed_during_a_disconnect_is_recovered_once_on_reconnect(
     running = await daemons.start()
     cid = await _harvest_order(fake, running)
     await fake.fill(cid, 15, "179.70")
-    await fake.wait_until(lambda: running.engine.ledger.position(ACCOUNT, "VTI") == 25,
-                          what="the first partial fill journaled")
+    await fake.wait_until(
+        lambda: running.engine.ledger.position(ACCOUNT, "VTI") == 25,
+        what="the first partial fill journaled",
+    )
 
     assert await fake.drop_trading_stream() == 1
     await fake.fill(cid, 25, "179.60")  # nobody listens: lost, as at Alpaca
@@ -127,8 +132,9 @@ async def test_garbage_and_truncated_frames_are_counted_ignored_and_survived(
     await fake.send_raw_data_frame(msgpack.packb([{"T": "q", "S": "VTI", "bp": 1.0}])[:-3])
     await fake.send_raw_data_frame(msgpack.packb([bad_quote]))
     await fake.send_raw_trading_frame(b"{not json")
-    await fake.send_raw_trading_frame(json.dumps(
-        {"stream": "trade_updates", "data": {"event": "fill", "qty": "40"}}).encode())
+    await fake.send_raw_trading_frame(
+        json.dumps({"stream": "trade_updates", "data": {"event": "fill", "qty": "40"}}).encode()
+    )
     await fake.wait_until(lambda: running.broker.stats.malformed >= 2, what="malformed counted")
     await fake.wait_until(lambda: running.broker.sdk_errors.count >= 3, what="SDK errors seen")
     await fake.publish_quote("SCHB", "50.00", "50.04")
@@ -159,10 +165,12 @@ async def test_position_unknown_to_the_ledger_halts_the_symbol_and_alerts(
 
     alerts = [e for e in logs if e["event"] == "reconcile_mismatch"]
     assert [(a["log_level"], a["symbol"], a["broker_qty"], a["ledger_qty"]) for a in alerts] == [
-        ("error", "VTI", "50", "40")]
+        ("error", "VTI", "50", "40")
+    ]
     assert "VTI" in running.engine.halted
     assert [(h.symbol, h.account) for h in await running.daemon.repo.active_halts()] == [
-        ("VTI", ACCOUNT)]
+        ("VTI", ACCOUNT)
+    ]
     assert fake.orders == []
     assert fake.submissions == 0
 
@@ -178,8 +186,14 @@ async def test_manual_sale_beyond_the_ledger_halts_and_is_survived_across_a_rest
     await fake.wait_for_trade_listener()
     fake.set_price("VTI", 180)
     client = TradingClient(fake.KEY, fake.SECRET, raw_data=True, url_override=fake.rest_url)
-    body = {"symbol": "VTI", "qty": "45", "side": "sell", "type": "market",
-            "time_in_force": "day", "client_order_id": "manual-1"}
+    body = {
+        "symbol": "VTI",
+        "qty": "45",
+        "side": "sell",
+        "type": "market",
+        "time_in_force": "day",
+        "client_order_id": "manual-1",
+    }
 
     await asyncio.to_thread(client.post, "/orders", body)
     await fake.wait_until(lambda: running.broker.stats.trade_updates >= 2, what="the fill")

@@ -25,10 +25,14 @@ async def test_falling_price_harvests_then_buys_the_substitute_both_filled(
     await fake.publish_quote("SCHB", "50.00", "50.04")
 
     await fake.publish_quote("VTI", "180.00", "180.04")
-    await fake.wait_until(lambda: len(fake.orders) == 2 and not any(o.is_open for o in fake.orders),
-                          what="sell and buy filled")
-    await fake.wait_until(lambda: running.engine.ledger.position(ACCOUNT, "SCHB") > 0,
-                          what="the replacement journaled")
+    await fake.wait_until(
+        lambda: len(fake.orders) == 2 and not any(o.is_open for o in fake.orders),
+        what="sell and buy filled",
+    )
+    await fake.wait_until(
+        lambda: running.engine.ledger.position(ACCOUNT, "SCHB") > 0,
+        what="the replacement journaled",
+    )
 
     sell, buy = fake.orders
     assert (sell.symbol, sell.side, sell.body["qty"]) == ("VTI", "sell", "40")
@@ -66,8 +70,11 @@ async def test_partial_fills_are_journaled_once_each_and_sum_to_the_sale(
     await fake.wait_until(lambda: len(fake.orders) == 2, what="the replacement order")
     await running.broker.reconciler.run("test")  # re-reads every FILL activity
 
-    fills = [r for r in await running.journal() if r.symbol == "VTI" and r.action is not None
-             and r.action.value == "SELL"]
+    fills = [
+        r
+        for r in await running.journal()
+        if r.symbol == "VTI" and r.action is not None and r.action.value == "SELL"
+    ]
     assert sorted(r.quantity for r in fills) == [15, 25]
     assert len({r.external_id for r in fills}) == 2
     (sale,) = await running.intents(IntentKind.HARVEST_SELL)

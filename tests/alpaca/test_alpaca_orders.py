@@ -26,12 +26,24 @@ async def broker(fake: FakeAlpaca) -> AsyncIterator[AlpacaBroker]:
         await adapter.close()
 
 
-def order(cid: str, qty: str = "1", *, side: OrderSide = OrderSide.BUY, symbol: str = "VTI",
-          limit: str | None = None) -> OrderRequest:
+def order(
+    cid: str,
+    qty: str = "1",
+    *,
+    side: OrderSide = OrderSide.BUY,
+    symbol: str = "VTI",
+    limit: str | None = None,
+) -> OrderRequest:
     """Return an order request."""
     price = None if limit is None else Decimal(limit)
-    return OrderRequest(client_order_id=cid, account=ACCOUNT, symbol=symbol, side=side,
-                        quantity=Decimal(qty), limit_price=price)
+    return OrderRequest(
+        client_order_id=cid,
+        account=ACCOUNT,
+        symbol=symbol,
+        side=side,
+        quantity=Decimal(qty),
+        limit_price=price,
+    )
 
 
 async def test_quantities_and_prices_go_out_as_exact_decimal_strings(
@@ -176,15 +188,22 @@ async def test_fill_is_pushed_before_the_terminal_update_of_its_order(
     await fake.fill("tlh-f", 1, "250.01")
     await fake.fill("tlh-f", 2, "250.03")
     await fake.wait_until(lambda: len(sink.of(Fill)) == 2, what="both fills")
-    await fake.wait_until(lambda: sink.of(OrderUpdate)[-1].status is OrderStatus.FILLED,
-                          what="the terminal update")
+    await fake.wait_until(
+        lambda: sink.of(OrderUpdate)[-1].status is OrderStatus.FILLED, what="the terminal update"
+    )
 
     kinds = [(type(e).__name__, getattr(e, "status", None)) for e in sink.events]
-    assert kinds == [("OrderUpdate", OrderStatus.ACCEPTED),
-                     ("Fill", None), ("OrderUpdate", OrderStatus.PARTIALLY_FILLED),
-                     ("Fill", None), ("OrderUpdate", OrderStatus.FILLED)]
+    assert kinds == [
+        ("OrderUpdate", OrderStatus.ACCEPTED),
+        ("Fill", None),
+        ("OrderUpdate", OrderStatus.PARTIALLY_FILLED),
+        ("Fill", None),
+        ("OrderUpdate", OrderStatus.FILLED),
+    ]
     assert [(f.quantity, f.price) for f in sink.of(Fill)] == [
-        (Decimal(1), Decimal("250.01")), (Decimal(2), Decimal("250.03"))]
+        (Decimal(1), Decimal("250.01")),
+        (Decimal(2), Decimal("250.03")),
+    ]
     assert sink.of(OrderUpdate)[-1].filled_quantity == 3
 
 
@@ -197,21 +216,38 @@ async def test_every_trade_update_event_is_handled(fake: FakeAlpaca, broker: Alp
     await broker.connect(sink)
     await fake.wait_for_trade_listener()
     await broker.submit(order("tlh-e"))
-    others = ["pending_new", "accepted", "pending_cancel", "pending_replace", "restated",
-              "done_for_day", "calculated", "order_cancel_rejected", "order_replace_rejected",
-              "held", "suspended", "stopped", "something_new"]
+    others = [
+        "pending_new",
+        "accepted",
+        "pending_cancel",
+        "pending_replace",
+        "restated",
+        "done_for_day",
+        "calculated",
+        "order_cancel_rejected",
+        "order_replace_rejected",
+        "held",
+        "suspended",
+        "stopped",
+        "something_new",
+    ]
     for event in others:
         await fake.send_trade_update("tlh-e", event)
     await fake.send_trade_update("tlh-e", "replaced")
     for cid, end in (("tlh-c", fake.cancel), ("tlh-x", fake.expire), ("tlh-r", fake.reject)):
         await broker.submit(order(cid))
         await end(cid)
-    await fake.wait_until(lambda: len(sink.of(OrderUpdate)) == 1 + len(others) + 1 + 6,
-                          what="every update")
+    await fake.wait_until(
+        lambda: len(sink.of(OrderUpdate)) == 1 + len(others) + 1 + 6, what="every update"
+    )
 
     statuses = {u.client_order_id: u.status for u in sink.of(OrderUpdate)}
-    assert statuses == {"tlh-e": OrderStatus.CANCELED, "tlh-c": OrderStatus.CANCELED,
-                        "tlh-x": OrderStatus.EXPIRED, "tlh-r": OrderStatus.REJECTED}
-    middle = sink.of(OrderUpdate)[1:1 + len(others)]
+    assert statuses == {
+        "tlh-e": OrderStatus.CANCELED,
+        "tlh-c": OrderStatus.CANCELED,
+        "tlh-x": OrderStatus.EXPIRED,
+        "tlh-r": OrderStatus.REJECTED,
+    }
+    middle = sink.of(OrderUpdate)[1 : 1 + len(others)]
     assert {u.status for u in middle} == {OrderStatus.ACCEPTED}
     assert broker.stats.malformed == 0

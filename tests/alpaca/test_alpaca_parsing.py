@@ -24,8 +24,15 @@ def _filled_order(qty: str, price: str) -> tuple[AccountState, dict[str, object]
     """Return an account with one buy order partly filled, and the fill's stream payload."""
     state = AccountState()
     state.default_policy = FillPolicy.MANUAL
-    body = {"symbol": "VTI", "qty": "10", "side": "buy", "type": "limit",
-            "limit_price": "101", "time_in_force": "day", "client_order_id": "tlh-p"}
+    body = {
+        "symbol": "VTI",
+        "qty": "10",
+        "side": "buy",
+        "type": "limit",
+        "limit_price": "101",
+        "time_in_force": "day",
+        "client_order_id": "tlh-p",
+    }
     exact = json.loads(json.dumps(body), parse_float=Decimal)
     order = state.parse_order(body, json.dumps(body).encode(), exact)
     state.store(order)
@@ -56,9 +63,14 @@ def test_partial_fill_becomes_a_fill_then_a_partially_filled_update_in_decimal()
     assert isinstance(fill, Fill)
     assert isinstance(update, OrderUpdate)
     assert (fill.quantity, fill.price, fill.side) == (
-        Decimal("0.123456789"), Decimal("100.07"), OrderSide.BUY)
+        Decimal("0.123456789"),
+        Decimal("100.07"),
+        OrderSide.BUY,
+    )
     assert (update.status, update.filled_quantity) == (
-        OrderStatus.PARTIALLY_FILLED, Decimal("0.123456789"))
+        OrderStatus.PARTIALLY_FILLED,
+        Decimal("0.123456789"),
+    )
 
 
 BREAKAGES: dict[str, tuple[str, object]] = {
@@ -82,12 +94,21 @@ def test_malformed_trade_updates_are_refused(field: str, value: object) -> None:
         parse_trade_update(broken, "alpaca")
 
 
-@pytest.mark.parametrize(("field", "value"), [("bp", float("nan")), ("ap", True), ("S", ""),
-                                          ("t", "yesterday")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("bp", float("nan")), ("ap", True), ("S", ""), ("t", "yesterday")]
+)
 def test_malformed_quotes_are_refused(field: str, value: object) -> None:
     """Issue §4: quotes with a NaN, a boolean, no symbol or a bad time are refused."""
-    quote = {"T": "q", "S": "VTI", "bp": 1.0, "ap": 1.01, "bs": 1, "as": 1,
-             "t": msgpack.Timestamp(1_700_000_000, 0), field: value}
+    quote = {
+        "T": "q",
+        "S": "VTI",
+        "bp": 1.0,
+        "ap": 1.01,
+        "bs": 1,
+        "as": 1,
+        "t": msgpack.Timestamp(1_700_000_000, 0),
+        field: value,
+    }
 
     with pytest.raises(MalformedMessage):
         parse_quote(quote)
@@ -95,10 +116,20 @@ def test_malformed_quotes_are_refused(field: str, value: object) -> None:
 
 def test_order_body_is_exact_strings_and_crypto_is_good_till_canceled() -> None:
     """Issue §1: exact decimal strings; fractional equities are DAY orders, crypto GTC."""
-    stock = order_body(OrderRequest("tlh-a", "alpaca", "VTI", OrderSide.SELL,
-                                    Decimal("12.500000000"), Decimal("180.10")))
+    stock = order_body(
+        OrderRequest(
+            "tlh-a", "alpaca", "VTI", OrderSide.SELL, Decimal("12.500000000"), Decimal("180.10")
+        )
+    )
     coin = order_body(OrderRequest("tlh-b", "alpaca", "BTC/USD", OrderSide.BUY, Decimal("0.01")))
 
-    assert stock == {"symbol": "VTI", "qty": "12.5", "side": "sell", "type": "limit",
-                     "time_in_force": "day", "client_order_id": "tlh-a", "limit_price": "180.1"}
+    assert stock == {
+        "symbol": "VTI",
+        "qty": "12.5",
+        "side": "sell",
+        "type": "limit",
+        "time_in_force": "day",
+        "client_order_id": "tlh-a",
+        "limit_price": "180.1",
+    }
     assert (coin["type"], coin["time_in_force"], coin["qty"]) == ("market", "gtc", "0.01")

@@ -26,8 +26,11 @@ async def test_tlh_run_on_alpaca_reconciles_streams_and_never_logs_the_keys(
     hold(fake, "VTI", "40", "200")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
     env |= {
-        "TLH_BROKER": "alpaca", "TLH_MODE": "paper", "TLH_LOGGING__FORMAT": "json",
-        "TLH_ALPACA__API_KEY": fake.KEY, "TLH_ALPACA__SECRET_KEY": fake.SECRET,
+        "TLH_BROKER": "alpaca",
+        "TLH_MODE": "paper",
+        "TLH_LOGGING__FORMAT": "json",
+        "TLH_ALPACA__API_KEY": fake.KEY,
+        "TLH_ALPACA__SECRET_KEY": fake.SECRET,
         "TLH_ALPACA__BASE_URL": fake.rest_url,
         "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
         "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
@@ -35,8 +38,13 @@ async def test_tlh_run_on_alpaca_reconciles_streams_and_never_logs_the_keys(
         "TLH_SUBSTITUTES": '[{"symbols": ["VTI", "SCHB"]}]',
     }
     proc = await asyncio.create_subprocess_exec(
-        str(TLH), "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(TLH),
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     assert proc.stdout is not None
     lines: list[str] = []
     events: list[dict[str, object]] = []
@@ -60,7 +68,6 @@ async def test_tlh_run_on_alpaca_reconciles_streams_and_never_logs_the_keys(
     output = "".join(lines)
     assert proc.returncode == 0, output
     reconciled = next(e for e in events if e.get("event") == "reconciled")
-    assert (reconciled["reason"], reconciled["fills"], reconciled["mismatches"]) == (
-        "start", 1, [])
+    assert (reconciled["reason"], reconciled["fills"], reconciled["mismatches"]) == ("start", 1, [])
     assert fake.KEY not in output
     assert fake.SECRET not in output

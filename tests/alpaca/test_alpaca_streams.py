@@ -134,8 +134,7 @@ async def test_old_quote_is_dropped_and_counted(fake: FakeAlpaca, brokers: Broke
     broker, sink = await brokers.connect({"VTI"})
     await fake.wait_for_data_subscription("VTI")
 
-    await fake.publish_quote("VTI", "250.01", "250.03",
-                             t=datetime.now(UTC) - timedelta(minutes=5))
+    await fake.publish_quote("VTI", "250.01", "250.03", t=datetime.now(UTC) - timedelta(minutes=5))
     await fake.publish_quote("VTI", "250.02", "250.04")
     await fake.wait_until(lambda: broker.stats.quotes == 1, what="the fresh quote")
 
@@ -153,7 +152,10 @@ async def test_crypto_pairs_stream_from_the_crypto_feed(fake: FakeAlpaca, broker
 
     (quote,) = sink.of(Quote)
     assert (quote.symbol, quote.bid_decimal, quote.ask_decimal) == (
-        "BTC/USD", Decimal("90000.5"), Decimal("90001.25"))
+        "BTC/USD",
+        Decimal("90000.5"),
+        Decimal("90001.25"),
+    )
     assert fake.subscriptions is not None
 
 
@@ -189,8 +191,9 @@ async def test_replacement_waits_for_a_fresh_quote_while_market_data_is_stale(
     await fake.wait_until(lambda: running.broker.stocks.health.restarts >= 1, what="stale feed")
 
     await fake.fill(fake.orders[0].client_order_id)
-    await fake.wait_until(lambda: running.engine.ledger.position(ACCOUNT, "VTI") == 0,
-                          what="the sale journaled")
+    await fake.wait_until(
+        lambda: running.engine.ledger.position(ACCOUNT, "VTI") == 0, what="the sale journaled"
+    )
     await asyncio.sleep(0.2)
     assert len(fake.orders) == 1
     fake.set_data_silent(False)

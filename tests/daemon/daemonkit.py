@@ -81,7 +81,8 @@ class SpyBroker(SimBroker):
         """Record the stored intent, then behave exactly as `SimBroker.submit`."""
         if self.repo is not None and order.client_order_id not in self.stored_at_submit:
             self.stored_at_submit[order.client_order_id] = await self.repo.get_intent(
-                order.client_order_id)
+                order.client_order_id
+            )
         return await super().submit(order)
 
 
@@ -135,8 +136,9 @@ class Rig:
     ) -> str:
         """Import a bought lot (at the broker too) and return its lot id."""
         lot_id = lot_id or f"{symbol}-{account}-{day:%Y%m%d}"
-        await self.record(Action.BUY, symbol, quantity, price, account=account, day=day,
-                          lot_id=lot_id)
+        await self.record(
+            Action.BUY, symbol, quantity, price, account=account, day=day, lot_id=lot_id
+        )
         return lot_id
 
     async def record(
@@ -152,8 +154,17 @@ class Rig:
     ) -> None:
         """Import one past trade into journal and ledger, and mirror it at the broker."""
         qty = Decimal(quantity)
-        trade = Trade(next(self.seqs), day, account, action, symbol, qty, Decimal(price),
-                      lot_id=lot_id, source="history")
+        trade = Trade(
+            next(self.seqs),
+            day,
+            account,
+            action,
+            symbol,
+            qty,
+            Decimal(price),
+            lot_id=lot_id,
+            source="history",
+        )
         await self.engine.import_trades([trade], source="history")
         held = (await self.broker.positions()).get((account, symbol), Decimal(0))
         self.broker.set_position(account, symbol, held + (qty if action is Action.BUY else -qty))
@@ -162,8 +173,9 @@ class Rig:
 
     def market(self, symbol: str, bid: float, ask: float | None = None) -> Quote:
         """Set the broker's market for `symbol` without telling the daemon; return the quote."""
-        quote = Quote(symbol, bid, ask if ask is not None else round(bid + 0.04, 2),
-                      self.clock.now())
+        quote = Quote(
+            symbol, bid, ask if ask is not None else round(bid + 0.04, 2), self.clock.now()
+        )
         self.broker.set_quote(quote)
         return quote
 
@@ -193,8 +205,9 @@ class Rig:
         """Return the journaled broker fills."""
         return await self.journal(JournalKind.TRADE)
 
-    def harvest_id(self, symbol: str, lot_id: str, *, account: str = TAXABLE,
-                   day: date | None = None) -> str:
+    def harvest_id(
+        self, symbol: str, lot_id: str, *, account: str = TAXABLE, day: date | None = None
+    ) -> str:
         """Return the client order id of the harvest of one lot decided on `day` (today)."""
         return intent_id(IntentKind.HARVEST_SELL, account, symbol, lot_id, day or self.today())
 
@@ -255,5 +268,11 @@ class Rigs:
     async def restart(self, rig: Rig, **options: Any) -> Rig:
         """Close `rig` and start a new daemon on its database, broker and clock."""
         await rig.close()
-        return await self.open(rig.url, settings=options.pop("settings", rig.settings),
-                               broker=rig.broker, clock=rig.clock, seqs=rig.seqs, **options)
+        return await self.open(
+            rig.url,
+            settings=options.pop("settings", rig.settings),
+            broker=rig.broker,
+            clock=rig.clock,
+            seqs=rig.seqs,
+            **options,
+        )

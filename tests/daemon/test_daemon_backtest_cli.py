@@ -59,8 +59,12 @@ def _write_prices(path: Path) -> None:
     for n, day in enumerate(_sessions()):
         aapl = "150" if n < SPLIT_SESSION else "75"
         split = "2.0" if n == SPLIT_SESSION else "1.0"
-        lines += [f"{day},VTI,{_vti(n)},1.0", f"{day},SCHB,50,1.0", f"{day},ITOT,100,1.0",
-                  f"{day},AAPL,{aapl},{split}"]
+        lines += [
+            f"{day},VTI,{_vti(n)},1.0",
+            f"{day},SCHB,50,1.0",
+            f"{day},ITOT,100,1.0",
+            f"{day},AAPL,{aapl},{split}",
+        ]
         if n == 3:
             lines += BAD_PRICE_ROWS
     path.write_text("\n".join(lines) + "\n")
@@ -69,8 +73,9 @@ def _write_prices(path: Path) -> None:
 @pytest.fixture
 def inputs(tmp_path: Path) -> dict[str, Path]:
     """Write PRICES.csv, HOLDINGS.csv and tlh.toml; return their paths and a TRADES.csv path."""
-    paths = {name: tmp_path / name
-             for name in ("PRICES.csv", "HOLDINGS.csv", "tlh.toml", "TRADES.csv")}
+    paths = {
+        name: tmp_path / name for name in ("PRICES.csv", "HOLDINGS.csv", "tlh.toml", "TRADES.csv")
+    }
     _write_prices(paths["PRICES.csv"])
     paths["HOLDINGS.csv"].write_text(HOLDINGS)
     paths["tlh.toml"].write_text(CONFIG)
@@ -84,8 +89,16 @@ def tlh(*args: object) -> Result:
 
 
 def _backtest(inputs: dict[str, Path], *extra: object) -> Result:
-    return tlh("backtest", "--prices", inputs["PRICES.csv"], "--holdings", inputs["HOLDINGS.csv"],
-               "--config", inputs["tlh.toml"], *extra)
+    return tlh(
+        "backtest",
+        "--prices",
+        inputs["PRICES.csv"],
+        "--holdings",
+        inputs["HOLDINGS.csv"],
+        "--config",
+        inputs["tlh.toml"],
+        *extra,
+    )
 
 
 def test_backtest_json_summary_reports_the_harvest_and_no_wash_sale(
@@ -99,8 +112,13 @@ def test_backtest_json_summary_reports_the_harvest_and_no_wash_sale(
 
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert {"harvests", "harvested_loss", "estimated_tax_saved", "trades",
-            "wash_sales_created"} <= summary.keys()
+    assert {
+        "harvests",
+        "harvested_loss",
+        "estimated_tax_saved",
+        "trades",
+        "wash_sales_created",
+    } <= summary.keys()
     assert summary["wash_sales_created"] == 0
     assert summary["harvests"] == 1
     assert summary["trades"] == 2  # the VTI sale and the SCHB replacement
@@ -121,8 +139,10 @@ def test_bad_price_rows_are_skipped_counted_and_never_traded_on(
     summary = json.loads(result.stdout)
     assert summary["price_rows_skipped"] == len(BAD_PRICE_ROWS)
     assert summary["days"] == SESSIONS
-    assert (summary["first_day"], summary["last_day"]) == (str(_sessions()[0]),
-                                                           str(_sessions()[-1]))
+    assert (summary["first_day"], summary["last_day"]) == (
+        str(_sessions()[0]),
+        str(_sessions()[-1]),
+    )
     rows = list(csv.DictReader(inputs["TRADES.csv"].open()))
     assert {r["symbol"] for r in rows} == {"VTI", "SCHB"}
     assert all(Decimal(r["price"]) >= 40 for r in rows)
@@ -143,8 +163,9 @@ def test_trades_out_rows_reconcile_with_tlh_tax_report(inputs: dict[str, Path]) 
     history = inputs["HOLDINGS.csv"].parent / "HISTORY.csv"
     history.write_text(HOLDINGS + trades.split("\n", 1)[1])
 
-    report = tlh("tax", "report", "--trades", history, "--config", inputs["tlh.toml"],
-                 "--format", "json")
+    report = tlh(
+        "tax", "report", "--trades", history, "--config", inputs["tlh.toml"], "--format", "json"
+    )
 
     assert report.exit_code == 0, report.stderr
     totals = json.loads(report.stdout)["totals"]

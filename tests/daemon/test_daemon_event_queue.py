@@ -24,8 +24,16 @@ def _update(n: int, status: OrderStatus = OrderStatus.ACCEPTED) -> OrderUpdate:
 
 
 def _fill(n: int) -> Fill:
-    return Fill(f"order-{n}", f"exec-{n}", "taxable", "VTI", OrderSide.SELL, Decimal(1),
-                Decimal(180), AT + timedelta(seconds=n))
+    return Fill(
+        f"order-{n}",
+        f"exec-{n}",
+        "taxable",
+        "VTI",
+        OrderSide.SELL,
+        Decimal(1),
+        Decimal(180),
+        AT + timedelta(seconds=n),
+    )
 
 
 def _drain(queue: EventQueue) -> list[Event]:
@@ -48,7 +56,9 @@ def test_quotes_are_conflated_per_symbol_and_the_latest_wins() -> None:
     assert len(queue) == 2
     events = _drain(queue)
     assert sorted((e.symbol, e.bid) for e in events if isinstance(e, Quote)) == [
-        ("SCHB", 50.0), ("VTI", 178.5)]
+        ("SCHB", 50.0),
+        ("VTI", 178.5),
+    ]
 
 
 def test_order_events_are_never_dropped_and_come_before_quotes_in_order() -> None:
@@ -67,8 +77,10 @@ def test_order_events_are_never_dropped_and_come_before_quotes_in_order() -> Non
     events = _drain(queue)
 
     assert events[: len(ordered)] == ordered
-    assert [(e.symbol, e.bid) for e in events[len(ordered):] if isinstance(e, Quote)] == [
-        ("VTI", 175.01), ("SCHB", 54.99)]
+    assert [(e.symbol, e.bid) for e in events[len(ordered) :] if isinstance(e, Quote)] == [
+        ("VTI", 175.01),
+        ("SCHB", 54.99),
+    ]
     assert len(events) == len(ordered) + 2
     assert queue.conflated == 2 * 499
 
@@ -111,12 +123,18 @@ async def test_a_burst_of_quotes_never_delays_or_drops_the_broker_events_of_a_sa
 
     # The sale's fill and filled update, then its replacement's (accepted, fill, filled), which
     # were queued while the sale was handled -- all before either waiting quote.
-    assert handled == ["Fill", "OrderUpdate", "OrderUpdate", "Fill", "OrderUpdate",
-                       "Quote", "Quote"]
+    assert handled == [
+        "Fill",
+        "OrderUpdate",
+        "OrderUpdate",
+        "Fill",
+        "OrderUpdate",
+        "Quote",
+        "Quote",
+    ]
     assert rig.engine.stats.quotes - quotes_before == 2
     assert rig.engine.queue.conflated >= 2 * 99
     fills = await rig.fills()
-    assert [(f.action, f.symbol) for f in fills] == [(Action.SELL, "VTI"),
-                                                          (Action.BUY, "SCHB")]
+    assert [(f.action, f.symbol) for f in fills] == [(Action.SELL, "VTI"), (Action.BUY, "SCHB")]
     assert fills[0].lot_id == lot
     assert (await rig.intent(sale_id)).filled_quantity == 40

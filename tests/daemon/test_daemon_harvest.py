@@ -48,12 +48,12 @@ async def test_falling_bid_harvests_then_buys_the_first_substitute_with_the_actu
     assert sale.filled_notional == Decimal(40) * Decimal("180.00") - FEE
 
     buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, sale_id))
-    assert (buy.symbol, buy.parent_intent_id, buy.status) == ("SCHB", sale_id,
-                                                              IntentStatus.FILLED)
+    assert (buy.symbol, buy.parent_intent_id, buy.status) == ("SCHB", sale_id, IntentStatus.FILLED)
     assert buy.payload["budget"] == str(sale.filled_notional)
     assert buy.limit_price is not None
     assert buy.quantity == (sale.filled_notional / buy.limit_price).quantize(
-        Decimal("0.0001"), rounding=ROUND_DOWN)
+        Decimal("0.0001"), rounding=ROUND_DOWN
+    )
     assert rig.broker.submissions == 2
 
     fills = await rig.fills()
@@ -62,12 +62,14 @@ async def test_falling_bid_harvests_then_buys_the_first_substitute_with_the_actu
         (Action.BUY, "SCHB", buy.quantity, False),
     ]
     lots = rig.ledger.open_lots()
-    assert [(x.account, x.symbol, x.quantity) for x in lots] == [
-        (TAXABLE, "SCHB", buy.quantity)]
+    assert [(x.account, x.symbol, x.quantity) for x in lots] == [(TAXABLE, "SCHB", buy.quantity)]
     assert lots[0].lot_id == fills[1].lot_id
     (sold,) = rig.ledger.sales
-    assert (sold.lot_id, sold.proceeds, sold.gain_loss) == (lot, Decimal("7199.00"),
-                                                            Decimal("-801.00"))
+    assert (sold.lot_id, sold.proceeds, sold.gain_loss) == (
+        lot,
+        Decimal("7199.00"),
+        Decimal("-801.00"),
+    )
     assert not sold.washed
     assert rig.engine.stats.harvests == 1
 
@@ -143,5 +145,8 @@ async def test_an_infinite_ask_never_prices_a_replacement(rig: Rig) -> None:
     await rig.quote("SCHB", 50.00, 50.04)
 
     buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, rig.harvest_id("VTI", lot)))
-    assert (buy.symbol, buy.status, buy.limit_price) == ("SCHB", IntentStatus.FILLED,
-                                                         Decimal("50.15"))
+    assert (buy.symbol, buy.status, buy.limit_price) == (
+        "SCHB",
+        IntentStatus.FILLED,
+        Decimal("50.15"),
+    )

@@ -103,8 +103,9 @@ async def test_dry_run_stores_a_denied_intent_and_sends_nothing(rigs: Rigs) -> N
     [
         pytest.param({"max_order_notional": 5000}, "max_order_notional", id="max_order_notional"),
         pytest.param({"kill_switch": True}, "kill switch", id="kill_switch"),
-        pytest.param({"max_harvests_per_day": 0}, "max_harvests_per_day",
-                     id="max_harvests_per_day=0"),
+        pytest.param(
+            {"max_harvests_per_day": 0}, "max_harvests_per_day", id="max_harvests_per_day=0"
+        ),
     ],
 )
 async def test_a_risk_limit_denies_the_harvest(
@@ -163,8 +164,9 @@ async def test_a_harvest_whose_replacement_would_break_max_daily_notional_is_den
     it must not end in cash. The $7,185.60 sale fits a $10,000 day, but its replacement (about
     $7,200 more) would not: the harvest is denied up front, rather than sold and then left in
     cash when the replacement is denied."""
-    rig = await rigs.open(settings=make_settings(
-        risk={"max_order_notional": 10_000, "max_daily_notional": 10_000}))
+    rig = await rigs.open(
+        settings=make_settings(risk={"max_order_notional": 10_000, "max_daily_notional": 10_000})
+    )
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00)
 

@@ -106,9 +106,16 @@ async def test_the_ledger_rebuilt_from_the_journal_equals_the_one_kept_in_memory
     """Issue: "Ledger rebuilt from the journal on start equals the one that was kept in memory
     (open lots and sales identical)" -- wash-sale adjustments, a split and the daemon's own
     harvest included."""
-    rig = await rigs.open(db_url, settings=make_settings(
-        substitutes=[{"symbols": ["VTI", "SCHB", "ITOT"]}, {"symbols": ["VEA", "IEFA"]},
-                     {"symbols": ["QQQ", "ONEQ"]}]))
+    rig = await rigs.open(
+        db_url,
+        settings=make_settings(
+            substitutes=[
+                {"symbols": ["VTI", "SCHB", "ITOT"]},
+                {"symbols": ["VEA", "IEFA"]},
+                {"symbols": ["QQQ", "ONEQ"]},
+            ]
+        ),
+    )
     today = rig.today()
     vti = await rig.hold("VTI", "40", "200")
     await rig.hold("VEA", "100", "50")
@@ -118,8 +125,9 @@ async def test_the_ledger_rebuilt_from_the_journal_equals_the_one_kept_in_memory
     await rig.hold("QQQ", "10", "400")
     await rig.record(Action.SELL, "QQQ", "10", "350", day=today - timedelta(days=20))
     await rig.record(Action.BUY, "QQQ", "5", "360", account=IRA, day=today - timedelta(days=15))
-    await rig.record(Action.BUY, "QQQ", "5", "355", day=today - timedelta(days=14),
-                     lot_id="QQQ-replacement")
+    await rig.record(
+        Action.BUY, "QQQ", "5", "355", day=today - timedelta(days=14), lot_id="QQQ-replacement"
+    )
     await rig.quote("SCHB", 50.00)
     await rig.quote("VTI", 180.00)  # harvest VTI into SCHB
     rig.advance(hours=1)

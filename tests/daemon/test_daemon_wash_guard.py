@@ -42,8 +42,9 @@ async def test_no_harvest_after_an_identical_purchase_in_the_prior_30_days(
     identical stock -- the same symbol or a declared [[identical]] member, in ANY account of the
     household, an IRA included -- would be a wash sale, so the daemon does not harvest."""
     lot = await rig.hold("VTI", "40", "200")
-    await rig.record(Action.BUY, bought, "5", "185", account=account,
-                     day=rig.today() - timedelta(days=30))
+    await rig.record(
+        Action.BUY, bought, "5", "185", account=account, day=rig.today() - timedelta(days=30)
+    )
     await _market(rig)
 
     await rig.quote("VTI", 180.00)
@@ -77,8 +78,11 @@ async def test_replacement_skips_a_substitute_identical_to_a_recent_loss_sale(
 
 
 async def _sold_the_only_substitute(rigs: Rigs, *, allow_cash: bool) -> tuple[Rig, str]:
-    rig = await rigs.open(settings=make_settings(
-        substitutes=[{"symbols": ["VTI", "SCHB"]}], harvest={"allow_cash": allow_cash}))
+    rig = await rigs.open(
+        settings=make_settings(
+            substitutes=[{"symbols": ["VTI", "SCHB"]}], harvest={"allow_cash": allow_cash}
+        )
+    )
     lot = await rig.hold("VTI", "40", "200")
     await rig.record(Action.BUY, "SCHB", "100", "50", day=rig.today() - timedelta(days=60))
     await rig.record(Action.SELL, "SCHB", "100", "45", day=rig.today() - timedelta(days=10))
@@ -119,8 +123,9 @@ async def test_harvest_is_allowed_31_days_after_the_identical_purchase(rig: Rig)
     """IRC §1091(a): the window is 30 days before the sale. An IRA purchase of VTI blocks the
     harvest on day 30 after it and no longer on day 31, when the sale is no wash sale."""
     lot = await rig.hold("VTI", "40", "200")
-    await rig.record(Action.BUY, "VTI", "5", "185", account=IRA,
-                     day=rig.today() - timedelta(days=30))
+    await rig.record(
+        Action.BUY, "VTI", "5", "185", account=IRA, day=rig.today() - timedelta(days=30)
+    )
     await _market(rig)
 
     await rig.quote("VTI", 180.00)
@@ -133,7 +138,9 @@ async def test_harvest_is_allowed_31_days_after_the_identical_purchase(rig: Rig)
     sale = await rig.intent(rig.harvest_id("VTI", lot))
     assert sale.status is IntentStatus.FILLED
     assert {(x.account, x.symbol) for x in rig.ledger.open_lots()} == {
-        (IRA, "VTI"), (TAXABLE, "SCHB")}
+        (IRA, "VTI"),
+        (TAXABLE, "SCHB"),
+    }
     (sold,) = rig.ledger.sales
     assert sold.lot_id == lot
     assert not sold.washed

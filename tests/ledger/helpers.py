@@ -14,18 +14,52 @@ from ledger.model import AccountType, Action, SaleRow, Split, Trade
 _seq = itertools.count(1)
 
 
-def buy(day: str, symbol: str, qty: str, price: str, *, account: str = "brokerage",
-        lot: str | None = None, fees: str = "0") -> Trade:
+def buy(
+    day: str,
+    symbol: str,
+    qty: str,
+    price: str,
+    *,
+    account: str = "brokerage",
+    lot: str | None = None,
+    fees: str = "0",
+) -> Trade:
     """Return a BUY on `day` (YYYY-MM-DD)."""
-    return Trade(next(_seq), date.fromisoformat(day), account, Action.BUY, symbol,
-                 Decimal(qty), Decimal(price), Decimal(fees), lot)
+    return Trade(
+        next(_seq),
+        date.fromisoformat(day),
+        account,
+        Action.BUY,
+        symbol,
+        Decimal(qty),
+        Decimal(price),
+        Decimal(fees),
+        lot,
+    )
 
 
-def sell(day: str, symbol: str, qty: str, price: str, *, account: str = "brokerage",
-         lot: str | None = None, fees: str = "0") -> Trade:
+def sell(
+    day: str,
+    symbol: str,
+    qty: str,
+    price: str,
+    *,
+    account: str = "brokerage",
+    lot: str | None = None,
+    fees: str = "0",
+) -> Trade:
     """Return a SELL on `day` (YYYY-MM-DD)."""
-    return Trade(next(_seq), date.fromisoformat(day), account, Action.SELL, symbol,
-                 Decimal(qty), Decimal(price), Decimal(fees), lot)
+    return Trade(
+        next(_seq),
+        date.fromisoformat(day),
+        account,
+        Action.SELL,
+        symbol,
+        Decimal(qty),
+        Decimal(price),
+        Decimal(fees),
+        lot,
+    )
 
 
 def split(day: str, symbol: str, ratio: str) -> Split:
@@ -33,13 +67,20 @@ def split(day: str, symbol: str, ratio: str) -> Split:
     return Split(next(_seq), date.fromisoformat(day), symbol, Decimal(ratio))
 
 
-def run(*events: Trade | Split, identical: list[list[str]] | None = None,
-        accounts: dict[str, AccountType] | None = None,
-        methods: dict[str, LotMethod] | None = None,
-        conventions: WashSaleConventions | None = None) -> Ledger:
+def run(
+    *events: Trade | Split,
+    identical: list[list[str]] | None = None,
+    accounts: dict[str, AccountType] | None = None,
+    methods: dict[str, LotMethod] | None = None,
+    conventions: WashSaleConventions | None = None,
+) -> Ledger:
     """Apply `events` to a fresh ledger and return it."""
-    ledger = Ledger(identity=Identity(identical or []), conventions=conventions,
-                    account_types=accounts, lot_methods=methods)
+    ledger = Ledger(
+        identity=Identity(identical or []),
+        conventions=conventions,
+        account_types=accounts,
+        lot_methods=methods,
+    )
     ledger.apply_all(events)
     return ledger
 

@@ -16,8 +16,7 @@ ORIGINAL_DATE = WashSaleConventions(holding_period=HoldingPeriodMethod.ORIGINAL_
 A_BOUGHT, A_SOLD = "2024-01-02", "2024-03-01"
 
 
-def _start_of(lot_id: str, *events: Trade, conventions: WashSaleConventions | None = None
-              ) -> date:
+def _start_of(lot_id: str, *events: Trade, conventions: WashSaleConventions | None = None) -> date:
     ledger = run(*events, conventions=conventions)
     [lot] = [lot for lot in ledger.open_lots() if lot.lot_id == lot_id]
     return lot.holding_period_start

@@ -23,11 +23,17 @@ def test_a_purchase_in_another_taxable_account_washes_and_takes_the_basis() -> N
     )
     [row] = ledger.sales
     assert (row.account, row.wash_sale_disallowed, row.permanently_disallowed) == (
-        "t1", D("200.00"), D("0"))
+        "t1",
+        D("200.00"),
+        D("0"),
+    )
     assert row.replacement_lot_ids == ("R",)
     [r] = ledger.open_lots()
     assert (r.account, r.adjusted_basis, r.holding_period_start) == (
-        "t2", D("1000.00"), date(2024, 1, 11))
+        "t2",
+        D("1000.00"),
+        date(2024, 1, 11),
+    )
 
 
 @pytest.mark.parametrize("account_type", TAX_ADVANTAGED, ids=str)
@@ -47,7 +53,10 @@ def test_a_tax_advantaged_purchase_disallows_the_loss_for_good(
     assert row.gain_loss == D("0.00")
     [r] = ledger.open_lots()
     assert (r.account_type, r.cost_basis, r.adjusted_basis) == (
-        account_type, D("800.00"), D("800.00"))
+        account_type,
+        D("800.00"),
+        D("800.00"),
+    )
     assert r.holding_period_start == date(2024, 3, 10)
 
 
@@ -76,8 +85,10 @@ def test_an_ira_replacement_and_a_taxable_one_split_the_loss_by_order_of_purchas
         buy("2024-03-06", "XYZ", "50", "8", account="t2", lot="T"),
         accounts={"ira": AccountType.IRA},
     )
-    assert sorted((r.replacement_lot_ids, r.wash_sale_disallowed, r.permanently_disallowed)
-                  for r in ledger.sales) == [
+    assert sorted(
+        (r.replacement_lot_ids, r.wash_sale_disallowed, r.permanently_disallowed)
+        for r in ledger.sales
+    ) == [
         (("I",), D("100.00"), D("100.00")),
         (("T",), D("100.00"), D("0")),
     ]

@@ -79,20 +79,27 @@ def test_hifo_ranks_as_of_the_sale_not_after_the_wash_that_sale_causes() -> None
         methods={"brokerage": LotMethod.HIFO},
     )
     assert sorted((r.lot_id, r.wash_sale_disallowed) for r in ledger.sales) == [
-        ("A", D("0")), ("A", D("9.00")), ("C", D("0"))]
+        ("A", D("0")),
+        ("A", D("9.00")),
+        ("C", D("0")),
+    ]
     [r] = ledger.open_lots()
     assert (r.lot_id, r.adjusted_basis) == ("R", D("11.00"))
 
 
 def test_each_account_uses_its_own_method() -> None:
     """Lot identification is per account (tlh `methods`): t1 LIFO, t2 the default FIFO."""
-    trades = [
-        buy("2024-01-02", "XYZ", "10", "10", account=acct, lot=f"{acct}-old")
-        for acct in ("t1", "t2")
-    ] + [
-        buy("2024-01-03", "XYZ", "10", "20", account=acct, lot=f"{acct}-new")
-        for acct in ("t1", "t2")
-    ] + [sell("2024-06-03", "XYZ", "5", "30", account=acct) for acct in ("t1", "t2")]
+    trades = (
+        [
+            buy("2024-01-02", "XYZ", "10", "10", account=acct, lot=f"{acct}-old")
+            for acct in ("t1", "t2")
+        ]
+        + [
+            buy("2024-01-03", "XYZ", "10", "20", account=acct, lot=f"{acct}-new")
+            for acct in ("t1", "t2")
+        ]
+        + [sell("2024-06-03", "XYZ", "5", "30", account=acct) for acct in ("t1", "t2")]
+    )
     ledger = run(*trades, methods={"t1": LotMethod.LIFO})
     assert _relieved(ledger) == [("t1-new", D("5")), ("t2-old", D("5"))]
 
@@ -102,9 +109,13 @@ def test_specific_identification_relieves_the_named_lot() -> None:
     would say."""
     ledger = run(*LOTS, sell("2024-06-03", "XYZ", "4", "30", lot="C"))
     assert [(r.lot_id, r.quantity, r.cost_basis) for r in ledger.sales] == [
-        ("C", D("4"), D("60.00"))]
+        ("C", D("4"), D("60.00"))
+    ]
     assert [(lot.lot_id, lot.quantity) for lot in ledger.open_lots()] == [
-        ("A", D("10")), ("B", D("10")), ("C", D("6"))]
+        ("A", D("10")),
+        ("B", D("10")),
+        ("C", D("6")),
+    ]
 
 
 def test_a_sale_relieving_its_own_replacement_conserves_shares() -> None:
@@ -116,8 +127,9 @@ def test_a_sale_relieving_its_own_replacement_conserves_shares() -> None:
         buy("2024-01-05", "XYZ", "200", "10", lot="B"),
         sell("2024-01-10", "XYZ", "300", "8"),
     )
-    assert [(r.lot_id, r.quantity, r.adjusted_basis, r.wash_sale_disallowed)
-            for r in ledger.sales] == [
+    assert [
+        (r.lot_id, r.quantity, r.adjusted_basis, r.wash_sale_disallowed) for r in ledger.sales
+    ] == [
         ("A", D("100"), D("1000.00"), D("200.00")),
         ("B", D("100"), D("1200.00"), D("0")),
         ("B", D("100"), D("1000.00"), D("0")),
@@ -140,7 +152,10 @@ def test_fees_are_added_to_cost_and_deducted_from_proceeds() -> None:
     )
     [row] = ledger.sales
     assert (row.cost_basis, row.proceeds, row.gain_loss) == (
-        D("1004.95"), D("1195.05"), D("190.10"))
+        D("1004.95"),
+        D("1195.05"),
+        D("190.10"),
+    )
 
 
 def test_pro_rata_basis_rounds_to_the_cent_and_conserves_the_total() -> None:
@@ -176,8 +191,10 @@ def test_proceeds_split_across_lots_add_up_to_the_rounded_total() -> None:
 def test_cost_rounds_half_to_even() -> None:
     """ledger.money.cents: money is kept to the cent, ties to even (documented choice):
     1 share at $10.125 costs $10.12, at $10.135 costs $10.14."""
-    ledger = run(buy("2024-01-02", "XYZ", "1", "10.125", lot="A"),
-                 buy("2024-01-02", "XYZ", "1", "10.135", lot="B"))
+    ledger = run(
+        buy("2024-01-02", "XYZ", "1", "10.125", lot="A"),
+        buy("2024-01-02", "XYZ", "1", "10.135", lot="B"),
+    )
     assert [lot.cost_basis for lot in ledger.open_lots()] == [D("10.12"), D("10.14")]
 
 

@@ -44,8 +44,7 @@ class History:
 
     def with_trades(self, trades: Sequence[Trade]) -> History:
         """Return this history with `trades` in source order (seq renumbered to match)."""
-        return History([t._replace(seq=i) for i, t in enumerate(trades)],
-                       self.methods)
+        return History([t._replace(seq=i) for i, t in enumerate(trades)], self.methods)
 
 
 @st.composite
@@ -62,17 +61,19 @@ def histories(draw: st.DrawFn, *, fees: bool = False) -> History:
         selling = have > 0 and draw(st.booleans())
         qty = draw(st.integers(1, min(50, have) if selling else 50))
         held[account, symbol] += -qty if selling else qty
-        trades.append(Trade(
-            seq=seq,
-            trade_date=START + timedelta(days=day),
-            account=account,
-            action=Action.SELL if selling else Action.BUY,
-            symbol=symbol,
-            quantity=Decimal(qty),
-            price=Decimal(draw(st.integers(100, 30000))) / 100,
-            fees=Decimal(draw(st.integers(0, 999))) / 100 if fees else ZERO,
-            lot_id=None if selling else f"L{seq}",
-        ))
+        trades.append(
+            Trade(
+                seq=seq,
+                trade_date=START + timedelta(days=day),
+                account=account,
+                action=Action.SELL if selling else Action.BUY,
+                symbol=symbol,
+                quantity=Decimal(qty),
+                price=Decimal(draw(st.integers(100, 30000))) / 100,
+                fees=Decimal(draw(st.integers(0, 999))) / 100 if fees else ZERO,
+                lot_id=None if selling else f"L{seq}",
+            )
+        )
     methods = {a: draw(st.sampled_from(list(LotMethod))) for a in sorted(ACCOUNTS)}
     return History(trades, methods)
 
@@ -89,9 +90,7 @@ Summary = tuple[object, ...]
 def summary(ledger: Ledger) -> Summary:
     """Return the totals and open positions that reordering a history must not change."""
     rows = ledger.sales
-    by_term = {
-        term: total([r for r in rows if r.term is term], "gain_loss") for term in Term
-    }
+    by_term = {term: total([r for r in rows if r.term is term], "gain_loss") for term in Term}
     positions: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO] * 3)
     for lot in ledger.open_lots():
         p = positions[lot.account, lot.symbol]
@@ -136,10 +135,14 @@ def test_money_is_conserved(history: History) -> None:
     """Σ open cost + Σ sold cost = Σ BUY costs (fees included, each rounded to the cent), and
     Σ proceeds = Σ SELL proceeds net of fees: pro-rata allocation loses no cent."""
     ledger = replay(history)
-    bought = sum((cents(t.quantity * t.price + t.fees)
-                  for t in history.trades if t.action is Action.BUY), ZERO)
-    sold = sum((cents(t.quantity * t.price - t.fees)
-                for t in history.trades if t.action is Action.SELL), ZERO)
+    bought = sum(
+        (cents(t.quantity * t.price + t.fees) for t in history.trades if t.action is Action.BUY),
+        ZERO,
+    )
+    sold = sum(
+        (cents(t.quantity * t.price - t.fees) for t in history.trades if t.action is Action.SELL),
+        ZERO,
+    )
     open_cost = sum((lot.cost_basis for lot in ledger.open_lots()), ZERO)
     assert open_cost + total(ledger.sales, "cost_basis") == bought
     assert total(ledger.sales, "proceeds") == sold
@@ -162,7 +165,8 @@ def test_basis_increases_equal_the_losses_not_lost_for_good(history: History) ->
     exactly once, except the part washed by an IRA purchase."""
     ledger = replay(history)
     raised = sum((r.adjusted_basis - r.cost_basis for r in ledger.sales), ZERO) + sum(
-        (lot.adjusted_basis - lot.cost_basis for lot in ledger.open_lots()), ZERO)
+        (lot.adjusted_basis - lot.cost_basis for lot in ledger.open_lots()), ZERO
+    )
     rows = ledger.sales
     assert raised == total(rows, "wash_sale_disallowed") - total(rows, "permanently_disallowed")
 
@@ -203,8 +207,7 @@ def shuffled_keeping_same_date_order(draw: st.DrawFn, trades: list[Trade]) -> li
 
 @PROPERTY
 @given(st.data(), histories())
-def test_rows_out_of_date_order_give_the_same_result(data: st.DataObject, history: History
-                                                      ) -> None:
+def test_rows_out_of_date_order_give_the_same_result(data: st.DataObject, history: History) -> None:
     """The ledger sorts a history by date, then time, then source order: shuffling the rows
     (same-date rows keeping their order) changes nothing."""
     shuffled = data.draw(shuffled_keeping_same_date_order(history.trades))
@@ -213,8 +216,9 @@ def test_rows_out_of_date_order_give_the_same_result(data: st.DataObject, histor
 
 @PROPERTY
 @given(st.data(), histories())
-def test_splitting_a_sell_into_two_rows_gives_the_same_result(data: st.DataObject,
-                                                              history: History) -> None:
+def test_splitting_a_sell_into_two_rows_gives_the_same_result(
+    data: st.DataObject, history: History
+) -> None:
     """A sale reported as two fills of the same day is the same sale (Reg. §1.1091-1(b)
     orders losses by disposition; splitting one changes no order).
 
@@ -223,17 +227,20 @@ def test_splitting_a_sell_into_two_rows_gives_the_same_result(data: st.DataObjec
     above the rest, so the second fill legitimately relieves other shares than one sale would
     (see test_hifo_ranks_as_of_the_sale_not_after_the_wash_that_sale_causes).
     """
-    sells = [i for i, t in enumerate(history.trades)
-             if t.action is Action.SELL and t.quantity >= 2
-             and history.methods[t.account] is not LotMethod.HIFO]
+    sells = [
+        i
+        for i, t in enumerate(history.trades)
+        if t.action is Action.SELL
+        and t.quantity >= 2
+        and history.methods[t.account] is not LotMethod.HIFO
+    ]
     if not sells:
         return
     i = data.draw(st.sampled_from(sells))
     t = history.trades[i]
     first = Decimal(data.draw(st.integers(1, int(t.quantity) - 1)))
-    parts = [t._replace(quantity=first),
-             t._replace(quantity=t.quantity - first)]
-    split_history = history.with_trades(history.trades[:i] + parts + history.trades[i + 1:])
+    parts = [t._replace(quantity=first), t._replace(quantity=t.quantity - first)]
+    split_history = history.with_trades(history.trades[:i] + parts + history.trades[i + 1 :])
     assert summary(replay(split_history)) == summary(replay(history))
 
 

@@ -87,8 +87,9 @@ def test_pub550_more_bought_than_sold_only_the_first_shares_bought_absorb_the_lo
         ("feb12", D("500.00")),
         ("feb13", D("500.00")),
     ]
-    assert sorted((r.replacement_lot_ids, r.quantity, r.wash_sale_disallowed)
-                  for r in ledger.sales) == [
+    assert sorted(
+        (r.replacement_lot_ids, r.quantity, r.wash_sale_disallowed) for r in ledger.sales
+    ) == [
         (("feb10",), D("50"), D("500.00")),
         (("feb11",), D("50"), D("500.00")),
     ]
@@ -107,8 +108,10 @@ def test_pub550_less_bought_than_sold_only_the_matched_shares_are_washed() -> No
         sell("2014-02-03", "XYZ", "100", "10"),  # FIFO: the 2013 lot
     )
     rows = sorted(ledger.sales, key=lambda r: -r.quantity)
-    assert [(r.quantity, r.proceeds, r.adjusted_basis, r.wash_sale_disallowed, r.gain_loss)
-            for r in rows] == [
+    assert [
+        (r.quantity, r.proceeds, r.adjusted_basis, r.wash_sale_disallowed, r.gain_loss)
+        for r in rows
+    ] == [
         (D("75"), D("750.00"), D("1500.00"), D("750.00"), D("0.00")),
         (D("25"), D("250.00"), D("500.00"), D("0"), D("-250.00")),
     ]
@@ -135,7 +138,8 @@ def test_the_window_is_30_calendar_days_either_side_inclusive(offset: int, washe
     [row] = _rows(ledger.sales, "old")
     assert row.wash_sale_disallowed == (D("250.00") if washed else D("0"))
     assert _lot(ledger.open_lots(), "new").adjusted_basis == (
-        D("1050.00") if washed else D("800.00"))
+        D("1050.00") if washed else D("800.00")
+    )
 
 
 def test_a_sale_at_a_gain_is_never_washed() -> None:
@@ -148,7 +152,10 @@ def test_a_sale_at_a_gain_is_never_washed() -> None:
     )
     [row] = ledger.sales
     assert (row.gain_loss, row.wash_sale_disallowed, row.replacement_lot_ids) == (
-        D("200.00"), D("0"), ())
+        D("200.00"),
+        D("0"),
+        (),
+    )
     assert [lot.adjusted_basis for lot in ledger.open_lots()] == [D("1100.00"), D("1100.00")]
 
 
@@ -169,8 +176,7 @@ def test_a_washed_replacement_sold_at_a_loss_washes_again_carrying_its_adjustmen
         buy("2024-03-10", "XYZ", "100", "8", lot="C"),
     )
     a, b = ledger.sales
-    assert (a.lot_id, a.wash_sale_disallowed, a.replacement_lot_ids) == (
-        "A", D("200.00"), ("B",))
+    assert (a.lot_id, a.wash_sale_disallowed, a.replacement_lot_ids) == ("A", D("200.00"), ("B",))
     assert (b.lot_id, b.cost_basis, b.adjusted_basis) == ("B", D("900.00"), D("1100.00"))
     assert (b.wash_sale_disallowed, b.replacement_lot_ids) == (D("250.00"), ("C",))
     [c] = ledger.open_lots()
@@ -190,8 +196,7 @@ def test_a_replacement_share_serves_only_once() -> None:
         sell("2024-02-05", "XYZ", "100", "8", lot="B"),
     )
     a, b = ledger.sales
-    assert (a.lot_id, a.wash_sale_disallowed, a.replacement_lot_ids) == (
-        "A", D("200.00"), ("R",))
+    assert (a.lot_id, a.wash_sale_disallowed, a.replacement_lot_ids) == ("A", D("200.00"), ("R",))
     assert (b.lot_id, b.wash_sale_disallowed, b.gain_loss) == ("B", D("0"), D("-200.00"))
     assert _lot(ledger.open_lots(), "R").adjusted_basis == D("1000.00")
 
@@ -236,8 +241,9 @@ def test_replacement_shares_are_matched_in_the_order_they_were_bought() -> None:
         buy("2024-02-25", "XYZ", "60", "9", lot="second"),
         sell(SOLD, "XYZ", "100", "8", lot="A"),
     )
-    assert sorted((r.replacement_lot_ids, r.quantity, r.wash_sale_disallowed)
-                  for r in ledger.sales) == [
+    assert sorted(
+        (r.replacement_lot_ids, r.quantity, r.wash_sale_disallowed) for r in ledger.sales
+    ) == [
         (("first",), D("60"), D("120.00")),
         (("second",), D("40"), D("80.00")),
     ]
@@ -299,7 +305,8 @@ def test_a_purchase_of_a_declared_identical_fund_washes(
     [row] = ledger.sales
     assert row.wash_sale_disallowed == (D("200.00") if washed else D("0"))
     assert _lot(ledger.open_lots(), "voo").adjusted_basis == (
-        D("1100.00") if washed else D("900.00"))
+        D("1100.00") if washed else D("900.00")
+    )
 
 
 def test_identical_groups_sharing_a_symbol_merge() -> None:
@@ -419,11 +426,20 @@ def test_a_split_doubles_shares_keeping_basis_and_holding_period() -> None:
     )
     [lot] = ledger.open_lots()
     assert (lot.lot_id, lot.quantity, lot.cost_basis, lot.acquired, lot.holding_period_start) == (
-        "A", D("200"), D("1000.00"), date(2024, 1, 2), date(2024, 1, 2))
+        "A",
+        D("200"),
+        D("1000.00"),
+        date(2024, 1, 2),
+        date(2024, 1, 2),
+    )
     ledger.apply(sell("2024-03-01", "XYZ", "200", "5"))
     [row] = ledger.sales
     assert (row.quantity, row.proceeds, row.adjusted_basis, row.gain_loss) == (
-        D("200"), D("1000.00"), D("1000.00"), D("0.00"))
+        D("200"),
+        D("1000.00"),
+        D("1000.00"),
+        D("0.00"),
+    )
     assert row.wash_sale_disallowed == D("0")
 
 
@@ -461,8 +477,10 @@ def test_column_h_adds_back_the_disallowed_loss() -> None:
         buy("2024-02-20", "XYZ", "50", "9", lot="R"),
         sell(SOLD, "XYZ", "100", "7.31"),
     )
-    rows = [(r.quantity, r.proceeds, r.adjusted_basis, r.wash_sale_disallowed, r.gain_loss)
-            for r in ledger.sales]
+    rows = [
+        (r.quantity, r.proceeds, r.adjusted_basis, r.wash_sale_disallowed, r.gain_loss)
+        for r in ledger.sales
+    ]
     assert sorted(rows) == [
         (D("50"), D("365.50"), D("500.00"), D("0"), D("-134.50")),
         (D("50"), D("365.50"), D("500.00"), D("134.50"), D("0.00")),

@@ -27,12 +27,18 @@ class Harness:
 async def daemon(sqlite_url: str):
     clock = {"now": START}
     settings = Settings(substitutes=(SubstituteGroup(symbols=("VTI", "SCHB")),))
-    d = await build_daemon(settings, SimBroker(lambda: clock["now"]), lambda: clock["now"],
-                           database_url=sqlite_url, quote_filter=make_quote_filter(settings))
+    d = await build_daemon(
+        settings,
+        SimBroker(lambda: clock["now"]),
+        lambda: clock["now"],
+        database_url=sqlite_url,
+        quote_filter=make_quote_filter(settings),
+    )
     await d.engine.start()
     await d.engine.import_trades(
         [Trade(1, date(2024, 1, 2), "taxable", Action.BUY, "VTI", Decimal(30), Decimal(250))],
-        source="test")
+        source="test",
+    )
     yield Harness(d, clock)
     await d.close()
 

@@ -240,11 +240,18 @@ def test_a_trading_config_without_credentials_still_reports(tmp_path: Path) -> N
     A daemon configured for Alpaca keeps its keys on the daemon's host; its tlh.toml must
     still drive `tlh tax report` elsewhere (the keys are never required to report).
     """
-    config = write(tmp_path, "tlh.toml",
-                   'broker = "alpaca"\nmode = "paper"\n\n[[identical]]\nsymbols = ["SPY", "VOO"]\n')
-    trades = write(tmp_path, "t.csv", "date,account,action,symbol,quantity,price,fees,lot_id\n"
-                   "2024-01-02,a,BUY,SPY,10,400,,\n"
-                   "2024-02-01,a,SELL,SPY,10,380,,\n"
-                   "2024-02-10,a,BUY,VOO,10,350,,\n")
+    config = write(
+        tmp_path,
+        "tlh.toml",
+        'broker = "alpaca"\nmode = "paper"\n\n[[identical]]\nsymbols = ["SPY", "VOO"]\n',
+    )
+    trades = write(
+        tmp_path,
+        "t.csv",
+        "date,account,action,symbol,quantity,price,fees,lot_id\n"
+        "2024-01-02,a,BUY,SPY,10,400,,\n"
+        "2024-02-01,a,SELL,SPY,10,380,,\n"
+        "2024-02-10,a,BUY,VOO,10,350,,\n",
+    )
     data = report_json("--trades", trades, "--config", config)
     assert data["totals"]["wash_sale_disallowed"] == "200.00"

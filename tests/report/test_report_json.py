@@ -152,36 +152,73 @@ def test_number_text_never_uses_exponent_notation() -> None:
 
 
 _AMOUNTS = st.one_of(
-    st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**12,
-                max_value=10**12),
-    st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**6, max_value=10**6),
-    st.sampled_from([Decimal(0), Decimal("0.00"), Decimal("-0.00"), Decimal("-0.001"),
-                     Decimal("1E+3"), Decimal("12.5"), Decimal("0.005"), Decimal("1E+30")]),
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**12), max_value=10**12
+    ),
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**6), max_value=10**6),
+    st.sampled_from(
+        [
+            Decimal(0),
+            Decimal("0.00"),
+            Decimal("-0.00"),
+            Decimal("-0.001"),
+            Decimal("1E+3"),
+            Decimal("12.5"),
+            Decimal("0.005"),
+            Decimal("1E+30"),
+        ]
+    ),
 )
 _TEXT = st.text(min_size=1, max_size=12)
 
 
 @given(
-    lot_id=_TEXT, account=_TEXT, symbol=_TEXT,
-    quantity=st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("1E-9"),
-                         max_value=10**9),
+    lot_id=_TEXT,
+    account=_TEXT,
+    symbol=_TEXT,
+    quantity=st.decimals(
+        allow_nan=False, allow_infinity=False, min_value=Decimal("1E-9"), max_value=10**9
+    ),
     amounts=st.lists(_AMOUNTS, min_size=5, max_size=5),
     days=st.lists(st.dates(), min_size=3, max_size=3),
-    account_type=st.sampled_from(AccountType), term=st.sampled_from(Term),
+    account_type=st.sampled_from(AccountType),
+    term=st.sampled_from(Term),
     replacements=st.lists(_TEXT, max_size=3),
     box=st.sampled_from([None, *Box]),
 )
 @settings(max_examples=300, deadline=None)
 def test_each_sale_line_is_exactly_what_json_dumps_writes(
-    lot_id: str, account: str, symbol: str, quantity: Decimal, amounts: list[Decimal],
-    days: list[date], account_type: AccountType, term: Term, replacements: list[str],
+    lot_id: str,
+    account: str,
+    symbol: str,
+    quantity: Decimal,
+    amounts: list[Decimal],
+    days: list[date],
+    account_type: AccountType,
+    term: Term,
+    replacements: list[str],
     box: Box | None,
 ) -> None:
     """The fast row writer of `render_json` is byte for byte ``json.dumps(sale_to_json(row))``
     (issue #2 §4: the JSON contract), for any text, quantity and amount."""
     proceeds, cost, adjusted, disallowed, permanent = amounts
-    row = SaleRow(lot_id, account, account_type, symbol, quantity, days[0], days[1], days[2],
-                  proceeds, cost, adjusted, disallowed, permanent, term, tuple(replacements))
+    row = SaleRow(
+        lot_id,
+        account,
+        account_type,
+        symbol,
+        quantity,
+        days[0],
+        days[1],
+        days[2],
+        proceeds,
+        cost,
+        adjusted,
+        disallowed,
+        permanent,
+        term,
+        tuple(replacements),
+    )
     reported = ReportedSale(row, box)
 
     assert SaleLines()(reported) == json.dumps(sale_to_json(reported))

@@ -153,8 +153,7 @@ def _row(draw: st.DrawFn) -> dict[str, str]:
     """A valid row (often the plainest), often with one field replaced by any text of its
     column."""
     plain = draw(st.booleans())
-    row = {k: v[0] if plain else draw(st.sampled_from(v[:3]))
-           for k, v in _FIELD_VARIANTS.items()}
+    row = {k: v[0] if plain else draw(st.sampled_from(v[:3])) for k, v in _FIELD_VARIANTS.items()}
     if draw(st.booleans()):
         column = draw(st.sampled_from(list(_FIELD_VARIANTS)))
         row[column] = draw(st.sampled_from(_FIELD_VARIANTS[column]))
@@ -172,12 +171,27 @@ def test_the_fast_path_reads_every_row_as_the_checked_path_does(
     columns = list(_FIELD_VARIANTS)
     # Good rows first, so that the fast path knows every date and symbol text when the
     # generated rows come.
-    rows = [{"date": d, "account": "brk", "action": "BUY", "symbol": s, "quantity": "1",
-             "price": "100", "fees": "", "lot_id": ""}
-            for d in ("2024-01-02", " 2024-01-02 ") for s in (" vti ", "VTI", "brk.b")] + rows
+    rows = [
+        {
+            "date": d,
+            "account": "brk",
+            "action": "BUY",
+            "symbol": s,
+            "quantity": "1",
+            "price": "100",
+            "fees": "",
+            "lot_id": "",
+        }
+        for d in ("2024-01-02", " 2024-01-02 ")
+        for s in (" vti ", "VTI", "brk.b")
+    ] + rows
     path = tmp_path_factory.mktemp("fast") / "t.csv"
-    path.write_text(",".join(columns) + "\n" + "".join(
-        ",".join(row[c] for c in columns) + "\n" for row in rows), encoding="utf-8")
+    path.write_text(
+        ",".join(columns)
+        + "\n"
+        + "".join(",".join(row[c] for c in columns) + "\n" for row in rows),
+        encoding="utf-8",
+    )
 
     def checked() -> list[Trade]:
         return [_trade(path, row) for row in read_csv(path, required=COLUMNS)]

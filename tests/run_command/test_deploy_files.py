@@ -14,16 +14,20 @@ ROOT = Path(__file__).resolve().parents[2]
 TLH = Path(sys.executable).with_name("tlh")
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                    reason="systemd-analyze is not installed on this machine")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed on this machine",
+)
 def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
     """`systemd-analyze verify` accepts the unit (with this checkout's tlh as the binary)."""
-    unit = (ROOT / "systemd" / "tlh.service").read_text().replace(
-        "/opt/tlh/.venv/bin/tlh", str(TLH))
+    unit = (
+        (ROOT / "systemd" / "tlh.service").read_text().replace("/opt/tlh/.venv/bin/tlh", str(TLH))
+    )
     path = tmp_path / "tlh.service"
     path.write_text(unit)
-    result = subprocess.run(["systemd-analyze", "verify", str(path)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
 

@@ -18,10 +18,19 @@ TLH = Path(sys.executable).with_name("tlh")
 
 def start(tmp_path: Path, **extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    env |= {"TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
-            "TLH_LOGGING__FORMAT": "json", **extra}
-    return subprocess.Popen([str(TLH), "run"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env |= {
+        "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
+        "TLH_LOGGING__FORMAT": "json",
+        **extra,
+    }
+    return subprocess.Popen(
+        [str(TLH), "run"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_for(proc: subprocess.Popen[str], event: str, seconds: float = 30) -> list[dict]:

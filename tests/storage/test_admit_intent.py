@@ -25,9 +25,16 @@ sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 def _sale(intent_id: str = "tlh-hs-1") -> Intent:
     return Intent(
-        intent_id=intent_id, kind=IntentKind.HARVEST_SELL, account="taxable-1", symbol="VTI",
-        side=Action.SELL, quantity=Decimal("12.000000001"), limit_price=Decimal("201.37"),
-        lot_id="lot-3", reason="harvest", payload={"replacement": "SCHB"},
+        intent_id=intent_id,
+        kind=IntentKind.HARVEST_SELL,
+        account="taxable-1",
+        symbol="VTI",
+        side=Action.SELL,
+        quantity=Decimal("12.000000001"),
+        limit_price=Decimal("201.37"),
+        lot_id="lot-3",
+        reason="harvest",
+        payload={"replacement": "SCHB"},
     )
 
 
@@ -69,6 +76,7 @@ async def test_an_existing_intent_is_returned_and_nothing_is_decided_again(
 
 async def test_a_denial_leaves_the_state_unchanged(repo: Repository) -> None:
     """`decide` may store the intent DENIED and leave the state alone (new value None)."""
+
     def deny(intent: Intent, value: str | None) -> tuple[Intent, str | None]:
         return replace(intent, status=IntentStatus.DENIED, reason="risk: limit"), None
 
@@ -81,6 +89,7 @@ async def test_a_denial_leaves_the_state_unchanged(repo: Repository) -> None:
 
 async def test_a_failing_decision_writes_nothing(repo: Repository) -> None:
     """An exception inside `decide` rolls the whole admission back."""
+
     def explode(intent: Intent, value: str | None) -> tuple[Intent, str | None]:
         raise RuntimeError("boom")
 

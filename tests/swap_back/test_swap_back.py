@@ -19,8 +19,18 @@ LOSS_DAY = date(2024, 3, 1)
 
 
 def parcel(qty: str, basis: str, start: date) -> Parcel:
-    return Parcel("SCHB-1", "taxable", AccountType.TAXABLE, "SCHB", Decimal(qty), Decimal(basis),
-                  start, start, datetime(2024, 3, 1, tzinfo=UTC), 1)
+    return Parcel(
+        "SCHB-1",
+        "taxable",
+        AccountType.TAXABLE,
+        "SCHB",
+        Decimal(qty),
+        Decimal(basis),
+        start,
+        start,
+        datetime(2024, 3, 1, tzinfo=UTC),
+        1,
+    )
 
 
 def test_the_window_is_over_only_after_30_days() -> None:
@@ -31,18 +41,26 @@ def test_the_window_is_over_only_after_30_days() -> None:
 
 def test_no_swap_back_above_the_short_term_gain_limit() -> None:
     """Selling the replacement must not realize a short-term gain above the limit."""
-    d = decide_swap_back([parcel("100", "6000", LOSS_DAY)], bid=Decimal("63"),
-                         loss_sale_day=LOSS_DAY, today=LOSS_DAY + timedelta(days=40),
-                         max_short_term_gain=Decimal("200"))
+    d = decide_swap_back(
+        [parcel("100", "6000", LOSS_DAY)],
+        bid=Decimal("63"),
+        loss_sale_day=LOSS_DAY,
+        today=LOSS_DAY + timedelta(days=40),
+        max_short_term_gain=Decimal("200"),
+    )
     assert not d.go
     assert d.short_term_gain == Decimal("300")
 
 
 def test_swap_back_within_the_limit_after_the_window() -> None:
     """A small short-term gain (within the limit) does not stop the swap back."""
-    d = decide_swap_back([parcel("100", "6000", LOSS_DAY)], bid=Decimal("61"),
-                         loss_sale_day=LOSS_DAY, today=LOSS_DAY + timedelta(days=40),
-                         max_short_term_gain=Decimal("200"))
+    d = decide_swap_back(
+        [parcel("100", "6000", LOSS_DAY)],
+        bid=Decimal("61"),
+        loss_sale_day=LOSS_DAY,
+        today=LOSS_DAY + timedelta(days=40),
+        max_short_term_gain=Decimal("200"),
+    )
     assert d.go
 
 
@@ -50,8 +68,11 @@ def test_a_short_term_loss_offsets_in_the_net_gain() -> None:
     """The limit applies to the net short-term gain of the lots sold."""
     d = decide_swap_back(
         [parcel("100", "6000", LOSS_DAY), parcel("100", "6500", LOSS_DAY)],
-        bid=Decimal("62"), loss_sale_day=LOSS_DAY, today=LOSS_DAY + timedelta(days=40),
-        max_short_term_gain=Decimal("0"))
+        bid=Decimal("62"),
+        loss_sale_day=LOSS_DAY,
+        today=LOSS_DAY + timedelta(days=40),
+        max_short_term_gain=Decimal("0"),
+    )
     assert d.go
     assert d.short_term_gain == Decimal("-100")
 
@@ -84,7 +105,8 @@ async def rig(sqlite_url: str, request: pytest.FixtureRequest):
     await daemon.engine.start()
     await daemon.engine.import_trades(
         [Trade(1, date(2024, 1, 2), "taxable", Action.BUY, "VTI", Decimal(40), Decimal(250))],
-        source="test")
+        source="test",
+    )
     broker.set_position("taxable", "VTI", Decimal(40))
     r = Rig(daemon, clock)
     await r.quotes(LOSS_DAY, VTI=220.0, SCHB=60.0)  # harvest VTI -> SCHB
@@ -104,10 +126,14 @@ async def test_swap_back_after_the_window(rig: Rig) -> None:
     await rig.quotes(LOSS_DAY + timedelta(days=31), VTI=221.0, SCHB=60.1)
     assert await rig.daemon.engine.swap_back_check(LOSS_DAY + timedelta(days=31)) == 1
     await rig.daemon.engine.drain()
-    assert sorted(await kinds(rig)) == sorted([IntentKind.HARVEST_SELL,
-                                               IntentKind.REPLACEMENT_BUY,
-                                               IntentKind.SWAP_BACK_SELL,
-                                               IntentKind.SWAP_BACK_BUY])
+    assert sorted(await kinds(rig)) == sorted(
+        [
+            IntentKind.HARVEST_SELL,
+            IntentKind.REPLACEMENT_BUY,
+            IntentKind.SWAP_BACK_SELL,
+            IntentKind.SWAP_BACK_BUY,
+        ]
+    )
     assert rig.daemon.ledger.position("taxable", "SCHB") == 0
     assert rig.daemon.ledger.position("taxable", "VTI") > 0
     assert not any(row.washed for row in rig.daemon.ledger.sales)
