@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
 from heapq import heappop, heappush
 
 from ledger.conventions import LotMethod, WashSaleConventions
@@ -397,6 +398,7 @@ class Ledger:
         qty_left = t.quantity
         wash = self._wash_applies(t.symbol) and not account_type.tax_advantaged
         group = self._group(t.symbol) if wash else None
+        hifo = self._is_hifo(t.account)
         self._raised_in_sale = {}
         while qty_left > ZERO:
             # Pick each parcel only once the previous one is done: washing an earlier portion
@@ -414,7 +416,8 @@ class Ledger:
             parcel.wash_adjustment -= adjustment
             parcel.quantity = held - qty
             parcel.basis_per_share = None
-            self._hifo_push(parcel)
+            if hifo:
+                self._hifo_push(parcel)
             basis = cost + adjustment
             portion = _Portion(  # positional: this runs for every lot every sale relieves
                 parcel.lot_id,
@@ -721,7 +724,12 @@ class Ledger:
 
 def default_lot_id(t: Trade) -> str:
     """Return the lot id a BUY without one gets: symbol, date and source position."""
-    return f"{t.symbol}-{t.trade_date:%Y%m%d}-{t.seq}"
+    return f"{t.symbol}-{_compact_date(t.trade_date)}-{t.seq}"
+
+
+@lru_cache(maxsize=65536)
+def _compact_date(day: date) -> str:
+    return f"{day:%Y%m%d}"
 
 
 def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 ZERO = Decimal(0)
@@ -44,6 +45,11 @@ def instant_of(day: date, at: datetime | None = None) -> datetime:
     """Return the ordering instant of a trade: its timestamp, or midnight UTC of its date."""
     if at is not None:
         return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return _midnight(day)
+
+
+@lru_cache(maxsize=65536)
+def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 

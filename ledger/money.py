@@ -9,7 +9,7 @@ CENT = Decimal("0.01")
 
 def cents(amount: Decimal) -> Decimal:
     """Round `amount` to the cent, half to even (banker's rounding)."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return amount.quantize(CENT, ROUND_HALF_EVEN)
 
 
 def share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
@@ -21,4 +21,4 @@ def share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """
     if part == whole or not total:
         return total
-    return cents(total * part / whole)
+    return (total * part / whole).quantize(CENT, ROUND_HALF_EVEN)
