@@ -78,7 +78,7 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
     engine = create_async_engine(url, **kwargs)
-    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    event.listen(engine.sync_engine, "connect", configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine
 
@@ -110,8 +110,12 @@ async def take_write_lock(conn: AsyncConnection) -> None:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK})
 
 
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    # Let SQLAlchemy emit BEGIN itself (see _sqlite_on_begin) instead of the sqlite3 module.
+def configure_sqlite_connection(dbapi_connection: Any, connection_record: Any = None) -> None:
+    """Set up a new SQLite DBAPI connection: WAL, busy timeout, foreign keys, NORMAL sync.
+
+    The driver's implicit transactions are turned off: SQLAlchemy emits BEGIN itself (see
+    `_sqlite_on_begin`), and `fast_write` issues its own BEGIN IMMEDIATE.
+    """
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:

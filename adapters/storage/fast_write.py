@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.storage.engine import _sqlite_on_connect
+from adapters.storage.engine import configure_sqlite_connection
 
 T = TypeVar("T")
 
@@ -173,7 +173,7 @@ class FastWriter:
             # Used from the event loop's thread only, one transaction at a time; not tied to
             # the thread that opened it, so a loop restarted in another thread can use it.
             conn = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
-            _sqlite_on_connect(conn, None)
+            configure_sqlite_connection(conn)
             # Never wait on the loop's thread; leave checkpoints (an fsync of the database
             # file) to the async connections' commits.
             conn.execute("PRAGMA busy_timeout=0")

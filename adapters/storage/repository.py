@@ -398,7 +398,7 @@ class Repository:
         """Store `value` under `key`, replacing any previous value."""
         values = {"key": key, "value": value, "updated_at": self._clock()}
         async with self._writing() as conn:
-            await _upsert(conn, daemon_state, values, key="key")
+            await conn.execute(_state_upsert(conn.dialect.name), values)
 
     # -- transactions -------------------------------------------------------------------------
 
