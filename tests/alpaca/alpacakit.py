@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -115,7 +116,13 @@ class Running:
         await self.daemon.close()
 
     async def kill(self) -> None:
-        """Kill the daemon mid-flight: its run task is cancelled wherever it stands."""
+        """Kill the daemon mid-flight: its run task is cancelled wherever it stands.
+
+        A real crash ends the process, and the OS closes its database connections. Here the
+        process lives on: a write transaction the cancellation cut off leaves its connection
+        checked out, holding SQLite's write lock, until SQLAlchemy's pool reclaims it when it
+        is garbage collected; collect now, as the process's end would.
+        """
         if self.closed:
             return
         self.closed = True
@@ -124,6 +131,8 @@ class Running:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         await self.daemon.close()
+        gc.collect()
+        await asyncio.sleep(0)  # let the reclaimed connections' close complete
 
     def alive(self) -> bool:
         """Return whether the engine's run task is still running."""
