@@ -134,7 +134,7 @@ async def run_backtest(
                     await engine.drain()
             result.quotes += len(rows)
             if daemon.orders.awaiting_quotes:
-                for symbol in daemon.orders.awaiting_quotes:
+                for symbol in sorted(daemon.orders.awaiting_quotes):  # a set: fix the order
                     q = engine.quotes.get(symbol)
                     if q is not None:
                         await daemon.orders.on_quote(q)

@@ -143,7 +143,9 @@ class OrderManager:
         self._fractional = fractional
         self._slippage = slippage
         self._open: dict[str, Intent] = {}
-        self._awaiting: dict[str, set[str]] = {}
+        # symbol -> the sales whose replacement waits on its quote, in the order they came
+        # (a dict as an ordered set: replacements are sized and placed in that order).
+        self._awaiting: dict[str, dict[str, None]] = {}
         # Told when a symbol starts or stops being waited on (the engine's quote gate).
         self.on_awaiting: Callable[[str], None] = lambda symbol: None
         self.harvests_completed: list[Intent] = []
@@ -217,8 +219,11 @@ class OrderManager:
             },
         )
         # The replacement spends about the sale's proceeds the same day: the limits must hold
-        # for both, or the harvest would end in cash when its replacement is denied.
+        # for both, or the harvest would end in cash when its replacement is denied. So its
+        # notional is reserved in the day's count now, and the replacement draws on it.
         follow_up = plan.quantity * quote.bid_decimal if plan.replacement else ZERO
+        if follow_up:
+            intent.payload["reserved_notional"] = str(follow_up)
         # One write transaction, committed before the order leaves: the intent is stored
         # SUBMITTED at once (a crash before the send is resolved by resume()'s lookup), with
         # the day's risk counters it was admitted against.
@@ -243,33 +248,42 @@ class OrderManager:
         return saved
 
     async def _admit(
-        self, intent: Intent, *, harvest: bool, follow_up: Decimal = ZERO
+        self,
+        intent: Intent,
+        *,
+        harvest: bool,
+        follow_up: Decimal = ZERO,
+        reserved: Decimal = ZERO,
     ) -> tuple[Intent, bool]:
         """Store a new intent SUBMITTED, or DENIED by the risk limits, counting it in the
         day's limits in the same transaction; return (stored intent, whether it is new).
 
-        An intent whose id is stored already is returned as it is, and counted no further.
+        The day's notional grows by the order's notional and the `follow_up` it commits to,
+        less what its parent `reserved` for it. An intent whose id is stored already is
+        returned as it is, and counted no further.
         """
         notional = intent.quantity * (intent.limit_price or ZERO)
+        added = max(ZERO, notional + follow_up - reserved)
 
         def admit(new: Intent, counters: str | None) -> tuple[Intent, str | None]:
             count, spent = _parse_counters(counters)
             denial = self._risk_denial(
-                new, harvest=harvest, follow_up=follow_up, count=count, spent=spent
+                new, harvest=harvest, follow_up=follow_up, count=count, day=spent + added
             )
             if denial is not None:
                 return replace(new, status=IntentStatus.DENIED, reason=denial), None
             return (
                 replace(new, status=IntentStatus.SUBMITTED),
-                _format_counters(count + (1 if harvest else 0), spent + notional),
+                _format_counters(count + (1 if harvest else 0), spent + added),
             )
 
         return await self._repo.admit_intent(intent, _risk_key(self.today()), admit)
 
     def _risk_denial(
-        self, intent: Intent, *, harvest: bool, follow_up: Decimal, count: int, spent: Decimal
+        self, intent: Intent, *, harvest: bool, follow_up: Decimal, count: int, day: Decimal
     ) -> str | None:
-        """Return why `intent` may not go out, given the day's harvest `count` and `spent`."""
+        """Return why `intent` may not go out, given the day's harvest `count` and the `day`
+        notional it would bring the day to."""
         if not self.trading_enabled:
             return "dry_run: trading is not enabled"
         if self.risk.kill_switch:
@@ -281,7 +295,6 @@ class OrderManager:
             return f"risk: order notional {notional:.2f} above max_order_notional"
         if follow_up > self.risk.max_order_notional:
             return f"risk: replacement notional {follow_up:.2f} above max_order_notional"
-        day = spent + notional + follow_up
         if day > self.risk.max_daily_notional:
             return f"risk: daily notional {day:.2f} above max_daily_notional"
         if harvest and count >= self.risk.max_harvests_per_day:
@@ -476,7 +489,7 @@ class OrderManager:
         quote = self._quotes(symbol)
         if quote is None or not quote.ask > 0:
             log.info("replacement_waiting_for_quote", intent_id=sale.intent_id, symbol=symbol)
-            self._awaiting.setdefault(symbol, set()).add(sale.intent_id)
+            self._awaiting.setdefault(symbol, {})[sale.intent_id] = None
             self.on_awaiting(symbol)
             return
         budget = sale.filled_notional
@@ -507,7 +520,8 @@ class OrderManager:
                 "trade_date": self.today().isoformat(),
             },
         )
-        saved, created = await self._admit(intent, harvest=False)
+        reserved = Decimal(str(sale.payload.get("reserved_notional", "0")))
+        saved, created = await self._admit(intent, harvest=False, reserved=reserved)
         if saved.status.terminal:
             if created:
                 log.warning("replacement_denied", intent_id=rid, reason=saved.reason)
