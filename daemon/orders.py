@@ -55,7 +55,6 @@ _STATUS = {
 class Repository(Protocol):
     """The storage operations the order manager needs."""
 
-    async def save_intent(self, intent: Intent) -> Intent: ...
     async def admit_intent(
         self,
         intent: Intent,
