@@ -25,7 +25,7 @@ import gc
 import itertools
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -50,6 +50,7 @@ from ledger.model import (
 from ledger.money import cents, share
 
 SHARE_QUANTUM = Decimal("1e-9")
+ONE = Decimal(1)
 _LAST = sys.maxsize  # HIFO tie order of a lot's unwashed remainder: after its parts
 
 
@@ -71,7 +72,12 @@ class _Lot:
 
     @property
     def quantity(self) -> Decimal:
-        return sum((p.quantity for p in self.parcels), ZERO)
+        return sum((p.quantity for p in self.open_span()), ZERO)
+
+    def release(self) -> None:
+        """Drop the parcels of a lot sold out (a history leaves most lots so); keep its name."""
+        self.parcels = []
+        self.empty_head = self.empty_tail = 0
 
     def first_open(self) -> Parcel | None:
         """Return the first parcel with shares left (None when the lot is sold out)."""
@@ -131,7 +137,7 @@ class _Portion:
     replacement_lot_ids: tuple[str, ...] = ()
     # Replacement shares still to be found equal `quantity * share_factor` (splits after the
     # sale change how many new shares stand for one sold share).
-    share_factor: Decimal = Decimal(1)
+    share_factor: Decimal = ONE
 
     @property
     def loss(self) -> Decimal:
@@ -163,6 +169,7 @@ class _Sale:
     """The portions of one sale of one parcel, in the order they were split off."""
 
     portions: list[_Portion]
+    trade: int  # which sale (one SELL may relieve several parcels)
 
 
 @dataclass(slots=True)
@@ -230,8 +237,28 @@ class Ledger:
 
     @property
     def sales(self) -> list[SaleRow]:
-        """Return every sale row so far, in order of sale."""
-        return [p.freeze() for sale in self._sales for p in sale.portions]
+        """Return every sale row so far, in order of sale.
+
+        A sale has one row per lot it relieves, split further where only part is washed and
+        where the lot's shares carry different holding periods (parts of a lot that served as
+        replacement shares). Pieces of one row that the ledger washed separately, against
+        different replacements, or that sat in separate parcels, are summed into it.
+        """
+        rows: list[SaleRow] = []
+        sales = self._sales
+        n = len(sales)
+        i = 0
+        while i < n:
+            sale = sales[i]
+            j = i + 1
+            while j < n and sales[j].trade == sale.trade:
+                j += 1
+            if j == i + 1 and len(sale.portions) == 1:  # most sales: one parcel, one piece
+                rows.append(sale.portions[0].freeze())
+            else:
+                rows.extend(_merged_rows(sales[i:j], self._lot_order))
+            i = j
+        return rows
 
     def open_lots(self) -> list[OpenLot]:
         """Return every parcel still held, by account, symbol and acquisition."""
@@ -294,18 +321,24 @@ class Ledger:
 
     def apply_all(self, events: Iterable[LedgerEvent]) -> None:
         """Apply a history, ordered by date, then timestamp, then source order."""
-        keyed = [(_order_key(event), event) for event in events]
-        keyed.sort(key=_first)
+        ordered = sorted(events, key=_order_key)
+        if not ordered:
+            return
         # The ledger makes no reference cycles, so the cyclic garbage collector has nothing to
         # find here, yet it would walk every lot and sale row again and again as they pile up
         # (a fifth of the replay of a million-trade history, two fifths of a 100,000-trade
         # one). Reference counting still frees everything. Paused for the batch only.
         collecting = gc.isenabled()
         gc.disable()
+        dispatch = self._dispatch
+        last = ordered[0]
         try:
-            for key, event in keyed:
-                self._apply(event, key)
+            self._apply(last, _order_key(last))  # checked against what came before
+            for event in itertools.islice(ordered, 1, None):  # sorted: in order after it
+                last = event
+                dispatch(event)
         finally:
+            self._last_key = _order_key(last)
             if collecting:
                 gc.enable()
 
@@ -321,6 +354,9 @@ class Ledger:
                 field="date",
             )
         self._last_key = key
+        self._dispatch(event)
+
+    def _dispatch(self, event: LedgerEvent) -> None:
         if isinstance(event, Split):
             self._split(event)
         elif event.action is Action.BUY:
@@ -363,6 +399,9 @@ class Ledger:
             if rest.quantity > ZERO and not rest.replacement_used:
                 group.recent.append(rest)
 
+    def _lot_order(self, lot_id: str) -> int:
+        return self._lots[lot_id].order
+
     def _new_lot_id(self, t: Trade) -> str:
         base = default_lot_id(t)
         lot_id, n = base, 1
@@ -399,6 +438,7 @@ class Ledger:
         wash = self._wash_applies(t.symbol) and not account_type.tax_advantaged
         group = self._group(t.symbol) if wash else None
         hifo = self._is_hifo(t.account)
+        trade = next(self._counter)
         self._raised_in_sale = {}
         while qty_left > ZERO:
             # Pick each parcel only once the previous one is done: washing an earlier portion
@@ -410,11 +450,15 @@ class Ledger:
             proceeds = share(proceeds_left, qty, qty_left)
             proceeds_left -= proceeds
             qty_left -= qty
-            cost = share(parcel.cost, qty, held)
-            adjustment = share(parcel.wash_adjustment, qty, held)
-            parcel.cost -= cost
-            parcel.wash_adjustment -= adjustment
-            parcel.quantity = held - qty
+            if qty == held:  # the whole parcel; zeros shared, as most parcels end sold
+                cost, adjustment = parcel.cost, parcel.wash_adjustment
+                parcel.cost = parcel.wash_adjustment = parcel.quantity = ZERO
+            else:
+                cost = share(parcel.cost, qty, held)
+                adjustment = share(parcel.wash_adjustment, qty, held)
+                parcel.cost -= cost
+                parcel.wash_adjustment -= adjustment
+                parcel.quantity = held - qty
             parcel.basis_per_share = None
             if hifo:
                 self._hifo_push(parcel)
@@ -433,7 +477,7 @@ class Ledger:
                 basis,
                 t.seq,
             )
-            sale = _Sale([portion])
+            sale = _Sale([portion], trade)
             self._sales.append(sale)
             if group is not None and basis > proceeds:  # a loss
                 group.last_loss_sale = t.trade_date
@@ -512,9 +556,9 @@ class Ledger:
         # negative), which `first_open` finds without summing every parcel each time.
         lots = self._positions.get((account, symbol))
         while lots and lots[0].first_open() is None:
-            lots.popleft()
+            lots.popleft().release()
         while lots and lots[-1].first_open() is None:
-            lots.pop()
+            lots.pop().release()
 
     # -- wash sales ------------------------------------------------------------------------
 
@@ -550,7 +594,7 @@ class Ledger:
         Return the part of `portion` still waiting for replacement shares, or None.
         """
         factor = portion.share_factor
-        needed = portion.quantity * factor
+        needed = portion.quantity if factor is ONE else portion.quantity * factor
         used = min(needed, replacement.quantity)
         if used < needed:
             sold = used
@@ -732,6 +776,59 @@ def _compact_date(day: date) -> str:
     return f"{day:%Y%m%d}"
 
 
+def _merged_rows(sales: list[_Sale], lot_order: Callable[[str], int]) -> list[SaleRow]:
+    """Return the rows of one sale: its pieces summed by lot, holding period and washed-ness.
+
+    A summed row lists its replacement lots in the order they were matched (acquisition).
+    """
+    pieces: dict[tuple[str, date, bool], list[_Portion]] = {}
+    for sale in sales:
+        for p in sale.portions:
+            key = (p.lot_id, p.holding_period_start, p.wash_sale_disallowed > ZERO)
+            same = pieces.get(key)
+            if same is None:
+                pieces[key] = [p]
+            else:
+                same.append(p)
+    rows = []
+    for same in pieces.values():
+        first = same[0]
+        if len(same) == 1:
+            rows.append(first.freeze())
+            continue
+        quantity = proceeds = cost = basis = disallowed = permanent = ZERO
+        ids: dict[str, None] = {}
+        for p in same:
+            quantity += p.quantity
+            proceeds += p.proceeds
+            cost += p.cost_basis
+            basis += p.adjusted_basis
+            disallowed += p.wash_sale_disallowed
+            permanent += p.permanently_disallowed
+            ids.update(dict.fromkeys(p.replacement_lot_ids))
+        rows.append(
+            SaleRow(
+                first.lot_id,
+                first.account,
+                first.account_type,
+                first.symbol,
+                quantity,
+                first.acquired,
+                first.holding_period_start,
+                first.date_sold,
+                proceeds,
+                cost,
+                basis,
+                disallowed,
+                permanent,
+                term_of(first.holding_period_start, first.date_sold),
+                tuple(sorted(ids, key=lot_order)),
+                first.seq,
+            )
+        )
+    return rows
+
+
 def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:
     """Split `qty` shares off `portion` into a new portion; `portion` keeps the rest."""
     proceeds = share(portion.proceeds, qty, portion.quantity)
@@ -760,10 +857,6 @@ def _split_portion(portion: _Portion, qty: Decimal) -> _Portion:
     portion.cost_basis -= cost
     portion.adjusted_basis -= adjusted
     return part
-
-
-def _first(item: tuple[tuple[date, object, int], LedgerEvent]) -> tuple[date, object, int]:
-    return item[0]
 
 
 def _check_trade(t: Trade) -> None:

@@ -175,20 +175,29 @@ def test_basis_increases_equal_the_losses_not_lost_for_good(history: History) ->
 @given(histories(fees=True))
 def test_a_wash_needs_an_identical_purchase_within_30_days(history: History) -> None:
     """IRC §1091(a): a washed row names replacement lots bought, as identical securities, in the
-    61-day period around its sale; IRA replacements make the loss permanent; sales inside the
-    IRA are never washed."""
+    61-day period around its sale, each once and in order of purchase; IRA replacements make
+    the loss permanent; sales inside the IRA are never washed."""
     buys = {t.lot_id: t for t in history.trades if t.action is Action.BUY}
+    order = [t.lot_id for t in sorted(buys.values(), key=lambda t: (t.trade_date, t.seq))]
     for r in replay(history).sales:
         if not r.washed:
             assert r.replacement_lot_ids == ()
             continue
         assert r.reportable
-        [lot_id] = r.replacement_lot_ids
-        b = buys[lot_id]
-        assert IDENTITY.identical(b.symbol, r.symbol)
-        assert abs(b.trade_date - r.date_sold) <= WINDOW
-        permanent = ACCOUNTS[b.account].tax_advantaged
-        assert r.permanently_disallowed == (r.wash_sale_disallowed if permanent else ZERO)
+        assert r.replacement_lot_ids
+        assert list(r.replacement_lot_ids) == [i for i in order if i in r.replacement_lot_ids]
+        kinds = set()
+        for lot_id in r.replacement_lot_ids:
+            b = buys[lot_id]
+            assert IDENTITY.identical(b.symbol, r.symbol)
+            assert abs(b.trade_date - r.date_sold) <= WINDOW
+            kinds.add(ACCOUNTS[b.account].tax_advantaged)
+        if kinds == {True}:
+            assert r.permanently_disallowed == r.wash_sale_disallowed
+        elif kinds == {False}:
+            assert r.permanently_disallowed == ZERO
+        else:
+            assert ZERO < r.permanently_disallowed < r.wash_sale_disallowed
 
 
 # -- invariance ---------------------------------------------------------------------------
