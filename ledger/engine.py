@@ -166,10 +166,9 @@ class _Portion:
 
 @dataclass(slots=True)
 class _Sale:
-    """The portions of one sale of one parcel, in the order they were split off."""
+    """The portions of one sale: one per parcel relieved, then the washed pieces split off."""
 
     portions: list[_Portion]
-    trade: int  # which sale (one SELL may relieve several parcels)
 
 
 @dataclass(slots=True)
@@ -245,19 +244,12 @@ class Ledger:
         different replacements, or that sat in separate parcels, are summed into it.
         """
         rows: list[SaleRow] = []
-        sales = self._sales
-        n = len(sales)
-        i = 0
-        while i < n:
-            sale = sales[i]
-            j = i + 1
-            while j < n and sales[j].trade == sale.trade:
-                j += 1
-            if j == i + 1 and len(sale.portions) == 1:  # most sales: one parcel, one piece
-                rows.append(sale.portions[0].freeze())
+        for sale in self._sales:
+            portions = sale.portions
+            if len(portions) == 1:  # most sales: one parcel, not split
+                rows.append(portions[0].freeze())
             else:
-                rows.extend(_merged_rows(sales[i:j], self._lot_order))
-            i = j
+                rows.extend(_merged_rows(portions, self._lot_order))
         return rows
 
     def open_lots(self) -> list[OpenLot]:
@@ -438,7 +430,8 @@ class Ledger:
         wash = self._wash_applies(t.symbol) and not account_type.tax_advantaged
         group = self._group(t.symbol) if wash else None
         hifo = self._is_hifo(t.account)
-        trade = next(self._counter)
+        sale = _Sale([])
+        self._sales.append(sale)
         self._raised_in_sale = {}
         while qty_left > ZERO:
             # Pick each parcel only once the previous one is done: washing an earlier portion
@@ -477,8 +470,7 @@ class Ledger:
                 basis,
                 t.seq,
             )
-            sale = _Sale([portion], trade)
-            self._sales.append(sale)
+            sale.portions.append(portion)
             if group is not None and basis > proceeds:  # a loss
                 group.last_loss_sale = t.trade_date
                 rest = self._match_earlier(group, sale, portion)
@@ -776,22 +768,26 @@ def _compact_date(day: date) -> str:
     return f"{day:%Y%m%d}"
 
 
-def _merged_rows(sales: list[_Sale], lot_order: Callable[[str], int]) -> list[SaleRow]:
+def _merged_rows(portions: list[_Portion], lot_order: Callable[[str], int]) -> list[SaleRow]:
     """Return the rows of one sale: its pieces summed by lot, holding period and washed-ness.
 
-    A summed row lists its replacement lots in the order they were matched (acquisition).
+    Rows come in the order the sale relieved their parcels; a summed row lists its replacement
+    lots in the order they were matched (acquisition).
     """
-    pieces: dict[tuple[str, date, bool], list[_Portion]] = {}
-    for sale in sales:
-        for p in sale.portions:
-            key = (p.lot_id, p.holding_period_start, p.wash_sale_disallowed > ZERO)
-            same = pieces.get(key)
-            if same is None:
-                pieces[key] = [p]
-            else:
-                same.append(p)
+    pieces: dict[tuple[tuple[str, date], bool], list[_Portion]] = {}
+    slots: dict[tuple[str, date], int] = {}  # (lot, holding period) -> order of relief
+    for p in portions:
+        slot = (p.lot_id, p.holding_period_start)
+        if slot not in slots:
+            slots[slot] = len(slots)
+        key = (slot, p.wash_sale_disallowed > ZERO)
+        same = pieces.get(key)
+        if same is None:
+            pieces[key] = [p]
+        else:
+            same.append(p)
     rows = []
-    for same in pieces.values():
+    for _key, same in sorted(pieces.items(), key=lambda item: slots[item[0][0]]):
         first = same[0]
         if len(same) == 1:
             rows.append(first.freeze())
