@@ -25,9 +25,9 @@ import gc
 import itertools
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 from heapq import heappop, heappush
@@ -202,7 +202,7 @@ class Ledger:
         self._lots: dict[str, _Lot] = {}
         self._groups: dict[str, _Group] = {}
         self._sales: list[_Sale] = []
-        self._last_key: tuple[date, object, int] | None = None
+        self._last_key: tuple[date, datetime, int] | None = None
         self._applies: dict[str, bool] = {}
         # Basis the sale being applied has added to parcels by washing its own losses (keyed by
         # id(parcel)), so HIFO keeps ranking them as they stood when the sale was made.
@@ -244,13 +244,18 @@ class Ledger:
         different replacements, or that sat in separate parcels, are summed into it.
         """
         rows: list[SaleRow] = []
+        for sale_rows in self.sales_by_sale():
+            rows.extend(sale_rows)
+        return rows
+
+    def sales_by_sale(self) -> Iterator[list[SaleRow]]:
+        """Yield the rows of each sale (each SELL applied), in order of sale."""
         for sale in self._sales:
             portions = sale.portions
             if len(portions) == 1:  # most sales: one parcel, not split
-                rows.append(portions[0].freeze())
+                yield [portions[0].freeze()]
             else:
-                rows.extend(_merged_rows(portions, self._lot_order))
-        return rows
+                yield _merged_rows(portions, self._lot_order)
 
     def open_lots(self) -> list[OpenLot]:
         """Return every parcel still held, by account, symbol and acquisition."""
@@ -313,8 +318,11 @@ class Ledger:
 
     def apply_all(self, events: Iterable[LedgerEvent]) -> None:
         """Apply a history, ordered by date, then timestamp, then source order."""
-        ordered = sorted(events, key=_order_key)
-        if not ordered:
+        self.apply_sorted(sorted(events, key=event_order))
+
+    def apply_sorted(self, events: Sequence[LedgerEvent]) -> None:
+        """Apply a history already sorted by `event_order` (as `apply_all` sorts it)."""
+        if not events:
             return
         # The ledger makes no reference cycles, so the cyclic garbage collector has nothing to
         # find here, yet it would walk every lot and sale row again and again as they pile up
@@ -323,22 +331,22 @@ class Ledger:
         collecting = gc.isenabled()
         gc.disable()
         dispatch = self._dispatch
-        last = ordered[0]
+        last = events[0]
         try:
-            self._apply(last, _order_key(last))  # checked against what came before
-            for event in itertools.islice(ordered, 1, None):  # sorted: in order after it
+            self._apply(last, event_order(last))  # checked against what came before
+            for event in itertools.islice(events, 1, None):  # sorted: in order after it
                 last = event
                 dispatch(event)
         finally:
-            self._last_key = _order_key(last)
+            self._last_key = event_order(last)
             if collecting:
                 gc.enable()
 
     def apply(self, event: LedgerEvent) -> None:
         """Apply one event; events must come in (date, timestamp, seq) order."""
-        self._apply(event, _order_key(event))
+        self._apply(event, event_order(event))
 
-    def _apply(self, event: LedgerEvent, key: tuple[date, object, int]) -> None:
+    def _apply(self, event: LedgerEvent, key: tuple[date, datetime, int]) -> None:
         if self._last_key is not None and key[:2] < self._last_key[:2]:
             raise LedgerError(
                 f"event dated {event.trade_date} arrives after one dated {self._last_key[0]}; "
@@ -864,5 +872,6 @@ def _check_trade(t: Trade) -> None:
         raise LedgerError(f"fees must not be negative (got {t.fees})", field="fees")
 
 
-def _order_key(event: LedgerEvent) -> tuple[date, object, int]:
+def event_order(event: LedgerEvent) -> tuple[date, datetime, int]:
+    """Return the key the ledger orders events by: date, then timestamp, then source order."""
     return (event.trade_date, event.instant, event.seq)

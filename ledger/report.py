@@ -117,28 +117,50 @@ def build_report(
     account to what its broker reports (default `Form1099.REPORTED`, boxes A / D). Sales inside
     tax-advantaged accounts get no box and are left out of the totals.
     """
-    kinds = boxes or {}
-    box_of = _BOXES.get
-    reported = Form1099.REPORTED
-    selected = tuple(
-        [
-            ReportedSale(
-                row,
-                box_of((row.term, kinds.get(row.account, reported))) if row.reportable else None,
-            )
-            for row in sales
-            if year is None or row.date_sold.year == year
-        ]
-    )
+    selected = tuple(reported_sales(sales, year, boxes))
     return TaxReport(
         sales=selected,
         open_lots=tuple(open_lots),
-        totals=_totals(s.sale for s in selected if s.reportable),
+        totals=totals_of(s.sale for s in selected if s.reportable),
         year=year,
     )
 
 
-def _totals(rows: Iterable[SaleRow]) -> Totals:
+def reported_sales(
+    sales: Iterable[SaleRow],
+    year: int | None = None,
+    boxes: Mapping[str, Form1099] | None = None,
+) -> list[ReportedSale]:
+    """Return `year`'s sales (all when None) with their Form 8949 box, as `build_report` does."""
+    kinds = boxes or {}
+    box_of = _BOXES.get
+    reported = Form1099.REPORTED
+    return [
+        ReportedSale(
+            row,
+            box_of((row.term, kinds.get(row.account, reported))) if row.reportable else None,
+        )
+        for row in sales
+        if year is None or row.date_sold.year == year
+    ]
+
+
+def add_totals(a: Totals, b: Totals) -> Totals:
+    """Return the totals of two disjoint sets of sales (exact: the sums are of cents)."""
+    return Totals(
+        count=a.count + b.count,
+        proceeds=a.proceeds + b.proceeds,
+        adjusted_basis=a.adjusted_basis + b.adjusted_basis,
+        wash_sale_disallowed=a.wash_sale_disallowed + b.wash_sale_disallowed,
+        permanently_disallowed=a.permanently_disallowed + b.permanently_disallowed,
+        gain_loss=a.gain_loss + b.gain_loss,
+        short_term_gain_loss=a.short_term_gain_loss + b.short_term_gain_loss,
+        long_term_gain_loss=a.long_term_gain_loss + b.long_term_gain_loss,
+    )
+
+
+def totals_of(rows: Iterable[SaleRow]) -> Totals:
+    """Return the sums over `rows` (the caller picks the reportable ones)."""
     count = 0
     proceeds = basis = disallowed = permanent = short = long_ = ZERO
     for row in rows:

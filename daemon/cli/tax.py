@@ -26,9 +26,10 @@ from adapters.importers import InputError
 from adapters.importers.accounts_csv import Accounts, parse_accounts
 from adapters.importers.trades_csv import parse_trades
 from daemon.cli import app
+from daemon.cli.tax_parts import Output, available_cores, render_in_parts
 from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
-from ledger.engine import Ledger
+from ledger.engine import Ledger, event_order
 from ledger.errors import LedgerError
 from ledger.forms import money, quantity
 from ledger.forms.form8949_csv import render_form8949_csv
@@ -36,7 +37,7 @@ from ledger.forms.json_report import iter_json
 from ledger.forms.txf import render_txf
 from ledger.identity import Identity
 from ledger.model import AccountType, Term, Trade
-from ledger.report import TaxReport, build_report
+from ledger.report import Form1099, TaxReport, build_report
 
 tax_app = typer.Typer(help="Tax reports: Form 8949, TXF, JSON.", no_args_is_help=True)
 app.add_typer(tax_app, name="tax")
@@ -115,6 +116,15 @@ def report(
             help="TXF: write every sale in record format 5 (empty wash-sale line when none).",
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=0,
+            help="CPU cores for a large history (json, csv, txf; Linux); 0: all, 1: one.",
+        ),
+    ] = 0,
 ) -> None:
     """Report realised gains and losses with wash sales: Form 8949 CSV, TXF, JSON or a table."""
     # A batch over acyclic data (trades, lots, rows): reference counting frees everything, and
@@ -122,7 +132,9 @@ def report(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _report(trades, accounts, config, year, lot_method, output_format, output, txf_format5)
+        _report(
+            trades, accounts, config, year, lot_method, output_format, output, txf_format5, jobs
+        )
     finally:
         if collecting:
             gc.enable()
@@ -137,11 +149,64 @@ def _report(
     output_format: ReportFormat,
     output: Path | None,
     txf_format5: bool,
+    jobs: int,
 ) -> None:
     try:
-        tax_report = _build(trades, accounts, config, year, lot_method)
+        inputs = _read(trades, accounts, config, lot_method)
     except (InputError, ConfigError) as exc:
         _fail(str(exc))
+    chunks = _render_in_parts(inputs, year, output_format, txf_format5, jobs)
+    if chunks is None:
+        try:
+            tax_report = _build(inputs, year)
+        except InputError as exc:
+            _fail(str(exc))
+        chunks = _render(tax_report, output_format, output, txf_format5)
+        if chunks is None:  # the table went straight to the terminal
+            return
+    if output is None:
+        _write_stdout(chunks)
+    else:
+        try:
+            write_atomically(output, chunks)
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+def _render_in_parts(
+    inputs: _Inputs, year: int | None, output_format: ReportFormat, txf_format5: bool, jobs: int
+) -> Iterable[bytes] | None:
+    """Return the report made on several cores (`tax_parts`), or None to make it here."""
+    if output_format is ReportFormat.TABLE:
+        return None
+    try:
+        size = inputs.path.stat().st_size
+    except OSError:
+        return None  # the sequential run says what is wrong with the file
+    texts = render_in_parts(
+        inputs.trades,
+        size,
+        inputs.identity,
+        inputs.new_ledger,
+        Output(
+            output_format.value,  # type: ignore[arg-type]
+            txf_program=f"tlh {_version()}",
+            txf_export_date=_today(),
+            txf_unwashed_format=5 if txf_format5 else 4,
+        ),
+        jobs=jobs or available_cores(),
+        year=year,
+        boxes=inputs.form_1099,
+    )
+    if texts is None:
+        return None
+    encoding = ("ascii", "replace") if output_format is ReportFormat.TXF else ("utf-8", "strict")
+    return (text.encode(*encoding) for text in texts)
+
+
+def _render(
+    tax_report: TaxReport, output_format: ReportFormat, output: Path | None, txf_format5: bool
+) -> Iterable[bytes] | None:
     chunks: Iterable[bytes]
     if output_format is ReportFormat.TABLE:
         if output is None:
@@ -149,7 +214,7 @@ def _report(
             if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
                 console = Console(width=TABLE_WIDTH)
             _print_table(tax_report, console)
-            return
+            return None
         chunks = [_table_text(tax_report).encode()]
     elif output_format is ReportFormat.JSON:
         chunks = (text.encode() for text in iter_json(tax_report))
@@ -164,32 +229,35 @@ def _report(
                 unwashed_format=5 if txf_format5 else 4,
             ).encode("ascii", "replace")
         ]
-    if output is None:
-        _write_stdout(chunks)
-    else:
-        try:
-            write_atomically(output, chunks)
-        except OSError as exc:
-            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+    return chunks
 
 
 # -- building the report ---------------------------------------------------------------------
 
 
-def _build(
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """A report's inputs: the history's file, and how to build its ledger."""
+
+    path: Path
+    identity: Identity
+    new_ledger: Callable[[], Ledger]
+    form_1099: dict[str, Form1099]
+
+    def trades(self) -> list[Trade]:
+        """Read the history; raise `InputError` naming the line of a malformed row."""
+        return parse_trades(self.path)
+
+
+def _read(
     trades_path: Path,
     accounts_path: Path | None,
     config_path: Path | None,
-    year: int | None,
     lot_method: LotMethod,
-) -> TaxReport:
-    """Read every input, run the whole history through the ledger, select `year`'s sales.
-
-    Raise `InputError` or `ConfigError` for unusable input, before anything is written.
-    """
+) -> _Inputs:
+    """Read the configuration and accounts; raise `InputError` or `ConfigError` if unusable."""
     config = load_config(config_path)
     accounts = parse_accounts(accounts_path) if accounts_path is not None else Accounts()
-    trades = parse_trades(trades_path)
     # ACCOUNTS.csv overrides the daemon's [accounts] table; unlisted accounts are taxable.
     account_types = {**config.account_types, **accounts.types}
 
@@ -202,12 +270,22 @@ def _build(
             default_lot_method=lot_method,
         )
 
-    ledger = new_ledger()
+    return _Inputs(trades_path, config.identity, new_ledger, dict(accounts.form_1099))
+
+
+def _build(inputs: _Inputs, year: int | None) -> TaxReport:
+    """Read the history, run it through the ledger, select `year`'s sales.
+
+    Raise `InputError` for a malformed row or a trade the ledger refuses, before anything is
+    written.
+    """
+    trades = inputs.trades()
+    ledger = inputs.new_ledger()
     try:
         ledger.apply_all(trades)
     except LedgerError as exc:
-        raise _locate(exc, trades, new_ledger, trades_path) from exc
-    return build_report(ledger.sales, ledger.open_lots(), year=year, boxes=accounts.form_1099)
+        raise _locate(exc, trades, inputs.new_ledger, inputs.path) from exc
+    return build_report(ledger.sales, ledger.open_lots(), year=year, boxes=inputs.form_1099)
 
 
 def _locate(
@@ -220,7 +298,7 @@ def _locate(
     """
     field = exc.field or "trade"
     replay = new_ledger()
-    for trade in sorted(trades, key=lambda t: (t.trade_date, t.instant, t.seq)):
+    for trade in sorted(trades, key=event_order):
         try:
             replay.apply(trade)
         except LedgerError as again:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 from ledger.forms import description, mdy, money
 from ledger.report import ReportedSale, TaxReport
 
 WASH_SALE_CODE = "W"
+LINE_END = "\r\n"  # RFC 4180
 COLUMNS = (
     "box",
     "description",
@@ -42,10 +44,33 @@ COLUMNS = (
 def render_form8949_csv(report: TaxReport) -> str:
     """Return the reportable sales of `report` as Form 8949 CSV, header first."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator=LINE_END)
     writer.writerow(COLUMNS)
     writer.writerows(form8949_row(s) for s in report.form8949_sales())
     return out.getvalue()
+
+
+class Form8949Lines:
+    """Write sales one at a time as the lines `render_form8949_csv` has for them."""
+
+    def __init__(self) -> None:
+        self._out = io.StringIO()
+        self._writer = csv.writer(self._out, lineterminator=LINE_END)
+
+    def header(self) -> str:
+        """Return the header line."""
+        return self._line(COLUMNS)
+
+    def __call__(self, reported: ReportedSale) -> str:
+        """Return the CSV line of one reportable sale, line end included."""
+        return self._line(form8949_row(reported))
+
+    def _line(self, fields: Sequence[str]) -> str:
+        self._writer.writerow(fields)
+        text = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return text
 
 
 def form8949_row(reported: ReportedSale) -> list[str]:

@@ -7,8 +7,9 @@ Money is a decimal string to the cent, quantities are exact decimal strings (``"
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from itertools import islice
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -20,6 +21,7 @@ from ledger.report import ReportedSale, TaxReport, Totals
 _STRING = encode_basestring_ascii
 
 JsonObject = dict[str, object]
+ROW_SEPARATOR = ",\n    "  # between the rows of "sales" and of "open_lots"
 
 
 def render_json(report: TaxReport) -> str:
@@ -34,17 +36,32 @@ def iter_json(report: TaxReport, rows_per_chunk: int = 20_000) -> Iterator[str]:
     them equal), written by `SaleLines`, which is several times faster on a million rows; the
     chunks let a caller stream the report to a file without holding all of it.
     """
+    line = SaleLines()
+    texts = (line(s) for s in report.sales)
+    return iter_json_texts(texts, report.open_lots, report.totals, rows_per_chunk)
+
+
+def iter_json_texts(
+    sale_texts: Iterable[str],
+    open_lots: Iterable[OpenLot],
+    totals: Totals,
+    rows_per_chunk: int = 20_000,
+) -> Iterator[str]:
+    """Yield the JSON report from its sale rows already written by `SaleLines`, in order.
+
+    A text may hold several rows joined by `ROW_SEPARATOR` (as the rows of one sale).
+    """
     dumps = json.dumps
     yield '{\n  "sales": ['
-    line = SaleLines()
-    sales = report.sales
-    for start in range(0, len(sales), rows_per_chunk):
-        rows = ",\n    ".join([line(s) for s in sales[start : start + rows_per_chunk]])
-        yield ("\n    " if start == 0 else ",\n    ") + rows
-    yield "\n  ],\n" if sales else "],\n"
-    lots = ",\n    ".join([dumps(open_lot_to_json(lot)) for lot in report.open_lots])
+    texts = iter(sale_texts)
+    first = True
+    while chunk := list(islice(texts, rows_per_chunk)):
+        yield ("\n    " if first else ROW_SEPARATOR) + ROW_SEPARATOR.join(chunk)
+        first = False
+    yield "],\n" if first else "\n  ],\n"
+    lots = ROW_SEPARATOR.join([dumps(open_lot_to_json(lot)) for lot in open_lots])
     yield '  "open_lots": [' + ("\n    " + lots + "\n  " if lots else "") + "],\n"
-    yield '  "totals": ' + dumps(totals_to_json(report.totals)) + "\n}\n"
+    yield '  "totals": ' + dumps(totals_to_json(totals)) + "\n}\n"
 
 
 class SaleLines:

@@ -48,6 +48,11 @@ def render_txf(
     lines = txf_header(program, export_date)
     for record in txf_records(report.form8949_sales(), unwashed_format=unwashed_format):
         lines.extend(record)
+    return txf_text(lines, newline)
+
+
+def txf_text(lines: Iterable[str], newline: str = "\r\n") -> str:
+    """Return header or record lines as `render_txf` writes them, each ended by `newline`."""
     return "".join(line + newline for line in lines)
 
 

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from ledger.identity import Identity
-from ledger.model import AccountType, Action, Parcel, Term, Trade
+from ledger.model import AccountType, Action, Parcel, SaleRow, Term, Trade
 from ledger.money import cents
+from ledger.partition import split_history
 from tests.ledger.helpers import total
 
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD")
@@ -308,3 +309,35 @@ def test_hifo_relieves_exactly_the_parcels_a_full_scan_picks(
 
     assert fast.sales == scan.sales
     assert fast.open_lots() == scan.open_lots()
+
+
+# -- independence of identical groups ---------------------------------------------------------
+
+
+@PROPERTY
+@given(histories(), st.integers(2, 3))
+def test_parts_of_a_split_history_replay_to_the_same_rows_and_lots(
+    history: History, parts: int
+) -> None:
+    """IRC §1091(a) reaches only substantially identical securities: each part of
+    `split_history` replayed alone gives exactly the whole history's sale rows (per sale) and
+    open lots for its symbols."""
+    split = split_history(history.trades, IDENTITY, parts)
+    if split is None:
+        return
+    whole = replay(history)
+    expected = dict(zip(sells(history.trades), whole.sales_by_sale(), strict=True))
+    got: dict[int, list[SaleRow]] = {}
+    lots = []
+    for part in split:
+        ledger = replay(History(part, history.methods))
+        got.update(zip(sells(part), ledger.sales_by_sale(), strict=True))
+        lots.extend(ledger.open_lots())
+    assert got == expected
+    assert sorted(lots, key=lambda lot: (lot.account, lot.symbol)) == whole.open_lots()
+
+
+def sells(trades: Sequence[Trade]) -> list[int]:
+    """Return the seq of each SELL in ledger order (as `Ledger.sales_by_sale` yields them)."""
+    ordered = sorted(trades, key=lambda t: (t.trade_date, t.seq))
+    return [t.seq for t in ordered if t.action is Action.SELL]

@@ -1,0 +1,136 @@
+"""`tlh tax report` on several cores (`daemon.cli.tax_parts`): the same bytes as on one.
+
+The history is the benchmark's generator (bench/gen_trades.py) at 25,000 trades: wash sales,
+chains, identical groups, IRA replacements, specific lots, fractional shares, fees.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from reportkit import REPO
+
+from daemon.cli.tax import ReportFormat, _build, _read, _render
+from daemon.cli.tax_parts import MIN_BYTES, Output, render_in_parts
+from ledger.conventions import LotMethod
+
+TLH = Path(sys.executable).with_name("tlh")
+FORMATS = ("json", "csv", "txf")
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = importlib.util.spec_from_file_location("gen_trades", REPO / "bench" / "gen_trades.py")
+    assert spec is not None
+    assert spec.loader is not None
+    gen_trades = importlib.util.module_from_spec(spec)
+    sys.modules["gen_trades"] = gen_trades  # its dataclasses look their module up
+    spec.loader.exec_module(gen_trades)
+    out = tmp_path_factory.mktemp("history")
+    gen_trades.generate(25_000, out, seed=7, symbols=60)
+    assert (out / "TRADES.csv").stat().st_size >= MIN_BYTES
+    return out
+
+
+@pytest.fixture(scope="module")
+def backwards(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same history with its days in reverse order (each day's rows in theirs): the
+    ledger's order is not the file's."""
+    out = tmp_path_factory.mktemp("backwards")
+    header, *rows = (history / "TRADES.csv").read_text().splitlines(keepends=True)
+    days: dict[str, list[str]] = {}
+    for row in rows:
+        days.setdefault(row[:10], []).append(row)
+    (out / "TRADES.csv").write_text(header + "".join(r for d in reversed(days) for r in days[d]))
+    for name in ("ACCOUNTS.csv", "tlh.toml"):
+        (out / name).write_bytes((history / name).read_bytes())
+    return out
+
+
+def run(
+    history: Path, *args: str, trades: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [
+            str(TLH), "tax", "report",
+            "--trades", str(trades or history / "TRADES.csv"),
+            "--accounts", str(history / "ACCOUNTS.csv"),
+            "--config", str(history / "tlh.toml"),
+            *args,
+        ],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("rows", ["forwards", "backwards"])
+@pytest.mark.parametrize("year", [None, 2022])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_workers_write_the_sequential_report_byte_for_byte(
+    request: pytest.FixtureRequest, fmt: str, year: int | None, rows: str
+) -> None:
+    """Issue #2 contract: the report does not depend on how many cores made it (in process,
+    so that the split path is known to be taken)."""
+    history: Path = request.getfixturevalue("history" if rows == "forwards" else rows)
+    inputs = _read(
+        history / "TRADES.csv", history / "ACCOUNTS.csv", history / "tlh.toml", LotMethod.FIFO
+    )
+    output = Output(fmt, txf_program="tlh test")  # type: ignore[arg-type]
+    texts = render_in_parts(
+        inputs.trades, MIN_BYTES, inputs.identity, inputs.new_ledger, output,
+        jobs=2, year=year, boxes=inputs.form_1099,
+    )  # fmt: skip
+    assert texts is not None, "the history was not split"
+    report = _build(inputs, year)
+    sequential = _render(report, ReportFormat(fmt), None, False)
+    assert sequential is not None
+    expected = b"".join(sequential)
+    if fmt == "txf":  # the sequential renderer names this program and today
+        expected = expected.replace(expected.split(b"\r\n")[1], b"Atlh test", 1)
+        expected = expected.replace(expected.split(b"\r\n")[2], b"D 01/01/1970", 1)
+    assert "".join(texts).encode() == expected
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_command_writes_the_same_file_with_one_job_or_two(history: Path, fmt: str) -> None:
+    """`--jobs 2` and `--jobs 1` give identical output files (exit 0, nothing on stderr)."""
+    one, two = run(history, "--format", fmt, "-j", "1"), run(history, "--format", fmt, "-j", "2")
+    assert (one.returncode, one.stderr, two.returncode, two.stderr) == (0, b"", 0, b"")
+    assert two.stdout == one.stdout
+
+
+def test_a_bad_row_fails_the_same_way_with_two_jobs(history: Path, tmp_path: Path) -> None:
+    """Section 5: the message names file, line and field, exit 2, whatever the job count."""
+    lines = (history / "TRADES.csv").read_text().splitlines(keepends=True)
+    date, account, _action, *rest = lines[20_000].split(",")
+    lines[20_000] = ",".join([date, account, "HOLD", *rest])
+    bad = tmp_path / "TRADES.csv"
+    bad.write_text("".join(lines))
+    one = run(history, "--format", "json", "-j", "1", trades=bad)
+    two = run(history, "--format", "json", "-j", "2", trades=bad)
+    assert one.returncode == two.returncode == 2
+    assert two.stderr == one.stderr
+    assert f"{bad}:20001: action:" in two.stderr.decode()
+    assert two.stdout == b""
+
+
+def test_a_trade_the_ledger_refuses_fails_the_same_way_with_two_jobs(
+    history: Path, tmp_path: Path
+) -> None:
+    """Section 5: an oversold position stops the report with its line, with workers too."""
+    lines = (history / "TRADES.csv").read_text().splitlines(keepends=True)
+    last = len(lines) - 1
+    date, account, _action, symbol, *_rest = lines[last].split(",")
+    lines.append(f"{date},{account},SELL,{symbol},1000000,1,,\n")
+    bad = tmp_path / "TRADES.csv"
+    bad.write_text("".join(lines))
+    one = run(history, "--format", "csv", "-j", "1", trades=bad)
+    two = run(history, "--format", "csv", "-j", "2", trades=bad)
+    assert one.returncode == two.returncode == 2
+    assert two.stderr == one.stderr
+    assert f"{bad}:{last + 2}: quantity: sells 1000000" in two.stderr.decode()
