@@ -17,8 +17,10 @@ The history (500 symbols, 5 years, frequent wash sales and chains of them; see
 
 It prints trades/s, seconds per stage, peak RSS, the counts that show the history is a hard
 one (sale rows, washed rows, chains: washed rows whose sold parcel itself carried a wash
-adjustment), then runs the real command line once as a subprocess (`tlh tax report ... --format
-json`) when it exists, timed end to end, and checks its JSON is the same as the in-process one.
+adjustment), then runs the real command line as a subprocess (`tlh tax report ... --format
+json`) when it exists, timed end to end, twice: on one core (`--jobs 1`, the stages above) and
+on all (its default: the history split by identical group, `daemon/cli/tax_parts.py`), and checks
+each JSON is the same as the in-process one.
 `--scaling` runs 100,000 and 1,000,000 trades in fresh processes (so that each peak RSS is its
 own) and prints the ratio of their times: 10x the trades must cost less than 12x the time.
 
@@ -331,7 +333,8 @@ def tlh_command() -> list[str] | None:
     return cmd if probe.returncode == 0 and "--trades" in probe.stdout else None
 
 
-def run_cli(directory: Path) -> dict[str, Any] | None:
+def run_cli(directory: Path, jobs: int | None = None) -> dict[str, Any] | None:
+    """Run `tlh tax report --format json` on the history; `jobs` None: its default (all cores)."""
     cmd = tlh_command()
     if cmd is None:
         return None
@@ -350,6 +353,7 @@ def run_cli(directory: Path) -> dict[str, Any] | None:
         "json",
         "--output",
         str(output),
+        *(["--jobs", str(jobs)] if jobs is not None else []),
     ]
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -406,7 +410,11 @@ def print_cli(c: dict[str, Any] | None, inprocess_sha: str | None) -> None:
         print(f"  exit {c['exit']}\n{c['stderr']}")
         return
     same = "same JSON as in-process" if c["json_sha256"] == inprocess_sha else "JSON DIFFERS"
-    print(f"  {c['seconds']:.2f} s end to end, peak RSS {c['peak_rss_mb']:.0f} MB; {same}")
+    verdict = "OK" if c["seconds"] < TARGET_SECONDS else "TOO SLOW"
+    print(
+        f"  {c['seconds']:.2f} s end to end (target < {TARGET_SECONDS:.0f} s: {verdict}), "
+        f"peak RSS {c['peak_rss_mb']:.0f} MB; {same}"
+    )
 
 
 def child_run(trades: int, seed: int, symbols: int = gen_trades.SYMBOLS) -> dict[str, Any]:
@@ -470,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nprofile of the apply stage ({profile.relative_to(ROOT)}), top 20 by own time:")
         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(20)
     if not args.no_cli:
+        print_cli(run_cli(directory, jobs=1), result["json_sha256"])
         print_cli(run_cli(directory), result["json_sha256"])
     return 0
 
