@@ -138,6 +138,9 @@ class _Portion:
     # Replacement shares still to be found equal `quantity * share_factor` (splits after the
     # sale change how many new shares stand for one sold share).
     share_factor: Decimal = ONE
+    # The piece this portion's washed shares are summed into (one row, however many
+    # replacements wash it), once a first part of it is washed.
+    washed_part: _Portion | None = None
 
     @property
     def loss(self) -> Decimal:
@@ -607,20 +610,23 @@ class Ledger:
                     return portion
                 used = sold * factor
             washed = _split_portion(portion, sold)
-            sale.portions.append(washed)
             rest: _Portion | None = portion
         else:
             washed, rest = portion, None
         loss = washed.loss
         if loss <= ZERO:
+            if rest is not None:
+                sale.portions.append(washed)
             return rest
         target = self._split_replacement(lot, replacement, used)
         target.replacement_used = True
         washed.wash_sale_disallowed = loss
         washed.replacement_lot_ids = (target.lot_id,)
-        if target.account_type.tax_advantaged:
+        permanent = target.account_type.tax_advantaged
+        if permanent:
             washed.permanently_disallowed = loss
-        else:
+        _sum_washed(sale, portion, washed)
+        if not permanent:
             target.wash_adjustment += loss
             target.basis_per_share = None
             if self._raised_in_sale is not None:
@@ -774,6 +780,34 @@ def default_lot_id(t: Trade) -> str:
 @lru_cache(maxsize=65536)
 def _compact_date(day: date) -> str:
     return f"{day:%Y%m%d}"
+
+
+def _sum_washed(sale: _Sale, portion: _Portion, washed: _Portion) -> None:
+    """Add a piece of `portion` just washed to the sale's rows: into the piece its earlier
+    washed shares went to, if any, else as that piece."""
+    into = portion.washed_part
+    if into is None:
+        if washed is not portion:  # placed after its portion: rows keep the order of relief
+            portions = sale.portions
+            portions.insert(_index(portions, portion) + 1, washed)
+            portion.washed_part = washed
+        return
+    into.quantity += washed.quantity
+    into.proceeds += washed.proceeds
+    into.cost_basis += washed.cost_basis
+    into.adjusted_basis += washed.adjusted_basis
+    into.wash_sale_disallowed += washed.wash_sale_disallowed
+    into.permanently_disallowed += washed.permanently_disallowed
+    if washed.replacement_lot_ids[0] not in into.replacement_lot_ids:
+        into.replacement_lot_ids += washed.replacement_lot_ids
+    if washed is portion:  # its last shares: the portion lives on only in the sum
+        portions = sale.portions
+        del portions[_index(portions, portion)]
+
+
+def _index(portions: list[_Portion], portion: _Portion) -> int:
+    # By identity: portions compare by value, and two may be equal.
+    return next(i for i, p in enumerate(portions) if p is portion)
 
 
 def _merged_rows(portions: list[_Portion], lot_order: Callable[[str], int]) -> list[SaleRow]:

@@ -5,16 +5,15 @@ only the lots of one position, so a history falls apart into its identical group
 that replays the events of some groups yields, for those groups, exactly the lots, sale rows
 and totals a ledger of the whole history yields. What ties groups together is lot ids, which
 are global: a purchase may not reuse an id another group used, a generated id steps around
-ids already taken, and a sale may name any lot. `split_history` therefore only splits a history
-whose lot ids cannot interact: every purchase's id (named, or the one the ledger would
-generate) distinct from all others, and every sale of a named lot in the part that bought it.
-Anything else (including every history the ledger refuses) is left whole.
+ids already taken, and a sale may name any lot. A history is therefore only split where its lot
+ids cannot interact (`lot_ids_independent`); anything else, including every history the ledger
+refuses, is left whole.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ledger.engine import default_lot_id
 from ledger.identity import Identity
@@ -26,11 +25,30 @@ def split_history(
 ) -> list[list[LedgerEvent]] | None:
     """Return `events` split into at most `parts` independent parts, in their given order.
 
-    Groups go to the part with the fewest events so far, largest group first. Return None when
-    the history cannot be split exactly (see the module docstring) or has only one group.
+    Return None when the history cannot be split exactly, has only one group, or has two
+    events with the same `seq` (the generated lot ids that tell purchases apart include it).
     """
     key = identity.key
-    sizes = Counter(key(e.symbol) for e in events)
+    groups = [key(e.symbol) for e in events]
+    part_of = assign_parts(Counter(groups), parts)
+    if part_of is None or len({e.seq for e in events}) != len(events):
+        return None
+    split: list[list[LedgerEvent]] = [[] for _ in range(max(part_of.values()) + 1)]
+    for e, group in zip(events, groups, strict=True):
+        split[part_of[group]].append(e)
+    named = [named_lots(part) for part in split]
+    for i, part in enumerate(split):
+        elsewhere = set().union(*(ids for j, ids in enumerate(named) if j != i))
+        if not lot_ids_independent(part, elsewhere):
+            return None
+    return split
+
+
+def assign_parts(sizes: Mapping[str, int], parts: int) -> dict[str, int] | None:
+    """Return the part of each group: the part with the fewest events so far, largest first.
+
+    None when there are fewer than two groups or parts (nothing to split).
+    """
     if parts < 2 or len(sizes) < 2:
         return None
     loads = [0] * min(parts, len(sizes))
@@ -39,29 +57,35 @@ def split_history(
         lightest = loads.index(min(loads))
         part_of[group] = lightest
         loads[lightest] += size
-    if not _lot_ids_independent(events, key, part_of):
-        return None
-    split: list[list[LedgerEvent]] = [[] for _ in loads]
-    for e in events:
-        split[part_of[key(e.symbol)]].append(e)
-    return split
+    return part_of
 
 
-def _lot_ids_independent(
-    events: Sequence[LedgerEvent], group_of: Callable[[str], str], part_of: dict[str, int]
-) -> bool:
-    """Return whether every lot id is unique and only sold from in its own part."""
-    bought: dict[str, int] = {}
-    for e in events:
+def named_lots(events: Iterable[LedgerEvent]) -> set[str]:
+    """Return the lot ids the purchases among `events` name (generated ones left out)."""
+    return {
+        e.lot_id for e in events if not isinstance(e, Split) and e.action is Action.BUY and e.lot_id
+    }
+
+
+def lot_ids_independent(part: Sequence[LedgerEvent], named_elsewhere: Collection[str]) -> bool:
+    """Return whether the lot ids of `part` cannot interact with those of the other parts.
+
+    `named_elsewhere` holds the ids the other parts' purchases name. The ids of this part's
+    purchases (named, or the ones the ledger would generate) must be distinct and not named
+    elsewhere, and a sale of a named lot must sell one bought here. Checked for every part, this
+    keeps every id of the history distinct, given distinct `seq` values: a generated id ends
+    with its purchase's `seq`, so two generated ids never meet.
+    """
+    bought: set[str] = set()
+    for e in part:
         if isinstance(e, Split) or e.action is not Action.BUY:
             continue
         lot_id = e.lot_id or default_lot_id(e)
-        if lot_id in bought:
+        if lot_id in bought or lot_id in named_elsewhere:
             return False  # the ledger would refuse a reused name or generate another one
-        bought[lot_id] = part_of[group_of(e.symbol)]
-    for e in events:
-        if isinstance(e, Split) or e.action is not Action.SELL or not e.lot_id:
-            continue
-        if bought.get(e.lot_id) != part_of[group_of(e.symbol)]:
-            return False
-    return True
+        bought.add(lot_id)
+    return all(
+        e.lot_id in bought
+        for e in part
+        if not isinstance(e, Split) and e.action is Action.SELL and e.lot_id
+    )

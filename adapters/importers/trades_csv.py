@@ -18,7 +18,7 @@ Numbers are parsed exactly with `Decimal`; see `parse_decimal` for what is accep
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -38,61 +38,103 @@ _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*")
 
 
 def parse_trades(path: str | Path) -> list[Trade]:
-    """Return the trades of the CSV file at `path`, in file order; raise `InputError`.
-
-    Each row takes a fast path that only accepts what `_trade` accepts and builds the same
-    `Trade`; any row it does not take is read again by `_trade`, which explains what is wrong.
-    """
+    """Return the trades of the CSV file at `path`, in file order; raise `InputError`."""
     header, records = read_csv_records(path, required=COLUMNS)
-    d, a, act, s, q, p, fe, lot = (header.index(c) for c in COLUMNS)
-    dates: dict[str, date] = {}
-    symbols: dict[str, str] = {}
-    actions = {"BUY": Action.BUY, "SELL": Action.SELL}
-    number = _NUMBER.fullmatch
-    trades: list[Trade] = []
-    append = trades.append
-    for line, record in records:
-        try:
-            when, action = dates.get(record[d]), actions.get(record[act].upper())
-            symbol = symbols.get(record[s])
-            quantity, price, fees = record[q], record[p], record[fe]
-            if (
-                when is not None
-                and action is not None
-                and symbol is not None
-                and number(quantity)
-                and number(price)
-                and (not fees or number(fees))
-            ):
-                qty, px = Decimal(quantity), Decimal(price)
-                fee = Decimal(fees) if fees else ZERO
-                if qty > ZERO and px >= ZERO and fee >= ZERO:
-                    append(
-                        Trade(
-                            line,
-                            when,
-                            record[a].strip() or DEFAULT_ACCOUNT,
-                            action,
-                            symbol,
-                            qty,
-                            px,
-                            fee,
-                            record[lot].strip() or None,
-                            None,
-                            f"{path}:{line}",
+    return TradeRows(path, header, []).parse(records)
+
+
+def read_trade_rows(path: str | Path) -> TradeRows:
+    """Return the rows of the CSV file at `path`, read but not parsed; raise `InputError` for
+    a malformed file (no header, broken quoting), not yet for a malformed row."""
+    header, records = read_csv_records(path, required=COLUMNS)
+    return TradeRows(path, header, list(records))
+
+
+class TradeRows:
+    """The rows of a TRADES.csv file: (line, fields) as read, and how to parse them.
+
+    Lets a caller route rows by symbol before paying for the full parse of each (`parse`).
+    """
+
+    def __init__(self, path: str | Path, header: list[str], rows: list[tuple[int, list[str]]]):
+        self.path = path
+        self.header = header
+        self.rows = rows
+        self._columns = tuple(header.index(c) for c in COLUMNS)
+        self._symbols: dict[str, str] = {}
+
+    def symbol(self, record: list[str]) -> str:
+        """Return the symbol a row's trade has when the row is valid (`normalize_symbol`)."""
+        raw = record[self._columns[3]]
+        symbol = self._symbols.get(raw)
+        if symbol is None:
+            symbol = self._symbols[raw] = normalize_symbol(raw)
+        return symbol
+
+    def named_purchase(self, record: list[str]) -> str | None:
+        """Return the lot id a BUY row names, as its trade would have it (None otherwise)."""
+        _d, _a, act, _s, _q, _p, _fe, lot = self._columns
+        if record[act].strip().upper() != Action.BUY:
+            return None
+        return record[lot].strip() or None
+
+    def parse(self, records: Iterable[tuple[int, list[str]]]) -> list[Trade]:
+        """Return the trades of `records` (rows of this file), in order; raise `InputError`.
+
+        Each row takes a fast path that only accepts what `_trade` accepts and builds the same
+        `Trade`; any row it does not take is read again by `_trade`, which explains what is
+        wrong.
+        """
+        path, header = self.path, self.header
+        d, a, act, s, q, p, fe, lot = self._columns
+        dates: dict[str, date] = {}
+        symbols: dict[str, str] = {}
+        actions = {"BUY": Action.BUY, "SELL": Action.SELL}
+        number = _NUMBER.fullmatch
+        trades: list[Trade] = []
+        append = trades.append
+        for line, record in records:
+            try:
+                when, action = dates.get(record[d]), actions.get(record[act].upper())
+                symbol = symbols.get(record[s])
+                quantity, price, fees = record[q], record[p], record[fe]
+                if (
+                    when is not None
+                    and action is not None
+                    and symbol is not None
+                    and number(quantity)
+                    and number(price)
+                    and (not fees or number(fees))
+                ):
+                    qty, px = Decimal(quantity), Decimal(price)
+                    fee = Decimal(fees) if fees else ZERO
+                    if qty > ZERO and px >= ZERO and fee >= ZERO:
+                        append(
+                            Trade(
+                                line,
+                                when,
+                                record[a].strip() or DEFAULT_ACCOUNT,
+                                action,
+                                symbol,
+                                qty,
+                                px,
+                                fee,
+                                record[lot].strip() or None,
+                                None,
+                                f"{path}:{line}",
+                            )
                         )
-                    )
-                    continue
-        except (ValueError, ArithmeticError):
-            pass
-        row = CsvRow(line, dict(zip(header, record, strict=False)))
-        trade = _trade(path, row)  # raises InputError for a bad row
-        append(trade)
-        # What the slow path accepted, the fast one takes next time (plain dates, symbols).
-        if trade.at is None:
-            dates[record[d]] = trade.trade_date
-        symbols[record[s]] = trade.symbol
-    return trades
+                        continue
+            except (ValueError, ArithmeticError):
+                pass
+            row = CsvRow(line, dict(zip(header, record, strict=False)))
+            trade = _trade(path, row)  # raises InputError for a bad row
+            append(trade)
+            # What the slow path accepted, the fast one takes next time (plain dates, symbols).
+            if trade.at is None:
+                dates[record[d]] = trade.trade_date
+            symbols[record[s]] = trade.symbol
+        return trades
 
 
 def _trade(path: str | Path, row: CsvRow) -> Trade:

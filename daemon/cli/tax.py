@@ -24,7 +24,7 @@ from rich.text import Text
 
 from adapters.importers import InputError
 from adapters.importers.accounts_csv import Accounts, parse_accounts
-from adapters.importers.trades_csv import parse_trades
+from adapters.importers.trades_csv import TradeRows, parse_trades, read_trade_rows
 from daemon.cli import app
 from daemon.cli.tax_parts import Output, available_cores, render_in_parts
 from daemon.settings import ConfigError, load_settings
@@ -184,7 +184,7 @@ def _render_in_parts(
     except OSError:
         return None  # the sequential run says what is wrong with the file
     texts = render_in_parts(
-        inputs.trades,
+        inputs.rows,
         size,
         inputs.identity,
         inputs.new_ledger,
@@ -247,6 +247,10 @@ class _Inputs:
     def trades(self) -> list[Trade]:
         """Read the history; raise `InputError` naming the line of a malformed row."""
         return parse_trades(self.path)
+
+    def rows(self) -> TradeRows:
+        """Read the history's rows, unparsed; raise `InputError` for a malformed file."""
+        return read_trade_rows(self.path)
 
 
 def _read(

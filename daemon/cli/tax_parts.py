@@ -1,13 +1,14 @@
 """`tlh tax report` on several cores: one ledger per part of the history, outputs merged.
 
-`ledger.partition.split_history` splits a history by substantially identical groups into parts
-that replay independently. Each part runs in a forked worker, which reads the whole history
-itself, keeps its part, applies it, writes its sales in the requested format and sends back
-the texts, each with the key that orders it in the whole report, plus its totals and open
-lots. The parent merges the texts by key and adds up the totals, so the output is the
+A history falls apart by substantially identical groups into parts that replay independently
+(`ledger.partition`). Each part runs in a forked worker, which reads the whole file, routes the
+rows by symbol, parses only its own rows (after checking, against the lots the other rows name,
+that the lot ids cannot interact), applies them, writes its sales in the requested format and
+sends back the texts, each with the key that orders it in the whole report, plus its totals and
+open lots. The parent merges the texts by key and adds up the totals, so the output is the
 sequential one byte for byte (tests hold the two equal).
 
-Every worker reads the history because reading it once in the parent would not be faster (the
+Every worker reads the file because reading it once in the parent would not be faster (the
 workers read at the same time) and would cost more: a forked worker that touches the parent's
 objects, if only to count references to them, copies the memory pages they sit on.
 
@@ -24,12 +25,13 @@ import multiprocessing
 import os
 import pickle
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection, wait
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ledger.engine import Ledger, event_order
 from ledger.forms.form8949_csv import Form8949Lines
@@ -37,7 +39,7 @@ from ledger.forms.json_report import ROW_SEPARATOR, SaleLines, iter_json_texts
 from ledger.forms.txf import txf_header, txf_record, txf_text
 from ledger.identity import Identity
 from ledger.model import Action, LedgerEvent, OpenLot, SaleRow, Trade
-from ledger.partition import split_history
+from ledger.partition import assign_parts, lot_ids_independent
 from ledger.report import Form1099, ReportedSale, Totals, add_totals, reported_sales, totals_of
 
 MIN_BYTES = 1_000_000  # about 20,000 trades: below, starting workers costs more than it saves
@@ -74,7 +76,7 @@ def available_cores() -> int:
 
 
 def render_in_parts(
-    read: Callable[[], Sequence[LedgerEvent]],
+    read: Callable[[], History],
     size: int,
     identity: Identity,
     new_ledger: Callable[[], Ledger],
@@ -86,7 +88,7 @@ def render_in_parts(
 ) -> Iterator[str] | None:
     """Return the report's text in chunks, made by up to `jobs` workers; None when not done so.
 
-    `read` returns the history (each worker calls it); `size` is its size in bytes. None means
+    `read` reads the history (each worker calls it); `size` is its size in bytes. None means
     the caller must run the sequential report: the history is small, cannot be split, fork is
     not available, or a worker failed.
     """
@@ -120,9 +122,27 @@ def _assemble(
 # -- workers ---------------------------------------------------------------------------------
 
 
+class History(Protocol):
+    """A trade history read but not parsed (`adapters.importers.trades_csv.TradeRows`).
+
+    Rows are (line, fields); parsing numbers each trade by its line, so `seq` is unique.
+    """
+
+    rows: list[tuple[int, list[str]]]
+
+    def symbol(self, record: list[str]) -> str:
+        """Return the symbol of the row's trade, were the row valid."""
+
+    def named_purchase(self, record: list[str]) -> str | None:
+        """Return the lot id the row names if it is a purchase."""
+
+    def parse(self, rows: Iterable[tuple[int, list[str]]]) -> list[Trade]:
+        """Return the trades of `rows`; raise for a malformed one."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Job:
-    read: Callable[[], Sequence[LedgerEvent]]
+    read: Callable[[], History]
     identity: Identity
     new_ledger: Callable[[], Ledger]
     output: Output
@@ -178,15 +198,27 @@ def _work(job: _Job, index: int, conn: Connection) -> None:
 
 
 def _replay_part(job: _Job, index: int) -> _PartResult | None:
-    events = job.read()
-    if len({e.seq for e in events}) != len(events):
-        return None  # sales merge by (date, time, source order): it must tell them apart
-    parts = split_history(events, job.identity, job.jobs)
-    if parts is None or len(parts) != job.jobs:
+    history = job.read()
+    key = job.identity.key
+    groups = [key(history.symbol(record)) for _line, record in history.rows]
+    part_of = assign_parts(Counter(groups), job.jobs)
+    if part_of is None or len(set(part_of.values())) != job.jobs:
         return None
+    mine, elsewhere = [], set()
+    for row, group in zip(history.rows, groups, strict=True):
+        if part_of[group] == index:
+            mine.append(row)
+        elif lot_id := history.named_purchase(row[1]):
+            elsewhere.add(lot_id)
+    del groups
+    events = history.parse(mine)  # only this part's rows: the other workers parse theirs
+    del history, mine  # the rows are freed for this part's ledger to reuse
+    if any(part_of.get(key(e.symbol)) != index for e in events):
+        return None  # a row routed by its raw symbol parsed to another one
+    if not lot_ids_independent(events, elsewhere):
+        return None
+    ordered = sorted(events, key=event_order)
     del events
-    ordered = sorted(parts[index], key=event_order)
-    del parts  # the other parts' events are freed for this part's ledger to reuse
     ledger = job.new_ledger()
     ledger.apply_sorted(ordered)
     sells = (e for e in ordered if isinstance(e, Trade) and e.action is Action.SELL)

@@ -250,6 +250,26 @@ def test_replacement_shares_are_matched_in_the_order_they_were_bought() -> None:
     ]
 
 
+def test_a_lot_washed_by_several_replacements_is_one_row_in_the_order_of_relief() -> None:
+    """Issue #2: one row per lot a sale relieves, split only where part is washed. Lot A's
+    loss, washed by two later purchases, is one row, still before lot B's."""
+    ledger = run(
+        buy("2024-01-02", "XYZ", "10", "10", lot="A"),
+        buy("2024-01-03", "XYZ", "10", "10", lot="B"),
+        sell("2024-02-12", "XYZ", "20", "8"),
+        buy("2024-02-15", "XYZ", "5", "8", lot="R1"),
+        buy("2024-02-16", "XYZ", "5", "8", lot="R2"),
+        buy("2024-02-17", "XYZ", "10", "8", lot="R3"),
+    )
+    assert [
+        (r.lot_id, r.quantity, r.wash_sale_disallowed, r.replacement_lot_ids)
+        for r in ledger.sales
+    ] == [
+        ("A", D("10"), D("20.00"), ("R1", "R2")),
+        ("B", D("10"), D("20.00"), ("R3",)),
+    ]
+
+
 # -- convention 2: a lot is not its own replacement --------------------------------------------
 
 

@@ -82,7 +82,7 @@ def test_workers_write_the_sequential_report_byte_for_byte(
     )
     output = Output(fmt, txf_program="tlh test")  # type: ignore[arg-type]
     texts = render_in_parts(
-        inputs.trades, MIN_BYTES, inputs.identity, inputs.new_ledger, output,
+        inputs.rows, MIN_BYTES, inputs.identity, inputs.new_ledger, output,
         jobs=2, year=year, boxes=inputs.form_1099,
     )  # fmt: skip
     assert texts is not None, "the history was not split"
