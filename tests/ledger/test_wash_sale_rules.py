@@ -262,8 +262,7 @@ def test_a_lot_washed_by_several_replacements_is_one_row_in_the_order_of_relief(
         buy("2024-02-17", "XYZ", "10", "8", lot="R3"),
     )
     assert [
-        (r.lot_id, r.quantity, r.wash_sale_disallowed, r.replacement_lot_ids)
-        for r in ledger.sales
+        (r.lot_id, r.quantity, r.wash_sale_disallowed, r.replacement_lot_ids) for r in ledger.sales
     ] == [
         ("A", D("10"), D("20.00"), ("R1", "R2")),
         ("B", D("10"), D("20.00"), ("R3",)),
