@@ -393,7 +393,8 @@ class Ledger:
         lot = _Lot(lot_id, t.account, t.symbol, [parcel], next(self._counter))
         self._lots[lot_id] = lot
         self._positions.setdefault((t.account, t.symbol), deque()).append(lot)
-        self._hifo_push(parcel)
+        if self._is_hifo(t.account):
+            self._hifo_push(parcel)
         if self._wash_applies(t.symbol):
             group = self._group(t.symbol)
             group.last_purchase = t.trade_date
@@ -633,7 +634,7 @@ class Ledger:
                 # HIFO ranks it as it stood when the sale was made; re-ranked after the sale.
                 self._raised_in_sale[id(target)] = self._raised_in_sale.get(id(target), ZERO) + loss
                 self._raised_parcels.append(target)
-            else:
+            elif self._is_hifo(target.account):
                 self._hifo_push(target)
             target.holding_period_start = tacked_start(
                 self.conventions.holding_period,
@@ -678,8 +679,9 @@ class Ledger:
         parcels = lot.parcels
         if parcels[-1] is parcel:  # the unwashed remainder, as always
             parcels.insert(len(parcels) - 1, part)
-            self._hifo_push(parcel)
-            self._hifo_push(part)
+            if self._is_hifo(parcel.account):
+                self._hifo_push(parcel)
+                self._hifo_push(part)
             return part
         i = len(parcels) - 1
         while parcels[i] is not parcel:

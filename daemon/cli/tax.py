@@ -6,14 +6,15 @@ import gc
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from importlib import metadata
 from io import StringIO
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, BinaryIO, NoReturn
 
 import typer
 from rich import box as rich_box
@@ -26,7 +27,7 @@ from adapters.importers import InputError
 from adapters.importers.accounts_csv import Accounts, parse_accounts
 from adapters.importers.trades_csv import TradeRows, parse_trades, read_trade_rows
 from daemon.cli import app
-from daemon.cli.tax_parts import Output, available_cores, render_in_parts
+from daemon.cli.tax_parts import Output, available_cores, write_in_parts
 from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
 from ledger.engine import Ledger, event_order
@@ -155,15 +156,18 @@ def _report(
         inputs = _read(trades, accounts, config, lot_method)
     except (InputError, ConfigError) as exc:
         _fail(str(exc))
-    chunks = _render_in_parts(inputs, year, output_format, txf_format5, jobs)
-    if chunks is None:
-        try:
-            tax_report = _build(inputs, year)
-        except InputError as exc:
-            _fail(str(exc))
-        chunks = _render(tax_report, output_format, output, txf_format5)
-        if chunks is None:  # the table went straight to the terminal
+    try:
+        if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output):
             return
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror or exc}")
+    try:
+        tax_report = _build(inputs, year)
+    except InputError as exc:
+        _fail(str(exc))
+    chunks = _render(tax_report, output_format, output, txf_format5)
+    if chunks is None:  # the table went straight to the terminal
+        return
     if output is None:
         _write_stdout(chunks)
     else:
@@ -173,35 +177,58 @@ def _report(
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
 
 
-def _render_in_parts(
-    inputs: _Inputs, year: int | None, output_format: ReportFormat, txf_format5: bool, jobs: int
-) -> Iterable[bytes] | None:
-    """Return the report made on several cores (`tax_parts`), or None to make it here."""
+class _NotWritten(Exception):
+    """The report was not made on several cores: discard the file, make it here."""
+
+
+def _write_in_parts(
+    inputs: _Inputs,
+    year: int | None,
+    output_format: ReportFormat,
+    txf_format5: bool,
+    jobs: int,
+    output: Path | None,
+) -> bool:
+    """Write the report made on several cores (`tax_parts`); False: make it here instead."""
     if output_format is ReportFormat.TABLE:
-        return None
+        return False
     try:
         size = inputs.path.stat().st_size
     except OSError:
-        return None  # the sequential run says what is wrong with the file
-    texts = render_in_parts(
-        inputs.rows,
-        size,
-        inputs.identity,
-        inputs.new_ledger,
-        Output(
-            output_format.value,  # type: ignore[arg-type]
-            txf_program=f"tlh {_version()}",
-            txf_export_date=_today(),
-            txf_unwashed_format=5 if txf_format5 else 4,
-        ),
-        jobs=jobs or available_cores(),
-        year=year,
-        boxes=inputs.form_1099,
+        return False  # the sequential run says what is wrong with the file
+    options = Output(
+        output_format.value,  # type: ignore[arg-type]
+        txf_program=f"tlh {_version()}",
+        txf_export_date=_today(),
+        txf_unwashed_format=5 if txf_format5 else 4,
     )
-    if texts is None:
-        return None
-    encoding = ("ascii", "replace") if output_format is ReportFormat.TXF else ("utf-8", "strict")
-    return (text.encode(*encoding) for text in texts)
+
+    def write(fd: int) -> bool:
+        return write_in_parts(
+            inputs.rows,
+            size,
+            inputs.identity,
+            inputs.new_ledger,
+            options,
+            fd,
+            jobs=jobs or available_cores(),
+            year=year,
+            boxes=inputs.form_1099,
+        )
+
+    if output is None:
+        with tempfile.TemporaryFile() as f:
+            if not write(f.fileno()):
+                return False
+            _write_stdout(iter(lambda: f.read(1 << 20), b""))
+        return True
+    try:
+        with atomic_file(output) as out:
+            if not write(out.fileno()):
+                raise _NotWritten
+    except _NotWritten:
+        return False
+    return True
 
 
 def _render(
@@ -351,12 +378,19 @@ def load_config(path: Path | None) -> ReportConfig:
 
 
 def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
-    """Write `data` (bytes, or chunks of them) to `path` via a temporary file in the same
-    directory and a rename.
+    """Write `data` (bytes, or chunks of them) to `path` atomically (`atomic_file`)."""
+    with atomic_file(path) as f:
+        for chunk in [data] if isinstance(data, bytes) else data:
+            f.write(chunk)
 
-    Readers see the old file or the whole new one, never a part; on failure the temporary file
-    is removed. A new file gets the usual permissions (0666 less the umask), an existing one
-    keeps its own.
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Yield a new file that replaces `path` when the block ends without an exception.
+
+    It is a temporary file in the same directory, synced and renamed over `path`: readers see
+    the old file or the whole new one, never a part; on failure it is removed. A new file gets
+    the usual permissions (0666 less the umask), an existing one keeps its own.
     """
     target = path.resolve()
     try:
@@ -368,8 +402,7 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            for chunk in [data] if isinstance(data, bytes) else data:
-                f.write(chunk)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

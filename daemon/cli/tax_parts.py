@@ -20,11 +20,13 @@ explains the failure with file and line as always.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import multiprocessing
 import os
 import pickle
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from typing import Any, Literal, Protocol
 
 from ledger.engine import Ledger, event_order
 from ledger.forms.form8949_csv import Form8949Lines
-from ledger.forms.json_report import ROW_SEPARATOR, SaleLines, iter_json_texts
+from ledger.forms.json_report import FIRST_ROW, JSON_HEAD, ROW_SEPARATOR, SaleLines, json_tail
 from ledger.forms.txf import txf_header, txf_record, txf_text
 from ledger.identity import Identity
 from ledger.model import Action, LedgerEvent, OpenLot, SaleRow, Trade
@@ -47,7 +49,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 SortKey = tuple[Any, ...]
-Block = tuple[SortKey, str]
+Block = tuple[SortKey, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,16 @@ class _PartResult:
     open_lots: list[OpenLot]
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where the rows go in a format: after `head`, separated, followed by `tail`."""
+
+    head: bytes
+    first_separator: bytes
+    separator: bytes
+    tail: Callable[[list[OpenLot], Totals, bool], bytes]
+
+
 def available_cores() -> int:
     """Return how many CPUs this process may run on."""
     try:
@@ -75,48 +87,43 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def render_in_parts(
+def write_in_parts(
     read: Callable[[], History],
     size: int,
     identity: Identity,
     new_ledger: Callable[[], Ledger],
     output: Output,
+    fd: int,
     *,
     jobs: int,
     year: int | None = None,
     boxes: Mapping[str, Form1099] | None = None,
-) -> Iterator[str] | None:
-    """Return the report's text in chunks, made by up to `jobs` workers; None when not done so.
+) -> bool:
+    """Write the report to the empty file open at `fd` with up to `jobs` workers.
 
-    `read` reads the history (each worker calls it); `size` is its size in bytes. None means
-    the caller must run the sequential report: the history is small, cannot be split, fork is
-    not available, or a worker failed.
+    `read` reads the history (each worker calls it); `size` is its size in bytes. Return False
+    when the report was not made so (the file may hold part of it): the history is small,
+    cannot be split, fork is not available, or a worker failed. The caller then runs the
+    sequential report, which explains any failure with file and line as always.
     """
     if jobs < 2 or size < MIN_BYTES or sys.platform != "linux":
-        return None
-    job = _Job(read, identity, new_ledger, output, jobs, year, boxes)
-    results = _run_workers(job)
-    if results is None:
-        return None
-    totals = results[0].totals
-    for r in results[1:]:
-        totals = add_totals(totals, r.totals)
-    open_lots = list(heapq.merge(*(r.open_lots for r in results), key=_position))
-    texts = (text for _key, text in heapq.merge(*(r.blocks for r in results), key=itemgetter(0)))
-    return _assemble(output, texts, open_lots, totals)
+        return False
+    job = _Job(read, identity, new_ledger, output, jobs, year, boxes, fd)
+    return _run_workers(job)
 
 
-def _assemble(
-    output: Output, texts: Iterable[str], open_lots: list[OpenLot], totals: Totals
-) -> Iterator[str]:
+def _layout(output: Output) -> _Layout:
     if output.format == "json":
-        yield from iter_json_texts(texts, open_lots, totals)
-    elif output.format == "csv":
-        yield Form8949Lines().header()
-        yield from texts
-    else:
-        yield txf_text(txf_header(output.txf_program, output.txf_export_date))
-        yield from texts
+        return _Layout(
+            JSON_HEAD.encode(),
+            FIRST_ROW.encode(),
+            ROW_SEPARATOR.encode(),
+            lambda lots, totals, sales: json_tail(lots, totals, sales=sales).encode(),
+        )
+    if output.format == "csv":
+        return _Layout(Form8949Lines().header().encode(), b"", b"", lambda *_: b"")
+    head = txf_text(txf_header(output.txf_program, output.txf_export_date))
+    return _Layout(head.encode("ascii", "replace"), b"", b"", lambda *_: b"")
 
 
 # -- workers ---------------------------------------------------------------------------------
@@ -149,52 +156,149 @@ class _Job:
     jobs: int
     year: int | None
     boxes: Mapping[str, Form1099] | None
+    fd: int
 
 
-def _run_workers(job: _Job) -> list[_PartResult] | None:
+def _run_workers(job: _Job) -> bool:
+    """Run the workers in two rounds: each sends its texts' keys and lengths; the parent
+    orders them and sends each worker where its texts go; the workers write them in place."""
     context = multiprocessing.get_context("fork")
-    running: dict[Connection, int] = {}
+    conns: list[Connection] = []
     processes = []
     for i in range(job.jobs):
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_work, args=(job, i, send), daemon=True)
+        parent_end, worker_end = context.Pipe(duplex=True)
+        process = context.Process(target=_work, args=(job, i, worker_end), daemon=True)
         process.start()
-        send.close()
-        running[receive] = i
+        worker_end.close()
+        conns.append(parent_end)
         processes.append(process)
-    results: list[_PartResult | None] = [None] * job.jobs
     try:
-        while running:
-            for conn in wait(list(running)):
-                assert isinstance(conn, Connection)
-                i = running.pop(conn)
-                try:
-                    result = pickle.loads(conn.recv_bytes())
-                except EOFError:  # the worker died without a word
-                    return None
-                if result is None:  # not split, or failed: the sequential run explains why
-                    return None
-                results[i] = result
+        parts = _receive_all(conns)
+        if parts is None:
+            return False
+        layout = _layout(job.output)
+        places, end = _place(parts, layout)
+        for conn, place in zip(conns, places, strict=True):
+            conn.send_bytes(pickle.dumps(place, protocol=pickle.HIGHEST_PROTOCOL))
+        if _receive_all(conns) is None:
+            return False
+        totals = parts[0].totals
+        for part in parts[1:]:
+            totals = add_totals(totals, part.totals)
+        lots = list(heapq.merge(*(part.open_lots for part in parts), key=_position))
+        os.pwrite(job.fd, layout.head, 0)
+        os.pwrite(job.fd, layout.tail(lots, totals, end > len(layout.head)), end)
+        return True
     finally:
-        for conn in running:
+        for conn in conns:
             conn.close()
         for process in processes:
             if process.is_alive():
                 process.terminate()
             process.join()
-    return [r for r in results if r is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """What a worker reports after writing its texts in memory: their keys and lengths."""
+
+    keys: list[SortKey]
+    lengths: array[int]
+    totals: Totals
+    open_lots: list[OpenLot]
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a worker writes its texts: each one's offset, and which one comes first."""
+
+    offsets: array[int]
+    first: int  # index of the text that opens the report's rows, -1 if none of this worker's
+
+
+def _receive_all(conns: list[Connection]) -> list[Any] | None:
+    """Return one message from every worker, in worker order; None if any failed or died."""
+    messages: list[Any] = [None] * len(conns)
+    waiting = dict(zip(conns, range(len(conns)), strict=True))
+    while waiting:
+        for conn in wait(list(waiting)):
+            assert isinstance(conn, Connection)
+            i = waiting.pop(conn)
+            try:
+                messages[i] = pickle.loads(conn.recv_bytes())
+            except EOFError:  # the worker died without a word
+                return None
+            if messages[i] is None:  # not split, or failed: the sequential run explains why
+                return None
+    return messages
+
+
+def _place(parts: list[_Part], layout: _Layout) -> tuple[list[_Place], int]:
+    """Return where each worker's texts go, in key order after the head, and where they end."""
+    offsets = [array("q", bytes(8 * len(part.keys))) for part in parts]
+    keyed = [_keyed(part.keys, w) for w, part in enumerate(parts)]
+    position = len(layout.head)
+    first = [-1] * len(parts)
+    separator = len(layout.separator)
+    for n, (_key, w, i) in enumerate(heapq.merge(*keyed)):
+        offsets[w][i] = position
+        if n == 0:
+            first[w] = i
+            position += len(layout.first_separator) + parts[w].lengths[i]
+        else:
+            position += separator + parts[w].lengths[i]
+    return [_Place(o, f) for o, f in zip(offsets, first, strict=True)], position
+
+
+def _keyed(keys: list[SortKey], worker: int) -> Iterator[tuple[SortKey, int, int]]:
+    for i, key in enumerate(keys):
+        yield key, worker, i
 
 
 def _work(job: _Job, index: int, conn: Connection) -> None:
-    """Replay part `index` and send back its texts, totals and open lots (None if it can't)."""
+    """Replay part `index`, report its texts' keys and lengths, write them where told."""
     try:
         result = _replay_part(job, index)
     except Exception:  # the parent falls back to the sequential run, which reports it
         result = None
-    conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    if result is None:
+        _send(conn, None)
+    else:
+        keys = [key for key, _text in result.blocks]
+        lengths = array("q", [len(text) for _key, text in result.blocks])
+        _send(conn, _Part(keys, lengths, result.totals, result.open_lots))
+        try:
+            place = pickle.loads(conn.recv_bytes())
+            _write_blocks(job, result.blocks, place)
+            _send(conn, True)
+        except (EOFError, OSError):
+            _send(conn, None)
     conn.close()
     # Skip freeing a large heap object by object on the way out; nothing is left to flush.
     os._exit(0)
+
+
+def _send(conn: Connection, message: object) -> None:
+    with contextlib.suppress(OSError):  # the parent has gone
+        conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_blocks(job: _Job, blocks: list[Block], place: _Place) -> None:
+    """Write each text, with the separator before it, at its offset (adjacent ones at once)."""
+    layout = _layout(job.output)
+    pending: list[bytes] = []
+    start = end = 0
+    for i, ((_key, text), offset) in enumerate(zip(blocks, place.offsets, strict=True)):
+        piece = (layout.first_separator if i == place.first else layout.separator) + text
+        if pending and offset == end:
+            pending.append(piece)
+        else:
+            if pending:
+                os.pwrite(job.fd, b"".join(pending), start)
+            pending, start = [piece], offset
+        end = offset + len(piece)
+    if pending:
+        os.pwrite(job.fd, b"".join(pending), start)
 
 
 def _replay_part(job: _Job, index: int) -> _PartResult | None:
@@ -241,17 +345,20 @@ def _writer(output: Output) -> Callable[[SortKey, list[ReportedSale]], list[Bloc
         line = SaleLines()
 
         def json_block(key: SortKey, sale: list[ReportedSale]) -> list[Block]:
-            return [(key, ROW_SEPARATOR.join([line(s) for s in sale]))]
+            return [(key, ROW_SEPARATOR.join([line(s) for s in sale]).encode())]
 
         return json_block
-    render: Callable[[ReportedSale], str]
+    render: Callable[[ReportedSale], bytes]
     if output.format == "csv":
-        render = Form8949Lines()
+        lines = Form8949Lines()
+
+        def render(s: ReportedSale) -> bytes:
+            return lines(s).encode()
     else:
         unwashed = output.txf_unwashed_format
 
-        def render(s: ReportedSale) -> str:
-            return txf_text(txf_record(s, unwashed_format=unwashed))
+        def render(s: ReportedSale) -> bytes:
+            return txf_text(txf_record(s, unwashed_format=unwashed)).encode("ascii", "replace")
 
     def form8949_blocks(key: SortKey, sale: list[ReportedSale]) -> list[Block]:
         # Form 8949 order: box, date sold, then the ledger's (`TaxReport.form8949_sales`).

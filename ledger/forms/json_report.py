@@ -21,7 +21,9 @@ from ledger.report import ReportedSale, TaxReport, Totals
 _STRING = encode_basestring_ascii
 
 JsonObject = dict[str, object]
-ROW_SEPARATOR = ",\n    "  # between the rows of "sales" and of "open_lots"
+JSON_HEAD = '{\n  "sales": ['
+FIRST_ROW = "\n    "  # before the first row of "sales" and of "open_lots"
+ROW_SEPARATOR = ",\n    "  # between the rows
 
 
 def render_json(report: TaxReport) -> str:
@@ -51,17 +53,28 @@ def iter_json_texts(
 
     A text may hold several rows joined by `ROW_SEPARATOR` (as the rows of one sale).
     """
-    dumps = json.dumps
-    yield '{\n  "sales": ['
+    yield JSON_HEAD
     texts = iter(sale_texts)
     first = True
     while chunk := list(islice(texts, rows_per_chunk)):
-        yield ("\n    " if first else ROW_SEPARATOR) + ROW_SEPARATOR.join(chunk)
+        yield (FIRST_ROW if first else ROW_SEPARATOR) + ROW_SEPARATOR.join(chunk)
         first = False
-    yield "],\n" if first else "\n  ],\n"
+    yield json_tail(open_lots, totals, sales=not first)
+
+
+def json_tail(open_lots: Iterable[OpenLot], totals: Totals, *, sales: bool) -> str:
+    """Return what follows the last sale row (or the opening bracket, when there is none)."""
+    dumps = json.dumps
     lots = ROW_SEPARATOR.join([dumps(open_lot_to_json(lot)) for lot in open_lots])
-    yield '  "open_lots": [' + ("\n    " + lots + "\n  " if lots else "") + "],\n"
-    yield '  "totals": ' + dumps(totals_to_json(totals)) + "\n}\n"
+    return (
+        ("\n  ],\n" if sales else "],\n")
+        + '  "open_lots": ['
+        + (FIRST_ROW + lots + "\n  " if lots else "")
+        + "],\n"
+        + '  "totals": '
+        + dumps(totals_to_json(totals))
+        + "\n}\n"
+    )
 
 
 class SaleLines:
@@ -69,7 +82,8 @@ class SaleLines:
 
     Dates, quantities and the few distinct accounts and symbols are formatted once each;
     money takes ``str()`` when a value already has exactly two decimals (most do: the ledger
-    rounds to the cent) and `money` otherwise.
+    rounds to the cent) and `money` otherwise. Enum members are written as the strings they
+    are (`StrEnum`), without the slow ``.value`` lookup.
     """
 
     def __init__(self) -> None:
@@ -84,7 +98,7 @@ class SaleLines:
         ids = s.replacement_lot_ids
         return (
             f'{{"lot_id": {_STRING(s.lot_id)}, "account": {names[s.account]}, '
-            f'"account_type": {names[s.account_type.value]}, "symbol": {names[s.symbol]}, '
+            f'"account_type": {_STRING(s.account_type)}, "symbol": {names[s.symbol]}, '
             f'"quantity": {self._quantities[s.quantity]}, "acquired": {days[s.acquired]}, '
             f'"holding_period_start": {days[s.holding_period_start]}, '
             f'"date_sold": {days[s.date_sold]}, "proceeds": "{amount(s.proceeds)}", '
@@ -94,8 +108,8 @@ class SaleLines:
             f'"permanently_disallowed": "{amount(s.permanently_disallowed)}", '
             f'"gain_loss": '
             f'"{amount(s.proceeds - s.adjusted_basis + s.wash_sale_disallowed)}", '
-            f'"term": "{s.term.value}", "reportable": {"false" if box is None else "true"}, '
-            f'"box": {"null" if box is None else names[box.value]}, '
+            f'"term": "{s.term}", "reportable": {"false" if box is None else "true"}, '
+            f'"box": {"null" if box is None else _STRING(box)}, '
             f'"replacement_lot_ids": [{", ".join([_STRING(i) for i in ids]) if ids else ""}]}}'
         )
 
