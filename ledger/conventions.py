@@ -1,7 +1,8 @@
 """Named choices on points the wash-sale law does not settle (rules file, part 2).
 
-Each field is one convention; `docs/wash-sale-conventions.md` explains every choice and its
-alternative. Tests that depend on a convention say which one they assume.
+Each field is one convention; the README ("The wash-sale rule, and the conventions tlh chose")
+explains every choice and its alternative. Tests that depend on a convention say which one they
+assume.
 """
 
 from __future__ import annotations

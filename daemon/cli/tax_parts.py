@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -99,7 +100,7 @@ def write_in_parts(
     year: int | None = None,
     boxes: Mapping[str, Form1099] | None = None,
 ) -> bool:
-    """Write the report to the empty file open at `fd` with up to `jobs` workers.
+    """Write the report to the empty file open at `fd` (read and write) with `jobs` workers.
 
     `read` reads the history (each worker calls it); `size` is its size in bytes. Return False
     when the report was not made so (the file may hold part of it): the history is small,
@@ -177,18 +178,19 @@ def _run_workers(job: _Job) -> bool:
         if parts is None:
             return False
         layout = _layout(job.output)
-        places, end = _place(parts, layout)
-        for conn, place in zip(conns, places, strict=True):
-            conn.send_bytes(pickle.dumps(place, protocol=pickle.HIGHEST_PROTOCOL))
-        if _receive_all(conns) is None:
-            return False
         totals = parts[0].totals
         for part in parts[1:]:
             totals = add_totals(totals, part.totals)
         lots = list(heapq.merge(*(part.open_lots for part in parts), key=_position))
+        places, end = _place(parts, layout)
+        tail = layout.tail(lots, totals, end > len(layout.head))
+        os.ftruncate(job.fd, end + len(tail))  # the workers map the file and fill it in
         os.pwrite(job.fd, layout.head, 0)
-        os.pwrite(job.fd, layout.tail(lots, totals, end > len(layout.head)), end)
-        return True
+        os.pwrite(job.fd, tail, end)
+        for conn, (offsets, first) in zip(conns, places, strict=True):
+            place = _Place(offsets, first, end + len(tail))
+            conn.send_bytes(pickle.dumps(place, protocol=pickle.HIGHEST_PROTOCOL))
+        return _receive_all(conns) is not None
     finally:
         for conn in conns:
             conn.close()
@@ -214,6 +216,7 @@ class _Place:
 
     offsets: array[int]
     first: int  # index of the text that opens the report's rows, -1 if none of this worker's
+    size: int  # of the whole file
 
 
 def _receive_all(conns: list[Connection]) -> list[Any] | None:
@@ -233,8 +236,9 @@ def _receive_all(conns: list[Connection]) -> list[Any] | None:
     return messages
 
 
-def _place(parts: list[_Part], layout: _Layout) -> tuple[list[_Place], int]:
-    """Return where each worker's texts go, in key order after the head, and where they end."""
+def _place(parts: list[_Part], layout: _Layout) -> tuple[list[tuple[array[int], int]], int]:
+    """Return where each worker's texts go, in key order after the head (their offsets, and
+    which one opens the rows or -1), and where they end."""
     offsets = [array("q", bytes(8 * len(part.keys))) for part in parts]
     keyed = [_keyed(part.keys, w) for w, part in enumerate(parts)]
     position = len(layout.head)
@@ -247,7 +251,7 @@ def _place(parts: list[_Part], layout: _Layout) -> tuple[list[_Place], int]:
             position += len(layout.first_separator) + parts[w].lengths[i]
         else:
             position += separator + parts[w].lengths[i]
-    return [_Place(o, f) for o, f in zip(offsets, first, strict=True)], position
+    return list(zip(offsets, first, strict=True)), position
 
 
 def _keyed(keys: list[SortKey], worker: int) -> Iterator[tuple[SortKey, int, int]]:
@@ -284,21 +288,17 @@ def _send(conn: Connection, message: object) -> None:
 
 
 def _write_blocks(job: _Job, blocks: list[Block], place: _Place) -> None:
-    """Write each text, with the separator before it, at its offset (adjacent ones at once)."""
+    """Copy each text, with the separator before it, to its offset in the mapped file.
+
+    Mapped rather than written: the two workers' texts alternate every sale or two, and a
+    system call for each would cost more than the copying.
+    """
     layout = _layout(job.output)
-    pending: list[bytes] = []
-    start = end = 0
-    for i, ((_key, text), offset) in enumerate(zip(blocks, place.offsets, strict=True)):
-        piece = (layout.first_separator if i == place.first else layout.separator) + text
-        if pending and offset == end:
-            pending.append(piece)
-        else:
-            if pending:
-                os.pwrite(job.fd, b"".join(pending), start)
-            pending, start = [piece], offset
-        end = offset + len(piece)
-    if pending:
-        os.pwrite(job.fd, b"".join(pending), start)
+    separator, first = layout.separator, layout.first_separator
+    with mmap.mmap(job.fd, place.size) as out:
+        for i, ((_key, text), offset) in enumerate(zip(blocks, place.offsets, strict=True)):
+            piece = (first if i == place.first else separator) + text
+            out[offset : offset + len(piece)] = piece
 
 
 def _replay_part(job: _Job, index: int) -> _PartResult | None:

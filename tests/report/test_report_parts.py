@@ -82,7 +82,7 @@ def test_workers_write_the_sequential_report_byte_for_byte(
     )
     output = Output(fmt, txf_program="tlh test")  # type: ignore[arg-type]
     out = tmp_path / "report"
-    with out.open("wb") as f:
+    with out.open("w+b") as f:
         done = write_in_parts(
             inputs.rows, MIN_BYTES, inputs.identity, inputs.new_ledger, output, f.fileno(),
             jobs=2, year=year, boxes=inputs.form_1099,
