@@ -46,6 +46,7 @@ from ledger.model import (
     SaleRow,
     Split,
     Trade,
+    new_tuple,
 )
 from ledger.money import cents, share
 
@@ -147,23 +148,27 @@ class _Portion:
         return self.adjusted_basis - self.proceeds - self.wash_sale_disallowed
 
     def freeze(self) -> SaleRow:
-        return SaleRow(  # positional: a million rows are frozen for a report
-            self.lot_id,
-            self.account,
-            self.account_type,
-            self.symbol,
-            self.quantity,
-            self.acquired,
-            self.holding_period_start,
-            self.date_sold,
-            self.proceeds,
-            self.cost_basis,
-            self.adjusted_basis,
-            self.wash_sale_disallowed,
-            self.permanently_disallowed,
-            term_of(self.holding_period_start, self.date_sold),
-            self.replacement_lot_ids,
-            self.seq,
+        # A million rows are frozen for a report: built as the tuple they are (`new_tuple`).
+        return new_tuple(
+            SaleRow,
+            (
+                self.lot_id,
+                self.account,
+                self.account_type,
+                self.symbol,
+                self.quantity,
+                self.acquired,
+                self.holding_period_start,
+                self.date_sold,
+                self.proceeds,
+                self.cost_basis,
+                self.adjusted_basis,
+                self.wash_sale_disallowed,
+                self.permanently_disallowed,
+                term_of(self.holding_period_start, self.date_sold),
+                self.replacement_lot_ids,
+                self.seq,
+            ),
         )
 
 
@@ -847,23 +852,26 @@ def _merged_rows(portions: list[_Portion], lot_order: Callable[[str], int]) -> l
             permanent += p.permanently_disallowed
             ids.update(dict.fromkeys(p.replacement_lot_ids))
         rows.append(
-            SaleRow(
-                first.lot_id,
-                first.account,
-                first.account_type,
-                first.symbol,
-                quantity,
-                first.acquired,
-                first.holding_period_start,
-                first.date_sold,
-                proceeds,
-                cost,
-                basis,
-                disallowed,
-                permanent,
-                term_of(first.holding_period_start, first.date_sold),
-                tuple(sorted(ids, key=lot_order)),
-                first.seq,
+            new_tuple(
+                SaleRow,
+                (
+                    first.lot_id,
+                    first.account,
+                    first.account_type,
+                    first.symbol,
+                    quantity,
+                    first.acquired,
+                    first.holding_period_start,
+                    first.date_sold,
+                    proceeds,
+                    cost,
+                    basis,
+                    disallowed,
+                    permanent,
+                    term_of(first.holding_period_start, first.date_sold),
+                    tuple(sorted(ids, key=lot_order)),
+                    first.seq,
+                ),
             )
         )
     return rows

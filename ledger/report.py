@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-from ledger.model import ZERO, OpenLot, SaleRow, Term
+from ledger.model import ZERO, OpenLot, SaleRow, Term, new_tuple
 
 
 class Form1099(StrEnum):
@@ -136,9 +136,9 @@ def reported_sales(
     box_of = _BOXES.get
     reported = Form1099.REPORTED
     return [
-        ReportedSale(
-            row,
-            box_of((row.term, kinds.get(row.account, reported))) if row.reportable else None,
+        new_tuple(
+            ReportedSale,
+            (row, box_of((row.term, kinds.get(row.account, reported))) if row.reportable else None),
         )
         for row in sales
         if year is None or row.date_sold.year == year

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from adapters.importers import _NUMBER, CsvRow, InputError, parse_decimal, read_csv_records
 from ledger.identity import normalize_symbol
-from ledger.model import ZERO, Action, Trade
+from ledger.model import ZERO, Action, Trade, new_tuple
 
 COLUMNS = ("date", "account", "action", "symbol", "quantity", "price", "fees", "lot_id")
 DEFAULT_ACCOUNT = "default"
@@ -110,18 +110,21 @@ class TradeRows:
                     fee = Decimal(fees) if fees else ZERO
                     if qty > ZERO and px >= ZERO and fee >= ZERO:
                         append(
-                            Trade(
-                                line,
-                                when,
-                                record[a].strip() or DEFAULT_ACCOUNT,
-                                action,
-                                symbol,
-                                qty,
-                                px,
-                                fee,
-                                record[lot].strip() or None,
-                                None,
-                                f"{path}:{line}",
+                            new_tuple(
+                                Trade,
+                                (
+                                    line,
+                                    when,
+                                    record[a].strip() or DEFAULT_ACCOUNT,
+                                    action,
+                                    symbol,
+                                    qty,
+                                    px,
+                                    fee,
+                                    record[lot].strip() or None,
+                                    None,
+                                    f"{path}:{line}",
+                                ),
                             )
                         )
                         continue
