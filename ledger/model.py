@@ -49,11 +49,12 @@ def instant_of(day: date, at: datetime | None = None) -> datetime:
     """Return the ordering instant of a trade: its timestamp, or midnight UTC of its date."""
     if at is not None:
         return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return _midnight(day)
+    return midnight(day)
 
 
 @lru_cache(maxsize=65536)
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
+    """Return midnight UTC of `day` (the instant of a trade known only by its date)."""
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
