@@ -3,9 +3,11 @@
 A history falls apart by substantially identical groups into parts that replay independently
 (`ledger.partition`). Each part runs in a forked worker, which reads the whole file, routes the
 rows by symbol, parses only its own rows (after checking, against the lots the other rows name,
-that the lot ids cannot interact), applies them, writes its sales in the requested format and
-sends back the texts, each with the key that orders it in the whole report, plus its totals and
-open lots. The parent merges the texts by key and adds up the totals, so the output is the
+that the lot ids cannot interact), applies them and writes its sales in the requested format.
+In a first round each worker sends the parent the key that orders each of its texts in the
+whole report, their lengths, its totals and open lots; the parent orders the texts by key,
+writes the head and the tail (totals added up) and sends each worker where its texts go; in the
+second round the workers copy their texts there, into the mapped output file. The output is the
 sequential one byte for byte (tests hold the two equal).
 
 Every worker reads the file because reading it once in the parent would not be faster (the
@@ -14,7 +16,7 @@ objects, if only to count references to them, copies the memory pages they sit o
 
 Only where it pays and is safe: Linux (fork), a history of at least `MIN_BYTES`, the json, csv
 and txf formats. A history that cannot be split, or any worker that fails (a malformed row, a
-trade the ledger refuses), gives None: the caller then runs the sequential report, which
+trade the ledger refuses), gives False: the caller then runs the sequential report, which
 explains the failure with file and line as always.
 """
 
@@ -65,6 +67,8 @@ class Output:
 
 @dataclass(frozen=True, slots=True)
 class _PartResult:
+    """A worker's part of the report, in memory: its texts by key, totals and open lots."""
+
     blocks: list[Block]  # sorted by key
     totals: Totals
     open_lots: list[OpenLot]

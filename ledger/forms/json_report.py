@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
-from itertools import islice
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -39,27 +38,12 @@ def iter_json(report: TaxReport, rows_per_chunk: int = 20_000) -> Iterator[str]:
     chunks let a caller stream the report to a file without holding all of it.
     """
     line = SaleLines()
-    texts = (line(s) for s in report.sales)
-    return iter_json_texts(texts, report.open_lots, report.totals, rows_per_chunk)
-
-
-def iter_json_texts(
-    sale_texts: Iterable[str],
-    open_lots: Iterable[OpenLot],
-    totals: Totals,
-    rows_per_chunk: int = 20_000,
-) -> Iterator[str]:
-    """Yield the JSON report from its sale rows already written by `SaleLines`, in order.
-
-    A text may hold several rows joined by `ROW_SEPARATOR` (as the rows of one sale).
-    """
+    sales = report.sales
     yield JSON_HEAD
-    texts = iter(sale_texts)
-    first = True
-    while chunk := list(islice(texts, rows_per_chunk)):
-        yield (FIRST_ROW if first else ROW_SEPARATOR) + ROW_SEPARATOR.join(chunk)
-        first = False
-    yield json_tail(open_lots, totals, sales=not first)
+    for start in range(0, len(sales), rows_per_chunk):
+        rows = ROW_SEPARATOR.join([line(s) for s in sales[start : start + rows_per_chunk]])
+        yield (FIRST_ROW if start == 0 else ROW_SEPARATOR) + rows
+    yield json_tail(report.open_lots, report.totals, sales=bool(sales))
 
 
 def json_tail(open_lots: Iterable[OpenLot], totals: Totals, *, sales: bool) -> str:
