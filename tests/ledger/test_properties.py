@@ -174,6 +174,18 @@ def test_basis_increases_equal_the_losses_not_lost_for_good(history: History) ->
 
 @PROPERTY
 @given(histories(fees=True))
+def test_a_sale_has_one_row_per_lot_holding_period_and_washedness(history: History) -> None:
+    """Issue #2: one row per portion of a sale relieving one lot, split further only where part
+    is washed (and where the lot's shares carry different holding periods)."""
+    ledger = replay(history)
+    for rows in ledger.sales_by_sale():
+        keys = [(r.lot_id, r.holding_period_start, r.washed) for r in rows]
+        assert len(set(keys)) == len(keys)
+        assert all(r.quantity > ZERO for r in rows)
+
+
+@PROPERTY
+@given(histories(fees=True))
 def test_a_wash_needs_an_identical_purchase_within_30_days(history: History) -> None:
     """IRC §1091(a): a washed row names replacement lots bought, as identical securities, in the
     61-day period around its sale, each once and in order of purchase; IRA replacements make
