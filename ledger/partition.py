@@ -17,7 +17,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ledger.engine import default_lot_id
 from ledger.identity import Identity
-from ledger.model import Action, LedgerEvent, Split
+from ledger.model import Action, LedgerEvent, Split, Trade
+
+SALE_WEIGHT = 2  # see `assign_parts`
 
 
 def split_history(
@@ -30,7 +32,10 @@ def split_history(
     """
     key = identity.key
     groups = [key(e.symbol) for e in events]
-    part_of = assign_parts(Counter(groups), parts)
+    weights: Counter[str] = Counter()
+    for e, group in zip(events, groups, strict=True):
+        weights[group] += SALE_WEIGHT if isinstance(e, Trade) and e.action is Action.SELL else 1
+    part_of = assign_parts(weights, parts)
     if part_of is None or len({e.seq for e in events}) != len(events):
         return None
     split: list[list[LedgerEvent]] = [[] for _ in range(max(part_of.values()) + 1)]
@@ -45,7 +50,10 @@ def split_history(
 
 
 def assign_parts(sizes: Mapping[str, int], parts: int) -> dict[str, int] | None:
-    """Return the part of each group: the part with the fewest events so far, largest first.
+    """Return the part of each group: the lightest part so far, largest group first.
+
+    `sizes` weighs each group's events, a sale `SALE_WEIGHT` times a purchase: sales make the
+    rows, and rows are most of the work.
 
     None when there are fewer than two groups or parts (nothing to split).
     """

@@ -71,6 +71,10 @@ class TradeRows:
             symbol = self._symbols[raw] = normalize_symbol(raw)
         return symbol
 
+    def is_sale(self, record: list[str]) -> bool:
+        """Return whether the row is a SELL (as its trade would have it)."""
+        return record[self._columns[2]].strip().upper() == Action.SELL
+
     def named_purchase(self, record: list[str]) -> str | None:
         """Return the lot id a BUY row names, as its trade would have it (None otherwise)."""
         _d, _a, act, _s, _q, _p, _fe, lot = self._columns

@@ -44,7 +44,7 @@ from ledger.forms.json_report import FIRST_ROW, JSON_HEAD, ROW_SEPARATOR, SaleLi
 from ledger.forms.txf import txf_header, txf_record, txf_text
 from ledger.identity import Identity
 from ledger.model import Action, LedgerEvent, OpenLot, SaleRow, Trade
-from ledger.partition import assign_parts, lot_ids_independent
+from ledger.partition import SALE_WEIGHT, assign_parts, lot_ids_independent
 from ledger.report import Form1099, ReportedSale, Totals, add_totals, reported_sales, totals_of
 
 MIN_BYTES = 1_000_000  # about 20,000 trades: below, starting workers costs more than it saves
@@ -144,6 +144,9 @@ class History(Protocol):
 
     def symbol(self, record: list[str]) -> str:
         """Return the symbol of the row's trade, were the row valid."""
+
+    def is_sale(self, record: list[str]) -> bool:
+        """Return whether the row is a sale."""
 
     def named_purchase(self, record: list[str]) -> str | None:
         """Return the lot id the row names if it is a purchase."""
@@ -309,7 +312,10 @@ def _replay_part(job: _Job, index: int) -> _PartResult | None:
     history = job.read()
     key = job.identity.key
     groups = [key(history.symbol(record)) for _line, record in history.rows]
-    part_of = assign_parts(Counter(groups), job.jobs)
+    weights: Counter[str] = Counter()
+    for (_line, record), group in zip(history.rows, groups, strict=True):
+        weights[group] += SALE_WEIGHT if history.is_sale(record) else 1
+    part_of = assign_parts(weights, job.jobs)
     if part_of is None or len(set(part_of.values())) != job.jobs:
         return None
     mine, elsewhere = [], set()

@@ -101,3 +101,15 @@ def test_sales_of_named_lots_in_their_own_group_split() -> None:
         sell("2024-01-03", "AAA", "1", "9", lot="a"),
     ]
     assert split_history(history, Identity(), 2) is not None
+
+
+def test_a_sale_weighs_twice_a_purchase_in_the_balance() -> None:
+    """Sales make the rows, most of the work: BBB (a buy and a sell) weighs as much as AAA's
+    three buys, so each leads a part."""
+    history = [buy("2024-01-02", "AAA", "1", "1", lot=f"a{i}") for i in range(3)]
+    history += [buy("2024-01-02", "BBB", "1", "1", lot="b"), sell("2024-01-03", "BBB", "1", "1")]
+    history += [buy("2024-01-02", "CCC", "1", "1", lot=f"c{i}") for i in range(2)]
+    history += [buy("2024-01-02", "DDD", "1", "1", lot="d")]
+    parts = split_history(history, Identity(), 2)
+    assert parts is not None
+    assert [sorted(symbols(p)) for p in parts] == [["AAA", "CCC"], ["BBB", "DDD"]]
