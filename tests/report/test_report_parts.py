@@ -98,10 +98,23 @@ def test_workers_write_the_sequential_report_byte_for_byte(
     assert out.read_bytes() == expected
 
 
+def one_job_and_two(
+    history: Path, fmt: str, trades: Path | None = None
+) -> tuple[subprocess.CompletedProcess[bytes], subprocess.CompletedProcess[bytes]]:
+    one = run(history, "--format", fmt, "-j", "1", trades=trades)
+    return one, run(history, "--format", fmt, "-j", "2", trades=trades)
+
+
+def with_rows(tmp_path: Path, lines: list[str]) -> Path:
+    bad = tmp_path / "TRADES.csv"
+    bad.write_text("".join(lines))
+    return bad
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_the_command_writes_the_same_file_with_one_job_or_two(history: Path, fmt: str) -> None:
     """`--jobs 2` and `--jobs 1` give identical output files (exit 0, nothing on stderr)."""
-    one, two = run(history, "--format", fmt, "-j", "1"), run(history, "--format", fmt, "-j", "2")
+    one, two = one_job_and_two(history, fmt)
     assert (one.returncode, one.stderr, two.returncode, two.stderr) == (0, b"", 0, b"")
     assert two.stdout == one.stdout
 
@@ -111,10 +124,8 @@ def test_a_bad_row_fails_the_same_way_with_two_jobs(history: Path, tmp_path: Pat
     lines = (history / "TRADES.csv").read_text().splitlines(keepends=True)
     date, account, _action, *rest = lines[20_000].split(",")
     lines[20_000] = ",".join([date, account, "HOLD", *rest])
-    bad = tmp_path / "TRADES.csv"
-    bad.write_text("".join(lines))
-    one = run(history, "--format", "json", "-j", "1", trades=bad)
-    two = run(history, "--format", "json", "-j", "2", trades=bad)
+    bad = with_rows(tmp_path, lines)
+    one, two = one_job_and_two(history, "json", bad)
     assert one.returncode == two.returncode == 2
     assert two.stderr == one.stderr
     assert f"{bad}:20001: action:" in two.stderr.decode()
@@ -129,10 +140,8 @@ def test_a_trade_the_ledger_refuses_fails_the_same_way_with_two_jobs(
     last = len(lines) - 1
     date, account, _action, symbol, *_rest = lines[last].split(",")
     lines.append(f"{date},{account},SELL,{symbol},1000000,1,,\n")
-    bad = tmp_path / "TRADES.csv"
-    bad.write_text("".join(lines))
-    one = run(history, "--format", "csv", "-j", "1", trades=bad)
-    two = run(history, "--format", "csv", "-j", "2", trades=bad)
+    bad = with_rows(tmp_path, lines)
+    one, two = one_job_and_two(history, "csv", bad)
     assert one.returncode == two.returncode == 2
     assert two.stderr == one.stderr
     assert f"{bad}:{last + 2}: quantity: sells 1000000" in two.stderr.decode()
