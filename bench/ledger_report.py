@@ -401,7 +401,7 @@ def print_run(r: dict[str, Any]) -> None:
         print(f"note: {note}")
 
 
-def print_cli(c: dict[str, Any] | None, inprocess_sha: str | None) -> None:
+def print_cli(c: dict[str, Any] | None, inprocess_sha: str | None, trades: int) -> None:
     if c is None:
         print("CLI: `tlh tax report` not available; skipped")
         return
@@ -413,6 +413,7 @@ def print_cli(c: dict[str, Any] | None, inprocess_sha: str | None) -> None:
     verdict = "OK" if c["seconds"] < TARGET_SECONDS else "TOO SLOW"
     print(
         f"  {c['seconds']:.2f} s end to end (target < {TARGET_SECONDS:.0f} s: {verdict}), "
+        f"{trades / c['seconds']:,.0f} trades/s, "
         f"peak RSS {c['peak_rss_mb']:.0f} MB; {same}"
     )
 
@@ -480,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nprofile of the apply stage ({profile.relative_to(ROOT)}), top 20 by own time:")
         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(20)
     for c in cli:
-        print_cli(c, result["json_sha256"])
+        print_cli(c, result["json_sha256"], result["trades"])
     return 0
 
 

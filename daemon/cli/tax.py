@@ -14,7 +14,7 @@ from enum import StrEnum
 from importlib import metadata
 from io import StringIO
 from pathlib import Path
-from typing import Annotated, BinaryIO, NoReturn
+from typing import Annotated, BinaryIO, NoReturn, cast
 
 import typer
 from rich import box as rich_box
@@ -27,7 +27,7 @@ from adapters.importers import InputError
 from adapters.importers.accounts_csv import Accounts, parse_accounts
 from adapters.importers.trades_csv import TradeRows, parse_trades, read_trade_rows
 from daemon.cli import app
-from daemon.cli.tax_parts import Output, available_cores, write_in_parts
+from daemon.cli.tax_parts import Output, PartFormat, available_cores, write_in_parts
 from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
 from ledger.engine import Ledger, event_order
@@ -197,7 +197,7 @@ def _write_in_parts(
     except OSError:
         return False  # the sequential run says what is wrong with the file
     options = Output(
-        output_format.value,  # type: ignore[arg-type]
+        cast(PartFormat, output_format.value),
         txf_program=f"tlh {_version()}",
         txf_export_date=_today(),
         txf_unwashed_format=5 if txf_format5 else 4,

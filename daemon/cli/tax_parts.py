@@ -51,6 +51,7 @@ MIN_BYTES = 1_000_000  # about 20,000 trades: below, starting workers costs more
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
+PartFormat = Literal["json", "csv", "txf"]  # the formats made on several cores
 SortKey = tuple[Any, ...]
 Block = tuple[SortKey, bytes]
 
@@ -59,7 +60,7 @@ Block = tuple[SortKey, bytes]
 class Output:
     """What to write: the format, and the options its renderer takes."""
 
-    format: Literal["json", "csv", "txf"]
+    format: PartFormat
     txf_program: str = "tlh"
     txf_export_date: date = date(1970, 1, 1)
     txf_unwashed_format: Literal[4, 5] = 4

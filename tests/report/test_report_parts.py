@@ -10,12 +10,13 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 from reportkit import REPO
 
 from daemon.cli.tax import ReportFormat, _build, _read, _render
-from daemon.cli.tax_parts import MIN_BYTES, Output, write_in_parts
+from daemon.cli.tax_parts import MIN_BYTES, Output, PartFormat, write_in_parts
 from ledger.conventions import LotMethod
 
 TLH = Path(sys.executable).with_name("tlh")
@@ -80,7 +81,7 @@ def test_workers_write_the_sequential_report_byte_for_byte(
     inputs = _read(
         history / "TRADES.csv", history / "ACCOUNTS.csv", history / "tlh.toml", LotMethod.FIFO
     )
-    output = Output(fmt, txf_program="tlh test")  # type: ignore[arg-type]
+    output = Output(cast(PartFormat, fmt), txf_program="tlh test")
     out = tmp_path / "report"
     with out.open("w+b") as f:
         done = write_in_parts(
