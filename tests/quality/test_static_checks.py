@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +41,30 @@ def test_the_ledger_imports_nothing_of_ours_and_does_no_io() -> None:
         for match in forbidden.finditer(path.read_text())
     ]
     assert offenders == []
+
+
+def test_the_import_rules_hold() -> None:
+    """Developers' guide, "The shape of the system": the layering rules are import-linter
+    contracts (pyproject.toml), and the code keeps them."""
+    result = run(str(BIN / "lint-imports"), "--no-cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_adapters_may_import_no_daemon_module_but_the_contract_modules() -> None:
+    """Developers' guide: adapters import `ledger/` and the daemon's contract modules
+    (events; the broker port is adapters.base) only. The forbidden list must name every other
+    daemon module, so that a new one is covered from its first line."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contract = next(
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["source_modules"] == ["adapters"]
+        if c["type"] == "forbidden"
+    )
+    contract_modules = {"daemon.events"}
+    modules = {
+        f"daemon.{p.stem if p.is_file() else p.name}"
+        for p in (ROOT / "daemon").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    assert sorted(modules - contract_modules) == sorted(contract["forbidden_modules"])
