@@ -65,11 +65,11 @@ def test_environment_overrides_file(write_config: WriteConfig) -> None:
     """TLH_HARVEST__MIN_LOSS_USD beats [harvest] min_loss_usd; other file keys survive."""
     path = write_config("[harvest]\nmin_loss_usd = 50\nmin_loss_pct = 0.1\n")
 
-    s = load_settings(path, {"TLH_HARVEST__MIN_LOSS_USD": "200", "TLH_BROKER": "ib"})
+    s = load_settings(path, {"TLH_HARVEST__MIN_LOSS_USD": "200", "TLH_MODE": "paper"})
 
     assert s.harvest.min_loss_usd == Decimal(200)
     assert s.harvest.min_loss_pct == Decimal("0.1")
-    assert s.broker == "ib"
+    assert s.mode == "paper"
 
 
 def test_typo_names_the_dotted_key(write_config: WriteConfig) -> None:
@@ -183,7 +183,7 @@ def test_identical_symbols_in_two_substitute_groups_are_rejected(write_config: W
 
 def test_live_mode_needs_explicit_enable() -> None:
     """mode = live without live_trading_enabled = true is an error on `mode`."""
-    message = _error(None, {"TLH_MODE": "live", "TLH_BROKER": "ib"})
+    message = _error(None, {"TLH_MODE": "live", "TLH_BROKER": "alpaca"})
 
     assert message.startswith("TLH_MODE (environment): mode: ")
     assert "live_trading_enabled" in message
