@@ -304,3 +304,38 @@ def test_ledger_adapters(write_config: WriteConfig) -> None:
 def test_direct_construction_uses_defaults() -> None:
     """Settings() without load_settings still validates (e.g. in other modules' tests)."""
     assert Settings().mode == "dry_run"
+
+
+def test_a_short_secret_is_refused_without_garbling_the_message() -> None:
+    """Issue #13 B.10: TLH_ALPACA__SECRET_KEY=s turned every message into `mode: i*** "live"`;
+    a secret too short to redact is refused, and nothing else in the message is touched."""
+    env = {"TLH_MODE": "live", "TLH_BROKER": "alpaca", "TLH_ALPACA__API_KEY": API_KEY}
+
+    message = _error(None, {**env, "TLH_ALPACA__SECRET_KEY": "s"})
+
+    assert message == (
+        "TLH_ALPACA__SECRET_KEY (environment): alpaca.secret_key: must be at least 8 "
+        "characters (a shorter secret cannot be kept out of the logs)"
+    )
+
+
+def test_database_schemes_are_the_storage_layers_drivers() -> None:
+    """`database.url` accepts exactly the schemes adapters/storage/engine.py can open."""
+    from adapters.storage.engine import _DRIVERS
+    from daemon.settings import DATABASE_SCHEMES
+
+    assert set(DATABASE_SCHEMES) == set(_DRIVERS)
+
+
+def test_bounds_are_accepted_at_the_edge() -> None:
+    """Whatever config check accepts must work: the largest values still load."""
+    env = {
+        "TLH_PRICES__STALE_AFTER_SECONDS": "86400",
+        "TLH_RISK__MAX_ORDER_NOTIONAL": "1e12",
+        "TLH_RISK__MAX_DAILY_NOTIONAL": "1000000000000",
+    }
+
+    s = load_settings(None, env)
+
+    assert s.prices.stale_after_seconds == 86_400
+    assert s.risk.max_daily_notional == Decimal(10**12)
