@@ -104,7 +104,7 @@ class Redactor:
         for secret in secrets:
             if len(secret) >= MIN_LEAK_LENGTH:
                 fragments |= secret_fragments(secret)
-        self._fragments = re.compile(f"(?=({_trie_pattern(fragments)}))") if fragments else None
+        self._fragments = re.compile(_trie_pattern(fragments)) if fragments else None
 
     def scrub_text(self, text: str) -> str:
         """Return `text` with every run of a secret, and every URL password, as ``***``."""
@@ -112,12 +112,14 @@ class Redactor:
         if self._fragments is None:
             return text
         spans: list[list[int]] = []
-        for match in self._fragments.finditer(text):
-            start, end = match.start(), match.start() + len(match.group(1))
+        pos = 0
+        while match := self._fragments.search(text, pos):  # overlapping runs: from start + 1
+            start, end = match.span()
             if spans and start <= spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], end)
             else:
                 spans.append([start, end])
+            pos = start + 1
         for start, end in reversed(spans):
             text = text[:start] + REDACTED + text[end:]
         return text

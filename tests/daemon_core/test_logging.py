@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.logging import REDACTED, LogFormat, Redactor, configure_logging, get_logger
 
@@ -199,3 +201,26 @@ def test_library_debug_records_are_dropped_at_debug() -> None:
         "ours",
         "connection open",
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=8),
+    data=st.data(),
+    before=st.text(max_size=30),
+    after=st.text(max_size=30),
+)
+def test_no_run_of_8_characters_survives(
+    secret: str, data: st.DataObject, before: str, after: str
+) -> None:
+    """Property (B.9): whatever surrounds it, a run of 8+ characters of a secret, as written
+    or in hex, does not survive the scrub."""
+    start = data.draw(st.integers(0, len(secret) - 8))
+    end = data.draw(st.integers(start + 8, len(secret)))
+    run = secret[start:end]
+    redactor = Redactor([secret])
+
+    for shown in (run, run.encode().hex(), run.encode().hex(" ")):
+        scrubbed = redactor.scrub_text(before + shown + after)
+        assert not any(shown[i : i + 16] in scrubbed for i in range(len(shown) - 15)), scrubbed
+        assert run[:8] not in scrubbed
