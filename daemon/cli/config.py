@@ -77,7 +77,7 @@ def summary_rows(settings: Settings) -> list[tuple[str, str]]:
     s = settings
     h, r = s.harvest, s.risk
     live = "enabled" if s.live_trading_enabled else "disabled"
-    rows = [
+    return [
         ("mode", f"{s.mode} (live trading {live})"),
         ("broker", s.broker),
         *_broker_rows(s),
@@ -95,7 +95,6 @@ def summary_rows(settings: Settings) -> list[tuple[str, str]]:
         ("accounts", ", ".join(f"{n} ({t})" for n, t in s.accounts.items()) or "none"),
         ("secrets_dir", str(s.secrets_dir) if s.secrets_dir else "none"),
     ]
-    return rows
 
 
 def _broker_rows(s: Settings) -> list[tuple[str, str]]:
