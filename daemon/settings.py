@@ -244,7 +244,11 @@ class WashSaleSettings(_Section):
     @field_validator("crypto_symbols", mode="after")
     @classmethod
     def _normalize(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(normalize_symbol(s) for s in symbols)
+        normalized = tuple(normalize_symbol(s) for s in symbols)
+        for s in normalized:
+            if not _SYMBOL.fullmatch(s):
+                raise ValueError(f"{s!r} is not a ticker symbol")
+        return normalized
 
 
 class RiskSettings(_Section):

@@ -70,6 +70,10 @@ BAD_FILES: list[tuple[str, str]] = [
     ('[ib]\nhost = "bad host"\n', "ib.host"),
     ('[mqtt]\ntopic_prefix = ""\n', "mqtt.topic_prefix"),
     ('[logging]\nlevel = "LOUD"\n', "logging.level"),
+    ('[wash_sale]\ncrypto_symbols = ["BTC USD"]\n', "wash_sale.crypto_symbols"),
+    ('[wash_sale]\ncrypto_symbols = [""]\n', "wash_sale.crypto_symbols"),
+    ('[accounts]\n" " = "taxable"\n', "accounts"),
+    ('[accounts]\nmain = "brokerage"\n', "accounts.main"),
     # features not built in this version
     ('broker = "ib"\n', "broker"),
     ("[metrics]\nenabled = true\n", "metrics.enabled"),
@@ -179,7 +183,7 @@ def test_good_environments_pass(runner: CliRunner, env: dict[str, str]) -> None:
 
 def test_every_command_refuses_an_unknown_variable(runner: CliRunner, tmp_path: Path) -> None:
     """The check runs wherever the settings are loaded: `tlh status` refuses the typo too."""
-    import daemon.cli.run
+    import daemon.cli.run  # registers `tlh status`
 
     env = {
         "TLH_RISK_KILL_SWITCH": "true",
@@ -192,3 +196,15 @@ def test_every_command_refuses_an_unknown_variable(runner: CliRunner, tmp_path: 
     assert "TLH_RISK_KILL_SWITCH (environment)" in result.output
     assert "did you mean TLH_RISK__KILL_SWITCH?" in result.output
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_the_demo_refuses_an_unknown_variable_without_a_traceback(runner: CliRunner) -> None:
+    """`tlh demo` reads the environment too: a stray TLH_ variable is named, exit 2."""
+    import daemon.cli.demo  # registers `tlh demo`
+
+    result = runner.invoke(daemon.cli.app, ["demo"], env={"TLH_MODEE": "paper"})
+
+    assert result.exit_code == 2, result.output
+    assert "TLH_MODEE (environment): modee: unknown variable (did you mean TLH_MODE?)" in (
+        result.output
+    )
