@@ -9,6 +9,11 @@ dry run, the simulated broker, services bound to 127.0.0.1.
 `load_settings` is the entry point; it turns every problem into a `ConfigError` whose lines
 name the file (or the variable) and the dotted key. Secrets are `SecretStr` and are never
 echoed back, not even in error messages.
+
+What it accepts works: values in the file have their field's own TOML type (no "yes" for
+true, no "100" for 100); environment booleans are true/false/1/0; numbers are finite and
+bounded (`Money`, `Seconds`, `Count`...); database URLs name a supported driver; a feature not
+built in this version is refused; a ``TLH_`` variable that names no setting is an error.
 """
 
 from __future__ import annotations
