@@ -657,7 +657,11 @@ def load_settings(config_path: Path | None = None, env: Mapping[str, str] = os.e
     init: dict[str, Any] = {}
     if ctx.secrets_dir is not None:
         init["secrets_dir"] = ctx.secrets_dir
-    problems = [*_check_file_types(ctx), *_check_environment(ctx)]
+    problems = [
+        *_check_file_types(ctx),
+        *_check_variables(ctx.env, "environment"),
+        *_check_variables(_secret_files(ctx.secrets_dir), "secret file"),
+    ]
     if problems:
         raise ConfigError(problems)
     token = _LOAD_CONTEXT.set(ctx)
@@ -844,16 +848,28 @@ def _check_file_types(ctx: _LoadContext) -> list[str]:
     ]
 
 
-def _check_environment(ctx: _LoadContext) -> list[str]:
+def _secret_files(secrets_dir: Path | None) -> dict[str, str]:
+    """Return the ``TLH_`` files of `secrets_dir` by name, stripped as the settings read them."""
+    files: dict[str, str] = {}
+    for path in sorted(secrets_dir.iterdir()) if secrets_dir is not None else ():
+        if path.name.upper().startswith(ENV_PREFIX) and path.is_file():
+            try:
+                files[path.name] = path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                files[path.name] = ""  # a value pydantic-settings will report, if it reads it
+    return files
+
+
+def _check_variables(variables: Mapping[str, str], source: str) -> list[str]:
     """Return a problem line for each unknown TLH_ variable and each badly spelled value."""
     problems = []
-    for name, value in ctx.env.items():
+    for name, value in variables.items():
         var = name.upper()
         if not var.startswith(ENV_PREFIX) or _not_a_setting(var):
             continue
         path = tuple(var.removeprefix(ENV_PREFIX).lower().split("__"))
         annotation = _env_target(path)
-        where = f"{var} (environment): {_dotted(path)}"
+        where = f"{var} ({source}): {_dotted(path)}"
         if annotation is None:
             close = difflib.get_close_matches(var, _variable_names(), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close else ""
@@ -870,7 +886,7 @@ def _check_environment(ctx: _LoadContext) -> list[str]:
             except ValueError:
                 continue  # pydantic-settings names the variable
             for loc, message in _type_problems(annotation, decoded, path):
-                problems.append(f"{var} (environment): {_dotted(loc)}: {message}")
+                problems.append(f"{var} ({source}): {_dotted(loc)}: {message}")
     return problems
 
 

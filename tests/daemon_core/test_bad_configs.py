@@ -208,3 +208,23 @@ def test_the_demo_refuses_an_unknown_variable_without_a_traceback(runner: CliRun
     assert "TLH_MODEE (environment): modee: unknown variable (did you mean TLH_MODE?)" in (
         result.output
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TLH_LIVE_TRADING_ENABLED", "yes\n", "live_trading_enabled: must be true or false"),
+        ("TLH_ALPACA_SECRET_KEY", SECRET, "alpaca_secret_key: unknown variable"),
+    ],
+)
+def test_bad_secret_file_exits_2_naming_it(
+    runner: CliRunner, tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    """Secret files are read like variables, and held to the same rules."""
+    (tmp_path / name).write_text(value)
+
+    code, output = _check(runner, None, {"TLH_SECRETS_DIR": str(tmp_path)})
+
+    assert code == 2, output
+    assert output.startswith(f"{name} (secret file): {message}"), output
+    assert SECRET not in output
