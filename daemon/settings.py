@@ -811,7 +811,8 @@ def _type_problems(
     if kind is None:
         return
     if not _KIND_OK[kind](value):
-        got = "" if any(is_secret_key(k) for k in loc) else _got(value)
+        keys = [k for k in loc if isinstance(k, str)]
+        got = "" if any(is_secret_key(k) or k in _SENSITIVE_KEYS for k in keys) else _got(value)
         yield loc, f"{_KIND_TEXT[kind]}{got}"
         return
     t = _unwrap(annotation)
