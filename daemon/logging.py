@@ -2,31 +2,45 @@
 
 One stdout handler renders every record, ours and third-party (alpaca, ib_async, sqlalchemy,
 apscheduler), as a console line on a terminal or one JSON object per line otherwise.
-Redaction happens twice: by key (any key that looks like a credential becomes ``***``) and by
-value (the exact configured secret strings are replaced wherever they occur, including inside
-exception text, URLs and the final rendered line).
+Redaction happens twice: by key (a field named in `daemon.settings.SECRET_KEY_NAMES` becomes
+``***``) and by value: any run of 8 or more characters of a configured secret, as written or
+encoded (JSON or repr escapes, URL-encoding, hex with or without separators, base64, repr'd
+bytes), is replaced wherever it occurs, including inside exception text and the final rendered
+line; so is the password of any URL (``scheme://user:***@host``). Secrets shorter than 8
+characters are refused by the settings (a database password may be short: it is masked as a URL
+password). Libraries log their wire traffic at DEBUG (the websocket frames hold the credentials):
+only tlh's own loggers go below INFO, whatever the level asked for.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TextIO
+from urllib.parse import quote, quote_plus
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from daemon.settings import SECRET_KEY_PATTERN
+from daemon.settings import MIN_SECRET_LENGTH, is_secret_key
 
 REDACTED = "***"
 LogFormat = Literal["auto", "json", "console"]
 
-# Secrets shorter than this are not scrubbed by value: they would garble every log line and
-# are guessable anyway. Key-based redaction still applies to them.
-MIN_SCRUBBED_SECRET_LEN = 4
+# A run of this many characters of a secret (or their encoding) is redacted; a shorter
+# secret is not scrubbed by value (it would garble ordinary words).
+MIN_LEAK_LENGTH = MIN_SECRET_LENGTH
+_B64_WINDOW = (MIN_LEAK_LENGTH * 4 + 2) // 3  # base64 characters fully set by 8 bytes
 _MAX_DEPTH = 8
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)[^@/?#\s]+(?=@)")
+
+# Loggers that may go below INFO: tlh's own. A library's DEBUG output (websocket frames,
+# HTTP headers) is dropped whatever the level asked for.
+OWN_LOGGERS = ("tlh", "daemon", "adapters", "ledger", "strategies")
 
 # Third-party loggers that are chatty at INFO.
 _QUIET_LOGGERS = {
@@ -37,23 +51,77 @@ _QUIET_LOGGERS = {
 }
 
 
+def secret_fragments(secret: str) -> set[str]:
+    """Return every text a run of `MIN_LEAK_LENGTH` characters of `secret` may be logged as.
+
+    Each run as written, JSON- and repr-escaped, URL-encoded, as its bytes' repr and in hex
+    (lower and upper case, bare, space- or colon-separated, or ``\\x``-escaped); and each run of
+    base64 characters fully set by the secret's bytes, in the three byte alignments.
+    """
+    out: set[str] = set()
+    n = MIN_LEAK_LENGTH
+    for i in range(len(secret) - n + 1):
+        part = secret[i : i + n]
+        raw = part.encode()
+        out |= {part, json.dumps(part)[1:-1], repr(part)[1:-1], repr(raw)[2:-1]}
+        out |= {quote(part, safe=""), quote_plus(part, safe="")}
+        for digits in (raw.hex(), raw.hex().upper()):
+            pairs = [digits[j : j + 2] for j in range(0, len(digits), 2)]
+            out |= {digits, " ".join(pairs), ":".join(pairs), "".join(f"\\x{p}" for p in pairs)}
+    data = secret.encode()
+    for k in range(3):
+        aligned = data[k:][: (len(data) - k) // 3 * 3]
+        for text in (base64.b64encode(aligned), base64.urlsafe_b64encode(aligned)):
+            encoded = text.decode()
+            out |= {encoded[j : j + _B64_WINDOW] for j in range(len(encoded) - _B64_WINDOW + 1)}
+    return {f for f in out if f}
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """Return a regex matching any of `words`, longest first, as a trie (fast on many words)."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
 class Redactor:
-    """A structlog processor that hides credentials by key name and by exact value."""
+    """A structlog processor that hides credentials by key name and by value (see the module)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        variants: set[str] = set()
+        fragments: set[str] = set()
         for secret in secrets:
-            if len(secret) < MIN_SCRUBBED_SECRET_LEN:
-                continue
-            # As written, as escaped inside a JSON string, and as escaped inside a repr().
-            variants.update({secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]})
-        self._secrets = sorted(variants, key=len, reverse=True)
+            if len(secret) >= MIN_LEAK_LENGTH:
+                fragments |= secret_fragments(secret)
+        self._fragments = re.compile(_trie_pattern(fragments)) if fragments else None
 
     def scrub_text(self, text: str) -> str:
-        """Return `text` with every known secret string replaced by ``***``."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
+        """Return `text` with every run of a secret, and every URL password, as ``***``."""
+        text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}", text)
+        if self._fragments is None:
+            return text
+        spans: list[list[int]] = []
+        pos = 0
+        while match := self._fragments.search(text, pos):  # overlapping runs: from start + 1
+            start, end = match.span()
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+            pos = start + 1
+        for start, end in reversed(spans):
+            text = text[:start] + REDACTED + text[end:]
         return text
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
@@ -61,7 +129,7 @@ class Redactor:
         return {key: self._value(key, value, 0) for key, value in event_dict.items()}
 
     def _value(self, key: object, value: Any, depth: int) -> Any:
-        if isinstance(key, str) and SECRET_KEY_PATTERN.search(key):
+        if is_secret_key(key):
             return REDACTED
         if isinstance(value, str):
             return self.scrub_text(value)
@@ -133,18 +201,23 @@ def configure_logging(
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
-    logging.basicConfig(handlers=[handler], level=_level(level), force=True)
+    handler.addFilter(_no_library_debug)
+    logging.basicConfig(handlers=[handler], level=max(_level(level), logging.INFO), force=True)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(_level(level))
     for name, quiet in _QUIET_LOGGERS.items():
-        # At DEBUG, let everything through; otherwise keep the chatty ones at `quiet`.
-        logging.getLogger(name).setLevel(
-            min(quiet, _level(level)) if _level(level) <= logging.DEBUG else quiet
-        )
+        logging.getLogger(name).setLevel(max(quiet, _level(level)))
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=cache_loggers,
     )
+
+
+def _no_library_debug(record: logging.LogRecord) -> bool:
+    """Drop a library's record below INFO, even from a logger set to DEBUG by the library."""
+    return record.levelno >= logging.INFO or record.name.split(".")[0] in OWN_LOGGERS
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

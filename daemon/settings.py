@@ -9,26 +9,37 @@ dry run, the simulated broker, services bound to 127.0.0.1.
 `load_settings` is the entry point; it turns every problem into a `ConfigError` whose lines
 name the file (or the variable) and the dotted key. Secrets are `SecretStr` and are never
 echoed back, not even in error messages.
+
+What it accepts works: values in the file have their field's own TOML type (no "yes" for
+true, no "100" for 100); environment booleans are true/false/1/0; numbers are finite and
+bounded (`Money`, `Seconds`, `Count`...); database URLs name a supported driver; a feature not
+built in this version is refused; a ``TLH_`` variable that names no setting is an error.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -49,22 +60,80 @@ ENV_PREFIX = "TLH_"
 DEFAULT_CONFIG_FILE = Path("tlh.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tlh.sqlite"
 
-# Keys whose values are credentials: never echoed in errors (shared with daemon.logging).
-SECRET_KEY_PATTERN = re.compile(
-    r"(secret|password|passwd|token|api[_-]?key|authorization|access[_-]?token|key_id)",
-    re.IGNORECASE,
+# Names (of settings keys, log fields, headers) whose values are credentials: never echoed in
+# errors, always redacted in logs (daemon.logging). An explicit list, matched whole and
+# case-insensitively ("-" and "_" alike): a name that merely resembles one, such as
+# "authorizations" (a count), is not a secret.
+SECRET_KEY_NAMES = frozenset(
+    {
+        "api_key",
+        "secret_key",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "proxy_authorization",
+        "key_id",
+        "apca_api_key_id",
+        "apca_api_secret_key",
+    }
 )
+# A secret shorter than this is refused: it cannot be told apart from ordinary text in a log.
+MIN_SECRET_LENGTH = 8
+# Variables with the TLH_ prefix that are not settings (read by the command line or tests).
+NON_SETTING_VARIABLES = frozenset({"TLH_CONFIG", "TLH_HEALTH_FILE"})
+NON_SETTING_PREFIXES = ("TLH_TEST_",)
+# Environment spellings of a boolean; anything else (yes, on, y...) is an error.
+ENV_TRUE, ENV_FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+# The database URL schemes the storage layer supports (adapters/storage/engine.py `_DRIVERS`;
+# a test keeps the two in step): the plain ones are mapped to their async driver.
+DATABASE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgres", "postgresql", "postgresql+asyncpg")
 _SENSITIVE_KEYS = frozenset({"url"})  # database.url may embed a password
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9./\-]{0,19}")
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/?#@]*:)(?P<password>[^@/?#]*)(?P<tail>@)")
 
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-PositiveMoney = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+
+def is_secret_key(name: object) -> bool:
+    """Return whether `name` is one of `SECRET_KEY_NAMES` (case and "-"/"_" ignored)."""
+    return isinstance(name, str) and name.lower().replace("-", "_") in SECRET_KEY_NAMES
+
+
+def _long_enough(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_LENGTH} characters (a shorter secret cannot be kept "
+            "out of the logs)"
+        )
+    return value
+
+
+# Bounds: every number the configuration accepts is finite and within what the daemon can use.
+MAX_MONEY = Decimal("1e12")
+MAX_SECONDS = 86_400.0
+MAX_COUNT = 1_000_000
+
+Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
+PositiveMoney = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+Host = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
+]
+Secret = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 Mode = Literal["dry_run", "paper", "live"]
 Broker = Literal["sim", "alpaca", "ib"]
+# Accepted by the model (so that the keys stay valid) but not built in this version: choosing
+# one is an error naming the key, never a setting that silently does nothing.
+UNAVAILABLE_BROKERS = frozenset({"ib"})
 
 
 class ConfigError(Exception):
@@ -138,7 +207,7 @@ class TaxSettings(_Section):
 
 
 class _SymbolGroup(_Section):
-    name: str = ""
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
     symbols: tuple[str, ...]
 
     @field_validator("symbols", mode="after")
@@ -180,7 +249,11 @@ class WashSaleSettings(_Section):
     @field_validator("crypto_symbols", mode="after")
     @classmethod
     def _normalize(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(normalize_symbol(s) for s in symbols)
+        normalized = tuple(normalize_symbol(s) for s in symbols)
+        for s in normalized:
+            if not _SYMBOL.fullmatch(s):
+                raise ValueError(f"{s!r} is not a ticker symbol")
+        return normalized
 
 
 class RiskSettings(_Section):
@@ -188,7 +261,7 @@ class RiskSettings(_Section):
 
     max_order_notional: PositiveMoney = Decimal(10_000)
     max_daily_notional: PositiveMoney = Decimal(50_000)
-    max_harvests_per_day: int = Field(default=10, ge=0)
+    max_harvests_per_day: Count = 10
     kill_switch: bool = False
 
     @model_validator(mode="after")
@@ -207,13 +280,28 @@ class PriceSettings(_Section):
     from the last trusted mid; a quote older than `stale_after_seconds` is not used."""
 
     band_pct: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1, allow_inf_nan=False)
-    stale_after_seconds: float = Field(default=60.0, gt=0)
+    stale_after_seconds: Seconds = 60.0
 
 
 def _check_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
-    if value is not None and not value.startswith(schemes):
+    if value is None:
+        return value
+    if not value.startswith(schemes):
         raise ValueError(f"must start with {' or '.join(schemes)}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if not parts.hostname or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("is not a valid URL (a host is needed, and no spaces)")
     return value
+
+
+def _unavailable(feature: str, enabled: bool) -> bool:
+    if enabled:
+        raise ValueError(f"{feature} is not available in this version; remove the key or set false")
+    return enabled
 
 
 class AlpacaSettings(_Section):
@@ -222,8 +310,8 @@ class AlpacaSettings(_Section):
     Override the URLs only to point at a local fake (tests) or a proxy.
     """
 
-    api_key: SecretStr | None = None
-    secret_key: SecretStr | None = None
+    api_key: Secret | None = None
+    secret_key: Secret | None = None
     paper: bool = True
     base_url: str | None = None
     data_ws_url: str | None = None
@@ -261,11 +349,11 @@ class AlpacaSettings(_Section):
 class IBSettings(_Section):
     """Interactive Brokers TWS / IB Gateway connection (4002 = Gateway paper, 4001 = live)."""
 
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 4002
-    client_id: int = Field(default=17, ge=0)
-    account: str | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 17
+    account: Text | None = None
+    timeout_seconds: Seconds = 10.0
 
 
 class DatabaseSettings(_Section):
@@ -275,9 +363,17 @@ class DatabaseSettings(_Section):
 
     @field_validator("url")
     @classmethod
-    def _looks_like_url(cls, value: str) -> str:
-        if "://" not in value:
+    def _supported_url(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if not sep:
             raise ValueError("must be a URL such as sqlite+aiosqlite:///./tlh.sqlite")
+        if scheme.lower() not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database {scheme!r}: use sqlite+aiosqlite:///PATH or "
+                "postgresql+asyncpg://USER@HOST:PORT/DB"
+            )
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("must not contain spaces or control characters")
         return value
 
     @property
@@ -296,22 +392,32 @@ class MetricsSettings(_Section):
     """The Prometheus ``/metrics`` endpoint."""
 
     enabled: bool = False
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 9877
+
+    @field_validator("enabled")
+    @classmethod
+    def _not_built(cls, enabled: bool) -> bool:
+        return _unavailable("the metrics endpoint", enabled)
 
 
 class MqttSettings(_Section):
     """The MQTT broker that receives state and Home Assistant discovery messages."""
 
     enabled: bool = False
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 1883
-    username: str | None = None
-    password: SecretStr | None = None
+    username: Text | None = None
+    password: Secret | None = None
     tls: bool = False
-    client_id: str = "tlh"
-    topic_prefix: str = "tlh"
-    discovery_prefix: str = "homeassistant"
+    client_id: Text = "tlh"
+    topic_prefix: Text = "tlh"
+    discovery_prefix: Text = "homeassistant"
+
+    @field_validator("enabled")
+    @classmethod
+    def _not_built(cls, enabled: bool) -> bool:
+        return _unavailable("MQTT publishing", enabled)
 
 
 class LoggingSettings(_Section):
@@ -430,6 +536,11 @@ def _check_mode(s: Settings) -> None:
         raise _KeyedError(
             ("mode",), 'is "live" but live_trading_enabled is false; set both to trade real money'
         )
+    if s.broker in UNAVAILABLE_BROKERS:
+        raise _KeyedError(
+            ("broker",),
+            f'"{s.broker}" is not available in this version (available: sim, alpaca)',
+        )
     if s.mode == "live" and s.broker == "sim":
         raise _KeyedError(("broker",), 'is "sim", which cannot trade in mode "live"')
     if s.broker != "alpaca":
@@ -546,6 +657,13 @@ def load_settings(config_path: Path | None = None, env: Mapping[str, str] = os.e
     init: dict[str, Any] = {}
     if ctx.secrets_dir is not None:
         init["secrets_dir"] = ctx.secrets_dir
+    problems = [
+        *_check_file_types(ctx),
+        *_check_variables(ctx.env, "environment"),
+        *_check_variables(_secret_files(ctx.secrets_dir), "secret file"),
+    ]
+    if problems:
+        raise ConfigError(problems)
     token = _LOAD_CONTEXT.set(ctx)
     try:
         return Settings(**init)
@@ -613,13 +731,196 @@ def _raw_secrets(file_data: Mapping[str, Any], env: Mapping[str, str]) -> Iterat
         elif isinstance(node, list):
             for v in node:
                 yield from walk(v, key)
-        elif SECRET_KEY_PATTERN.search(key) and str(node):
+        elif is_secret_key(key) and str(node):
             yield str(node)
 
     yield from walk(file_data, "")
     for name, value in env.items():
-        if name.upper().startswith(ENV_PREFIX) and SECRET_KEY_PATTERN.search(name) and value:
+        last = name.split("__")[-1].upper().removeprefix(ENV_PREFIX)
+        if name.upper().startswith(ENV_PREFIX) and is_secret_key(last) and value:
             yield value
+
+
+# --- raw input checks ------------------------------------------------------------------------
+#
+# Pydantic's lax mode turns "yes" into True and "100" into 100. The TOML file has real booleans,
+# numbers and strings, so there each value must already have its field's type; the
+# environment has only strings, so there a boolean must be spelled true/false/1/0 and a
+# number in ASCII digits. Both are checked against the model's fields, so new keys are covered.
+
+_ENV_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip `Annotated` and `None` from a field's annotation."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _kind(annotation: Any) -> str | None:
+    """Return the TOML kind a field's value must have: bool, number, string, table or list."""
+    t = _unwrap(annotation)
+    origin = get_origin(t)
+    if t is bool:
+        return "bool"
+    if t in (int, float, Decimal):
+        return "number"
+    if (
+        t in (str, SecretStr, Path)
+        or origin is Literal
+        or (isinstance(t, type) and issubclass(t, Enum))
+    ):
+        return "string"
+    if (isinstance(t, type) and issubclass(t, BaseModel)) or origin is dict:
+        return "table"
+    if origin in (tuple, list):
+        return "list"
+    return None
+
+
+_KIND_OK: dict[str, Any] = {
+    "bool": lambda v: isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float | Decimal) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "table": lambda v: isinstance(v, dict),
+    "list": lambda v: isinstance(v, list),
+}
+_KIND_TEXT = {
+    "bool": "must be true or false",
+    "number": "must be a number",
+    "string": "must be a string (in quotes)",
+    "table": "must be a table",
+    "list": "must be a list",
+}
+
+
+def _type_problems(
+    annotation: Any, value: object, loc: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Yield (key, message) for each value whose type is not its field's own, strictly."""
+    kind = _kind(annotation)
+    if kind is None:
+        return
+    if not _KIND_OK[kind](value):
+        keys = [k for k in loc if isinstance(k, str)]
+        got = "" if any(is_secret_key(k) or k in _SENSITIVE_KEYS for k in keys) else _got(value)
+        yield loc, f"{_KIND_TEXT[kind]}{got}"
+        return
+    t = _unwrap(annotation)
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        assert isinstance(value, dict)
+        for key, item in value.items():
+            info = t.model_fields.get(str(key))
+            if info is not None:  # unknown keys are pydantic's to report
+                yield from _type_problems(info.annotation, item, (*loc, str(key)))
+    elif kind == "table":
+        assert isinstance(value, dict)
+        args = get_args(t)
+        for key, item in value.items():
+            yield from _type_problems(args[1] if len(args) == 2 else Any, item, (*loc, str(key)))
+    elif kind == "list":
+        assert isinstance(value, list)
+        args = get_args(t)
+        for i, item in enumerate(value):
+            yield from _type_problems(args[0] if args else Any, item, (*loc, i))
+
+
+def _got(value: object) -> str:
+    if isinstance(value, dict | list):
+        return f" (got a {'table' if isinstance(value, dict) else 'list'})"
+    text = json.dumps(value) if isinstance(value, str | bool) else str(value)
+    return f" (got {text[:40]})"
+
+
+def _check_file_types(ctx: _LoadContext) -> list[str]:
+    """Return a problem line for each TOML value whose type is not its field's."""
+    return [
+        f"{ctx.origin}: {_dotted(loc)}: {message}"
+        for loc, message in _type_problems(Settings, ctx.file_data, ())
+    ]
+
+
+def _secret_files(secrets_dir: Path | None) -> dict[str, str]:
+    """Return the ``TLH_`` files of `secrets_dir` by name, stripped as the settings read them."""
+    files: dict[str, str] = {}
+    for path in sorted(secrets_dir.iterdir()) if secrets_dir is not None else ():
+        if path.name.upper().startswith(ENV_PREFIX) and path.is_file():
+            try:
+                files[path.name] = path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                files[path.name] = ""  # a value pydantic-settings will report, if it reads it
+    return files
+
+
+def _check_variables(variables: Mapping[str, str], source: str) -> list[str]:
+    """Return a problem line for each unknown TLH_ variable and each badly spelled value."""
+    problems = []
+    for name, value in variables.items():
+        var = name.upper()
+        if not var.startswith(ENV_PREFIX) or _not_a_setting(var):
+            continue
+        path = tuple(var.removeprefix(ENV_PREFIX).lower().split("__"))
+        annotation = _env_target(path)
+        where = f"{var} ({source}): {_dotted(path)}"
+        if annotation is None:
+            close = difflib.get_close_matches(var, _variable_names(), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{where}: unknown variable{hint}")
+            continue
+        kind = _kind(annotation)
+        if kind == "bool" and value.lower() not in ENV_TRUE | ENV_FALSE:
+            problems.append(f"{where}: must be true or false (or 1 or 0){_got(value)}")
+        elif kind == "number" and not _ENV_NUMBER.fullmatch(value.strip()):
+            problems.append(f"{where}: must be a number written in ASCII digits{_got(value)}")
+        elif kind in ("table", "list"):
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                continue  # pydantic-settings names the variable
+            for loc, message in _type_problems(annotation, decoded, path):
+                problems.append(f"{var} ({source}): {_dotted(loc)}: {message}")
+    return problems
+
+
+def _not_a_setting(var: str) -> bool:
+    return var in NON_SETTING_VARIABLES or var.startswith(NON_SETTING_PREFIXES)
+
+
+def _env_target(path: Sequence[str]) -> Any | None:
+    """Return the annotation of the field a variable's path names, or None if none."""
+    annotation: Any = Settings
+    for part in path:
+        t = _unwrap(annotation)
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            info = t.model_fields.get(part)
+            if info is None:
+                return None
+            annotation = info.annotation
+        elif get_origin(t) is dict and part:
+            annotation = get_args(t)[1]
+        else:
+            return None
+    return annotation
+
+
+def _variable_names() -> list[str]:
+    """Return every variable name the settings read, e.g. TLH_HARVEST__MIN_LOSS_USD."""
+    names = []
+    for field_name, info in Settings.model_fields.items():
+        t = _unwrap(info.annotation)
+        names.append(ENV_PREFIX + field_name.upper())
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            names += [f"{ENV_PREFIX}{field_name}__{key}".upper() for key in t.model_fields]
+    return names
 
 
 # --- error messages --------------------------------------------------------------------------
@@ -646,8 +947,10 @@ def _describe(err: Mapping[str, Any], ctx: _LoadContext) -> str:
         message = _unknown_key(loc)
     else:
         message = _lower_first(str(err["msg"])) + _echo(loc, err.get("input"))
+    # A short "secret" is refused anyway; replacing it would garble the message.
     for secret in sorted(ctx.raw_secrets, key=len, reverse=True):
-        message = message.replace(secret, "***")
+        if len(secret) >= MIN_SECRET_LENGTH:
+            message = message.replace(secret, "***")
     return f"{_origin(loc, ctx)}: {_dotted(loc)}: {message}"
 
 
@@ -677,7 +980,7 @@ def _lower_first(text: str) -> str:
 
 def _echo(loc: Sequence[str | int], value: object) -> str:
     keys = [p for p in loc if isinstance(p, str)]
-    sensitive = any(SECRET_KEY_PATTERN.search(k) or k in _SENSITIVE_KEYS for k in keys)
+    sensitive = any(is_secret_key(k) or k in _SENSITIVE_KEYS for k in keys)
     if sensitive or not isinstance(value, str | int | float | Decimal | bool):
         return ""
     text = repr(value) if isinstance(value, str) else str(value)

@@ -77,7 +77,7 @@ def summary_rows(settings: Settings) -> list[tuple[str, str]]:
     s = settings
     h, r = s.harvest, s.risk
     live = "enabled" if s.live_trading_enabled else "disabled"
-    rows = [
+    return [
         ("mode", f"{s.mode} (live trading {live})"),
         ("broker", s.broker),
         *_broker_rows(s),
@@ -95,11 +95,6 @@ def summary_rows(settings: Settings) -> list[tuple[str, str]]:
         ("accounts", ", ".join(f"{n} ({t})" for n, t in s.accounts.items()) or "none"),
         ("secrets_dir", str(s.secrets_dir) if s.secrets_dir else "none"),
     ]
-    if s.mqtt.enabled:
-        rows.append(("mqtt", f"{s.mqtt.host}:{s.mqtt.port}, password {_secret(s.mqtt.password)}"))
-    if s.metrics.enabled:
-        rows.append(("metrics", f"http://{s.metrics.host}:{s.metrics.port}/metrics"))
-    return rows
 
 
 def _broker_rows(s: Settings) -> list[tuple[str, str]]:
@@ -109,8 +104,6 @@ def _broker_rows(s: Settings) -> list[tuple[str, str]]:
             ("alpaca", f"{'paper' if a.paper else 'LIVE'} {a.trading_url()}, feed {a.feed}"),
             ("", f"api_key {_secret(a.api_key)}, secret_key {_secret(a.secret_key)}"),
         ]
-    if s.broker == "ib":
-        return [("ib", f"{s.ib.host}:{s.ib.port}, client id {s.ib.client_id}")]
     return []
 
 

@@ -25,6 +25,7 @@ from daemon.app import Daemon
 from daemon.backtest import run_backtest
 from daemon.cli import app
 from daemon.cli.backtest import print_summary
+from daemon.cli.config import exit_on_config_error
 from daemon.logging import configure_logging
 from daemon.settings import Settings, load_settings
 from ledger.model import Action, Trade
@@ -62,7 +63,8 @@ def demo(
 
     console = Console()
     configure_logging("WARNING", "console", stream=None)
-    settings = load_settings(demo_config_path())
+    with exit_on_config_error():  # the environment's TLH_ variables apply to the demo too
+        settings = load_settings(demo_config_path())
     prices = load_prices(demo_prices_path())
     holdings = demo_holdings(prices, settings)
     console.print(

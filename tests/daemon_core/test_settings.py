@@ -65,11 +65,11 @@ def test_environment_overrides_file(write_config: WriteConfig) -> None:
     """TLH_HARVEST__MIN_LOSS_USD beats [harvest] min_loss_usd; other file keys survive."""
     path = write_config("[harvest]\nmin_loss_usd = 50\nmin_loss_pct = 0.1\n")
 
-    s = load_settings(path, {"TLH_HARVEST__MIN_LOSS_USD": "200", "TLH_BROKER": "ib"})
+    s = load_settings(path, {"TLH_HARVEST__MIN_LOSS_USD": "200", "TLH_MODE": "paper"})
 
     assert s.harvest.min_loss_usd == Decimal(200)
     assert s.harvest.min_loss_pct == Decimal("0.1")
-    assert s.broker == "ib"
+    assert s.mode == "paper"
 
 
 def test_typo_names_the_dotted_key(write_config: WriteConfig) -> None:
@@ -183,7 +183,7 @@ def test_identical_symbols_in_two_substitute_groups_are_rejected(write_config: W
 
 def test_live_mode_needs_explicit_enable() -> None:
     """mode = live without live_trading_enabled = true is an error on `mode`."""
-    message = _error(None, {"TLH_MODE": "live", "TLH_BROKER": "ib"})
+    message = _error(None, {"TLH_MODE": "live", "TLH_BROKER": "alpaca"})
 
     assert message.startswith("TLH_MODE (environment): mode: ")
     assert "live_trading_enabled" in message
@@ -304,3 +304,38 @@ def test_ledger_adapters(write_config: WriteConfig) -> None:
 def test_direct_construction_uses_defaults() -> None:
     """Settings() without load_settings still validates (e.g. in other modules' tests)."""
     assert Settings().mode == "dry_run"
+
+
+def test_a_short_secret_is_refused_without_garbling_the_message() -> None:
+    """Issue #13 B.10: TLH_ALPACA__SECRET_KEY=s turned every message into `mode: i*** "live"`;
+    a secret too short to redact is refused, and nothing else in the message is touched."""
+    env = {"TLH_MODE": "live", "TLH_BROKER": "alpaca", "TLH_ALPACA__API_KEY": API_KEY}
+
+    message = _error(None, {**env, "TLH_ALPACA__SECRET_KEY": "s"})
+
+    assert message == (
+        "TLH_ALPACA__SECRET_KEY (environment): alpaca.secret_key: must be at least 8 "
+        "characters (a shorter secret cannot be kept out of the logs)"
+    )
+
+
+def test_database_schemes_are_the_storage_layers_drivers() -> None:
+    """`database.url` accepts exactly the schemes adapters/storage/engine.py can open."""
+    from adapters.storage.engine import _DRIVERS
+    from daemon.settings import DATABASE_SCHEMES
+
+    assert set(DATABASE_SCHEMES) == set(_DRIVERS)
+
+
+def test_bounds_are_accepted_at_the_edge() -> None:
+    """Whatever config check accepts must work: the largest values still load."""
+    env = {
+        "TLH_PRICES__STALE_AFTER_SECONDS": "86400",
+        "TLH_RISK__MAX_ORDER_NOTIONAL": "1e12",
+        "TLH_RISK__MAX_DAILY_NOTIONAL": "1000000000000",
+    }
+
+    s = load_settings(None, env)
+
+    assert s.prices.stale_after_seconds == 86_400
+    assert s.risk.max_daily_notional == Decimal(10**12)
