@@ -105,3 +105,21 @@ async def test_an_execution_reported_with_disagreeing_cumulatives_is_journaled_o
     assert running.daemon.reconciler is not None
     await running.daemon.reconciler.run("again")  # every source once more: nothing new
     assert await running.journal() == journal
+
+
+async def test_reconciliation_runs_on_a_schedule_while_orders_are_in_flight(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """Issue #9 §1 / #13 A.5: while an order is in flight, the daemon reconciles every
+    ``[orders] reconcile_seconds`` with no reconnect: a holding the ledger does not explain,
+    appearing mid-session, halts its symbol."""
+    hold(fake, "VTI", "40", "200")
+    fake.set_fill_policy(FillPolicy.MANUAL, "VTI")
+    settings = make_settings(fake, orders={"poll_seconds": 0.1, "reconcile_seconds": 0.2})
+    running = await daemons.start(settings=settings)
+    await _harvest_order(fake)  # rests at the broker: an order in flight
+    fake.set_position("ITOT", "7", "100")  # e.g. shares transferred in
+
+    await fake.wait_until(lambda: "ITOT" in running.engine.halted, what="the scheduled pass")
+    assert running.broker.stats.resyncs == 0
+    assert [h.symbol for h in await running.daemon.repo.active_halts()] == ["ITOT"]
