@@ -28,7 +28,7 @@ def deliveries(draw: st.DrawFn) -> tuple[Decimal, list[Fill]]:
     stream: list[Fill] = []
     activities: list[Fill] = []
     cumulative = Decimal(0)
-    for n, size in enumerate(sizes):
+    for size in sizes:
         cumulative += size
         activities.append(_fill(size, cumulative))
         if draw(st.booleans()):  # delivered on the stream (else lost)
