@@ -168,6 +168,7 @@ class HarvestEngine:
         # Started by start() and stopped by the daemon's close: the in-flight order watch.
         self.watch: BackgroundTask | None = None
         self.rejected: list[RejectedEntry] = []  # journal entries the ledger rejected on replay
+        self._daily_pass: asyncio.Task[None] | None = None
 
     @property
     def relief(self) -> LotRelief:
@@ -261,7 +262,12 @@ class HarvestEngine:
     async def on_scheduled(self, event: Scheduled) -> None:
         """Run one scheduled daily hook."""
         if event.hook == "daily_reconcile":
-            await self.orders.resume()
+            if self.reconcile is None:
+                await self.orders.resume()
+            else:
+                # A full pass (it resumes orders too); it takes `lock`, which the event in
+                # hand may hold, so it runs right after this event.
+                self._daily_pass = asyncio.create_task(self._reconcile_daily())
         elif event.hook == "wash_window_expiry":
             # Positions skipped yesterday (e.g. a purchase inside the window) are judged anew.
             self._skip_memo.clear()
@@ -281,6 +287,13 @@ class HarvestEngine:
             )
         else:
             log.info(event.hook, day=event.day.isoformat())
+
+    async def _reconcile_daily(self) -> None:
+        assert self.reconcile is not None
+        try:
+            await self.reconcile("daily, before the open")
+        except Exception:  # the next pass (a reconnect, the watch, tomorrow) retries
+            log.exception("daily_reconcile_failed")
 
     def on_quote(self, q: Quote) -> bool:
         """Store a quote; return whether its bid crosses the symbol's trigger (O(1))."""

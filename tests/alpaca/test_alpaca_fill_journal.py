@@ -5,6 +5,7 @@ Issue #13 A.5 and A.6, against the fake Alpaca through the real adapter and daem
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from alpacakit import ACCOUNT, Daemons, Running, hold, make_settings, position
 from fake_alpaca import FakeAlpaca, FillPolicy
 
 from adapters.storage.records import IntentKind, IntentStatus, JournalRecord
+from daemon.events import Scheduled
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -122,4 +124,20 @@ async def test_reconciliation_runs_on_a_schedule_while_orders_are_in_flight(
 
     await fake.wait_until(lambda: "ITOT" in running.engine.halted, what="the scheduled pass")
     assert running.broker.stats.resyncs == 0
+    assert [h.symbol for h in await running.daemon.repo.active_halts()] == ["ITOT"]
+
+
+async def test_the_daily_hook_before_the_open_runs_a_full_reconciliation(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """README, "Schedule": reconciliation before the open. The ``daily_reconcile`` hook runs
+    the daemon's full pass (positions, open orders, fills), not only a resume of orders: a
+    holding the ledger does not explain is halted."""
+    hold(fake, "VTI", "40", "200")
+    running = await daemons.start()
+    fake.set_position("ITOT", "7", "100")  # e.g. shares transferred in overnight
+
+    running.engine.queue.put(Scheduled("daily_reconcile", date.today()))
+
+    await fake.wait_until(lambda: "ITOT" in running.engine.halted, what="the daily pass")
     assert [h.symbol for h in await running.daemon.repo.active_halts()] == ["ITOT"]
