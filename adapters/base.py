@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from daemon.events import Event, Fill, OrderSide, OrderStatus, Quote
 from ledger.conventions import LotMethod
@@ -91,6 +91,10 @@ class Broker(Protocol):
     async def fills_since(self, since: datetime | None) -> list[Fill]:
         """Return the executions after `since` (all when None), oldest first."""
 
+    async def open_orders(self) -> Sequence[OrderSnapshot]:
+        """Return every order still working at the broker (all of the account's, not only
+        the daemon's)."""
+
 
 @runtime_checkable
 class MarketDataHealth(Protocol):
@@ -123,13 +127,27 @@ class QuoteGating(Protocol):
 
 
 @runtime_checkable
-class Reconciling(Protocol):
-    """Optional broker capability: reconcile the daemon with the account.
+class AccountReports(Protocol):
+    """Optional broker capability: the broker reports one account the daemon reconciles with.
 
-    `build_daemon` calls `bind_daemon(engine, repo)` once; the broker sets `engine.reconcile`
-    (run by `engine.start()` after resuming orders) and reconciles again after its streams
-    reconnect, since they do not replay what was missed.
+    The daemon reconciles (`daemon.reconciliation`) through the `Broker` report queries
+    (`positions`, `open_orders`, `fills_since`, `get_order`) of a broker naming its `account`.
+    A broker without one (the simulator, whose book is the replay itself) is not reconciled.
     """
 
-    def bind_daemon(self, engine: Any, repo: Any) -> None:
-        """Attach reconciliation to the daemon's engine and repository."""
+    account: str
+
+
+ResyncHandler = Callable[[str], Awaitable[None]]
+
+
+@runtime_checkable
+class ResyncRequests(Protocol):
+    """Optional broker capability: ask the daemon for a reconciliation pass.
+
+    A broker whose streams do not replay what they sent while disconnected requests one after
+    each reconnect, with its reason; the daemon gives the handler (`daemon.app`).
+    """
+
+    def on_resync(self, handler: ResyncHandler) -> None:
+        """Call `handler(reason)` whenever the broker needs the daemon to reconcile."""

@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.base import Broker, MarketDataHealth, Reconciling
+from adapters.base import AccountReports, Broker, MarketDataHealth, ResyncRequests
 from adapters.storage.engine import create_engine
 from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
 from daemon.engine import HarvestEngine, QuoteFilter
 from daemon.orders import OrderManager, RiskLimits
+from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
 from ledger.engine import Ledger
 from strategies.harvest import HarvestParams
@@ -31,6 +32,8 @@ class Daemon:
     engine: HarvestEngine
     orders: OrderManager
     broker: Broker
+    reconciler: Reconciler | None = None
+    watch: OrderWatch | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -38,7 +41,9 @@ class Daemon:
         return self.engine.ledger
 
     async def close(self) -> None:
-        """Close the broker and the database."""
+        """Stop the order watch, close the broker and the database."""
+        if self.watch is not None:
+            await self.watch.stop()
         await self.broker.close()
         dispose_fast_writer(self.db)
         await self.db.dispose()
@@ -153,6 +158,37 @@ async def build_daemon(
         on_decision=on_decision,
     )
     engine_ref.append(engine)
-    if isinstance(broker, Reconciling):
-        broker.bind_daemon(engine, repo)
-    return Daemon(db=db, repo=repo, engine=engine, orders=orders, broker=broker)
+    reconciler, watch = wire_reconciliation(settings, engine, repo, broker)
+    return Daemon(
+        db=db,
+        repo=repo,
+        engine=engine,
+        orders=orders,
+        broker=broker,
+        reconciler=reconciler,
+        watch=watch,
+    )
+
+
+def wire_reconciliation(
+    settings: Settings, engine: HarvestEngine, repo: Repository, broker: Broker
+) -> tuple[Reconciler | None, OrderWatch | None]:
+    """Reconcile `engine` with a broker that reports an account: on start (`engine.start`),
+    when the broker asks (after its reconnects), and while orders are in flight (the watch).
+
+    The simulator reports no account: its book is the replay itself, nothing to reconcile.
+    """
+    if not isinstance(broker, AccountReports):
+        return None, None
+    reconciler = Reconciler(engine=engine, repo=repo, broker=broker, account=broker.account)
+    engine.reconcile = reconciler.run
+    if isinstance(broker, ResyncRequests):
+        broker.on_resync(reconciler.run)
+    watch = OrderWatch(
+        engine=engine,
+        reconciler=reconciler,
+        poll_seconds=settings.orders.poll_seconds,
+        reconcile_seconds=settings.orders.reconcile_seconds,
+    )
+    engine.watch = watch
+    return reconciler, watch

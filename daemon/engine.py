@@ -31,12 +31,12 @@ from daemon.events import (
     ClockTick,
     Event,
     Fill,
-    OrderSide,
     OrderUpdate,
     Quote,
     Scheduled,
     SplitEvent,
 )
+from daemon.journal_replay import RejectedEntry, replay
 from daemon.orders import HarvestPlan, OrderManager, Repository
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger, default_lot_id
@@ -50,6 +50,7 @@ log = structlog.get_logger("tlh.engine")
 NEW_YORK = ZoneInfo("America/New_York")
 NO_TRIGGER = float("-inf")
 INFINITY = float("inf")
+REJECTED_HALTED = "journal:rejected_halted_through_seq"  # rejected entries up to it halted
 
 
 class JournalRepository(Repository, Protocol):
@@ -57,6 +58,8 @@ class JournalRepository(Repository, Protocol):
 
     async def load_journal(self, after_seq: int = 0) -> Sequence[object]: ...
     async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
+    async def get_state(self, key: str) -> str | None: ...
+    async def set_state(self, key: str, value: str) -> None: ...
 
 
 class Verdict(Protocol):
@@ -141,12 +144,11 @@ class HarvestEngine:
         self.triggers: dict[str, float] = {}
         # Shared with the order manager, so a halted symbol gets no replacement buy either.
         self.halted: set[str] = orders.halted
-        # Set by brokers that reconcile (adapters.base.Reconciling); run after resume() in
-        # start(), and by the broker after reconnects, under `lock`: `run` handles each event
-        # under it, so a reconciliation never interleaves with an event.
+        # Set by the daemon's wiring for brokers that report an account (daemon.reconciliation);
+        # run after resume() in start(), after the broker's reconnects and on a schedule, under
+        # `lock`: `run` handles each event under it, so a pass never interleaves with an event.
         self.reconcile: Callable[[str], Awaitable[None]] | None = None
         self.lock = asyncio.Lock()
-        self._journaled_here: set[str] = set()  # external ids of fills journaled by this run
         self.stats = EngineStats()
         self._skip_memo: dict[tuple[str, str], date] = {}
         self._accounts_by_symbol: dict[str, set[str]] = {}
@@ -161,6 +163,12 @@ class HarvestEngine:
             self._gating.quote_gate() if self._gating is not None else {}
         )
         orders.on_awaiting = self._regate
+        orders.check_entry = self._entry_refusal
+        orders.on_refused = self._refuse_entry
+        # Started by start() and stopped by the daemon's close: the in-flight order watch.
+        self.watch: BackgroundTask | None = None
+        self.rejected: list[RejectedEntry] = []  # journal entries the ledger rejected on replay
+        self._daily_pass: asyncio.Task[None] | None = None
 
     @property
     def relief(self) -> LotRelief:
@@ -174,8 +182,9 @@ class HarvestEngine:
         with _paused_gc():
             records = await self.repo.load_journal()
             events = [r.to_event() for r in records]  # type: ignore[attr-defined]
-            self.ledger.apply_all(events)
+            self.ledger, rejected = replay(self.ledger, events)
         self._last_seq = max((e.seq for e in events), default=0)
+        await self._halt_rejected(rejected)
         for account, symbol in self.ledger.positions():
             self._accounts_by_symbol.setdefault(symbol, set()).add(account)
         for symbol in list(self._accounts_by_symbol):
@@ -190,6 +199,8 @@ class HarvestEngine:
             self._regate(symbol)
         await self.broker.subscribe(watched)
         await self.drain()
+        if self.watch is not None:
+            self.watch.start()
         log.info("engine_started", journal_entries=len(events), symbols=len(self.triggers))
 
     def watched_symbols(self) -> set[str]:
@@ -238,8 +249,7 @@ class HarvestEngine:
             if self.orders.awaits_quote(event.symbol):
                 await self.orders.on_quote(event)
         elif isinstance(event, Fill):
-            if not await self._sale_beyond_ledger(event):
-                await self.orders.on_fill(event, self.source)
+            await self.orders.on_fill(event, self.source)
         elif isinstance(event, OrderUpdate):
             await self.orders.on_order_update(event)
         elif isinstance(event, SplitEvent):
@@ -252,7 +262,12 @@ class HarvestEngine:
     async def on_scheduled(self, event: Scheduled) -> None:
         """Run one scheduled daily hook."""
         if event.hook == "daily_reconcile":
-            await self.orders.resume()
+            if self.reconcile is None:
+                await self.orders.resume()
+            else:
+                # A full pass (it resumes orders too); it takes `lock`, which the event in
+                # hand may hold, so it runs right after this event.
+                self._daily_pass = asyncio.create_task(self._reconcile_daily())
         elif event.hook == "wash_window_expiry":
             # Positions skipped yesterday (e.g. a purchase inside the window) are judged anew.
             self._skip_memo.clear()
@@ -272,6 +287,13 @@ class HarvestEngine:
             )
         else:
             log.info(event.hook, day=event.day.isoformat())
+
+    async def _reconcile_daily(self) -> None:
+        assert self.reconcile is not None
+        try:
+            await self.reconcile("daily, before the open")
+        except Exception:  # the next pass (a reconnect, the watch, tomorrow) retries
+            log.exception("daily_reconcile_failed")
 
     def on_quote(self, q: Quote) -> bool:
         """Store a quote; return whether its bid crosses the symbol's trigger (O(1))."""
@@ -464,69 +486,55 @@ class HarvestEngine:
 
     # -- ledger ----------------------------------------------------------------------------
 
-    async def _sale_beyond_ledger(self, fill: Fill) -> bool:
-        """Halt, instead of journaling, a sale of more shares than the ledger holds.
+    def _entry_refusal(self, entry: JournalEntry) -> str | None:
+        """Return why the ledger would reject `entry` if it were journaled now, or None.
 
-        Such a fill (a sale made outside tlh of shares the history does not explain) could
-        never be replayed: the journal would fail every later start. The symbol is halted and
-        the execution left to reconciliation, which imports it once the history is complete.
+        Such an entry (e.g. a sale of shares the history does not explain, or a sale
+        journaled twice) could never be replayed; the order manager halts its symbol instead.
         """
-        if fill.side is not OrderSide.SELL or (
-            f"{self.source}:{fill.execution_id}" in self._journaled_here
-        ):
-            return False  # a repeat of a fill journaled already is deduplicated by on_fill
-        held = self.ledger.position(fill.account, fill.symbol)
-        if fill.quantity <= held:
-            return False
-        reason = f"the broker sold {fill.quantity} {fill.symbol}; the ledger holds {held}"
-        self.halted.add(fill.symbol)
-        self.refresh_trigger(fill.symbol)
-        await self.repo.set_halt(fill.symbol, reason, account=fill.account)
+        error = self.ledger.refusal(_event_of(self._last_seq + 1, entry))
+        if error is None:
+            return None
+        what = entry.action.value if entry.action is not None else entry.kind.value
+        return f"the ledger rejects {what} {entry.quantity} {entry.symbol}: {error}"
+
+    async def _refuse_entry(self, entry: JournalEntry, reason: str) -> None:
+        """Halt the symbol of an entry the ledger would reject, instead of journaling it."""
+        await self._halt(entry.symbol, reason, account=entry.account, external_id=entry.external_id)
+
+    async def _halt_rejected(self, rejected: list[RejectedEntry]) -> None:
+        """Halt each symbol whose journal holds an entry the ledger rejected on replay.
+
+        Each rejected entry halts its symbol once: a halt a person cleared stays cleared on
+        later starts (the entry stays in the append-only journal, and is skipped again).
+        """
+        self.rejected = rejected
+        raw = await self.repo.get_state(REJECTED_HALTED)
+        seen = int(raw) if raw else 0
+        fresh = [r for r in rejected if r.seq > seen]
+        for entry in fresh:
+            await self._halt(entry.symbol, entry.reason, account=entry.account, seq=entry.seq)
+        if fresh:
+            await self.repo.set_state(REJECTED_HALTED, str(max(r.seq for r in fresh)))
+
+    async def _halt(
+        self, symbol: str, reason: str, *, account: str | None, **details: object
+    ) -> None:
+        self.halted.add(symbol)
+        self.refresh_trigger(symbol)
+        await self.repo.set_halt(symbol, reason, account=account)
         log.error(
             "reconcile_mismatch",
-            symbol=fill.symbol,
-            account=fill.account,
+            symbol=symbol,
+            account=account,
             reason=reason,
-            execution_id=fill.execution_id,
+            **{k: str(v) for k, v in details.items()},
         )
-        return True
 
     async def on_journal(self, seqs: list[int], entries: list[JournalEntry]) -> None:
         """Apply newly journaled entries to the ledger (the order manager's hook)."""
         for seq, entry in zip(seqs, entries, strict=True):
-            if entry.external_id is not None:
-                self._journaled_here.add(entry.external_id)
-            event: Trade | Split
-            if entry.kind is JournalKind.SPLIT:
-                assert entry.ratio is not None
-                event = Split(
-                    seq,
-                    entry.trade_date,
-                    entry.symbol,
-                    entry.ratio,
-                    entry.occurred_at,
-                    entry.source,
-                )
-            else:
-                assert entry.account is not None
-                assert entry.action is not None
-                assert entry.quantity is not None
-                assert entry.price is not None
-                assert entry.fees is not None
-                event = Trade(
-                    seq,
-                    entry.trade_date,
-                    entry.account,
-                    entry.action,
-                    entry.symbol,
-                    entry.quantity,
-                    entry.price,
-                    entry.fees,
-                    entry.lot_id,
-                    entry.occurred_at,
-                    entry.source,
-                )
-            await self._apply_or_rebuild(event)
+            await self._apply_or_rebuild(_event_of(seq, entry))
 
     async def _apply_or_rebuild(self, event: Trade | Split) -> None:
         try:
@@ -550,8 +558,10 @@ class HarvestEngine:
         fresh = self.ledger.empty_copy()
         with _paused_gc():
             records = await self.repo.load_journal()
-            fresh.apply_all(r.to_event() for r in records)  # type: ignore[attr-defined]
-        self.ledger = fresh
+            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
+            self.ledger, rejected = replay(fresh, events)
+        self._last_seq = max((e.seq for e in events), default=self._last_seq)
+        await self._halt_rejected(rejected)
         for symbol in list(self._accounts_by_symbol):
             self.refresh_trigger(symbol)
 
@@ -633,6 +643,39 @@ class HarvestEngine:
         if held is None or (handled is not None and handled.at > held.at):
             return handled
         return held
+
+
+def _event_of(seq: int, entry: JournalEntry) -> Trade | Split:
+    """Return the ledger event a journal entry stored as `seq` is."""
+    if entry.kind is JournalKind.SPLIT:
+        assert entry.ratio is not None
+        return Split(
+            seq, entry.trade_date, entry.symbol, entry.ratio, entry.occurred_at, entry.source
+        )
+    assert entry.account is not None
+    assert entry.action is not None
+    assert entry.quantity is not None
+    assert entry.price is not None
+    assert entry.fees is not None
+    return Trade(
+        seq,
+        entry.trade_date,
+        entry.account,
+        entry.action,
+        entry.symbol,
+        entry.quantity,
+        entry.price,
+        entry.fees,
+        entry.lot_id,
+        entry.occurred_at,
+        entry.source,
+    )
+
+
+class BackgroundTask(Protocol):
+    """A task the engine starts once it is running (e.g. the in-flight order watch)."""
+
+    def start(self) -> None: ...
 
 
 @contextmanager

@@ -84,6 +84,9 @@ class Fill:
     at: datetime
     fees: Decimal = Decimal(0)
     broker_order_id: str | None = None
+    # The order's filled quantity once this execution is counted, as the broker reports it:
+    # with the order, the execution's identity (the order manager journals each one once).
+    cumulative_quantity: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -67,6 +67,8 @@ class Repository(Protocol):
     async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]: ...
     async def append_order_event(self, event: OrderEvent) -> int: ...
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
+    async def get_state(self, key: str) -> str | None: ...
+    async def set_state(self, key: str, value: str) -> None: ...
     def transaction(self) -> AbstractAsyncContextManager[Repository]: ...
 
 
@@ -113,6 +115,13 @@ _PREFIX = {
 }
 
 JournalHook = Callable[[list[int], list[JournalEntry]], Awaitable[None]]
+RECOVERY_OVERLAP = timedelta(days=1)  # broker fills are read from this long before an intent
+
+
+class _Refused(Exception):
+    """Roll back a journal entry the ledger would reject (its reason is the message)."""
+
+
 QuoteLookup = Callable[[str], Quote | None]
 
 
@@ -149,6 +158,10 @@ class OrderManager:
         self.on_awaiting: Callable[[str], None] = lambda symbol: None
         self.harvests_completed: list[Intent] = []
         self.halted: set[str] = set()  # symbols no order may be placed in (the engine's too)
+        # Set by the engine: why the ledger would reject an entry (None: it accepts it), and
+        # what to do instead of journaling one it would (halt its symbol).
+        self.check_entry: Callable[[JournalEntry], str | None] = lambda entry: None
+        self.on_refused: Callable[[JournalEntry, str], Awaitable[None]] = self._halt_refused
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -378,55 +391,121 @@ class OrderManager:
         await self._apply_snapshot(intent, snapshot, reason=update.reason)
 
     async def on_fill(self, fill: Fill, source: str) -> None:
-        """Journal one execution (once), then let the ledger and the intent follow."""
+        """Journal one execution, once, unless the ledger would reject it.
+
+        The one path by which fills reach the journal: the stream's, the recovery of an
+        order's fills, and reconciliation's all come here.
+
+        Identity: one execution reaches us from several sources (Alpaca's stream and its
+        activities) under unrelated ids, and the order's cumulative filled quantity they
+        report with it may disagree. So the journal follows each order's cumulative quantity
+        (`Fill.cumulative_quantity`): a fill journals only the part of it beyond what the
+        journal holds for its order, up to its cumulative quantity (nothing: a repeat), and
+        never beyond an intent's own quantity. The journaled quantity is the intent's
+        ``filled_quantity`` for our orders, a state entry per broker order for others. Each
+        entry's external id names the execution (or, for a part of one, the order's journaled
+        span), so a replay of the same delivery appends nothing either.
+
+        An entry the ledger would reject (a sale of shares it does not hold) is never
+        written: `on_refused` halts its symbol instead.
+        """
         intent = self._open.get(fill.client_order_id) or await self._repo.get_intent(
             fill.client_order_id
         )
+        order = fill.broker_order_id or ""
+        state_key = f"{source}:order:{order}:journaled" if intent is None and order else ""
+        done: Decimal | None = None
+        if intent is not None:
+            done = intent.filled_quantity
+        elif state_key:
+            done = Decimal(await self._repo.get_state(state_key) or "0")
+        quantity, tag = fill.quantity, fill.execution_id
+        cumulative = fill.cumulative_quantity
+        if done is not None and cumulative is not None:
+            quantity = min(quantity, cumulative - done)
+            if intent is not None:
+                quantity = min(quantity, intent.quantity - done)
+            if quantity <= ZERO:
+                log.info(
+                    "fill_repeat",
+                    intent_id=fill.client_order_id,
+                    execution_id=fill.execution_id,
+                    cumulative=str(cumulative),
+                    journaled=str(done),
+                )
+                return
+            if done != cumulative - fill.quantity or quantity != fill.quantity:
+                # Not exactly the rest of its order's journal: journal the span it adds.
+                tag = f"{order or fill.client_order_id}:{_plain(done)}-{_plain(done + quantity)}"
         action = Action.SELL if fill.side is OrderSide.SELL else Action.BUY
+        fees = fill.fees if quantity == fill.quantity else fill.fees * quantity / fill.quantity
         entry = JournalEntry.trade(
             account=fill.account,
             action=action,
             symbol=fill.symbol,
-            quantity=fill.quantity,
+            quantity=quantity,
             price=fill.price,
-            fees=fill.fees,
+            fees=fees.quantize(CENT) if quantity != fill.quantity else fees,
             trade_date=fill.at.astimezone(NEW_YORK).date(),
             occurred_at=fill.at,
-            lot_id=_fill_lot_id(fill, intent, action),
-            source=f"{source}:fill:{fill.execution_id}",
-            external_id=f"{source}:{fill.execution_id}",
+            lot_id=_fill_lot_id(fill, intent, action, tag),
+            source=f"{source}:fill:{tag}",
+            external_id=f"{source}:{tag}",
         )
-        # The journal entry and the intent's filled amounts commit together: a crash between
-        # them would leave a replayed fill journaled but never counted.
-        async with self._repo.transaction() as tx:
-            seqs = await tx.append_journal([entry])
-            if not seqs:
-                return  # already journaled (a replayed or reconciled execution)
-            if intent is not None and intent.intent_id in self._open:
-                sign = 1 if action is Action.SELL else -1
-                changes: dict[str, Any] = {}
-                if action is Action.BUY and entry.lot_id:
-                    # The lots a buy created, so a swap back can name exactly them.
-                    lots = [*intent.payload.get("lots", []), entry.lot_id]
-                    changes["payload"] = {**intent.payload, "lots": lots}
-                intent = await tx.update_intent(
-                    intent.intent_id,
-                    filled_quantity=intent.filled_quantity + fill.quantity,
-                    filled_notional=intent.filled_notional
-                    + fill.quantity * fill.price
-                    - sign * fill.fees,
-                    **changes,
-                )
-                self._open[intent.intent_id] = intent
+        # The journal entry and the order's journaled quantity commit together: a crash
+        # between them would leave a replayed fill journaled but never counted. The ledger's
+        # check comes after the external id's (a repeat is no refusal) and before the commit.
+        try:
+            async with self._repo.transaction() as tx:
+                seqs = await tx.append_journal([entry])
+                if not seqs:
+                    if state_key and cumulative is not None and done is not None:
+                        # Journaled before this order was followed here (an older version).
+                        await tx.set_state(state_key, str(max(done, cumulative)))
+                    return  # already journaled (a replayed or reconciled execution)
+                refusal = self.check_entry(entry)
+                if refusal is not None:
+                    raise _Refused(refusal)
+                if intent is not None:
+                    intent = await self._count_fill(tx, intent, entry)
+                elif state_key and done is not None:
+                    await tx.set_state(state_key, str(done + quantity))
+        except _Refused as refused:
+            await self.on_refused(entry, str(refused))
+            return
         log.info(
             "fill",
             intent_id=fill.client_order_id,
             symbol=fill.symbol,
             side=fill.side.value,
-            quantity=str(fill.quantity),
+            quantity=str(quantity),
             price=str(fill.price),
+            external_id=entry.external_id,
         )
         await self._on_journal(seqs, [entry])
+
+    async def _count_fill(self, tx: Repository, intent: Intent, entry: JournalEntry) -> Intent:
+        """Add a journaled fill to its intent's filled amounts (in the journal's transaction)."""
+        assert entry.quantity is not None
+        assert entry.price is not None
+        assert entry.fees is not None
+        sign = 1 if entry.action is Action.SELL else -1
+        changes: dict[str, Any] = {}
+        if entry.action is Action.BUY and entry.lot_id:
+            # The lots a buy created, so a swap back can name exactly them.
+            lots = [*intent.payload.get("lots", []), entry.lot_id]
+            changes["payload"] = {**intent.payload, "lots": lots}
+        saved = await tx.update_intent(
+            intent.intent_id,
+            filled_quantity=intent.filled_quantity + entry.quantity,
+            filled_notional=intent.filled_notional
+            + entry.quantity * entry.price
+            - sign * entry.fees,
+            **changes,
+        )
+        if saved.intent_id in self._open:
+            self._open[saved.intent_id] = saved
+        return saved
 
     async def _apply_snapshot(
         self, intent: Intent, snapshot: OrderSnapshot, reason: str = ""
@@ -454,11 +533,44 @@ class OrderManager:
             await self._finish(intent)
 
     async def _recover_fills(self, intent: Intent) -> Intent:
-        """Journal the executions of `intent` the broker reports but we have not seen."""
-        for fill in await self._broker.fills_since(None):
+        """Hand the executions of `intent` the broker reports to `on_fill` (it skips repeats)."""
+        since = None if intent.created_at is None else intent.created_at - RECOVERY_OVERLAP
+        for fill in await self._broker.fills_since(since):
             if fill.client_order_id == intent.intent_id:
                 await self.on_fill(fill, self._broker.name)
-        return self._open.get(intent.intent_id) or intent
+        return (
+            self._open.get(intent.intent_id)
+            or await self._repo.get_intent(intent.intent_id)
+            or intent
+        )
+
+    async def poll(self) -> int:
+        """Look up every order in flight at the broker and follow what it says.
+
+        A fill or a cancel whose stream event was lost on a connection that stayed up is
+        noticed here (the daemon calls this every ``[orders] poll_seconds`` while orders are in
+        flight). Return how many orders were looked up.
+        """
+        looked = 0
+        for intent in list(self._open.values()):
+            if intent.status is IntentStatus.PENDING:
+                continue  # never sent: resume() sends it
+            try:
+                snapshot = await self._broker.get_order(intent.intent_id)
+            except BrokerError as exc:
+                log.warning("order_poll_failed", intent_id=intent.intent_id, error=str(exc))
+                continue
+            looked += 1
+            current = self._open.get(intent.intent_id)
+            if snapshot is None or current is None:
+                continue  # unknown at the broker: resume() decides; or finished meanwhile
+            if (
+                snapshot.filled_quantity > current.filled_quantity
+                and not _STATUS[snapshot.status].terminal
+            ):
+                current = await self._recover_fills(current)
+            await self._apply_snapshot(current, snapshot)
+        return looked
 
     async def _finish(self, intent: Intent) -> None:
         """Close an intent that reached a terminal state and start what follows it."""
@@ -550,6 +662,10 @@ class OrderManager:
         """Return whether a replacement waits on a quote of `symbol`."""
         return symbol in self._awaiting
 
+    async def _halt_refused(self, entry: JournalEntry, reason: str) -> None:
+        self.halted.add(entry.symbol)
+        log.error("fill_refused", symbol=entry.symbol, reason=reason)
+
     # -- recovery --------------------------------------------------------------------------
 
     async def resume(self) -> None:
@@ -605,12 +721,18 @@ class OrderManager:
         return self._now().astimezone(NEW_YORK).date()
 
 
-def _fill_lot_id(fill: Fill, intent: Intent | None, action: Action) -> str | None:
-    """Return the lot a fill relieves (a sale of a named lot) or creates (a purchase)."""
+def _fill_lot_id(fill: Fill, intent: Intent | None, action: Action, tag: str) -> str | None:
+    """Return the lot a fill relieves (a sale of a named lot) or creates (a purchase);
+    `tag` names the execution (or the part of one) the entry journals."""
     if action is Action.SELL:
         return intent.lot_id if intent is not None else None
     day = fill.at.astimezone(NEW_YORK).date()
-    return f"{fill.symbol}-{day:%Y%m%d}-{fill.execution_id}"
+    return f"{fill.symbol}-{day:%Y%m%d}-{tag}"
+
+
+def _plain(value: Decimal) -> str:
+    """Return `value` in plain notation without trailing zeros (stable in ids)."""
+    return "0" if value == ZERO else format(value.normalize(), "f")
 
 
 def _risk_key(day: date) -> str:

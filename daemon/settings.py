@@ -275,6 +275,16 @@ class RiskSettings(_Section):
         return self
 
 
+class OrderSettings(_Section):
+    """[orders]: how orders in flight are followed at the broker."""
+
+    # Each order in flight is looked up at the broker this often: a fill whose stream event
+    # was lost on a connection that stayed up is noticed within it.
+    poll_seconds: float = Field(default=30.0, gt=0, le=300, allow_inf_nan=False)
+    # A reconciliation pass runs this often while orders are in flight.
+    reconcile_seconds: float = Field(default=300.0, gt=0, le=3600, allow_inf_nan=False)
+
+
 class PriceSettings(_Section):
     """Trust in prices: `band_pct` (fraction) bounds how far a limit price or a new quote may be
     from the last trusted mid; a quote older than `stale_after_seconds` is not used."""
@@ -462,6 +472,7 @@ class Settings(BaseSettings):
     wash_sale: WashSaleSettings = WashSaleSettings()
     risk: RiskSettings = RiskSettings()
     prices: PriceSettings = PriceSettings()
+    orders: OrderSettings = OrderSettings()
     accounts: dict[str, AccountType] = Field(default_factory=dict)
     alpaca: AlpacaSettings = AlpacaSettings()
     ib: IBSettings = IBSettings()

@@ -356,6 +356,30 @@ class Ledger:
         """Apply one event; events must come in (date, timestamp, seq) order."""
         self._apply(event, event_order(event))
 
+    def refusal(self, event: LedgerEvent) -> LedgerError | None:
+        """Return why `event` would be rejected if applied next, or None; change nothing.
+
+        The checks `apply` makes before it changes anything: valid numbers, an unused lot id
+        for a purchase, and for a sale a lot or position holding enough shares.
+        """
+        try:
+            if isinstance(event, Split):
+                if not event.ratio > ZERO:
+                    raise LedgerError(f"split ratio must be positive (got {event.ratio})")
+            elif event.action is Action.BUY:
+                _check_trade(event)
+                if event.lot_id and event.lot_id in self._lots:
+                    raise LedgerError(
+                        f"lot id {event.lot_id!r} is already used by an earlier purchase",
+                        field="lot_id",
+                    )
+            else:
+                _check_trade(event)
+                self._check_relief(event)
+        except LedgerError as exc:
+            return exc
+        return None
+
     def _apply(self, event: LedgerEvent, key: tuple[date, datetime, int]) -> None:
         if self._last_key is not None and key[:2] < self._last_key[:2]:
             raise LedgerError(

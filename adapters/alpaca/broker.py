@@ -5,8 +5,9 @@
   event loop, each under a `StreamSupervisor` that restarts it when it is unhealthy.
 * Parsing (`parsing`): raw messages to events with exact `Decimal`s; anything malformed is
   logged, counted and dropped.
-* Reconciliation (`reconcile.Reconciler`): bound to the daemon by `bind_daemon`; runs on
-  `engine.start()` and after every reconnect of the trade-updates stream.
+* Report queries (`positions`, `open_orders`, `fills_since`, `get_order`) for the daemon's
+  reconciliation (`daemon.reconciliation`), which this adapter asks for (`request_resync`)
+  after every reconnect of the trade-updates stream; it never reaches into the engine.
 
 Orders carry the intent id as ``client_order_id`` and exact decimal strings; after any error or
 timeout the order is looked up by client order id before it is sent again. Alpaca relieves lots
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
@@ -39,7 +40,6 @@ from adapters.alpaca.parsing import (
     parse_quote,
     parse_trade_update,
 )
-from adapters.alpaca.reconcile import Reconciler
 from adapters.alpaca.streams import (
     HookedCryptoStream,
     HookedStockStream,
@@ -48,14 +48,17 @@ from adapters.alpaca.streams import (
     StreamHooks,
     StreamSupervisor,
 )
-from adapters.base import BrokerError, EventSink, LotRelief, OrderRequest, OrderSnapshot
+from adapters.base import (
+    BrokerError,
+    EventSink,
+    LotRelief,
+    OrderRequest,
+    OrderSnapshot,
+    ResyncHandler,
+)
 from daemon.events import Event, Fill, Quote
 from daemon.settings import Settings
 from ledger.conventions import LotMethod
-
-if TYPE_CHECKING:
-    from adapters.storage.repository import Repository
-    from daemon.engine import HarvestEngine
 
 log = structlog.get_logger("tlh.alpaca")
 
@@ -63,7 +66,6 @@ ORDERS_PAGE = 500
 ACTIVITIES_PAGE = 100
 RESOLVE_LIMIT = 50  # unknown order ids looked up one by one per fills_since call
 SUBSCRIBE_TIMEOUT = 10.0
-ResyncHandler = Callable[[str], Awaitable[None]]
 INFINITY = float("inf")
 
 
@@ -116,7 +118,6 @@ class AlpacaBroker:
         self._connected = False
         self._gate: dict[str, float] = {}
         self._latest: dict[str, Any] = {}  # symbol -> raw quote held back by the gate
-        self.reconciler: Reconciler | None = None
         common: dict[str, Any] = {"auth_timeout": config.auth_timeout, "backoff": config.backoff}
         self.trading = StreamSupervisor(
             "trade-updates",
@@ -152,12 +153,9 @@ class AlpacaBroker:
 
     # -- daemon wiring ---------------------------------------------------------------------
 
-    def bind_daemon(self, engine: HarvestEngine, repo: Repository) -> None:
-        """Reconcile `engine` with this account on start and after every reconnect."""
-        reconciler = Reconciler(engine=engine, repo=repo, broker=self)
-        engine.reconcile = reconciler.run
-        self._resync_handler = reconciler.run
-        self.reconciler = reconciler
+    def on_resync(self, handler: ResyncHandler) -> None:
+        """Ask `handler` to reconcile after every reconnect (see `adapters.base.ResyncRequests`)."""
+        self._resync_handler = handler
 
     def quote_is_fresh(self, quote: Quote) -> bool:
         """Return whether `quote` may still price an order: its feed is live and it is recent."""
@@ -476,10 +474,10 @@ class AlpacaBroker:
 
     # -- more of the account ---------------------------------------------------------------
 
-    async def open_orders(self) -> list[AlpacaOrder]:
+    async def open_orders(self) -> list[OrderSnapshot]:
         """Return every open order (paged: Alpaca returns at most 500 per call, 50 by default)."""
         params: dict[str, Any] = {"status": "open", "limit": ORDERS_PAGE, "direction": "asc"}
-        seen: dict[str, AlpacaOrder] = {}
+        seen: dict[str, OrderSnapshot] = {}
         while True:
             page = await self._rest.get("/orders", params)
             fresh = 0
@@ -489,9 +487,8 @@ class AlpacaBroker:
                 except MalformedMessage as exc:
                     self._malformed("orders", raw, exc)
                     continue
-                self._remember(order)
                 fresh += order.order_id not in seen
-                seen[order.order_id] = order
+                seen[order.order_id] = self._remember(order)
             if len(page) < ORDERS_PAGE or not fresh:
                 return list(seen.values())
             last = page[-1].get("submitted_at") or page[-1].get("created_at")

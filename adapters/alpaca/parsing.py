@@ -277,6 +277,7 @@ def parse_trade_update(message: object, account: str) -> TradeUpdate:
                 price=positive(data.get("price"), "price"),
                 at=at,
                 broker_order_id=order.order_id,
+                cumulative_quantity=order.filled_quantity,
             )
         )
     status = EVENT_STATUS.get(event, order.status)
@@ -396,6 +397,7 @@ def parse_fill_activity(raw: object, account: str, client_ids: Mapping[str, str]
         price=positive(item.get("price"), "price"),
         at=timestamp(item.get("transaction_time"), "transaction_time"),
         broker_order_id=order_id,
+        cumulative_quantity=cum_qty,
     )
     return FillActivity(text(item.get("id"), "id"), order_id, fill)
 

@@ -155,6 +155,10 @@ class SimBroker:
         fills.sort(key=lambda f: f.at)
         return [f for f in fills if since is None or f.at > since]
 
+    async def open_orders(self) -> list[OrderSnapshot]:
+        """Return the orders still working."""
+        return [o.snapshot() for o in self._orders.values() if not o.status.terminal]
+
     # -- matching --------------------------------------------------------------------------
 
     def fill_open_orders(self) -> None:
@@ -188,6 +192,7 @@ class SimBroker:
             at=self._now(),
             fees=fees,
             broker_order_id=sim.broker_order_id,
+            cumulative_quantity=sim.filled + qty,
         )
         sim.fills.append(fill)
         sim.filled += qty

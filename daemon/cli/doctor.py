@@ -27,7 +27,6 @@ from rich.table import Table
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.client import latest_quotes
 from adapters.alpaca.parsing import dec, is_crypto
-from adapters.alpaca.reconcile import compare_positions, fill_trade
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
@@ -36,6 +35,7 @@ from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
+from daemon.reconciliation import compare_positions, fill_trade
 from daemon.settings import Settings
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger

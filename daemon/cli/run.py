@@ -30,6 +30,7 @@ from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.clock import LiveClock
 from daemon.hooks import EngineHooks
+from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
 from daemon.scheduler import DaemonScheduler
@@ -124,8 +125,13 @@ async def _load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
     db = create_engine(settings.database.url)
     await upgrade_database(db)
     repo = Repository(db)
-    ledger = make_ledger(settings)
-    ledger.apply_all(r.to_event() for r in await repo.load_journal())
+    events = [r.to_event() for r in await repo.load_journal()]
+    ledger, rejected = replay(make_ledger(settings), events)
+    for entry in rejected:  # skipped, as the daemon skips them (it halts their symbols)
+        typer.echo(
+            f"tlh: warning: {entry.reason}; skipped, trading in {entry.symbol} is halted",
+            err=True,
+        )
     return ledger, repo
 
 

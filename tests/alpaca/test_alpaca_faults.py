@@ -75,8 +75,8 @@ async def test_fill_missed_during_a_disconnect_is_recovered_once_on_reconnect(
     await fake.fill(cid, 25, "179.60")  # nobody listens: lost, as at Alpaca
     await fake.wait_for_connections("/stream", 2)
     await fake.wait_until(lambda: len(fake.orders) == 2, within=10, what="the replacement")
-    assert running.broker.reconciler is not None
-    await running.broker.reconciler.run("again")  # a second pass must not journal it again
+    assert running.daemon.reconciler is not None
+    await running.daemon.reconciler.run("again")  # a second pass must not journal it again
 
     sales = _vti_sales(await running.journal())
     assert sorted(r.quantity for r in sales) == [15, 25]

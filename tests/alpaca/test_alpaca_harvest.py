@@ -68,7 +68,7 @@ async def test_partial_fills_are_journaled_once_each_and_sum_to_the_sale(
     await fake.fill(cid, 15, "179.70")
     await fake.fill(cid, 25, "179.60")
     await fake.wait_until(lambda: len(fake.orders) == 2, what="the replacement order")
-    await running.broker.reconciler.run("test")  # re-reads every FILL activity
+    await running.daemon.reconciler.run("test")  # re-reads every FILL activity
 
     fills = [
         r

@@ -1,37 +1,43 @@
-"""Reconcile the daemon with the Alpaca account: on start and after every stream reconnect.
+"""Reconcile the daemon with a broker account: on start, after reconnects, and on a schedule.
 
-Alpaca's stream does not replay what it sent while we were away, so each pass:
+Runs in the daemon for every broker that reports one account (`adapters.base.AccountReports`),
+through the broker port only: `positions`, `open_orders`, `fills_since`, and the order
+manager's lookups by client order id. A broker whose streams do not replay what they sent
+while away asks for a pass after reconnecting (`adapters.base.ResyncRequests`). Each pass:
 
 1. reloads the persisted halts of this account into the engine;
 2. after a reconnect, resumes open intents (each is looked up by client order id);
-3. reads the broker's positions, then its open orders (paged), then its FILL activities
-   (paged, after a persisted watermark) and journals every execution not journaled yet through
-   the order manager, so intents account for their own fills and the ledger's lots follow the
-   broker's (deduplicated by the source-independent execution key, see `parsing`);
+3. reads the broker's positions, then its open orders, then its fills (after a persisted
+   watermark) and hands every one to the order manager's `on_fill`, the one path that
+   journals fills: it skips what is journaled already and refuses, halting its symbol, an
+   entry the ledger would reject (a sale of shares the history does not explain);
 4. compares the ledger's positions with the broker's. A symbol that differs is halted
    (`engine.halted` and `repo.set_halt`) and reported as an ``error`` log event
    ``reconcile_mismatch``. Nothing is ever traded to make them agree: a person clears the halt.
 
 Executions in flight make positions and fills disagree for a moment, so a mismatch on a symbol
-with an open order is read again (up to three times) before it halts. A sale the ledger could
-not relieve (the history holds fewer shares than it sells, e.g. shares transferred in) is not
-journaled: it halts its symbol instead, so the journal never holds an entry the ledger rejects.
+with an open order is read again (up to three times) before it halts.
 
-The logic only needs the `Broker` interface plus `open_orders`; it lives here because Alpaca is
-its first user.
+`OrderWatch` keeps orders in flight honest while the session runs: every ``[orders]
+poll_seconds`` it looks each one up at the broker (a fill whose stream event was lost on a
+connection that stayed up is noticed there), and every ``reconcile_seconds`` while orders are
+in flight it runs a reconciliation pass.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from adapters.base import Broker, OrderSnapshot
 from adapters.storage.repository import Repository
 from daemon.events import Fill, OrderSide
 from ledger.model import Action, Trade
@@ -39,34 +45,13 @@ from ledger.model import Action, Trade
 if TYPE_CHECKING:
     from daemon.engine import HarvestEngine
 
-log = structlog.get_logger("tlh.alpaca.reconcile")
+log = structlog.get_logger("tlh.reconcile")
 
 START = "start"
 WATERMARK_OVERLAP = timedelta(days=1)
 MISMATCH_READS = 3
 ZERO = Decimal(0)
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-class OpenOrder(Protocol):
-    """What reconciliation needs of an open order."""
-
-    @property
-    def client_order_id(self) -> str: ...
-    @property
-    def symbol(self) -> str: ...
-
-
-class AccountBroker(Protocol):
-    """The broker operations reconciliation uses."""
-
-    name: str
-    account: str
-
-    async def positions(self) -> dict[tuple[str, str], Decimal]: ...
-    async def fills_since(self, since: datetime | None) -> list[Fill]: ...
-    async def open_orders(self) -> Iterable[OpenOrder]: ...
-    async def subscribe(self, symbols: set[str]) -> None: ...
 
 
 def _key(symbol: str) -> str:
@@ -114,22 +99,28 @@ class Reconciler:
     """Bring the journal, ledger and halts in line with one broker account."""
 
     def __init__(
-        self, *, engine: HarvestEngine, repo: Repository, broker: AccountBroker, pause: float = 0.5
+        self,
+        *,
+        engine: HarvestEngine,
+        repo: Repository,
+        broker: Broker,
+        account: str,
+        pause: float = 0.5,
     ) -> None:
         self._engine = engine
         self._repo = repo
         self._broker = broker
+        self._account = account
         self._pause = pause
         self._lock = asyncio.Lock()
         self._start_begun = False
-        self._journaled: set[str] = set()  # external ids of the journal, read up to `_seq`
-        self._seq = 0
         self.passes = 0
+        self.last_pass: float | None = None  # time.monotonic() of the last finished pass
         self.mismatches: dict[str, tuple[Decimal, Decimal]] = {}
 
     @property
     def _watermark_key(self) -> str:
-        return f"{self._broker.name}:{self._broker.account}:fills_after"
+        return f"{self._broker.name}:{self._account}:fills_after"
 
     async def run(self, reason: str) -> None:
         """Reconcile now; a resync asked for before the start pass is covered by that pass."""
@@ -168,6 +159,7 @@ class Reconciler:
         if reason != START:
             await self._broker.subscribe(engine.watched_symbols())
         self.passes += 1
+        self.last_pass = time.monotonic()
         log.info(
             "reconciled",
             reason=reason,
@@ -179,62 +171,33 @@ class Reconciler:
 
     async def _load_halts(self) -> None:
         for halt in await self._repo.active_halts():
-            if halt.account in (None, self._broker.account) and halt.symbol not in (
-                self._engine.halted
-            ):
+            if halt.account in (None, self._account) and halt.symbol not in (self._engine.halted):
                 self._engine.halted.add(halt.symbol)
                 self._engine.refresh_trigger(halt.symbol)
 
-    async def _read_journal(self) -> None:
-        """Learn the external ids journaled since the last pass (by the streams, too)."""
-        for record in await self._repo.load_journal(after_seq=self._seq):
-            if record.external_id is not None:
-                self._journaled.add(record.external_id)
-            self._seq = max(self._seq, record.seq)
-
     async def _import_fills(self) -> int:
-        """Journal the broker's executions not journaled yet; return how many were read."""
+        """Hand the broker's fills after the watermark to `on_fill`; return how many were read.
+
+        `on_fill` journals each execution once and refuses what the ledger would reject, so
+        this needs no check of its own: a fill seen before is a repeat there.
+        """
         raw = await self._repo.get_state(self._watermark_key)
         since = datetime.fromisoformat(raw) if raw else None
         fills = await self._broker.fills_since(since)
-        await self._read_journal()
-        orders = self._engine.orders
-        ours = {i.intent_id for i in orders.open_intents}
         for fill in fills:
-            external_id = f"{self._broker.name}:{fill.execution_id}"
-            if external_id in self._journaled:
-                continue
-            if fill.client_order_id not in ours and not self._relievable(fill):
-                await self._halt(
-                    fill.symbol,
-                    "reconcile: a sale the ledger cannot relieve "
-                    f"({fill.quantity} sold, execution {fill.execution_id})",
-                    sold=fill.quantity,
-                    ledger_qty=self._position(fill.symbol),
-                )
-                continue
-            await orders.on_fill(fill, self._broker.name)
-            self._journaled.add(external_id)
+            await self._engine.orders.on_fill(fill, self._broker.name)
         if fills:
             newest = max(f.at for f in fills) - WATERMARK_OVERLAP
             if since is None or newest > since:
                 await self._repo.set_state(self._watermark_key, newest.isoformat())
         return len(fills)
 
-    def _position(self, symbol: str) -> Decimal:
-        return self._engine.ledger.position(self._broker.account, symbol)
-
-    def _relievable(self, fill: Fill) -> bool:
-        return fill.side is OrderSide.BUY or fill.quantity <= self._position(fill.symbol)
-
     def _compare(
         self, broker_positions: dict[tuple[str, str], Decimal]
     ) -> dict[str, tuple[Decimal, Decimal]]:
-        return compare_positions(
-            self._engine.ledger.positions(), broker_positions, self._broker.account
-        )
+        return compare_positions(self._engine.ledger.positions(), broker_positions, self._account)
 
-    async def _check_orders(self, open_orders: list[OpenOrder]) -> None:
+    async def _check_orders(self, open_orders: list[OrderSnapshot]) -> None:
         """Halt a symbol with an open tlh order that no intent of ours knows."""
         for order in open_orders:
             cid = order.client_order_id
@@ -247,11 +210,76 @@ class Reconciler:
         engine = self._engine
         engine.halted.add(symbol)
         engine.refresh_trigger(symbol)
-        await self._repo.set_halt(symbol, reason, account=self._broker.account)
+        await self._repo.set_halt(symbol, reason, account=self._account)
         log.error(
             "reconcile_mismatch",
             symbol=symbol,
-            account=self._broker.account,
+            account=self._account,
             reason=reason,
             **{k: str(v) for k, v in details.items()},
         )
+
+
+class OrderWatch:
+    """Look up orders in flight at the broker, and reconcile, on a schedule during a session.
+
+    A broker's stream may lose an order's event on a connection that stays up; nothing else
+    would notice before a reconnect or a restart. While any order is in flight, each one is
+    looked up every `poll_seconds` (the order manager follows what the broker says: fills are
+    journaled and the replacement bought), and a reconciliation pass runs every
+    `reconcile_seconds`.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: HarvestEngine,
+        reconciler: Reconciler | None,
+        poll_seconds: float,
+        reconcile_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._reconciler = reconciler
+        self._poll = poll_seconds
+        self._reconcile = reconcile_seconds
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self.polls = 0
+
+    def start(self) -> None:
+        """Start watching (once; the engine calls this when it has started)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="tlh-order-watch")
+
+    async def stop(self) -> None:
+        """Stop watching."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll)
+            try:
+                await self.tick()
+            except Exception:  # a broker error must not end the watch; the next tick retries
+                log.exception("order_watch_failed")
+
+    async def tick(self) -> None:
+        """Look up the orders in flight; reconcile too when the last pass is old enough."""
+        orders = self._engine.orders
+        if not orders.open_intents:
+            return
+        async with self._engine.lock:
+            looked = await orders.poll()
+        self.polls += 1
+        log.debug("orders_polled", orders=looked)
+        reconciler = self._reconciler
+        if reconciler is None or not orders.open_intents:
+            return
+        last = reconciler.last_pass
+        if last is None or self._clock() - last >= self._reconcile:
+            await reconciler.run("scheduled: orders in flight")
