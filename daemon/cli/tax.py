@@ -152,6 +152,8 @@ def _report(
     txf_format5: bool,
     jobs: int,
 ) -> None:
+    if output is not None:
+        _refuse_an_input(output, {"--trades": trades, "--accounts": accounts, "--config": config})
     try:
         inputs = _read(trades, accounts, config, lot_method)
     except (InputError, ConfigError) as exc:
@@ -375,6 +377,23 @@ def load_config(path: Path | None) -> ReportConfig:
 
 
 # -- output ----------------------------------------------------------------------------------
+
+
+def _refuse_an_input(output: Path, inputs: dict[str, Path | None]) -> None:
+    """Stop (exit 2) when `output` is one of the `inputs` files, however named (a link, a
+    relative path): the report would replace the file it is made from."""
+    for option, given in inputs.items():
+        if given is not None and _same_file(output, given):
+            _fail(f"{output}: is the {option} file {given}; refusing to write the report over it")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Return whether `a` and `b` name the same file (inode), or the same path if either is
+    missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
