@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -405,11 +407,14 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
 
 @contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """Yield a new file that replaces `path` when the block ends without an exception.
+    """Yield a new file (open for reading and writing) that replaces `path` when the block
+    ends without an exception.
 
-    It is a temporary file in the same directory, synced and renamed over `path`: readers see
-    the old file or the whole new one, never a part; on failure it is removed. A new file gets
-    the usual permissions (0666 less the umask), an existing one keeps its own.
+    Readers see the old file or the whole new one, never a part: the new file is written,
+    synced and renamed over `path`; on failure it is removed. On Linux it is written unnamed
+    (``O_TMPFILE``) and named only for the rename, so that even a ``kill -9`` leaves nothing
+    behind; elsewhere it is a temporary file beside `path`. A new file gets the usual
+    permissions (0666 less the umask), an existing one keeps its own.
     """
     target = path.resolve()
     try:
@@ -418,17 +423,50 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd = _unnamed_file(target.parent)
+    tmp = None
+    if fd is None:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+            os.fchmod(f.fileno(), mode)
+            if tmp is None:
+                tmp = _name_temporarily(f.fileno(), target)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _unnamed_file(directory: Path) -> int | None:
+    """Return an unnamed file in `directory` (Linux ``O_TMPFILE``), or None where there is
+    none (another system, a file system without it)."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
+
+
+def _name_temporarily(fd: int, target: Path) -> str:
+    """Give the unnamed file `fd` a temporary name beside `target`, to rename it from."""
+    name = f".{target.name}.{secrets.token_hex(8)}.tmp"
+    directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # linkat(AT_SYMLINK_FOLLOW), as open(2) shows for O_TMPFILE; a directory fd makes
+        # Python call linkat, not link, which would link the /proc symbolic link itself.
+        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=directory, follow_symlinks=True)
+    finally:
+        os.close(directory)
+    return str(target.parent / name)
 
 
 def _write_stdout(chunks: Iterable[bytes]) -> None:

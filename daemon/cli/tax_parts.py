@@ -23,11 +23,13 @@ explains the failure with file and line as always.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import heapq
 import mmap
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 from array import array
 from collections import Counter
@@ -48,6 +50,7 @@ from ledger.partition import SALE_WEIGHT, assign_parts, lot_ids_independent
 from ledger.report import Form1099, ReportedSale, Totals, add_totals, reported_sales, totals_of
 
 MIN_BYTES = 1_000_000  # about 20,000 trades: below, starting workers costs more than it saves
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -176,7 +179,7 @@ def _run_workers(job: _Job) -> bool:
     processes = []
     for i in range(job.jobs):
         parent_end, worker_end = context.Pipe(duplex=True)
-        process = context.Process(target=_work, args=(job, i, worker_end), daemon=True)
+        process = context.Process(target=_work, args=(job, i, worker_end, os.getpid()), daemon=True)
         process.start()
         worker_end.close()
         conns.append(parent_end)
@@ -267,8 +270,9 @@ def _keyed(keys: list[SortKey], worker: int) -> Iterator[tuple[SortKey, int, int
         yield key, worker, i
 
 
-def _work(job: _Job, index: int, conn: Connection) -> None:
+def _work(job: _Job, index: int, conn: Connection, parent: int) -> None:
     """Replay part `index`, report its texts' keys and lengths, write them where told."""
+    _die_with(parent)
     try:
         result = _replay_part(job, index)
     except Exception:  # the parent falls back to the sequential run, which reports it
@@ -288,6 +292,19 @@ def _work(job: _Job, index: int, conn: Connection) -> None:
     conn.close()
     # Skip freeing a large heap object by object on the way out; nothing is left to flush.
     os._exit(0)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when its parent dies, however it dies (``kill -9``
+    included: nothing then runs in the parent to stop its workers); exit now if it already has.
+
+    Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``. The worker holds nothing to clean up: its
+    output is the parent's file, which is unnamed until the parent names it (`atomic_file`).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
 
 
 def _send(conn: Connection, message: object) -> None:
