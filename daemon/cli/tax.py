@@ -34,7 +34,7 @@ from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
 from ledger.engine import Ledger, event_order
 from ledger.errors import LedgerError
-from ledger.forms import money, quantity
+from ledger.forms import DateAcquired, date_acquired, money, quantity
 from ledger.forms.form8949_csv import render_form8949_csv
 from ledger.forms.json_report import iter_json
 from ledger.forms.txf import render_txf
@@ -160,8 +160,10 @@ def _report(
         inputs = _read(trades, accounts, config, lot_method)
     except (InputError, ConfigError) as exc:
         _fail(str(exc))
+    sale_years: set[int] = set()
     try:
-        if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output):
+        if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output, sale_years):
+            _warn_of_years(output_format, sale_years)
             return
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror or exc}")
@@ -169,7 +171,8 @@ def _report(
         tax_report = _build(inputs, year)
     except InputError as exc:
         _fail(str(exc))
-    chunks = _render(tax_report, output_format, output, txf_format5)
+    _warn_of_years(output_format, {s.sale.date_sold.year for s in tax_report.form8949_sales()})
+    chunks = _render(tax_report, output_format, output, txf_format5, inputs.date_acquired)
     if chunks is None:  # the table went straight to the terminal
         return
     if output is None:
@@ -179,6 +182,18 @@ def _report(
             write_atomically(output, chunks)
         except OSError as exc:
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+def _warn_of_years(output_format: ReportFormat, years: set[int]) -> None:
+    """Warn on stderr when a TXF holds the sales of more than one tax year: tax software
+    imports a TXF into one year's return, where another year's sales do not belong."""
+    if output_format is ReportFormat.TXF and len(years) > 1:
+        listed = ", ".join(str(y) for y in sorted(years))
+        typer.echo(
+            f"warning: the TXF holds sales of {len(years)} tax years ({listed}); "
+            "a return takes one year's: pass --year",
+            err=True,
+        )
 
 
 class _NotWritten(Exception):
@@ -192,8 +207,12 @@ def _write_in_parts(
     txf_format5: bool,
     jobs: int,
     output: Path | None,
+    sale_years: set[int],
 ) -> bool:
-    """Write the report made on several cores (`tax_parts`); False: make it here instead."""
+    """Write the report made on several cores (`tax_parts`); False: make it here instead.
+
+    `sale_years` receives the tax years of the Form 8949 sales written (csv, txf).
+    """
     if output_format is ReportFormat.TABLE:
         return False
     try:
@@ -205,6 +224,7 @@ def _write_in_parts(
         txf_program=f"tlh {_version()}",
         txf_export_date=_today(),
         txf_unwashed_format=5 if txf_format5 else 4,
+        date_acquired=inputs.date_acquired,
     )
 
     def write(fd: int) -> bool:
@@ -218,6 +238,7 @@ def _write_in_parts(
             jobs=jobs or available_cores(),
             year=year,
             boxes=inputs.form_1099,
+            sale_years=sale_years,
         )
 
     if output is None:
@@ -236,7 +257,11 @@ def _write_in_parts(
 
 
 def _render(
-    tax_report: TaxReport, output_format: ReportFormat, output: Path | None, txf_format5: bool
+    tax_report: TaxReport,
+    output_format: ReportFormat,
+    output: Path | None,
+    txf_format5: bool,
+    acquired: DateAcquired = DateAcquired.HOLDING_PERIOD,
 ) -> Iterable[bytes] | None:
     chunks: Iterable[bytes]
     if output_format is ReportFormat.TABLE:
@@ -244,13 +269,13 @@ def _render(
             console = Console()
             if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
                 console = Console(width=TABLE_WIDTH)
-            _print_table(tax_report, console)
+            _print_table(tax_report, console, acquired)
             return None
-        chunks = [_table_text(tax_report).encode()]
+        chunks = [_table_text(tax_report, acquired).encode()]
     elif output_format is ReportFormat.JSON:
         chunks = (text.encode() for text in iter_json(tax_report))
     elif output_format is ReportFormat.CSV:
-        chunks = [render_form8949_csv(tax_report).encode()]
+        chunks = [render_form8949_csv(tax_report, acquired=acquired).encode()]
     else:
         chunks = [
             render_txf(
@@ -258,6 +283,7 @@ def _render(
                 export_date=_today(),
                 program=f"tlh {_version()}",
                 unwashed_format=5 if txf_format5 else 4,
+                acquired=acquired,
             ).encode("ascii", "replace")
         ]
     return chunks
@@ -274,6 +300,7 @@ class _Inputs:
     identity: Identity
     new_ledger: Callable[[], Ledger]
     form_1099: dict[str, Form1099]
+    date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
     def trades(self) -> list[Trade]:
         """Read the history; raise `InputError` naming the line of a malformed row."""
@@ -305,7 +332,13 @@ def _read(
             default_lot_method=lot_method,
         )
 
-    return _Inputs(trades_path, config.identity, new_ledger, dict(accounts.form_1099))
+    return _Inputs(
+        trades_path,
+        config.identity,
+        new_ledger,
+        dict(accounts.form_1099),
+        config.date_acquired,
+    )
 
 
 def _build(inputs: _Inputs, year: int | None) -> TaxReport:
@@ -353,6 +386,7 @@ class ReportConfig:
     identity: Identity
     conventions: WashSaleConventions
     account_types: dict[str, AccountType]
+    date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
 
 def load_config(path: Path | None) -> ReportConfig:
@@ -374,7 +408,10 @@ def load_config(path: Path | None) -> ReportConfig:
     }
     settings = load_settings(path, env=offline)
     return ReportConfig(
-        settings.identity(), settings.wash_sale_conventions(), dict(settings.accounts)
+        settings.identity(),
+        settings.wash_sale_conventions(),
+        dict(settings.accounts),
+        settings.report.date_acquired,
     )
 
 
@@ -504,13 +541,14 @@ def _version() -> str:
 TABLE_WIDTH = 160  # when not printing to a terminal
 
 
-def _table_text(tax_report: TaxReport) -> str:
+def _table_text(tax_report: TaxReport, acquired: DateAcquired) -> str:
     buffer = StringIO()
-    _print_table(tax_report, Console(file=buffer, width=TABLE_WIDTH, color_system=None))
+    console = Console(file=buffer, width=TABLE_WIDTH, color_system=None)
+    _print_table(tax_report, console, acquired)
     return buffer.getvalue()
 
 
-def _print_table(tax_report: TaxReport, console: Console) -> None:
+def _print_table(tax_report: TaxReport, console: Console, acquired: DateAcquired) -> None:
     period = f"{tax_report.year}" if tax_report.year is not None else "all years"
     table = Table(
         title=f"Sales ({period})",
@@ -540,7 +578,7 @@ def _print_table(tax_report: TaxReport, console: Console) -> None:
             s.account,
             s.symbol,
             quantity(s.quantity),
-            s.acquired.isoformat(),
+            date_acquired(s, acquired).isoformat(),
             money(s.proceeds),
             money(s.adjusted_basis),
             money(s.wash_sale_disallowed) if s.washed else "",

@@ -41,6 +41,7 @@ from operator import itemgetter
 from typing import Any, Literal, Protocol
 
 from ledger.engine import Ledger, event_order
+from ledger.forms import DateAcquired
 from ledger.forms.form8949_csv import Form8949Lines
 from ledger.forms.json_report import FIRST_ROW, JSON_HEAD, ROW_SEPARATOR, SaleLines, json_tail
 from ledger.forms.txf import txf_header, txf_record, txf_text
@@ -67,6 +68,7 @@ class Output:
     txf_program: str = "tlh"
     txf_export_date: date = date(1970, 1, 1)
     txf_unwashed_format: Literal[4, 5] = 4
+    date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +109,20 @@ def write_in_parts(
     jobs: int,
     year: int | None = None,
     boxes: Mapping[str, Form1099] | None = None,
+    sale_years: set[int] | None = None,
 ) -> bool:
     """Write the report to the empty file open at `fd` (read and write) with `jobs` workers.
 
     `read` reads the history (each worker calls it); `size` is its size in bytes. Return False
     when the report was not made so (the file may hold part of it): the history is small,
     cannot be split, fork is not available, or a worker failed. The caller then runs the
-    sequential report, which explains any failure with file and line as always.
+    sequential report, which explains any failure with file and line as always. `sale_years`,
+    if given, receives the tax years of the Form 8949 sales written (csv and txf).
     """
     if jobs < 2 or size < MIN_BYTES or sys.platform != "linux":
         return False
     job = _Job(read, identity, new_ledger, output, jobs, year, boxes, fd)
-    return _run_workers(job)
+    return _run_workers(job, set() if sale_years is None else sale_years)
 
 
 def _layout(output: Output) -> _Layout:
@@ -171,7 +175,7 @@ class _Job:
     fd: int
 
 
-def _run_workers(job: _Job) -> bool:
+def _run_workers(job: _Job, sale_years: set[int]) -> bool:
     """Run the workers in two rounds: each sends its texts' keys and lengths; the parent
     orders them and sends each worker where its texts go; the workers write them in place."""
     context = multiprocessing.get_context("fork")
@@ -188,6 +192,9 @@ def _run_workers(job: _Job) -> bool:
         parts = _receive_all(conns)
         if parts is None:
             return False
+        if job.output.format != "json":  # keys (box, date sold, ...): `_writer`
+            days = {key[1] for part in parts for key in part.keys}
+            sale_years.update(date.fromordinal(day).year for day in days)
         layout = _layout(job.output)
         totals = parts[0].totals
         for part in parts[1:]:
@@ -378,15 +385,16 @@ def _writer(output: Output) -> Callable[[SortKey, list[ReportedSale]], list[Bloc
         return json_block
     render: Callable[[ReportedSale], bytes]
     if output.format == "csv":
-        lines = Form8949Lines()
+        lines = Form8949Lines(acquired=output.date_acquired)
 
         def render(s: ReportedSale) -> bytes:
             return lines(s).encode()
     else:
-        unwashed = output.txf_unwashed_format
+        unwashed, acquired = output.txf_unwashed_format, output.date_acquired
 
         def render(s: ReportedSale) -> bytes:
-            return txf_text(txf_record(s, unwashed_format=unwashed)).encode("ascii", "replace")
+            record = txf_record(s, unwashed_format=unwashed, acquired=acquired)
+            return txf_text(record).encode("ascii", "replace")
 
     def form8949_blocks(key: SortKey, sale: list[ReportedSale]) -> list[Block]:
         # Form 8949 order: box, date sold, then the ledger's (`TaxReport.form8949_sales`).
