@@ -53,6 +53,7 @@ from pydantic_settings import (
 from pydantic_settings.sources import EnvSettingsSource, NestedSecretsSettingsSource
 
 from ledger.conventions import HoldingPeriodMethod, LotMethod, WashSaleConventions
+from ledger.forms import DateAcquired
 from ledger.identity import Identity, normalize_symbol
 from ledger.model import AccountType
 
@@ -204,6 +205,12 @@ class TaxSettings(_Section):
 
     short_term_rate: Fraction = Decimal("0.24")
     long_term_rate: Fraction = Decimal("0.15")
+
+
+class ReportSettings(_Section):
+    """How `tlh tax report` fills the forms (see `ledger.forms.DateAcquired`)."""
+
+    date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
 
 class _SymbolGroup(_Section):
@@ -467,6 +474,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     harvest: HarvestSettings = HarvestSettings()
     tax: TaxSettings = TaxSettings()
+    report: ReportSettings = ReportSettings()
     substitutes: tuple[SubstituteGroup, ...] = ()
     identical: tuple[IdenticalGroup, ...] = ()
     wash_sale: WashSaleSettings = WashSaleSettings()

@@ -44,12 +44,25 @@ class WashSaleConventions:
       sources read they are not "stock or securities".
     - `window_days`: the days before and after the sale, inclusive (§1091(a): 30).
 
-    Fixed choices, documented rather than configurable: a lot already fully disposed of before
-    the loss sale is never its replacement (convention 4, as Valloric's tracker); shares held at
-    the moment of the loss sale are replacements even if sold later that day (convention 3, as
-    adlr's calculator since 2016); replacement shares are matched strictly in order of
-    acquisition, ties in source order (convention 5; Pub 550's "beginning with the first shares
-    bought").
+    Fixed choices, documented rather than configurable (README, conventions table):
+
+    - 3: shares held at the moment of the loss sale are replacements even if sold later that
+      day (as adlr's calculator since 2016).
+    - 4: replacements are the shares held at the moment of the loss sale or bought after it:
+      shares sold before that moment, on an earlier day or earlier the same day (by timestamp,
+      else file order), are never replacements, so no loss travels backwards. Valloric's
+      tracker, which also refuses backwards replacements, decides by date instead.
+    - 5: replacement shares are matched strictly in order of acquisition, ties in source order
+      (Pub 550's "beginning with the first shares bought").
+    - 6: losses take replacement shares in the order of the sales (Reg. §1.1091-1(b)); the
+      order of sales of one day is their timestamps, else their order in the file, taken as the
+      order of sale (the alternative for same-day losses with no known order, by original
+      acquisition, is not used).
+    - 7: within one lot, the blocks that carry a wash adjustment (replacement shares, in the
+      order they were washed) come before its plain remainder: a sale by FIFO or naming the lot
+      relieves them first, and relieved first they are matched (washed) first. They hold the
+      earliest holding periods of the lot (tacked). LIFO takes the lot's blocks in reverse;
+      HIFO ranks blocks by adjusted basis per share, the remainder last among equals.
     """
 
     holding_period: HoldingPeriodMethod = HoldingPeriodMethod.TACK

@@ -146,6 +146,14 @@ def _header(
     optional: Sequence[str],
 ) -> list[str]:
     names = [name.strip().lower() for name in record]
+    if not set(names) & {*required, *optional}:  # a data row, most likely: say so first
+        raise InputError(
+            path,
+            line,
+            "header",
+            f"missing header row; expected the columns {','.join(required)} "
+            f"(got {','.join(record)!r})",
+        )
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
@@ -153,37 +161,35 @@ def _header(
         seen.add(name)
     missing = [name for name in required if name not in seen]
     if missing:
-        known = [*required, *optional]
-        if not seen & set(known):
-            message = (
-                f"missing header row; expected the columns {','.join(required)} "
-                f"(got {','.join(record)!r})"
-            )
-        else:
-            message = f"missing required column(s): {', '.join(missing)}"
-        raise InputError(path, line, "header", message)
+        raise InputError(path, line, "header", f"missing required column(s): {', '.join(missing)}")
     return names
 
 
 # A plain decimal number: optional sign, digits with an optional fraction, optional exponent.
-# Deliberately narrower than `Decimal()`, which also takes "NaN", "Infinity" and "1_000".
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# Deliberately narrower than `Decimal()`, which also takes "NaN", "Infinity", "1_000" and the
+# digits of every script (full-width "１０"): ASCII digits only.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def parse_decimal(text: str) -> Decimal:
     """Return the exact `Decimal` written in `text`, or raise `ValueError` with a reason.
 
-    Only plain decimal notation is accepted: no thousands separators, currency signs,
-    underscores, NaN or infinities.
+    Only plain decimal notation with ASCII digits is accepted: no thousands separators,
+    currency signs, underscores, NaN or infinities.
     """
     value = text.strip()
     if not value:
         raise ValueError("must not be empty")
     if _NUMBER.fullmatch(value):
-        return Decimal(value)
+        try:
+            return Decimal(value)
+        except ArithmeticError:  # an exponent beyond what `decimal` can hold
+            raise ValueError(f"out of range (got {text!r})") from None
     lowered = value.lower().lstrip("+-")
     if lowered in {"nan", "snan", "inf", "infinity"}:
         raise ValueError(f"must be a finite number (got {text!r})")
+    if any(c.isdigit() and not c.isascii() for c in value):
+        raise ValueError(f"not a number: digits must be ASCII 0-9 (got {text!r})")
     if "," in value and _NUMBER.fullmatch(value.replace(",", "")):
         raise ValueError(f"thousands separators are not allowed (got {text!r})")
     raise ValueError(f"not a number (got {text!r})")

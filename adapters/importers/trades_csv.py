@@ -12,7 +12,11 @@ Columns (header required, any order, names case-insensitive, extra columns ignor
   the lot to relieve (specific identification), else the account's lot method applies.
 * ``account``: empty means ``default``. Symbols are normalised (`normalize_symbol`).
 
-Numbers are parsed exactly with `Decimal`; see `parse_decimal` for what is accepted.
+Numbers are parsed exactly with `Decimal` (see `parse_decimal` for the notation accepted) and
+must be values the ledger computes with exactly: below 10^12 (`MAX_INTEGER_DIGITS`), at most 18
+decimal places (`MAX_PLACES`) and 28 significant digits (`MAX_DIGITS`, the precision of the
+`decimal` context the ledger computes in), trailing zeros aside. Dates lie within
+`FIRST_DATE`..`LAST_DATE`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from adapters.importers import _NUMBER, CsvRow, InputError, parse_decimal, read_csv_records
+from adapters.importers import CsvRow, InputError, parse_decimal, read_csv_records
 from ledger.identity import normalize_symbol
 from ledger.model import ZERO, Action, Trade, new_tuple
 
@@ -33,8 +37,22 @@ DEFAULT_ACCOUNT = "default"
 # Builds the `InputError` for one field of the current row.
 _Fail = Callable[[str, str], InputError]
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*")
+
+# Bounds of a number: below a trillion (shares, or dollars a share); no finer than the smallest
+# unit of any asset traded (1 wei = 10^-18 ether); no more digits than the ledger's arithmetic
+# keeps (decimal's default context: 28), so that no value is rounded on its way in.
+MAX_INTEGER_DIGITS = 12
+MAX_PLACES = 18
+MAX_DIGITS = 28
+# Bounds of a date: a tax date of modern markets, far enough from the calendar's ends (years 1
+# and 9999) that the ledger's date arithmetic (windows, holding periods) never overflows.
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2100, 12, 31)
+# The numbers the fast path takes: ASCII, no exponent, within the bounds by construction
+# (12 + 16 digits); every other number goes to `_number`, which explains what is wrong.
+_PLAIN = re.compile(r"[+-]?(?:[0-9]{1,12}(?:\.[0-9]{0,16})?|\.[0-9]{1,16})")
 
 
 def parse_trades(path: str | Path) -> list[Trade]:
@@ -94,7 +112,7 @@ class TradeRows:
         dates: dict[str, date] = {}
         symbols: dict[str, str] = {}
         actions = {"BUY": Action.BUY, "SELL": Action.SELL}
-        number = _NUMBER.fullmatch
+        number = _PLAIN.fullmatch
         trades: list[Trade] = []
         append = trades.append
         for line, record in records:
@@ -188,21 +206,53 @@ def _trade(path: str | Path, row: CsvRow) -> Trade:
 def _parse_when(text: str, fail: _Fail) -> tuple[date, datetime | None]:
     """Return the tax date as written and the full timestamp (None for a plain date)."""
     expected = "expected YYYY-MM-DD or an ISO 8601 date-time"
+    when: tuple[date, datetime | None] | None = None
     try:
         if _DATE.fullmatch(text):
-            return date.fromisoformat(text), None
-        if _DATETIME.fullmatch(text):
+            when = date.fromisoformat(text), None
+        elif _DATETIME.fullmatch(text):
             at = datetime.fromisoformat(text)
-            return at.date(), at
+            when = at.date(), at
     except ValueError:
         raise fail("date", f"not a valid date ({expected}) (got {text!r})") from None
+    if when is not None:
+        if not FIRST_DATE <= when[0] <= LAST_DATE:
+            raise fail(
+                "date",
+                f"out of range: must lie within {FIRST_DATE.isoformat()}.."
+                f"{LAST_DATE.isoformat()} (got {text!r})",
+            )
+        return when
     if not text:
         raise fail("date", f"must not be empty ({expected})")
     raise fail("date", f"not a valid date ({expected}) (got {text!r})")
 
 
 def _number(row: CsvRow, column: str, fail: _Fail) -> Decimal:
+    text = row.get(column)
     try:
-        return parse_decimal(row.get(column))
+        value = parse_decimal(text)
     except ValueError as exc:
         raise fail(column, str(exc)) from None
+    problem = _inexact(value)
+    if problem:
+        raise fail(column, f"{problem} (got {text!r})")
+    return value
+
+
+def _inexact(value: Decimal) -> str | None:
+    """Return why the ledger could not compute with `value` exactly, or None if it can."""
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # `parse_decimal` returns finite numbers only
+    if not value:
+        return None
+    zeros = 0  # trailing: '1.50' is exactly '1.5'
+    while digits[len(digits) - 1 - zeros] == 0:
+        zeros += 1
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        return f"out of range: must be less than 10^{MAX_INTEGER_DIGITS}"
+    if -(exponent + zeros) > MAX_PLACES:
+        return f"more than {MAX_PLACES} decimal places"
+    if len(digits) - zeros > MAX_DIGITS:
+        return f"more than {MAX_DIGITS} significant digits: the ledger's arithmetic would round it"
+    return None

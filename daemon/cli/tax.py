@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,7 +34,7 @@ from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
 from ledger.engine import Ledger, event_order
 from ledger.errors import LedgerError
-from ledger.forms import money, quantity
+from ledger.forms import DateAcquired, date_acquired, money, quantity
 from ledger.forms.form8949_csv import render_form8949_csv
 from ledger.forms.json_report import iter_json
 from ledger.forms.txf import render_txf
@@ -152,12 +154,16 @@ def _report(
     txf_format5: bool,
     jobs: int,
 ) -> None:
+    if output is not None:
+        _refuse_an_input(output, {"--trades": trades, "--accounts": accounts, "--config": config})
     try:
         inputs = _read(trades, accounts, config, lot_method)
     except (InputError, ConfigError) as exc:
         _fail(str(exc))
+    sale_years: set[int] = set()
     try:
-        if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output):
+        if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output, sale_years):
+            _warn_of_years(output_format, sale_years)
             return
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror or exc}")
@@ -165,7 +171,8 @@ def _report(
         tax_report = _build(inputs, year)
     except InputError as exc:
         _fail(str(exc))
-    chunks = _render(tax_report, output_format, output, txf_format5)
+    _warn_of_years(output_format, {s.sale.date_sold.year for s in tax_report.form8949_sales()})
+    chunks = _render(tax_report, output_format, output, txf_format5, inputs.date_acquired)
     if chunks is None:  # the table went straight to the terminal
         return
     if output is None:
@@ -175,6 +182,18 @@ def _report(
             write_atomically(output, chunks)
         except OSError as exc:
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+def _warn_of_years(output_format: ReportFormat, years: set[int]) -> None:
+    """Warn on stderr when a TXF holds the sales of more than one tax year: tax software
+    imports a TXF into one year's return, where another year's sales do not belong."""
+    if output_format is ReportFormat.TXF and len(years) > 1:
+        listed = ", ".join(str(y) for y in sorted(years))
+        typer.echo(
+            f"warning: the TXF holds sales of {len(years)} tax years ({listed}); "
+            "a return takes one year's: pass --year",
+            err=True,
+        )
 
 
 class _NotWritten(Exception):
@@ -188,8 +207,12 @@ def _write_in_parts(
     txf_format5: bool,
     jobs: int,
     output: Path | None,
+    sale_years: set[int],
 ) -> bool:
-    """Write the report made on several cores (`tax_parts`); False: make it here instead."""
+    """Write the report made on several cores (`tax_parts`); False: make it here instead.
+
+    `sale_years` receives the tax years of the Form 8949 sales written (csv, txf).
+    """
     if output_format is ReportFormat.TABLE:
         return False
     try:
@@ -201,6 +224,7 @@ def _write_in_parts(
         txf_program=f"tlh {_version()}",
         txf_export_date=_today(),
         txf_unwashed_format=5 if txf_format5 else 4,
+        date_acquired=inputs.date_acquired,
     )
 
     def write(fd: int) -> bool:
@@ -214,6 +238,7 @@ def _write_in_parts(
             jobs=jobs or available_cores(),
             year=year,
             boxes=inputs.form_1099,
+            sale_years=sale_years,
         )
 
     if output is None:
@@ -232,7 +257,11 @@ def _write_in_parts(
 
 
 def _render(
-    tax_report: TaxReport, output_format: ReportFormat, output: Path | None, txf_format5: bool
+    tax_report: TaxReport,
+    output_format: ReportFormat,
+    output: Path | None,
+    txf_format5: bool,
+    acquired: DateAcquired = DateAcquired.HOLDING_PERIOD,
 ) -> Iterable[bytes] | None:
     chunks: Iterable[bytes]
     if output_format is ReportFormat.TABLE:
@@ -240,13 +269,13 @@ def _render(
             console = Console()
             if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
                 console = Console(width=TABLE_WIDTH)
-            _print_table(tax_report, console)
+            _print_table(tax_report, console, acquired)
             return None
-        chunks = [_table_text(tax_report).encode()]
+        chunks = [_table_text(tax_report, acquired).encode()]
     elif output_format is ReportFormat.JSON:
         chunks = (text.encode() for text in iter_json(tax_report))
     elif output_format is ReportFormat.CSV:
-        chunks = [render_form8949_csv(tax_report).encode()]
+        chunks = [render_form8949_csv(tax_report, acquired=acquired).encode()]
     else:
         chunks = [
             render_txf(
@@ -254,6 +283,7 @@ def _render(
                 export_date=_today(),
                 program=f"tlh {_version()}",
                 unwashed_format=5 if txf_format5 else 4,
+                acquired=acquired,
             ).encode("ascii", "replace")
         ]
     return chunks
@@ -270,6 +300,7 @@ class _Inputs:
     identity: Identity
     new_ledger: Callable[[], Ledger]
     form_1099: dict[str, Form1099]
+    date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
     def trades(self) -> list[Trade]:
         """Read the history; raise `InputError` naming the line of a malformed row."""
@@ -301,7 +332,13 @@ def _read(
             default_lot_method=lot_method,
         )
 
-    return _Inputs(trades_path, config.identity, new_ledger, dict(accounts.form_1099))
+    return _Inputs(
+        trades_path,
+        config.identity,
+        new_ledger,
+        dict(accounts.form_1099),
+        config.date_acquired,
+    )
 
 
 def _build(inputs: _Inputs, year: int | None) -> TaxReport:
@@ -349,6 +386,7 @@ class ReportConfig:
     identity: Identity
     conventions: WashSaleConventions
     account_types: dict[str, AccountType]
+    date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
 
 def load_config(path: Path | None) -> ReportConfig:
@@ -370,11 +408,31 @@ def load_config(path: Path | None) -> ReportConfig:
     }
     settings = load_settings(path, env=offline)
     return ReportConfig(
-        settings.identity(), settings.wash_sale_conventions(), dict(settings.accounts)
+        settings.identity(),
+        settings.wash_sale_conventions(),
+        dict(settings.accounts),
+        settings.report.date_acquired,
     )
 
 
 # -- output ----------------------------------------------------------------------------------
+
+
+def _refuse_an_input(output: Path, inputs: dict[str, Path | None]) -> None:
+    """Stop (exit 2) when `output` is one of the `inputs` files, however named (a link, a
+    relative path): the report would replace the file it is made from."""
+    for option, given in inputs.items():
+        if given is not None and _same_file(output, given):
+            _fail(f"{output}: is the {option} file {given}; refusing to write the report over it")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Return whether `a` and `b` name the same file (inode), or the same path if either is
+    missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
@@ -386,11 +444,14 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
 
 @contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """Yield a new file that replaces `path` when the block ends without an exception.
+    """Yield a new file (open for reading and writing) that replaces `path` when the block
+    ends without an exception.
 
-    It is a temporary file in the same directory, synced and renamed over `path`: readers see
-    the old file or the whole new one, never a part; on failure it is removed. A new file gets
-    the usual permissions (0666 less the umask), an existing one keeps its own.
+    Readers see the old file or the whole new one, never a part: the new file is written,
+    synced and renamed over `path`; on failure it is removed. On Linux it is written unnamed
+    (``O_TMPFILE``) and named only for the rename, so that even a ``kill -9`` leaves nothing
+    behind; elsewhere it is a temporary file beside `path`. A new file gets the usual
+    permissions (0666 less the umask), an existing one keeps its own.
     """
     target = path.resolve()
     try:
@@ -399,17 +460,50 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd = _unnamed_file(target.parent)
+    tmp = None
+    if fd is None:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+            os.fchmod(f.fileno(), mode)
+            if tmp is None:
+                tmp = _name_temporarily(f.fileno(), target)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _unnamed_file(directory: Path) -> int | None:
+    """Return an unnamed file in `directory` (Linux ``O_TMPFILE``), or None where there is
+    none (another system, a file system without it)."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
+
+
+def _name_temporarily(fd: int, target: Path) -> str:
+    """Give the unnamed file `fd` a temporary name beside `target`, to rename it from."""
+    name = f".{target.name}.{secrets.token_hex(8)}.tmp"
+    directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # linkat(AT_SYMLINK_FOLLOW), as open(2) shows for O_TMPFILE; a directory fd makes
+        # Python call linkat, not link, which would link the /proc symbolic link itself.
+        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=directory, follow_symlinks=True)
+    finally:
+        os.close(directory)
+    return str(target.parent / name)
 
 
 def _write_stdout(chunks: Iterable[bytes]) -> None:
@@ -447,13 +541,14 @@ def _version() -> str:
 TABLE_WIDTH = 160  # when not printing to a terminal
 
 
-def _table_text(tax_report: TaxReport) -> str:
+def _table_text(tax_report: TaxReport, acquired: DateAcquired) -> str:
     buffer = StringIO()
-    _print_table(tax_report, Console(file=buffer, width=TABLE_WIDTH, color_system=None))
+    console = Console(file=buffer, width=TABLE_WIDTH, color_system=None)
+    _print_table(tax_report, console, acquired)
     return buffer.getvalue()
 
 
-def _print_table(tax_report: TaxReport, console: Console) -> None:
+def _print_table(tax_report: TaxReport, console: Console, acquired: DateAcquired) -> None:
     period = f"{tax_report.year}" if tax_report.year is not None else "all years"
     table = Table(
         title=f"Sales ({period})",
@@ -483,7 +578,7 @@ def _print_table(tax_report: TaxReport, console: Console) -> None:
             s.account,
             s.symbol,
             quantity(s.quantity),
-            s.acquired.isoformat(),
+            date_acquired(s, acquired).isoformat(),
             money(s.proceeds),
             money(s.adjusted_basis),
             money(s.wash_sale_disallowed) if s.washed else "",

@@ -23,11 +23,13 @@ explains the failure with file and line as always.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import heapq
 import mmap
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 from array import array
 from collections import Counter
@@ -39,6 +41,7 @@ from operator import itemgetter
 from typing import Any, Literal, Protocol
 
 from ledger.engine import Ledger, event_order
+from ledger.forms import DateAcquired
 from ledger.forms.form8949_csv import Form8949Lines
 from ledger.forms.json_report import FIRST_ROW, JSON_HEAD, ROW_SEPARATOR, SaleLines, json_tail
 from ledger.forms.txf import txf_header, txf_record, txf_text
@@ -48,6 +51,7 @@ from ledger.partition import SALE_WEIGHT, assign_parts, lot_ids_independent
 from ledger.report import Form1099, ReportedSale, Totals, add_totals, reported_sales, totals_of
 
 MIN_BYTES = 1_000_000  # about 20,000 trades: below, starting workers costs more than it saves
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -64,6 +68,7 @@ class Output:
     txf_program: str = "tlh"
     txf_export_date: date = date(1970, 1, 1)
     txf_unwashed_format: Literal[4, 5] = 4
+    date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +109,20 @@ def write_in_parts(
     jobs: int,
     year: int | None = None,
     boxes: Mapping[str, Form1099] | None = None,
+    sale_years: set[int] | None = None,
 ) -> bool:
     """Write the report to the empty file open at `fd` (read and write) with `jobs` workers.
 
     `read` reads the history (each worker calls it); `size` is its size in bytes. Return False
     when the report was not made so (the file may hold part of it): the history is small,
     cannot be split, fork is not available, or a worker failed. The caller then runs the
-    sequential report, which explains any failure with file and line as always.
+    sequential report, which explains any failure with file and line as always. `sale_years`,
+    if given, receives the tax years of the Form 8949 sales written (csv and txf).
     """
     if jobs < 2 or size < MIN_BYTES or sys.platform != "linux":
         return False
     job = _Job(read, identity, new_ledger, output, jobs, year, boxes, fd)
-    return _run_workers(job)
+    return _run_workers(job, set() if sale_years is None else sale_years)
 
 
 def _layout(output: Output) -> _Layout:
@@ -168,7 +175,7 @@ class _Job:
     fd: int
 
 
-def _run_workers(job: _Job) -> bool:
+def _run_workers(job: _Job, sale_years: set[int]) -> bool:
     """Run the workers in two rounds: each sends its texts' keys and lengths; the parent
     orders them and sends each worker where its texts go; the workers write them in place."""
     context = multiprocessing.get_context("fork")
@@ -176,7 +183,7 @@ def _run_workers(job: _Job) -> bool:
     processes = []
     for i in range(job.jobs):
         parent_end, worker_end = context.Pipe(duplex=True)
-        process = context.Process(target=_work, args=(job, i, worker_end), daemon=True)
+        process = context.Process(target=_work, args=(job, i, worker_end, os.getpid()), daemon=True)
         process.start()
         worker_end.close()
         conns.append(parent_end)
@@ -185,6 +192,9 @@ def _run_workers(job: _Job) -> bool:
         parts = _receive_all(conns)
         if parts is None:
             return False
+        if job.output.format != "json":  # keys (box, date sold, ...): `_writer`
+            days = {key[1] for part in parts for key in part.keys}
+            sale_years.update(date.fromordinal(day).year for day in days)
         layout = _layout(job.output)
         totals = parts[0].totals
         for part in parts[1:]:
@@ -267,8 +277,9 @@ def _keyed(keys: list[SortKey], worker: int) -> Iterator[tuple[SortKey, int, int
         yield key, worker, i
 
 
-def _work(job: _Job, index: int, conn: Connection) -> None:
+def _work(job: _Job, index: int, conn: Connection, parent: int) -> None:
     """Replay part `index`, report its texts' keys and lengths, write them where told."""
+    _die_with(parent)
     try:
         result = _replay_part(job, index)
     except Exception:  # the parent falls back to the sequential run, which reports it
@@ -288,6 +299,19 @@ def _work(job: _Job, index: int, conn: Connection) -> None:
     conn.close()
     # Skip freeing a large heap object by object on the way out; nothing is left to flush.
     os._exit(0)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when its parent dies, however it dies (``kill -9``
+    included: nothing then runs in the parent to stop its workers); exit now if it already has.
+
+    Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``. The worker holds nothing to clean up: its
+    output is the parent's file, which is unnamed until the parent names it (`atomic_file`).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
 
 
 def _send(conn: Connection, message: object) -> None:
@@ -361,15 +385,16 @@ def _writer(output: Output) -> Callable[[SortKey, list[ReportedSale]], list[Bloc
         return json_block
     render: Callable[[ReportedSale], bytes]
     if output.format == "csv":
-        lines = Form8949Lines()
+        lines = Form8949Lines(acquired=output.date_acquired)
 
         def render(s: ReportedSale) -> bytes:
             return lines(s).encode()
     else:
-        unwashed = output.txf_unwashed_format
+        unwashed, acquired = output.txf_unwashed_format, output.date_acquired
 
         def render(s: ReportedSale) -> bytes:
-            return txf_text(txf_record(s, unwashed_format=unwashed)).encode("ascii", "replace")
+            record = txf_record(s, unwashed_format=unwashed, acquired=acquired)
+            return txf_text(record).encode("ascii", "replace")
 
     def form8949_blocks(key: SortKey, sale: list[ReportedSale]) -> list[Block]:
         # Form 8949 order: box, date sold, then the ledger's (`TaxReport.form8949_sales`).

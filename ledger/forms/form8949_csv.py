@@ -7,9 +7,11 @@ Columns: ``box`` (the Part I / Part II checkbox, A–F), ``description`` (a), ``
 ``holding_period_start`` (the wash-adjusted start that decides the term), ``account``,
 ``lot_id``.
 
-Column (b) is the original purchase date of the shares sold: Form 8949 asks for the date
-acquired, and no source read says to write the tacked holding-period start there; that start is
-in ``holding_period_start``. Columns (f) and (g) are left empty when there is no adjustment.
+Column (b) is the date acquired as `DateAcquired` chooses: by default the start of the
+holding period, the adjusted acquisition date brokers report on Form 1099-B for replacement
+shares of a wash sale, so that the date and the term agree; ``purchase`` writes the original
+purchase date instead (``[report] date_acquired`` in tlh.toml). ``holding_period_start`` repeats
+that start either way. Columns (f) and (g) are left empty when there is no adjustment.
 Rows are ordered by box, then date sold. Dates are MM/DD/YYYY; lines end CRLF (RFC 4180).
 """
 
@@ -19,7 +21,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from ledger.forms import description, mdy, money
+from ledger.forms import DateAcquired, date_acquired, description, mdy, money
 from ledger.report import ReportedSale, TaxReport
 
 WASH_SALE_CODE = "W"
@@ -41,21 +43,24 @@ COLUMNS = (
 )
 
 
-def render_form8949_csv(report: TaxReport) -> str:
+def render_form8949_csv(
+    report: TaxReport, *, acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
+) -> str:
     """Return the reportable sales of `report` as Form 8949 CSV, header first."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=LINE_END)
     writer.writerow(COLUMNS)
-    writer.writerows(form8949_row(s) for s in report.form8949_sales())
+    writer.writerows(form8949_row(s, acquired=acquired) for s in report.form8949_sales())
     return out.getvalue()
 
 
 class Form8949Lines:
     """Write sales one at a time as the lines `render_form8949_csv` has for them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, acquired: DateAcquired = DateAcquired.HOLDING_PERIOD) -> None:
         self._out = io.StringIO()
         self._writer = csv.writer(self._out, lineterminator=LINE_END)
+        self._acquired = acquired
 
     def header(self) -> str:
         """Return the header line."""
@@ -63,7 +68,7 @@ class Form8949Lines:
 
     def __call__(self, reported: ReportedSale) -> str:
         """Return the CSV line of one reportable sale, line end included."""
-        return self._line(form8949_row(reported))
+        return self._line(form8949_row(reported, acquired=self._acquired))
 
     def _line(self, fields: Sequence[str]) -> str:
         self._writer.writerow(fields)
@@ -73,14 +78,16 @@ class Form8949Lines:
         return text
 
 
-def form8949_row(reported: ReportedSale) -> list[str]:
+def form8949_row(
+    reported: ReportedSale, *, acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
+) -> list[str]:
     """Return one Form 8949 line (Form 8949 instructions; column (g) positive, code W)."""
     s = reported.sale
     washed = s.washed
     return [
         "" if reported.box is None else reported.box.value,
         description(s),
-        mdy(s.acquired),
+        mdy(date_acquired(s, acquired)),
         mdy(s.date_sold),
         money(s.proceeds),
         money(s.adjusted_basis),

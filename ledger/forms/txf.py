@@ -8,9 +8,10 @@ v042, refnums 321/711/712 short term boxes A/B/C, 323/713/714 long term boxes D/
 * Any other sale uses record format 4, the same without the third ``$`` line (spec example
   2A). ``unwashed_format=5`` writes format 5 with an empty ``$`` line instead, which the spec
   also allows ("simply leave the last line in the record empty").
-* Cost basis is the adjusted basis (Form 8949 column (e)); the acquisition date is the original
-  purchase date (column (b)); amounts have two decimals and no thousands separators; cost and
-  proceeds are positive, as in every Schedule D example of the spec.
+* Cost basis is the adjusted basis (Form 8949 column (e)); the acquisition date is column
+  (b)'s (`DateAcquired`: by default the holding-period start, so that date and refnum agree);
+  amounts have two decimals and no thousands separators; cost and proceeds are positive, as in
+  every Schedule D example of the spec.
 * The spec does not name a line ending. Lines end CRLF by default, as GnuCash's TXF export
   writes them ("TurboTax seems to want these", gnucash ``taxtxf.scm``); pass ``newline="\n"``
   for LF. The text is ASCII (the spec: "an ascii file with no tabs").
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Literal
 
-from ledger.forms import description, mdy, money
+from ledger.forms import DateAcquired, date_acquired, description, mdy, money
 from ledger.report import Box, ReportedSale, TaxReport
 
 VERSION = "V042"
@@ -43,11 +44,12 @@ def render_txf(
     program: str = "tlh",
     unwashed_format: Literal[4, 5] = 4,
     newline: str = "\r\n",
+    acquired: DateAcquired = DateAcquired.HOLDING_PERIOD,
 ) -> str:
     """Return a complete TXF file: the header, then one record per Form 8949 sale."""
     lines = txf_header(program, export_date)
-    for record in txf_records(report.form8949_sales(), unwashed_format=unwashed_format):
-        lines.extend(record)
+    for reported in report.form8949_sales():
+        lines.extend(txf_record(reported, unwashed_format=unwashed_format, acquired=acquired))
     return txf_text(lines, newline)
 
 
@@ -62,13 +64,21 @@ def txf_header(program: str, export_date: date) -> list[str]:
 
 
 def txf_records(
-    sales: Iterable[ReportedSale], *, unwashed_format: Literal[4, 5] = 4
+    sales: Iterable[ReportedSale],
+    *,
+    unwashed_format: Literal[4, 5] = 4,
+    acquired: DateAcquired = DateAcquired.HOLDING_PERIOD,
 ) -> list[list[str]]:
     """Return the lines of each sale's ``TD`` record, end marker ``^`` included."""
-    return [txf_record(s, unwashed_format=unwashed_format) for s in sales]
+    return [txf_record(s, unwashed_format=unwashed_format, acquired=acquired) for s in sales]
 
 
-def txf_record(reported: ReportedSale, *, unwashed_format: Literal[4, 5] = 4) -> list[str]:
+def txf_record(
+    reported: ReportedSale,
+    *,
+    unwashed_format: Literal[4, 5] = 4,
+    acquired: DateAcquired = DateAcquired.HOLDING_PERIOD,
+) -> list[str]:
     """Return one detail record (format 5 when the loss is washed, else `unwashed_format`)."""
     if reported.box is None:
         raise ValueError(f"sale of lot {reported.sale.lot_id!r} is not reportable on Form 8949")
@@ -79,7 +89,7 @@ def txf_record(reported: ReportedSale, *, unwashed_format: Literal[4, 5] = 4) ->
         "C1",
         "L1",
         f"P{description(s)}",
-        f"D{mdy(s.acquired)}",
+        f"D{mdy(date_acquired(s, acquired))}",
         f"D{mdy(s.date_sold)}",
         f"${money(s.adjusted_basis)}",
         f"${money(s.proceeds)}",

@@ -7,13 +7,14 @@ own files.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from ledger.conventions import WashSaleConventions
-from ledger.model import OpenLot, SaleRow
+from ledger.engine import Ledger
+from ledger.model import OpenLot, SaleRow, Trade
 from tests.ledger.helpers import D, buy, run, sell, split, total
 
 # The loss sale used throughout: 100 shares bought for $1,000, sold for $750 (a $250 loss).
@@ -229,6 +230,22 @@ def test_same_day_losses_take_replacements_in_the_recorded_order_of_sale() -> No
     assert (a.lot_id, a.wash_sale_disallowed, a.gain_loss) == ("A", D("0"), D("-200.00"))
 
 
+def test_same_day_losses_with_times_take_replacements_in_the_order_of_their_times() -> None:
+    """README convention 6 (order of sale): a timestamp, where the file gives one, is the order
+    of sale; the file's order only breaks ties. A, sold at 10:00 though written after B (sold
+    at 15:00), gets R."""
+    ledger = run(
+        buy("2023-11-01", "XYZ", "100", "10", lot="A"),
+        buy("2023-11-02", "XYZ", "100", "10", lot="B"),
+        sell("2024-02-01", "XYZ", "100", "7", lot="B")._replace(at=datetime(2024, 2, 1, 15)),
+        sell("2024-02-01", "XYZ", "100", "8", lot="A")._replace(at=datetime(2024, 2, 1, 10)),
+        buy("2024-02-10", "XYZ", "100", "7", lot="R"),
+    )
+    a, b = ledger.sales
+    assert (a.lot_id, a.wash_sale_disallowed) == ("A", D("200.00"))
+    assert (b.lot_id, b.wash_sale_disallowed, b.gain_loss) == ("B", D("0"), D("-300.00"))
+
+
 def test_replacement_shares_are_matched_in_the_order_they_were_bought() -> None:
     """Pub 550, More or less stock bought than sold: replacement shares are matched "in the
     same order that you bought them, beginning with the first shares bought". The sale is one
@@ -427,6 +444,69 @@ def test_a_lot_fully_sold_before_the_loss_sale_is_no_replacement() -> None:
     b, a = ledger.sales
     assert (b.lot_id, b.gain_loss) == ("B", D("100.00"))
     assert (a.lot_id, a.wash_sale_disallowed, a.gain_loss) == ("A", D("0"), D("-200.00"))
+
+
+def test_a_lot_sold_earlier_the_same_day_is_no_replacement() -> None:
+    """Convention 4, measured at the moment of the sale, not by date: B, bought before and sold
+    on the very day of A's loss sale but before it (earlier in the file), is no longer held
+    when A is sold, so it is not A's replacement (convention 3 is the mirror case)."""
+    ledger = run(
+        buy("2024-01-02", "XYZ", "100", "10", lot="A"),
+        buy("2024-02-20", "XYZ", "100", "8", lot="B"),
+        sell(SOLD, "XYZ", "100", "9", lot="B"),
+        sell(SOLD, "XYZ", "100", "8", lot="A"),
+    )
+    b, a = ledger.sales
+    assert (b.lot_id, b.gain_loss) == ("B", D("100.00"))
+    assert (a.lot_id, a.wash_sale_disallowed, a.gain_loss) == ("A", D("0"), D("-200.00"))
+
+
+# -- convention 7: within a lot, its wash-adjusted blocks before its plain remainder -----------
+
+
+def _half_washed_lot(*later: Trade) -> Ledger:
+    """Lot R of 200 shares at $8, of which 100 replace A's $200 loss: a block with basis
+    $1,000 and A's holding period, then R's plain remainder (100 shares, $800)."""
+    return run(
+        buy("2023-06-01", "XYZ", "100", "10", lot="A"),
+        sell("2024-03-01", "XYZ", "100", "8", lot="A"),
+        buy("2024-03-05", "XYZ", "200", "8", lot="R"),
+        *later,
+    )
+
+
+def test_a_lot_sells_its_wash_adjusted_block_before_its_plain_remainder() -> None:
+    """README convention 7: a sale of half of R (named, or FIFO) relieves the adjusted block
+    first, with its basis and tacked holding period; the plain remainder stays open."""
+    for lot in ("R", None):
+        ledger = _half_washed_lot(sell("2024-04-01", "XYZ", "100", "9", lot=lot))
+        _a, row = ledger.sales
+        assert (row.lot_id, row.adjusted_basis, row.gain_loss) == ("R", D("1000.00"), D("-100.00"))
+        assert row.holding_period_start < date(2024, 3, 5)
+        [rest] = ledger.open_lots()
+        assert (rest.quantity, rest.adjusted_basis) == (D("100"), D("800.00"))
+        assert rest.holding_period_start == date(2024, 3, 5)
+
+
+def test_a_lot_sold_at_a_loss_washes_its_adjusted_block_first() -> None:
+    """README convention 7: all of R sold at $7 (losses: block $300, remainder $100) and 100
+    shares bought back within 30 days: the block's loss, relieved first, is the one washed."""
+    ledger = _half_washed_lot(
+        sell("2024-04-01", "XYZ", "200", "7", lot="R"),
+        buy("2024-04-10", "XYZ", "100", "7", lot="S"),
+    )
+    _a, block, plain = ledger.sales
+    assert (block.adjusted_basis, block.wash_sale_disallowed, block.replacement_lot_ids) == (
+        D("1000.00"),
+        D("300.00"),
+        ("S",),
+    )
+    assert (plain.adjusted_basis, plain.wash_sale_disallowed, plain.gain_loss) == (
+        D("800.00"),
+        D("0"),
+        D("-100.00"),
+    )
+    assert _lot(ledger.open_lots(), "S").adjusted_basis == D("1000.00")
 
 
 # -- splits -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import io
 
 from reportkit import sale
 
+from ledger.forms import DateAcquired
 from ledger.forms.form8949_csv import COLUMNS, render_form8949_csv
 from ledger.model import AccountType, Term
 from ledger.report import Form1099, build_report
@@ -57,8 +58,10 @@ def test_column_e_is_the_adjusted_basis() -> None:
 
 
 def test_description_and_dates() -> None:
-    """Form 8949 (a) "10 VTI", (b)/(c) MM/DD/YYYY. Column (b) is the original purchase date; the
-    wash-adjusted holding-period start is in the extra column holding_period_start."""
+    """Form 8949 (a) "10 VTI", (b)/(c) MM/DD/YYYY. Column (b) is the start of the holding
+    period, tacked for replacement shares, as brokers report their adjusted acquisition date on
+    Form 1099-B, so that it agrees with the term (issue #13, D.18); holding_period_start repeats
+    it."""
     [row] = _rows(
         sale(
             quantity="10.50",
@@ -68,8 +71,20 @@ def test_description_and_dates() -> None:
         )
     )
     assert row["description"] == "10.5 VTI"
-    assert (row["date_acquired"], row["date_sold"]) == ("03/15/2024", "07/04/2024")
+    assert (row["date_acquired"], row["date_sold"]) == ("01/16/2024", "07/04/2024")
     assert row["holding_period_start"] == "01/16/2024"
+
+
+def test_column_b_may_be_the_purchase_date() -> None:
+    """`DateAcquired.PURCHASE` (``[report] date_acquired = "purchase"``) writes the day the
+    shares were bought in column (b); the holding-period start stays in its own column."""
+    report = build_report(
+        [sale(acquired="2024-03-15", holding_period_start="2024-01-16", date_sold="2024-07-04")],
+        [],
+    )
+    text = render_form8949_csv(report, acquired=DateAcquired.PURCHASE)
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert (row["date_acquired"], row["holding_period_start"]) == ("03/15/2024", "01/16/2024")
 
 
 def test_only_reportable_sales_ordered_by_box_then_date() -> None:

@@ -140,7 +140,8 @@ def test_lf_on_request() -> None:
 
 def test_amounts_two_decimals_no_separators_and_basis_is_adjusted() -> None:
     """Contract: amounts with two decimals, no thousands separators; the cost line carries the
-    adjusted basis (Form 8949 column (e)), the acquired line the original purchase date."""
+    adjusted basis (Form 8949 column (e)), the acquired line the holding-period start (column
+    (b), issue #13 D.18)."""
     row = sale(
         quantity="12.5",
         acquired="2024-03-15",
@@ -153,7 +154,7 @@ def test_amounts_two_decimals_no_separators_and_basis_is_adjusted() -> None:
     [_, record] = _records(_txf([row]))
     assert record[4:] == [
         "P12.5 VTI",
-        "D03/15/2024",
+        "D01/16/2024",
         "D07/01/2024",
         "$12345.60",
         "$13000.50",
