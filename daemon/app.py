@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.base import Broker, MarketDataHealth, Reconciling
 from adapters.storage.engine import create_engine
 from adapters.storage.fast_write import dispose_fast_writer
+from adapters.storage.journal_lock import JournalLock, lock_journal
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
 from daemon.engine import HarvestEngine, QuoteFilter
@@ -31,6 +32,7 @@ class Daemon:
     engine: HarvestEngine
     orders: OrderManager
     broker: Broker
+    lock: JournalLock
 
     @property
     def ledger(self) -> Ledger:
@@ -38,10 +40,11 @@ class Daemon:
         return self.engine.ledger
 
     async def close(self) -> None:
-        """Close the broker and the database."""
+        """Close the broker and the database, then give up the journal."""
         await self.broker.close()
         dispose_fast_writer(self.db)
         await self.db.dispose()
+        await self.lock.release()
 
 
 def trading_enabled(settings: Settings, broker: Broker) -> bool:
@@ -95,9 +98,21 @@ async def build_daemon(
     fractional: bool = True,
     quote_filter: QuoteFilter | None = None,
 ) -> Daemon:
-    """Migrate the database and wire every part; call `daemon.engine.start()` next."""
-    db = create_engine(database_url or settings.database.url)
-    await upgrade_database(db)
+    """Take the journal, migrate the database and wire every part; call `daemon.engine.start()`
+    next.
+
+    Raise `JournalLockedError` when another process owns the journal (see
+    `adapters.storage.journal_lock`), `DatabaseUnavailableError` when it cannot be opened.
+    """
+    url = database_url or settings.database.url
+    lock = await lock_journal(url)
+    db = create_engine(url)
+    try:
+        await upgrade_database(db)
+    except BaseException:
+        await db.dispose()
+        await lock.release()
+        raise
     repo = Repository(db, clock=now)
     ledger = make_ledger(settings)
     engine_ref: list[HarvestEngine] = []
@@ -155,4 +170,4 @@ async def build_daemon(
     engine_ref.append(engine)
     if isinstance(broker, Reconciling):
         broker.bind_daemon(engine, repo)
-    return Daemon(db=db, repo=repo, engine=engine, orders=orders, broker=broker)
+    return Daemon(db=db, repo=repo, engine=engine, orders=orders, broker=broker, lock=lock)
