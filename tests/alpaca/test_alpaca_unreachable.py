@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def appears(path: Path, seconds: float) -> bool:
+    """Return whether `path` exists within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return path.exists()
 
 
 @dataclass
@@ -128,9 +137,7 @@ async def test_it_retries_not_ready_until_the_broker_answers(
     try:
         fake.set_market_open(True)
         await daemon.wait_for("scheduler_started", seconds=60)
-        async with asyncio.timeout(20):
-            while not daemon.health.exists():
-                await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(appears, daemon.health, 20)
         assert any("READY=1" in m for m in daemon.notified())
         daemon.proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(daemon.proc.communicate(), 30)
