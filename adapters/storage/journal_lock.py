@@ -38,6 +38,7 @@ from adapters.storage.engine import (
 
 # ("tlh", owner); the writers' transaction lock is 0x746C68_0001 (adapters.storage.engine).
 PG_OWNER_KEY = 0x746C68_0002
+VERIFY_TIMEOUT = 10.0  # seconds `JournalLock.verify` waits for the lock's connection
 _PG_APP_NAME_MAX = 63  # NAMEDATALEN - 1: the server truncates longer application names
 _HOLDER_QUERY = text(
     "SELECT a.application_name FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid"
@@ -107,6 +108,10 @@ class JournalLockedError(RuntimeError):
         self.holder = holder
 
 
+class JournalLockLostError(RuntimeError):
+    """The journal lock is gone while its process runs: another daemon may take the journal."""
+
+
 class JournalLock:
     """A held journal lock; `release` it when the process stops (its death releases it too)."""
 
@@ -120,6 +125,25 @@ class JournalLock:
         self._fd = fd
         self._engine = engine
         self._conn = conn
+
+    async def verify(self) -> None:
+        """Raise `JournalLockLostError` when the lock is no longer held.
+
+        A flock lasts as long as its descriptor. A PostgreSQL session lock lasts as long as
+        its connection, which a server restart or a network fault can end: then another
+        process may own the journal, and this one must stop (systemd restarts it).
+        """
+        if self._conn is None:
+            return
+        try:
+            async with asyncio.timeout(VERIFY_TIMEOUT):
+                await self._conn.execute(text("SELECT 1"))
+                await self._conn.commit()
+        except Exception as exc:
+            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise JournalLockLostError(
+                f"lost the journal lock: its database connection failed ({cause})"
+            ) from None
 
     async def release(self) -> None:
         """Release the lock; calling it again does nothing."""

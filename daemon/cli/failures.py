@@ -29,6 +29,7 @@ def operator_failure(exc: BaseException) -> str | None:
         for cls in (
             getattr(engine, "DatabaseUnavailableError", None),
             getattr(lock, "JournalLockedError", None),
+            getattr(lock, "JournalLockLostError", None),
             getattr(broker, "BrokerRejectedError", None),
         )
         if cls is not None

@@ -104,19 +104,22 @@ async def _run(settings: Settings) -> None:
                 interval=interval,
                 health_file=health_file,
                 stop=stop,
+                lock=daemon.lock,
             )
         )
         await daemon.engine.run(stop)
     finally:
         notify("STOPPING=1")
         stop.set()
-        if supervisor is not None:
-            await supervisor
-        scheduler.shutdown()
-        # Intents are persisted before any order leaves, so stopping here loses nothing:
-        # the next start resumes them through the same recovery path.
-        log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))
-        await daemon.close()
+        try:
+            if supervisor is not None:
+                await supervisor  # raises JournalLockLostError when the lock was lost
+        finally:
+            scheduler.shutdown()
+            # Intents are persisted before any order leaves, so stopping here loses nothing:
+            # the next start resumes them through the same recovery path.
+            log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))
+            await daemon.close()
 
 
 @app.command("run")

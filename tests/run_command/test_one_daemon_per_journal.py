@@ -8,6 +8,7 @@ must not outlive its holder, even one killed by ``kill -9`` (`adapters/storage/j
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -18,7 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 TLH = Path(sys.executable).with_name("tlh")
 pytestmark = pytest.mark.timeout(120)
@@ -158,3 +161,44 @@ def test_the_lock_dies_with_its_holder(
         if successor.poll() is None:
             successor.kill()
             successor.wait()
+
+
+def test_a_daemon_that_loses_its_postgres_lock_stops(postgres_url: str, tmp_path: Path) -> None:
+    """A session lock lives as long as its connection: when the server ends that session
+    (restart, network fault), another daemon may take the journal, so this one stops with
+    one line and a non-zero exit (systemd's Restart=on-failure starts it again)."""
+    env = tlh_env(postgres_url) | {"WATCHDOG_USEC": "2000000"}  # the supervisor checks each 1 s
+    proc = subprocess.Popen(
+        [str(TLH), "run"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_started(proc)
+        terminated = asyncio.run(terminate_sessions(postgres_url, f"tlh {proc.pid}@%"))
+        assert terminated == 1
+        assert proc.wait(timeout=30) == 2
+        assert proc.stderr is not None
+        [line] = proc.stderr.read().strip().splitlines()
+        assert line.startswith("tlh: lost the journal lock")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def terminate_sessions(url: str, application_name: str) -> int:
+    """End the server sessions whose application name is LIKE `application_name`."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1",
+            application_name,
+        )
+    finally:
+        await conn.close()
+    return len(rows)
