@@ -14,6 +14,7 @@ cannot be opened (server unreachable, folder missing, unknown database, bad pass
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -114,10 +115,19 @@ async def open_connection(engine: AsyncEngine) -> AsyncConnection:
 
     Raise `DatabaseUnavailableError` when the database cannot be opened.
     """
+    url = engine.url
+    folder = _sqlite_folder(url)
+    if folder is not None and not folder.is_dir():
+        # Said before the driver tries: aiosqlite's worker thread outlives a failed connect.
+        raise DatabaseUnavailableError(safe_url(url), f"folder {folder} does not exist")
     try:
         return await engine.connect()
     except (OSError, DBAPIError) as exc:
-        raise DatabaseUnavailableError(safe_url(engine.url), _reason(engine.url, exc)) from None
+        if folder is not None:
+            # Let aiosqlite's worker thread finish stopping while the loop still runs: it
+            # reports to the loop, and one that has closed makes it print a traceback.
+            await asyncio.sleep(0.1)
+        raise DatabaseUnavailableError(safe_url(url), _reason(exc)) from None
 
 
 @asynccontextmanager
@@ -130,12 +140,18 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await conn.close()
 
 
-def _reason(url: URL, exc: BaseException) -> str:
+def _sqlite_folder(url: URL) -> Path | None:
+    """Return the folder of a SQLite database file, None for PostgreSQL or in memory."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None  # a URI: sqlite resolves it
+    return Path(database).parent
+
+
+def _reason(exc: BaseException) -> str:
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    if url.get_backend_name() == "sqlite" and url.database:
-        folder = Path(url.database).parent
-        if not folder.is_dir():
-            return f"folder {folder} does not exist"
     lines = str(orig).strip().splitlines()
     return lines[0] if lines else type(orig).__name__
 
