@@ -24,7 +24,6 @@ log = structlog.get_logger("tlh.broker")
 
 WAIT_INITIAL = 1.0
 WAIT_MAX = 30.0
-RETRY_NAME = "broker_connection"
 # Longer than the longest pause between two attempts (WAIT_MAX plus jitter plus one call).
 _EXTEND_START_TIMEOUT_USEC = 120_000_000
 
@@ -39,14 +38,15 @@ def _transient(exc: Exception) -> bool:
 
 def log_retry(details: RetryDetails) -> None:
     """Log one warning line for a failed attempt that stamina will retry (a stamina hook)."""
+    what = details.name.rpartition(".")[2]  # e.g. "broker_connection"
     log.warning(
         "retrying",
-        what=details.name,
+        what=what,
         attempt=details.retry_num,
         wait_seconds=round(details.wait_for, 1),
         error=str(details.caused_by) or type(details.caused_by).__name__,
     )
-    if details.name == RETRY_NAME:
+    if what == broker_connection.__name__:
         notify(
             f"STATUS=waiting for the broker (attempt {details.retry_num}): {details.caused_by}",
             f"EXTEND_TIMEOUT_USEC={_EXTEND_START_TIMEOUT_USEC}",
@@ -63,20 +63,23 @@ def use_retry_logging() -> None:
     set_on_retry_hooks(hooks)
 
 
+@stamina.retry(
+    on=_transient,
+    attempts=None,
+    timeout=None,
+    wait_initial=WAIT_INITIAL,
+    wait_max=WAIT_MAX,
+    wait_jitter=WAIT_INITIAL,
+)
+async def broker_connection(broker: Probing) -> None:
+    """Probe `broker` until it answers (stamina retries the transient errors)."""
+    await broker.probe()
+
+
 async def probe_until_reachable(broker: Probing) -> None:
     """Probe `broker` until it answers; raise `BrokerRejectedError` on a non-transient error."""
-    retries = stamina.retry_context(
-        on=_transient,
-        attempts=None,
-        timeout=None,
-        wait_initial=WAIT_INITIAL,
-        wait_max=WAIT_MAX,
-        wait_jitter=WAIT_INITIAL,
-    ).with_name(RETRY_NAME, (), {})
     try:
-        async for attempt in retries:
-            with attempt:
-                await broker.probe()
+        await broker_connection(broker)
     except BrokerError as exc:
         name = getattr(broker, "name", "broker")
         raise BrokerRejectedError(f"broker {name} refused the connection: {exc}") from None
