@@ -109,6 +109,19 @@ class MarketDataHealth(Protocol):
 
 
 @runtime_checkable
+class Probing(Protocol):
+    """Optional broker capability: check once that the broker answers and accepts us.
+
+    The daemon probes before it starts (`daemon.broker_wait`), retrying while the error is
+    transient (network down, HTTP 5xx), so that a daemon started before the network is up
+    waits instead of failing. A broker without it is taken to be reachable.
+    """
+
+    async def probe(self) -> None:
+        """Call the broker once, without retrying; raise `BrokerError` (transient or not)."""
+
+
+@runtime_checkable
 class QuoteGating(Protocol):
     """Optional broker capability: drop quotes the engine has no use for before parsing them.
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.base import AccountReports, Broker, MarketDataHealth, ResyncRequests
 from adapters.storage.engine import create_engine
 from adapters.storage.fast_write import dispose_fast_writer
+from adapters.storage.journal_lock import JournalLock, lock_journal
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
 from daemon.engine import HarvestEngine, QuoteFilter
@@ -32,6 +33,7 @@ class Daemon:
     engine: HarvestEngine
     orders: OrderManager
     broker: Broker
+    lock: JournalLock
     reconciler: Reconciler | None = None
     watch: OrderWatch | None = None
 
@@ -41,12 +43,13 @@ class Daemon:
         return self.engine.ledger
 
     async def close(self) -> None:
-        """Stop the order watch, close the broker and the database."""
+        """Stop the order watch, close the broker and the database, then give up the journal."""
         if self.watch is not None:
             await self.watch.stop()
         await self.broker.close()
         dispose_fast_writer(self.db)
         await self.db.dispose()
+        await self.lock.release()
 
 
 def trading_enabled(settings: Settings, broker: Broker) -> bool:
@@ -100,9 +103,21 @@ async def build_daemon(
     fractional: bool = True,
     quote_filter: QuoteFilter | None = None,
 ) -> Daemon:
-    """Migrate the database and wire every part; call `daemon.engine.start()` next."""
-    db = create_engine(database_url or settings.database.url)
-    await upgrade_database(db)
+    """Take the journal, migrate the database and wire every part; call `daemon.engine.start()`
+    next.
+
+    Raise `JournalLockedError` when another process owns the journal (see
+    `adapters.storage.journal_lock`), `DatabaseUnavailableError` when it cannot be opened.
+    """
+    url = database_url or settings.database.url
+    lock = await lock_journal(url)
+    db = create_engine(url)
+    try:
+        await upgrade_database(db)
+    except BaseException:
+        await db.dispose()
+        await lock.release()
+        raise
     repo = Repository(db, clock=now)
     ledger = make_ledger(settings)
     engine_ref: list[HarvestEngine] = []
@@ -165,6 +180,7 @@ async def build_daemon(
         engine=engine,
         orders=orders,
         broker=broker,
+        lock=lock,
         reconciler=reconciler,
         watch=watch,
     )

@@ -3,7 +3,8 @@
 Every interval the supervisor queues a `ClockTick` and checks that the previous one was
 handled. Only then does it ping systemd (`WATCHDOG=1`) and touch the health file; a stuck
 consumer stops both, so systemd restarts the service (crash-only) and Docker marks the
-container unhealthy.
+container unhealthy. It also checks that the process still holds the journal lock (see
+`adapters.storage.journal_lock`); a lost lock stops the daemon with `JournalLockLostError`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import structlog
 
+from adapters.storage.journal_lock import JournalLock, JournalLockLostError
 from daemon.engine import HarvestEngine
 from daemon.events import ClockTick
 from daemon.sdnotify import notify
@@ -30,10 +32,22 @@ async def supervise(
     interval: float,
     health_file: Path | None = None,
     stop: asyncio.Event,
+    lock: JournalLock | None = None,
 ) -> None:
-    """Ping the watchdog and touch `health_file` while the engine keeps up, until `stop`."""
+    """Ping the watchdog and touch `health_file` while the engine keeps up, until `stop`.
+
+    Set `stop` and raise `JournalLockLostError` when `lock` is lost.
+    """
     sent: datetime | None = None
     while not stop.is_set():
+        if lock is not None:
+            try:
+                await lock.verify()
+            except JournalLockLostError as exc:
+                log.error("journal_lock_lost", error=str(exc))
+                notify("STATUS=stopping: the journal lock was lost")
+                stop.set()
+                raise
         healthy = sent is None or engine.last_tick == sent
         if healthy:
             notify(

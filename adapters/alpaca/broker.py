@@ -345,6 +345,10 @@ class AlpacaBroker:
 
     # -- Broker interface ------------------------------------------------------------------
 
+    async def probe(self) -> None:
+        """Read the account once: the API answers and accepts the keys (`base.Probing`)."""
+        await self._rest.get_once("/account")
+
     async def connect(self, sink: EventSink) -> None:
         """Start the trade-updates stream and wait (up to `auth_timeout`) until authorized."""
         self._sink = sink

@@ -144,6 +144,10 @@ class AlpacaRest:
                 return await self._run(self._client.get, path, params)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def get_once(self, path: str) -> Any:
+        """GET `path` (below ``/v2``) once; the caller decides whether and how to retry."""
+        return await self._run(self._client.get, path)
+
     async def post(self, path: str, body: dict[str, Any]) -> Any:
         """POST `body` once; the caller decides whether and how to retry."""
         return await self._run(self._client.post, path, body)

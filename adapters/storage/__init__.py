@@ -5,6 +5,7 @@ The append-only journal is the source of truth; the in-memory ledger is rebuilt 
 """
 
 from adapters.storage.engine import (
+    DatabaseUnavailableError,
     DatabaseURLError,
     create_engine,
     normalize_url,
@@ -12,6 +13,7 @@ from adapters.storage.engine import (
     session_factory,
     sqlite_url,
 )
+from adapters.storage.journal_lock import JournalLock, JournalLockedError, lock_journal
 from adapters.storage.migrate import current_revision, head_revision, upgrade_database
 from adapters.storage.records import (
     Account,
@@ -36,6 +38,7 @@ from adapters.storage.repository import (
 __all__ = [
     "Account",
     "DatabaseURLError",
+    "DatabaseUnavailableError",
     "Halt",
     "Intent",
     "IntentConflictError",
@@ -45,6 +48,8 @@ __all__ = [
     "IntentTransitionError",
     "JournalEntry",
     "JournalKind",
+    "JournalLock",
+    "JournalLockedError",
     "JournalRecord",
     "OrderEvent",
     "Repository",
@@ -53,6 +58,7 @@ __all__ = [
     "create_engine",
     "current_revision",
     "head_revision",
+    "lock_journal",
     "normalize_url",
     "read_connection",
     "session_factory",

@@ -6,10 +6,15 @@ they take the write lock up front: with the driver's default or a deferred BEGIN
 read-modify-write transactions silently lose updates or fail with "database is locked"
 (`shared/reference/libraries.md` §5). Read-only connections from `read_connection` begin
 deferred instead, so that readers never wait for the writer.
+
+Every command's first connection goes through `open_connection`, which turns a database that
+cannot be opened (server unreachable, folder missing, unknown database, bad password) into one
+`DatabaseUnavailableError` naming the database (password hidden) and the cause.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -46,6 +51,23 @@ _DRIVERS = {
 
 class DatabaseURLError(ValueError):
     """The database URL cannot be parsed or names an unsupported backend or driver."""
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database cannot be opened; the message names it (password hidden) and the cause."""
+
+    def __init__(self, database: str, reason: str) -> None:
+        super().__init__(f"cannot open database {database}: {reason}")
+        self.database = database
+        self.reason = reason
+
+
+def safe_url(url: str | URL) -> str:
+    """Return `url` for display, its password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
 
 
 def sqlite_url(path: str | Path) -> URL:
@@ -88,6 +110,52 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def open_connection(engine: AsyncEngine) -> AsyncConnection:
+    """Return a new, started connection of `engine`; the caller closes it.
+
+    Raise `DatabaseUnavailableError` when the database cannot be opened.
+    """
+    url = engine.url
+    folder = _sqlite_folder(url)
+    if folder is not None and not folder.is_dir():
+        # Said before the driver tries: aiosqlite's worker thread outlives a failed connect.
+        raise DatabaseUnavailableError(safe_url(url), f"folder {folder} does not exist")
+    try:
+        return await engine.connect()
+    except (OSError, DBAPIError) as exc:
+        if folder is not None:
+            # Let aiosqlite's worker thread finish stopping while the loop still runs: it
+            # reports to the loop, and one that has closed makes it print a traceback.
+            await asyncio.sleep(0.1)
+        raise DatabaseUnavailableError(safe_url(url), _reason(exc)) from None
+
+
+@asynccontextmanager
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Yield a new connection of `engine` (see `open_connection`), closed on exit."""
+    conn = await open_connection(engine)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def _sqlite_folder(url: URL) -> Path | None:
+    """Return the folder of a SQLite database file, None for PostgreSQL or in memory."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None  # a URI: sqlite resolves it
+    return Path(database).parent
+
+
+def _reason(exc: BaseException) -> str:
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
 @asynccontextmanager
 async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """Yield a connection for reads only; on SQLite its transaction begins deferred.
@@ -95,7 +163,7 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
     The transaction is rolled back on exit. Do not write through this connection: a deferred
     transaction that later writes can fail with "database is locked".
     """
-    async with engine.connect() as conn:
+    async with connection(engine) as conn:
         await conn.execution_options(**{_DEFERRED: True})
         yield conn
 

@@ -25,7 +25,12 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
-from adapters.storage.engine import normalize_url, read_connection, take_write_lock
+from adapters.storage.engine import (
+    connection,
+    normalize_url,
+    read_connection,
+    take_write_lock,
+)
 
 SCRIPT_LOCATION = str(Path(migrations.__file__).resolve().parent)
 
@@ -69,7 +74,7 @@ Command = Callable[[Config, str], None]
 
 
 async def _migrate(engine: AsyncEngine, run: Command, revision: str) -> str | None:
-    async with engine.connect() as conn:
+    async with connection(engine) as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             await conn.run_sync(_set_sqlite_foreign_keys, False)

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 
 import typer
 
+from daemon.cli.failures import CommandGroup
+
 app = typer.Typer(
     name="tlh",
+    cls=CommandGroup,
     help="Self-hosted tax-loss-harvesting daemon with an exact tax-lot ledger.",
     no_args_is_help=True,
     add_completion=False,

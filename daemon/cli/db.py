@@ -37,8 +37,8 @@ app.add_typer(db_app, name="db")
 def upgrade(database_url: DatabaseUrlOption = None, config: ConfigOption = None) -> None:
     """Create the tables, or upgrade them to the newest revision; running it again is a no-op.
 
-    Exit status 2 for an unusable URL (or configuration), 1 when the database cannot be
-    opened or migrated.
+    Exit status 2 for an unusable URL (or configuration) or a database that cannot be opened
+    (`daemon.cli.failures`), 1 when it cannot be migrated.
     """
     if database_url is not None:
         raw, source = database_url, "--database-url"
@@ -52,7 +52,7 @@ def upgrade(database_url: DatabaseUrlOption = None, config: ConfigOption = None)
     try:
         before, after = asyncio.run(_upgrade(url))
     except (OSError, DBAPIError) as exc:
-        _fail(f"cannot open database {shown}: {_reason(exc)}", FAILURE_EXIT_CODE)
+        _fail(f"cannot upgrade database {shown}: {_reason(exc)}", FAILURE_EXIT_CODE)
     except CommandError as exc:
         _fail(f"cannot upgrade database {shown}: {exc}", FAILURE_EXIT_CODE)
     if before == after:

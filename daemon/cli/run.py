@@ -26,6 +26,7 @@ from daemon.app import (
     make_quote_filter,
     trading_enabled,
 )
+from daemon.broker_wait import use_retry_logging, wait_for_broker
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.clock import LiveClock
@@ -65,6 +66,10 @@ def make_broker(settings: Settings, clock: LiveClock) -> Broker:
 
 
 async def _run(settings: Settings) -> None:
+    health = os.environ.get("TLH_HEALTH_FILE")
+    health_file = Path(health) if health else None
+    if health_file is not None:
+        health_file.unlink(missing_ok=True)  # a previous run's file would say "healthy"
     clock = LiveClock()
     broker = make_broker(settings, clock)
     daemon = await build_daemon(
@@ -82,9 +87,11 @@ async def _run(settings: Settings) -> None:
         database=settings.database.safe_url,
     )
     scheduler = DaemonScheduler(MarketCalendar(), clock, EngineHooks(daemon.engine))
-    health = os.environ.get("TLH_HEALTH_FILE")
     supervisor: asyncio.Task[None] | None = None
     try:
+        # Not ready while the broker cannot be reached: the network may not be up yet.
+        if not await wait_for_broker(broker, stop):
+            return
         await daemon.engine.start()
         planned = scheduler.start()
         log.info("scheduler_started", jobs_today=len(planned))
@@ -96,21 +103,24 @@ async def _run(settings: Settings) -> None:
                 daemon.engine,
                 clock.now,
                 interval=interval,
-                health_file=Path(health) if health else None,
+                health_file=health_file,
                 stop=stop,
+                lock=daemon.lock,
             )
         )
         await daemon.engine.run(stop)
     finally:
         notify("STOPPING=1")
         stop.set()
-        if supervisor is not None:
-            await supervisor
-        scheduler.shutdown()
-        # Intents are persisted before any order leaves, so stopping here loses nothing:
-        # the next start resumes them through the same recovery path.
-        log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))
-        await daemon.close()
+        try:
+            if supervisor is not None:
+                await supervisor  # raises JournalLockLostError when the lock was lost
+        finally:
+            scheduler.shutdown()
+            # Intents are persisted before any order leaves, so stopping here loses nothing:
+            # the next start resumes them through the same recovery path.
+            log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))
+            await daemon.close()
 
 
 @app.command("run")
@@ -118,6 +128,7 @@ def run(config: ConfigOption = None) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
     settings = load_settings_or_exit(config)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
+    use_retry_logging()
     asyncio.run(_run(settings))
 
 

@@ -249,15 +249,15 @@ class FakeAlpaca:
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Bind a free port on 127.0.0.1 and start serving."""
+    async def start(self, port: int = 0) -> None:
+        """Bind `port` (default: a free one) on 127.0.0.1 and start serving."""
         app = web.Application(middlewares=[self._middleware])
         self._add_routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         self._port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
         self._trade_queue = asyncio.Queue()

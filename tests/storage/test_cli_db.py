@@ -49,13 +49,13 @@ def test_a_bad_url_exits_2_with_a_message(bad: str) -> None:
     assert "sqlite+aiosqlite" in result.output  # says what would work
 
 
-def test_an_unreachable_database_exits_1_without_leaking_the_password(tmp_path: Path) -> None:
-    """A database that cannot be opened is a runtime failure: exit 1, password masked."""
+def test_an_unreachable_database_exits_2_without_leaking_the_password(tmp_path: Path) -> None:
+    """A database that cannot be opened is one line, exit 2, password masked (issue 13 §C.12)."""
     result = runner.invoke(
         app, ["db", "upgrade", "--database-url", "postgresql://tlh:s3cret@127.0.0.1:1/tlh"]
     )
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "cannot open database" in result.output
     assert "s3cret" not in result.output
 
