@@ -3,7 +3,11 @@
 The very same engine, order manager, ledger and journal run here as live; only the clock (a
 `SimulatedClock` set to each session's close) and the broker (`SimBroker`) differ. Each day,
 splits are applied first, then every bar becomes a quote (the close, less and plus half the
-configured spread) that the engine judges exactly as it judges a live quote.
+configured spread) that the engine judges exactly as it judges a live quote: the daemon is
+built by `build_daemon`, as `tlh run` builds it, with the `[prices]` quote filter. A bar that
+repeats the symbol's previous bar field for field is the same quote again, stamped with the
+session it was new in, so a price stuck for days is stale as a live quote that stopped
+updating is; a close under one cent quotes a zero bid, rejected as live.
 """
 
 from __future__ import annotations
@@ -104,6 +108,9 @@ async def run_backtest(
         half = Decimal(spread_bps) / Decimal(20000)
         lo, hi = float(1 - half), float(1 + half)
         symbols = prices.symbols
+        repeats = _repeat_test(prices)
+        previous = [-1] * len(symbols)  # each symbol's last row
+        quoted_at = [clock.now()] * len(symbols)  # when each symbol's quote last changed
         for day, rows in prices.day_ranges():
             if day < first or (end is not None and day > end):
                 continue
@@ -122,11 +129,18 @@ async def run_backtest(
             close = prices.close_micros
             sids = prices.symbol_ids
             for i in rows:
-                # Quotes on whole cents around the close, at least one cent wide.
+                sid = sids[i]
+                # A bar that repeats the symbol's previous bar is that quote again: it keeps
+                # the time it was new, and the quote filter judges its age as it judges live.
+                if not repeats(previous[sid], i):
+                    quoted_at[sid] = at
+                previous[sid] = i
+                # Quotes on whole cents around the close, at least one cent wide; a close
+                # below a cent quotes a zero bid, which no live quote would be traded on.
                 c = close[i] / 1_000_000
-                bid = max(math.floor(c * lo * 100) / 100, 0.01)
+                bid = math.floor(c * lo * 100) / 100
                 ask = max(math.ceil(c * hi * 100) / 100, bid + 0.01)
-                quote = Quote(symbols[sids[i]], bid, round(ask, 2), at)
+                quote = Quote(symbols[sid], bid, round(ask, 2), quoted_at[sid])
                 broker.set_quote(quote)
                 if engine.on_quote(quote):
                     # Only an evaluation can place orders, and so queue the broker's events.
@@ -162,6 +176,31 @@ async def _import_due(
     await engine.import_trades(batch, source="holdings")
     for account, symbol in {(t.account, t.symbol) for t in batch}:
         broker.set_position(account, symbol, engine.ledger.position(account, symbol))
+
+
+def _repeat_test(prices: PriceSeries) -> Callable[[int, int], bool]:
+    """Return whether row `i` repeats row `p` (-1: none) in every field the file gives."""
+    op, hi, lo, cl, vol = (
+        prices.open_micros,
+        prices.high_micros,
+        prices.low_micros,
+        prices.close_micros,
+        prices.volume,
+    )
+    exact = prices.exact
+
+    def repeats(p: int, i: int) -> bool:
+        return (
+            p >= 0
+            and cl[p] == cl[i]
+            and op[p] == op[i]
+            and hi[p] == hi[i]
+            and lo[p] == lo[i]
+            and vol[p] == vol[i]
+            and exact.get(p) == exact.get(i)
+        )
+
+    return repeats
 
 
 def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:

@@ -22,13 +22,15 @@ first few of each reason kept with their line numbers (``PriceSeries.examples``)
 junk line ``,XLE,XLE,XLE,XLE,XLE`` of ``etf_daily_adjusted/XLE.csv``), ``bad_date``,
 ``missing_symbol``, ``missing_close``, ``null_value`` (a numeric field reading ``null``, as in
 the crypto files), ``nan`` (NaN or infinity), ``bad_number``, ``nonpositive_close``,
-``negative_price`` and ``duplicate`` (a second bar for the same symbol and date; the first is
-kept).
+``negative_price``, ``close_outside_range`` (a close more than 1 % of itself outside the bar's
+own [low, high]: the bar contradicts itself, and no field of it can be trusted) and
+``duplicate`` (a second bar for the same symbol and date; the first is kept, and the backtest's
+quote filter judges it as any other quote, so a wrong first row is a lone spike).
 
 A blank (or zero) optional price is not a bad row: the bar keeps its close and reports ``None``
 for that field (``sp500_5yr`` has 11 rows with an empty ``open``); a blank volume loads as 0.
-Such rows are counted in ``PriceSeries.blank_fields``. OHLC consistency (low <= close <= high)
-is not checked.
+Such rows are counted in ``PriceSeries.blank_fields``. Implausible moves between bars are not
+the loader's business: the backtest judges each bar with the live quote filter.
 """
 
 from __future__ import annotations
@@ -301,6 +303,8 @@ class _Reader:
                 o, h, lo, cl, v = fm[os_], fm[hs], fm[ls], fm[cs], int(vs)
                 if cl <= 0 or o <= 0 or h <= 0 or lo <= 0 or v < 0 or od <= last[sid]:
                     raise ValueError
+                if 100 * (lo - cl) > cl or 100 * (cl - h) > cl:  # outside [low, high]
+                    raise ValueError
                 if spi >= 0 and row[spi] not in trivial_split:
                     raise ValueError
                 if dvi >= 0 and row[dvi] not in trivial_div:
@@ -383,6 +387,8 @@ class _Reader:
             if not ok:
                 exact[name] = value
             prices.append(micros)
+        if _outside_range(close_u, prices[2], prices[1]):
+            raise _Bad("close_outside_range")
         volume = 0
         vol = _parse_decimal(row[c.volume]) if c.volume >= 0 else None
         if vol is None:
@@ -418,6 +424,17 @@ class _Reader:
         part.low.append(prices[2])
         part.close.append(close_u)
         part.volume.append(volume)
+
+
+def _outside_range(close: int, low: int, high: int) -> bool:
+    """Return whether `close` lies more than 1 % of itself outside its bar's [low, high].
+
+    The 1 % margin passes the float noise of yfinance files (``ACWI`` closes 1e-15 above
+    their high) and catches bars whose fields are swapped or wrong (``sp500_5yr`` has five).
+    """
+    return (low != MISSING and 100 * (low - close) > close) or (
+        high != MISSING and 100 * (close - high) > close
+    )
 
 
 class _LineNum(Protocol):

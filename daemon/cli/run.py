@@ -23,7 +23,6 @@ from daemon.app import (
     build_daemon,
     harvest_params,
     make_ledger,
-    make_quote_filter,
     trading_enabled,
 )
 from daemon.cli import app
@@ -66,9 +65,7 @@ def make_broker(settings: Settings, clock: LiveClock) -> Broker:
 async def _run(settings: Settings) -> None:
     clock = LiveClock()
     broker = make_broker(settings, clock)
-    daemon = await build_daemon(
-        settings, broker, clock.now, quote_filter=make_quote_filter(settings)
-    )
+    daemon = await build_daemon(settings, broker, clock.now)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
