@@ -90,7 +90,6 @@ def backtest(
         "INFO" if verbose else "WARNING",
         settings.logging.format,
         settings.secret_values(),
-        stream=None,
     )
     with tempfile.TemporaryDirectory(prefix="tlh-backtest-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'backtest.sqlite'}"

@@ -12,8 +12,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from typer.testing import CliRunner, Result
+
 from adapters.prices.csvload import load_prices
 from daemon.backtest import BacktestResult, run_backtest
+from daemon.cli import _register, app
 from daemon.settings import Settings, SubstituteGroup
 from ledger.model import Action, Trade
 
@@ -69,3 +72,40 @@ HOLDINGS = [
 async def backtest(prices: Path, sqlite_url: str) -> BacktestResult:
     """Load `prices` as `tlh backtest` does and replay them over the household."""
     return await run_backtest(load_prices(prices), HOLDINGS, settings(), database_url=sqlite_url)
+
+
+HOLDINGS_CSV = """date,account,action,symbol,quantity,price,fees,lot_id
+2023-12-01,taxable,BUY,XYZ,100,100,0,XYZ-1
+"""
+CONFIG = """
+[accounts]
+taxable = "taxable"
+
+[[substitutes]]
+symbols = ["XYZ", "SUB"]
+"""
+
+
+def falling(n: int) -> list[Row]:
+    """Return session `n` of a real fall: XYZ from $100 to $80 over five sessions from 20."""
+    level = Decimal(100) if n < 20 else max(Decimal(100) - 4 * (n - 19), Decimal(80))
+    return [flat("SUB", Decimal(50), n), flat("XYZ", level, n)]
+
+
+def write_inputs(
+    folder: Path, day_rows: Callable[[int], list[Row]] = falling, holdings: str = HOLDINGS_CSV
+) -> dict[str, Path]:
+    """Write PRICES.csv, HOLDINGS.csv and tlh.toml into `folder`; return their paths."""
+    paths = {name: folder / name for name in ("PRICES.csv", "HOLDINGS.csv", "tlh.toml")}
+    write_prices(paths["PRICES.csv"], day_rows)
+    paths["HOLDINGS.csv"].write_text(holdings)
+    paths["tlh.toml"].write_text(CONFIG)
+    return paths
+
+
+def tlh_backtest(paths: dict[str, Path], *extra: str) -> Result:
+    """Run `tlh backtest` in-process on `paths`; stdout and stderr apart."""
+    _register()
+    args = ["backtest", "--prices", str(paths["PRICES.csv"]), "--holdings"]
+    args += [str(paths["HOLDINGS.csv"]), "--config", str(paths["tlh.toml"]), *extra]
+    return CliRunner().invoke(app, args, catch_exceptions=False)
