@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import tempfile
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +19,15 @@ from rich.table import Table
 from adapters.importers import InputError
 from adapters.importers.trades_csv import parse_trades
 from adapters.prices.model import PriceSeries
+from daemon.app import make_ledger
 from daemon.backtest import BacktestResult, run_backtest, write_trades
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
-from daemon.cli.tax import write_atomically
+from daemon.cli.tax import _locate, write_atomically
 from daemon.logging import configure_logging
+from daemon.settings import Settings
+from ledger.errors import LedgerError
+from ledger.model import Trade
 
 
 def load_price_source(path: Path) -> PriceSeries:
@@ -46,6 +51,16 @@ def _day(text: str | None, flag: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         _fail(f"{flag}: not a date YYYY-MM-DD (got {text!r})")
+
+
+def _check_holdings(lots: Sequence[Trade], settings: Settings, path: Path) -> None:
+    """Raise `InputError` naming the line and field of a holding the ledger refuses
+    (an oversale, a repeated lot id), as `tlh tax report` does, before anything runs."""
+    ledger = make_ledger(settings)
+    try:
+        ledger.apply_all(lots)
+    except LedgerError as exc:
+        raise _locate(exc, lots, lambda: make_ledger(settings), path) from exc
 
 
 @app.command("backtest")
@@ -80,6 +95,7 @@ def backtest(
     first, last = _day(start, "--start"), _day(end, "--end")
     try:
         start_lots = parse_trades(holdings)
+        _check_holdings(start_lots, settings, holdings)
     except InputError as exc:
         _fail(str(exc))
     try:
