@@ -54,6 +54,26 @@ class BacktestResult:
     first_day: date | None = None
     last_day: date | None = None
     daemon_trades: list[Trade] = field(default_factory=list)
+    unpriced_symbols: list[str] = field(default_factory=list)
+    holdings_not_replayed: int = 0
+
+    @property
+    def warnings(self) -> list[str]:
+        """Return why the replay may have missed harvests: data it did not have."""
+        out = []
+        if self.unpriced_symbols:
+            out.append(
+                f"held but absent from the prices, never quoted or harvested: "
+                f"{', '.join(self.unpriced_symbols)}"
+            )
+        if self.holdings_not_replayed:
+            out.append(
+                f"{self.holdings_not_replayed} holdings row(s) dated after the last day "
+                f"replayed ({self.last_day}) were never imported"
+            )
+        if not self.days:
+            out.append("no day of the prices lies in the period replayed")
+        return out
 
     def summary(self) -> dict[str, object]:
         """Return the `--json` summary object (fixed keys first)."""
@@ -69,6 +89,9 @@ class BacktestResult:
             "splits": self.splits,
             "first_day": self.first_day.isoformat() if self.first_day else None,
             "last_day": self.last_day.isoformat() if self.last_day else None,
+            "unpriced_symbols": list(self.unpriced_symbols),
+            "holdings_not_replayed": self.holdings_not_replayed,
+            "warnings": self.warnings,
         }
 
 
@@ -98,6 +121,7 @@ async def run_backtest(
         settings, broker, clock.now, database_url=database_url, on_decision=on_decision
     )
     result = BacktestResult()
+    result.unpriced_symbols = sorted({t.symbol for t in holdings} - set(prices.symbols))
     try:
         engine = daemon.engine
         await engine.start()
@@ -157,6 +181,7 @@ async def run_backtest(
                 await engine.drain()
             if on_day is not None:
                 on_day(day, daemon)
+        result.holdings_not_replayed = len(waiting)
         await _summarize(daemon, result, settings)
     finally:
         await daemon.close()

@@ -12,6 +12,9 @@ Two layouts:
   file name (``DA-AAPL-T-2021-04-21.csv.gz`` -> ``AAPL``, ``XLE.csv.gz`` -> ``XLE``), and
   `load_price_dir` for a directory of them (``sp500_1999_2021/daily_adjusted``).
 
+Symbols are spelled as in trade files (`ledger.identity.normalize_symbol`: stripped, upper
+case), so ``aapl`` in a price file prices the ``AAPL`` of the holdings.
+
 Dates must be ISO ``YYYY-MM-DD``: these are daily bars; intraday timestamps are rejected as
 ``bad_date`` rather than silently merged into one day.
 
@@ -49,6 +52,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from adapters.prices.model import MISSING, ONE, PriceSeries, SkipExample
+from ledger.identity import normalize_symbol
 
 DATE_COLUMNS = ("date", "timestamp")
 SYMBOL_COLUMNS = ("symbol", "name", "ticker")
@@ -248,7 +252,7 @@ class _Reader:
         self.seen: set[tuple[int, int]] | None = None
         self.fixed_sid = -1
         if fixed_symbol is not None:
-            self.fixed_sid = self._sid(fixed_symbol)
+            self.fixed_sid = self._sid(normalize_symbol(fixed_symbol))
 
     def _sid(self, name: str) -> int:
         sid = len(self.part.symbols)
@@ -355,7 +359,7 @@ class _Reader:
             raw_sym = row[c.symbol]
             sid = self.sym_cache.get(raw_sym, -1)
             if sid < 0:
-                name = raw_sym.strip()
+                name = normalize_symbol(raw_sym)
                 if not name:
                     raise _Bad("missing_symbol")
                 sid = self.sym_cache.get(name, -1)

@@ -6,7 +6,7 @@ import asyncio
 import io
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -126,13 +126,24 @@ def backtest(
         write_atomically(trades_out, rows.getvalue().encode())
     summary = result.summary()
     summary["price_rows_skipped"] = series.skipped_total
+    summary["price_rows_skipped_by_reason"] = dict(series.skipped)
+    for warning in result.warnings:
+        typer.echo(f"tlh: warning: {warning}", err=True)
+    for example in series.examples:
+        typer.echo(
+            f"tlh: skipped price row {example.source}:{example.line} ({example.reason}): "
+            f"{example.text}",
+            err=True,
+        )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
-        print_summary(result, Console(), skipped=series.skipped_total)
+        print_summary(result, Console(), skipped=series.skipped)
 
 
-def print_summary(result: BacktestResult, console: Console, *, skipped: int = 0) -> None:
+def print_summary(
+    result: BacktestResult, console: Console, *, skipped: Mapping[str, int] | None = None
+) -> None:
     """Print a backtest's summary table."""
     table = Table(title="Harvest summary", show_header=False)
     table.add_column("what")
@@ -145,6 +156,8 @@ def print_summary(result: BacktestResult, console: Console, *, skipped: int = 0)
     table.add_row("wash sales avoided", str(result.wash_sales_avoided))
     table.add_row("wash sales created", str(result.wash_sales_created))
     table.add_row("splits applied", str(result.splits))
-    if skipped:
-        table.add_row("price rows skipped", str(skipped))
+    for reason, count in sorted((skipped or {}).items()):
+        table.add_row(f"price rows skipped ({reason})", str(count))
+    for warning in result.warnings:
+        table.add_row("[bold]warning[/bold]", warning)
     console.print(table)

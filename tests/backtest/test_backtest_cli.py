@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backtest.barkit import tlh_backtest, write_inputs
+from tests.backtest.barkit import HOLDINGS_CSV, Row, falling, tlh_backtest, write_inputs
 
 
 def test_json_with_verbose_logs_is_one_json_object_on_stdout(tmp_path: Path) -> None:
@@ -51,3 +51,43 @@ def test_holdings_the_ledger_refuses_exit_2_naming_file_line_and_field(
     assert where in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_a_held_symbol_without_prices_is_named_in_the_summary(tmp_path: Path) -> None:
+    """Issue #13 C.17: a held symbol absent from the prices gave 0 harvests without a word.
+    It is named in `--json` (`unpriced_symbols`, `warnings`: added keys) and on stderr."""
+    holdings = HOLDINGS_CSV + "2023-12-01,taxable,BUY,ABC,10,100,0,ABC-1\n"
+    result = tlh_backtest(write_inputs(tmp_path, holdings=holdings), "--json")
+
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["unpriced_symbols"] == ["ABC"]
+    assert any("ABC" in w for w in summary["warnings"])
+    assert "warning" in result.stderr
+    assert "ABC" in result.stderr
+
+
+def test_holdings_dated_after_the_prices_are_counted_in_the_summary(tmp_path: Path) -> None:
+    """Issue #13 C.17: holdings dated after the price range were never imported, silently."""
+    holdings = HOLDINGS_CSV + "2030-01-02,taxable,BUY,XYZ,10,100,0,XYZ-2\n"
+    result = tlh_backtest(write_inputs(tmp_path, holdings=holdings), "--json")
+
+    summary = json.loads(result.stdout)
+    assert summary["holdings_not_replayed"] == 1
+    assert summary["harvests"] == 1  # the lot in range is still harvested
+    assert "never imported" in result.stderr
+
+
+def test_a_held_symbol_spelled_in_lower_case_in_the_prices_is_priced(tmp_path: Path) -> None:
+    """Issue #13 C.17: prices spelling `xyz` now price the holdings' `XYZ` (the loader spells
+    symbols as trade files do) and the fall is harvested."""
+
+    def lower(n: int) -> list[Row]:
+        return [(s.lower(), *rest) for s, *rest in falling(n)]  # type: ignore[misc]
+
+    result = tlh_backtest(write_inputs(tmp_path, lower), "--json")
+
+    summary = json.loads(result.stdout)
+    assert summary["unpriced_symbols"] == []
+    assert summary["harvests"] == 1
+    assert summary["warnings"] == []

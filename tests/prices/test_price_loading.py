@@ -348,3 +348,14 @@ def test_same_symbol_in_two_files_keeps_the_first(tmp_path: Path) -> None:
 def test_symbol_from_filename(name: str, symbol: str) -> None:
     """sp500_1999_2021 names files DA-<SYM>-T-2021-04-21.csv; other folders name them <SYM>.csv."""
     assert symbol_from_filename(Path("/x") / name) == symbol
+
+
+def test_symbols_are_spelled_as_in_trade_files(tmp_path: Path) -> None:
+    """Issue #13 C.17: a held symbol spelled in another case in the prices was never priced.
+    Prices take the trade files' spelling (`ledger.identity.normalize_symbol`), in long files
+    and from file names alike; two spellings of one symbol are one symbol."""
+    write_csv(tmp_path / "a_long.csv", "date,symbol,close\n2020-01-02, xyz ,1\n2020-01-03,Xyz,2\n")
+    write_csv(tmp_path / "brk.b.csv", "date,close\n2020-01-02,300\n")
+    series = load_price_dir(tmp_path)
+    assert series.symbols == ("BRK.B", "XYZ")
+    assert [b.close for b in series.bars_of("XYZ")] == [1, 2]
