@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Protocol, runtime_checkable
 
 from daemon.events import Event, Fill, OrderSide, OrderStatus, Quote
@@ -133,3 +134,20 @@ class Reconciling(Protocol):
 
     def bind_daemon(self, engine: Any, repo: Any) -> None:
         """Attach reconciliation to the daemon's engine and repository."""
+
+
+@runtime_checkable
+class SplitCalendar(Protocol):
+    """Optional broker capability: tell which share splits a symbol has around a day.
+
+    The engine consults it before harvesting after a price move whose ratio is near a split
+    ratio (2, 3, 3/2, 4, 5, 7, 8, 10 or their reverses): prices that moved by a split the
+    ledger has not applied would show a loss that is not there. Backtests answer from the price
+    file's split column; a live broker from its corporate actions.
+    """
+
+    def splits_between(
+        self, symbol: str, start: date, end: date
+    ) -> Sequence[tuple[date, Fraction | Decimal]] | None:
+        """Return the splits (effective day, new shares per old share) of `symbol` from `start`
+        to `end` inclusive; an empty list when there are none; None when it cannot tell."""

@@ -56,6 +56,7 @@ class BacktestResult:
     daemon_trades: list[Trade] = field(default_factory=list)
     unpriced_symbols: list[str] = field(default_factory=list)
     holdings_not_replayed: int = 0
+    split_holds: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -73,6 +74,11 @@ class BacktestResult:
             )
         if not self.days:
             out.append("no day of the prices lies in the period replayed")
+        if self.split_holds:
+            out.append(
+                "held after a price move like a split the prices do not announce (no split "
+                f"column, or none near the move): {', '.join(self.split_holds)}"
+            )
         return out
 
     def summary(self) -> dict[str, object]:
@@ -91,6 +97,7 @@ class BacktestResult:
             "last_day": self.last_day.isoformat() if self.last_day else None,
             "unpriced_symbols": list(self.unpriced_symbols),
             "holdings_not_replayed": self.holdings_not_replayed,
+            "split_holds": list(self.split_holds),
             "warnings": self.warnings,
         }
 
@@ -117,6 +124,7 @@ async def run_backtest(
         _at_close(min(first, *(t.trade_date for t in holdings)) if holdings else _at_close(first))
     )
     broker = SimBroker(clock.now, costs or SimCosts(fee_per_order=settings.harvest.fee_per_order))
+    broker.split_calendar = prices  # the split column answers the engine's split checks
     daemon = await build_daemon(
         settings, broker, clock.now, database_url=database_url, on_decision=on_decision
     )
@@ -182,6 +190,7 @@ async def run_backtest(
             if on_day is not None:
                 on_day(day, daemon)
         result.holdings_not_replayed = len(waiting)
+        result.split_holds = sorted(daemon.engine.split_holds)
         await _summarize(daemon, result, settings)
     finally:
         await daemon.close()

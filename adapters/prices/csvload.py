@@ -122,6 +122,17 @@ def _parse_decimal(text: str) -> Decimal | None:
     return value
 
 
+def _parse_split(text: str) -> Decimal | None:
+    """Parse a split coefficient: a number (``4.0``) or a ratio ``new:old`` (``4:1``, ``1:10``)."""
+    for sep in (":", "/"):
+        if sep in text:
+            new, old = (_parse_decimal(part) for part in text.split(sep, 1))
+            if new is None or old is None or new <= 0 or old <= 0:
+                raise _Bad("bad_number")
+            return new / old
+    return _parse_decimal(text)
+
+
 def _micros_of(value: Decimal) -> tuple[int, bool]:
     """Return (value in 1e-6 units rounded half-even, whether that is exact)."""
     scaled = value.scaleb(6)
@@ -179,6 +190,7 @@ class _Part:
         self.skipped: Counter[str] = Counter()
         self.examples: list[SkipExample] = []
         self.blank: Counter[str] = Counter()
+        self.split_column = False
 
     def __len__(self) -> int:
         return len(self.close)
@@ -404,7 +416,7 @@ class _Reader:
             volume = int(vol)
             if vol != volume:
                 exact["volume"] = vol
-        split = _parse_decimal(row[c.split]) if c.split >= 0 else None
+        split = _parse_split(row[c.split]) if c.split >= 0 else None
         if split is not None and split < 0:
             raise _Bad("bad_number")
         if split is None or split == 0 or split == ONE:
@@ -463,6 +475,7 @@ def _parse_file(
         if header is None:
             raise ValueError(f"{path}: empty file, no header")
         cols = _Columns(path, header, need_symbol=symbol is None)
+        part.split_column = cols.split >= 0
         worker = _Reader(path, cols, part, symbol, {} if date_cache is None else date_cache)
         worker.run(reader, reader)
     return part
@@ -499,6 +512,7 @@ def _assemble(parts: list[_Part]) -> PriceSeries:  # noqa: C901
     Among bars for the same (date, symbol) the one from the earlier part is kept.
     """
     names = sorted({name for part in parts for name in part.symbols})
+    split_known = frozenset(name for part in parts if part.split_column for name in part.symbols)
     rank = {name: k for k, name in enumerate(names)}
     dates = array("i")
     ranks = array("i")
@@ -606,6 +620,7 @@ def _assemble(parts: list[_Part]) -> PriceSeries:  # noqa: C901
         examples=_first_examples(examples),
         blank_fields=dict(sorted(blank.items())),
         sources=[part.source for part in parts],
+        split_known=split_known,
     )
 
 

@@ -47,11 +47,20 @@ def normal_day(n: int) -> list[Row]:
     return [flat("SUB", Decimal(50), n), flat("XYZ", Decimal(100), n)]
 
 
-def write_prices(path: Path, day_rows: Callable[[int], list[Row]]) -> Path:
-    """Write a long-format price file with the rows `day_rows(n)` for each session `n`."""
-    lines = [HEADER]
+def write_prices(
+    path: Path,
+    day_rows: Callable[[int], list[Row]],
+    splits: dict[tuple[int, str], str] | None = None,
+) -> Path:
+    """Write a long-format price file with the rows `day_rows(n)` for each session `n`; with
+    `splits` ({(session, symbol): coefficient as written}), a split_coefficient column too."""
+    lines = [HEADER + (",split_coefficient" if splits is not None else "")]
     for n, day in enumerate(sessions()):
-        lines += [f"{day},{s},{o},{h},{lo},{c}" for s, o, h, lo, c in day_rows(n)]
+        for s, o, h, lo, c in day_rows(n):
+            row = f"{day},{s},{o},{h},{lo},{c}"
+            if splits is not None:
+                row += "," + splits.get((n, s), "1.0")
+            lines.append(row)
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -69,9 +78,12 @@ HOLDINGS = [
 ]
 
 
-async def backtest(prices: Path, sqlite_url: str) -> BacktestResult:
-    """Load `prices` as `tlh backtest` does and replay them over the household."""
-    return await run_backtest(load_prices(prices), HOLDINGS, settings(), database_url=sqlite_url)
+async def backtest(
+    prices: Path, sqlite_url: str, holdings: list[Trade] | None = None
+) -> BacktestResult:
+    """Load `prices` as `tlh backtest` does and replay them over `holdings` (the household's)."""
+    lots = holdings or HOLDINGS
+    return await run_backtest(load_prices(prices), lots, settings(), database_url=sqlite_url)
 
 
 HOLDINGS_CSV = """date,account,action,symbol,quantity,price,fees,lot_id
