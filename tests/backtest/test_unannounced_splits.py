@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import csv
 import gzip
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from adapters.prices.csvload import load_prices
+from adapters.sim.broker import SimBroker
+from daemon.app import build_daemon
 from daemon.backtest import run_backtest
+from daemon.events import Quote
 from daemon.settings import Settings, SubstituteGroup
 from ledger.model import Action, Trade
-from tests.backtest.barkit import Row, backtest, flat, write_prices
+from tests.backtest.barkit import HOLDINGS, Row, backtest, flat, settings, write_prices
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices" / "sp500_1999_2021"
 DROP = 20  # the session the price falls on
@@ -113,11 +116,42 @@ async def test_real_aapl_2020_without_its_split_column_makes_no_fake_loss(
     lots = [
         Trade(1, date(2020, 6, 1), "taxable", Action.BUY, "AAPL", Decimal(100), Decimal("321.85"))
     ]
-    settings = Settings(
+    household = Settings(
         accounts={"taxable": "taxable"},
         substitutes=(SubstituteGroup(symbols=("AAPL", "MSFT")),),
     )
-    result = await run_backtest(load_prices(path), lots, settings, database_url=sqlite_url)
+    result = await run_backtest(load_prices(path), lots, household, database_url=sqlite_url)
     assert result.harvests == 0
     assert result.harvested_loss == 0
     assert result.split_holds == ["AAPL"]
+
+
+@pytest.mark.parametrize(("level", "harvests"), [(50.0, 0), (80.0, 1)], ids=["halved", "-20%"])
+async def test_live_without_a_split_calendar_a_split_like_fall_holds_the_symbol(
+    sqlite_url: str, level: float, harvests: int
+) -> None:
+    """A broker without a split calendar (the simulator of `tlh run`, Alpaca today) cannot
+    tell a halving from a 2:1 split: the symbol is held however long the price stays; a 20 %
+    fall is no split ratio and is harvested once confirmed."""
+    start = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+    clock = {"now": start}
+    broker = SimBroker(lambda: clock["now"])
+    daemon = await build_daemon(settings(), broker, lambda: clock["now"], database_url=sqlite_url)
+    try:
+        await daemon.engine.start()
+        await daemon.engine.import_trades(HOLDINGS, source="test")
+        broker.set_position("taxable", "XYZ", Decimal(100))
+        for k in range(40):
+            clock["now"] = start + timedelta(seconds=k)
+            bid = 100.0 if k < 10 else level + (k % 3) * 0.01
+            for quote in (
+                Quote("XYZ", bid, bid + 0.02, clock["now"]),
+                Quote("SUB", 50.0, 50.02, clock["now"]),
+            ):
+                broker.set_quote(quote)
+                await daemon.engine.handle(quote)
+            await daemon.engine.drain()
+        assert daemon.engine.stats.harvests == harvests
+        assert ("XYZ" in daemon.engine.split_holds) is (harvests == 0)
+    finally:
+        await daemon.close()
