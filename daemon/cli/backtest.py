@@ -127,8 +127,9 @@ def backtest(
     summary = result.summary()
     summary["price_rows_skipped"] = series.skipped_total
     summary["price_rows_skipped_by_reason"] = dict(series.skipped)
-    for warning in result.warnings:
-        typer.echo(f"tlh: warning: {warning}", err=True)
+    if as_json:  # the table shows them itself
+        for warning in result.warnings:
+            typer.echo(f"tlh: warning: {warning}", err=True)
     for example in series.examples:
         typer.echo(
             f"tlh: skipped price row {example.source}:{example.line} ({example.reason}): "
