@@ -122,6 +122,11 @@ class QuoteGating(Protocol):
     def latest_quote(self, symbol: str) -> Quote | None:
         """Return the latest usable quote of `symbol` that the gate held back, or None."""
 
+    def held_back_bid(self, symbol: str) -> float | None:
+        """Return, once, the bid of the last quote of `symbol` the gate held back before the
+        latest one that passed it (however old): the price the engine did not see before the
+        quote it is handling, from which it tells a move like a split."""
+
 
 @runtime_checkable
 class Reconciling(Protocol):

@@ -291,9 +291,12 @@ class HarvestEngine:
             self.stats.insane_quotes += 1
             return False
         symbol = q.symbol
-        prev = self.quotes.get(symbol)
+        prev = self._gating.held_back_bid(symbol) if self._gating is not None else None
+        if prev is None:
+            last = self.quotes.get(symbol)
+            prev = last.bid if last is not None else None
         self.quotes[symbol] = q
-        if prev is not None and (bid * GAP < prev.bid or bid > prev.bid * GAP):
+        if prev is not None and (bid * GAP < prev or bid > prev * GAP):
             self._split_like_move(prev, q)
         if self.split_holds and symbol in self.split_holds and not self._split_settled(symbol):
             return False
@@ -317,12 +320,12 @@ class HarvestEngine:
             return False
         return bid <= trigger
 
-    def _split_like_move(self, prev: Quote, q: Quote) -> None:
-        """Hold a held symbol whose price moved like a split until the calendar explains it."""
+    def _split_like_move(self, prev_bid: float, q: Quote) -> None:
+        """Hold a held symbol whose bid moved like a split until the calendar explains it."""
         symbol = q.symbol
         if symbol not in self._accounts_by_symbol or symbol in self.split_holds:
             return
-        ratio = split_like((prev.bid + prev.ask) / 2, (q.bid + q.ask) / 2)
+        ratio = split_like(prev_bid, q.bid)
         if ratio is None:
             return
         day = q.at.astimezone(NEW_YORK).date()
@@ -333,7 +336,7 @@ class HarvestEngine:
                 symbol=symbol,
                 day=day.isoformat(),
                 ratio=f"{ratio.numerator}:{ratio.denominator}",
-                previous_bid=prev.bid,
+                previous_bid=prev_bid,
                 bid=q.bid,
                 held="until a split calendar explains the move",
             )
