@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
 from daemon.events import Event, Fill, OrderSide, OrderStatus, Quote
@@ -138,6 +139,11 @@ class QuoteGating(Protocol):
     def latest_quote(self, symbol: str) -> Quote | None:
         """Return the latest usable quote of `symbol` that the gate held back, or None."""
 
+    def held_back_bid(self, symbol: str) -> float | None:
+        """Return, once, the bid of the last quote of `symbol` the gate held back before the
+        latest one that passed it (however old): the price the engine did not see before the
+        quote it is handling, from which it tells a move like a split."""
+
 
 @runtime_checkable
 class AccountReports(Protocol):
@@ -164,3 +170,20 @@ class ResyncRequests(Protocol):
 
     def on_resync(self, handler: ResyncHandler) -> None:
         """Call `handler(reason)` whenever the broker needs the daemon to reconcile."""
+
+
+@runtime_checkable
+class SplitCalendar(Protocol):
+    """Optional broker capability: tell which share splits a symbol has around a day.
+
+    The engine consults it before harvesting after a price move whose ratio is near a split
+    ratio (2, 3, 3/2, 4, 5, 7, 8, 10 or their reverses): prices that moved by a split the
+    ledger has not applied would show a loss that is not there. Backtests answer from the price
+    file's split column; a live broker from its corporate actions.
+    """
+
+    def splits_between(
+        self, symbol: str, start: date, end: date
+    ) -> Sequence[tuple[date, Fraction | Decimal]] | None:
+        """Return the splits (effective day, new shares per old share) of `symbol` from `start`
+        to `end` inclusive; an empty list when there are none; None when it cannot tell."""

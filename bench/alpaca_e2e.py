@@ -283,7 +283,7 @@ async def main(args: argparse.Namespace) -> None:
     import msgpack
 
     from adapters.alpaca.broker import AlpacaBroker
-    from daemon.app import build_daemon, make_quote_filter
+    from daemon.app import build_daemon
     from daemon.logging import configure_logging
     from daemon.settings import Settings
 
@@ -329,7 +329,6 @@ async def main(args: argparse.Namespace) -> None:
             broker,
             lambda: datetime.now(UTC),
             database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite'}",
-            quote_filter=None if args.no_quote_filter else make_quote_filter(settings),
         )
         engine = daemon.engine
         t0 = time.perf_counter()
@@ -533,7 +532,6 @@ if __name__ == "__main__":
     parser.add_argument("--paced-batch", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--crossings", type=int, default=200)
-    parser.add_argument("--no-quote-filter", action="store_true")
     parsed = parser.parse_args()
     if parsed.serve:
         serve()

@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from adapters.sim.broker import SimBroker
-from daemon.app import build_daemon, harvest_params, make_quote_filter
+from daemon.app import build_daemon, harvest_params
 from daemon.events import Quote
 from daemon.settings import Settings
 from ledger.model import Action, Trade
@@ -68,7 +68,6 @@ async def main(n_quotes: int) -> None:
             broker,
             lambda: now,
             database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'b.sqlite'}",
-            quote_filter=make_quote_filter(settings),
         )
         engine = daemon.engine
         await engine.start()

@@ -14,7 +14,7 @@ from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.journal_lock import JournalLock, lock_journal
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
-from daemon.engine import HarvestEngine, QuoteFilter
+from daemon.engine import HarvestEngine
 from daemon.orders import OrderManager, RiskLimits
 from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
@@ -79,7 +79,7 @@ def make_quote_filter(settings: Settings) -> QuoteSanity:
     return QuoteSanity(
         band_pct=settings.prices.band_pct,
         stale_after=timedelta(seconds=settings.prices.stale_after_seconds),
-        hold_after_suspect=3,
+        hold_after_suspect=settings.prices.confirm_quotes,
     )
 
 
@@ -101,13 +101,14 @@ async def build_daemon(
     database_url: str | None = None,
     on_decision: Callable[[str, dict[str, object]], None] | None = None,
     fractional: bool = True,
-    quote_filter: QuoteFilter | None = None,
 ) -> Daemon:
     """Take the journal, migrate the database and wire every part; call `daemon.engine.start()`
     next.
 
     Raise `JournalLockedError` when another process owns the journal (see
     `adapters.storage.journal_lock`), `DatabaseUnavailableError` when it cannot be opened.
+    Every daemon (`tlh run`, backtests, the demo) judges quotes with the `[prices]` quote
+    filter built here, so no caller can leave it out.
     """
     url = database_url or settings.database.url
     lock = await lock_journal(url)
@@ -168,7 +169,7 @@ async def build_daemon(
         allow_cash=settings.harvest.allow_cash,
         swap_back=settings.harvest.swap_back,
         swap_back_max_st_gain=settings.harvest.swap_back_max_st_gain_usd,
-        quote_filter=quote_filter,
+        quote_filter=make_quote_filter(settings),
         source=broker.name,
         on_decision=on_decision,
     )

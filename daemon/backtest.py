@@ -3,7 +3,11 @@
 The very same engine, order manager, ledger and journal run here as live; only the clock (a
 `SimulatedClock` set to each session's close) and the broker (`SimBroker`) differ. Each day,
 splits are applied first, then every bar becomes a quote (the close, less and plus half the
-configured spread) that the engine judges exactly as it judges a live quote.
+configured spread) that the engine judges exactly as it judges a live quote: the daemon is
+built by `build_daemon`, as `tlh run` builds it, with the `[prices]` quote filter. A bar that
+repeats the symbol's previous bar field for field is the same quote again, stamped with the
+session it was new in, so a price stuck for days is stale as a live quote that stopped
+updating is; a close under one cent quotes a zero bid, rejected as live.
 """
 
 from __future__ import annotations
@@ -50,6 +54,32 @@ class BacktestResult:
     first_day: date | None = None
     last_day: date | None = None
     daemon_trades: list[Trade] = field(default_factory=list)
+    unpriced_symbols: list[str] = field(default_factory=list)
+    holdings_not_replayed: int = 0
+    split_holds: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Return why the replay may have missed harvests: data it did not have."""
+        out = []
+        if self.unpriced_symbols:
+            out.append(
+                f"held but absent from the prices, never quoted or harvested: "
+                f"{', '.join(self.unpriced_symbols)}"
+            )
+        if self.holdings_not_replayed:
+            out.append(
+                f"{self.holdings_not_replayed} holdings row(s) dated after the last day "
+                f"replayed ({self.last_day}) were never imported"
+            )
+        if not self.days:
+            out.append("no day of the prices lies in the period replayed")
+        if self.split_holds:
+            out.append(
+                "held after a price move like a split the prices do not announce (no split "
+                f"column, or none near the move): {', '.join(self.split_holds)}"
+            )
+        return out
 
     def summary(self) -> dict[str, object]:
         """Return the `--json` summary object (fixed keys first)."""
@@ -65,6 +95,10 @@ class BacktestResult:
             "splits": self.splits,
             "first_day": self.first_day.isoformat() if self.first_day else None,
             "last_day": self.last_day.isoformat() if self.last_day else None,
+            "unpriced_symbols": list(self.unpriced_symbols),
+            "holdings_not_replayed": self.holdings_not_replayed,
+            "split_holds": list(self.split_holds),
+            "warnings": self.warnings,
         }
 
 
@@ -90,10 +124,12 @@ async def run_backtest(
         _at_close(min(first, *(t.trade_date for t in holdings)) if holdings else _at_close(first))
     )
     broker = SimBroker(clock.now, costs or SimCosts(fee_per_order=settings.harvest.fee_per_order))
+    broker.split_calendar = prices  # the split column answers the engine's split checks
     daemon = await build_daemon(
         settings, broker, clock.now, database_url=database_url, on_decision=on_decision
     )
     result = BacktestResult()
+    result.unpriced_symbols = sorted({t.symbol for t in holdings} - set(prices.symbols))
     try:
         engine = daemon.engine
         await engine.start()
@@ -104,6 +140,9 @@ async def run_backtest(
         half = Decimal(spread_bps) / Decimal(20000)
         lo, hi = float(1 - half), float(1 + half)
         symbols = prices.symbols
+        repeats = _repeat_test(prices)
+        previous = [-1] * len(symbols)  # each symbol's last row
+        quoted_at = [clock.now()] * len(symbols)  # when each symbol's quote last changed
         for day, rows in prices.day_ranges():
             if day < first or (end is not None and day > end):
                 continue
@@ -122,11 +161,18 @@ async def run_backtest(
             close = prices.close_micros
             sids = prices.symbol_ids
             for i in rows:
-                # Quotes on whole cents around the close, at least one cent wide.
+                sid = sids[i]
+                # A bar that repeats the symbol's previous bar is that quote again: it keeps
+                # the time it was new, and the quote filter judges its age as it judges live.
+                if not repeats(previous[sid], i):
+                    quoted_at[sid] = at
+                previous[sid] = i
+                # Quotes on whole cents around the close, at least one cent wide; a close
+                # below a cent quotes a zero bid, which no live quote would be traded on.
                 c = close[i] / 1_000_000
-                bid = max(math.floor(c * lo * 100) / 100, 0.01)
+                bid = math.floor(c * lo * 100) / 100
                 ask = max(math.ceil(c * hi * 100) / 100, bid + 0.01)
-                quote = Quote(symbols[sids[i]], bid, round(ask, 2), at)
+                quote = Quote(symbols[sid], bid, round(ask, 2), quoted_at[sid])
                 broker.set_quote(quote)
                 if engine.on_quote(quote):
                     # Only an evaluation can place orders, and so queue the broker's events.
@@ -143,6 +189,8 @@ async def run_backtest(
                 await engine.drain()
             if on_day is not None:
                 on_day(day, daemon)
+        result.holdings_not_replayed = len(waiting)
+        result.split_holds = sorted(daemon.engine.split_holds)
         await _summarize(daemon, result, settings)
     finally:
         await daemon.close()
@@ -162,6 +210,31 @@ async def _import_due(
     await engine.import_trades(batch, source="holdings")
     for account, symbol in {(t.account, t.symbol) for t in batch}:
         broker.set_position(account, symbol, engine.ledger.position(account, symbol))
+
+
+def _repeat_test(prices: PriceSeries) -> Callable[[int, int], bool]:
+    """Return whether row `i` repeats row `p` (-1: none) in every field the file gives."""
+    op, hi, lo, cl, vol = (
+        prices.open_micros,
+        prices.high_micros,
+        prices.low_micros,
+        prices.close_micros,
+        prices.volume,
+    )
+    exact = prices.exact
+
+    def repeats(p: int, i: int) -> bool:
+        return (
+            p >= 0
+            and cl[p] == cl[i]
+            and op[p] == op[i]
+            and hi[p] == hi[i]
+            and lo[p] == lo[i]
+            and vol[p] == vol[i]
+            and exact.get(p) == exact.get(i)
+        )
+
+    return repeats
 
 
 def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:

@@ -17,14 +17,15 @@ import gc
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.base import Broker, LotRelief, QuoteGating
+from adapters.base import Broker, LotRelief, QuoteGating, SplitCalendar
 from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalEntry, JournalKind
 from daemon.bus import EventQueue
 from daemon.events import (
@@ -43,6 +44,7 @@ from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
 from ledger.model import Action, Parcel, Split, Trade
 from strategies.harvest import HarvestParams, evaluate, symbol_trigger
+from strategies.split_check import GAP, split_like
 from strategies.swap_back import decide_swap_back
 from strategies.wash_guard import WashGuard
 
@@ -51,6 +53,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 NO_TRIGGER = float("-inf")
 INFINITY = float("inf")
 REJECTED_HALTED = "journal:rejected_halted_through_seq"  # rejected entries up to it halted
+SPLIT_WINDOW = timedelta(days=4)
+"""How far from a split-like move the split calendar is searched (a column a day late)."""
 
 
 class JournalRepository(Repository, Protocol):
@@ -169,6 +173,11 @@ class HarvestEngine:
         self.watch: BackgroundTask | None = None
         self.rejected: list[RejectedEntry] = []  # journal entries the ledger rejected on replay
         self._daily_pass: asyncio.Task[None] | None = None
+        # Held symbols whose price moved like a split the ledger has not applied: the day of
+        # the move and the ratio it looks like, until the split calendar explains it.
+        self.split_holds: dict[str, tuple[date, Fraction]] = {}
+        self._splits_applied: dict[str, date] = {}
+        self._calendar = broker if isinstance(broker, SplitCalendar) else None
 
     @property
     def relief(self) -> LotRelief:
@@ -304,7 +313,15 @@ class HarvestEngine:
             self.stats.insane_quotes += 1
             return False
         symbol = q.symbol
+        prev = self._gating.held_back_bid(symbol) if self._gating is not None else None
+        if prev is None:
+            last = self.quotes.get(symbol)
+            prev = last.bid if last is not None else None
         self.quotes[symbol] = q
+        if prev is not None and (bid * GAP < prev or bid > prev * GAP):
+            self._split_like_move(prev, q)
+        if self.split_holds and symbol in self.split_holds and not self._split_settled(symbol):
+            return False
         trigger = self.triggers.get(symbol, NO_TRIGGER)
         qf = self.quote_filter
         if qf is None:
@@ -324,6 +341,49 @@ class HarvestEngine:
             self.stats.suspect_quotes += 1
             return False
         return bid <= trigger
+
+    def _split_like_move(self, prev_bid: float, q: Quote) -> None:
+        """Hold a held symbol whose bid moved like a split until the calendar explains it."""
+        symbol = q.symbol
+        if symbol not in self._accounts_by_symbol or symbol in self.split_holds:
+            return
+        ratio = split_like(prev_bid, q.bid)
+        if ratio is None:
+            return
+        day = q.at.astimezone(NEW_YORK).date()
+        self.split_holds[symbol] = (day, ratio)
+        if not self._split_settled(symbol):
+            log.warning(
+                "split_suspected",
+                symbol=symbol,
+                day=day.isoformat(),
+                ratio=f"{ratio.numerator}:{ratio.denominator}",
+                previous_bid=prev_bid,
+                bid=q.bid,
+                held="until a split calendar explains the move",
+            )
+
+    def _split_settled(self, symbol: str) -> bool:
+        """Release `symbol`'s split hold when a split applied near the move explains it, or
+        the split calendar shows none there (a real move); keep it while the calendar cannot
+        tell or shows a split not yet applied."""
+        day, _ratio = self.split_holds[symbol]
+        applied = self._splits_applied.get(symbol)
+        if applied is not None and abs(applied - day) <= SPLIT_WINDOW:
+            reason = f"split applied on {applied.isoformat()}"
+        else:
+            calendar = self._calendar
+            known = (
+                calendar.splits_between(symbol, day - SPLIT_WINDOW, day + SPLIT_WINDOW)
+                if calendar is not None
+                else None
+            )
+            if known is None or known:
+                return False
+            reason = "the split calendar shows no split"
+        del self.split_holds[symbol]
+        log.info("split_hold_released", symbol=symbol, day=day.isoformat(), reason=reason)
+        return True
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -602,6 +662,7 @@ class HarvestEngine:
             occurred_at=event.at,
             external_id=f"split:{event.symbol}:{day.isoformat()}",
         )
+        self._splits_applied[event.symbol] = day
         seqs = await self.repo.append_journal([entry])
         if seqs:
             log.info("split", symbol=event.symbol, ratio=str(event.ratio))

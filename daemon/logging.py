@@ -1,7 +1,8 @@
 """Structured logging: structlog and stdlib records through one chain, secrets redacted.
 
-One stdout handler renders every record, ours and third-party (alpaca, ib_async, sqlalchemy,
-apscheduler), as a console line on a terminal or one JSON object per line otherwise.
+One stderr handler renders every record, ours and third-party (alpaca, ib_async, sqlalchemy,
+apscheduler), as a console line on a terminal or one JSON object per line otherwise; stdout is
+left to each command's own output (`--json`, reports), so it stays machine-readable.
 Redaction happens twice: by key (a field named in `daemon.settings.SECRET_KEY_NAMES` becomes
 ``***``) and by value: any run of 8 or more characters of a configured secret, as written or
 encoded (JSON or repr escapes, URL-encoding, hex with or without separators, base64, repr'd
@@ -163,14 +164,14 @@ def configure_logging(
     stream: TextIO | None = None,
     cache_loggers: bool = True,
 ) -> None:
-    """Route structlog and stdlib logging to `stream` (default stdout) through one chain.
+    """Route structlog and stdlib logging to `stream` (default stderr) through one chain.
 
     `fmt` ``auto`` picks the console renderer when `stream` is a terminal and JSON otherwise.
     `secrets` are the exact strings to scrub (use `Settings.secret_values()`). Call this once
     at start-up, before modules that bind loggers at import time; pass
     ``cache_loggers=False`` in tests.
     """
-    out = stream if stream is not None else sys.stdout
+    out = stream if stream is not None else sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not _isatty(out))
     redactor = Redactor(secrets)
     shared: list[Processor] = [

@@ -294,10 +294,13 @@ class OrderSettings(_Section):
 
 class PriceSettings(_Section):
     """Trust in prices: `band_pct` (fraction) bounds how far a limit price or a new quote may be
-    from the last trusted mid; a quote older than `stale_after_seconds` is not used."""
+    from the last trusted mid; a quote older than `stale_after_seconds` is not used; a price
+    level new to the quote filter (a gap, or a symbol nearing its trigger) is harvested on only
+    after `confirm_quotes` further quotes agree with it (daily bars in backtests: sessions)."""
 
     band_pct: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1, allow_inf_nan=False)
     stale_after_seconds: Seconds = 60.0
+    confirm_quotes: int = Field(default=3, ge=0, le=1000)
 
 
 def _check_url(value: str | None, schemes: tuple[str, ...]) -> str | None:

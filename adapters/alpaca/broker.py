@@ -118,6 +118,7 @@ class AlpacaBroker:
         self._connected = False
         self._gate: dict[str, float] = {}
         self._latest: dict[str, Any] = {}  # symbol -> raw quote held back by the gate
+        self._held_back_bids: dict[str, float] = {}  # symbol -> its bid, once a quote passed
         common: dict[str, Any] = {"auth_timeout": config.auth_timeout, "backoff": config.backoff}
         self.trading = StreamSupervisor(
             "trade-updates",
@@ -276,13 +277,19 @@ class AlpacaBroker:
             return None
         return quote if self.quote_is_fresh(quote) else None
 
+    def held_back_bid(self, symbol: str) -> float | None:
+        """Return, once, the bid held back before the latest quote that passed the gate."""
+        return self._held_back_bids.pop(symbol, None)
+
     def _on_quote(self, feed: StreamSupervisor, message: Any) -> None:
         try:
             quote = parse_quote(message)
         except Exception as exc:
             self._malformed(feed.health.name, message, exc)
             return
-        self._latest.pop(quote.symbol, None)  # the engine has this one, and it is newer
+        held = self._latest.pop(quote.symbol, None)  # the engine has this one, and it is newer
+        if held is not None:
+            self._held_back_bids[quote.symbol] = held["bp"]
         if (self._now() - quote.at).total_seconds() > self.config.stale_after:
             self.stats.stale_quotes += 1
             return

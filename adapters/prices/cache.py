@@ -107,6 +107,7 @@ def save_price_cache(series: PriceSeries, out_path: Path | str, *, level: int = 
         "examples": [[e.source, e.line, e.reason, e.text] for e in series.examples],
         "blank_fields": series.blank_fields,
         "sources": list(series.sources),
+        "split_known": sorted(series.split_known),
     }
     head = json.dumps(header, separators=(",", ":")).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +179,7 @@ def load_price_cache(path: Path | str) -> PriceSeries:
         examples=[SkipExample(*e) for e in header["examples"]],
         blank_fields=header["blank_fields"],
         sources=header["sources"],
+        split_known=frozenset(header.get("split_known", ())),
     )
 
 

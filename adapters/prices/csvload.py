@@ -12,6 +12,9 @@ Two layouts:
   file name (``DA-AAPL-T-2021-04-21.csv.gz`` -> ``AAPL``, ``XLE.csv.gz`` -> ``XLE``), and
   `load_price_dir` for a directory of them (``sp500_1999_2021/daily_adjusted``).
 
+Symbols are spelled as in trade files (`ledger.identity.normalize_symbol`: stripped, upper
+case), so ``aapl`` in a price file prices the ``AAPL`` of the holdings.
+
 Dates must be ISO ``YYYY-MM-DD``: these are daily bars; intraday timestamps are rejected as
 ``bad_date`` rather than silently merged into one day.
 
@@ -22,13 +25,15 @@ first few of each reason kept with their line numbers (``PriceSeries.examples``)
 junk line ``,XLE,XLE,XLE,XLE,XLE`` of ``etf_daily_adjusted/XLE.csv``), ``bad_date``,
 ``missing_symbol``, ``missing_close``, ``null_value`` (a numeric field reading ``null``, as in
 the crypto files), ``nan`` (NaN or infinity), ``bad_number``, ``nonpositive_close``,
-``negative_price`` and ``duplicate`` (a second bar for the same symbol and date; the first is
-kept).
+``negative_price``, ``close_outside_range`` (a close more than 1 % of itself outside the bar's
+own [low, high]: the bar contradicts itself, and no field of it can be trusted) and
+``duplicate`` (a second bar for the same symbol and date; the first is kept, and the backtest's
+quote filter judges it as any other quote, so a wrong first row is a lone spike).
 
 A blank (or zero) optional price is not a bad row: the bar keeps its close and reports ``None``
 for that field (``sp500_5yr`` has 11 rows with an empty ``open``); a blank volume loads as 0.
-Such rows are counted in ``PriceSeries.blank_fields``. OHLC consistency (low <= close <= high)
-is not checked.
+Such rows are counted in ``PriceSeries.blank_fields``. Implausible moves between bars are not
+the loader's business: the backtest judges each bar with the live quote filter.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from adapters.prices.model import MISSING, ONE, PriceSeries, SkipExample
+from ledger.identity import normalize_symbol
 
 DATE_COLUMNS = ("date", "timestamp")
 SYMBOL_COLUMNS = ("symbol", "name", "ticker")
@@ -116,6 +122,17 @@ def _parse_decimal(text: str) -> Decimal | None:
     return value
 
 
+def _parse_split(text: str) -> Decimal | None:
+    """Parse a split coefficient: a number (``4.0``) or a ratio ``new:old`` (``4:1``, ``1:10``)."""
+    for sep in (":", "/"):
+        if sep in text:
+            new, old = (_parse_decimal(part) for part in text.split(sep, 1))
+            if new is None or old is None or new <= 0 or old <= 0:
+                raise _Bad("bad_number")
+            return new / old
+    return _parse_decimal(text)
+
+
 def _micros_of(value: Decimal) -> tuple[int, bool]:
     """Return (value in 1e-6 units rounded half-even, whether that is exact)."""
     scaled = value.scaleb(6)
@@ -173,6 +190,7 @@ class _Part:
         self.skipped: Counter[str] = Counter()
         self.examples: list[SkipExample] = []
         self.blank: Counter[str] = Counter()
+        self.split_column = False
 
     def __len__(self) -> int:
         return len(self.close)
@@ -246,7 +264,7 @@ class _Reader:
         self.seen: set[tuple[int, int]] | None = None
         self.fixed_sid = -1
         if fixed_symbol is not None:
-            self.fixed_sid = self._sid(fixed_symbol)
+            self.fixed_sid = self._sid(normalize_symbol(fixed_symbol))
 
     def _sid(self, name: str) -> int:
         sid = len(self.part.symbols)
@@ -301,6 +319,8 @@ class _Reader:
                 o, h, lo, cl, v = fm[os_], fm[hs], fm[ls], fm[cs], int(vs)
                 if cl <= 0 or o <= 0 or h <= 0 or lo <= 0 or v < 0 or od <= last[sid]:
                     raise ValueError
+                if 100 * (lo - cl) > cl or 100 * (cl - h) > cl:  # outside [low, high]
+                    raise ValueError
                 if spi >= 0 and row[spi] not in trivial_split:
                     raise ValueError
                 if dvi >= 0 and row[dvi] not in trivial_div:
@@ -351,7 +371,7 @@ class _Reader:
             raw_sym = row[c.symbol]
             sid = self.sym_cache.get(raw_sym, -1)
             if sid < 0:
-                name = raw_sym.strip()
+                name = normalize_symbol(raw_sym)
                 if not name:
                     raise _Bad("missing_symbol")
                 sid = self.sym_cache.get(name, -1)
@@ -383,6 +403,8 @@ class _Reader:
             if not ok:
                 exact[name] = value
             prices.append(micros)
+        if _outside_range(close_u, prices[2], prices[1]):
+            raise _Bad("close_outside_range")
         volume = 0
         vol = _parse_decimal(row[c.volume]) if c.volume >= 0 else None
         if vol is None:
@@ -394,7 +416,7 @@ class _Reader:
             volume = int(vol)
             if vol != volume:
                 exact["volume"] = vol
-        split = _parse_decimal(row[c.split]) if c.split >= 0 else None
+        split = _parse_split(row[c.split]) if c.split >= 0 else None
         if split is not None and split < 0:
             raise _Bad("bad_number")
         if split is None or split == 0 or split == ONE:
@@ -420,6 +442,17 @@ class _Reader:
         part.volume.append(volume)
 
 
+def _outside_range(close: int, low: int, high: int) -> bool:
+    """Return whether `close` lies more than 1 % of itself outside its bar's [low, high].
+
+    The 1 % margin passes the float noise of yfinance files (``ACWI`` closes 1e-15 above
+    their high) and catches bars whose fields are swapped or wrong (``sp500_5yr`` has five).
+    """
+    return (low != MISSING and 100 * (low - close) > close) or (
+        high != MISSING and 100 * (close - high) > close
+    )
+
+
 class _LineNum(Protocol):
     """What the parser needs of `csv.reader`: its physical line counter."""
 
@@ -442,6 +475,7 @@ def _parse_file(
         if header is None:
             raise ValueError(f"{path}: empty file, no header")
         cols = _Columns(path, header, need_symbol=symbol is None)
+        part.split_column = cols.split >= 0
         worker = _Reader(path, cols, part, symbol, {} if date_cache is None else date_cache)
         worker.run(reader, reader)
     return part
@@ -478,6 +512,7 @@ def _assemble(parts: list[_Part]) -> PriceSeries:  # noqa: C901
     Among bars for the same (date, symbol) the one from the earlier part is kept.
     """
     names = sorted({name for part in parts for name in part.symbols})
+    split_known = frozenset(name for part in parts if part.split_column for name in part.symbols)
     rank = {name: k for k, name in enumerate(names)}
     dates = array("i")
     ranks = array("i")
@@ -585,6 +620,7 @@ def _assemble(parts: list[_Part]) -> PriceSeries:  # noqa: C901
         examples=_first_examples(examples),
         blank_fields=dict(sorted(blank.items())),
         sources=[part.source for part in parts],
+        split_known=split_known,
     )
 
 

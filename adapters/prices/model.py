@@ -232,6 +232,8 @@ class PriceSeries:
       a `Bar` with `bar(i)` only for rows that survive the float pre-filter.
     - `skipped` counts rejected input rows per reason, `examples` keeps the first few of each
       reason with their line numbers, `blank_fields` counts kept rows with a blank optional field.
+    - `split_known` names the symbols whose files have a split column: `splits_between` answers
+      for those (the backtest's split calendar, `adapters.base.SplitCalendar`).
     """
 
     def __init__(
@@ -253,6 +255,7 @@ class PriceSeries:
         examples: Sequence[SkipExample],
         blank_fields: dict[str, int],
         sources: Sequence[str],
+        split_known: Collection[str] = frozenset(),
     ) -> None:
         n = len(close_micros)
         if not (
@@ -282,6 +285,7 @@ class PriceSeries:
         self.examples: tuple[SkipExample, ...] = tuple(examples)
         self.blank_fields: dict[str, int] = dict(blank_fields)
         self.sources: tuple[str, ...] = tuple(sources)
+        self.split_known: frozenset[str] = frozenset(split_known)
 
     def __len__(self) -> int:
         return len(self.close_micros)
@@ -380,6 +384,25 @@ class PriceSeries:
             ]
             if bars or wanted is None:
                 yield day, bars
+
+    @cached_property
+    def _split_days(self) -> dict[str, list[tuple[date, Fraction]]]:
+        days: dict[str, list[tuple[date, Fraction]]] = {}
+        for row in sorted(self.splits):
+            ratio = split_share_ratio(self.splits[row])
+            if ratio is not None and ratio != 1:
+                day = date.fromordinal(self.day_ordinals[self._day_of_row(row)])
+                days.setdefault(self.symbols[self.symbol_ids[row]], []).append((day, ratio))
+        return days
+
+    def splits_between(
+        self, symbol: str, start: date, end: date
+    ) -> list[tuple[date, Fraction]] | None:
+        """Return the share splits of `symbol` from `start` to `end` (inclusive), by the split
+        column; None when the symbol's file has no split column, and so cannot tell."""
+        if symbol not in self.split_known:
+            return None
+        return [(d, r) for d, r in self._split_days.get(symbol, ()) if start <= d <= end]
 
     def bars_of(self, symbol: str) -> list[Bar]:
         """All bars of one symbol in date order (a linear scan; for tests and reports)."""

@@ -11,12 +11,20 @@ identification), as at brokers that allow it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 
-from adapters.base import BrokerError, EventSink, LotRelief, OrderRequest, OrderSnapshot
+from adapters.base import (
+    BrokerError,
+    EventSink,
+    LotRelief,
+    OrderRequest,
+    OrderSnapshot,
+    SplitCalendar,
+)
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote, exact
 from ledger.conventions import LotMethod
 
@@ -68,6 +76,8 @@ class SimBroker:
         self._ids = itertools.count(1)
         self.subscribed: set[str] = set()
         self.submissions = 0
+        # Where the replay's splits come from (a backtest sets its price file); None: unknown.
+        self.split_calendar: SplitCalendar | None = None
 
     # -- market data -----------------------------------------------------------------------
 
@@ -84,6 +94,14 @@ class SimBroker:
         for key, qty in self._positions.items():
             if key[1] == symbol:
                 self._positions[key] = qty * ratio
+
+    def splits_between(
+        self, symbol: str, start: date, end: date
+    ) -> Sequence[tuple[date, Fraction | Decimal]] | None:
+        """Answer from `split_calendar` (adapters.base.SplitCalendar); None without one."""
+        if self.split_calendar is None:
+            return None
+        return self.split_calendar.splits_between(symbol, start, end)
 
     # -- Broker interface ------------------------------------------------------------------
 

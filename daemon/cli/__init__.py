@@ -20,6 +20,14 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Send log lines to stderr until a command configures logging: stdout is for output."""
+    from daemon.logging import configure_logging
+
+    configure_logging("WARNING")
+
+
 # The module that registers each top-level command or group (a test keeps this complete).
 COMMAND_MODULES = {
     "backtest": "backtest",

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import tempfile
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +19,15 @@ from rich.table import Table
 from adapters.importers import InputError
 from adapters.importers.trades_csv import parse_trades
 from adapters.prices.model import PriceSeries
+from daemon.app import make_ledger
 from daemon.backtest import BacktestResult, run_backtest, write_trades
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
-from daemon.cli.tax import write_atomically
+from daemon.cli.tax import _locate, write_atomically
 from daemon.logging import configure_logging
+from daemon.settings import Settings
+from ledger.errors import LedgerError
+from ledger.model import Trade
 
 
 def load_price_source(path: Path) -> PriceSeries:
@@ -46,6 +51,16 @@ def _day(text: str | None, flag: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         _fail(f"{flag}: not a date YYYY-MM-DD (got {text!r})")
+
+
+def _check_holdings(lots: Sequence[Trade], settings: Settings, path: Path) -> None:
+    """Raise `InputError` naming the line and field of a holding the ledger refuses
+    (an oversale, a repeated lot id), as `tlh tax report` does, before anything runs."""
+    ledger = make_ledger(settings)
+    try:
+        ledger.apply_all(lots)
+    except LedgerError as exc:
+        raise _locate(exc, lots, lambda: make_ledger(settings), path) from exc
 
 
 @app.command("backtest")
@@ -80,6 +95,7 @@ def backtest(
     first, last = _day(start, "--start"), _day(end, "--end")
     try:
         start_lots = parse_trades(holdings)
+        _check_holdings(start_lots, settings, holdings)
     except InputError as exc:
         _fail(str(exc))
     try:
@@ -90,7 +106,6 @@ def backtest(
         "INFO" if verbose else "WARNING",
         settings.logging.format,
         settings.secret_values(),
-        stream=None,
     )
     with tempfile.TemporaryDirectory(prefix="tlh-backtest-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'backtest.sqlite'}"
@@ -111,13 +126,25 @@ def backtest(
         write_atomically(trades_out, rows.getvalue().encode())
     summary = result.summary()
     summary["price_rows_skipped"] = series.skipped_total
+    summary["price_rows_skipped_by_reason"] = dict(series.skipped)
+    if as_json:  # the table shows them itself
+        for warning in result.warnings:
+            typer.echo(f"tlh: warning: {warning}", err=True)
+    for example in series.examples:
+        typer.echo(
+            f"tlh: skipped price row {example.source}:{example.line} ({example.reason}): "
+            f"{example.text}",
+            err=True,
+        )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
-        print_summary(result, Console(), skipped=series.skipped_total)
+        print_summary(result, Console(), skipped=series.skipped)
 
 
-def print_summary(result: BacktestResult, console: Console, *, skipped: int = 0) -> None:
+def print_summary(
+    result: BacktestResult, console: Console, *, skipped: Mapping[str, int] | None = None
+) -> None:
     """Print a backtest's summary table."""
     table = Table(title="Harvest summary", show_header=False)
     table.add_column("what")
@@ -130,6 +157,8 @@ def print_summary(result: BacktestResult, console: Console, *, skipped: int = 0)
     table.add_row("wash sales avoided", str(result.wash_sales_avoided))
     table.add_row("wash sales created", str(result.wash_sales_created))
     table.add_row("splits applied", str(result.splits))
-    if skipped:
-        table.add_row("price rows skipped", str(skipped))
+    for reason, count in sorted((skipped or {}).items()):
+        table.add_row(f"price rows skipped ({reason})", str(count))
+    for warning in result.warnings:
+        table.add_row("[bold]warning[/bold]", warning)
     console.print(table)

@@ -23,7 +23,6 @@ from daemon.app import (
     build_daemon,
     harvest_params,
     make_ledger,
-    make_quote_filter,
     trading_enabled,
 )
 from daemon.broker_wait import use_retry_logging, wait_for_broker
@@ -72,9 +71,7 @@ async def _run(settings: Settings) -> None:
         health_file.unlink(missing_ok=True)  # a previous run's file would say "healthy"
     clock = LiveClock()
     broker = make_broker(settings, clock)
-    daemon = await build_daemon(
-        settings, broker, clock.now, quote_filter=make_quote_filter(settings)
-    )
+    daemon = await build_daemon(settings, broker, clock.now)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

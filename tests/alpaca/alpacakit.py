@@ -23,7 +23,7 @@ from fake_alpaca import FakeAlpaca
 
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.storage.records import Intent, IntentKind, JournalRecord
-from daemon.app import Daemon, build_daemon, make_quote_filter
+from daemon.app import Daemon, build_daemon
 from daemon.engine import HarvestEngine
 from daemon.events import Event
 from daemon.settings import Settings
@@ -55,6 +55,8 @@ def make_settings(fake: FakeAlpaca, **overrides: Any) -> Settings:
         },
         "substitutes": [{"symbols": ["VTI", "SCHB", "ITOT"]}],
         "accounts": {ACCOUNT: "taxable"},
+        # Each test quote is meant as it is: no confirming quotes (tests/quote_filter has those).
+        "prices": {"confirm_quotes": 0},
     }
     return Settings(**{**base, **overrides})
 
@@ -160,12 +162,10 @@ async def start_daemon(
     fake: FakeAlpaca,
     url: str,
     settings: Settings | None = None,
-    *,
-    quote_filter: bool = False,
     **broker_overrides: Any,
 ) -> Running:
-    """Build and start the daemon on `url` over the adapter pointed at `fake`; with
-    `quote_filter`, as `tlh run` does, with the production quote filter."""
+    """Build and start the daemon on `url` over the adapter pointed at `fake`, as `tlh run`
+    does (with the production quote filter)."""
     settings = settings or make_settings(fake)
     broker = AlpacaBroker.from_settings(settings, **{**FAST, **broker_overrides})
     daemon = await build_daemon(
@@ -173,7 +173,6 @@ async def start_daemon(
         broker,
         lambda: datetime.now(UTC),
         database_url=url,
-        quote_filter=make_quote_filter(settings) if quote_filter else None,
     )
     running = Running(daemon=daemon, broker=broker, url=url)
     await daemon.engine.start()

@@ -42,7 +42,7 @@ async def test_a_quote_near_the_trigger_reaches_the_engine_and_opens_the_gate(
     """Inside the quote filter's zone every quote counts, so the gate opens for the symbol
     until a quote leaves the zone again (which resets the filter)."""
     hold(fake, "VTI", "40", "200")
-    running = await daemons.start(quote_filter=True)
+    running = await daemons.start()
     await fake.wait_for_data_subscription("VTI")
     engine = running.engine
     near = engine.triggers["VTI"] * 1.001

@@ -51,6 +51,8 @@ def make_settings(**overrides: Any) -> Settings:
         "substitutes": [{"symbols": ["VTI", "SCHB", "ITOT"]}, {"symbols": ["VEA", "IEFA"]}],
         "identical": [{"symbols": ["VTI", "VTSAX"]}, {"symbols": ["SCHB", "SWTSX"]}],
         "accounts": {TAXABLE: "taxable", IRA: "ira"},
+        # Each test quote is meant as it is: no confirming quotes (tests/quote_filter has those).
+        "prices": {"confirm_quotes": 0},
     }
     return Settings(**{**base, **overrides})
 

@@ -47,7 +47,9 @@ def _bar(series_days: list[tuple[date, list[Bar]]], day: date, symbol: str) -> B
 
 def test_five_year_layout_loads_as_is(tmp_path: Path) -> None:
     """The all_stocks_5yr layout (date,open,high,low,close,volume,Name) loads unchanged:
-    `Name` is the symbol column, header names are case-insensitive, bars come day by day."""
+    `Name` is the symbol column, header names are case-insensitive, bars come day by day.
+    The sample's AAPL bar of 2014-06-06 (raw open, high and low around a split-adjusted close
+    of 92.2242) contradicts itself and is skipped as close_outside_range."""
     path = write_csv(tmp_path / "five.csv.gz", FIVE_YR_SAMPLE, compress=True)
     series = load_prices(path)
     days = list(series.days())
@@ -58,7 +60,7 @@ def test_five_year_layout_loads_as_is(tmp_path: Path) -> None:
     assert aapl.open == Decimal("92.7")
     assert aapl.volume == 75414997
     assert aapl.split_coefficient == 1
-    assert series.skipped == {}
+    assert series.skipped == {"close_outside_range": 1}
 
 
 def test_five_year_blank_open_is_kept_as_none(tmp_path: Path) -> None:
@@ -74,12 +76,14 @@ def test_five_year_blank_open_is_kept_as_none(tmp_path: Path) -> None:
 
 def test_shared_five_year_file_loads_whole() -> None:
     """data/README.md: 619,040 rows, 505 names, 2013-02-08 -> 2018-02-07; AAPL closes at
-    116.15 on 2017-01-03 and 92.2242 on 2014-06-06 (split-adjusted); 11 blank opens."""
+    116.15 on 2017-01-03 and 92.2242 on 2014-06-06 (split-adjusted); 11 blank opens. Six
+    bars whose close lies more than 1 % outside their own [low, high] (e.g. AOS 2014-05-19:
+    close 24.445, high 23.595) are skipped as close_outside_range."""
     series = load_prices(shared(SP500_5YR))
-    assert len(series) == 619_040
+    assert len(series) == 619_040 - 6
     assert len(series.symbols) == 505
     assert (series.first_date, series.last_date) == (date(2013, 2, 8), date(2018, 2, 7))
-    assert series.skipped == {}
+    assert series.skipped == {"close_outside_range": 6}
     assert series.blank_fields["open"] == 11
     closes = {b.date: b.close for b in series.bars_of("AAPL")}
     assert closes[date(2017, 1, 3)] == Decimal("116.15")
@@ -232,7 +236,7 @@ Date,Symbol,Open,High,Low,Close,Volume,Split_Coefficient,Dividend_Amount
 2020-01-03,AAA,1,1,1,-3,1,1.0,0.0
 2020-01-03,AAA,-1,1,1,1,1,1.0,0.0
 2020-01-03,AAA,1,1
-2020-01-02,AAA,10,11,9,99,100,1.0,0.0
+2020-01-02,AAA,10,11,9,10.75,100,1.0,0.0
 
 2020-01-03,AAA,10,11,9,10.25,100,2.0,0.5
 """
@@ -297,15 +301,15 @@ def test_directory_of_symbol_files_loads_day_by_day(tmp_path: Path) -> None:
     head = "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient\n"
     write_csv(
         tmp_path / "DA-MSFT-T-2021-04-21.csv.gz",
-        head + "2020-01-03,1,1,1,2.5,2.5,10,0.0,1.0\n2020-01-02,1,1,1,2,2,10,0.0,1.0\n",
+        head + "2020-01-03,2,3,2,2.5,2.5,10,0.0,1.0\n2020-01-02,2,2,2,2,2,10,0.0,1.0\n",
         compress=True,
     )
     write_csv(
-        tmp_path / "DA-BRK.B-T-2021-04-21.csv", head + "2020-01-03,1,1,1,300,300,10,0.0,1.0\n"
+        tmp_path / "DA-BRK.B-T-2021-04-21.csv", head + "2020-01-03,300,300,300,300,300,10,0.0,1.0\n"
     )
     write_csv(
         tmp_path / "DA-A-T-2021-04-21.csv.gz",
-        head + "2020-01-02,1,1,1,70,70,10,0.51,1.0\n2020-01-06,1,1,1,71,71,10,0.0,1.0\n",
+        head + "2020-01-02,70,70,70,70,70,10,0.51,1.0\n2020-01-06,71,71,71,71,71,10,0.0,1.0\n",
         compress=True,
     )
     (tmp_path / "notes.txt").write_text("not a price file")
@@ -344,3 +348,14 @@ def test_same_symbol_in_two_files_keeps_the_first(tmp_path: Path) -> None:
 def test_symbol_from_filename(name: str, symbol: str) -> None:
     """sp500_1999_2021 names files DA-<SYM>-T-2021-04-21.csv; other folders name them <SYM>.csv."""
     assert symbol_from_filename(Path("/x") / name) == symbol
+
+
+def test_symbols_are_spelled_as_in_trade_files(tmp_path: Path) -> None:
+    """Issue #13 C.17: a held symbol spelled in another case in the prices was never priced.
+    Prices take the trade files' spelling (`ledger.identity.normalize_symbol`), in long files
+    and from file names alike; two spellings of one symbol are one symbol."""
+    write_csv(tmp_path / "a_long.csv", "date,symbol,close\n2020-01-02, xyz ,1\n2020-01-03,Xyz,2\n")
+    write_csv(tmp_path / "brk.b.csv", "date,close\n2020-01-02,300\n")
+    series = load_price_dir(tmp_path)
+    assert series.symbols == ("BRK.B", "XYZ")
+    assert [b.close for b in series.bars_of("XYZ")] == [1, 2]

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from adapters.sim.broker import SimBroker
-from daemon.app import Daemon, build_daemon, make_quote_filter
+from daemon.app import Daemon, build_daemon
 from daemon.events import Quote
 from daemon.settings import Settings, SubstituteGroup
 from ledger.model import Action, Trade
@@ -32,7 +32,6 @@ async def daemon(sqlite_url: str):
         SimBroker(lambda: clock["now"]),
         lambda: clock["now"],
         database_url=sqlite_url,
-        quote_filter=make_quote_filter(settings),
     )
     await d.engine.start()
     await d.engine.import_trades(

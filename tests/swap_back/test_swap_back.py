@@ -11,7 +11,7 @@ from adapters.sim.broker import SimBroker
 from adapters.storage.records import IntentKind, IntentStatus
 from daemon.app import Daemon, build_daemon
 from daemon.events import Quote
-from daemon.settings import HarvestSettings, Settings, SubstituteGroup
+from daemon.settings import HarvestSettings, PriceSettings, Settings, SubstituteGroup
 from ledger.model import AccountType, Action, Parcel, Trade
 from strategies.swap_back import decide_swap_back, window_over
 
@@ -99,6 +99,7 @@ async def rig(sqlite_url: str, request: pytest.FixtureRequest):
     settings = Settings(
         substitutes=(SubstituteGroup(symbols=("VTI", "SCHB")),),
         harvest=HarvestSettings(swap_back=True, swap_back_max_st_gain_usd=limit),
+        prices=PriceSettings(confirm_quotes=0),  # each test quote is meant as it is
     )
     broker = SimBroker(lambda: clock["now"])
     daemon = await build_daemon(settings, broker, lambda: clock["now"], database_url=sqlite_url)
