@@ -129,13 +129,9 @@ async def build_daemon(
         ),
         trading_enabled=trading_enabled(settings, broker),
         fractional=fractional,
+        fee_per_order=settings.harvest.fee_per_order,
     )
-    guard = WashGuard(
-        identity=ledger.identity,
-        last_purchase=lambda s: engine_ref[0].ledger.last_purchase(s),
-        last_loss_sale=lambda s: engine_ref[0].ledger.last_loss_sale(s),
-        applies=lambda s: engine_ref[0].ledger.wash_sales_apply(s),
-    )
+    guard = WashGuard.for_ledger(lambda: engine_ref[0].ledger if engine_ref else ledger)
     engine = HarvestEngine(
         ledger=ledger,
         repo=repo,

@@ -38,11 +38,12 @@ from daemon.events import (
     SplitEvent,
 )
 from daemon.orders import HarvestPlan, OrderManager, Repository
-from ledger.conventions import LotMethod
 from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
 from ledger.model import Action, Parcel, Split, Trade
-from strategies.harvest import HarvestParams, evaluate, symbol_trigger
+from strategies.decision import Action as Act
+from strategies.decision import Policy, Position, Price, decide_harvest, relief_order
+from strategies.harvest import HarvestParams, symbol_trigger
 from strategies.swap_back import decide_swap_back
 from strategies.wash_guard import WashGuard
 
@@ -161,6 +162,7 @@ class HarvestEngine:
             self._gating.quote_gate() if self._gating is not None else {}
         )
         orders.on_awaiting = self._regate
+        orders.replacement_check = self._replacement_check
 
     @property
     def relief(self) -> LotRelief:
@@ -316,40 +318,23 @@ class HarvestEngine:
             await self._evaluate_position(account, symbol, q, today)
 
     async def _evaluate_position(self, account: str, symbol: str, q: Quote, today: date) -> None:
-        if self.ledger.account_type(account).tax_advantaged:
-            return
-        if symbol in self.halted or self.orders.busy(account, symbol):
-            return
-        parcels = self._relief_order(account, symbol)
-        candidate = evaluate(
-            account,
-            parcels,
-            bid=q.bid_decimal,
-            ask=q.ask_decimal,
-            today=today,
-            params=self.params,
-            specific_lots=self.relief.specific_lots,
+        decision = decide_harvest(
+            self.position_of(account, symbol, q, today), self.policy, self.guard
         )
-        if candidate is None:
+        if decision.action is Act.SKIP:
+            self._skip(account, symbol, today, decision.reason)
             return
-        blocked = self.guard.harvest_blocked(symbol, today, self.orders.pending_buy_symbols())
-        if blocked is not None:
-            self._skip(account, symbol, today, f"wash_guard: {blocked}")
+        if decision.action is not Act.HARVEST:
             return
-        replacement, refusals = self.guard.choose_replacement(
-            symbol, self.substitutes, today, self.orders.pending_sell_symbols()
-        )
-        if replacement is None and not self.allow_cash:
-            why = "; ".join(refusals) or "no [[substitutes]] group"
-            self._skip(account, symbol, today, f"no_replacement: {why}")
-            return
+        candidate = decision.candidate
+        assert candidate is not None
         plan = HarvestPlan(
             account=account,
             symbol=symbol,
             quantity=candidate.quantity,
             lot_id=candidate.specific_lot,
             lot_ids=candidate.lot_ids,
-            replacement=replacement,
+            replacement=decision.replacement,
             net_loss=candidate.net_loss,
             estimated_tax_saved=candidate.estimated_tax_saved,
         )
@@ -364,12 +349,63 @@ class HarvestEngine:
             symbol=symbol,
             quantity=str(plan.quantity),
             lots=list(plan.lot_ids),
-            replacement=replacement,
+            replacement=decision.replacement,
             net_loss=str(plan.net_loss.quantize(Decimal("0.01"))),
             estimated_tax_saved=str(plan.estimated_tax_saved.quantize(Decimal("0.01"))),
             bid=str(q.bid_decimal),
             intent_id=intent.intent_id,
         )
+
+    @property
+    def policy(self) -> Policy:
+        """Return the configured decision policy (thresholds, relief, substitutes, cash)."""
+        return Policy(
+            params=self.params,
+            specific_lots=self.relief.specific_lots,
+            substitutes=self.substitutes,
+            allow_cash=self.allow_cash,
+        )
+
+    def position_of(self, account: str, symbol: str, q: Quote, today: date) -> Position:
+        """Return what the decision function needs to know of one position now."""
+        replacement_quotes = {}
+        for group in self.substitutes:
+            if symbol in group:
+                for member in group:
+                    fresh = self.orders.fresh_quote(member)
+                    if fresh is not None:
+                        replacement_quotes[member] = price_of(fresh)
+        return Position(
+            account=account,
+            symbol=symbol,
+            parcels=self._relief_order(account, symbol),
+            quote=price_of(q),
+            today=today,
+            tax_advantaged=self.ledger.account_type(account).tax_advantaged,
+            halted=symbol in self.halted,
+            busy=self.orders.busy(account, symbol),
+            pending_buys=self.orders.pending_buy_symbols(),
+            pending_loss_sales=self.orders.pending_sell_symbols(),
+            replacement_quotes=replacement_quotes,
+        )
+
+    def _replacement_check(
+        self, sold: str, planned: str, need_quote: bool
+    ) -> tuple[str | None, str]:
+        """Return the member of `sold`'s group to buy now (`planned` first) and the refusals:
+        allowed by the wash guard and, when `need_quote`, with a fresh quote."""
+        today = self.orders.today()
+        pending = self.orders.pending_sell_symbols()
+
+        def priced(symbol: str) -> bool:
+            return not need_quote or self.orders.fresh_quote(symbol) is not None
+
+        if self.guard.buy_blocked(planned, today, {*pending, sold}) is None and priced(planned):
+            return planned, ""
+        choice, refusals = self.guard.choose_replacement(
+            sold, self.substitutes, today, pending, priced=priced
+        )
+        return choice, "; ".join(refusals)
 
     async def swap_back_check(self, today: date) -> int:
         """Swap filled replacements back to the harvested security once the window is over.
@@ -447,10 +483,9 @@ class HarvestEngine:
         ), ""
 
     def _relief_order(self, account: str, symbol: str) -> list[Parcel]:
-        parcels = list(self.ledger.parcels(account, symbol))
-        if not self.relief.specific_lots and self.relief.method is LotMethod.LIFO:
-            parcels.reverse()
-        return parcels
+        return relief_order(
+            self.ledger.parcels(account, symbol), self.relief.specific_lots, self.relief.method
+        )
 
     def _skip(self, account: str, symbol: str, today: date, reason: str) -> None:
         self._skip_memo[(account, symbol)] = today
@@ -633,6 +668,11 @@ class HarvestEngine:
         if held is None or (handled is not None and handled.at > held.at):
             return handled
         return held
+
+
+def price_of(q: Quote) -> Price:
+    """Return a quote as the decision function sees it (exact decimals)."""
+    return Price(q.bid_decimal, q.ask_decimal, q.at)
 
 
 @contextmanager

@@ -100,10 +100,36 @@ def intent_id(kind: IntentKind, *parts: object) -> str:
     return f"tlh-{_PREFIX[kind]}-{digest[:24]}"
 
 
+def follow_up_id(kind: IntentKind, sale_id: str, n: int = 1) -> str:
+    """Return the id of the `n`th buy that spends a sale's proceeds (the first: as ever)."""
+    return intent_id(kind, sale_id) if n == 1 else intent_id(kind, sale_id, n)
+
+
+def split_quantity(total: Decimal, price: Decimal, max_notional: Decimal) -> list[Decimal]:
+    """Split `total` shares into near-equal parts worth at most `max_notional` at `price`.
+
+    Parts are whole shares when `total` is, else multiples of 1e-9 shares; they sum to
+    `total` exactly. One part when it fits (or when no part of one step would).
+    """
+    if price <= ZERO or total * price <= max_notional:
+        return [total]
+    whole = total == total.to_integral_value() and max_notional >= price
+    step = Decimal(1) if whole else SHARE_STEP
+    most = (max_notional / price).quantize(step, rounding=ROUND_DOWN)
+    if most <= ZERO:
+        return [total]
+    n = int((total / most).to_integral_value(rounding=ROUND_CEILING))
+    base = (total / n).quantize(step, rounding=ROUND_DOWN)
+    extra = int((total - base * n) / step)  # < n steps, spread over the first parts
+    return [base + step if i < extra else base for i in range(n)]
+
+
 _FOLLOW_UP = {
     IntentKind.HARVEST_SELL: IntentKind.REPLACEMENT_BUY,
     IntentKind.SWAP_BACK_SELL: IntentKind.SWAP_BACK_BUY,
 }
+
+_FOLLOWS = frozenset(_FOLLOW_UP.values())
 
 _PREFIX = {
     IntentKind.HARVEST_SELL: "hs",
@@ -113,6 +139,8 @@ _PREFIX = {
 }
 
 JournalHook = Callable[[list[int], list[JournalEntry]], Awaitable[None]]
+ReplacementCheck = Callable[[str, str, bool], tuple[str | None, str]]
+SHARE_STEP = Decimal("1e-9")  # the ledger's and brokers' finest fractional share
 QuoteLookup = Callable[[str], Quote | None]
 
 
@@ -131,6 +159,7 @@ class OrderManager:
         trading_enabled: bool,
         fractional: bool = True,
         slippage: Decimal = Decimal("0.002"),
+        fee_per_order: Decimal = ZERO,
     ) -> None:
         self._repo = repo
         self._broker = broker
@@ -141,6 +170,7 @@ class OrderManager:
         self.trading_enabled = trading_enabled
         self._fractional = fractional
         self._slippage = slippage
+        self._fee = fee_per_order
         self._open: dict[str, Intent] = {}
         # symbol -> the sales whose replacement waits on its quote, in the order they came
         # (a dict as an ordered set: replacements are sized and placed in that order).
@@ -148,6 +178,13 @@ class OrderManager:
         # Told when a symbol starts or stops being waited on (the engine's quote gate).
         self.on_awaiting: Callable[[str], None] = lambda symbol: None
         self.harvests_completed: list[Intent] = []
+        # The orders the risk limits denied (warned in the log; counted in summaries).
+        self.denials: list[Intent] = []
+        # The wash guard's say on a replacement when it is sent (the engine's): given the
+        # sold symbol, the planned replacement and whether a fresh quote is required, return
+        # the member to buy (the planned one first) or None, and the refusals.
+        self.replacement_check: ReplacementCheck | None = None
+        self._step = Decimal("1e-9") if fractional else Decimal(1)
         self.halted: set[str] = set()  # symbols no order may be placed in (the engine's too)
 
     # -- queries ---------------------------------------------------------------------------
@@ -186,21 +223,50 @@ class OrderManager:
     async def harvest(
         self, plan: HarvestPlan, quote: Quote, kind: IntentKind = IntentKind.HARVEST_SELL
     ) -> Intent:
-        """Persist a sell intent for `plan` (a harvest, or a swap back) and submit it.
+        """Persist sell intents for `plan` (a harvest, or a swap back) and submit them.
 
-        When the sale is done, `plan.replacement` is bought with its proceeds.
+        A sale above `max_order_notional` is split into parts within it, each with its own
+        deterministic id and its own replacement (bought with that part's proceeds). Return
+        the first part's intent; when the sale is done, `plan.replacement` is bought.
         """
         today = self.today()
-        harvest = kind is IntentKind.HARVEST_SELL
-        iid = intent_id(kind, plan.account, plan.symbol, ",".join(plan.lot_ids), today)
         limit = _down(quote.bid_decimal * (1 - self._slippage))
+        parts = split_quantity(plan.quantity, quote.bid_decimal, self.risk.max_order_notional)
+        first: Intent | None = None
+        for k, quantity in enumerate(parts, 1):
+            ident: tuple[object, ...] = (plan.account, plan.symbol, ",".join(plan.lot_ids), today)
+            if len(parts) > 1:
+                ident = (*ident, plan.quantity, f"{k}/{len(parts)}")
+            saved = await self._harvest_part(
+                plan, quote, kind, intent_id(kind, *ident), quantity, limit, today, counted=k == 1
+            )
+            first = first or saved
+            if saved.status is IntentStatus.DENIED:
+                break  # the later parts would be denied too, or split the harvest unevenly
+        assert first is not None
+        return first
+
+    async def _harvest_part(
+        self,
+        plan: HarvestPlan,
+        quote: Quote,
+        kind: IntentKind,
+        iid: str,
+        quantity: Decimal,
+        limit: Decimal,
+        today: date,
+        *,
+        counted: bool,
+    ) -> Intent:
+        """Persist and submit one sell order of a harvest (`counted`: its first part)."""
+        harvest = kind is IntentKind.HARVEST_SELL
         intent = Intent(
             intent_id=iid,
             kind=kind,
             account=plan.account,
             symbol=plan.symbol,
             side=Action.SELL,
-            quantity=plan.quantity,
+            quantity=quantity,
             limit_price=limit,
             lot_id=plan.lot_id,
             reason=(
@@ -217,20 +283,32 @@ class OrderManager:
                 "trade_date": today.isoformat(),
             },
         )
+        if quantity != plan.quantity:
+            intent.payload["harvest_quantity"] = str(plan.quantity)
         # The replacement spends about the sale's proceeds the same day: the limits must hold
         # for both, or the harvest would end in cash when its replacement is denied. So its
         # notional is reserved in the day's count now, and the replacement draws on it.
-        follow_up = plan.quantity * quote.bid_decimal if plan.replacement else ZERO
+        follow_up = quantity * quote.bid_decimal if plan.replacement else ZERO
         if follow_up:
             intent.payload["reserved_notional"] = str(follow_up)
         # One write transaction, committed before the order leaves: the intent is stored
         # SUBMITTED at once (a crash before the send is resolved by resume()'s lookup), with
-        # the day's risk counters it was admitted against.
-        saved, created = await self._admit(intent, harvest=harvest, follow_up=follow_up)
+        # the day's risk counters it was admitted against. A harvest split into parts counts
+        # once towards max_harvests_per_day.
+        saved, created = await self._admit(
+            intent, harvest=harvest, follow_up=follow_up, counted=counted
+        )
         if not created:
             return saved
         if saved.status is IntentStatus.DENIED:
-            log.info("harvest_denied", intent_id=iid, symbol=plan.symbol, reason=saved.reason)
+            self.denials.append(saved)
+            log.warning(
+                "harvest_denied",
+                intent_id=iid,
+                account=plan.account,
+                symbol=plan.symbol,
+                reason=saved.reason,
+            )
             return saved
         self._open[iid] = saved
         await self._send(saved)  # new, so nothing to ask the broker first
@@ -239,7 +317,7 @@ class OrderManager:
             intent_id=iid,
             account=plan.account,
             symbol=plan.symbol,
-            quantity=str(plan.quantity),
+            quantity=str(quantity),
             lots=list(plan.lot_ids),
             replacement=plan.replacement,
             net_loss=str(plan.net_loss),
@@ -253,6 +331,7 @@ class OrderManager:
         harvest: bool,
         follow_up: Decimal = ZERO,
         reserved: Decimal = ZERO,
+        counted: bool = True,
     ) -> tuple[Intent, bool]:
         """Store a new intent SUBMITTED, or DENIED by the risk limits, counting it in the
         day's limits in the same transaction; return (stored intent, whether it is new).
@@ -266,14 +345,15 @@ class OrderManager:
 
         def admit(new: Intent, counters: str | None) -> tuple[Intent, str | None]:
             count, spent = _parse_counters(counters)
+            counts = harvest and counted
             denial = self._risk_denial(
-                new, harvest=harvest, follow_up=follow_up, count=count, day=spent + added
+                new, harvest=counts, follow_up=follow_up, count=count, day=spent + added
             )
             if denial is not None:
                 return replace(new, status=IntentStatus.DENIED, reason=denial), None
             return (
                 replace(new, status=IntentStatus.SUBMITTED),
-                _format_counters(count + (1 if harvest else 0), spent + added),
+                _format_counters(count + (1 if counts else 0), spent + added),
             )
 
         return await self._repo.admit_intent(intent, _risk_key(self.today()), admit)
@@ -474,34 +554,74 @@ class OrderManager:
             if intent.kind is IntentKind.HARVEST_SELL:
                 self.harvests_completed.append(intent)
             await self._start_replacement(intent)
+        elif intent.kind in _FOLLOWS and intent.filled_quantity > ZERO and intent.parent_intent_id:
+            # A buy of a sale's proceeds is done: buy what its fill left over.
+            sale = await self._repo.get_intent(intent.parent_intent_id)
+            if sale is not None:
+                await self._start_replacement(sale)
 
     async def _start_replacement(self, sale: Intent) -> None:
-        """Buy the replacement with the sale's actual proceeds, once a quote is known."""
-        symbol = sale.payload.get("replacement")
-        if not symbol:
+        """Buy the replacement with the sale's actual proceeds, once a quote is known.
+
+        The proceeds are spent in a chain of buys with deterministic ids (`follow_up_id`):
+        each is sized at its limit price (ask plus slippage), so it never spends more than
+        what is left, and within `max_order_notional`; once it is done, the next buys what its
+        fill left over, until less than a cent (fractional shares) or one share is left. The
+        replacement is checked with the wash guard before each buy is sent.
+        """
+        planned = sale.payload.get("replacement")
+        if not planned:
             log.info("harvest_holding_cash", intent_id=sale.intent_id)
             return
         kind = _FOLLOW_UP[sale.kind]
-        rid = intent_id(kind, sale.intent_id)
-        if rid in self._open or await self._repo.get_intent(rid) is not None:
+        chain = await self._chain(kind, sale)
+        if chain is None:
             return
-        quote = self._quotes(symbol)
-        if quote is None or not quote.ask > 0:
+        n, spent, bought = chain
+        rid = follow_up_id(kind, sale.intent_id, n)
+        budget = sale.filled_notional
+        left = budget - spent
+        if bought is not None and left < CENT:
+            return
+        symbol, wait, why = self._replacement_symbol(
+            sale, bought or str(planned), first=bought is None
+        )
+        if symbol is None:
+            log.warning(
+                "replacement_blocked",
+                intent_id=sale.intent_id,
+                symbol=bought or planned,
+                reason=why,
+                cash=str(left),
+            )
+            return
+        quote = self.fresh_quote(symbol)
+        if quote is None or wait:
             log.info("replacement_waiting_for_quote", intent_id=sale.intent_id, symbol=symbol)
             self._awaiting.setdefault(symbol, {})[sale.intent_id] = None
             self.on_awaiting(symbol)
             return
-        budget = sale.filled_notional
-        limit = _up(quote.ask_decimal * (1 + self._slippage))
-        step = Decimal("0.0001") if self._fractional else Decimal(1)
-        qty = (budget / limit).quantize(step, rounding=ROUND_DOWN)
-        if qty <= ZERO:
+        if symbol != planned and bought is None:
             log.warning(
-                "replacement_too_small",
+                "replacement_changed",
                 intent_id=sale.intent_id,
-                budget=str(budget),
-                limit_price=str(limit),
+                planned=planned,
+                symbol=symbol,
+                reason=why,
             )
+        limit = _up(quote.ask_decimal * (1 + self._slippage))
+        chunk = min(left - self._fee, self.risk.max_order_notional)  # the fee is paid too
+        qty = (chunk / limit).quantize(self._step, rounding=ROUND_DOWN)
+        if qty <= ZERO:
+            if bought is None:
+                log.warning(
+                    "replacement_too_small",
+                    intent_id=sale.intent_id,
+                    budget=str(budget),
+                    limit_price=str(limit),
+                )
+            else:
+                log.info("replacement_done", intent_id=sale.intent_id, cash=str(left))
             return
         intent = Intent(
             intent_id=rid,
@@ -512,17 +632,22 @@ class OrderManager:
             quantity=qty,
             limit_price=limit,
             parent_intent_id=sale.intent_id,
-            reason=f"replacement for {sale.symbol}",
+            reason=f"replacement for {sale.symbol}" + (f" (part {n})" if n > 1 else ""),
             payload={
-                "budget": str(budget),
+                "budget": str(budget if n == 1 else left),
                 "replaces": sale.symbol,
                 "trade_date": self.today().isoformat(),
             },
         )
-        reserved = Decimal(str(sale.payload.get("reserved_notional", "0")))
+        reserved = Decimal(str(sale.payload.get("reserved_notional", "0"))) if n == 1 else ZERO
+        # Later buys draw on what the first reserved: the day's count grows only by what the
+        # chain spends beyond it.
+        if n > 1:
+            reserved = max(ZERO, Decimal(str(sale.payload.get("reserved_notional", "0"))) - spent)
         saved, created = await self._admit(intent, harvest=False, reserved=reserved)
         if saved.status.terminal:
             if created:
+                self.denials.append(saved)
                 log.warning("replacement_denied", intent_id=rid, reason=saved.reason)
             return
         self._open[rid] = saved
@@ -530,6 +655,58 @@ class OrderManager:
             await self._send(saved)  # new, so nothing to ask the broker first
         else:
             await self._submit(saved)
+
+    async def _chain(
+        self, kind: IntentKind, sale: Intent
+    ) -> tuple[int, Decimal, str | None] | None:
+        """Return the number of the next buy of `sale`'s proceeds, what the earlier ones spent
+        and the symbol they bought; None while one is in flight or once one ended unfilled
+        (denied, rejected or canceled: reported when it happened)."""
+        spent = ZERO
+        bought: str | None = None
+        n = 1
+        while True:
+            rid = follow_up_id(kind, sale.intent_id, n)
+            if rid in self._open:
+                return None  # in flight: its end starts the next
+            earlier = await self._repo.get_intent(rid)
+            if earlier is None:
+                return n, spent, bought
+            if not earlier.status.terminal or earlier.filled_quantity <= ZERO:
+                return None
+            spent += earlier.filled_notional
+            bought = earlier.symbol
+            n += 1
+
+    def _replacement_symbol(
+        self, sale: Intent, planned: str, *, first: bool
+    ) -> tuple[str | None, bool, str]:
+        """Return the symbol to buy now for `sale`, whether to wait for its quote, and why.
+
+        The planned replacement if the guard still allows it and it has a fresh quote; else
+        the next allowed member of its group with one; else the planned one, allowed but not
+        quoted, to wait for; else None (the guard refuses every member).
+        """
+        check = self.replacement_check
+        if check is None:
+            return planned, False, ""
+        # Only a harvest's first buy may change symbol: a swap back buys the original back,
+        # and a later buy tops up what the first one bought.
+        may_switch = first and sale.kind is IntentKind.HARVEST_SELL
+        allowed, refusals = check(sale.symbol, planned, True)
+        if allowed == planned or (allowed is not None and may_switch):
+            return allowed, False, refusals
+        unpriced, _ = check(sale.symbol, planned, False)
+        if unpriced == planned:
+            return planned, True, refusals
+        return None, False, refusals
+
+    def fresh_quote(self, symbol: str) -> Quote | None:
+        """Return the latest fresh quote of `symbol` that can price a purchase, or None."""
+        quote = self._quotes(symbol)
+        if quote is None or not 0 < quote.ask < float("inf"):
+            return None
+        return quote
 
     async def on_quote(self, quote: Quote) -> None:
         """Start replacements that were waiting for a quote of this symbol."""

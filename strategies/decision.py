@@ -1,0 +1,153 @@
+"""The harvest decision: one pure function for the engine, `tlh harvest --dry-run` and doctor.
+
+Given one position (its parcels in the broker's relief order), the quote, the wash-sale guard,
+the fresh quotes of its substitutes, the state of orders and halts, and the New York trading
+date, `decide_harvest` returns what to do and why:
+
+* `HARVEST`: sell `candidate` and buy `replacement` (None: hold cash, `allow_cash`);
+* `SKIP`: a loss qualifies but may not be taken today (the wash guard, no replacement);
+* `NONE`: nothing to do (no qualifying loss, a tax-advantaged account, a halt, an order in
+  flight).
+
+Order of the checks: the share sets that qualify (`strategies.harvest`), largest net loss
+first, the first one the guard allows (the ledger's own matching, `Ledger.wash_replacements`);
+then a replacement that the guard allows and that has a fresh quote. A replacement without a
+price is never chosen, so a harvest never starts that could only end in cash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+
+from ledger.conventions import LotMethod
+from ledger.model import Parcel
+from strategies.harvest import Candidate, HarvestParams, candidates
+from strategies.wash_guard import WashGuard
+
+REPLACEMENT_QUOTE_MAX_AGE = timedelta(days=4)
+"""How old a substitute's quote may be for it to price a replacement: a daily close of the
+last session before a long weekend still counts; a symbol not quoted for longer (delisted, not
+listed yet) does not."""
+
+
+class Action(Enum):
+    """What the decision says to do with a position."""
+
+    HARVEST = "harvest"
+    SKIP = "skip"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A quote as the decision sees it."""
+
+    bid: Decimal
+    ask: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the configuration decides: thresholds, lot relief, substitutes, cash."""
+
+    params: HarvestParams
+    specific_lots: bool
+    substitutes: Sequence[Sequence[str]]
+    allow_cash: bool = False
+    replacement_max_age: timedelta = REPLACEMENT_QUOTE_MAX_AGE
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One position and the state around it at the moment of the decision."""
+
+    account: str
+    symbol: str
+    parcels: Sequence[Parcel]  # in the broker's relief order
+    quote: Price
+    today: date  # the New York trading date
+    tax_advantaged: bool = False
+    halted: bool = False
+    busy: bool = False  # an order of this position is in flight
+    pending_buys: Collection[str] = ()
+    pending_loss_sales: Collection[str] = ()
+    replacement_quotes: Mapping[str, Price] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The decision about one position, with its reason."""
+
+    action: Action
+    reason: str
+    candidate: Candidate | None = None
+    replacement: str | None = None
+
+
+def relief_order(parcels: Iterable[Parcel], specific_lots: bool, method: LotMethod) -> list[Parcel]:
+    """Return a position's parcels (acquisition order) in the order the broker relieves them."""
+    ordered = list(parcels)
+    if not specific_lots and method is LotMethod.LIFO:
+        ordered.reverse()
+    return ordered
+
+
+def fresh(price: Price | None, now: datetime, max_age: timedelta) -> bool:
+    """Return whether `price` may price a purchase at `now`: positive ask, recent enough."""
+    return price is not None and price.ask > 0 and now - price.at <= max_age
+
+
+def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Decision:
+    """Decide whether to harvest `position` now, and why (or why not)."""
+    if position.tax_advantaged:
+        return Decision(Action.NONE, "tax-advantaged account: no loss to harvest")
+    found = candidates(
+        position.account,
+        position.parcels,
+        bid=position.quote.bid,
+        ask=position.quote.ask,
+        today=position.today,
+        params=policy.params,
+        specific_lots=policy.specific_lots,
+    )
+    if not found:
+        return Decision(Action.NONE, "no share set the broker can sell has a qualifying loss")
+    best = found[0]
+    if position.halted:
+        return Decision(Action.NONE, f"halted: trading in {position.symbol} is halted", best)
+    if position.busy:
+        return Decision(Action.NONE, "an order of this position is in flight", best)
+    chosen: Candidate | None = None
+    blocked: str | None = None
+    for c in found:
+        losing = [p for p in c.parcels if p.adjusted_basis > p.quantity * position.quote.bid]
+        why = guard.harvest_blocked(losing or c.parcels, position.today, position.pending_buys)
+        if why is None:
+            chosen = c
+            break
+        blocked = blocked or why
+    if chosen is None:
+        return Decision(Action.SKIP, f"wash_guard: {blocked}", best)
+    now = position.quote.at
+    replacement, refusals = guard.choose_replacement(
+        position.symbol,
+        policy.substitutes,
+        position.today,
+        position.pending_loss_sales,
+        priced=lambda s: fresh(position.replacement_quotes.get(s), now, policy.replacement_max_age),
+    )
+    if replacement is None and not policy.allow_cash:
+        why = "; ".join(refusals) or "no [[substitutes]] group"
+        return Decision(Action.SKIP, f"no_replacement: {why}", chosen)
+    return Decision(
+        Action.HARVEST,
+        f"net loss {chosen.net_loss:.2f}"
+        + (f", replaced by {replacement}" if replacement else ", into cash (allow_cash)"),
+        chosen,
+        replacement,
+    )
