@@ -150,6 +150,8 @@ class HarvestEngine:
         self._journaled_here: set[str] = set()  # external ids of fills journaled by this run
         self.stats = EngineStats()
         self._skip_memo: dict[tuple[str, str], date] = {}
+        # symbol -> positions skipped today because it (a replacement) had no fresh quote
+        self._price_waiters: dict[str, set[tuple[str, str]]] = {}
         self._accounts_by_symbol: dict[str, set[str]] = {}
         self._last_seq = 0
         self.last_tick: datetime | None = None
@@ -235,6 +237,8 @@ class HarvestEngine:
     async def handle(self, event: Event) -> None:
         """Handle one event."""
         if isinstance(event, Quote):
+            for key in self._price_waiters.pop(event.symbol, ()):
+                self._skip_memo.pop(key, None)
             if self.on_quote(event):
                 await self.evaluate(event)
             if self.orders.awaits_quote(event.symbol):
@@ -323,6 +327,8 @@ class HarvestEngine:
         )
         if decision.action is Act.SKIP:
             self._skip(account, symbol, today, decision.reason)
+            for member in decision.unpriced:  # judged afresh once it is quoted
+                self._price_waiters.setdefault(member, set()).add((account, symbol))
             return
         if decision.action is not Act.HARVEST:
             return

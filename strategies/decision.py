@@ -87,6 +87,7 @@ class Decision:
     reason: str
     candidate: Candidate | None = None
     replacement: str | None = None
+    unpriced: tuple[str, ...] = ()  # allowed replacements refused only for want of a quote
 
 
 def relief_order(parcels: Iterable[Parcel], specific_lots: bool, method: LotMethod) -> list[Parcel]:
@@ -134,16 +135,24 @@ def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Deci
     if chosen is None:
         return Decision(Action.SKIP, f"wash_guard: {blocked}", best)
     now = position.quote.at
+    unpriced: list[str] = []
+
+    def priced(symbol: str) -> bool:
+        ok = fresh(position.replacement_quotes.get(symbol), now, policy.replacement_max_age)
+        if not ok:
+            unpriced.append(symbol)
+        return ok
+
     replacement, refusals = guard.choose_replacement(
         position.symbol,
         policy.substitutes,
         position.today,
         position.pending_loss_sales,
-        priced=lambda s: fresh(position.replacement_quotes.get(s), now, policy.replacement_max_age),
+        priced=priced,
     )
     if replacement is None and not policy.allow_cash:
         why = "; ".join(refusals) or "no [[substitutes]] group"
-        return Decision(Action.SKIP, f"no_replacement: {why}", chosen)
+        return Decision(Action.SKIP, f"no_replacement: {why}", chosen, unpriced=tuple(unpriced))
     return Decision(
         Action.HARVEST,
         f"net loss {chosen.net_loss:.2f}"

@@ -25,7 +25,7 @@ from daemon.app import Daemon, build_daemon
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Fill, Quote
-from daemon.orders import OrderManager, intent_id
+from daemon.orders import OrderManager, follow_up_id, intent_id
 from daemon.settings import Settings
 from ledger.engine import Ledger
 from ledger.model import Action, Trade
@@ -216,6 +216,15 @@ class Rig:
         stored = await self.repo.get_intent(client_order_id)
         assert stored is not None, f"no intent {client_order_id}"
         return stored
+
+    async def buys_of(
+        self, sale_id: str, kind: IntentKind = IntentKind.REPLACEMENT_BUY
+    ) -> list[Intent]:
+        """Return the buys that spent a sale's proceeds: the replacement, then its top-ups."""
+        buys = []
+        while buy := await self.repo.get_intent(follow_up_id(kind, sale_id, len(buys) + 1)):
+            buys.append(buy)
+        return buys
 
     async def close(self) -> None:
         """Stop the daemon (close the broker connection and the database)."""
