@@ -34,6 +34,7 @@ from adapters.storage.records import (
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
 from ledger.model import Action
+from strategies.decision import Price, fresh
 
 log = structlog.get_logger("tlh.orders")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -705,6 +706,8 @@ class OrderManager:
         """Return the latest fresh quote of `symbol` that can price a purchase, or None."""
         quote = self._quotes(symbol)
         if quote is None or not 0 < quote.ask < float("inf"):
+            return None
+        if not fresh(Price(quote.bid_decimal, quote.ask_decimal, quote.at), self._now()):
             return None
         return quote
 

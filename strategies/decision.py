@@ -98,7 +98,9 @@ def relief_order(parcels: Iterable[Parcel], specific_lots: bool, method: LotMeth
     return ordered
 
 
-def fresh(price: Price | None, now: datetime, max_age: timedelta) -> bool:
+def fresh(
+    price: Price | None, now: datetime, max_age: timedelta = REPLACEMENT_QUOTE_MAX_AGE
+) -> bool:
     """Return whether `price` may price a purchase at `now`: positive ask, recent enough."""
     return price is not None and price.ask > 0 and now - price.at <= max_age
 

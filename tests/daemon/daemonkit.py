@@ -69,6 +69,12 @@ class SpyBroker(SimBroker):
         self.repo: Repository | None = None
         self.stored_at_submit: dict[str, Intent | None] = {}
         self.fills_outage = 0
+        self.stale_feed: set[str] = set()
+
+    def quote_is_fresh(self, quote: Quote) -> bool:
+        """Answer as a broker whose feed of the symbols in `stale_feed` went quiet
+        (adapters.base.MarketDataHealth): their stored quotes may not price an order."""
+        return quote.symbol not in self.stale_feed
 
     async def fills_since(self, since: datetime | None) -> list[Fill]:
         """Fail during an outage, else behave exactly as `SimBroker.fills_since`."""
