@@ -16,7 +16,7 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -37,7 +37,7 @@ from daemon.events import (
     Scheduled,
     SplitEvent,
 )
-from daemon.orders import HarvestPlan, OrderManager, Repository
+from daemon.orders import HarvestPlan, OrderManager, Repository, follow_up_id
 from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
 from ledger.model import Action, Parcel, Split, Trade
@@ -428,6 +428,11 @@ class HarvestEngine:
         ):
             if buy.payload.get("swapped_back") or not buy.payload.get("replaces"):
                 continue
+            if buy.parent_intent_id and buy.intent_id != follow_up_id(
+                buy.kind, buy.parent_intent_id
+            ):
+                continue  # a top-up: swapped back with the first buy of its sale's proceeds
+            buy = await self._with_top_up_lots(buy)
             plan, reason = self._swap_back_plan(buy, today)
             if plan is None:
                 if reason:
@@ -452,6 +457,17 @@ class HarvestEngine:
                     intent_id=intent.intent_id,
                 )
         return started
+
+    async def _with_top_up_lots(self, buy: Intent) -> Intent:
+        """Return `buy` with the lots of the top-ups that followed it among its lots."""
+        lots = list(buy.payload.get("lots", []))
+        n = 2
+        while buy.parent_intent_id and (
+            top_up := await self.repo.get_intent(follow_up_id(buy.kind, buy.parent_intent_id, n))
+        ):
+            lots += top_up.payload.get("lots", [])
+            n += 1
+        return replace(buy, payload={**buy.payload, "lots": lots}) if n > 2 else buy
 
     def _swap_back_plan(self, buy: Intent, today: date) -> tuple[HarvestPlan | None, str]:
         original = str(buy.payload["replaces"])

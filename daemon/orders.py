@@ -110,12 +110,12 @@ def split_quantity(total: Decimal, price: Decimal, max_notional: Decimal) -> lis
     """Split `total` shares into near-equal parts worth at most `max_notional` at `price`.
 
     Parts are whole shares when `total` is, else multiples of 1e-9 shares; they sum to
-    `total` exactly. One part when it fits (or when no part of one step would).
+    `total` exactly. One part when it fits, or when not even one step would (the risk limit
+    then denies it).
     """
     if price <= ZERO or total * price <= max_notional:
         return [total]
-    whole = total == total.to_integral_value() and max_notional >= price
-    step = Decimal(1) if whole else SHARE_STEP
+    step = Decimal(1) if total == total.to_integral_value() else SHARE_STEP
     most = (max_notional / price).quantize(step, rounding=ROUND_DOWN)
     if most <= ZERO:
         return [total]
@@ -565,10 +565,11 @@ class OrderManager:
         """Buy the replacement with the sale's actual proceeds, once a quote is known.
 
         The proceeds are spent in a chain of buys with deterministic ids (`follow_up_id`):
-        each is sized at its limit price (ask plus slippage), so it never spends more than
-        what is left, and within `max_order_notional`; once it is done, the next buys what its
-        fill left over, until less than a cent (fractional shares) or one share is left. The
-        replacement is checked with the wash guard before each buy is sent.
+        each is sized at its limit price (the first at the ask plus slippage, the later ones at
+        the ask), so it never spends more than what is left, fees included, and stays within
+        `max_order_notional`; once one is done, the next buys what its fill left over, until
+        less than a cent (fractional shares) or one share is left. The replacement is checked
+        with the wash guard, and must have a fresh quote, before each buy is sent.
         """
         planned = sale.payload.get("replacement")
         if not planned:
@@ -610,7 +611,9 @@ class OrderManager:
                 symbol=symbol,
                 reason=why,
             )
-        limit = _up(quote.ask_decimal * (1 + self._slippage))
+        # The first buy may pay up to the slippage above the ask; what that leaves over is
+        # bought at the ask (a small order: it may rest until filled or expired).
+        limit = _up(quote.ask_decimal * (1 + (self._slippage if n == 1 else ZERO)))
         chunk = min(left - self._fee, self.risk.max_order_notional)  # the fee is paid too
         qty = (chunk / limit).quantize(self._step, rounding=ROUND_DOWN)
         if qty <= ZERO:

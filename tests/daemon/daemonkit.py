@@ -10,7 +10,7 @@ stream delivers it (`engine.handle` then `engine.drain`), and restart on the sam
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -70,6 +70,7 @@ class SpyBroker(SimBroker):
         self.stored_at_submit: dict[str, Intent | None] = {}
         self.fills_outage = 0
         self.stale_feed: set[str] = set()
+        self.after_submit: Callable[[OrderRequest], None] = lambda order: None
 
     def quote_is_fresh(self, quote: Quote) -> bool:
         """Answer as a broker whose feed of the symbols in `stale_feed` went quiet
@@ -89,7 +90,9 @@ class SpyBroker(SimBroker):
             self.stored_at_submit[order.client_order_id] = await self.repo.get_intent(
                 order.client_order_id
             )
-        return await super().submit(order)
+        snapshot = await super().submit(order)
+        self.after_submit(order)
+        return snapshot
 
 
 @dataclass
