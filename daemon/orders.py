@@ -101,6 +101,23 @@ def intent_id(kind: IntentKind, *parts: object) -> str:
     return f"tlh-{_PREFIX[kind]}-{digest[:24]}"
 
 
+def pending_buys_of(open_intents: Iterable[Intent], awaiting: Iterable[str] = ()) -> set[str]:
+    """Return the symbols open intents will buy: open buys, the replacements of open harvest
+    sales, and the `awaiting` replacements of finished sales."""
+    symbols: set[str] = set(awaiting)
+    for i in open_intents:
+        if i.side is Action.BUY:
+            symbols.add(i.symbol)
+        elif i.kind is IntentKind.HARVEST_SELL and i.payload.get("replacement"):
+            symbols.add(str(i.payload["replacement"]))
+    return symbols
+
+
+def pending_sells_of(open_intents: Iterable[Intent]) -> set[str]:
+    """Return the symbols open intents sell."""
+    return {i.symbol for i in open_intents if i.side is Action.SELL}
+
+
 def follow_up_id(kind: IntentKind, sale_id: str, n: int = 1) -> str:
     """Return the id of the `n`th buy that spends a sale's proceeds (the first: as ever)."""
     return intent_id(kind, sale_id) if n == 1 else intent_id(kind, sale_id, n)
@@ -197,18 +214,11 @@ class OrderManager:
         sales waiting for a quote: they will be bought, so a loss sale of anything identical
         now would be washed by them (IRC §1091(a)).
         """
-        symbols = {i.symbol for i in self._open.values() if i.side is Action.BUY}
-        symbols.update(
-            i.payload["replacement"]
-            for i in self._open.values()
-            if i.kind is IntentKind.HARVEST_SELL and i.payload.get("replacement")
-        )
-        symbols.update(self._awaiting)
-        return symbols
+        return pending_buys_of(self._open.values(), self._awaiting)
 
     def pending_sell_symbols(self) -> set[str]:
         """Return the symbols with a sell intent still open."""
-        return {i.symbol for i in self._open.values() if i.side is Action.SELL}
+        return pending_sells_of(self._open.values())
 
     def busy(self, account: str, symbol: str) -> bool:
         """Return whether an order for this position is still in flight."""

@@ -24,6 +24,7 @@ from decimal import Decimal
 from enum import Enum
 
 from ledger.conventions import LotMethod
+from ledger.engine import Ledger
 from ledger.model import Parcel
 from strategies.harvest import Candidate, HarvestParams, candidates
 from strategies.wash_guard import WashGuard
@@ -162,3 +163,43 @@ def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Deci
         chosen,
         replacement,
     )
+
+
+def decide_positions(
+    ledger: Ledger,
+    policy: Policy,
+    *,
+    method: LotMethod,
+    prices: Mapping[str, Price],
+    today: date,
+    halted: Collection[str] = (),
+    busy: Collection[tuple[str, str]] = (),
+    pending_buys: Collection[str] = (),
+    pending_loss_sales: Collection[str] = (),
+) -> list[tuple[str, str, Decision]]:
+    """Decide every priced position of `ledger` as the engine would on these quotes.
+
+    For previews (`tlh harvest --dry-run`, `tlh doctor`): the same `decide_harvest`, the same
+    guard over the ledger, the broker's relief order, halts and the orders in flight.
+    """
+    guard = WashGuard.for_ledger(lambda: ledger)
+    out = []
+    for account, symbol in sorted(ledger.positions()):
+        price = prices.get(symbol)
+        if price is None:
+            continue
+        position = Position(
+            account=account,
+            symbol=symbol,
+            parcels=relief_order(ledger.parcels(account, symbol), policy.specific_lots, method),
+            quote=price,
+            today=today,
+            tax_advantaged=ledger.account_type(account).tax_advantaged,
+            halted=symbol in halted,
+            busy=(account, symbol) in busy,
+            pending_buys=pending_buys,
+            pending_loss_sales=pending_loss_sales,
+            replacement_quotes=prices,
+        )
+        out.append((account, symbol, decide_harvest(position, policy, guard)))
+    return out

@@ -13,9 +13,8 @@ import pytest
 from daemonkit import IRA, TAXABLE, Rig, Rigs, make_settings
 
 from adapters.base import BrokerError
-from adapters.storage.records import IntentKind, IntentStatus, JournalKind
+from adapters.storage.records import IntentStatus, JournalKind
 from daemon.events import Quote, SplitEvent
-from daemon.orders import intent_id
 from ledger.model import Action
 
 
