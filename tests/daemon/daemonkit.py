@@ -251,12 +251,15 @@ async def open_rig(
     costs: SimCosts | None = None,
     seqs: Iterator[int] | None = None,
     start: bool = True,
+    fractional: bool = True,
 ) -> Rig:
     """Build a daemon on `url` and start it (startup = recovery) unless `start` is False."""
     settings = settings or make_settings()
     clock = clock or SimulatedClock(T0)
     broker = broker or SpyBroker(clock.now, costs)
-    daemon = await build_daemon(settings, broker, clock.now, database_url=url)
+    daemon = await build_daemon(
+        settings, broker, clock.now, database_url=url, fractional=fractional
+    )
     if isinstance(broker, SpyBroker):
         broker.repo = daemon.repo
     rig = Rig(daemon=daemon, broker=broker, clock=clock, settings=settings, url=url)

@@ -52,7 +52,8 @@ async def test_another_lot_bought_within_30_days_still_blocks(rig: Rig) -> None:
     assert rig.broker.submissions == 0
     assert await rig.repo.get_intent(rig.harvest_id("VTI", old)) is None
     (reason,) = [r for _a, _s, r in rig.engine.stats.distinct_skips]
-    assert reason.startswith("wash_guard: ") and recent in reason
+    assert reason.startswith("wash_guard: ")
+    assert recent in reason
 
 
 async def test_at_a_fifo_broker_the_new_lot_is_sold_with_the_old_one(rigs: Rigs) -> None:
@@ -125,17 +126,9 @@ async def test_the_remainder_in_cash_is_below_a_cent_with_fractional_shares(rig:
     assert Decimal(0) <= sale.filled_notional - spent < CENT
 
 
-async def test_the_remainder_in_cash_is_below_one_share_with_whole_shares(
-    rigs: Rigs, sqlite_url: str
-) -> None:
+async def test_the_remainder_in_cash_is_below_one_share_with_whole_shares(rigs: Rigs) -> None:
     """Issue A.4, without fractional shares: what is left is less than one share's price."""
-    from daemonkit import open_rig
-
-    rig = await open_rig(sqlite_url, start=False)
-    rigs.opened.append(rig)
-    rig.orders._fractional = False  # noqa: SLF001 - the composition root's `fractional`
-    rig.orders._step = Decimal(1)  # noqa: SLF001
-    await rig.engine.start()
+    rig = await rigs.open(fractional=False)
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
 
