@@ -228,7 +228,7 @@ def harvest(
         if not value.is_finite() or value <= 0:
             _fail(f"--price {item!r}: the price must be a positive number")
         prices[symbol.strip().upper()] = value
-    decisions = asyncio.run(_preview(settings, prices))
+    decisions = asyncio.run(preview(settings, prices))
     table = Table(title="Would harvest (dry run)")
     for col in ("account", "symbol", "lots", "quantity", "net loss", "est. tax saved", "decision"):
         table.add_column(col)
@@ -254,16 +254,23 @@ def harvest(
         console.print("Nothing to harvest at these prices.")
 
 
-async def _preview(
-    settings: Settings, prices: dict[str, Decimal]
+async def preview(
+    settings: Settings, prices: dict[str, Decimal], now: datetime | None = None
 ) -> list[tuple[str, str, Decision]]:
-    """Decide every priced position as the daemon would now, from the journal and the
+    """Decide every priced position as the daemon would `now`, from the journal and the
     orders in flight (New York trading date; the broker's lot relief; halts)."""
-    ledger, repo = await _load_ledger(settings)
-    open_intents = await repo.open_intents()
-    waiting = await repo.finished_harvests_without_replacement()
-    halts = await repo.active_halts()
-    now = datetime.now(UTC)
+    db = create_engine(settings.database.url)
+    try:
+        await upgrade_database(db)
+        repo = Repository(db)
+        ledger = make_ledger(settings)
+        ledger.apply_all(r.to_event() for r in await repo.load_journal())
+        open_intents = await repo.open_intents()
+        waiting = await repo.finished_harvests_without_replacement()
+        halts = await repo.active_halts()
+    finally:
+        await db.dispose()
+    now = now or datetime.now(UTC)
     relief = broker_relief(settings)
     return decide_positions(
         ledger,
