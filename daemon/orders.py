@@ -13,6 +13,7 @@ that finished while the daemon was down. A timeout or error on submit leaves the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -99,6 +100,17 @@ def intent_id(kind: IntentKind, *parts: object) -> str:
     """Return a deterministic client order id for an intent made of `parts`."""
     digest = hashlib.sha256("|".join(str(p) for p in (kind, *parts)).encode()).hexdigest()
     return f"tlh-{_PREFIX[kind]}-{digest[:24]}"
+
+
+def first_part(sale: Intent) -> bool:
+    """Return whether `sale` is a whole harvest or the first order of one split in parts."""
+    return str(sale.payload.get("part", "1/1")).startswith("1/")
+
+
+def denial_kind(reason: str) -> str:
+    """Return the limit a denial's reason names (e.g. "max_order_notional"), else its kind."""
+    named = re.search(r"\b(max_\w+|kill switch)", reason)
+    return named.group(1).replace(" ", "_") if named else reason.split(":", 1)[0]
 
 
 def pending_buys_of(open_intents: Iterable[Intent], awaiting: Iterable[str] = ()) -> set[str]:
@@ -249,7 +261,14 @@ class OrderManager:
             if len(parts) > 1:
                 ident = (*ident, plan.quantity, f"{k}/{len(parts)}")
             saved = await self._harvest_part(
-                plan, quote, kind, intent_id(kind, *ident), quantity, limit, today, counted=k == 1
+                plan,
+                quote,
+                kind,
+                intent_id(kind, *ident),
+                quantity,
+                limit,
+                today,
+                part=f"{k}/{len(parts)}",
             )
             first = first or saved
             if saved.status is IntentStatus.DENIED:
@@ -267,9 +286,10 @@ class OrderManager:
         limit: Decimal,
         today: date,
         *,
-        counted: bool,
+        part: str,
     ) -> Intent:
-        """Persist and submit one sell order of a harvest (`counted`: its first part)."""
+        """Persist and submit one sell order (`part` "k/n") of a harvest."""
+        counted = part.startswith("1/")
         harvest = kind is IntentKind.HARVEST_SELL
         intent = Intent(
             intent_id=iid,
@@ -296,6 +316,7 @@ class OrderManager:
         )
         if quantity != plan.quantity:
             intent.payload["harvest_quantity"] = str(plan.quantity)
+            intent.payload["part"] = part
         # The replacement spends about the sale's proceeds the same day: the limits must hold
         # for both, or the harvest would end in cash when its replacement is denied. So its
         # notional is reserved in the day's count now, and the replacement draws on it.

@@ -132,4 +132,9 @@ def print_summary(result: BacktestResult, console: Console, *, skipped: int = 0)
     table.add_row("splits applied", str(result.splits))
     if skipped:
         table.add_row("price rows skipped", str(skipped))
+    if result.risk_denials:
+        table.add_row(
+            "orders denied",
+            ", ".join(f"{n} by {kind}" for kind, n in sorted(result.risk_denials.items())),
+        )
     console.print(table)

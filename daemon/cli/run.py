@@ -18,6 +18,7 @@ from rich.table import Table
 from adapters.base import Broker
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
+from adapters.storage.records import Intent, IntentKind, IntentStatus
 from adapters.storage.repository import Repository
 from daemon.app import (
     broker_relief,
@@ -33,7 +34,7 @@ from daemon.clock import LiveClock
 from daemon.hooks import EngineHooks
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
-from daemon.orders import NEW_YORK, pending_buys_of, pending_sells_of
+from daemon.orders import NEW_YORK, denial_kind, pending_buys_of, pending_sells_of
 from daemon.scheduler import DaemonScheduler
 from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
@@ -170,16 +171,22 @@ def status(config: ConfigOption = None) -> None:
     """Show mode, broker, journal, open lots and orders in flight."""
     settings = load_settings_or_exit(config)
 
-    async def gather() -> tuple[Ledger, list[object], list[object], int]:
+    async def gather() -> tuple[Ledger, list[object], list[object], int, list[Intent]]:
         ledger, repo = await _load_ledger(settings)
+        denied = [
+            i
+            for kind in IntentKind
+            for i in await repo.intents_of_kind(kind, (IntentStatus.DENIED,))
+        ]
         return (
             ledger,
             list(await repo.open_intents()),
             list(await repo.active_halts()),
             len(await repo.load_journal()),
+            denied,
         )
 
-    ledger, intents, halts, entries = asyncio.run(gather())
+    ledger, intents, halts, entries, denied = asyncio.run(gather())
     table = Table(title="tlh status", show_header=False)
     table.add_column("what")
     table.add_column("value")
@@ -195,7 +202,22 @@ def status(config: ConfigOption = None) -> None:
     table.add_row("sale rows", str(len(ledger.sales)))
     table.add_row("orders in flight", str(len(intents)))
     table.add_row("halted symbols", ", ".join(h.symbol for h in halts) or "none")  # type: ignore[attr-defined]
+    table.add_row("orders denied", _denials(denied))
     Console().print(table)
+
+
+def _denials(denied: list[Intent]) -> str:
+    """Summarize the orders the risk limits (or halts, or dry run) denied: how many by which
+    limit, and the latest with its reason."""
+    if not denied:
+        return "none"
+    counts: dict[str, int] = {}
+    for i in denied:
+        kind = denial_kind(i.reason)
+        counts[kind] = counts.get(kind, 0) + 1
+    last = max(denied, key=lambda i: i.created_at or datetime.min.replace(tzinfo=UTC))
+    by = ", ".join(f"{n} by {k}" for k, n in sorted(counts.items()))
+    return f"{by}; latest: {last.symbol} on {last.payload.get('trade_date', '?')}: {last.reason}"
 
 
 @app.command("harvest")
