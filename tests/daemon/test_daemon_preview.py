@@ -87,7 +87,7 @@ async def test_at_a_fifo_broker_the_preview_never_sells_one_lot_alone(
         settings, {"VTI": Decimal("180"), "SCHB": Decimal("50")}, now=rig.clock.now()
     )
 
-    ((account, symbol, decision),) = previewed
+    ((_account, _symbol, decision),) = previewed
     assert decision.action is Act.HARVEST
     assert decision.candidate is not None
     assert decision.candidate.lot_ids == ("old", "new")
