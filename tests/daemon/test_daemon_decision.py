@@ -12,13 +12,17 @@ Household: VTI in a taxable account; substitutes VTI -> SCHB -> ITOT (daemonkit)
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from daemonkit import TAXABLE, Rig, Rigs, make_settings
+from typer.testing import CliRunner
 
 from adapters.base import LotRelief
 from adapters.storage.records import IntentKind, IntentStatus
+from daemon.cli import _register, app
 from daemon.events import Quote
 from ledger.conventions import LotMethod
 from ledger.model import Action
@@ -176,3 +180,23 @@ async def test_a_denied_harvest_is_reported(rigs: Rigs) -> None:
     (denied,) = rig.orders.denials
     assert denied.status is IntentStatus.DENIED
     assert "max_order_notional" in denied.reason
+
+
+async def test_tlh_status_shows_the_denials(rigs: Rigs, sqlite_url: str, tmp_path: Path) -> None:
+    """Issue A.7: "report every risk denial in ... `tlh status`": how many, by which limit, and
+    the latest with its reason."""
+    rig = await rigs.open(sqlite_url, settings=make_settings(risk={"max_order_notional": 100}))
+    await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00)
+    await rig.quote("VTI", 180.00)
+    config = tmp_path / "tlh.toml"
+    config.write_text(f'[database]\nurl = "{sqlite_url}"\n')
+
+    _register()
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["status", "--config", str(config)], env={"COLUMNS": "250"}
+    )
+
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.output.splitlines() if "orders denied" in line]
+    assert "1 by max_order_notional; latest: VTI on 2024-03-04: risk: order notional" in row
