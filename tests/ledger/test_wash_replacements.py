@@ -1,0 +1,116 @@
+"""`Ledger.wash_replacements`: would a sale wash, and against which lots -- the ledger's own answer.
+
+Issue #13 A.4b: the wash guard "must ask the ledger's own matching whether the sale would wash
+(which lots, in which accounts, would be its replacements), not approximate it". The query runs
+the matching a sale runs (`Ledger._replacements`), changes nothing, and agrees with what the
+sale then does (IRC §1091(a); Rev. Rul. 2008-5 for the IRA; convention 2: a lot's own shares
+never replace it).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.engine import Ledger
+from ledger.model import AccountType, Action, Trade
+
+DAY = date(2024, 6, 3)
+ACCOUNTS = {"brokerage": AccountType.TAXABLE, "ira": AccountType.IRA}
+
+
+def _ledger(trades: list[Trade]) -> Ledger:
+    ledger = Ledger(account_types=ACCOUNTS)
+    ledger.apply_all(trades)
+    return ledger
+
+
+def _buy(seq: int, days_before: int, lot: str, qty: int = 10, account: str = "brokerage") -> Trade:
+    return Trade(
+        seq,
+        DAY - timedelta(days=days_before),
+        account,
+        Action.BUY,
+        "VTI",
+        Decimal(qty),
+        Decimal(200),
+        lot_id=lot,
+    )
+
+
+def test_the_lots_that_would_replace_in_any_account_but_never_the_sold_lot_itself() -> None:
+    """Bought 5 days ago (the lot sold), 10 days ago in the IRA, 20 days ago in the taxable
+    account, 40 days ago: the IRA and the 20-day lot would replace; the sold lot's own purchase
+    and the one outside the 30 days would not."""
+    ledger = _ledger(
+        [
+            _buy(1, 40, "old"),
+            _buy(2, 20, "taxable-20"),
+            _buy(3, 10, "ira-10", account="ira"),
+            _buy(4, 5, "sold"),
+        ]
+    )
+    sold = [p for p in ledger.parcels("brokerage", "VTI") if p.lot_id == "sold"]
+
+    found = ledger.wash_replacements(sold, DAY)
+
+    assert [(p.lot_id, p.account) for p in found] == [
+        ("taxable-20", "brokerage"),
+        ("ira-10", "ira"),
+    ]
+    assert ledger.wash_replacements([], DAY) == []
+
+
+def test_shares_the_same_sale_relieves_are_not_its_replacements() -> None:
+    """A FIFO sale of the whole position: the newer lot is sold too, so nothing kept washes."""
+    ledger = _ledger([_buy(1, 90, "old"), _buy(2, 5, "new")])
+
+    assert ledger.wash_replacements(list(ledger.parcels("brokerage", "VTI")), DAY) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lots=st.lists(
+        st.tuples(st.integers(0, 60), st.integers(1, 20), st.sampled_from(sorted(ACCOUNTS))),
+        min_size=1,
+        max_size=6,
+    ),
+    pick=st.integers(0, 5),
+)
+def test_the_query_agrees_with_the_sale(lots: list[tuple[int, int, str]], pick: int) -> None:
+    """Property: selling one taxable lot at a loss washes exactly when the query found
+    replacement lots, and only against lots the query named."""
+    buys = sorted(
+        (
+            _buy(i + 1, days, f"lot-{i}", qty, account)
+            for i, (days, qty, account) in enumerate(lots)
+        ),
+        key=lambda t: (t.trade_date, t.seq),
+    )
+    taxable = [t for t in buys if t.account == "brokerage"]
+    if not taxable:
+        return
+    target = taxable[pick % len(taxable)]
+    ledger = _ledger(buys)
+    parcels = [p for p in ledger.parcels("brokerage", "VTI") if p.lot_id == target.lot_id]
+
+    named = {p.lot_id for p in ledger.wash_replacements(parcels, DAY)}
+    ledger.apply(
+        Trade(
+            100,
+            DAY,
+            "brokerage",
+            Action.SELL,
+            "VTI",
+            target.quantity,
+            Decimal(150),
+            lot_id=target.lot_id,
+        )
+    )
+
+    washed = [row for row in ledger.sales if row.washed]
+    assert bool(washed) == bool(named)
+    assert {lot for row in washed for lot in row.replacement_lot_ids} <= named
