@@ -77,6 +77,8 @@ class Diagnosis:
 
     checks: list[Check] = field(default_factory=list)
     harvests: list[Harvestable] = field(default_factory=list)
+    # Positions with a qualifying loss the daemon would not harvest now, with the reason.
+    not_harvested: list[tuple[str, str, str]] = field(default_factory=list)
     prices_from: str = ""
 
     @property
@@ -166,7 +168,7 @@ async def _check_account(out: Diagnosis, settings: Settings, broker: AlpacaBroke
     # The substitutes too: a harvest needs its replacement priced.
     symbols = sorted(held.union(*(g for g in settings.substitute_groups() if held & set(g))))
     prices, out.prices_from = await _latest_prices(settings, broker, symbols)
-    out.harvests = _harvestable(settings, ledger, prices, halted)
+    out.harvests, out.not_harvested = _harvestable(settings, ledger, prices, halted)
 
 
 async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) -> None:
@@ -282,7 +284,7 @@ async def _latest_prices(
 
 def _harvestable(
     settings: Settings, ledger: Ledger, prices: Prices, halted: set[str]
-) -> list[Harvestable]:
+) -> tuple[list[Harvestable], list[tuple[str, str, str]]]:
     """Decide every taxable position as the daemon would at the latest prices (Alpaca relieves
     FIFO, the wash guard, halts, the New York trading date)."""
     now = datetime.now(UTC)
@@ -296,16 +298,21 @@ def _harvestable(
         halted=halted,
     )
     out = []
+    refused = []
     for account, symbol, d in decisions:
         c = d.candidate
-        if d.action is Act.HARVEST and c is not None:
+        if c is None:
+            continue
+        if d.action is Act.HARVEST:
             bid = prices[symbol][0]
             out.append(
                 Harvestable(
                     account, symbol, c.lot_ids, c.quantity, bid, c.net_loss, c.estimated_tax_saved
                 )
             )
-    return out
+        else:
+            refused.append((account, symbol, d.reason))
+    return out, refused
 
 
 def _print(diagnosis: Diagnosis, console: Console) -> None:
@@ -314,6 +321,8 @@ def _print(diagnosis: Diagnosis, console: Console) -> None:
         console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
     if not diagnosis.prices_from:
         return
+    for account, symbol, reason in diagnosis.not_harvested:
+        console.print(f"Not harvested: {symbol} in {account}: {reason}", highlight=False)
     if not diagnosis.harvests:
         console.print(f"Nothing to harvest now (prices: {diagnosis.prices_from}).")
         return
