@@ -35,7 +35,7 @@ from adapters.storage.records import (
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
 from ledger.model import Action
-from strategies.decision import Price, fresh
+from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, fresh
 
 log = structlog.get_logger("tlh.orders")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -69,6 +69,9 @@ class Repository(Protocol):
     async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]: ...
     async def append_order_event(self, event: OrderEvent) -> int: ...
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
+    async def intents_of_kind(
+        self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
+    ) -> list[Intent]: ...
     def transaction(self) -> AbstractAsyncContextManager[Repository]: ...
 
 
@@ -797,6 +800,21 @@ class OrderManager:
         # A sale that finished while we were down still needs its replacement.
         for sale in await self._repo.finished_harvests_without_replacement():
             await self._start_replacement(sale)
+        await self._resume_top_ups()
+
+    async def _resume_top_ups(self) -> None:
+        """Continue the buys of recent sales' proceeds that a stop interrupted (the last buy
+        done, the next, buying what it left over, never created)."""
+        since = (self.today() - REPLACEMENT_QUOTE_MAX_AGE).isoformat()
+        sales: dict[str, None] = {}
+        for kind in _FOLLOWS:
+            for buy in await self._repo.intents_of_kind(kind, (IntentStatus.FILLED,)):
+                if buy.parent_intent_id and str(buy.payload.get("trade_date", "")) >= since:
+                    sales[buy.parent_intent_id] = None
+        for sale_id in sales:
+            sale = await self._repo.get_intent(sale_id)
+            if sale is not None:
+                await self._start_replacement(sale)
 
     # -- helpers ---------------------------------------------------------------------------
 

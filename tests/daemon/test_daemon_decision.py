@@ -200,3 +200,29 @@ async def test_tlh_status_shows_the_denials(rigs: Rigs, sqlite_url: str, tmp_pat
     assert result.exit_code == 0, result.output
     (row,) = [line for line in result.output.splitlines() if "orders denied" in line]
     assert "1 by max_order_notional; latest: VTI on 2024-03-04: risk: order notional" in row
+
+
+async def test_a_top_up_a_stop_interrupted_is_bought_after_the_restart(rigs: Rigs) -> None:
+    """Crash-only: the replacement filled, the top-up of what it left waited for a quote, and
+    the daemon stopped. The restarted daemon buys the top-up once SCHB is quoted again."""
+    rig = await rigs.open()
+    lot = await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00, 50.04)
+    rig.broker.after_submit = lambda order: (
+        rig.broker.stale_feed.update({"SCHB", "ITOT"}) if order.symbol == "SCHB" else None
+    )
+    await rig.quote("VTI", 180.00)
+    sale_id = rig.harvest_id("VTI", lot)
+    assert len(await rig.buys_of(sale_id)) == 1
+    assert rig.orders.awaiting_quotes == {"SCHB"}
+    rig.broker.after_submit = lambda order: None
+    rig.broker.stale_feed.clear()
+
+    rig = await rigs.restart(rig)
+    await rig.quote("SCHB", 50.00, 50.04)
+
+    sale = await rig.intent(sale_id)
+    buys = await rig.buys_of(sale_id)
+    assert [b.status for b in buys] == [IntentStatus.FILLED] * 2
+    spent = sum((b.filled_notional for b in buys), Decimal(0))
+    assert Decimal(0) <= sale.filled_notional - spent < CENT
