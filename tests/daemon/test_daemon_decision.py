@@ -226,3 +226,24 @@ async def test_a_top_up_a_stop_interrupted_is_bought_after_the_restart(rigs: Rig
     assert [b.status for b in buys] == [IntentStatus.FILLED] * 2
     spent = sum((b.filled_notional for b in buys), Decimal(0))
     assert Decimal(0) <= sale.filled_notional - spent < CENT
+
+
+async def test_proceeds_above_the_limit_are_invested_in_orders_within_it(rigs: Rigs) -> None:
+    """Issue A.7: "Split a harvest (and its replacement) into orders within the limit". The
+    sale was sized at the bid the daemon saw ($180: two orders of 20 shares within $5,000) but
+    fills higher ($260): each part's $5,200 is bought back in orders of at most $5,000."""
+    rig = await rigs.open(settings=make_settings(risk={"max_order_notional": 5_000}))
+    await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00, 50.04)
+    rig.market("VTI", 260.00)
+
+    await rig.deliver(Quote("VTI", 180.00, 180.04, rig.clock.now()))
+
+    sales = await rig.repo.intents_of_kind(IntentKind.HARVEST_SELL)
+    assert [(s.quantity, s.filled_notional) for s in sales] == [(20, Decimal(5200))] * 2
+    for sale in sales:
+        buys = await rig.buys_of(sale.intent_id)
+        assert len(buys) == 2
+        assert all(b.quantity * (b.limit_price or 0) <= Decimal(5_000) for b in buys)
+        spent = sum((b.filled_notional for b in buys), Decimal(0))
+        assert Decimal(0) <= sale.filled_notional - spent < CENT
