@@ -677,11 +677,9 @@ class OrderManager:
                 "trade_date": self.today().isoformat(),
             },
         )
-        reserved = Decimal(str(sale.payload.get("reserved_notional", "0"))) if n == 1 else ZERO
-        # Later buys draw on what the first reserved: the day's count grows only by what the
-        # chain spends beyond it.
-        if n > 1:
-            reserved = max(ZERO, Decimal(str(sale.payload.get("reserved_notional", "0"))) - spent)
+        # Each buy draws on what the sale reserved in the day's notional, less what the earlier
+        # buys spent: the day's count grows only by what the chain spends beyond it.
+        reserved = max(ZERO, Decimal(str(sale.payload.get("reserved_notional", "0"))) - spent)
         saved, created = await self._admit(intent, harvest=False, reserved=reserved)
         if saved.status.terminal:
             if created:
