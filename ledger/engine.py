@@ -320,14 +320,21 @@ class Ledger:
         group = self._groups.get(self.identity.key(symbol))
         return group.last_loss_sale if group else None
 
-    def wash_replacements(self, parcels: Sequence[Parcel], day: date) -> list[Parcel]:
+    def wash_replacements(
+        self,
+        parcels: Sequence[Parcel],
+        day: date,
+        at_loss: Callable[[Parcel], bool] = lambda p: True,
+    ) -> list[Parcel]:
         """Return the held parcels that would wash a loss if `parcels` were sold on `day`.
 
-        A pure query (the ledger is not changed): the replacement shares the ledger's own
-        matching (`_replacements`, the code a sale runs) would find for a loss on any of
-        `parcels`, in any account of the household, an IRA included (Rev. Rul. 2008-5). Shares
-        the same sale relieves are left out: a loss washed into them is realized by that sale.
-        The purchases in the 30 days after the sale are the caller's to avoid.
+        A pure query (the ledger is not changed): `parcels` in the order the sale relieves
+        them, `at_loss` telling which of them it sells at a loss. For each loss, the
+        replacement shares the ledger's own matching (`_replacements`, the code a sale runs)
+        would find, in any account of the household, an IRA included (Rev. Rul. 2008-5):
+        shares the same sale relieves later count, being held at the moment of that loss
+        (convention 3); shares it relieved before do not. Empty exactly when the sale would
+        wash nothing. The purchases in the 30 days after the sale are the caller's to avoid.
         """
         if not parcels:
             return []
@@ -337,11 +344,14 @@ class Ledger:
         group = self._groups.get(self.identity.key(first.symbol))
         if group is None:
             return []
-        sold = {id(p) for p in parcels}
+        relieved: set[int] = set()
         found: dict[int, Parcel] = {}
         for p in parcels:
+            relieved.add(id(p))
+            if not at_loss(p):
+                continue
             for candidate in self._replacements(group, p.lot_id, day):
-                if id(candidate) not in sold:
+                if id(candidate) not in relieved:
                     found.setdefault(id(candidate), candidate)
         return list(found.values())
 

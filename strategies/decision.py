@@ -128,9 +128,13 @@ def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Deci
         return Decision(Action.NONE, "an order of this position is in flight", best)
     chosen: Candidate | None = None
     blocked: str | None = None
+    bid = position.quote.bid
+
+    def at_loss(p: Parcel) -> bool:
+        return p.adjusted_basis > p.quantity * bid
+
     for c in found:
-        losing = [p for p in c.parcels if p.adjusted_basis > p.quantity * position.quote.bid]
-        why = guard.harvest_blocked(losing or c.parcels, position.today, position.pending_buys)
+        why = guard.harvest_blocked(c.parcels, position.today, position.pending_buys, at_loss)
         if why is None:
             chosen = c
             break

@@ -23,7 +23,8 @@ from ledger.identity import Identity
 from ledger.model import Parcel
 
 LastDate = Callable[[str], date | None]
-Replacements = Callable[[Sequence[Parcel], date], Sequence[Parcel]]
+AtLoss = Callable[[Parcel], bool]
+Replacements = Callable[[Sequence[Parcel], date, AtLoss], Sequence[Parcel]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +42,27 @@ class WashGuard:
         """Return the guard over the ledger `ledger()` returns (the current one)."""
         return cls(
             identity=ledger().identity,
-            replacements=lambda parcels, day: ledger().wash_replacements(parcels, day),
+            replacements=lambda parcels, day, at_loss: ledger().wash_replacements(
+                parcels, day, at_loss
+            ),
             last_loss_sale=lambda s: ledger().last_loss_sale(s),
             applies=lambda s: ledger().wash_sales_apply(s),
             window_days=ledger().conventions.window_days,
         )
 
     def harvest_blocked(
-        self, parcels: Sequence[Parcel], today: date, pending_buys: Collection[str] = ()
+        self,
+        parcels: Sequence[Parcel],
+        today: date,
+        pending_buys: Collection[str] = (),
+        at_loss: AtLoss = lambda p: True,
     ) -> str | None:
-        """Return why selling `parcels` at a loss today would be washed, or None."""
+        """Return why selling `parcels` (in relief order; `at_loss` says which at a loss)
+        today would be washed, or None."""
         if not parcels or not self.applies(parcels[0].symbol):
             return None
         symbol = parcels[0].symbol
-        found = self.replacements(parcels, today)
+        found = self.replacements(parcels, today, at_loss)
         if found:
             lots = ", ".join(f"{p.lot_id} in {p.account} bought {p.acquired}" for p in found[:3])
             more = f" and {len(found) - 3} more" if len(found) > 3 else ""

@@ -64,11 +64,33 @@ def test_the_lots_that_would_replace_in_any_account_but_never_the_sold_lot_itsel
     assert ledger.wash_replacements([], DAY) == []
 
 
-def test_shares_the_same_sale_relieves_are_not_its_replacements() -> None:
-    """A FIFO sale of the whole position: the newer lot is sold too, so nothing kept washes."""
-    ledger = _ledger([_buy(1, 90, "old"), _buy(2, 5, "new")])
+def test_shares_the_sale_relieves_later_replace_and_those_relieved_before_do_not() -> None:
+    """Convention 3: a lot held at the moment of the loss is a replacement even if the same
+    sale relieves it later. Old lot first (FIFO): the new lot replaces it. New lot first (its
+    own loss; the old lot is outside the 30 days), then the old one: nothing is held any more
+    that would replace it. The sales agree."""
+    for order, washes in ((["old", "new"], True), (["new", "old"], False)):
+        ledger = _ledger([_buy(1, 90, "old"), _buy(2, 5, "new")])
+        by_lot = {p.lot_id: p for p in ledger.parcels("brokerage", "VTI")}
 
-    assert ledger.wash_replacements(list(ledger.parcels("brokerage", "VTI")), DAY) == []
+        found = ledger.wash_replacements([by_lot[lot] for lot in order], DAY)
+
+        assert [p.lot_id for p in found] == (["new"] if washes else [])
+        for seq, lot in enumerate(order, 100):
+            sale = Trade(
+                seq, DAY, "brokerage", Action.SELL, "VTI", Decimal(10), Decimal(150), lot_id=lot
+            )
+            ledger.apply(sale)
+        assert any(row.washed for row in ledger.sales) is washes
+
+
+def test_only_the_losses_look_for_replacements() -> None:
+    """A parcel sold at a gain washes nothing (IRC §1091 disallows losses only)."""
+    ledger = _ledger([_buy(1, 90, "old"), _buy(2, 5, "new")])
+    old = [p for p in ledger.parcels("brokerage", "VTI") if p.lot_id == "old"]
+
+    assert ledger.wash_replacements(old, DAY, at_loss=lambda p: False) == []
+    assert [p.lot_id for p in ledger.wash_replacements(old, DAY)] == ["new"]
 
 
 @settings(max_examples=60, deadline=None)
