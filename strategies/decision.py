@@ -103,7 +103,9 @@ def fresh(
     price: Price | None, now: datetime, max_age: timedelta = REPLACEMENT_QUOTE_MAX_AGE
 ) -> bool:
     """Return whether `price` may price a purchase at `now`: positive ask, recent enough."""
-    return price is not None and price.ask > 0 and now - price.at <= max_age
+    return (
+        price is not None and price.ask.is_finite() and price.ask > 0 and now - price.at <= max_age
+    )
 
 
 def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Decision:

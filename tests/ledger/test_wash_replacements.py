@@ -136,3 +136,36 @@ def test_the_query_agrees_with_the_sale(lots: list[tuple[int, int, str]], pick: 
     washed = [row for row in ledger.sales if row.washed]
     assert bool(washed) == bool(named)
     assert {lot for row in washed for lot in row.replacement_lot_ids} <= named
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lots=st.lists(
+        st.tuples(st.integers(0, 60), st.integers(1, 20), st.sampled_from(sorted(ACCOUNTS))),
+        min_size=1,
+        max_size=6,
+    ),
+    cut=st.integers(1, 6),
+)
+def test_the_query_agrees_with_a_fifo_sale_of_several_lots(
+    lots: list[tuple[int, int, str]], cut: int
+) -> None:
+    """Property: a FIFO sale of the first `cut` taxable lots at a loss (one order, as Alpaca
+    relieves it) washes exactly when the query, given them in that order, names a lot."""
+    buys = sorted(
+        (
+            _buy(i + 1, days, f"lot-{i}", qty, account)
+            for i, (days, qty, account) in enumerate(lots)
+        ),
+        key=lambda t: (t.trade_date, t.seq),
+    )
+    ledger = _ledger(buys)
+    sold = list(ledger.parcels("brokerage", "VTI"))[:cut]
+    if not sold:
+        return
+
+    named = ledger.wash_replacements(sold, DAY)
+    quantity = sum((p.quantity for p in sold), Decimal(0))
+    ledger.apply(Trade(100, DAY, "brokerage", Action.SELL, "VTI", quantity, Decimal(150)))
+
+    assert any(row.washed for row in ledger.sales) is bool(named)
