@@ -374,13 +374,6 @@ class HarvestEngine:
 
     def position_of(self, account: str, symbol: str, q: Quote, today: date) -> Position:
         """Return what the decision function needs to know of one position now."""
-        replacement_quotes = {}
-        for group in self.substitutes:
-            if symbol in group:
-                for member in group:
-                    fresh = self.orders.fresh_quote(member)
-                    if fresh is not None:
-                        replacement_quotes[member] = price_of(fresh)
         return Position(
             account=account,
             symbol=symbol,
@@ -392,8 +385,12 @@ class HarvestEngine:
             busy=self.orders.busy(account, symbol),
             pending_buys=self.orders.pending_buy_symbols(),
             pending_loss_sales=self.orders.pending_sell_symbols(),
-            replacement_quotes=replacement_quotes,
+            replacement_quote=self._fresh_price,
         )
+
+    def _fresh_price(self, symbol: str) -> Price | None:
+        quote = self.orders.fresh_quote(symbol)
+        return None if quote is None else price_of(quote)
 
     def _replacement_check(
         self, sold: str, planned: str, need_quote: bool
@@ -423,7 +420,7 @@ class HarvestEngine:
         if not self.swap_back:
             return 0
         started = 0
-        for buy in await self.repo.intents_of_kind(  # type: ignore[attr-defined]
+        for buy in await self.repo.intents_of_kind(
             IntentKind.REPLACEMENT_BUY, (IntentStatus.FILLED,)
         ):
             if buy.payload.get("swapped_back") or not buy.payload.get("replaces"):

@@ -17,8 +17,8 @@ price is never chosen, so a harvest never starts that could only end in cash.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -77,7 +77,8 @@ class Position:
     busy: bool = False  # an order of this position is in flight
     pending_buys: Collection[str] = ()
     pending_loss_sales: Collection[str] = ()
-    replacement_quotes: Mapping[str, Price] = field(default_factory=dict)
+    # The fresh quote of a substitute (None: none), asked only once a loss may be harvested.
+    replacement_quote: Callable[[str], Price | None] = lambda symbol: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Deci
     unpriced: list[str] = []
 
     def priced(symbol: str) -> bool:
-        ok = fresh(position.replacement_quotes.get(symbol), now, policy.replacement_max_age)
+        ok = fresh(position.replacement_quote(symbol), now, policy.replacement_max_age)
         if not ok:
             unpriced.append(symbol)
         return ok
@@ -205,7 +206,7 @@ def decide_positions(
             busy=(account, symbol) in busy,
             pending_buys=pending_buys,
             pending_loss_sales=pending_loss_sales,
-            replacement_quotes=prices,
+            replacement_quote=prices.get,
         )
         out.append((account, symbol, decide_harvest(position, policy, guard)))
     return out
