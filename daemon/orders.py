@@ -2,7 +2,9 @@
 
 Flow: a harvest decision saves a harvest-sell intent, then submits it with the intent id as the
 client order id. Fills go to the journal (deduplicated by execution id) and the ledger. When the
-sale is done, a replacement-buy intent is sized from the sale's actual proceeds and submitted.
+sale is done, a replacement-buy intent is sized from the sale's actual proceeds and submitted,
+and what its fill leaves over is bought too (`_start_replacement`). A sale above
+`max_order_notional` goes out as several orders within it (`split_quantity`).
 
 Crash-only: `resume()` is both startup and recovery. It walks every open intent, asks the broker
 about its client order id before (re)submitting anything, and creates the replacement of a sale
