@@ -220,6 +220,9 @@ class OrderManager:
         # the member to buy (the planned one first) or None, and the refusals.
         self.replacement_check: ReplacementCheck | None = None
         self._step = Decimal("1e-9") if fractional else Decimal(1)
+        # sale id -> (number of its next buy, what the earlier ones spent, their symbol)
+        self._chains: dict[str, tuple[int, Decimal, str | None]] = {}
+        self._sales: dict[str, Intent] = {}  # finished sales whose proceeds are being spent
         self.halted: set[str] = set()  # symbols no order may be placed in (the engine's too)
 
     # -- queries ---------------------------------------------------------------------------
@@ -593,7 +596,8 @@ class OrderManager:
             await self._start_replacement(intent)
         elif intent.kind in _FOLLOWS and intent.filled_quantity > ZERO and intent.parent_intent_id:
             # A buy of a sale's proceeds is done: buy what its fill left over.
-            sale = await self._repo.get_intent(intent.parent_intent_id)
+            parent = intent.parent_intent_id
+            sale = self._sales.get(parent) or await self._repo.get_intent(parent)
             if sale is not None:
                 await self._start_replacement(sale)
 
@@ -620,7 +624,10 @@ class OrderManager:
         budget = sale.filled_notional
         left = budget - spent
         if bought is not None and left < CENT:
+            self._sales.pop(sale.intent_id, None)
+            self._chains.pop(sale.intent_id, None)
             return
+        self._sales[sale.intent_id] = sale
         symbol, wait, why = self._replacement_symbol(
             sale, bought or str(planned), first=bought is None
         )
@@ -662,6 +669,8 @@ class OrderManager:
                 )
             else:
                 log.info("replacement_done", intent_id=sale.intent_id, cash=str(left))
+            self._sales.pop(sale.intent_id, None)
+            self._chains.pop(sale.intent_id, None)
             return
         intent = Intent(
             intent_id=rid,
@@ -700,9 +709,8 @@ class OrderManager:
         """Return the number of the next buy of `sale`'s proceeds, what the earlier ones spent
         and the symbol they bought; None while one is in flight or once one ended unfilled
         (denied, rejected or canceled: reported when it happened)."""
-        spent = ZERO
-        bought: str | None = None
-        n = 1
+        # Buys that ended filled never change: walk on from the last one seen.
+        n, spent, bought = self._chains.get(sale.intent_id, (1, ZERO, None))
         while True:
             rid = follow_up_id(kind, sale.intent_id, n)
             if rid in self._open:
@@ -715,6 +723,7 @@ class OrderManager:
             spent += earlier.filled_notional
             bought = earlier.symbol
             n += 1
+            self._chains[sale.intent_id] = (n, spent, bought)
 
     def _replacement_symbol(
         self, sale: Intent, planned: str, *, first: bool
