@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.base import AccountReports, Broker, MarketDataHealth, ResyncRequests
+from adapters.base import AccountReports, Broker, LotRelief, MarketDataHealth, ResyncRequests
 from adapters.storage.engine import create_engine
 from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.journal_lock import JournalLock, lock_journal
@@ -18,7 +18,9 @@ from daemon.engine import HarvestEngine
 from daemon.orders import OrderManager, RiskLimits
 from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
+from ledger.conventions import LotMethod
 from ledger.engine import Ledger
+from strategies.decision import Policy
 from strategies.harvest import HarvestParams
 from strategies.price_sanity import QuoteSanity
 from strategies.wash_guard import WashGuard
@@ -72,6 +74,29 @@ def harvest_params(settings: Settings) -> HarvestParams:
         spread_cost_factor=h.spread_cost_factor,
         fee_per_order=h.fee_per_order,
     )
+
+
+def decision_policy(settings: Settings, relief: LotRelief) -> Policy:
+    """Return the harvest decision's policy from settings and the broker's lot relief."""
+    return Policy(
+        params=harvest_params(settings),
+        specific_lots=relief.specific_lots,
+        substitutes=settings.substitute_groups(),
+        allow_cash=settings.harvest.allow_cash,
+    )
+
+
+def broker_relief(settings: Settings) -> LotRelief:
+    """Return how the configured broker relieves lots, without connecting to it."""
+    if settings.broker == "alpaca":
+        try:
+            from adapters.alpaca.broker import AlpacaBroker
+        except ImportError:  # a build without the adapter: Alpaca relieves FIFO only
+            return LotRelief(specific_lots=False, method=LotMethod.FIFO)
+        return AlpacaBroker.lot_relief
+    from adapters.sim.broker import SimBroker
+
+    return SimBroker.lot_relief
 
 
 def make_quote_filter(settings: Settings) -> QuoteSanity:
@@ -150,13 +175,9 @@ async def build_daemon(
         ),
         trading_enabled=trading_enabled(settings, broker),
         fractional=fractional,
+        fee_per_order=settings.harvest.fee_per_order,
     )
-    guard = WashGuard(
-        identity=ledger.identity,
-        last_purchase=lambda s: engine_ref[0].ledger.last_purchase(s),
-        last_loss_sale=lambda s: engine_ref[0].ledger.last_loss_sale(s),
-        applies=lambda s: engine_ref[0].ledger.wash_sales_apply(s),
-    )
+    guard = WashGuard.for_ledger(lambda: engine_ref[0].ledger if engine_ref else ledger)
     engine = HarvestEngine(
         ledger=ledger,
         repo=repo,

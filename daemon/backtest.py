@@ -29,6 +29,7 @@ from daemon.app import Daemon, build_daemon
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Quote, SplitEvent
+from daemon.orders import denial_kind, first_part
 from daemon.settings import Settings
 from ledger.forms import quantity
 from ledger.model import Action, Trade
@@ -81,6 +82,9 @@ class BacktestResult:
             )
         return out
 
+    # Orders the risk limits (or a halt, or dry run) denied, by the limit that denied them.
+    risk_denials: dict[str, int] = field(default_factory=dict)
+
     def summary(self) -> dict[str, object]:
         """Return the `--json` summary object (fixed keys first)."""
         return {
@@ -99,6 +103,8 @@ class BacktestResult:
             "holdings_not_replayed": self.holdings_not_replayed,
             "split_holds": list(self.split_holds),
             "warnings": self.warnings,
+            "risk_denials": sum(self.risk_denials.values()),
+            "risk_denials_by_limit": dict(sorted(self.risk_denials.items())),
         }
 
 
@@ -277,8 +283,13 @@ async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings)
     result.harvested_loss = result.harvested_loss.quantize(Decimal("0.01"))
     result.estimated_tax_saved = result.estimated_tax_saved.quantize(Decimal("0.01"))
     result.harvests = sum(
-        1 for i in daemon.orders.harvests_completed if i.kind is IntentKind.HARVEST_SELL
+        1
+        for i in daemon.orders.harvests_completed
+        if i.kind is IntentKind.HARVEST_SELL and first_part(i)
     )
+    for denied in daemon.orders.denials:
+        kind = denial_kind(denied.reason)
+        result.risk_denials[kind] = result.risk_denials.get(kind, 0) + 1
     # Each distinct blocking purchase of a position counts once, however many days it blocked.
     result.wash_sales_avoided = daemon.engine.stats.distinct("wash_guard")
 

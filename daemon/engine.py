@@ -16,7 +16,7 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -38,12 +38,13 @@ from daemon.events import (
     SplitEvent,
 )
 from daemon.journal_replay import RejectedEntry, replay
-from daemon.orders import HarvestPlan, OrderManager, Repository
-from ledger.conventions import LotMethod
+from daemon.orders import HarvestPlan, OrderManager, Repository, follow_up_id
 from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
 from ledger.model import Action, Parcel, Split, Trade
-from strategies.harvest import HarvestParams, evaluate, symbol_trigger
+from strategies.decision import Action as Act
+from strategies.decision import Policy, Position, Price, decide_harvest, relief_order
+from strategies.harvest import HarvestParams, symbol_trigger
 from strategies.split_check import GAP, split_like
 from strategies.swap_back import decide_swap_back
 from strategies.wash_guard import WashGuard
@@ -155,6 +156,8 @@ class HarvestEngine:
         self.lock = asyncio.Lock()
         self.stats = EngineStats()
         self._skip_memo: dict[tuple[str, str], date] = {}
+        # symbol -> positions skipped today because it (a replacement) had no fresh quote
+        self._price_waiters: dict[str, set[tuple[str, str]]] = {}
         self._accounts_by_symbol: dict[str, set[str]] = {}
         self._last_seq = 0
         self.last_tick: datetime | None = None
@@ -178,6 +181,7 @@ class HarvestEngine:
         self.split_holds: dict[str, tuple[date, Fraction]] = {}
         self._splits_applied: dict[str, date] = {}
         self._calendar = broker if isinstance(broker, SplitCalendar) else None
+        orders.replacement_check = self._replacement_check
 
     @property
     def relief(self) -> LotRelief:
@@ -253,6 +257,8 @@ class HarvestEngine:
     async def handle(self, event: Event) -> None:
         """Handle one event."""
         if isinstance(event, Quote):
+            for key in self._price_waiters.pop(event.symbol, ()):
+                self._skip_memo.pop(key, None)
             if self.on_quote(event):
                 await self.evaluate(event)
             if self.orders.awaits_quote(event.symbol):
@@ -398,40 +404,25 @@ class HarvestEngine:
             await self._evaluate_position(account, symbol, q, today)
 
     async def _evaluate_position(self, account: str, symbol: str, q: Quote, today: date) -> None:
-        if self.ledger.account_type(account).tax_advantaged:
-            return
-        if symbol in self.halted or self.orders.busy(account, symbol):
-            return
-        parcels = self._relief_order(account, symbol)
-        candidate = evaluate(
-            account,
-            parcels,
-            bid=q.bid_decimal,
-            ask=q.ask_decimal,
-            today=today,
-            params=self.params,
-            specific_lots=self.relief.specific_lots,
+        decision = decide_harvest(
+            self.position_of(account, symbol, q, today), self.policy, self.guard
         )
-        if candidate is None:
+        if decision.action is Act.SKIP:
+            self._skip(account, symbol, today, decision.reason)
+            for member in decision.unpriced:  # judged afresh once it is quoted
+                self._price_waiters.setdefault(member, set()).add((account, symbol))
             return
-        blocked = self.guard.harvest_blocked(symbol, today, self.orders.pending_buy_symbols())
-        if blocked is not None:
-            self._skip(account, symbol, today, f"wash_guard: {blocked}")
+        if decision.action is not Act.HARVEST:
             return
-        replacement, refusals = self.guard.choose_replacement(
-            symbol, self.substitutes, today, self.orders.pending_sell_symbols()
-        )
-        if replacement is None and not self.allow_cash:
-            why = "; ".join(refusals) or "no [[substitutes]] group"
-            self._skip(account, symbol, today, f"no_replacement: {why}")
-            return
+        candidate = decision.candidate
+        assert candidate is not None
         plan = HarvestPlan(
             account=account,
             symbol=symbol,
             quantity=candidate.quantity,
             lot_id=candidate.specific_lot,
             lot_ids=candidate.lot_ids,
-            replacement=replacement,
+            replacement=decision.replacement,
             net_loss=candidate.net_loss,
             estimated_tax_saved=candidate.estimated_tax_saved,
         )
@@ -446,12 +437,60 @@ class HarvestEngine:
             symbol=symbol,
             quantity=str(plan.quantity),
             lots=list(plan.lot_ids),
-            replacement=replacement,
+            replacement=decision.replacement,
             net_loss=str(plan.net_loss.quantize(Decimal("0.01"))),
             estimated_tax_saved=str(plan.estimated_tax_saved.quantize(Decimal("0.01"))),
             bid=str(q.bid_decimal),
             intent_id=intent.intent_id,
         )
+
+    @property
+    def policy(self) -> Policy:
+        """Return the configured decision policy (thresholds, relief, substitutes, cash)."""
+        return Policy(
+            params=self.params,
+            specific_lots=self.relief.specific_lots,
+            substitutes=self.substitutes,
+            allow_cash=self.allow_cash,
+        )
+
+    def position_of(self, account: str, symbol: str, q: Quote, today: date) -> Position:
+        """Return what the decision function needs to know of one position now."""
+        return Position(
+            account=account,
+            symbol=symbol,
+            parcels=self._relief_order(account, symbol),
+            quote=price_of(q),
+            today=today,
+            tax_advantaged=self.ledger.account_type(account).tax_advantaged,
+            halted=symbol in self.halted,
+            busy=self.orders.busy(account, symbol),
+            pending_buys=self.orders.pending_buy_symbols(),
+            pending_loss_sales=self.orders.pending_sell_symbols(),
+            replacement_quote=self._fresh_price,
+        )
+
+    def _fresh_price(self, symbol: str) -> Price | None:
+        quote = self.orders.fresh_quote(symbol)
+        return None if quote is None else price_of(quote)
+
+    def _replacement_check(
+        self, sold: str, planned: str, need_quote: bool
+    ) -> tuple[str | None, str]:
+        """Return the member of `sold`'s group to buy now (`planned` first) and the refusals:
+        allowed by the wash guard and, when `need_quote`, with a fresh quote."""
+        today = self.orders.today()
+        pending = self.orders.pending_sell_symbols()
+
+        def priced(symbol: str) -> bool:
+            return not need_quote or self.orders.fresh_quote(symbol) is not None
+
+        if self.guard.buy_blocked(planned, today, {*pending, sold}) is None and priced(planned):
+            return planned, ""
+        choice, refusals = self.guard.choose_replacement(
+            sold, self.substitutes, today, pending, priced=priced
+        )
+        return choice, "; ".join(refusals)
 
     async def swap_back_check(self, today: date) -> int:
         """Swap filled replacements back to the harvested security once the window is over.
@@ -463,11 +502,16 @@ class HarvestEngine:
         if not self.swap_back:
             return 0
         started = 0
-        for buy in await self.repo.intents_of_kind(  # type: ignore[attr-defined]
+        for buy in await self.repo.intents_of_kind(
             IntentKind.REPLACEMENT_BUY, (IntentStatus.FILLED,)
         ):
             if buy.payload.get("swapped_back") or not buy.payload.get("replaces"):
                 continue
+            if buy.parent_intent_id and buy.intent_id != follow_up_id(
+                buy.kind, buy.parent_intent_id
+            ):
+                continue  # a top-up: swapped back with the first buy of its sale's proceeds
+            buy = await self._with_top_up_lots(buy)
             plan, reason = self._swap_back_plan(buy, today)
             if plan is None:
                 if reason:
@@ -492,6 +536,17 @@ class HarvestEngine:
                     intent_id=intent.intent_id,
                 )
         return started
+
+    async def _with_top_up_lots(self, buy: Intent) -> Intent:
+        """Return `buy` with the lots of the top-ups that followed it among its lots."""
+        lots = list(buy.payload.get("lots", []))
+        n = 2
+        while buy.parent_intent_id and (
+            top_up := await self.repo.get_intent(follow_up_id(buy.kind, buy.parent_intent_id, n))
+        ):
+            lots += top_up.payload.get("lots", [])
+            n += 1
+        return replace(buy, payload={**buy.payload, "lots": lots}) if n > 2 else buy
 
     def _swap_back_plan(self, buy: Intent, today: date) -> tuple[HarvestPlan | None, str]:
         original = str(buy.payload["replaces"])
@@ -529,10 +584,9 @@ class HarvestEngine:
         ), ""
 
     def _relief_order(self, account: str, symbol: str) -> list[Parcel]:
-        parcels = list(self.ledger.parcels(account, symbol))
-        if not self.relief.specific_lots and self.relief.method is LotMethod.LIFO:
-            parcels.reverse()
-        return parcels
+        return relief_order(
+            self.ledger.parcels(account, symbol), self.relief.specific_lots, self.relief.method
+        )
 
     def _skip(self, account: str, symbol: str, today: date, reason: str) -> None:
         self._skip_memo[(account, symbol)] = today
@@ -737,6 +791,11 @@ class BackgroundTask(Protocol):
     """A task the engine starts once it is running (e.g. the in-flight order watch)."""
 
     def start(self) -> None: ...
+
+
+def price_of(q: Quote) -> Price:
+    """Return a quote as the decision function sees it (exact decimals)."""
+    return Price(q.bid_decimal, q.ask_decimal, q.at)
 
 
 @contextmanager

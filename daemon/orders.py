@@ -2,7 +2,9 @@
 
 Flow: a harvest decision saves a harvest-sell intent, then submits it with the intent id as the
 client order id. Fills go to the journal (deduplicated by execution id) and the ledger. When the
-sale is done, a replacement-buy intent is sized from the sale's actual proceeds and submitted.
+sale is done, a replacement-buy intent is sized from the sale's actual proceeds and submitted,
+and what its fill leaves over is bought too (`_start_replacement`). A sale above
+`max_order_notional` goes out as several orders within it (`split_quantity`).
 
 Crash-only: `resume()` is both startup and recovery. It walks every open intent, asks the broker
 about its client order id before (re)submitting anything, and creates the replacement of a sale
@@ -13,6 +15,7 @@ that finished while the daemon was down. A timeout or error on submit leaves the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -34,6 +37,7 @@ from adapters.storage.records import (
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
 from ledger.model import Action
+from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, fresh
 
 log = structlog.get_logger("tlh.orders")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -69,6 +73,9 @@ class Repository(Protocol):
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
+    async def intents_of_kind(
+        self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
+    ) -> list[Intent]: ...
     def transaction(self) -> AbstractAsyncContextManager[Repository]: ...
 
 
@@ -102,10 +109,64 @@ def intent_id(kind: IntentKind, *parts: object) -> str:
     return f"tlh-{_PREFIX[kind]}-{digest[:24]}"
 
 
+def first_part(sale: Intent) -> bool:
+    """Return whether `sale` is a whole harvest or the first order of one split in parts."""
+    return str(sale.payload.get("part", "1/1")).startswith("1/")
+
+
+def denial_kind(reason: str) -> str:
+    """Return the limit a denial's reason names (e.g. "max_order_notional"), else its kind."""
+    named = re.search(r"\b(max_\w+|kill switch)", reason)
+    return named.group(1).replace(" ", "_") if named else reason.split(":", 1)[0]
+
+
+def pending_buys_of(open_intents: Iterable[Intent], awaiting: Iterable[str] = ()) -> set[str]:
+    """Return the symbols open intents will buy: open buys, the replacements of open harvest
+    sales, and the `awaiting` replacements of finished sales."""
+    symbols: set[str] = set(awaiting)
+    for i in open_intents:
+        if i.side is Action.BUY:
+            symbols.add(i.symbol)
+        elif i.kind is IntentKind.HARVEST_SELL and i.payload.get("replacement"):
+            symbols.add(str(i.payload["replacement"]))
+    return symbols
+
+
+def pending_sells_of(open_intents: Iterable[Intent]) -> set[str]:
+    """Return the symbols open intents sell."""
+    return {i.symbol for i in open_intents if i.side is Action.SELL}
+
+
+def follow_up_id(kind: IntentKind, sale_id: str, n: int = 1) -> str:
+    """Return the id of the `n`th buy that spends a sale's proceeds (the first: as ever)."""
+    return intent_id(kind, sale_id) if n == 1 else intent_id(kind, sale_id, n)
+
+
+def split_quantity(total: Decimal, price: Decimal, max_notional: Decimal) -> list[Decimal]:
+    """Split `total` shares into near-equal parts worth at most `max_notional` at `price`.
+
+    Parts are whole shares when `total` is, else multiples of 1e-9 shares; they sum to
+    `total` exactly. One part when it fits, or when not even one step would (the risk limit
+    then denies it).
+    """
+    if price <= ZERO or total * price <= max_notional:
+        return [total]
+    step = Decimal(1) if total == total.to_integral_value() else SHARE_STEP
+    most = (max_notional / price).quantize(step, rounding=ROUND_DOWN)
+    if most <= ZERO:
+        return [total]
+    n = int((total / most).to_integral_value(rounding=ROUND_CEILING))
+    base = (total / n).quantize(step, rounding=ROUND_DOWN)
+    extra = int((total - base * n) / step)  # < n steps, spread over the first parts
+    return [base + step if i < extra else base for i in range(n)]
+
+
 _FOLLOW_UP = {
     IntentKind.HARVEST_SELL: IntentKind.REPLACEMENT_BUY,
     IntentKind.SWAP_BACK_SELL: IntentKind.SWAP_BACK_BUY,
 }
+
+_FOLLOWS = frozenset(_FOLLOW_UP.values())
 
 _PREFIX = {
     IntentKind.HARVEST_SELL: "hs",
@@ -122,6 +183,8 @@ class _Refused(Exception):
     """Roll back a journal entry the ledger would reject (its reason is the message)."""
 
 
+ReplacementCheck = Callable[[str, str, bool], tuple[str | None, str]]
+SHARE_STEP = Decimal("1e-9")  # the ledger's and brokers' finest fractional share
 QuoteLookup = Callable[[str], Quote | None]
 
 
@@ -140,6 +203,7 @@ class OrderManager:
         trading_enabled: bool,
         fractional: bool = True,
         slippage: Decimal = Decimal("0.002"),
+        fee_per_order: Decimal = ZERO,
     ) -> None:
         self._repo = repo
         self._broker = broker
@@ -150,6 +214,7 @@ class OrderManager:
         self.trading_enabled = trading_enabled
         self._fractional = fractional
         self._slippage = slippage
+        self._fee = fee_per_order
         self._open: dict[str, Intent] = {}
         # symbol -> the sales whose replacement waits on its quote, in the order they came
         # (a dict as an ordered set: replacements are sized and placed in that order).
@@ -157,6 +222,16 @@ class OrderManager:
         # Told when a symbol starts or stops being waited on (the engine's quote gate).
         self.on_awaiting: Callable[[str], None] = lambda symbol: None
         self.harvests_completed: list[Intent] = []
+        # The orders the risk limits denied (warned in the log; counted in summaries).
+        self.denials: list[Intent] = []
+        # The wash guard's say on a replacement when it is sent (the engine's): given the
+        # sold symbol, the planned replacement and whether a fresh quote is required, return
+        # the member to buy (the planned one first) or None, and the refusals.
+        self.replacement_check: ReplacementCheck | None = None
+        self._step = Decimal("1e-9") if fractional else Decimal(1)
+        # sale id -> (number of its next buy, what the earlier ones spent, their symbol)
+        self._chains: dict[str, tuple[int, Decimal, str | None]] = {}
+        self._sales: dict[str, Intent] = {}  # finished sales whose proceeds are being spent
         self.halted: set[str] = set()  # symbols no order may be placed in (the engine's too)
         # Set by the engine: why the ledger would reject an entry (None: it accepts it), and
         # what to do instead of journaling one it would (halt its symbol).
@@ -172,18 +247,11 @@ class OrderManager:
         sales waiting for a quote: they will be bought, so a loss sale of anything identical
         now would be washed by them (IRC §1091(a)).
         """
-        symbols = {i.symbol for i in self._open.values() if i.side is Action.BUY}
-        symbols.update(
-            i.payload["replacement"]
-            for i in self._open.values()
-            if i.kind is IntentKind.HARVEST_SELL and i.payload.get("replacement")
-        )
-        symbols.update(self._awaiting)
-        return symbols
+        return pending_buys_of(self._open.values(), self._awaiting)
 
     def pending_sell_symbols(self) -> set[str]:
         """Return the symbols with a sell intent still open."""
-        return {i.symbol for i in self._open.values() if i.side is Action.SELL}
+        return pending_sells_of(self._open.values())
 
     def busy(self, account: str, symbol: str) -> bool:
         """Return whether an order for this position is still in flight."""
@@ -199,21 +267,58 @@ class OrderManager:
     async def harvest(
         self, plan: HarvestPlan, quote: Quote, kind: IntentKind = IntentKind.HARVEST_SELL
     ) -> Intent:
-        """Persist a sell intent for `plan` (a harvest, or a swap back) and submit it.
+        """Persist sell intents for `plan` (a harvest, or a swap back) and submit them.
 
-        When the sale is done, `plan.replacement` is bought with its proceeds.
+        A sale above `max_order_notional` is split into parts within it, each with its own
+        deterministic id and its own replacement (bought with that part's proceeds). Return
+        the first part's intent; when the sale is done, `plan.replacement` is bought.
         """
         today = self.today()
-        harvest = kind is IntentKind.HARVEST_SELL
-        iid = intent_id(kind, plan.account, plan.symbol, ",".join(plan.lot_ids), today)
         limit = _down(quote.bid_decimal * (1 - self._slippage))
+        parts = split_quantity(plan.quantity, quote.bid_decimal, self.risk.max_order_notional)
+        first: Intent | None = None
+        for k, quantity in enumerate(parts, 1):
+            ident: tuple[object, ...] = (plan.account, plan.symbol, ",".join(plan.lot_ids), today)
+            if len(parts) > 1:
+                ident = (*ident, plan.quantity, f"{k}/{len(parts)}")
+            saved = await self._harvest_part(
+                plan,
+                quote,
+                kind,
+                intent_id(kind, *ident),
+                quantity,
+                limit,
+                today,
+                part=f"{k}/{len(parts)}",
+            )
+            first = first or saved
+            if saved.status is IntentStatus.DENIED:
+                break  # the later parts would be denied too, or split the harvest unevenly
+        assert first is not None
+        return first
+
+    async def _harvest_part(
+        self,
+        plan: HarvestPlan,
+        quote: Quote,
+        kind: IntentKind,
+        iid: str,
+        quantity: Decimal,
+        limit: Decimal,
+        today: date,
+        *,
+        part: str,
+    ) -> Intent:
+        """Persist and submit one sell order (`part` "k/n") of a harvest."""
+        counted = part.startswith("1/")
+        harvest = kind is IntentKind.HARVEST_SELL
         intent = Intent(
             intent_id=iid,
             kind=kind,
             account=plan.account,
             symbol=plan.symbol,
             side=Action.SELL,
-            quantity=plan.quantity,
+            quantity=quantity,
             limit_price=limit,
             lot_id=plan.lot_id,
             reason=(
@@ -230,20 +335,33 @@ class OrderManager:
                 "trade_date": today.isoformat(),
             },
         )
+        if quantity != plan.quantity:
+            intent.payload["harvest_quantity"] = str(plan.quantity)
+            intent.payload["part"] = part
         # The replacement spends about the sale's proceeds the same day: the limits must hold
         # for both, or the harvest would end in cash when its replacement is denied. So its
         # notional is reserved in the day's count now, and the replacement draws on it.
-        follow_up = plan.quantity * quote.bid_decimal if plan.replacement else ZERO
+        follow_up = quantity * quote.bid_decimal if plan.replacement else ZERO
         if follow_up:
             intent.payload["reserved_notional"] = str(follow_up)
         # One write transaction, committed before the order leaves: the intent is stored
         # SUBMITTED at once (a crash before the send is resolved by resume()'s lookup), with
-        # the day's risk counters it was admitted against.
-        saved, created = await self._admit(intent, harvest=harvest, follow_up=follow_up)
+        # the day's risk counters it was admitted against. A harvest split into parts counts
+        # once towards max_harvests_per_day.
+        saved, created = await self._admit(
+            intent, harvest=harvest, follow_up=follow_up, counted=counted
+        )
         if not created:
             return saved
         if saved.status is IntentStatus.DENIED:
-            log.info("harvest_denied", intent_id=iid, symbol=plan.symbol, reason=saved.reason)
+            self.denials.append(saved)
+            log.warning(
+                "harvest_denied",
+                intent_id=iid,
+                account=plan.account,
+                symbol=plan.symbol,
+                reason=saved.reason,
+            )
             return saved
         self._open[iid] = saved
         await self._send(saved)  # new, so nothing to ask the broker first
@@ -252,7 +370,7 @@ class OrderManager:
             intent_id=iid,
             account=plan.account,
             symbol=plan.symbol,
-            quantity=str(plan.quantity),
+            quantity=str(quantity),
             lots=list(plan.lot_ids),
             replacement=plan.replacement,
             net_loss=str(plan.net_loss),
@@ -266,6 +384,7 @@ class OrderManager:
         harvest: bool,
         follow_up: Decimal = ZERO,
         reserved: Decimal = ZERO,
+        counted: bool = True,
     ) -> tuple[Intent, bool]:
         """Store a new intent SUBMITTED, or DENIED by the risk limits, counting it in the
         day's limits in the same transaction; return (stored intent, whether it is new).
@@ -279,14 +398,15 @@ class OrderManager:
 
         def admit(new: Intent, counters: str | None) -> tuple[Intent, str | None]:
             count, spent = _parse_counters(counters)
+            counts = harvest and counted
             denial = self._risk_denial(
-                new, harvest=harvest, follow_up=follow_up, count=count, day=spent + added
+                new, harvest=counts, follow_up=follow_up, count=count, day=spent + added
             )
             if denial is not None:
                 return replace(new, status=IntentStatus.DENIED, reason=denial), None
             return (
                 replace(new, status=IntentStatus.SUBMITTED),
-                _format_counters(count + (1 if harvest else 0), spent + added),
+                _format_counters(count + (1 if counts else 0), spent + added),
             )
 
         return await self._repo.admit_intent(intent, _risk_key(self.today()), admit)
@@ -586,34 +706,83 @@ class OrderManager:
             if intent.kind is IntentKind.HARVEST_SELL:
                 self.harvests_completed.append(intent)
             await self._start_replacement(intent)
+        elif intent.kind in _FOLLOWS and intent.filled_quantity > ZERO and intent.parent_intent_id:
+            # A buy of a sale's proceeds is done: buy what its fill left over.
+            parent = intent.parent_intent_id
+            sale = self._sales.get(parent) or await self._repo.get_intent(parent)
+            if sale is not None:
+                await self._start_replacement(sale)
 
     async def _start_replacement(self, sale: Intent) -> None:
-        """Buy the replacement with the sale's actual proceeds, once a quote is known."""
-        symbol = sale.payload.get("replacement")
-        if not symbol:
+        """Buy the replacement with the sale's actual proceeds, once a quote is known.
+
+        The proceeds are spent in a chain of buys with deterministic ids (`follow_up_id`):
+        each is sized at its limit price (the first at the ask plus slippage, the later ones at
+        the ask), so it never spends more than what is left, fees included, and stays within
+        `max_order_notional`; once one is done, the next buys what its fill left over, until
+        less than a cent (fractional shares) or one share is left. The replacement is checked
+        with the wash guard, and must have a fresh quote, before each buy is sent.
+        """
+        planned = sale.payload.get("replacement")
+        if not planned:
             log.info("harvest_holding_cash", intent_id=sale.intent_id)
             return
         kind = _FOLLOW_UP[sale.kind]
-        rid = intent_id(kind, sale.intent_id)
-        if rid in self._open or await self._repo.get_intent(rid) is not None:
+        chain = await self._chain(kind, sale)
+        if chain is None:
             return
-        quote = self._quotes(symbol)
-        if quote is None or not quote.ask > 0:
+        n, spent, bought = chain
+        rid = follow_up_id(kind, sale.intent_id, n)
+        budget = sale.filled_notional
+        left = budget - spent
+        if bought is not None and left < CENT:
+            self._sales.pop(sale.intent_id, None)
+            self._chains.pop(sale.intent_id, None)
+            return
+        self._sales[sale.intent_id] = sale
+        symbol, wait, why = self._replacement_symbol(
+            sale, bought or str(planned), first=bought is None
+        )
+        if symbol is None:
+            log.warning(
+                "replacement_blocked",
+                intent_id=sale.intent_id,
+                symbol=bought or planned,
+                reason=why,
+                cash=str(left),
+            )
+            return
+        quote = self.fresh_quote(symbol)
+        if quote is None or wait:
             log.info("replacement_waiting_for_quote", intent_id=sale.intent_id, symbol=symbol)
             self._awaiting.setdefault(symbol, {})[sale.intent_id] = None
             self.on_awaiting(symbol)
             return
-        budget = sale.filled_notional
-        limit = _up(quote.ask_decimal * (1 + self._slippage))
-        step = Decimal("0.0001") if self._fractional else Decimal(1)
-        qty = (budget / limit).quantize(step, rounding=ROUND_DOWN)
-        if qty <= ZERO:
+        if symbol != planned and bought is None:
             log.warning(
-                "replacement_too_small",
+                "replacement_changed",
                 intent_id=sale.intent_id,
-                budget=str(budget),
-                limit_price=str(limit),
+                planned=planned,
+                symbol=symbol,
+                reason=why,
             )
+        # The first buy may pay up to the slippage above the ask; what that leaves over is
+        # bought at the ask (a small order: it may rest until filled or expired).
+        limit = _up(quote.ask_decimal * (1 + (self._slippage if n == 1 else ZERO)))
+        chunk = min(left - self._fee, self.risk.max_order_notional)  # the fee is paid too
+        qty = (chunk / limit).quantize(self._step, rounding=ROUND_DOWN)
+        if qty <= ZERO:
+            if bought is None:
+                log.warning(
+                    "replacement_too_small",
+                    intent_id=sale.intent_id,
+                    budget=str(budget),
+                    limit_price=str(limit),
+                )
+            else:
+                log.info("replacement_done", intent_id=sale.intent_id, cash=str(left))
+            self._sales.pop(sale.intent_id, None)
+            self._chains.pop(sale.intent_id, None)
             return
         intent = Intent(
             intent_id=rid,
@@ -624,17 +793,20 @@ class OrderManager:
             quantity=qty,
             limit_price=limit,
             parent_intent_id=sale.intent_id,
-            reason=f"replacement for {sale.symbol}",
+            reason=f"replacement for {sale.symbol}" + (f" (part {n})" if n > 1 else ""),
             payload={
-                "budget": str(budget),
+                "budget": str(budget if n == 1 else left),
                 "replaces": sale.symbol,
                 "trade_date": self.today().isoformat(),
             },
         )
-        reserved = Decimal(str(sale.payload.get("reserved_notional", "0")))
+        # Each buy draws on what the sale reserved in the day's notional, less what the earlier
+        # buys spent: the day's count grows only by what the chain spends beyond it.
+        reserved = max(ZERO, Decimal(str(sale.payload.get("reserved_notional", "0"))) - spent)
         saved, created = await self._admit(intent, harvest=False, reserved=reserved)
         if saved.status.terminal:
             if created:
+                self.denials.append(saved)
                 log.warning("replacement_denied", intent_id=rid, reason=saved.reason)
             return
         self._open[rid] = saved
@@ -642,6 +814,60 @@ class OrderManager:
             await self._send(saved)  # new, so nothing to ask the broker first
         else:
             await self._submit(saved)
+
+    async def _chain(
+        self, kind: IntentKind, sale: Intent
+    ) -> tuple[int, Decimal, str | None] | None:
+        """Return the number of the next buy of `sale`'s proceeds, what the earlier ones spent
+        and the symbol they bought; None while one is in flight or once one ended unfilled
+        (denied, rejected or canceled: reported when it happened)."""
+        # Buys that ended filled never change: walk on from the last one seen.
+        n, spent, bought = self._chains.get(sale.intent_id, (1, ZERO, None))
+        while True:
+            rid = follow_up_id(kind, sale.intent_id, n)
+            if rid in self._open:
+                return None  # in flight: its end starts the next
+            earlier = await self._repo.get_intent(rid)
+            if earlier is None:
+                return n, spent, bought
+            if not earlier.status.terminal or earlier.filled_quantity <= ZERO:
+                return None
+            spent += earlier.filled_notional
+            bought = earlier.symbol
+            n += 1
+            self._chains[sale.intent_id] = (n, spent, bought)
+
+    def _replacement_symbol(
+        self, sale: Intent, planned: str, *, first: bool
+    ) -> tuple[str | None, bool, str]:
+        """Return the symbol to buy now for `sale`, whether to wait for its quote, and why.
+
+        The planned replacement if the guard still allows it and it has a fresh quote; else
+        the next allowed member of its group with one; else the planned one, allowed but not
+        quoted, to wait for; else None (the guard refuses every member).
+        """
+        check = self.replacement_check
+        if check is None:
+            return planned, False, ""
+        # Only a harvest's first buy may change symbol: a swap back buys the original back,
+        # and a later buy tops up what the first one bought.
+        may_switch = first and sale.kind is IntentKind.HARVEST_SELL
+        allowed, refusals = check(sale.symbol, planned, True)
+        if allowed == planned or (allowed is not None and may_switch):
+            return allowed, False, refusals
+        unpriced, _ = check(sale.symbol, planned, False)
+        if unpriced == planned:
+            return planned, True, refusals
+        return None, False, refusals
+
+    def fresh_quote(self, symbol: str) -> Quote | None:
+        """Return the latest fresh quote of `symbol` that can price a purchase, or None."""
+        quote = self._quotes(symbol)
+        if quote is None or not 0 < quote.ask < float("inf"):
+            return None
+        if not fresh(Price(quote.bid_decimal, quote.ask_decimal, quote.at), self._now()):
+            return None
+        return quote
 
     async def on_quote(self, quote: Quote) -> None:
         """Start replacements that were waiting for a quote of this symbol."""
@@ -699,6 +925,21 @@ class OrderManager:
         # A sale that finished while we were down still needs its replacement.
         for sale in await self._repo.finished_harvests_without_replacement():
             await self._start_replacement(sale)
+        await self._resume_top_ups()
+
+    async def _resume_top_ups(self) -> None:
+        """Continue the buys of recent sales' proceeds that a stop interrupted (the last buy
+        done, the next, buying what it left over, never created)."""
+        since = (self.today() - REPLACEMENT_QUOTE_MAX_AGE).isoformat()
+        sales: dict[str, None] = {}
+        for kind in _FOLLOWS:
+            for buy in await self._repo.intents_of_kind(kind, (IntentStatus.FILLED,)):
+                if buy.parent_intent_id and str(buy.payload.get("trade_date", "")) >= since:
+                    sales[buy.parent_intent_id] = None
+        for sale_id in sales:
+            sale = await self._repo.get_intent(sale_id)
+            if sale is not None:
+                await self._start_replacement(sale)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -320,6 +320,41 @@ class Ledger:
         group = self._groups.get(self.identity.key(symbol))
         return group.last_loss_sale if group else None
 
+    def wash_replacements(
+        self,
+        parcels: Sequence[Parcel],
+        day: date,
+        at_loss: Callable[[Parcel], bool] = lambda p: True,
+    ) -> list[Parcel]:
+        """Return the held parcels that would wash a loss if `parcels` were sold on `day`.
+
+        A pure query (the ledger is not changed): `parcels` in the order the sale relieves
+        them, `at_loss` telling which of them it sells at a loss. For each loss, the
+        replacement shares the ledger's own matching (`_replacements`, the code a sale runs)
+        would find, in any account of the household, an IRA included (Rev. Rul. 2008-5):
+        shares the same sale relieves later count, being held at the moment of that loss
+        (convention 3); shares it relieved before do not. Empty exactly when the sale would
+        wash nothing. The purchases in the 30 days after the sale are the caller's to avoid.
+        """
+        if not parcels:
+            return []
+        first = parcels[0]
+        if not self._wash_applies(first.symbol) or self.account_type(first.account).tax_advantaged:
+            return []
+        group = self._groups.get(self.identity.key(first.symbol))
+        if group is None:
+            return []
+        relieved: set[int] = set()
+        found: dict[int, Parcel] = {}
+        for p in parcels:
+            relieved.add(id(p))
+            if not at_loss(p):
+                continue
+            for candidate in self._replacements(group, p.lot_id, day):
+                if id(candidate) not in relieved:
+                    found.setdefault(id(candidate), candidate)
+        return list(found.values())
+
     def wash_sales_apply(self, symbol: str) -> bool:
         """Return whether the wash-sale rule reaches `symbol` (not for crypto by default)."""
         return self._wash_applies(symbol)
@@ -610,16 +645,32 @@ class Ledger:
             or recent[0].replacement_used
         ):
             recent.popleft()
-        for candidate in recent:  # washing never adds to or removes from `recent`
-            if candidate.quantity <= ZERO or candidate.replacement_used:
-                continue
-            if candidate.lot_id == portion.lot_id and not self.conventions.own_lot_replaces:
-                continue
+        # Washing never adds to or removes from `recent`.
+        for candidate in self._replacements(group, portion.lot_id, portion.date_sold):
             rest = self._wash(sale, portion, self._lots[candidate.lot_id], candidate)
             if rest is None:
                 return None
             portion = rest
         return portion
+
+    def _replacements(self, group: _Group, lot_id: str, date_sold: date) -> Iterator[Parcel]:
+        """Yield the parcels that may replace shares of `lot_id` sold at a loss on
+        `date_sold`, in the order they are matched (acquisition): held, bought in the 30 days
+        up to the sale, not yet a replacement, and not of the sold lot itself (convention 2).
+        """
+        earliest = date_sold - self._window
+        own_lot_replaces = self.conventions.own_lot_replaces
+        for candidate in group.recent:
+            if (
+                candidate.quantity <= ZERO
+                or candidate.replacement_used
+                or candidate.acquired < earliest
+                or candidate.acquired > date_sold
+            ):
+                continue
+            if candidate.lot_id == lot_id and not own_lot_replaces:
+                continue
+            yield candidate
 
     def _wash(
         self, sale: _Sale, portion: _Portion, lot: _Lot, replacement: Parcel

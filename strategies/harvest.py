@@ -60,6 +60,7 @@ class Candidate:
     net_loss: Decimal
     tax_value: Decimal
     specific_lot: str | None
+    parcels: tuple[Parcel, ...] = ()
 
     @property
     def estimated_tax_saved(self) -> Decimal:
@@ -123,7 +124,30 @@ def evaluate(
     specific_lots: bool,
 ) -> Candidate | None:
     """Return the share set with the largest qualifying net loss, or None."""
-    best: Candidate | None = None
+    found = candidates(
+        account,
+        parcels,
+        bid=bid,
+        ask=ask,
+        today=today,
+        params=params,
+        specific_lots=specific_lots,
+    )
+    return found[0] if found else None
+
+
+def candidates(
+    account: str,
+    parcels: Sequence[Parcel],
+    *,
+    bid: Decimal,
+    ask: Decimal,
+    today: date,
+    params: HarvestParams,
+    specific_lots: bool,
+) -> list[Candidate]:
+    """Return every qualifying share set, the largest net loss first (ties: relief order)."""
+    found = []
     for chosen in share_sets(parcels, specific_lots):
         c = _judge(
             account,
@@ -134,9 +158,10 @@ def evaluate(
             params=params,
             specific_lots=specific_lots,
         )
-        if c is not None and (best is None or c.net_loss > best.net_loss):
-            best = c
-    return best
+        if c is not None:
+            found.append(c)
+    found.sort(key=lambda c: -c.net_loss)  # stable: equal losses keep the relief order
+    return found
 
 
 def _judge(
@@ -176,4 +201,5 @@ def _judge(
         net_loss=net_loss,
         tax_value=tax_value,
         specific_lot=lot_ids[0] if specific_lots else None,
+        parcels=tuple(parcels),
     )

@@ -1,15 +1,15 @@
 """The wash-sale guard: the daemon must never create a wash sale itself.
 
-Both directions, household-wide, from the ledger (IRC §1091(a), 30 days either side):
+Both directions, household-wide (IRC §1091(a), 30 days either side):
 
-* no harvest of a lot while anything substantially identical was bought in the prior 30 days
-  in any account (IRA buys and dividend reinvestments included: they are purchases in the
-  journal) or a buy of it is pending;
+* no harvest of shares the ledger's own matching would wash: replacement shares bought in the
+  prior 30 days and still held, in any account (IRA buys and dividend reinvestments included:
+  they are purchases in the journal), never the sold lot's own purchase (convention 2); nor
+  while a buy of anything substantially identical is pending;
 * no buy of anything substantially identical to a security sold at a loss in the last 30 days,
   or whose loss sale is pending.
 
-The guard reads two facts per identical group, the last purchase date and the last loss-sale
-date, through callables, so it stays pure.
+The guard asks the ledger through callables (`for_ledger` wires them), so it stays pure.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from ledger.engine import Ledger
 from ledger.identity import Identity
+from ledger.model import Parcel
 
 LastDate = Callable[[str], date | None]
+AtLoss = Callable[[Parcel], bool]
+Replacements = Callable[[Sequence[Parcel], date, AtLoss], Sequence[Parcel]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,21 +32,45 @@ class WashGuard:
     """Decide whether a harvest sale or a purchase would create a wash sale."""
 
     identity: Identity
-    last_purchase: LastDate
+    replacements: Replacements
     last_loss_sale: LastDate
     applies: Callable[[str], bool]
     window_days: int = 30
 
+    @classmethod
+    def for_ledger(cls, ledger: Callable[[], Ledger]) -> WashGuard:
+        """Return the guard over the ledger `ledger()` returns (the current one)."""
+        return cls(
+            identity=ledger().identity,
+            replacements=lambda parcels, day, at_loss: ledger().wash_replacements(
+                parcels, day, at_loss
+            ),
+            last_loss_sale=lambda s: ledger().last_loss_sale(s),
+            applies=lambda s: ledger().wash_sales_apply(s),
+            window_days=ledger().conventions.window_days,
+        )
+
     def harvest_blocked(
-        self, symbol: str, today: date, pending_buys: Collection[str] = ()
+        self,
+        parcels: Sequence[Parcel],
+        today: date,
+        pending_buys: Collection[str] = (),
+        at_loss: AtLoss = lambda p: True,
     ) -> str | None:
-        """Return why selling `symbol` at a loss today would be washed, or None."""
-        if not self.applies(symbol):
+        """Return why selling `parcels` (in relief order; `at_loss` says which at a loss)
+        today would be washed, or None."""
+        if not parcels or not self.applies(parcels[0].symbol):
             return None
-        bought = self.last_purchase(symbol)
-        if bought is not None and today - bought <= timedelta(days=self.window_days):
-            return f"identical security bought on {bought} (within {self.window_days} days)"
-        for pending in pending_buys:
+        symbol = parcels[0].symbol
+        found = self.replacements(parcels, today, at_loss)
+        if found:
+            lots = ", ".join(f"{p.lot_id} in {p.account} bought {p.acquired}" for p in found[:3])
+            more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+            return (
+                f"identical shares bought within {self.window_days} days would replace the "
+                f"sold ones: {lots}{more}"
+            )
+        for pending in sorted(pending_buys):
             if self.identity.identical(pending, symbol):
                 return f"a buy of {pending} is pending"
         return None
@@ -56,7 +84,7 @@ class WashGuard:
         sold = self.last_loss_sale(symbol)
         if sold is not None and today - sold <= timedelta(days=self.window_days):
             return f"identical security sold at a loss on {sold} (within {self.window_days} days)"
-        for pending in pending_loss_sales:
+        for pending in sorted(pending_loss_sales):
             if self.identity.identical(pending, symbol):
                 return f"a loss sale of {pending} is pending"
         return None
@@ -67,19 +95,26 @@ class WashGuard:
         substitutes: Sequence[Sequence[str]],
         today: date,
         pending_loss_sales: Collection[str] = (),
+        *,
+        priced: Callable[[str], bool] = lambda s: True,
+        exclude: Collection[str] = (),
     ) -> tuple[str | None, list[str]]:
-        """Return the first allowed member of `symbol`'s substitutes group, and the refusals.
+        """Return the first allowed and `priced` member of `symbol`'s substitutes group, and
+        the refusals.
 
-        Members substantially identical to `symbol` are never replacements.
+        Members substantially identical to `symbol`, and those in `exclude`, are never
+        replacements.
         """
         refusals: list[str] = []
         for group in substitutes:
             if symbol not in group:
                 continue
             for candidate in group:
-                if self.identity.identical(candidate, symbol):
+                if candidate in exclude or self.identity.identical(candidate, symbol):
                     continue
                 reason = self.buy_blocked(candidate, today, {*pending_loss_sales, symbol})
+                if reason is None and not priced(candidate):
+                    reason = "no fresh quote"
                 if reason is None:
                     return candidate, refusals
                 refusals.append(f"{candidate}: {reason}")

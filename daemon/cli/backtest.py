@@ -161,4 +161,9 @@ def print_summary(
         table.add_row(f"price rows skipped ({reason})", str(count))
     for warning in result.warnings:
         table.add_row("[bold]warning[/bold]", warning)
+    if result.risk_denials:
+        table.add_row(
+            "orders denied",
+            ", ".join(f"{n} by {kind}" for kind, n in sorted(result.risk_denials.items())),
+        )
     console.print(table)

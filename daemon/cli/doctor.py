@@ -5,7 +5,8 @@ active and may trade; the broker's market clock; the broker's calendar agrees wi
 calendar the scheduler uses (next 30 days); lot relief is FIFO (Alpaca cannot do otherwise);
 the ledger (the journal plus the broker's FILL activities not journaled yet, replayed in
 memory: nothing is written) matches the broker's positions; no symbol is halted. Then it
-evaluates every taxable position, FIFO prefixes as Alpaca relieves them, against the latest
+decides every position with the daemon's own decision function (`strategies.decision`: FIFO
+prefixes as Alpaca relieves them, the wash guard, halts, the New York date) at the latest
 quotes from REST (the market-data API, else each position's current price).
 
 Exit status 0 when every check passes, 1 otherwise. Secrets are never printed: credentials
@@ -30,7 +31,7 @@ from adapters.alpaca.parsing import dec, is_crypto
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
-from daemon.app import harvest_params, make_ledger
+from daemon.app import broker_relief, decision_policy, make_ledger
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
 from daemon.logging import configure_logging
@@ -41,7 +42,8 @@ from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from ledger.errors import LedgerError
 from ledger.model import LedgerEvent
-from strategies.harvest import evaluate
+from strategies.decision import Action as Act
+from strategies.decision import Price, decide_positions
 
 NEW_YORK = ZoneInfo("America/New_York")
 Prices = dict[str, tuple[Decimal, Decimal]]
@@ -75,6 +77,8 @@ class Diagnosis:
 
     checks: list[Check] = field(default_factory=list)
     harvests: list[Harvestable] = field(default_factory=list)
+    # Positions with a qualifying loss the daemon would not harvest now, with the reason.
+    not_harvested: list[tuple[str, str, str]] = field(default_factory=list)
     prices_from: str = ""
 
     @property
@@ -160,9 +164,11 @@ async def _check_account(out: Diagnosis, settings: Settings, broker: AlpacaBroke
     ledger, halted = await _reconciled_ledger(out, settings, broker)
     if ledger is None:
         return
-    symbols = sorted({s for (acct, s) in ledger.positions() if acct == broker.account})
+    held = {s for (acct, s) in ledger.positions() if acct == broker.account}
+    # The substitutes too: a harvest needs its replacement priced.
+    symbols = sorted(held.union(*(g for g in settings.substitute_groups() if held & set(g))))
     prices, out.prices_from = await _latest_prices(settings, broker, symbols)
-    out.harvests = _harvestable(settings, ledger, prices, halted)
+    out.harvests, out.not_harvested = _harvestable(settings, ledger, prices, halted)
 
 
 async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) -> None:
@@ -278,33 +284,35 @@ async def _latest_prices(
 
 def _harvestable(
     settings: Settings, ledger: Ledger, prices: Prices, halted: set[str]
-) -> list[Harvestable]:
-    """Evaluate every taxable position (FIFO prefixes) at its latest price."""
-    params = harvest_params(settings)
-    today = datetime.now(UTC).astimezone(NEW_YORK).date()
+) -> tuple[list[Harvestable], list[tuple[str, str, str]]]:
+    """Decide every taxable position as the daemon would at the latest prices (Alpaca relieves
+    FIFO, the wash guard, halts, the New York trading date)."""
+    now = datetime.now(UTC)
+    relief = broker_relief(settings)
+    decisions = decide_positions(
+        ledger,
+        decision_policy(settings, relief),
+        method=relief.method,
+        prices={s: Price(bid, ask, now) for s, (bid, ask) in prices.items()},
+        today=now.astimezone(NEW_YORK).date(),
+        halted=halted,
+    )
     out = []
-    for account, symbol in sorted(ledger.positions()):
-        if ledger.account_type(account).tax_advantaged or symbol in halted:
+    refused = []
+    for account, symbol, d in decisions:
+        c = d.candidate
+        if c is None:
             continue
-        if symbol not in prices:
-            continue
-        bid, ask = prices[symbol]
-        c = evaluate(
-            account,
-            list(ledger.parcels(account, symbol)),
-            bid=bid,
-            ask=ask,
-            today=today,
-            params=params,
-            specific_lots=False,
-        )
-        if c is not None:
+        if d.action is Act.HARVEST:
+            bid = prices[symbol][0]
             out.append(
                 Harvestable(
                     account, symbol, c.lot_ids, c.quantity, bid, c.net_loss, c.estimated_tax_saved
                 )
             )
-    return out
+        else:
+            refused.append((account, symbol, d.reason))
+    return out, refused
 
 
 def _print(diagnosis: Diagnosis, console: Console) -> None:
@@ -313,6 +321,8 @@ def _print(diagnosis: Diagnosis, console: Console) -> None:
         console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
     if not diagnosis.prices_from:
         return
+    for account, symbol, reason in diagnosis.not_harvested:
+        console.print(f"Not harvested: {symbol} in {account}: {reason}", highlight=False)
     if not diagnosis.harvests:
         console.print(f"Nothing to harvest now (prices: {diagnosis.prices_from}).")
         return

@@ -18,10 +18,12 @@ from rich.table import Table
 from adapters.base import Broker
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
+from adapters.storage.records import Intent, IntentKind, IntentStatus
 from adapters.storage.repository import Repository
 from daemon.app import (
+    broker_relief,
     build_daemon,
-    harvest_params,
+    decision_policy,
     make_ledger,
     trading_enabled,
 )
@@ -33,12 +35,14 @@ from daemon.hooks import EngineHooks
 from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
+from daemon.orders import NEW_YORK, denial_kind, pending_buys_of, pending_sells_of
 from daemon.scheduler import DaemonScheduler
 from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
 from daemon.supervisor import supervise
 from ledger.engine import Ledger
-from strategies.harvest import evaluate
+from strategies.decision import Action as Act
+from strategies.decision import Decision, Price, decide_positions
 
 ConfigOption = Annotated[Path | None, typer.Option(help="tlh.toml (default ./tlh.toml)")]
 log = structlog.get_logger("tlh.run")
@@ -181,16 +185,22 @@ def status(config: ConfigOption = None) -> None:
     """Show mode, broker, journal, open lots and orders in flight."""
     settings = load_settings_or_exit(config)
 
-    async def gather() -> tuple[Ledger, list[object], list[object], int]:
+    async def gather() -> tuple[Ledger, list[object], list[object], int, list[Intent]]:
         ledger, repo = await _load_ledger(settings)
+        denied = [
+            i
+            for kind in IntentKind
+            for i in await repo.intents_of_kind(kind, (IntentStatus.DENIED,))
+        ]
         return (
             ledger,
             list(await repo.open_intents()),
             list(await repo.active_halts()),
             len(await repo.load_journal()),
+            denied,
         )
 
-    ledger, intents, halts, entries = asyncio.run(gather())
+    ledger, intents, halts, entries, denied = asyncio.run(gather())
     table = Table(title="tlh status", show_header=False)
     table.add_column("what")
     table.add_column("value")
@@ -206,7 +216,22 @@ def status(config: ConfigOption = None) -> None:
     table.add_row("sale rows", str(len(ledger.sales)))
     table.add_row("orders in flight", str(len(intents)))
     table.add_row("halted symbols", ", ".join(h.symbol for h in halts) or "none")  # type: ignore[attr-defined]
+    table.add_row("orders denied", _denials(denied))
     Console().print(table)
+
+
+def _denials(denied: list[Intent]) -> str:
+    """Summarize the orders the risk limits (or halts, or dry run) denied: how many by which
+    limit, and the latest with its reason."""
+    if not denied:
+        return "none"
+    counts: dict[str, int] = {}
+    for i in denied:
+        kind = denial_kind(i.reason)
+        counts[kind] = counts.get(kind, 0) + 1
+    last = max(denied, key=lambda i: i.created_at or datetime.min.replace(tzinfo=UTC))
+    by = ", ".join(f"{n} by {k}" for k, n in sorted(counts.items()))
+    return f"{by}; latest: {last.symbol} on {last.payload.get('trade_date', '?')}: {last.reason}"
 
 
 @app.command("harvest")
@@ -218,13 +243,14 @@ def harvest(
         list[str] | None,
         typer.Option(
             help=(
-                "Current price as SYMBOL=PRICE (repeatable); positions without a price are skipped."
+                "Current price as SYMBOL=PRICE (repeatable); positions without a price are "
+                "skipped, and a substitute without one is not a replacement."
             )
         ),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Show what would be harvested now (the daemon itself places orders: `tlh run`)."""
+    """Show what the daemon would decide now (it places orders itself: `tlh run`)."""
     if not dry_run:
         _fail("harvest places no orders itself; use --dry-run to preview, `tlh run` to trade")
     settings = load_settings_or_exit(config)
@@ -232,41 +258,67 @@ def harvest(
     for item in price or []:
         symbol, _, text = item.partition("=")
         try:
-            prices[symbol.strip().upper()] = Decimal(text)
+            value = Decimal(text)
         except InvalidOperation:
             _fail(f"--price {item!r}: expected SYMBOL=PRICE")
-    ledger, _repo = asyncio.run(_load_ledger(settings))
-    params = harvest_params(settings)
-    today = datetime.now(UTC).date()
+        if not value.is_finite() or value <= 0:
+            _fail(f"--price {item!r}: the price must be a positive number")
+        prices[symbol.strip().upper()] = value
+    decisions = asyncio.run(preview(settings, prices))
     table = Table(title="Would harvest (dry run)")
-    for col in ("account", "symbol", "lots", "quantity", "net loss", "est. tax saved"):
+    for col in ("account", "symbol", "lots", "quantity", "net loss", "est. tax saved", "decision"):
         table.add_column(col)
-    found = 0
-    for account, symbol in sorted(ledger.positions()):
-        if ledger.account_type(account).tax_advantaged or symbol not in prices:
+    shown = 0
+    for account, symbol, d in decisions:
+        c = d.candidate
+        if c is None:
             continue
-        bid = prices[symbol]
-        c = evaluate(
+        shown += 1
+        table.add_row(
             account,
-            list(ledger.parcels(account, symbol)),
-            bid=bid,
-            ask=bid,
-            today=today,
-            params=params,
-            specific_lots=True,
+            symbol,
+            ", ".join(c.lot_ids),
+            str(c.quantity),
+            f"{c.net_loss:,.2f}",
+            f"{c.estimated_tax_saved:,.2f}",
+            d.reason if d.action is not Act.HARVEST else f"harvest: {d.reason}",
         )
-        if c is not None:
-            found += 1
-            table.add_row(
-                account,
-                symbol,
-                ", ".join(c.lot_ids),
-                str(c.quantity),
-                f"{c.net_loss:,.2f}",
-                f"{c.estimated_tax_saved:,.2f}",
-            )
     console = Console()
-    if found:
+    if shown:
         console.print(table)
     else:
         console.print("Nothing to harvest at these prices.")
+
+
+async def preview(
+    settings: Settings, prices: dict[str, Decimal], now: datetime | None = None
+) -> list[tuple[str, str, Decision]]:
+    """Decide every priced position as the daemon would `now`, from the journal and the
+    orders in flight (New York trading date; the broker's lot relief; halts)."""
+    db = create_engine(settings.database.url)
+    try:
+        await upgrade_database(db)
+        repo = Repository(db)
+        ledger = make_ledger(settings)
+        ledger.apply_all(r.to_event() for r in await repo.load_journal())
+        open_intents = await repo.open_intents()
+        waiting = await repo.finished_harvests_without_replacement()
+        halts = await repo.active_halts()
+    finally:
+        await db.dispose()
+    now = now or datetime.now(UTC)
+    relief = broker_relief(settings)
+    return decide_positions(
+        ledger,
+        decision_policy(settings, relief),
+        method=relief.method,
+        prices={s: Price(p, p, now) for s, p in prices.items()},
+        today=now.astimezone(NEW_YORK).date(),
+        halted={h.symbol for h in halts},
+        busy={(i.account, i.symbol) for i in open_intents},
+        pending_buys=pending_buys_of(
+            open_intents,
+            (str(w.payload["replacement"]) for w in waiting if w.payload.get("replacement")),
+        ),
+        pending_loss_sales=pending_sells_of(open_intents),
+    )

@@ -57,9 +57,13 @@ async def test_doctor_passes_and_shows_the_harvest_it_would_make(
     fake: FakeAlpaca, tmp_path: Path
 ) -> None:
     """Issue §6: credentials, connectivity, account, clock and reconciliation pass (exit 0),
-    and the losing VTI lot is listed at the broker's current price; no secret is printed."""
+    and the losing VTI lot is listed at the broker's current price; no secret is printed.
+    Issue #13 A.8: doctor decides as the daemon does, so the substitute must be priced too
+    (here from the positions: SCHB is held elsewhere in the account)."""
     hold(fake, "VTI", "40", "200")
+    hold(fake, "SCHB", "1", "50")
     fake.set_quote("VTI", "179.98", "180.02")
+    fake.set_quote("SCHB", "50.00", "50.02")
     load_exchange_calendar(fake)
 
     status, out = await doctor(fake, tmp_path)
@@ -90,6 +94,7 @@ async def test_doctor_prices_positions_with_the_latest_rest_quotes(
     """Issue §6: the harvest preview uses the latest quotes from the market-data REST API."""
     hold(quoting_fake, "VTI", "40", "200")
     quoting_fake.set_quote("VTI", "179.50", "179.54")
+    quoting_fake.set_quote("SCHB", "50.00", "50.02")
     load_exchange_calendar(quoting_fake)
 
     status, out = await doctor(quoting_fake, tmp_path)
@@ -97,6 +102,23 @@ async def test_doctor_prices_positions_with_the_latest_rest_quotes(
     assert status == 0, out
     assert "latest quotes (market-data REST)" in out
     assert "179.50" in out or "179.5" in out
+
+
+async def test_doctor_does_not_propose_a_harvest_whose_replacement_has_no_price(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """Issue #13 A.8: doctor makes the daemon's decision. Nothing prices SCHB (no market-data
+    quotes, not held): like the daemon, doctor does not harvest VTI, and says why."""
+    hold(fake, "VTI", "40", "200")
+    fake.set_quote("VTI", "179.98", "180.02")
+    load_exchange_calendar(fake)
+
+    status, out = await doctor(fake, tmp_path)
+
+    assert status == 0, out
+    assert "Not harvested: VTI in" in out
+    assert "no_replacement: SCHB: no fresh quote" in out
+    assert "Would harvest now" not in out
 
 
 async def test_doctor_fails_on_rejected_credentials_without_printing_them(

@@ -10,7 +10,7 @@ stream delivers it (`engine.handle` then `engine.drain`), and restart on the sam
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,7 +25,7 @@ from daemon.app import Daemon, build_daemon
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Fill, Quote
-from daemon.orders import OrderManager, intent_id
+from daemon.orders import OrderManager, follow_up_id, intent_id
 from daemon.settings import Settings
 from ledger.engine import Ledger
 from ledger.model import Action, Trade
@@ -71,6 +71,13 @@ class SpyBroker(SimBroker):
         self.repo: Repository | None = None
         self.stored_at_submit: dict[str, Intent | None] = {}
         self.fills_outage = 0
+        self.stale_feed: set[str] = set()
+        self.after_submit: Callable[[OrderRequest], None] = lambda order: None
+
+    def quote_is_fresh(self, quote: Quote) -> bool:
+        """Answer as a broker whose feed of the symbols in `stale_feed` went quiet
+        (adapters.base.MarketDataHealth): their stored quotes may not price an order."""
+        return quote.symbol not in self.stale_feed
 
     async def fills_since(self, since: datetime | None) -> list[Fill]:
         """Fail during an outage, else behave exactly as `SimBroker.fills_since`."""
@@ -85,7 +92,9 @@ class SpyBroker(SimBroker):
             self.stored_at_submit[order.client_order_id] = await self.repo.get_intent(
                 order.client_order_id
             )
-        return await super().submit(order)
+        snapshot = await super().submit(order)
+        self.after_submit(order)
+        return snapshot
 
 
 @dataclass
@@ -219,6 +228,15 @@ class Rig:
         assert stored is not None, f"no intent {client_order_id}"
         return stored
 
+    async def buys_of(
+        self, sale_id: str, kind: IntentKind = IntentKind.REPLACEMENT_BUY
+    ) -> list[Intent]:
+        """Return the buys that spent a sale's proceeds: the replacement, then its top-ups."""
+        buys = []
+        while buy := await self.repo.get_intent(follow_up_id(kind, sale_id, len(buys) + 1)):
+            buys.append(buy)
+        return buys
+
     async def close(self) -> None:
         """Stop the daemon (close the broker connection and the database)."""
         if not self.closed:
@@ -235,12 +253,15 @@ async def open_rig(
     costs: SimCosts | None = None,
     seqs: Iterator[int] | None = None,
     start: bool = True,
+    fractional: bool = True,
 ) -> Rig:
     """Build a daemon on `url` and start it (startup = recovery) unless `start` is False."""
     settings = settings or make_settings()
     clock = clock or SimulatedClock(T0)
     broker = broker or SpyBroker(clock.now, costs)
-    daemon = await build_daemon(settings, broker, clock.now, database_url=url)
+    daemon = await build_daemon(
+        settings, broker, clock.now, database_url=url, fractional=fractional
+    )
     if isinstance(broker, SpyBroker):
         broker.repo = daemon.repo
     rig = Rig(daemon=daemon, broker=broker, clock=clock, settings=settings, url=url)

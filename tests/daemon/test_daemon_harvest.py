@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
-from daemonkit import TAXABLE, Rig, Rigs
+from daemonkit import TAXABLE, Rig, Rigs, make_settings
 
 from adapters.sim.broker import SimCosts
 from adapters.storage.records import IntentKind, IntentStatus
@@ -28,9 +28,12 @@ async def test_falling_bid_harvests_then_buys_the_first_substitute_with_the_actu
     member of the lot's `[[substitutes]]` group, sized from the sale's actual proceeds; journal
     holds both fills; ledger shows the replacement lot."
 
-    The broker charges $1 an order, so the actual proceeds ($7,199) differ from bid x shares.
+    The broker charges $1 an order, so the actual proceeds ($7,199) differ from bid x shares;
+    the buys pay their fees from the proceeds too.
     """
-    rig = await rigs.open(costs=SimCosts(fee_per_order=FEE))
+    rig = await rigs.open(
+        costs=SimCosts(fee_per_order=FEE), settings=make_settings(harvest={"fee_per_order": FEE})
+    )
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
 
@@ -47,22 +50,29 @@ async def test_falling_bid_harvests_then_buys_the_first_substitute_with_the_actu
     assert before.status is IntentStatus.SUBMITTED
     assert sale.filled_notional == Decimal(40) * Decimal("180.00") - FEE
 
-    buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, sale_id))
+    buy, *top_ups = await rig.buys_of(sale_id)
     assert (buy.symbol, buy.parent_intent_id, buy.status) == ("SCHB", sale_id, IntentStatus.FILLED)
     assert buy.payload["budget"] == str(sale.filled_notional)
     assert buy.limit_price is not None
-    assert buy.quantity == (sale.filled_notional / buy.limit_price).quantize(
-        Decimal("0.0001"), rounding=ROUND_DOWN
+    assert buy.quantity == ((sale.filled_notional - FEE) / buy.limit_price).quantize(
+        Decimal("1e-9"), rounding=ROUND_DOWN
     )
-    assert rig.broker.submissions == 2
+    # What the first fill left (the limit's 0.2% above the ask) is bought too, one fee each.
+    assert [(t.symbol, t.status) for t in top_ups] == [("SCHB", IntentStatus.FILLED)]
+    spent = sum((b.filled_notional for b in (buy, *top_ups)), Decimal(0))
+    assert Decimal(0) <= sale.filled_notional - spent < FEE
+    assert rig.broker.submissions == 3
 
     fills = await rig.fills()
     assert [(f.action, f.symbol, f.quantity, f.lot_id == lot) for f in fills] == [
         (Action.SELL, "VTI", Decimal(40), True),
         (Action.BUY, "SCHB", buy.quantity, False),
+        (Action.BUY, "SCHB", top_ups[0].quantity, False),
     ]
     lots = rig.ledger.open_lots()
-    assert [(x.account, x.symbol, x.quantity) for x in lots] == [(TAXABLE, "SCHB", buy.quantity)]
+    assert [(x.account, x.symbol, x.quantity) for x in lots] == [
+        (TAXABLE, "SCHB", b.quantity) for b in (buy, *top_ups)
+    ]
     assert lots[0].lot_id == fills[1].lot_id
     (sold,) = rig.ledger.sales
     assert (sold.lot_id, sold.proceeds, sold.gain_loss) == (
@@ -135,14 +145,20 @@ async def test_insane_quotes_are_ignored(rig: Rig, bid: float, ask: float) -> No
 
 
 async def test_an_infinite_ask_never_prices_a_replacement(rig: Rig) -> None:
-    """Issue: "Insane quotes ignored". A substitute quoted with an infinite ask must not be the
-    market its replacement is sized from (that raised decimal.InvalidOperation after the sale
-    had filled): the replacement waits for a sane quote."""
+    """Issue: "Insane quotes ignored"; issue #13 A.4: "A harvest may start only when its
+    replacement is priced". A substitute quoted with an infinite ask is not priced: VTI is not
+    sold (ITOT has no quote either); once SCHB is quoted sanely, the next VTI quote harvests,
+    the same day, into SCHB."""
     lot = await rig.hold("VTI", "40", "200")
     await rig.deliver(Quote("SCHB", 50.00, float("inf"), rig.clock.now()))
 
     await rig.quote("VTI", 180.00)
+    assert rig.broker.submissions == 0
+    (reason,) = [r for _a, _s, r in rig.engine.stats.distinct_skips]
+    assert reason == "no_replacement: SCHB: no fresh quote; ITOT: no fresh quote"
+
     await rig.quote("SCHB", 50.00, 50.04)
+    await rig.quote("VTI", 180.00)
 
     buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, rig.harvest_id("VTI", lot)))
     assert (buy.symbol, buy.status, buy.limit_price) == (

@@ -71,7 +71,8 @@ async def test_the_same_lot_on_a_new_day_is_a_new_decision(rig: Rig) -> None:
     second = rig.harvest_id("VTI", lot)
     assert second != first
     assert (await rig.intent(second)).status is IntentStatus.FILLED
-    assert rig.broker.submissions == 3  # the canceled sale, the sale, the replacement
+    # The canceled sale, the sale, the replacement and the top-up of what it left in cash.
+    assert rig.broker.submissions == 4
 
 
 async def test_dry_run_stores_a_denied_intent_and_sends_nothing(rigs: Rigs) -> None:
@@ -101,7 +102,7 @@ async def test_dry_run_stores_a_denied_intent_and_sends_nothing(rigs: Rigs) -> N
 @pytest.mark.parametrize(
     ("risk", "reason"),
     [
-        pytest.param({"max_order_notional": 5000}, "max_order_notional", id="max_order_notional"),
+        pytest.param({"max_order_notional": 100}, "max_order_notional", id="max_order_notional"),
         pytest.param({"kill_switch": True}, "kill switch", id="kill_switch"),
         pytest.param(
             {"max_harvests_per_day": 0}, "max_harvests_per_day", id="max_harvests_per_day=0"
@@ -113,7 +114,8 @@ async def test_a_risk_limit_denies_the_harvest(
 ) -> None:
     """Issue: "Risk limits: max_order_notional, max_harvests_per_day, kill_switch each deny (no
     order)." The intent is stored DENIED with the limit as its reason. The sale would be
-    40 x $179.64 = $7,185.60 (the bid less the limit-price slippage)."""
+    40 x $179.64 = $7,185.60 (the bid less the limit-price slippage); a larger sale is split
+    into orders within `max_order_notional`, but not below one share ($179.64 > $100)."""
     rig = await rigs.open(settings=make_settings(risk=risk))
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00)
@@ -152,7 +154,7 @@ async def test_max_harvests_per_day_denies_the_harvest_past_the_limit(
     assert denied.status is IntentStatus.DENIED
     assert "max_harvests_per_day" in denied.reason
     assert await rig.broker.get_order(denied.intent_id) is None
-    assert rig.broker.submissions == 2  # the VTI sale and its replacement
+    assert rig.broker.submissions == 3  # the VTI sale, its replacement and its top-up
     assert rig.ledger.position(TAXABLE, "VEA") == 100
 
 

@@ -13,9 +13,8 @@ import pytest
 from daemonkit import IRA, TAXABLE, Rig, Rigs, make_settings
 
 from adapters.base import BrokerError
-from adapters.storage.records import IntentKind, IntentStatus, JournalKind
+from adapters.storage.records import IntentStatus, JournalKind
 from daemon.events import Quote, SplitEvent
-from daemon.orders import intent_id
 from ledger.model import Action
 
 
@@ -33,14 +32,17 @@ async def _assert_recovered_once(rig: Rig, lot: str) -> None:
     sale = await rig.intent(sale_id)
     assert (sale.status, sale.filled_quantity) == (IntentStatus.FILLED, Decimal(40))
     assert sale.filled_notional == Decimal("7200.00")
-    buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, sale_id))
-    assert (buy.symbol, buy.status) == ("SCHB", IntentStatus.FILLED)
+    buys = await rig.buys_of(sale_id)  # the replacement and the top-up of what it left
+    assert [(b.symbol, b.status) for b in buys] == [("SCHB", IntentStatus.FILLED)] * 2
     fills = await rig.fills()
-    assert [(f.action, f.symbol) for f in fills] == [(Action.SELL, "VTI"), (Action.BUY, "SCHB")]
+    assert [(f.action, f.symbol) for f in fills] == [(Action.SELL, "VTI")] + [
+        (Action.BUY, "SCHB")
+    ] * 2
     assert fills[0].lot_id == lot
-    assert rig.broker.submissions == 2  # one sale, one replacement
-    assert [(x.symbol, x.quantity) for x in rig.ledger.open_lots()] == [("SCHB", buy.quantity)]
-    assert (await rig.broker.positions()) == {(TAXABLE, "SCHB"): buy.quantity}
+    assert rig.broker.submissions == 3  # one sale, one replacement, one top-up
+    bought = sum((b.quantity for b in buys), Decimal(0))
+    assert sum((x.quantity for x in rig.ledger.open_lots()), Decimal(0)) == bought
+    assert (await rig.broker.positions()) == {(TAXABLE, "SCHB"): bought}
 
 
 async def test_a_sale_filled_while_the_daemon_was_down_is_recovered_on_start(
@@ -58,6 +60,7 @@ async def test_a_sale_filled_while_the_daemon_was_down_is_recovered_on_start(
     replacement as soon as it has a quote for it."""
     rig = await rigs.open(db_url)
     lot = await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00)
     await rig.engine.handle(Quote("VTI", 180.00, 180.04, rig.clock.now()))  # no market yet
     sale_id = rig.harvest_id("VTI", lot)
     assert (await rig.intent(sale_id)).status is IntentStatus.ACCEPTED
@@ -79,19 +82,23 @@ async def test_a_crash_between_sale_and_replacement_places_the_replacement_on_st
     """Issue: "Crash between sale and replacement: ... the sale's fill is recovered into the
     journal exactly once, the replacement is placed, no duplicate sell."
 
-    The sale fills as it is submitted, but the daemon has no SCHB quote yet to size the
-    replacement, and it stops before draining the broker's events. Restarted on the same
+    The sale fills as it is submitted, and the daemon stops before draining the broker's
+    events. Restarted on the same
     database and broker, it subscribes to SCHB (though it now holds nothing of that group),
     places the replacement once SCHB is quoted, and has the sale's fill in the journal exactly
     once."""
     rig = await rigs.open(db_url)
     lot = await rig.hold("VTI", "40", "200")
-    rig.market("SCHB", 50.00)  # the broker has SCHB; the daemon has not seen a quote of it
+    await rig.quote("SCHB", 50.00)  # the restarted daemon will not have seen it
     quote = rig.market("VTI", 180.00)
+    # Once the sale is sent, the feed goes quiet: the replacement must wait for a quote.
+    rig.broker.after_submit = lambda order: rig.broker.stale_feed.update({"SCHB", "ITOT"})
     await rig.engine.handle(quote)  # the sale is submitted and fills; no drain
     assert len(rig.engine.queue) > 0
     assert await rig.repo.finished_harvests_without_replacement() != []
     await rig.close()
+    rig.broker.after_submit = lambda order: None
+    rig.broker.stale_feed.clear()
     rig.advance(minutes=1)
 
     rig = await rigs.restart(rig)
@@ -156,6 +163,7 @@ async def test_a_broker_outage_during_recovery_loses_neither_the_sale_nor_the_re
     never becomes final before the fills it reports are in the journal."""
     rig = await rigs.open(db_url)
     lot = await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00)
     await rig.engine.handle(Quote("VTI", 180.00, 180.04, rig.clock.now()))  # no market yet
     await rig.close()
     rig.market("VTI", 180.00)

@@ -73,7 +73,7 @@ async def test_replacement_skips_a_substitute_identical_to_a_recent_loss_sale(
     sale_id = rig.harvest_id("VTI", lot)
     buy = await rig.intent(intent_id(IntentKind.REPLACEMENT_BUY, sale_id))
     assert (buy.symbol, buy.status) == ("ITOT", IntentStatus.FILLED)
-    assert [x.symbol for x in rig.ledger.open_lots()] == ["ITOT"]
+    assert {x.symbol for x in rig.ledger.open_lots()} == {"ITOT"}
     assert not any(row.washed for row in rig.ledger.sales)
 
 
@@ -163,9 +163,14 @@ async def test_no_loss_sale_of_a_security_a_planned_replacement_will_buy(
         await rig.deliver(Quote("VTI", 180.00, 180.04, rig.clock.now()))
         assert rig.orders.pending_sell_symbols() == {"VTI"}
     else:
-        rig.market("SCHB", 50.00)  # the broker has SCHB; the daemon has not seen a quote yet
-        await rig.quote("VTI", 180.00)
+        await rig.quote("SCHB", 58.00)  # priced when VTI's harvest is decided
+        await rig.deliver(Quote("VTI", 180.00, 180.04, rig.clock.now()))
+        rig.broker.stale_feed.update({"SCHB", "ITOT"})  # then the feed goes quiet; it fills
+        rig.market("VTI", 180.00)
+        rig.broker.fill_open_orders()
+        await rig.engine.drain()
         assert rig.orders.awaiting_quotes == {"SCHB"}
+        rig.broker.stale_feed.clear()
 
     await rig.quote("SCHB", 50.00)
     if stage == "sale-in-flight":
