@@ -1,8 +1,9 @@
 """`tlh backtest` end to end: synthetic prices through the real daemon, checked by `tlh tax`.
 
-The prices are written by the test: 120 sessions from 2024-01-02 of VTI (flat at $200 for 20
+The prices are written by the test: 120 sessions from 2024-01-02 of VTI (at $200 for 20
 sessions, then down 20% to $160), SCHB and ITOT (flat), and AAPL ($150, split 2:1 on session
-60, $75 after), plus three bad rows. Holdings: 40 VTI and 20 AAPL bought 2023-12-01.
+60, $75 after), each moving a cent every other session, plus three bad rows. Holdings: 40 VTI
+and 20 AAPL bought 2023-12-01.
 """
 
 from __future__ import annotations
@@ -57,12 +58,14 @@ def _vti(n: int) -> Decimal:
 def _write_prices(path: Path) -> None:
     lines = ["date,symbol,close,split_coefficient"]
     for n, day in enumerate(_sessions()):
-        aapl = "150" if n < SPLIT_SESSION else "75"
+        # A cent every other session: a repeated bar is a stale quote (daemon/backtest.py).
+        cent = Decimal(n % 2) / 100
+        aapl = (150 if n < SPLIT_SESSION else 75) + cent
         split = "2.0" if n == SPLIT_SESSION else "1.0"
         lines += [
-            f"{day},VTI,{_vti(n)},1.0",
-            f"{day},SCHB,50,1.0",
-            f"{day},ITOT,100,1.0",
+            f"{day},VTI,{_vti(n) + cent},1.0",
+            f"{day},SCHB,{50 + cent},1.0",
+            f"{day},ITOT,{100 + cent},1.0",
             f"{day},AAPL,{aapl},{split}",
         ]
         if n == 3:

@@ -1,8 +1,10 @@
 """Issue #13 A.4 and A.7 in backtests: large harvests split, denials reported, no harvest into
 a replacement that has no price yet.
 
-Prices written by the test: 60 sessions from 2024-01-02; VTI flat at $170 for 10 sessions, then
-down to $150; SCHB flat at $50 (from session `listed` on, when the test says so).
+Prices written by the test: 60 sessions from 2024-01-02; VTI at $170 for 10 sessions, then
+down to $150; SCHB at $50 (from session `listed` on, when the test says so). Each close moves
+a cent every other session: a bar that repeats the previous one is a stale quote
+(daemon/backtest.py), as a live quote that stopped would be.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ def _run(
 ) -> dict[str, object]:
     lines = ["date,symbol,close"]
     for n, day in enumerate(_sessions()):
-        lines.append(f"{day},VTI,{170 if n < 10 else 150}")
+        cent = (n % 2) / 100
+        lines.append(f"{day},VTI,{(170 if n < 10 else 150) + cent:.2f}")
         if n >= listed:
-            lines.append(f"{day},SCHB,50")
+            lines.append(f"{day},SCHB,{50 + cent:.2f}")
     (tmp_path / "PRICES.csv").write_text("\n".join(lines) + "\n")
     (tmp_path / "HOLDINGS.csv").write_text(HOLDINGS.format(quantity=quantity))
     (tmp_path / "tlh.toml").write_text(
@@ -84,9 +87,10 @@ def test_every_risk_denial_is_in_the_summary(tmp_path: Path) -> None:
     summary = _run(tmp_path, risk="\n[risk]\nmax_order_notional = 100\n")
 
     assert summary["harvests"] == 0
-    # Decided afresh each session from session 10 on (a new intent a day), denied each time.
-    assert summary["risk_denials"] == 50
-    assert summary["risk_denials_by_limit"] == {"max_order_notional": 50}
+    # The fall at session 10 is confirmed by three more quotes (`[prices] confirm_quotes`);
+    # from session 13 on it is decided afresh each session (a new intent a day), denied each time.
+    assert summary["risk_denials"] == 47
+    assert summary["risk_denials_by_limit"] == {"max_order_notional": 47}
 
 
 def test_a_replacement_listed_later_is_never_chosen_before_it_has_a_price(tmp_path: Path) -> None:
