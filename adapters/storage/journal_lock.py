@@ -176,6 +176,9 @@ async def lock_journal(url: str | URL) -> JournalLock:
 
 
 async def _lock_sqlite_file(url: URL, database: Path) -> JournalLock:
+    # One lock file per database file, whichever symbolic link or relative path names it.
+    # (Hard links are not followed; SQLite itself warns against them: its own locks break.)
+    database = database.resolve()
     path = database.with_name(database.name + ".lock")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

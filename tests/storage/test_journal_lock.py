@@ -37,6 +37,22 @@ async def test_one_holder_at_a_time_and_named(db_url: str) -> None:
     await again.release()  # a second release does nothing
 
 
+async def test_a_symbolic_link_names_the_same_journal(tmp_path: Path) -> None:
+    """Two names of one database file are one journal: a daemon started through a symbolic
+    link (or another relative path) finds the lock of the one started through the file."""
+    database = tmp_path / "journal.sqlite"
+    database.touch()
+    (tmp_path / "link.sqlite").symlink_to(database)
+    first = await lock_journal(f"sqlite+aiosqlite:///{database}")
+    try:
+        with pytest.raises(JournalLockedError):
+            await lock_journal(f"sqlite+aiosqlite:///{tmp_path / 'link.sqlite'}")
+        with pytest.raises(JournalLockedError):
+            await lock_journal(f"sqlite+aiosqlite:///{tmp_path / 'sub' / '..' / 'journal.sqlite'}")
+    finally:
+        await first.release()
+
+
 async def test_a_missing_folder_is_a_database_error(tmp_path: Path) -> None:
     """The lock file's folder is the database's: its absence names the database and folder."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'gone' / 'tlh.sqlite'}"
