@@ -176,10 +176,7 @@ async def lock_journal(url: str | URL) -> JournalLock:
 
 
 async def _lock_sqlite_file(url: URL, database: Path) -> JournalLock:
-    # One lock file per database file, whichever symbolic link or relative path names it.
-    # (Hard links are not followed; SQLite itself warns against them: its own locks break.)
-    database = database.resolve()
-    path = database.with_name(database.name + ".lock")
+    path = _lock_file(database)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
@@ -198,6 +195,13 @@ async def _lock_sqlite_file(url: URL, database: Path) -> JournalLock:
     os.ftruncate(fd, 0)
     os.pwrite(fd, Holder.this_process().to_json().encode(), 0)
     return JournalLock(fd=fd)
+
+
+def _lock_file(database: Path) -> Path:
+    """Return the lock file of `database`: one per database file, whichever symbolic link or
+    relative path names it (hard links are not followed; SQLite warns against them)."""
+    resolved = database.resolve()
+    return resolved.with_name(resolved.name + ".lock")
 
 
 async def _read_holder(fd: int) -> Holder | None:

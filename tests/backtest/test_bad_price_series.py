@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from adapters.prices.csvload import load_prices
 from tests.backtest.barkit import Row, backtest, flat, normal_day, write_prices
 
@@ -34,14 +36,21 @@ async def test_a_confirmed_fall_is_harvested(tmp_path: Path, sqlite_url: str) ->
     assert result.harvested_loss > Decimal(500)
 
 
-async def test_a_minus_90_percent_close_that_recovers_is_not_harvested(
-    tmp_path: Path, sqlite_url: str
+@pytest.mark.parametrize(
+    "close",
+    [
+        "10.00",  # the issue's -90 %: a 1:10 ratio, which the split check holds as well
+        "40.00",  # -60 %: no split ratio, so only the quote filter stands in the way
+    ],
+)
+async def test_a_lone_collapsed_close_that_recovers_is_not_harvested(
+    tmp_path: Path, sqlite_url: str, close: str
 ) -> None:
-    """A lone close at 10 % of the market, back the next day, is a spike (price_sanity rule 6)."""
+    """A lone close far below the market, back the next day, is a spike (price_sanity rule 6)."""
 
     def rows(n: int) -> list[Row]:
         if n == BAD:
-            return [flat("SUB", Decimal(50), n), ("XYZ", "100", "100.5", "9.9", "10.00")]
+            return [flat("SUB", Decimal(50), n), ("XYZ", "100", "100.5", "9.9", close)]
         return normal_day(n)
 
     result = await backtest(write_prices(tmp_path / "p.csv", rows), sqlite_url)
@@ -80,14 +89,18 @@ async def test_a_close_outside_its_low_high_range_is_never_traded_on(
     assert load_prices(path).skipped == {"close_outside_range": 8}
 
 
-async def test_a_duplicate_date_is_not_harvested(tmp_path: Path, sqlite_url: str) -> None:
+@pytest.mark.parametrize("first_close", ["10", "40"])  # a split-like ratio, and none
+async def test_a_duplicate_date_is_not_harvested(
+    tmp_path: Path, sqlite_url: str, first_close: str
+) -> None:
     """Two bars for one (date, symbol): the first is kept and the second skipped, counted
     (`duplicate`, csvload); the kept bar is then judged as any quote, so a bad first row is a
     lone spike."""
 
     def rows(n: int) -> list[Row]:
         if n == BAD:
-            first, second = ("XYZ", "10", "10", "10", "10"), flat("XYZ", Decimal(100), n)
+            bad = (first_close,) * 4
+            first, second = ("XYZ", *bad), flat("XYZ", Decimal(100), n)
             return [flat("SUB", Decimal(50), n), first, second]
         return normal_day(n)
 
