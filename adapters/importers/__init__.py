@@ -180,6 +180,15 @@ def parse_decimal(text: str) -> Decimal:
     value = text.strip()
     if not value:
         raise ValueError("must not be empty")
+    if value.isascii() and "_" not in value:
+        # The common case, without the pattern: what `Decimal()` takes of ASCII text without
+        # underscores is the pattern's language plus NaN and the infinities.
+        try:
+            number = Decimal(value)
+        except ArithmeticError:
+            number = None
+        if number is not None and number.is_finite():
+            return number
     if _NUMBER.fullmatch(value):
         try:
             return Decimal(value)

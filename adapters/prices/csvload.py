@@ -46,11 +46,12 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Protocol
 
+from adapters.importers import parse_decimal
 from adapters.prices.model import MISSING, ONE, PriceSeries, SkipExample
 from ledger.identity import normalize_symbol
 
@@ -89,6 +90,8 @@ class _Bad(Exception):
 
 def _fast_micros(text: str) -> int:
     """Parse a plain decimal with at most 6 decimals to 1e-6 units; ValueError otherwise."""
+    if not text.isascii() or "_" in text:  # int() takes "１００" and "1_000": parse_decimal doesn't
+        raise ValueError(text)
     i = text.find(".")
     if i < 0:
         return int(text) * 1_000_000
@@ -114,12 +117,11 @@ def _parse_decimal(text: str) -> Decimal | None:
     if t.lower() in _NULLS:
         raise _Bad("null_value")
     try:
-        value = Decimal(t)
-    except InvalidOperation:
-        raise _Bad("bad_number") from None
-    if not value.is_finite():
-        raise _Bad("nan")
-    return value
+        return parse_decimal(t)  # the rules of every number tlh reads (ASCII digits, finite)
+    except ValueError:
+        lowered = t.lower().lstrip("+-")
+        reason = "nan" if "nan" in lowered else "infinite" if "inf" in lowered else "bad_number"
+        raise _Bad(reason) from None
 
 
 def _parse_split(text: str) -> Decimal | None:

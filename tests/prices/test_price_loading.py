@@ -244,8 +244,8 @@ Date,Symbol,Open,High,Low,Close,Volume,Split_Coefficient,Dividend_Amount
 
 def test_every_bad_row_reason_is_skipped_and_counted_with_its_line(tmp_path: Path) -> None:
     """Bad rows are skipped, never loaded, and counted per reason with line numbers: empty or
-    unparsable date, missing symbol, missing/null/NaN/unparsable/non-positive close, negative
-    price, short row, duplicate (date, symbol), blank line."""
+    unparsable date, missing symbol, missing/null/NaN/infinite/unparsable/non-positive close,
+    negative price, short row, duplicate (date, symbol), blank line."""
     series = load_prices(write_csv(tmp_path / "bad.csv", BAD_ROWS))
     assert series.skipped == {
         "bad_date": 2,
@@ -254,8 +254,9 @@ def test_every_bad_row_reason_is_skipped_and_counted_with_its_line(tmp_path: Pat
         "duplicate": 1,
         "empty_date": 1,
         "missing_close": 1,
+        "infinite": 1,
         "missing_symbol": 1,
-        "nan": 2,
+        "nan": 1,
         "negative_price": 1,
         "nonpositive_close": 2,
         "null_value": 1,
@@ -359,3 +360,23 @@ def test_symbols_are_spelled_as_in_trade_files(tmp_path: Path) -> None:
     series = load_price_dir(tmp_path)
     assert series.symbols == ("BRK.B", "XYZ")
     assert [b.close for b in series.bars_of("XYZ")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("close", "reason"),
+    [
+        ("１００", "bad_number"),  # full-width digits: int() and Decimal() take them
+        ("1_000", "bad_number"),  # so do underscores
+        ("100.５", "bad_number"),
+        ("inf", "infinite"),
+        ("NaN", "nan"),
+    ],
+)
+def test_a_price_reads_as_every_number_tlh_reads(tmp_path: Path, close: str, reason: str) -> None:
+    """Issue #13 C.16: numbers are plain ASCII decimals, finite, in every file tlh reads (the
+    rule of `adapters.importers.parse_decimal`, which TRADES.csv follows too); a price file that
+    breaks it skips the row under its reason instead of trading on it."""
+    text = f"date,symbol,close\n2020-01-02,AAA,10\n2020-01-03,AAA,{close}\n"
+    series = load_prices(write_csv(tmp_path / "p.csv", text))
+    assert len(series) == 1
+    assert series.skipped == {reason: 1}
