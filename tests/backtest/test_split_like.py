@@ -15,7 +15,7 @@ from strategies.split_check import SPLIT_RATIOS, split_like
 @pytest.mark.parametrize(
     ("before", "after", "ratio"),
     [
-        (499.23, 129.04, Fraction(4)),  # AAPL 2020-08-28 -> 2020-08-31 (data/README.md)
+        (499.23, 129.04, Fraction(4)),  # AAPL 2020-08-28 -> 08-31 (tests/backtest/data/README.md)
         (645.57, 93.70, Fraction(7)),  # AAPL 2014-06-06 -> 2014-06-09
         (100.0, 66.0, Fraction(3, 2)),
         (100.0, 50.0, Fraction(2)),

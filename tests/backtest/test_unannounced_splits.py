@@ -12,7 +12,6 @@ backtest's simulated broker answers it from the price file's split column.
 from __future__ import annotations
 
 import csv
-import gzip
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +27,7 @@ from daemon.settings import Settings, SubstituteGroup
 from ledger.model import Action, Trade
 from tests.backtest.barkit import HOLDINGS, Row, backtest, flat, settings, write_prices
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "prices" / "sp500_1999_2021"
+AAPL_MSFT_2020 = Path(__file__).with_name("data") / "aapl_msft_2020.csv"  # see data/README.md
 DROP = 20  # the session the price falls on
 
 FOUR_HUNDRED = [
@@ -92,25 +91,21 @@ async def test_a_split_like_fall_without_a_calendar_is_held(
 
 
 def _aapl_msft_2020_without_split_column(out: Path) -> Path:
-    """Write AAPL and MSFT of 2020 from sp500_1999_2021 (raw prices) with no split column."""
-    with out.open("w", newline="") as f:
+    """Write AAPL and MSFT of 2020 (raw prices, tests/backtest/data) with no split column."""
+    with AAPL_MSFT_2020.open(newline="") as src, out.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["date", "symbol", "open", "high", "low", "close", "volume"])
-        for symbol in ("AAPL", "MSFT"):
-            src = SHARED / "daily_adjusted" / f"DA-{symbol}-T-2021-04-21.csv.gz"
-            with gzip.open(src, "rt", newline="") as g:
-                for r in csv.DictReader(g):
-                    if r["timestamp"].startswith("2020-"):
-                        cols = ("open", "high", "low", "close", "volume")
-                        w.writerow([r["timestamp"], symbol, *(r[c] for c in cols)])
+        for r in csv.DictReader(src):
+            cols = ("open", "high", "low", "close", "volume")
+            w.writerow([r["timestamp"], r["symbol"], *(r[c] for c in cols)])
     return out
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data/prices/sp500_1999_2021")
 async def test_real_aapl_2020_without_its_split_column_makes_no_fake_loss(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    """AAPL split 4:1 on 2020-08-31 (data/README.md): 499.23 on 08-28, 129.04 on 08-31. A lot
+    """AAPL split 4:1 on 2020-08-31 (tests/backtest/data/README.md): 499.23 on 08-28, 129.04
+    on 08-31. A lot
     bought 2020-06-01 at 321.85 only gained in 2020, so any harvest is the fake loss."""
     path = _aapl_msft_2020_without_split_column(tmp_path / "aapl.csv")
     lots = [
