@@ -7,11 +7,16 @@ while away asks for a pass after reconnecting (`adapters.base.ResyncRequests`). 
 
 1. reloads the persisted halts of this account into the engine;
 2. after a reconnect, resumes open intents (each is looked up by client order id);
-3. reads the broker's positions, then its open orders, then its fills (after a persisted
+3. journals the splits in effect at the broker for the symbols the ledger holds
+   (`adapters.base.SplitReports`), through the engine's `on_split`, which journals each once:
+   the broker applied them to its positions already, so the ledger follows before they are
+   compared (a calendar that cannot be read is logged, and a split it hides shows as a
+   mismatch);
+4. reads the broker's positions, then its open orders, then its fills (after a persisted
    watermark) and hands every one to the order manager's `on_fill`, the one path that
    journals fills: it skips what is journaled already and refuses, halting its symbol, an
    entry the ledger would reject (a sale of shares the history does not explain);
-4. compares the ledger's positions with the broker's. A symbol that differs is halted
+5. compares the ledger's positions with the broker's. A symbol that differs is halted
    (`engine.halted` and `repo.set_halt`) and reported as an ``error`` log event
    ``reconcile_mismatch``. Nothing is ever traded to make them agree: a person clears the halt.
 
@@ -37,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.base import Broker, OrderSnapshot
+from adapters.base import Broker, BrokerError, OrderSnapshot, SplitReports
 from adapters.storage.repository import Repository
 from daemon.events import Fill, OrderSide
 from ledger.model import Action, Trade
@@ -137,6 +142,7 @@ class Reconciler:
         await self._load_halts()
         if reason != START:
             await engine.orders.resume()
+        await self._journal_splits()
         for read in range(1, MISMATCH_READS + 1):
             broker_positions = await self._broker.positions()
             open_orders = list(await self._broker.open_orders())
@@ -174,6 +180,20 @@ class Reconciler:
             if halt.account in (None, self._account) and halt.symbol not in (self._engine.halted):
                 self._engine.halted.add(halt.symbol)
                 self._engine.refresh_trigger(halt.symbol)
+
+    async def _journal_splits(self) -> None:
+        """Journal the splits in effect at the broker for this account's symbols."""
+        broker = self._broker
+        if not isinstance(broker, SplitReports):
+            return
+        held = {s for (account, s) in self._engine.ledger.positions() if account == self._account}
+        try:
+            splits = await broker.splits_due(held)
+        except BrokerError as exc:
+            log.warning("reconcile_splits_unknown", error=str(exc)[:200])
+            return
+        for split in splits:
+            await self._engine.on_split(split)
 
     async def _import_fills(self) -> int:
         """Hand the broker's fills after the watermark to `on_fill`; return how many were read.
