@@ -7,15 +7,14 @@ while away asks for a pass after reconnecting (`adapters.base.ResyncRequests`). 
 
 1. reloads the persisted halts of this account into the engine;
 2. after a reconnect, resumes open intents (each is looked up by client order id);
-3. journals the splits in effect at the broker for the symbols the ledger holds
-   (`adapters.base.SplitReports`), through the engine's `on_split`, which journals each once:
-   the broker applied them to its positions already, so the ledger follows before they are
-   compared (a calendar that cannot be read is logged, and a split it hides shows as a
-   mismatch);
-4. reads the broker's positions, then its open orders, then its fills (after a persisted
+3. reads the broker's positions, then its open orders, then its fills (after a persisted
    watermark) and hands every one to the order manager's `on_fill`, the one path that
    journals fills: it skips what is journaled already and refuses, halting its symbol, an
    entry the ledger would reject (a sale of shares the history does not explain);
+4. journals the splits in effect at the broker for the symbols the ledger then holds
+   (`adapters.base.SplitReports`) through the engine's `on_split`, which journals each once:
+   the broker has applied them to its positions, so the ledger follows before the two are
+   compared (a calendar that cannot be read is logged, and a split it hides is a mismatch);
 5. compares the ledger's positions with the broker's. A symbol that differs is halted
    (`engine.halted` and `repo.set_halt`) and reported as an ``error`` log event
    ``reconcile_mismatch``. Nothing is ever traded to make them agree: a person clears the halt.
@@ -142,11 +141,11 @@ class Reconciler:
         await self._load_halts()
         if reason != START:
             await engine.orders.resume()
-        await self._journal_splits()
         for read in range(1, MISMATCH_READS + 1):
             broker_positions = await self._broker.positions()
             open_orders = list(await self._broker.open_orders())
             fills = await self._import_fills()
+            await self._journal_splits()
             mismatches = self._compare(broker_positions)
             busy = {_key(o.symbol) for o in open_orders}
             busy |= {_key(i.symbol) for i in engine.orders.open_intents}
