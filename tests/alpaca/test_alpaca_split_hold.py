@@ -3,7 +3,8 @@
 Issue #13 A.3: "A drop whose ratio is near a split ratio ... is never harvested until the split
 calendar for that day has been consulted -- hold the symbol, log why." Here Alpaca's split
 calendar (`adapters.base.SplitCalendar`, its corporate actions) cannot be read, so the move
-holds the symbol (test_alpaca_split_calendar.py has the calendar answering). Quotes far above the trigger never reach the engine (`adapters.base.QuoteGating`), so the adapter tells the
+holds the symbol (test_alpaca_split_calendar.py has the calendar answering). Quotes far above
+the trigger never reach the engine (`adapters.base.QuoteGating`), so the adapter tells the
 engine the bid it held back last (`QuoteGating.held_back_bid`): the price before the move.
 """
 
