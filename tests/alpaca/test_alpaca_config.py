@@ -123,5 +123,5 @@ def test_the_market_data_rest_url_defaults_from_the_trading_url(
 
 def test_a_data_url_that_is_not_http_is_refused() -> None:
     """Issue #13 A.3 and the guide: a bad value is refused, naming the key."""
-    with pytest.raises(ConfigError, match="alpaca.data_url: must start with https://"):
+    with pytest.raises(ConfigError, match=r"alpaca\.data_url: must start with https://"):
         load_settings(None, env=env(TLH_ALPACA__DATA_URL="ftp://127.0.0.1/data"))
