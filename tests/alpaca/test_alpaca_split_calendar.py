@@ -20,7 +20,7 @@ import structlog
 from alpacakit import ACCOUNT, Daemons, Running, hold
 from fake_alpaca import FakeAlpaca
 
-from adapters.storage.records import JournalKind
+from adapters.storage.records import JournalEntry, JournalKind
 
 pytestmark = pytest.mark.timeout(60)
 CALENDAR = "/v1/corporate-actions"
@@ -116,3 +116,28 @@ async def test_a_failing_calendar_keeps_the_symbol_held_and_is_logged_once(
     assert len([r for r in fake.requests if r.path == CALENDAR]) >= 2
     failures = [e for e in logs if e["event"] == "alpaca_split_calendar_failed"]
     assert [(e["log_level"], e["symbols"]) for e in failures] == [("warning", ["VTI"])]
+
+
+async def test_a_split_journaled_already_from_another_source_is_not_journaled_again(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """The journal holds today's 4:1 VTI split from an import (another external id); when
+    Alpaca reports the same split, it is not applied a second time: 160 shares, not 640, and
+    no mismatch (issue #13 A.3: splits are journaled "since the last journaled split")."""
+    hold(fake, "VTI", "40", "200")
+    first = await daemons.start()
+    day = today().date()
+    entry = JournalEntry.split(
+        symbol="VTI", ratio=Decimal(4), trade_date=day, source="import", external_id="import:1"
+    )
+    assert await first.daemon.repo.append_journal([entry])
+    await first.kill()
+    fake.set_position("VTI", "160", "50")
+    fake.add_split("VTI", 4, 1, day)
+
+    running = await daemons.start()
+
+    splits = [r for r in await running.journal() if r.kind is JournalKind.SPLIT]
+    assert [(s.symbol, s.external_id) for s in splits] == [("VTI", "import:1")]
+    assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal(160)}
+    assert running.engine.halted == set()
