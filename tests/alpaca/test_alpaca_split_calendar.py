@@ -11,16 +11,17 @@ applied them to the account already.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import structlog
-from alpacakit import ACCOUNT, Daemons, Running, hold
+from alpacakit import ACCOUNT, Daemons, Running, Sink, hold, make_broker
 from fake_alpaca import FakeAlpaca
 
 from adapters.storage.records import JournalEntry, JournalKind
+from daemon.events import SplitEvent
 
 pytestmark = pytest.mark.timeout(60)
 CALENDAR = "/v1/corporate-actions"
@@ -141,3 +142,34 @@ async def test_a_split_journaled_already_from_another_source_is_not_journaled_ag
     assert [(s.symbol, s.external_id) for s in splits] == [("VTI", "import:1")]
     assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal(160)}
     assert running.engine.halted == set()
+
+
+async def test_a_split_in_effect_for_a_watched_symbol_is_emitted_once(fake: FakeAlpaca) -> None:
+    """While running, the calendar fetched on subscribe (and each day) emits a `SplitEvent` for
+    a watched symbol's split in effect today, once however often it is fetched; a split
+    announced for next week is not emitted yet, and an unwatched symbol's never."""
+    day = today().date()
+    fake.add_split("VTI", 4, 1, day)
+    fake.add_split("SCHB", 3, 1, day + timedelta(days=7))
+    fake.add_split("ITOT", 2, 1, day)
+    broker, sink = make_broker(fake), Sink()
+    try:
+        await broker.connect(sink)
+        await broker.subscribe({"VTI", "SCHB"})
+        await fake.wait_until(lambda: sink.of(SplitEvent), what="the split")
+        await broker.subscribe({"SCHB"})
+        await broker.subscribe({"VTI", "SCHB"})  # VTI's calendar is fetched again
+        await fake.wait_until(
+            lambda: (
+                len([r for r in fake.requests if r.path == CALENDAR]) >= 2
+                and not broker._split_fetching
+            ),
+            what="the second fetch",
+        )
+        assert await broker.splits_due({"VTI"}) == sink.of(SplitEvent)
+    finally:
+        await broker.close()
+
+    assert [(e.symbol, e.ratio, e.at.date()) for e in sink.of(SplitEvent)] == [
+        ("VTI", Decimal(4), day)
+    ]
