@@ -196,7 +196,7 @@ class SplitReports(Protocol):
     The broker applies a split to its positions on the ex-date; the ledger must follow before
     the two are compared. Each reconciliation pass (`daemon.reconciliation`) asks for the
     splits of the symbols the ledger holds and journals them (`HarvestEngine.on_split`, which
-    journals each once) before it reads the broker's positions.
+    journals each once) before it compares the ledger's positions with the broker's.
     """
 
     async def splits_due(self, symbols: set[str]) -> Sequence[SplitEvent]:
