@@ -9,7 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
-from daemon.events import Event, Fill, OrderSide, OrderStatus, Quote
+from daemon.events import Event, Fill, OrderSide, OrderStatus, Quote, SplitEvent
 from ledger.conventions import LotMethod
 
 EventSink = Callable[[Event], None]
@@ -187,3 +187,18 @@ class SplitCalendar(Protocol):
     ) -> Sequence[tuple[date, Fraction | Decimal]] | None:
         """Return the splits (effective day, new shares per old share) of `symbol` from `start`
         to `end` inclusive; an empty list when there are none; None when it cannot tell."""
+
+
+@runtime_checkable
+class SplitReports(Protocol):
+    """Optional broker capability: report the splits that took effect at the broker.
+
+    The broker applies a split to its positions on the ex-date; the ledger must follow before
+    the two are compared. Each reconciliation pass (`daemon.reconciliation`) asks for the
+    splits of the symbols the ledger holds and journals them (`HarvestEngine.on_split`, which
+    journals each once) before it compares the ledger's positions with the broker's.
+    """
+
+    async def splits_due(self, symbols: set[str]) -> Sequence[SplitEvent]:
+        """Return the splits of `symbols` in effect by today (within the broker's look-back),
+        oldest first; raise `BrokerError` when the broker cannot tell."""

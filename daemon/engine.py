@@ -180,6 +180,7 @@ class HarvestEngine:
         # the move and the ratio it looks like, until the split calendar explains it.
         self.split_holds: dict[str, tuple[date, Fraction]] = {}
         self._splits_applied: dict[str, date] = {}
+        self._journaled_splits: dict[str, date] = {}  # symbol -> day of its latest split entry
         self._calendar = broker if isinstance(broker, SplitCalendar) else None
         orders.replacement_check = self._replacement_check
 
@@ -197,6 +198,7 @@ class HarvestEngine:
             events = [r.to_event() for r in records]  # type: ignore[attr-defined]
             self.ledger, rejected = replay(self.ledger, events)
         self._last_seq = max((e.seq for e in events), default=0)
+        self._note_splits(events)
         await self._halt_rejected(rejected)
         for account, symbol in self.ledger.positions():
             self._accounts_by_symbol.setdefault(symbol, set()).add(account)
@@ -675,6 +677,7 @@ class HarvestEngine:
             events = [r.to_event() for r in records]  # type: ignore[attr-defined]
             self.ledger, rejected = replay(fresh, events)
         self._last_seq = max((e.seq for e in events), default=self._last_seq)
+        self._note_splits(events)
         await self._halt_rejected(rejected)
         for symbol in list(self._accounts_by_symbol):
             self.refresh_trigger(symbol)
@@ -705,9 +708,22 @@ class HarvestEngine:
                 self.refresh_trigger(symbol)
         return len(seqs)
 
+    def _note_splits(self, events: Sequence[Trade | Split]) -> None:
+        for e in events:
+            if isinstance(e, Split) and e.trade_date > self._journaled_splits.get(
+                e.symbol, date.min
+            ):
+                self._journaled_splits[e.symbol] = e.trade_date
+
     async def on_split(self, event: SplitEvent) -> None:
-        """Journal a split and apply it to the ledger."""
+        """Journal a split and apply it to the ledger, once: a split dated on or before the
+        symbol's latest journaled split (from any source) is one the ledger has already."""
         day = event.at.astimezone(NEW_YORK).date()
+        applied = self._splits_applied.get(event.symbol, date.min)
+        self._splits_applied[event.symbol] = max(applied, day)
+        if day <= self._journaled_splits.get(event.symbol, date.min):
+            return
+        self._journaled_splits[event.symbol] = day
         entry = JournalEntry.split(
             symbol=event.symbol,
             ratio=event.ratio,
@@ -716,7 +732,6 @@ class HarvestEngine:
             occurred_at=event.at,
             external_id=f"split:{event.symbol}:{day.isoformat()}",
         )
-        self._splits_applied[event.symbol] = day
         seqs = await self.repo.append_journal([entry])
         if seqs:
             log.info("split", symbol=event.symbol, ratio=str(event.ratio))

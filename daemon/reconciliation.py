@@ -11,7 +11,11 @@ while away asks for a pass after reconnecting (`adapters.base.ResyncRequests`). 
    watermark) and hands every one to the order manager's `on_fill`, the one path that
    journals fills: it skips what is journaled already and refuses, halting its symbol, an
    entry the ledger would reject (a sale of shares the history does not explain);
-4. compares the ledger's positions with the broker's. A symbol that differs is halted
+4. journals the splits in effect at the broker for the symbols the ledger then holds
+   (`adapters.base.SplitReports`) through the engine's `on_split`, which journals each once:
+   the broker has applied them to its positions, so the ledger follows before the two are
+   compared (a calendar that cannot be read is logged, and a split it hides is a mismatch);
+5. compares the ledger's positions with the broker's. A symbol that differs is halted
    (`engine.halted` and `repo.set_halt`) and reported as an ``error`` log event
    ``reconcile_mismatch``. Nothing is ever traded to make them agree: a person clears the halt.
 
@@ -37,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.base import Broker, OrderSnapshot
+from adapters.base import Broker, BrokerError, OrderSnapshot, SplitReports
 from adapters.storage.repository import Repository
 from daemon.events import Fill, OrderSide
 from ledger.model import Action, Trade
@@ -141,6 +145,7 @@ class Reconciler:
             broker_positions = await self._broker.positions()
             open_orders = list(await self._broker.open_orders())
             fills = await self._import_fills()
+            await self._journal_splits()
             mismatches = self._compare(broker_positions)
             busy = {_key(o.symbol) for o in open_orders}
             busy |= {_key(i.symbol) for i in engine.orders.open_intents}
@@ -174,6 +179,20 @@ class Reconciler:
             if halt.account in (None, self._account) and halt.symbol not in (self._engine.halted):
                 self._engine.halted.add(halt.symbol)
                 self._engine.refresh_trigger(halt.symbol)
+
+    async def _journal_splits(self) -> None:
+        """Journal the splits in effect at the broker for this account's symbols."""
+        broker = self._broker
+        if not isinstance(broker, SplitReports):
+            return
+        held = {s for (account, s) in self._engine.ledger.positions() if account == self._account}
+        try:
+            splits = await broker.splits_due(held)
+        except BrokerError as exc:
+            log.warning("reconcile_splits_unknown", error=str(exc)[:200])
+            return
+        for split in splits:
+            await self._engine.on_split(split)
 
     async def _import_fills(self) -> int:
         """Hand the broker's fills after the watermark to `on_fill`; return how many were read.

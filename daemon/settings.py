@@ -334,11 +334,12 @@ class AlpacaSettings(_Section):
     secret_key: Secret | None = None
     paper: bool = True
     base_url: str | None = None
+    data_url: str | None = None
     data_ws_url: str | None = None
     trading_ws_url: str | None = None
     feed: Literal["iex", "sip"] = "iex"
 
-    @field_validator("base_url")
+    @field_validator("base_url", "data_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         return _check_url(value, ("https://", "http://"))
@@ -360,6 +361,14 @@ class AlpacaSettings(_Section):
             return self.trading_ws_url
         host = "paper-api.alpaca.markets" if self.paper else "api.alpaca.markets"
         return f"wss://{host}/stream"
+
+    def data_rest_url(self) -> str:
+        """Return the market-data REST base URL in use (corporate actions, latest quotes).
+
+        An overridden `base_url` (a local fake or a proxy) serves market data too unless
+        `data_url` says otherwise: requests never leave for Alpaca's host unasked.
+        """
+        return self.data_url or self.base_url or "https://data.alpaca.markets"
 
     def data_stream_url(self) -> str:
         """Return the stock market-data WebSocket URL in use."""

@@ -5,6 +5,10 @@
   event loop, each under a `StreamSupervisor` that restarts it when it is unhealthy.
 * Parsing (`parsing`): raw messages to events with exact `Decimal`s; anything malformed is
   logged, counted and dropped.
+* Split calendar (`splits`): the splits Alpaca's corporate actions announce for the watched
+  symbols, fetched on subscribe, once a day and on demand, answering `SplitCalendar` from a
+  cache on the tick path; splits in effect are emitted as `SplitEvent`s and reported to the
+  reconciliation (`SplitReports`), so the ledger follows Alpaca's positions.
 * Report queries (`positions`, `open_orders`, `fills_since`, `get_order`) for the daemon's
   reconciliation (`daemon.reconciliation`), which this adapter asks for (`request_resync`)
   after every reconnect of the trade-updates stream; it never reaches into the engine.
@@ -17,15 +21,18 @@ FIFO and cannot sell a chosen lot, hence `lot_relief`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.alpaca.client import AlpacaRest, RestError
+from adapters.alpaca.client import AlpacaRest, RestError, split_actions
 from adapters.alpaca.config import AlpacaConfig
 from adapters.alpaca.parsing import (
     AlpacaOrder,
@@ -40,6 +47,7 @@ from adapters.alpaca.parsing import (
     parse_quote,
     parse_trade_update,
 )
+from adapters.alpaca.splits import SplitBook, parse_splits, ratio_decimal
 from adapters.alpaca.streams import (
     HookedCryptoStream,
     HookedStockStream,
@@ -56,7 +64,7 @@ from adapters.base import (
     OrderSnapshot,
     ResyncHandler,
 )
-from daemon.events import Event, Fill, Quote
+from daemon.events import Event, Fill, Quote, SplitEvent
 from daemon.settings import Settings
 from ledger.conventions import LotMethod
 
@@ -67,6 +75,13 @@ ACTIVITIES_PAGE = 100
 RESOLVE_LIMIT = 50  # unknown order ids looked up one by one per fills_since call
 SUBSCRIBE_TIMEOUT = 10.0
 INFINITY = float("inf")
+NEW_YORK = ZoneInfo("America/New_York")
+SPLIT_LOOKBACK = timedelta(days=30)
+"""How far back splits in effect are journaled: ones that passed while the daemon was down."""
+SPLIT_LOOKAHEAD = timedelta(days=7)
+"""How far ahead the split calendar is fetched (the engine asks up to 4 days past a move)."""
+SPLIT_RETRY = 60.0
+"""Seconds after a failed split-calendar fetch before one is asked for again on demand."""
 
 
 def utc_now() -> datetime:
@@ -119,6 +134,13 @@ class AlpacaBroker:
         self._gate: dict[str, float] = {}
         self._latest: dict[str, Any] = {}  # symbol -> raw quote held back by the gate
         self._held_back_bids: dict[str, float] = {}  # symbol -> its bid, once a quote passed
+        self._split_book = SplitBook()
+        self._split_tasks: set[asyncio.Task[None]] = set()
+        self._split_fetching: set[str] = set()
+        self._split_retry_at = 0.0  # time.monotonic() before which no fetch is asked on demand
+        self._split_failing = False  # logged once until the calendar answers again
+        self._split_day: date | None = None  # the day of the last daily refresh
+        self._splits_emitted: set[tuple[str, date]] = set()
         common: dict[str, Any] = {"auth_timeout": config.auth_timeout, "backoff": config.backoff}
         self.trading = StreamSupervisor(
             "trade-updates",
@@ -343,12 +365,138 @@ class AlpacaBroker:
         while True:
             await asyncio.sleep(self.config.clock_refresh)
             await self._refresh_clock()
+            await self._refresh_splits()
 
     async def _refresh_clock(self) -> None:
         try:
             await self.clock()
         except Exception as exc:
             log.warning("alpaca_clock_failed", error=str(exc)[:200])
+
+    # -- split calendar --------------------------------------------------------------------
+
+    def _today(self) -> date:
+        return self._now().astimezone(NEW_YORK).date()
+
+    def _split_window(self) -> tuple[date, date]:
+        today = self._today()
+        return today - SPLIT_LOOKBACK, today + SPLIT_LOOKAHEAD
+
+    def splits_between(
+        self, symbol: str, start: date, end: date
+    ) -> list[tuple[date, Fraction]] | None:
+        """Return `symbol`'s splits from `start` to `end` from the cache (`SplitCalendar`).
+
+        Not known yet: None now, and the calendar is fetched in the background, so that a
+        later call answers.
+        """
+        if is_crypto(symbol):
+            return []
+        known = self._split_book.between(symbol, start, end)
+        if known is None:
+            low, high = self._split_window()
+            self._fetch_splits_soon({symbol}, min(start, low), max(end, high))
+        return known
+
+    async def splits_due(self, symbols: set[str]) -> list[SplitEvent]:
+        """Return the splits of `symbols` in effect by today within `SPLIT_LOOKBACK`, oldest
+        first, fetching what is not known (`SplitReports`); raise `BrokerError` when the
+        calendar cannot be read."""
+        stocks = {s for s in symbols if not is_crypto(s)}
+        today = self._today()
+        missing = {
+            s for s in stocks if not self._split_book.covers(s, today - SPLIT_LOOKBACK, today)
+        }
+        if missing:
+            await self._fetch_splits(missing, *self._split_window())
+        due = self._splits_in_effect(stocks)
+        self._splits_emitted.update((e.symbol, e.at.date()) for e in due)
+        return due
+
+    def _splits_in_effect(self, symbols: set[str]) -> list[SplitEvent]:
+        today = self._today()
+        due = [
+            SplitEvent(
+                symbol, ratio_decimal(ratio), datetime.combine(day, datetime.min.time(), NEW_YORK)
+            )
+            for symbol in symbols
+            for day, ratio in self._split_book.between(symbol, today - SPLIT_LOOKBACK, today) or ()
+        ]
+        return sorted(due, key=lambda e: (e.at, e.symbol))
+
+    def _fetch_splits_soon(self, symbols: set[str], start: date, end: date) -> None:
+        """Fetch the splits of `symbols` in the background (one fetch per symbol at a time)."""
+        wanted = {s for s in symbols if not is_crypto(s) and s not in self._split_fetching}
+        if not wanted or time.monotonic() < self._split_retry_at:
+            return
+        self._split_fetching |= wanted
+        task = asyncio.create_task(
+            self._fetch_splits_task(wanted, start, end), name="alpaca-splits"
+        )
+        self._split_tasks.add(task)
+        task.add_done_callback(self._split_tasks.discard)
+
+    async def _fetch_splits_task(self, symbols: set[str], start: date, end: date) -> None:
+        try:
+            await self._fetch_splits(symbols, start, end)
+        except BrokerError:
+            pass  # logged by `_fetch_splits`; asked again on demand or at the daily refresh
+        finally:
+            self._split_fetching -= symbols
+
+    async def _refresh_splits(self) -> None:
+        """Fetch the watched symbols' splits once a day (retried each clock refresh)."""
+        today = self._today()
+        stocks = {s for s in self._symbols if not is_crypto(s)}
+        if self._split_day == today or not stocks:
+            return
+        try:
+            await self._fetch_splits(stocks, *self._split_window())
+        except BrokerError:
+            return
+        self._split_day = today
+
+    async def _fetch_splits(self, symbols: set[str], start: date, end: date) -> None:
+        """Read the calendar of `symbols` into the cache and emit the splits now in effect."""
+        c = self.config
+        try:
+            raw = await asyncio.to_thread(
+                split_actions,
+                c.api_key,
+                c.secret_key,
+                sorted(symbols),
+                start,
+                end,
+                url=c.data_url,
+                timeout=c.rest_timeout,
+            )
+            splits, bad = parse_splits(raw)
+        except Exception as exc:
+            self._split_retry_at = time.monotonic() + SPLIT_RETRY
+            if not self._split_failing:
+                self._split_failing = True
+                log.warning(
+                    "alpaca_split_calendar_failed",
+                    symbols=sorted(symbols),
+                    error=str(exc)[:200],
+                    held="split-like moves stay held until the calendar answers",
+                )
+            raise BrokerError(f"split calendar: {str(exc)[:200]}", transient=True) from None
+        if self._split_failing:
+            self._split_failing = False
+            log.info("alpaca_split_calendar_recovered")
+        self._split_retry_at = 0.0
+        for reason in bad:
+            self._malformed("corporate_actions", reason, ValueError(reason))
+        self._split_book.record(symbols, start, end, splits)
+        for event in self._splits_in_effect(symbols & self._symbols):
+            key = (event.symbol, event.at.date())
+            if key not in self._splits_emitted:
+                self._splits_emitted.add(key)
+                log.info(
+                    "alpaca_split", symbol=event.symbol, ratio=str(event.ratio), day=str(key[1])
+                )
+                self._emit(event)
 
     # -- Broker interface ------------------------------------------------------------------
 
@@ -371,7 +519,7 @@ class AlpacaBroker:
         """Stop the streams, the clock and the REST worker."""
         self._connected = False
         self._sink = None
-        for task in (self._clock_task, self._resync_task):
+        for task in (self._clock_task, self._resync_task, *self._split_tasks):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait({task}, timeout=2.0)
@@ -403,6 +551,7 @@ class AlpacaBroker:
                 )
             if fewer:
                 await feed.in_thread(stream.unsubscribe_quotes, *fewer, within=SUBSCRIBE_TIMEOUT)
+        self._fetch_splits_soon(added, *self._split_window())
         if added or removed:
             log.info(
                 "alpaca_subscribed",

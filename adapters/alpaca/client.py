@@ -17,13 +17,17 @@ import asyncio
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
 import stamina
 from alpaca.common.exceptions import APIError
+from alpaca.data.enums import CorporateActionsType
 from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.historical.corporate_actions import CorporateActionsClient
+from alpaca.data.requests import CorporateActionsRequest
 from alpaca.trading.client import TradingClient
 
 from adapters.base import BrokerError
@@ -207,3 +211,35 @@ def latest_quotes(
         if bid.is_finite() and ask.is_finite() and Decimal(0) < bid <= ask:
             out[symbol] = (bid, ask)
     return out
+
+
+def split_actions(
+    api_key: str,
+    secret_key: str,
+    symbols: list[str],
+    start: date,
+    end: date,
+    *,
+    url: str,
+    timeout: float = 10.0,
+) -> Any:
+    """Return the raw forward and reverse splits of `symbols` from `start` to `end` inclusive.
+
+    Blocking: call it from a worker thread. Market-data REST ``GET /v1/corporate-actions``
+    through alpaca-py's `CorporateActionsClient`, which follows ``next_page_token`` and merges
+    the pages into one ``{"forward_splits": [...], "reverse_splits": [...]}``.
+    """
+    client = CorporateActionsClient(api_key, secret_key, raw_data=True, url_override=url)
+    client._session = _TimeoutSession(timeout)
+    client._retry = 0
+    request = CorporateActionsRequest(
+        symbols=symbols,
+        types=[CorporateActionsType.FORWARD_SPLIT, CorporateActionsType.REVERSE_SPLIT],
+        start=start,
+        end=end,
+        limit=None,  # every page, not the SDK's first 1000 actions
+    )
+    try:
+        return client.get_corporate_actions(request)
+    except (APIError, requests.RequestException, ValueError) as exc:
+        raise _to_rest_error(exc) from None

@@ -28,6 +28,7 @@ class AlpacaConfig:
     """Credentials, endpoints and health thresholds of one Alpaca account.
 
     `account` names the account in the ledger (declare its type under ``[accounts]``).
+    `data_url`: the market-data REST base URL (corporate actions, latest quotes).
     `data_timeout`: seconds without market data, while the market is open, before the data
     stream is restarted and its data marked stale. `stale_after`: the age beyond which a quote
     is not traded on. `auth_timeout`: seconds a stream may take to be authorized.
@@ -40,6 +41,7 @@ class AlpacaConfig:
     trading_ws_url: str
     stock_ws_url: str
     crypto_ws_url: str
+    data_url: str = "https://data.alpaca.markets"
     feed: str = "iex"
     account: str = DEFAULT_ACCOUNT
     orders_allowed: bool = False
@@ -70,6 +72,7 @@ class AlpacaConfig:
             trading_ws_url=endpoints.trading_stream_url(),
             stock_ws_url=endpoints.data_stream_url(),
             crypto_ws_url=crypto_url(a.data_ws_url),
+            data_url=a.data_rest_url(),
             feed=a.feed,
             orders_allowed=settings.mode == "paper"
             or (settings.mode == "live" and settings.live_trading_enabled and not paper),

@@ -264,7 +264,7 @@ async def _latest_prices(
                 c.secret_key,
                 stocks,
                 feed=c.feed,
-                url=settings.alpaca.base_url,
+                url=c.data_url,
                 timeout=c.rest_timeout,
             )
             sources.append("latest quotes (market-data REST)")

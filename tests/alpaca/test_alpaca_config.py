@@ -10,7 +10,7 @@ from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.config import AlpacaConfig, AlpacaConfigError
 from daemon.cli.run import make_broker
 from daemon.clock import LiveClock
-from daemon.settings import Settings, load_settings
+from daemon.settings import ConfigError, Settings, load_settings
 
 KEY = "PKTESTKEY0123456789"
 SECRET = "sEcReT-value-0123456789abcdef"
@@ -100,3 +100,28 @@ def test_missing_credentials_are_a_configuration_error() -> None:
     """Issue §1: without both keys there is no adapter (and the message names the variables)."""
     with pytest.raises(AlpacaConfigError, match="TLH_ALPACA__API_KEY"):
         AlpacaConfig.from_settings(Settings(broker="sim"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "url"),
+    [
+        ({}, "https://data.alpaca.markets"),
+        (LOCAL, "http://127.0.0.1:8123"),
+        ({**LOCAL, "TLH_ALPACA__DATA_URL": "http://127.0.0.1:9000"}, "http://127.0.0.1:9000"),
+    ],
+)
+def test_the_market_data_rest_url_defaults_from_the_trading_url(
+    extra: dict[str, str], url: str
+) -> None:
+    """Issue #13 A.3: the split calendar is read from market-data REST (``[alpaca] data_url``):
+    Alpaca's data host by default, the overridden base URL when that points at a fake or a
+    proxy (no request leaves for Alpaca unasked), else `data_url` itself."""
+    config = AlpacaConfig.from_settings(load_settings(None, env=env(**extra)))
+
+    assert config.data_url == url
+
+
+def test_a_data_url_that_is_not_http_is_refused() -> None:
+    """Issue #13 A.3 and the guide: a bad value is refused, naming the key."""
+    with pytest.raises(ConfigError, match=r"alpaca\.data_url: must start with https://"):
+        load_settings(None, env=env(TLH_ALPACA__DATA_URL="ftp://127.0.0.1/data"))

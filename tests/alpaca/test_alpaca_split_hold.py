@@ -1,9 +1,10 @@
 """Behind Alpaca's quote gate, a price move like a split is still seen and held.
 
 Issue #13 A.3: "A drop whose ratio is near a split ratio ... is never harvested until the split
-calendar for that day has been consulted -- hold the symbol, log why." Alpaca offers the engine
-no split calendar yet (`adapters.base.SplitCalendar`), so the move holds the symbol. Quotes far
-above the trigger never reach the engine (`adapters.base.QuoteGating`), so the adapter tells the
+calendar for that day has been consulted -- hold the symbol, log why." Here Alpaca's split
+calendar (`adapters.base.SplitCalendar`, its corporate actions) cannot be read, so the move
+holds the symbol (test_alpaca_split_calendar.py has the calendar answering). Quotes far above
+the trigger never reach the engine (`adapters.base.QuoteGating`), so the adapter tells the
 engine the bid it held back last (`QuoteGating.held_back_bid`): the price before the move.
 """
 
@@ -23,6 +24,7 @@ async def test_a_split_like_drop_from_above_the_gate_holds_the_symbol(
     """VTI bid 400 (held back by the gate), then 50: 8:1 -- held, never harvested; a fall from
     400 to 150 (8:3) is no split ratio and is harvested."""
     hold(fake, "VTI", "40", "200")
+    fake.fail_next("GET", "/v1/corporate-actions", 503, times=1_000)
     running = await daemons.start()
     await fake.wait_for_data_subscription("VTI")
     engine, seen = running.engine, running.broker.stocks.seen

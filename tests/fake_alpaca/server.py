@@ -3,6 +3,8 @@
 One aiohttp server on a free ``127.0.0.1`` port serves
 
 * the trading REST API under ``/v2`` (what ``TradingClient(url_override=fake.rest_url)`` calls),
+* market data's corporate actions (splits) at ``/v1/corporate-actions``
+  (``CorporateActionsClient(url_override=fake.rest_url)``),
 * the trading websocket at ``/stream`` (``TradingStream(url_override=fake.trading_ws_url)``),
 * the market-data websockets at ``/v2/{iex,sip,test,...}`` and ``/v1beta3/crypto/{loc}``
   (``StockDataStream(url_override=fake.data_ws_url("iex"))``, ``CryptoDataStream``).
@@ -425,6 +427,11 @@ class FakeAlpaca:
         for ts in calendar.early_closes:
             close = calendar.session_close(ts).tz_convert(NY)
             self.state.early_closes[ts.date()] = time(close.hour, close.minute)
+
+    def add_split(self, symbol: str, new_rate: Number, old_rate: Number, ex_date: date) -> None:
+        """Announce a split in the market-data corporate actions (``GET /v1/corporate-actions``,
+        at most ``state.corporate_actions_page`` per page)."""
+        self.state.add_split(symbol, new_rate, old_rate, ex_date)
 
     def add_activity(
         self, activity_type: str, *, when: datetime | None = None, **fields: Any
@@ -859,6 +866,7 @@ class FakeAlpaca:
         r.add_get("/v2/account/activities/{activity_type}", self._get_activities)
         r.add_get("/v2/clock", self._get_clock)
         r.add_get("/v2/calendar", self._get_calendar)
+        r.add_get("/v1/corporate-actions", self._get_corporate_actions)
         r.add_get("/v2/assets", self._get_assets)
         r.add_get("/v2/assets/{symbol:.+}", self._get_asset)
 
@@ -1059,6 +1067,10 @@ class FakeAlpaca:
     async def _get_calendar(self, request: web.Request) -> web.Response:
         """Handle ``GET /v2/calendar``."""
         return self._json(self.state.calendar_json(request.query))
+
+    async def _get_corporate_actions(self, request: web.Request) -> web.Response:
+        """Handle market-data ``GET /v1/corporate-actions`` (splits only)."""
+        return self._json(self.state.corporate_actions_json(request.query))
 
     async def _get_assets(self, request: web.Request) -> web.Response:
         """Handle ``GET /v2/assets`` (``status`` and ``asset_class`` filters)."""

@@ -381,6 +381,8 @@ class AccountState:
         self.market_open_override: bool | None = None
         self.holidays: set[date] = set()
         self.early_closes: dict[date, time] = {}
+        self.splits: list[dict[str, Any]] = []  # corporate actions: forward and reverse splits
+        self.corporate_actions_page = 2  # most actions per page, to exercise paging
         self._orders_by_id: dict[str, FakeOrder] = {}
         self._orders_by_cid: dict[str, FakeOrder] = {}
         self._activities: list[_Activity] = []
@@ -438,6 +440,53 @@ class AccountState:
             "is_open": is_open,
             "next_open": next_open.isoformat(),
             "next_close": next_close.isoformat(),
+        }
+
+    def add_split(self, symbol: str, new_rate: Number, old_rate: Number, ex_date: date) -> None:
+        """Announce a split of ``symbol``: ``new_rate`` shares for ``old_rate``, on ``ex_date``."""
+        kind = "forward_split" if to_decimal(new_rate) > to_decimal(old_rate) else "reverse_split"
+        day = ex_date.isoformat()
+        self.splits.append(
+            {
+                "corporate_action_type": kind,
+                "id": str(uuid.uuid4()),
+                "symbol": symbol.upper(),
+                "cusip": "000000000",
+                "new_rate": float(new_rate),
+                "old_rate": float(old_rate),
+                "process_date": day,
+                "ex_date": day,
+                "record_date": day,
+                "payable_date": day,
+            }
+        )
+
+    def corporate_actions_json(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """Answer ``GET /v1/corporate-actions``: splits filtered by ``symbols``, ``types`` and
+        process date ``start``..``end`` (default today), paged by ``page_token``."""
+        symbols = set(query.get("symbols", "").upper().split(",")) - {""}
+        types = set(query.get("types", "forward_split,reverse_split").split(","))
+        today = self.now().astimezone(NY).date().isoformat()
+        start, end = query.get("start", today), query.get("end", today)
+        limit = min(int(query.get("limit") or 1000), self.corporate_actions_page)
+        if query.get("sort", "asc") not in ("asc", "desc") or limit < 1:
+            raise bad_request("invalid sort or limit")
+        found = [
+            a
+            for a in sorted(self.splits, key=lambda a: (a["process_date"], a["symbol"]))
+            if (not symbols or a["symbol"] in symbols)
+            and a["corporate_action_type"] in types
+            and start <= a["process_date"] <= end
+        ]
+        offset = int(query.get("page_token") or 0)
+        page = found[offset : offset + limit]
+        actions: dict[str, list[dict[str, Any]]] = {}
+        for a in page:
+            actions.setdefault(a["corporate_action_type"] + "s", []).append(a)
+        more = offset + limit < len(found)
+        return {
+            "corporate_actions": actions,
+            "next_page_token": str(offset + limit) if more else None,
         }
 
     def calendar_json(self, query: Mapping[str, str]) -> list[dict[str, Any]]:

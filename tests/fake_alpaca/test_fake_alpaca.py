@@ -747,3 +747,31 @@ async def test_silent_trading_socket_hangs_the_sdk_in_auth(fake: FakeAlpaca) -> 
 
     assert fake.connections["/stream"] == 1
     assert [m["action"] for m in fake.trading_messages] == ["authenticate"]
+
+
+async def test_corporate_actions_are_paged_and_filtered(fake: FakeAlpaca) -> None:
+    """``GET /v1/corporate-actions`` pages by ``next_page_token`` (two per page here), and
+    filters by symbols and ex/process date, as the SDK's `CorporateActionsClient` expects."""
+    from alpaca.data.historical.corporate_actions import CorporateActionsClient
+    from alpaca.data.requests import CorporateActionsRequest
+
+    for symbol, day in (("AAA", 1), ("BBB", 2), ("CCC", 3), ("AAA", 20)):
+        fake.add_split(symbol, 2, 1, date(2026, 12, day))
+    fake.add_split("DDD", 1, 10, date(2026, 12, 4))
+    client = CorporateActionsClient(
+        fake.KEY, fake.SECRET, raw_data=True, url_override=fake.rest_url
+    )
+    request = CorporateActionsRequest(
+        symbols=["AAA", "BBB", "CCC", "DDD"], start=date(2026, 12, 1), end=date(2026, 12, 10)
+    )
+
+    raw: Any = await asyncio.to_thread(client.get_corporate_actions, request)
+
+    assert [(a["symbol"], a["ex_date"]) for a in raw["forward_splits"]] == [
+        ("AAA", "2026-12-01"),
+        ("BBB", "2026-12-02"),
+        ("CCC", "2026-12-03"),
+    ]
+    assert [(a["new_rate"], a["old_rate"]) for a in raw["reverse_splits"]] == [(1.0, 10.0)]
+    pages = [r for r in fake.requests if r.path == "/v1/corporate-actions"]
+    assert [r.query.get("page_token") for r in pages] == [None, "2"]
