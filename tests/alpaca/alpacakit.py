@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import sys
 import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -255,3 +258,32 @@ def load_exchange_calendar(fake: FakeAlpaca) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fake.load_exchange_calendar()
+
+
+TLH = Path(sys.executable).with_name("tlh")
+
+
+def tlh_run_env(fake: FakeAlpaca, tmp_path: Path, **variables: str) -> dict[str, str]:
+    """Return the environment of a `tlh run` in paper mode against `fake`, with a SQLite journal
+    in `tmp_path`: the machine's variables less any TLH_ one, then `variables` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
+    return env | {
+        "TLH_BROKER": "alpaca",
+        "TLH_MODE": "paper",
+        "TLH_ALPACA__API_KEY": fake.KEY,
+        "TLH_ALPACA__SECRET_KEY": fake.SECRET,
+        "TLH_ALPACA__BASE_URL": fake.rest_url,
+        "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
+        "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
+        "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
+        **variables,
+    }
+
+
+async def start_tlh_run(
+    env: dict[str, str], cwd: Path, *, stderr: int = asyncio.subprocess.STDOUT
+) -> asyncio.subprocess.Process:
+    """Start the real `tlh run` in its own process; its log goes to stdout (with `stderr`)."""
+    return await asyncio.create_subprocess_exec(
+        str(TLH), "run", cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=stderr
+    )

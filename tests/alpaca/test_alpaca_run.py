@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
-from alpacakit import hold
+from alpacakit import hold, start_tlh_run, tlh_run_env
 from fake_alpaca import FakeAlpaca
 
 pytestmark = pytest.mark.timeout(60)
-
-TLH = Path(sys.executable).with_name("tlh")
 
 
 async def test_tlh_run_on_alpaca_reconciles_streams_and_never_logs_the_keys(
@@ -24,27 +20,13 @@ async def test_tlh_run_on_alpaca_reconciles_streams_and_never_logs_the_keys(
     """Issue §1: TLH_BROKER=alpaca selects the adapter in `tlh run`; it reconciles at start,
     subscribes its symbols, stops on SIGTERM, and no log line holds a credential."""
     hold(fake, "VTI", "40", "200")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    env |= {
-        "TLH_BROKER": "alpaca",
-        "TLH_MODE": "paper",
-        "TLH_LOGGING__FORMAT": "json",
-        "TLH_ALPACA__API_KEY": fake.KEY,
-        "TLH_ALPACA__SECRET_KEY": fake.SECRET,
-        "TLH_ALPACA__BASE_URL": fake.rest_url,
-        "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
-        "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
-        "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
-        "TLH_SUBSTITUTES": '[{"symbols": ["VTI", "SCHB"]}]',
-    }
-    proc = await asyncio.create_subprocess_exec(
-        str(TLH),
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    env = tlh_run_env(
+        fake,
+        tmp_path,
+        TLH_LOGGING__FORMAT="json",
+        TLH_SUBSTITUTES='[{"symbols": ["VTI", "SCHB"]}]',
     )
+    proc = await start_tlh_run(env, tmp_path)
     assert proc.stdout is not None
     lines: list[str] = []
     events: list[dict[str, object]] = []

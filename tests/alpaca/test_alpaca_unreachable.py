@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from alpacakit import start_tlh_run, tlh_run_env
 from fake_alpaca import FakeAlpaca
 
 pytestmark = pytest.mark.timeout(90)
@@ -162,25 +163,8 @@ async def test_sigterm_stops_it_while_it_waits(unreachable: tuple[Daemon, int]) 
 async def test_rejected_keys_end_it_with_one_line(tmp_path: Path) -> None:
     """Keys the broker refuses (HTTP 403) cannot get better by waiting: exit 2, one line."""
     async with FakeAlpaca(key="other-key") as fake:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-        env |= {
-            "TLH_BROKER": "alpaca",
-            "TLH_MODE": "paper",
-            "TLH_ALPACA__API_KEY": FakeAlpaca.KEY,
-            "TLH_ALPACA__SECRET_KEY": FakeAlpaca.SECRET,
-            "TLH_ALPACA__BASE_URL": fake.rest_url,
-            "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
-            "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
-            "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            str(TLH),
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        env = tlh_run_env(fake, tmp_path, TLH_ALPACA__API_KEY=FakeAlpaca.KEY)  # not its key
+        proc = await start_tlh_run(env, tmp_path, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 40)
 
     assert proc.returncode == 2, out.decode() + err.decode()

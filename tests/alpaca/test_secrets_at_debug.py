@@ -12,19 +12,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from alpacakit import hold
+from alpacakit import hold, start_tlh_run, tlh_run_env
 from fake_alpaca import FakeAlpaca
 
 pytestmark = pytest.mark.timeout(90)
 
-TLH = Path(sys.executable).with_name("tlh")
 # Made-up credentials in Alpaca's shapes (20 and 40 characters), with no long runs that
 # ordinary log text could contain by chance.
 KEY = "PKQ7ZX2M9RT4WB6YLC3N"
@@ -80,29 +77,17 @@ async def test_tlh_run_at_debug_logs_no_part_of_any_credential(
     """`tlh run` at DEBUG authenticates its REST client and both streams, and no line of its
     output holds a run of 8 characters of the key or the secret, plain, hex or base64."""
     hold(fake, "VTI", "40", "200")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    env |= {
-        "TLH_BROKER": "alpaca",
-        "TLH_MODE": "paper",
-        "TLH_LOGGING__LEVEL": "DEBUG",
-        "TLH_LOGGING__FORMAT": "json",
-        "TLH_ALPACA__API_KEY": KEY,
-        "TLH_ALPACA__SECRET_KEY": SECRET,
-        "TLH_ALPACA__BASE_URL": fake.rest_url,
-        "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
-        "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
-        "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
-        "TLH_SUBSTITUTES": '[{"symbols": ["VTI", "SCHB"]}]',
-        "PYTHONASYNCIODEBUG": "1",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        str(TLH),
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    env = tlh_run_env(
+        fake,
+        tmp_path,
+        TLH_LOGGING__LEVEL="DEBUG",
+        TLH_LOGGING__FORMAT="json",
+        TLH_ALPACA__API_KEY=KEY,
+        TLH_ALPACA__SECRET_KEY=SECRET,
+        TLH_SUBSTITUTES='[{"symbols": ["VTI", "SCHB"]}]',
+        PYTHONASYNCIODEBUG="1",
     )
+    proc = await start_tlh_run(env, tmp_path)
     assert proc.stdout is not None
     lines: list[str] = []
     try:
