@@ -606,7 +606,7 @@ class HarvestEngine:
         Such an entry (e.g. a sale of shares the history does not explain, or a sale
         journaled twice) could never be replayed; the order manager halts its symbol instead.
         """
-        error = self.ledger.refusal(_event_of(self._last_seq + 1, entry))
+        error = self.ledger.refusal(entry.to_event(self._last_seq + 1))
         if error is None:
             return None
         what = entry.action.value if entry.action is not None else entry.kind.value
@@ -648,7 +648,7 @@ class HarvestEngine:
     async def on_journal(self, seqs: list[int], entries: list[JournalEntry]) -> None:
         """Apply newly journaled entries to the ledger (the order manager's hook)."""
         for seq, entry in zip(seqs, entries, strict=True):
-            await self._apply_or_rebuild(_event_of(seq, entry))
+            await self._apply_or_rebuild(entry.to_event(seq))
 
     async def _apply_or_rebuild(self, event: Trade | Split) -> None:
         try:
@@ -758,33 +758,6 @@ class HarvestEngine:
         if held is None or (handled is not None and handled.at > held.at):
             return handled
         return held
-
-
-def _event_of(seq: int, entry: JournalEntry) -> Trade | Split:
-    """Return the ledger event a journal entry stored as `seq` is."""
-    if entry.kind is JournalKind.SPLIT:
-        assert entry.ratio is not None
-        return Split(
-            seq, entry.trade_date, entry.symbol, entry.ratio, entry.occurred_at, entry.source
-        )
-    assert entry.account is not None
-    assert entry.action is not None
-    assert entry.quantity is not None
-    assert entry.price is not None
-    assert entry.fees is not None
-    return Trade(
-        seq,
-        entry.trade_date,
-        entry.account,
-        entry.action,
-        entry.symbol,
-        entry.quantity,
-        entry.price,
-        entry.fees,
-        entry.lot_id,
-        entry.occurred_at,
-        entry.source,
-    )
 
 
 class BackgroundTask(Protocol):
