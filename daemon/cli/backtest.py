@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.importers import InputError
-from adapters.importers.trades_csv import parse_trades
+from adapters.importers.trades_csv import locate_refusal, parse_trades
 from adapters.prices.model import PriceSeries
 from daemon.app import make_ledger
 from daemon.backtest import BacktestResult, run_backtest, write_trades
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
-from daemon.cli.tax import _locate, write_atomically
+from daemon.cli.tax import write_atomically
 from daemon.logging import configure_logging
 from daemon.settings import Settings
 from ledger.errors import LedgerError
@@ -60,7 +60,7 @@ def _check_holdings(lots: Sequence[Trade], settings: Settings, path: Path) -> No
     try:
         ledger.apply_all(lots)
     except LedgerError as exc:
-        raise _locate(exc, lots, lambda: make_ledger(settings), path) from exc
+        raise locate_refusal(exc, lots, lambda: make_ledger(settings), path) from exc
 
 
 @app.command("backtest")

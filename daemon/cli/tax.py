@@ -8,7 +8,7 @@ import os
 import secrets
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,12 +27,17 @@ from rich.text import Text
 
 from adapters.importers import InputError
 from adapters.importers.accounts_csv import Accounts, parse_accounts
-from adapters.importers.trades_csv import TradeRows, parse_trades, read_trade_rows
+from adapters.importers.trades_csv import (
+    TradeRows,
+    locate_refusal,
+    parse_trades,
+    read_trade_rows,
+)
 from daemon.cli import app
 from daemon.cli.tax_parts import Output, PartFormat, available_cores, write_in_parts
 from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
-from ledger.engine import Ledger, event_order
+from ledger.engine import Ledger
 from ledger.errors import LedgerError
 from ledger.forms import DateAcquired, date_acquired, money, quantity
 from ledger.forms.form8949_csv import render_form8949_csv
@@ -352,28 +357,8 @@ def _build(inputs: _Inputs, year: int | None) -> TaxReport:
     try:
         ledger.apply_all(trades)
     except LedgerError as exc:
-        raise _locate(exc, trades, inputs.new_ledger, inputs.path) from exc
+        raise locate_refusal(exc, trades, inputs.new_ledger, inputs.path) from exc
     return build_report(ledger.sales, ledger.open_lots(), year=year, boxes=inputs.form_1099)
-
-
-def _locate(
-    exc: LedgerError, trades: Sequence[Trade], new_ledger: Callable[[], Ledger], path: Path
-) -> InputError:
-    """Return the `InputError` naming the line of the trade the ledger refused.
-
-    `LedgerError` names the field but not the trade, so the history is replayed one trade at a
-    time, in the ledger's order (date, timestamp, line), until the same error comes back.
-    """
-    field = exc.field or "trade"
-    replay = new_ledger()
-    for trade in sorted(trades, key=event_order):
-        try:
-            replay.apply(trade)
-        except LedgerError as again:
-            if str(again) == str(exc):
-                return InputError(path, trade.seq, field, str(exc))
-            break
-    return InputError(path, None, field, str(exc))
 
 
 # -- configuration ---------------------------------------------------------------------------
