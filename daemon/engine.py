@@ -123,10 +123,10 @@ class HarvestEngine:
         guard: WashGuard,
         substitutes: Sequence[Sequence[str]],
         now: Callable[[], datetime],
+        quote_filter: QuoteFilter,
         allow_cash: bool = False,
         swap_back: bool = False,
         swap_back_max_st_gain: Decimal = Decimal(0),
-        quote_filter: QuoteFilter | None = None,
         source: str = "sim",
         on_decision: Callable[[str, dict[str, object]], None] | None = None,
     ) -> None:
@@ -162,7 +162,7 @@ class HarvestEngine:
         self._last_seq = 0
         self.last_tick: datetime | None = None
         self._in_zone: set[str] = set()
-        self._zone = 1.0 + 2 * float(quote_filter.band) if quote_filter else 1.0
+        self._zone = 1.0 + 2 * float(quote_filter.band)
         # The highest bid of each symbol that `on_quote` acts on, for brokers that drop the
         # quotes above it before parsing them (adapters.base.QuoteGating).
         self._gating = broker if isinstance(broker, QuoteGating) else None
@@ -330,8 +330,6 @@ class HarvestEngine:
             return False
         trigger = self.triggers.get(symbol, NO_TRIGGER)
         qf = self.quote_filter
-        if qf is None:
-            return bid <= trigger
         # Quotes near the trigger are checked in full; a symbol entering that zone must first
         # build a consistent reference, so a lone spike from far above never harvests.
         if bid > trigger * self._zone:
