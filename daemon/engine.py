@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.base import Broker, LotRelief, QuoteGating, SplitCalendar
-from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalEntry, JournalKind
+from adapters.storage.records import (
+    Intent,
+    IntentKind,
+    IntentStatus,
+    JournalEntry,
+    JournalKind,
+    JournalRecord,
+)
 from daemon.bus import EventQueue
 from daemon.events import (
     ClockTick,
@@ -61,7 +68,7 @@ SPLIT_WINDOW = timedelta(days=4)
 class JournalRepository(Repository, Protocol):
     """The storage the engine needs beyond the order manager's."""
 
-    async def load_journal(self, after_seq: int = 0) -> Sequence[object]: ...
+    async def load_journal(self, after_seq: int = 0) -> Sequence[JournalRecord]: ...
     async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
@@ -192,16 +199,7 @@ class HarvestEngine:
 
     async def start(self) -> None:
         """Rebuild the ledger from the journal and resume open orders (startup = recovery)."""
-        with _paused_gc():
-            records = await self.repo.load_journal()
-            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
-            self.ledger, rejected = replay(self.ledger, events)
-        self._last_seq = max((e.seq for e in events), default=0)
-        await self._halt_rejected(rejected)
-        for account, symbol in self.ledger.positions():
-            self._accounts_by_symbol.setdefault(symbol, set()).add(account)
-        for symbol in list(self._accounts_by_symbol):
-            self.refresh_trigger(symbol)
+        entries = await self._replay_journal(self.ledger)
         await self.broker.connect(self.queue.put)
         await self.orders.resume()
         if self.reconcile is not None:
@@ -214,7 +212,7 @@ class HarvestEngine:
         await self.drain()
         if self.watch is not None:
             self.watch.start()
-        log.info("engine_started", journal_entries=len(events), symbols=len(self.triggers))
+        log.info("engine_started", journal_entries=entries, symbols=len(self.triggers))
 
     def watched_symbols(self) -> set[str]:
         """Return the held symbols, every substitute that may replace them, and the symbols
@@ -667,15 +665,22 @@ class HarvestEngine:
 
     async def rebuild(self) -> None:
         """Rebuild the ledger from the journal (the source of truth)."""
-        fresh = self.ledger.empty_copy()
+        await self._replay_journal(self.ledger.empty_copy())
+
+    async def _replay_journal(self, empty: Ledger) -> int:
+        """Replay the whole journal into `empty`, which becomes the ledger; halt the symbols
+        of entries it rejects, recompute every trigger; return the number of entries."""
         with _paused_gc():
             records = await self.repo.load_journal()
-            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
-            self.ledger, rejected = replay(fresh, events)
+            events = [r.to_event() for r in records]
+            self.ledger, rejected = replay(empty, events)
         self._last_seq = max((e.seq for e in events), default=self._last_seq)
         await self._halt_rejected(rejected)
+        for account, symbol in self.ledger.positions():
+            self._accounts_by_symbol.setdefault(symbol, set()).add(account)
         for symbol in list(self._accounts_by_symbol):
             self.refresh_trigger(symbol)
+        return len(events)
 
     async def import_trades(self, trades: Sequence[Trade], source: str) -> int:
         """Journal and apply imported trades (holdings, history), skipping ones seen before."""
@@ -691,7 +696,7 @@ class HarvestEngine:
         seqs = await self.repo.append_journal(entries)
         if seqs:
             records = await self.repo.load_journal(after_seq=after)
-            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
+            events = [r.to_event() for r in records]
             events.sort(key=lambda e: (e.trade_date, e.instant, e.seq))
             try:
                 for event in events:
