@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from daemon.app import make_ledger
 from daemon.backtest import BacktestResult, run_backtest, write_trades
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
+from daemon.cli.failures import fail
 from daemon.cli.tax import write_atomically
 from daemon.logging import configure_logging
 from daemon.settings import Settings
@@ -39,18 +40,13 @@ def load_price_source(path: Path) -> PriceSeries:
     return csvload.load_prices(path)  # also recognises a converted cache by its content
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"tlh: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _day(text: str | None, flag: str) -> date | None:
     if text is None:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _fail(f"{flag}: not a date YYYY-MM-DD (got {text!r})")
+        fail(f"{flag}: not a date YYYY-MM-DD (got {text!r})")
 
 
 def _check_holdings(lots: Sequence[Trade], settings: Settings, path: Path) -> None:
@@ -97,11 +93,11 @@ def backtest(
         start_lots = parse_trades(holdings)
         _check_holdings(start_lots, settings, holdings)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         series = load_price_source(prices)
     except (OSError, ValueError) as exc:
-        _fail(f"{prices}: {exc}")
+        fail(f"{prices}: {exc}")
     configure_logging(
         "INFO" if verbose else "WARNING",
         settings.logging.format,

@@ -16,7 +16,7 @@ from enum import StrEnum
 from importlib import metadata
 from io import StringIO
 from pathlib import Path
-from typing import Annotated, BinaryIO, NoReturn, cast
+from typing import Annotated, BinaryIO, cast
 
 import typer
 from rich import box as rich_box
@@ -34,6 +34,7 @@ from adapters.importers.trades_csv import (
     read_trade_rows,
 )
 from daemon.cli import app
+from daemon.cli.failures import fail
 from daemon.cli.tax_parts import Output, PartFormat, available_cores, write_in_parts
 from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
@@ -51,7 +52,6 @@ tax_app = typer.Typer(help="Tax reports: Form 8949, TXF, JSON.", no_args_is_help
 app.add_typer(tax_app, name="tax")
 
 # Exit status for unusable input (as Click uses for usage errors).
-EXIT_BAD_INPUT = 2
 
 
 class ReportFormat(StrEnum):
@@ -164,18 +164,18 @@ def _report(
     try:
         inputs = _read(trades, accounts, config, lot_method)
     except (InputError, ConfigError) as exc:
-        _fail(str(exc))
+        fail(str(exc), bare=True)
     sale_years: set[int] = set()
     try:
         if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output, sale_years):
             _warn_of_years(output_format, sale_years)
             return
     except OSError as exc:
-        _fail(f"{output}: cannot write: {exc.strerror or exc}")
+        fail(f"{output}: cannot write: {exc.strerror or exc}", bare=True)
     try:
         tax_report = _build(inputs, year)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc), bare=True)
     _warn_of_years(output_format, {s.sale.date_sold.year for s in tax_report.form8949_sales()})
     chunks = _render(tax_report, output_format, output, txf_format5, inputs.date_acquired)
     if chunks is None:  # the table went straight to the terminal
@@ -186,7 +186,7 @@ def _report(
         try:
             write_atomically(output, chunks)
         except OSError as exc:
-            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+            fail(f"{output}: cannot write: {exc.strerror or exc}", bare=True)
 
 
 def _warn_of_years(output_format: ReportFormat, years: set[int]) -> None:
@@ -408,7 +408,10 @@ def _refuse_an_input(output: Path, inputs: dict[str, Path | None]) -> None:
     relative path): the report would replace the file it is made from."""
     for option, given in inputs.items():
         if given is not None and _same_file(output, given):
-            _fail(f"{output}: is the {option} file {given}; refusing to write the report over it")
+            fail(
+                f"{output}: is the {option} file {given}; refusing to write the report over it",
+                bare=True,
+            )
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -502,11 +505,6 @@ def _write_stdout(chunks: Iterable[bytes]) -> None:
         for chunk in chunks:
             sys.stdout.write(chunk.decode())
         sys.stdout.flush()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _today() -> date:
