@@ -219,7 +219,8 @@ async def _import_due(
 
 
 def _repeat_test(prices: PriceSeries) -> Callable[[int, int], bool]:
-    """Return whether row `i` repeats row `p` (-1: none) in every field the file gives."""
+    """Return a test of whether row `i` repeats row `p` (-1: none) in every field the file
+    gives."""
     op, hi, lo, cl, vol = (
         prices.open_micros,
         prices.high_micros,

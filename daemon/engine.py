@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.base import Broker, LotRelief, QuoteGating, SplitCalendar
-from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalEntry, JournalKind
+from adapters.storage.records import (
+    Intent,
+    IntentKind,
+    IntentStatus,
+    JournalEntry,
+    JournalKind,
+    JournalRecord,
+)
 from daemon.bus import EventQueue
 from daemon.events import (
     ClockTick,
@@ -61,7 +68,7 @@ SPLIT_WINDOW = timedelta(days=4)
 class JournalRepository(Repository, Protocol):
     """The storage the engine needs beyond the order manager's."""
 
-    async def load_journal(self, after_seq: int = 0) -> Sequence[object]: ...
+    async def load_journal(self, after_seq: int = 0) -> Sequence[JournalRecord]: ...
     async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
@@ -123,10 +130,10 @@ class HarvestEngine:
         guard: WashGuard,
         substitutes: Sequence[Sequence[str]],
         now: Callable[[], datetime],
+        quote_filter: QuoteFilter,
         allow_cash: bool = False,
         swap_back: bool = False,
         swap_back_max_st_gain: Decimal = Decimal(0),
-        quote_filter: QuoteFilter | None = None,
         source: str = "sim",
         on_decision: Callable[[str, dict[str, object]], None] | None = None,
     ) -> None:
@@ -162,7 +169,7 @@ class HarvestEngine:
         self._last_seq = 0
         self.last_tick: datetime | None = None
         self._in_zone: set[str] = set()
-        self._zone = 1.0 + 2 * float(quote_filter.band) if quote_filter else 1.0
+        self._zone = 1.0 + 2 * float(quote_filter.band)
         # The highest bid of each symbol that `on_quote` acts on, for brokers that drop the
         # quotes above it before parsing them (adapters.base.QuoteGating).
         self._gating = broker if isinstance(broker, QuoteGating) else None
@@ -193,17 +200,7 @@ class HarvestEngine:
 
     async def start(self) -> None:
         """Rebuild the ledger from the journal and resume open orders (startup = recovery)."""
-        with _paused_gc():
-            records = await self.repo.load_journal()
-            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
-            self.ledger, rejected = replay(self.ledger, events)
-        self._last_seq = max((e.seq for e in events), default=0)
-        self._note_splits(events)
-        await self._halt_rejected(rejected)
-        for account, symbol in self.ledger.positions():
-            self._accounts_by_symbol.setdefault(symbol, set()).add(account)
-        for symbol in list(self._accounts_by_symbol):
-            self.refresh_trigger(symbol)
+        entries = await self._replay_journal(self.ledger)
         await self.broker.connect(self.queue.put)
         await self.orders.resume()
         if self.reconcile is not None:
@@ -216,7 +213,7 @@ class HarvestEngine:
         await self.drain()
         if self.watch is not None:
             self.watch.start()
-        log.info("engine_started", journal_entries=len(events), symbols=len(self.triggers))
+        log.info("engine_started", journal_entries=entries, symbols=len(self.triggers))
 
     def watched_symbols(self) -> set[str]:
         """Return the held symbols, every substitute that may replace them, and the symbols
@@ -332,8 +329,6 @@ class HarvestEngine:
             return False
         trigger = self.triggers.get(symbol, NO_TRIGGER)
         qf = self.quote_filter
-        if qf is None:
-            return bid <= trigger
         # Quotes near the trigger are checked in full; a symbol entering that zone must first
         # build a consistent reference, so a lone spike from far above never harvests.
         if bid > trigger * self._zone:
@@ -608,7 +603,7 @@ class HarvestEngine:
         Such an entry (e.g. a sale of shares the history does not explain, or a sale
         journaled twice) could never be replayed; the order manager halts its symbol instead.
         """
-        error = self.ledger.refusal(_event_of(self._last_seq + 1, entry))
+        error = self.ledger.refusal(entry.to_event(self._last_seq + 1))
         if error is None:
             return None
         what = entry.action.value if entry.action is not None else entry.kind.value
@@ -650,7 +645,7 @@ class HarvestEngine:
     async def on_journal(self, seqs: list[int], entries: list[JournalEntry]) -> None:
         """Apply newly journaled entries to the ledger (the order manager's hook)."""
         for seq, entry in zip(seqs, entries, strict=True):
-            await self._apply_or_rebuild(_event_of(seq, entry))
+            await self._apply_or_rebuild(entry.to_event(seq))
 
     async def _apply_or_rebuild(self, event: Trade | Split) -> None:
         try:
@@ -671,16 +666,23 @@ class HarvestEngine:
 
     async def rebuild(self) -> None:
         """Rebuild the ledger from the journal (the source of truth)."""
-        fresh = self.ledger.empty_copy()
+        await self._replay_journal(self.ledger.empty_copy())
+
+    async def _replay_journal(self, empty: Ledger) -> int:
+        """Replay the whole journal into `empty`, which becomes the ledger; halt the symbols
+        of entries it rejects, recompute every trigger; return the number of entries."""
         with _paused_gc():
             records = await self.repo.load_journal()
-            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
-            self.ledger, rejected = replay(fresh, events)
+            events = [r.to_event() for r in records]
+            self.ledger, rejected = replay(empty, events)
         self._last_seq = max((e.seq for e in events), default=self._last_seq)
         self._note_splits(events)
         await self._halt_rejected(rejected)
+        for account, symbol in self.ledger.positions():
+            self._accounts_by_symbol.setdefault(symbol, set()).add(account)
         for symbol in list(self._accounts_by_symbol):
             self.refresh_trigger(symbol)
+        return len(events)
 
     async def import_trades(self, trades: Sequence[Trade], source: str) -> int:
         """Journal and apply imported trades (holdings, history), skipping ones seen before."""
@@ -696,7 +698,7 @@ class HarvestEngine:
         seqs = await self.repo.append_journal(entries)
         if seqs:
             records = await self.repo.load_journal(after_seq=after)
-            events = [r.to_event() for r in records]  # type: ignore[attr-defined]
+            events = [r.to_event() for r in records]
             events.sort(key=lambda e: (e.trade_date, e.instant, e.seq))
             try:
                 for event in events:
@@ -773,33 +775,6 @@ class HarvestEngine:
         if held is None or (handled is not None and handled.at > held.at):
             return handled
         return held
-
-
-def _event_of(seq: int, entry: JournalEntry) -> Trade | Split:
-    """Return the ledger event a journal entry stored as `seq` is."""
-    if entry.kind is JournalKind.SPLIT:
-        assert entry.ratio is not None
-        return Split(
-            seq, entry.trade_date, entry.symbol, entry.ratio, entry.occurred_at, entry.source
-        )
-    assert entry.account is not None
-    assert entry.action is not None
-    assert entry.quantity is not None
-    assert entry.price is not None
-    assert entry.fees is not None
-    return Trade(
-        seq,
-        entry.trade_date,
-        entry.account,
-        entry.action,
-        entry.symbol,
-        entry.quantity,
-        entry.price,
-        entry.fees,
-        entry.lot_id,
-        entry.occurred_at,
-        entry.source,
-    )
 
 
 class BackgroundTask(Protocol):

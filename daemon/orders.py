@@ -516,15 +516,12 @@ class OrderManager:
         The one path by which fills reach the journal: the stream's, the recovery of an
         order's fills, and reconciliation's all come here.
 
-        Identity: one execution reaches us from several sources (Alpaca's stream and its
-        activities) under unrelated ids, and the order's cumulative filled quantity they
-        report with it may disagree. So the journal follows each order's cumulative quantity
-        (`Fill.cumulative_quantity`): a fill journals only the part of it beyond what the
-        journal holds for its order, up to its cumulative quantity (nothing: a repeat), and
-        never beyond an intent's own quantity. The journaled quantity is the intent's
-        ``filled_quantity`` for our orders, a state entry per broker order for others. Each
-        entry's external id names the execution (or, for a part of one, the order's journaled
-        span), so a replay of the same delivery appends nothing either.
+        Identity: one execution reaches us from several sources under unrelated ids, with
+        cumulative quantities that may disagree, so the journal follows each order's
+        cumulative quantity (`new_fill_entry`). The journaled quantity is the intent's
+        ``filled_quantity`` for our orders, a state entry per broker order for others
+        (`journaled_key`). Each entry's external id names the execution (or, for a part of
+        one, the order's journaled span), so a replay of the same delivery appends nothing.
 
         An entry the ledger would reject (a sale of shares it does not hold) is never
         written: `on_refused` halts its symbol instead.
@@ -532,46 +529,25 @@ class OrderManager:
         intent = self._open.get(fill.client_order_id) or await self._repo.get_intent(
             fill.client_order_id
         )
-        order = fill.broker_order_id or ""
-        state_key = f"{source}:order:{order}:journaled" if intent is None and order else ""
+        state_key = "" if intent is not None else journaled_key(fill, source)
         done: Decimal | None = None
         if intent is not None:
             done = intent.filled_quantity
         elif state_key:
             done = Decimal(await self._repo.get_state(state_key) or "0")
-        quantity, tag = fill.quantity, fill.execution_id
         cumulative = fill.cumulative_quantity
-        if done is not None and cumulative is not None:
-            quantity = min(quantity, cumulative - done)
-            if intent is not None:
-                quantity = min(quantity, intent.quantity - done)
-            if quantity <= ZERO:
-                log.info(
-                    "fill_repeat",
-                    intent_id=fill.client_order_id,
-                    execution_id=fill.execution_id,
-                    cumulative=str(cumulative),
-                    journaled=str(done),
-                )
-                return
-            if done != cumulative - fill.quantity or quantity != fill.quantity:
-                # Not exactly the rest of its order's journal: journal the span it adds.
-                tag = f"{order or fill.client_order_id}:{_plain(done)}-{_plain(done + quantity)}"
-        action = Action.SELL if fill.side is OrderSide.SELL else Action.BUY
-        fees = fill.fees if quantity == fill.quantity else fill.fees * quantity / fill.quantity
-        entry = JournalEntry.trade(
-            account=fill.account,
-            action=action,
-            symbol=fill.symbol,
-            quantity=quantity,
-            price=fill.price,
-            fees=fees.quantize(CENT) if quantity != fill.quantity else fees,
-            trade_date=fill.at.astimezone(NEW_YORK).date(),
-            occurred_at=fill.at,
-            lot_id=_fill_lot_id(fill, intent, action, tag),
-            source=f"{source}:fill:{tag}",
-            external_id=f"{source}:{tag}",
-        )
+        entry = new_fill_entry(fill, source, done, intent)
+        if entry is None:
+            log.info(
+                "fill_repeat",
+                intent_id=fill.client_order_id,
+                execution_id=fill.execution_id,
+                cumulative=str(cumulative),
+                journaled=str(done),
+            )
+            return
+        assert entry.quantity is not None
+        quantity = entry.quantity
         # The journal entry and the order's journaled quantity commit together: a crash
         # between them would leave a replayed fill journaled but never counted. The ledger's
         # check comes after the external id's (a repeat is no refusal) and before the commit.
@@ -960,6 +936,53 @@ class OrderManager:
     def today(self) -> date:
         """Return the trading date in New York."""
         return self._now().astimezone(NEW_YORK).date()
+
+
+def journaled_key(fill: Fill, source: str) -> str:
+    """Return the state key holding what the journal has of the broker order of `fill` (one
+    placed outside tlh); "" when the broker names no order."""
+    order = fill.broker_order_id
+    return f"{source}:order:{order}:journaled" if order else ""
+
+
+def new_fill_entry(
+    fill: Fill, source: str, journaled: Decimal | None, intent: Intent | None
+) -> JournalEntry | None:
+    """Return the journal entry of the part of `fill` not journaled yet, or None (a repeat).
+
+    One execution reaches us from several sources under unrelated ids, and the order's
+    cumulative filled quantity they report with it may disagree. So a fill adds only what
+    lies beyond `journaled` (what the journal holds for its order, None: unknown), up to its
+    cumulative quantity, and never beyond its `intent`'s quantity. An entry that is not
+    exactly the rest of its order's journal is named by the span it adds, not by the
+    execution id.
+    """
+    quantity, tag = fill.quantity, fill.execution_id
+    cumulative = fill.cumulative_quantity
+    if journaled is not None and cumulative is not None:
+        quantity = min(quantity, cumulative - journaled)
+        if intent is not None:
+            quantity = min(quantity, intent.quantity - journaled)
+        if quantity <= ZERO:
+            return None
+        if journaled != cumulative - fill.quantity or quantity != fill.quantity:
+            order = fill.broker_order_id or fill.client_order_id
+            tag = f"{order}:{_plain(journaled)}-{_plain(journaled + quantity)}"
+    action = Action.SELL if fill.side is OrderSide.SELL else Action.BUY
+    fees = fill.fees if quantity == fill.quantity else fill.fees * quantity / fill.quantity
+    return JournalEntry.trade(
+        account=fill.account,
+        action=action,
+        symbol=fill.symbol,
+        quantity=quantity,
+        price=fill.price,
+        fees=fees.quantize(CENT) if quantity != fill.quantity else fees,
+        trade_date=fill.at.astimezone(NEW_YORK).date(),
+        occurred_at=fill.at,
+        lot_id=_fill_lot_id(fill, intent, action, tag),
+        source=f"{source}:fill:{tag}",
+        external_id=f"{source}:{tag}",
+    )
 
 
 def _fill_lot_id(fill: Fill, intent: Intent | None, action: Action, tag: str) -> str | None:

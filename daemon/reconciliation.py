@@ -43,8 +43,6 @@ import structlog
 
 from adapters.base import Broker, BrokerError, OrderSnapshot, SplitReports
 from adapters.storage.repository import Repository
-from daemon.events import Fill, OrderSide
-from ledger.model import Action, Trade
 
 if TYPE_CHECKING:
     from daemon.engine import HarvestEngine
@@ -78,25 +76,6 @@ def compare_positions(
         if ledger_qty != broker_qty:
             out[ledger_symbol or broker_symbol] = (ledger_qty, broker_qty)
     return out
-
-
-def fill_trade(fill: Fill, seq: int, source: str) -> Trade:
-    """Return the ledger trade a broker fill journals as (lot ids as the order manager makes)."""
-    day = fill.at.astimezone(NEW_YORK).date()
-    buy = fill.side is OrderSide.BUY
-    return Trade(
-        seq,
-        day,
-        fill.account,
-        Action.BUY if buy else Action.SELL,
-        fill.symbol,
-        fill.quantity,
-        fill.price,
-        fill.fees,
-        f"{fill.symbol}-{day:%Y%m%d}-{fill.execution_id}" if buy else None,
-        fill.at,
-        f"{source}:fill:{fill.execution_id}",
-    )
 
 
 class Reconciler:

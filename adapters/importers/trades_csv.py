@@ -22,12 +22,14 @@ decimal places (`MAX_PLACES`) and 28 significant digits (`MAX_DIGITS`, the preci
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from adapters.importers import CsvRow, InputError, parse_decimal, read_csv_records
+from ledger.engine import Ledger, event_order
+from ledger.errors import LedgerError
 from ledger.identity import normalize_symbol
 from ledger.model import ZERO, Action, Trade, new_tuple
 
@@ -256,3 +258,23 @@ def _inexact(value: Decimal) -> str | None:
     if len(digits) - zeros > MAX_DIGITS:
         return f"more than {MAX_DIGITS} significant digits: the ledger's arithmetic would round it"
     return None
+
+
+def locate_refusal(
+    exc: LedgerError, trades: Sequence[Trade], new_ledger: Callable[[], Ledger], path: Path
+) -> InputError:
+    """Return the `InputError` naming the line of `path` holding the trade the ledger refused.
+
+    `LedgerError` names the field but not the trade, so the history is replayed one trade at a
+    time, in the ledger's order (date, timestamp, line), until the same error comes back.
+    """
+    field = exc.field or "trade"
+    replay = new_ledger()
+    for trade in sorted(trades, key=event_order):
+        try:
+            replay.apply(trade)
+        except LedgerError as again:
+            if str(again) == str(exc):
+                return InputError(path, trade.seq, field, str(exc))
+            break
+    return InputError(path, None, field, str(exc))

@@ -122,6 +122,10 @@ class JournalEntry:
             external_id=external_id,
         )
 
+    def to_event(self, seq: int) -> Trade | Split:
+        """Return the ledger event this entry is once journaled as `seq`."""
+        return _to_event(self, seq)
+
     @classmethod
     def from_event(
         cls,
@@ -181,35 +185,40 @@ class JournalRecord:
 
     def to_event(self) -> LedgerEvent:
         """Return the ledger event this record replays as (its `seq` is the journal's)."""
-        if self.kind is JournalKind.SPLIT:
-            assert self.ratio is not None
-            return Split(
-                seq=self.seq,
-                trade_date=self.trade_date,
-                symbol=self.symbol,
-                ratio=self.ratio,
-                at=self.occurred_at,
-                source=self.source,
-            )
-        # The journal's CHECK constraint guarantees these for trades and imports.
-        assert self.account is not None
-        assert self.action is not None
-        assert self.quantity is not None
-        assert self.price is not None
-        assert self.fees is not None
-        return Trade(
-            seq=self.seq,
-            trade_date=self.trade_date,
-            account=self.account,
-            action=self.action,
-            symbol=self.symbol,
-            quantity=self.quantity,
-            price=self.price,
-            fees=self.fees,
-            lot_id=self.lot_id,
-            at=self.occurred_at,
-            source=self.source,
+        return _to_event(self, self.seq)
+
+
+def _to_event(stored: JournalEntry | JournalRecord, seq: int) -> Trade | Split:
+    """Return the ledger event `stored` (an entry or a record of one) is, numbered `seq`."""
+    if stored.kind is JournalKind.SPLIT:
+        assert stored.ratio is not None
+        return Split(
+            seq=seq,
+            trade_date=stored.trade_date,
+            symbol=stored.symbol,
+            ratio=stored.ratio,
+            at=stored.occurred_at,
+            source=stored.source,
         )
+    # Guaranteed for trades and imports (`JournalEntry.__post_init__`, the journal's CHECK).
+    assert stored.account is not None
+    assert stored.action is not None
+    assert stored.quantity is not None
+    assert stored.price is not None
+    assert stored.fees is not None
+    return Trade(
+        seq=seq,
+        trade_date=stored.trade_date,
+        account=stored.account,
+        action=stored.action,
+        symbol=stored.symbol,
+        quantity=stored.quantity,
+        price=stored.price,
+        fees=stored.fees,
+        lot_id=stored.lot_id,
+        at=stored.occurred_at,
+        source=stored.source,
+    )
 
 
 @dataclass(frozen=True, slots=True)

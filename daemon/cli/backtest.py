@@ -10,20 +10,21 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from adapters.importers import InputError
-from adapters.importers.trades_csv import parse_trades
+from adapters.importers.trades_csv import locate_refusal, parse_trades
 from adapters.prices.model import PriceSeries
 from daemon.app import make_ledger
 from daemon.backtest import BacktestResult, run_backtest, write_trades
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
-from daemon.cli.tax import _locate, write_atomically
+from daemon.cli.failures import fail
+from daemon.cli.tax import write_atomically
 from daemon.logging import configure_logging
 from daemon.settings import Settings
 from ledger.errors import LedgerError
@@ -39,18 +40,13 @@ def load_price_source(path: Path) -> PriceSeries:
     return csvload.load_prices(path)  # also recognises a converted cache by its content
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"tlh: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _day(text: str | None, flag: str) -> date | None:
     if text is None:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _fail(f"{flag}: not a date YYYY-MM-DD (got {text!r})")
+        fail(f"{flag}: not a date YYYY-MM-DD (got {text!r})")
 
 
 def _check_holdings(lots: Sequence[Trade], settings: Settings, path: Path) -> None:
@@ -60,7 +56,7 @@ def _check_holdings(lots: Sequence[Trade], settings: Settings, path: Path) -> No
     try:
         ledger.apply_all(lots)
     except LedgerError as exc:
-        raise _locate(exc, lots, lambda: make_ledger(settings), path) from exc
+        raise locate_refusal(exc, lots, lambda: make_ledger(settings), path) from exc
 
 
 @app.command("backtest")
@@ -97,11 +93,11 @@ def backtest(
         start_lots = parse_trades(holdings)
         _check_holdings(start_lots, settings, holdings)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         series = load_price_source(prices)
     except (OSError, ValueError) as exc:
-        _fail(f"{prices}: {exc}")
+        fail(f"{prices}: {exc}")
     configure_logging(
         "INFO" if verbose else "WARNING",
         settings.logging.format,

@@ -14,9 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from daemon.cli import app
+from daemon.cli.failures import FAILURE_EXIT_CODE
 from daemon.settings import ConfigError, Settings, default_config_path, load_settings
-
-CONFIG_ERROR_EXIT_CODE = 2
 
 ConfigOption = Annotated[
     Path | None,
@@ -37,7 +36,7 @@ def fail_with_config_error(exc: ConfigError) -> NoReturn:
     """Print each problem of `exc` on stderr, one line each, and exit with status 2."""
     for problem in exc.problems:
         typer.echo(problem, err=True)
-    raise typer.Exit(CONFIG_ERROR_EXIT_CODE)
+    raise typer.Exit(FAILURE_EXIT_CODE)
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from alembic.util import CommandError
@@ -14,9 +14,7 @@ from adapters.storage.engine import DatabaseURLError, create_engine, normalize_u
 from adapters.storage.migrate import current_revision, upgrade_database
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
-
-BAD_URL_EXIT_CODE = 2
-FAILURE_EXIT_CODE = 1
+from daemon.cli.failures import fail
 
 DatabaseUrlOption = Annotated[
     str | None,
@@ -37,8 +35,8 @@ app.add_typer(db_app, name="db")
 def upgrade(database_url: DatabaseUrlOption = None, config: ConfigOption = None) -> None:
     """Create the tables, or upgrade them to the newest revision; running it again is a no-op.
 
-    Exit status 2 for an unusable URL (or configuration) or a database that cannot be opened
-    (`daemon.cli.failures`), 1 when it cannot be migrated.
+    Exit status 2, with one line, for an unusable URL (or configuration) and a database that
+    cannot be opened or migrated (`daemon.cli.failures`).
     """
     if database_url is not None:
         raw, source = database_url, "--database-url"
@@ -47,14 +45,14 @@ def upgrade(database_url: DatabaseUrlOption = None, config: ConfigOption = None)
     try:
         url = normalize_url(raw)
     except DatabaseURLError as exc:
-        _fail(f"{source}: {exc}", BAD_URL_EXIT_CODE)
+        fail(f"{source}: {exc}")
     shown = url.render_as_string(hide_password=True)
     try:
         before, after = asyncio.run(_upgrade(url))
     except (OSError, DBAPIError) as exc:
-        _fail(f"cannot upgrade database {shown}: {_reason(exc)}", FAILURE_EXIT_CODE)
+        fail(f"cannot upgrade database {shown}: {_reason(exc)}")
     except CommandError as exc:
-        _fail(f"cannot upgrade database {shown}: {exc}", FAILURE_EXIT_CODE)
+        fail(f"cannot upgrade database {shown}: {exc}")
     if before == after:
         typer.echo(f"{shown}: already at revision {after} (head)")
     else:
@@ -73,8 +71,3 @@ def _reason(exc: BaseException) -> str:
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     lines = str(orig).strip().splitlines()
     return lines[0] if lines else type(orig).__name__
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)

@@ -30,18 +30,20 @@ from adapters.alpaca.client import latest_quotes
 from adapters.alpaca.parsing import dec, is_crypto
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
+from adapters.storage.records import JournalEntry, JournalRecord
 from adapters.storage.repository import Repository
 from daemon.app import broker_relief, decision_policy, make_ledger
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
+from daemon.events import Fill
+from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
-from daemon.reconciliation import compare_positions, fill_trade
+from daemon.orders import journaled_key, new_fill_entry
+from daemon.reconciliation import compare_positions
 from daemon.settings import Settings
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger
-from ledger.errors import LedgerError
-from ledger.model import LedgerEvent
 from strategies.decision import Action as Act
 from strategies.decision import Price, decide_positions
 
@@ -206,38 +208,37 @@ async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) 
 async def _reconciled_ledger(
     out: Diagnosis, settings: Settings, broker: AlpacaBroker
 ) -> tuple[Ledger | None, set[str]]:
-    """Replay the journal plus the broker's unjournaled fills in memory; compare positions."""
+    """Replay the journal plus the broker's unjournaled fills in memory; compare positions.
+
+    Each broker fill adds what the daemon would journal of it (`daemon.orders.new_fill_entry`,
+    following its order's journaled quantity), and the whole is replayed as the daemon
+    replays its journal (`daemon.journal_replay.replay`).
+    """
+    fills = await broker.fills_since(None)
     db = create_engine(settings.database.url)
     try:
         await upgrade_database(db)
         repo = Repository(db)
         records = await repo.load_journal()
         halts = [h for h in await repo.active_halts() if h.account in (None, broker.account)]
+        fresh = await _unjournaled(repo, records, fills, broker.name)
     finally:
         await db.dispose()
-    journaled = {r.external_id for r in records if r.external_id}
-    events: list[LedgerEvent] = [r.to_event() for r in records]
     seq = max((r.seq for r in records), default=0)
-    fresh = 0
-    for fill in await broker.fills_since(None):
-        if f"{broker.name}:{fill.execution_id}" not in journaled:
-            seq += 1
-            fresh += 1
-            events.append(fill_trade(fill, seq, broker.name))
-    ledger = make_ledger(settings)
-    try:
-        ledger.apply_all(events)
-    except LedgerError as exc:
-        out.add("reconciliation", False, f"the broker's history does not replay: {exc}")
-        return None, set()
+    events = [r.to_event() for r in records]
+    events += [entry.to_event(seq + n) for n, entry in enumerate(fresh, 1)]
+    ledger, rejected = replay(make_ledger(settings), events)
     mismatches = compare_positions(ledger.positions(), await broker.positions(), broker.account)
-    detail = "; ".join(f"{s}: broker {b}, ledger {q}" for s, (q, b) in sorted(mismatches.items()))
+    detail = "; ".join(
+        [r.reason for r in rejected]
+        + [f"{s}: broker {b}, ledger {q}" for s, (q, b) in sorted(mismatches.items())]
+    )
     out.add(
         "reconciliation",
-        not mismatches,
+        not detail,
         detail
-        or f"ledger matches the broker ({len(records)} journal entries, {fresh} broker fills "
-        "not journaled yet)",
+        or f"ledger matches the broker ({len(records)} journal entries, {len(fresh)} broker "
+        "fills not journaled yet)",
     )
     names = sorted(h.symbol for h in halts)
     out.add(
@@ -245,7 +246,39 @@ async def _reconciled_ledger(
         not names,
         "none" if not names else f"trading halted in {', '.join(names)} (tlh status shows why)",
     )
-    return ledger, set(names) | set(mismatches)
+    return ledger, set(names) | set(mismatches) | {r.symbol for r in rejected}
+
+
+async def _unjournaled(
+    repo: Repository, records: list[JournalRecord], fills: list[Fill], source: str
+) -> list[JournalEntry]:
+    """Return the entries the daemon would journal for `fills`, in order (nothing is written)."""
+    external_ids = {r.external_id for r in records if r.external_id}
+    done: dict[str, Decimal | None] = {}  # client order id or state key -> journaled quantity
+    entries: list[JournalEntry] = []
+    for fill in fills:
+        intent = await repo.get_intent(fill.client_order_id)
+        key = fill.client_order_id if intent is not None else journaled_key(fill, source)
+        if key not in done:
+            if intent is not None:
+                done[key] = intent.filled_quantity
+            elif key:
+                done[key] = Decimal(await repo.get_state(key) or "0")
+            else:
+                done[key] = None
+        journaled = done[key]
+        entry = new_fill_entry(fill, source, journaled, intent)
+        if entry is None:
+            continue
+        if entry.external_id in external_ids:
+            if intent is None and journaled is not None and fill.cumulative_quantity is not None:
+                done[key] = max(journaled, fill.cumulative_quantity)
+            continue
+        external_ids.add(entry.external_id or "")
+        entries.append(entry)
+        if journaled is not None and entry.quantity is not None:
+            done[key] = journaled + entry.quantity
+    return entries
 
 
 async def _latest_prices(

@@ -1,4 +1,4 @@
-"""Failures every command reports the same way: one line on stderr, exit status 2.
+"""Failures every command reports the same way: one line on stderr, exit status 2 (`fail`).
 
 A database that cannot be opened, a journal owned by another process and a broker that
 rejects the daemon's keys are the operator's to fix, not tlh's bugs: no traceback. They are
@@ -10,12 +10,22 @@ raised where a command first touches the database (`adapters.storage.engine.open
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 FAILURE_EXIT_CODE = 2
+
+
+def fail(message: str, *, bare: bool = False) -> NoReturn:
+    """Print `message` on stderr as one line and exit with status 2.
+
+    The line starts "tlh: ", unless `bare`: an input file's error, which starts with the file
+    it names (``trades.csv:12: quantity: ...``, as the README shows).
+    """
+    typer.echo(message if bare else f"tlh: {message}", err=True)
+    raise typer.Exit(FAILURE_EXIT_CODE)
 
 
 def operator_failure(exc: BaseException) -> str | None:
@@ -48,5 +58,4 @@ class CommandGroup(TyperGroup):
             message = operator_failure(exc)
             if message is None:
                 raise
-            typer.echo(f"tlh: {message}", err=True)
-            raise typer.Exit(FAILURE_EXIT_CODE) from None
+            fail(message)

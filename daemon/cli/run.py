@@ -8,7 +8,7 @@ import signal
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import structlog
 import typer
@@ -30,6 +30,7 @@ from daemon.app import (
 from daemon.broker_wait import use_retry_logging, wait_for_broker
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
+from daemon.cli.failures import fail
 from daemon.clock import LiveClock
 from daemon.hooks import EngineHooks
 from daemon.journal_replay import replay
@@ -48,24 +49,19 @@ ConfigOption = Annotated[Path | None, typer.Option(help="tlh.toml (default ./tlh
 log = structlog.get_logger("tlh.run")
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"tlh: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def make_broker(settings: Settings, clock: LiveClock) -> Broker:
     """Return the broker adapter that `settings.broker` selects."""
     if settings.broker == "sim":
         from adapters.sim.broker import SimBroker
 
         return SimBroker(clock.now)
-    if settings.broker == "alpaca":
-        try:
-            from adapters.alpaca.broker import AlpacaBroker
-        except ImportError:
-            _fail("broker 'alpaca': the Alpaca adapter is not available in this build")
-        return AlpacaBroker.from_settings(settings)
-    _fail(f"broker {settings.broker!r} is not supported yet")
+    if settings.broker != "alpaca":
+        fail(f"broker {settings.broker!r} is not supported yet")
+    try:
+        from adapters.alpaca.broker import AlpacaBroker
+    except ImportError:
+        fail("broker 'alpaca': the Alpaca adapter is not available in this build")
+    return AlpacaBroker.from_settings(settings)
 
 
 async def _run(settings: Settings) -> None:
@@ -252,7 +248,7 @@ def harvest(
 ) -> None:
     """Show what the daemon would decide now (it places orders itself: `tlh run`)."""
     if not dry_run:
-        _fail("harvest places no orders itself; use --dry-run to preview, `tlh run` to trade")
+        fail("harvest places no orders itself; use --dry-run to preview, `tlh run` to trade")
     settings = load_settings_or_exit(config)
     prices: dict[str, Decimal] = {}
     for item in price or []:
@@ -260,9 +256,9 @@ def harvest(
         try:
             value = Decimal(text)
         except InvalidOperation:
-            _fail(f"--price {item!r}: expected SYMBOL=PRICE")
+            fail(f"--price {item!r}: expected SYMBOL=PRICE")
         if not value.is_finite() or value <= 0:
-            _fail(f"--price {item!r}: the price must be a positive number")
+            fail(f"--price {item!r}: the price must be a positive number")
         prices[symbol.strip().upper()] = value
     decisions = asyncio.run(preview(settings, prices))
     table = Table(title="Would harvest (dry run)")

@@ -8,7 +8,7 @@ import os
 import secrets
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,7 +16,7 @@ from enum import StrEnum
 from importlib import metadata
 from io import StringIO
 from pathlib import Path
-from typing import Annotated, BinaryIO, NoReturn, cast
+from typing import Annotated, BinaryIO, cast
 
 import typer
 from rich import box as rich_box
@@ -27,12 +27,18 @@ from rich.text import Text
 
 from adapters.importers import InputError
 from adapters.importers.accounts_csv import Accounts, parse_accounts
-from adapters.importers.trades_csv import TradeRows, parse_trades, read_trade_rows
+from adapters.importers.trades_csv import (
+    TradeRows,
+    locate_refusal,
+    parse_trades,
+    read_trade_rows,
+)
 from daemon.cli import app
+from daemon.cli.failures import fail
 from daemon.cli.tax_parts import Output, PartFormat, available_cores, write_in_parts
 from daemon.settings import ConfigError, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
-from ledger.engine import Ledger, event_order
+from ledger.engine import Ledger
 from ledger.errors import LedgerError
 from ledger.forms import DateAcquired, date_acquired, money, quantity
 from ledger.forms.form8949_csv import render_form8949_csv
@@ -46,7 +52,6 @@ tax_app = typer.Typer(help="Tax reports: Form 8949, TXF, JSON.", no_args_is_help
 app.add_typer(tax_app, name="tax")
 
 # Exit status for unusable input (as Click uses for usage errors).
-EXIT_BAD_INPUT = 2
 
 
 class ReportFormat(StrEnum):
@@ -159,18 +164,18 @@ def _report(
     try:
         inputs = _read(trades, accounts, config, lot_method)
     except (InputError, ConfigError) as exc:
-        _fail(str(exc))
+        fail(str(exc), bare=True)
     sale_years: set[int] = set()
     try:
         if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output, sale_years):
             _warn_of_years(output_format, sale_years)
             return
     except OSError as exc:
-        _fail(f"{output}: cannot write: {exc.strerror or exc}")
+        fail(f"{output}: cannot write: {exc.strerror or exc}", bare=True)
     try:
         tax_report = _build(inputs, year)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc), bare=True)
     _warn_of_years(output_format, {s.sale.date_sold.year for s in tax_report.form8949_sales()})
     chunks = _render(tax_report, output_format, output, txf_format5, inputs.date_acquired)
     if chunks is None:  # the table went straight to the terminal
@@ -181,7 +186,7 @@ def _report(
         try:
             write_atomically(output, chunks)
         except OSError as exc:
-            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+            fail(f"{output}: cannot write: {exc.strerror or exc}", bare=True)
 
 
 def _warn_of_years(output_format: ReportFormat, years: set[int]) -> None:
@@ -352,28 +357,8 @@ def _build(inputs: _Inputs, year: int | None) -> TaxReport:
     try:
         ledger.apply_all(trades)
     except LedgerError as exc:
-        raise _locate(exc, trades, inputs.new_ledger, inputs.path) from exc
+        raise locate_refusal(exc, trades, inputs.new_ledger, inputs.path) from exc
     return build_report(ledger.sales, ledger.open_lots(), year=year, boxes=inputs.form_1099)
-
-
-def _locate(
-    exc: LedgerError, trades: Sequence[Trade], new_ledger: Callable[[], Ledger], path: Path
-) -> InputError:
-    """Return the `InputError` naming the line of the trade the ledger refused.
-
-    `LedgerError` names the field but not the trade, so the history is replayed one trade at a
-    time, in the ledger's order (date, timestamp, line), until the same error comes back.
-    """
-    field = exc.field or "trade"
-    replay = new_ledger()
-    for trade in sorted(trades, key=event_order):
-        try:
-            replay.apply(trade)
-        except LedgerError as again:
-            if str(again) == str(exc):
-                return InputError(path, trade.seq, field, str(exc))
-            break
-    return InputError(path, None, field, str(exc))
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -423,7 +408,10 @@ def _refuse_an_input(output: Path, inputs: dict[str, Path | None]) -> None:
     relative path): the report would replace the file it is made from."""
     for option, given in inputs.items():
         if given is not None and _same_file(output, given):
-            _fail(f"{output}: is the {option} file {given}; refusing to write the report over it")
+            fail(
+                f"{output}: is the {option} file {given}; refusing to write the report over it",
+                bare=True,
+            )
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -517,11 +505,6 @@ def _write_stdout(chunks: Iterable[bytes]) -> None:
         for chunk in chunks:
             sys.stdout.write(chunk.decode())
         sys.stdout.flush()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _today() -> date:

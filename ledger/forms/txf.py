@@ -63,16 +63,6 @@ def txf_header(program: str, export_date: date) -> list[str]:
     return [VERSION, f"A{program}", f"D {mdy(export_date)}", "^"]
 
 
-def txf_records(
-    sales: Iterable[ReportedSale],
-    *,
-    unwashed_format: Literal[4, 5] = 4,
-    acquired: DateAcquired = DateAcquired.HOLDING_PERIOD,
-) -> list[list[str]]:
-    """Return the lines of each sale's ``TD`` record, end marker ``^`` included."""
-    return [txf_record(s, unwashed_format=unwashed_format, acquired=acquired) for s in sales]
-
-
 def txf_record(
     reported: ReportedSale,
     *,

@@ -6,11 +6,12 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from alpacakit import FakeWithLatestQuotes, hold, load_exchange_calendar
-from fake_alpaca import FakeAlpaca
+from alpacakit import ACCOUNT, Daemons, FakeWithLatestQuotes, hold, load_exchange_calendar
+from fake_alpaca import FakeAlpaca, FillPolicy
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -155,3 +156,41 @@ async def test_doctor_fails_when_the_broker_holds_what_the_ledger_cannot_explain
 
     assert status == 1
     assert "FAIL reconciliation: VTI: broker 50, ledger 40" in out
+
+
+async def test_doctor_counts_an_execution_reported_with_disagreeing_cumulatives_once(
+    fake: FakeAlpaca, daemons: Daemons, tmp_path: Path
+) -> None:
+    """Issue #13 A.6: doctor adds the broker's fills as the daemon journals them, following
+    each order's cumulative quantity. The sale fills in two executions (15, then 25); the
+    stream reports the first with the order's later cumulative (40), its FILL activity with
+    15. The daemon journals 40 shares sold; doctor must not count the activity of the first
+    execution as a new fill (55 sold of 40 held) but find the ledger matching the broker."""
+    hold(fake, "VTI", "40", "200")
+    fake.set_fill_policy(FillPolicy.MANUAL, "VTI")
+    running = await daemons.start(url=f"sqlite+aiosqlite:///{tmp_path / 'doctor.sqlite'}")
+    await fake.wait_for_data_subscription("SCHB")
+    await fake.publish_quote("SCHB", "50.00", "50.04")
+    await fake.publish_quote("VTI", "180.00", "180.04")
+    await fake.wait_until(lambda: len(fake.orders) >= 1, what="the harvest order")
+    cid = fake.orders[0].client_order_id
+    order = fake.order(cid)
+    fake.state.fill(order, Decimal(15), Decimal("179.70"))
+    fake.state.fill(order, Decimal(25), Decimal("179.60"))
+    await fake.send_trade_update(cid, "partial_fill", qty="15", price="179.7")
+    await fake.wait_until(
+        lambda: running.engine.ledger.position(ACCOUNT, "VTI") == 25,
+        what="the first execution journaled from the stream",
+    )
+    assert await fake.drop_trading_stream() == 1  # the reconnect journals the second
+    await fake.wait_until(
+        lambda: running.engine.ledger.position(ACCOUNT, "VTI") == 0, what="the sale journaled"
+    )
+    await running.close()
+    load_exchange_calendar(fake)
+
+    status, out = await doctor(fake, tmp_path)
+
+    assert status == 0, out
+    assert "ok   reconciliation: ledger matches the broker" in out, out
+    assert "does not replay" not in out

@@ -44,7 +44,7 @@ def test_holdings_the_ledger_refuses_exit_2_naming_file_line_and_field(
     tmp_path: Path, holdings: str, where: str
 ) -> None:
     """A holdings row the ledger refuses is reported as `tlh tax report` reports it (its
-    `_locate`: file, line, field), exit 2, no traceback, nothing replayed."""
+    `locate_refusal`: file, line, field), exit 2, no traceback, nothing replayed."""
     result = tlh_backtest(write_inputs(tmp_path, holdings=holdings), "--json")
 
     assert result.exit_code == 2, result.stderr

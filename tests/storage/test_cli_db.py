@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,19 @@ def test_the_url_defaults_to_the_configured_one(
 
     assert result.exit_code == 0, result.output
     assert _revision(url) == head_revision()
+
+
+def test_a_database_it_cannot_migrate_exits_2_in_one_line(tmp_path: Path) -> None:
+    """A database stamped by a newer tlh (a revision this one does not know) is the operator's
+    to fix, as every command reports those (daemon/cli/failures.py): one line, exit 2."""
+    path = tmp_path / "newer.sqlite"
+    url = f"sqlite+aiosqlite:///{path}"
+    assert runner.invoke(app, ["db", "upgrade", "--database-url", url]).exit_code == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
+
+    result = runner.invoke(app, ["db", "upgrade", "--database-url", url])
+
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"tlh: cannot upgrade database {url}: ")
