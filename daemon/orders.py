@@ -65,7 +65,9 @@ class Repository(Protocol):
         state_key: str,
         decide: Callable[[Intent, str | None], tuple[Intent, str | None]],
     ) -> tuple[Intent, bool]: ...
-    async def update_intent(self, intent_id: str, **changes: Any) -> Intent: ...
+    async def update_intent(
+        self, intent_id: str, *, current: Intent | None = None, **changes: Any
+    ) -> Intent: ...
     async def get_intent(self, intent_id: str) -> Intent | None: ...
     async def open_intents(self) -> list[Intent]: ...
     async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]: ...
@@ -617,6 +619,7 @@ class OrderManager:
             changes["payload"] = {**intent.payload, "lots": lots}
         saved = await tx.update_intent(
             intent.intent_id,
+            current=intent if self._open.get(intent.intent_id) is intent else None,
             filled_quantity=intent.filled_quantity + entry.quantity,
             filled_notional=intent.filled_notional
             + entry.quantity * entry.price
@@ -952,7 +955,9 @@ class OrderManager:
         )
 
     async def _set(self, intent: Intent, **changes: Any) -> Intent:
-        saved = await self._repo.update_intent(intent.intent_id, **changes)
+        # The copy in `_open` is the stored row (written through), so it need not be read.
+        current = self._open.get(intent.intent_id)
+        saved = await self._repo.update_intent(intent.intent_id, current=current, **changes)
         if intent.intent_id in self._open:
             self._open[intent.intent_id] = saved
         return saved
