@@ -186,6 +186,7 @@ class _Refused(Exception):
 
 
 ReplacementCheck = Callable[[str, str, bool], tuple[str | None, str]]
+ENDED_KEPT = 10_000  # intents that ended here kept in memory (the latest)
 SHARE_STEP = Decimal("1e-9")  # the ledger's and brokers' finest fractional share
 QuoteLookup = Callable[[str], Quote | None]
 
@@ -218,6 +219,10 @@ class OrderManager:
         self._slippage = slippage
         self._fee = fee_per_order
         self._open: dict[str, Intent] = {}
+        # The latest intents that ended here, as stored (written through): their id is looked
+        # up again when their fills are reported again and when the next buy of a sale's
+        # proceeds is sized.
+        self._ended: dict[str, Intent] = {}
         # symbol -> the sales whose replacement waits on its quote, in the order they came
         # (a dict as an ordered set: replacements are sized and placed in that order).
         self._awaiting: dict[str, dict[str, None]] = {}
@@ -531,9 +536,7 @@ class OrderManager:
         An entry the ledger would reject (a sale of shares it does not hold) is never
         written: `on_refused` halts its symbol instead.
         """
-        intent = self._open.get(fill.client_order_id) or await self._repo.get_intent(
-            fill.client_order_id
-        )
+        intent = await self._intent(fill.client_order_id)
         order = fill.broker_order_id or ""
         state_key = f"{source}:order:{order}:journaled" if intent is None and order else ""
         done: Decimal | None = None
@@ -608,6 +611,9 @@ class OrderManager:
 
     async def _count_fill(self, tx: Repository, intent: Intent, entry: JournalEntry) -> Intent:
         """Add a journaled fill to its intent's filled amounts (in the journal's transaction)."""
+        if self._open.get(intent.intent_id) is not intent:
+            # Not followed here (any more): its payload may have changed since (a swap back).
+            intent = await tx.get_intent(intent.intent_id) or intent
         assert entry.quantity is not None
         assert entry.price is not None
         assert entry.fees is not None
@@ -628,6 +634,8 @@ class OrderManager:
         )
         if saved.intent_id in self._open:
             self._open[saved.intent_id] = saved
+        if saved.intent_id in self._ended:
+            self._ended[saved.intent_id] = saved
         return saved
 
     async def _apply_snapshot(
@@ -661,11 +669,7 @@ class OrderManager:
         for fill in await self._broker.fills_since(since):
             if fill.client_order_id == intent.intent_id:
                 await self.on_fill(fill, self._broker.name)
-        return (
-            self._open.get(intent.intent_id)
-            or await self._repo.get_intent(intent.intent_id)
-            or intent
-        )
+        return await self._intent(intent.intent_id) or intent
 
     async def poll(self) -> int:
         """Look up every order in flight at the broker and follow what it says.
@@ -697,7 +701,10 @@ class OrderManager:
 
     async def _finish(self, intent: Intent) -> None:
         """Close an intent that reached a terminal state and start what follows it."""
-        self._open.pop(intent.intent_id, None)
+        # The copy in `_open` is the one written through; keep it.
+        self._ended[intent.intent_id] = self._open.pop(intent.intent_id, None) or intent
+        if len(self._ended) > ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
         log.info(
             "order_done",
             intent_id=intent.intent_id,
@@ -712,7 +719,7 @@ class OrderManager:
         elif intent.kind in _FOLLOWS and intent.filled_quantity > ZERO and intent.parent_intent_id:
             # A buy of a sale's proceeds is done: buy what its fill left over.
             parent = intent.parent_intent_id
-            sale = self._sales.get(parent) or await self._repo.get_intent(parent)
+            sale = self._sales.get(parent) or await self._intent(parent)
             if sale is not None:
                 await self._start_replacement(sale)
 
@@ -830,7 +837,7 @@ class OrderManager:
             rid = follow_up_id(kind, sale.intent_id, n)
             if rid in self._open:
                 return None  # in flight: its end starts the next
-            earlier = await self._repo.get_intent(rid)
+            earlier = await self._intent(rid)
             if earlier is None:
                 return n, spent, bought
             if not earlier.status.terminal or earlier.filled_quantity <= ZERO:
@@ -878,7 +885,7 @@ class OrderManager:
         if waiting is not None:
             self.on_awaiting(quote.symbol)
         for sale_id in waiting or ():
-            sale = await self._repo.get_intent(sale_id)
+            sale = await self._intent(sale_id)
             if sale is not None:
                 await self._start_replacement(sale)
 
@@ -940,11 +947,19 @@ class OrderManager:
                 if buy.parent_intent_id and str(buy.payload.get("trade_date", "")) >= since:
                     sales[buy.parent_intent_id] = None
         for sale_id in sales:
-            sale = await self._repo.get_intent(sale_id)
+            sale = await self._intent(sale_id)
             if sale is not None:
                 await self._start_replacement(sale)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _intent(self, intent_id: str) -> Intent | None:
+        """Return the intent `intent_id` as stored: from memory when it is open or ended here."""
+        return (
+            self._open.get(intent_id)
+            or self._ended.get(intent_id)
+            or await self._repo.get_intent(intent_id)
+        )
 
     def _stale_sale(self, intent: Intent) -> bool:
         decided = intent.payload.get("trade_date")
