@@ -702,7 +702,7 @@ class OrderManager:
     async def _finish(self, intent: Intent) -> None:
         """Close an intent that reached a terminal state and start what follows it."""
         # The copy in `_open` is the one written through; keep it.
-        self._ended[intent.intent_id] = self._open.pop(intent.intent_id, None) or intent
+        self._ended[intent.intent_id] = self._open.pop(intent.intent_id, intent)
         if len(self._ended) > ENDED_KEPT:
             del self._ended[next(iter(self._ended))]
         log.info(
