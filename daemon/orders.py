@@ -65,7 +65,9 @@ class Repository(Protocol):
         state_key: str,
         decide: Callable[[Intent, str | None], tuple[Intent, str | None]],
     ) -> tuple[Intent, bool]: ...
-    async def update_intent(self, intent_id: str, **changes: Any) -> Intent: ...
+    async def update_intent(
+        self, intent_id: str, *, current: Intent | None = None, **changes: Any
+    ) -> Intent: ...
     async def get_intent(self, intent_id: str) -> Intent | None: ...
     async def open_intents(self) -> list[Intent]: ...
     async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]: ...
@@ -184,6 +186,7 @@ class _Refused(Exception):
 
 
 ReplacementCheck = Callable[[str, str, bool], tuple[str | None, str]]
+ENDED_KEPT = 10_000  # intents that ended here kept in memory (the latest)
 SHARE_STEP = Decimal("1e-9")  # the ledger's and brokers' finest fractional share
 QuoteLookup = Callable[[str], Quote | None]
 
@@ -216,6 +219,10 @@ class OrderManager:
         self._slippage = slippage
         self._fee = fee_per_order
         self._open: dict[str, Intent] = {}
+        # The latest intents that ended here, as stored (written through): their id is looked
+        # up again when their fills are reported again and when the next buy of a sale's
+        # proceeds is sized.
+        self._ended: dict[str, Intent] = {}
         # symbol -> the sales whose replacement waits on its quote, in the order they came
         # (a dict as an ordered set: replacements are sized and placed in that order).
         self._awaiting: dict[str, dict[str, None]] = {}
@@ -526,9 +533,7 @@ class OrderManager:
         An entry the ledger would reject (a sale of shares it does not hold) is never
         written: `on_refused` halts its symbol instead.
         """
-        intent = self._open.get(fill.client_order_id) or await self._repo.get_intent(
-            fill.client_order_id
-        )
+        intent = await self._intent(fill.client_order_id)
         state_key = "" if intent is not None else journaled_key(fill, source)
         done: Decimal | None = None
         if intent is not None:
@@ -582,6 +587,9 @@ class OrderManager:
 
     async def _count_fill(self, tx: Repository, intent: Intent, entry: JournalEntry) -> Intent:
         """Add a journaled fill to its intent's filled amounts (in the journal's transaction)."""
+        if self._open.get(intent.intent_id) is not intent:
+            # Not followed here (any more): its payload may have changed since (a swap back).
+            intent = await tx.get_intent(intent.intent_id) or intent
         assert entry.quantity is not None
         assert entry.price is not None
         assert entry.fees is not None
@@ -593,6 +601,7 @@ class OrderManager:
             changes["payload"] = {**intent.payload, "lots": lots}
         saved = await tx.update_intent(
             intent.intent_id,
+            current=intent if self._open.get(intent.intent_id) is intent else None,
             filled_quantity=intent.filled_quantity + entry.quantity,
             filled_notional=intent.filled_notional
             + entry.quantity * entry.price
@@ -601,6 +610,8 @@ class OrderManager:
         )
         if saved.intent_id in self._open:
             self._open[saved.intent_id] = saved
+        if saved.intent_id in self._ended:
+            self._ended[saved.intent_id] = saved
         return saved
 
     async def _apply_snapshot(
@@ -634,11 +645,7 @@ class OrderManager:
         for fill in await self._broker.fills_since(since):
             if fill.client_order_id == intent.intent_id:
                 await self.on_fill(fill, self._broker.name)
-        return (
-            self._open.get(intent.intent_id)
-            or await self._repo.get_intent(intent.intent_id)
-            or intent
-        )
+        return await self._intent(intent.intent_id) or intent
 
     async def poll(self) -> int:
         """Look up every order in flight at the broker and follow what it says.
@@ -670,7 +677,10 @@ class OrderManager:
 
     async def _finish(self, intent: Intent) -> None:
         """Close an intent that reached a terminal state and start what follows it."""
-        self._open.pop(intent.intent_id, None)
+        # The copy in `_open` is the one written through; keep it.
+        self._ended[intent.intent_id] = self._open.pop(intent.intent_id, intent)
+        if len(self._ended) > ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
         log.info(
             "order_done",
             intent_id=intent.intent_id,
@@ -685,7 +695,7 @@ class OrderManager:
         elif intent.kind in _FOLLOWS and intent.filled_quantity > ZERO and intent.parent_intent_id:
             # A buy of a sale's proceeds is done: buy what its fill left over.
             parent = intent.parent_intent_id
-            sale = self._sales.get(parent) or await self._repo.get_intent(parent)
+            sale = self._sales.get(parent) or await self._intent(parent)
             if sale is not None:
                 await self._start_replacement(sale)
 
@@ -803,7 +813,7 @@ class OrderManager:
             rid = follow_up_id(kind, sale.intent_id, n)
             if rid in self._open:
                 return None  # in flight: its end starts the next
-            earlier = await self._repo.get_intent(rid)
+            earlier = await self._intent(rid)
             if earlier is None:
                 return n, spent, bought
             if not earlier.status.terminal or earlier.filled_quantity <= ZERO:
@@ -851,7 +861,7 @@ class OrderManager:
         if waiting is not None:
             self.on_awaiting(quote.symbol)
         for sale_id in waiting or ():
-            sale = await self._repo.get_intent(sale_id)
+            sale = await self._intent(sale_id)
             if sale is not None:
                 await self._start_replacement(sale)
 
@@ -913,11 +923,19 @@ class OrderManager:
                 if buy.parent_intent_id and str(buy.payload.get("trade_date", "")) >= since:
                     sales[buy.parent_intent_id] = None
         for sale_id in sales:
-            sale = await self._repo.get_intent(sale_id)
+            sale = await self._intent(sale_id)
             if sale is not None:
                 await self._start_replacement(sale)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _intent(self, intent_id: str) -> Intent | None:
+        """Return the intent `intent_id` as stored: from memory when it is open or ended here."""
+        return (
+            self._open.get(intent_id)
+            or self._ended.get(intent_id)
+            or await self._repo.get_intent(intent_id)
+        )
 
     def _stale_sale(self, intent: Intent) -> bool:
         decided = intent.payload.get("trade_date")
@@ -928,7 +946,9 @@ class OrderManager:
         )
 
     async def _set(self, intent: Intent, **changes: Any) -> Intent:
-        saved = await self._repo.update_intent(intent.intent_id, **changes)
+        # The copy in `_open` is the stored row (written through), so it need not be read.
+        current = self._open.get(intent.intent_id)
+        saved = await self._repo.update_intent(intent.intent_id, current=current, **changes)
         if intent.intent_id in self._open:
             self._open[intent.intent_id] = saved
         return saved

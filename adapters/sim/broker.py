@@ -10,6 +10,7 @@ identification), as at brokers that allow it.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class SimBroker:
         self._sink: EventSink | None = None
         self._quotes: dict[str, Quote] = {}
         self._orders: dict[str, _Order] = {}
+        self._fills: list[Fill] = []  # every execution, oldest first
         self._positions: dict[tuple[str, str], Decimal] = {}
         self._ids = itertools.count(1)
         self.subscribed: set[str] = set()
@@ -169,9 +171,9 @@ class SimBroker:
 
     async def fills_since(self, since: datetime | None) -> list[Fill]:
         """Return executions after `since`, oldest first."""
-        fills = [f for o in self._orders.values() for f in o.fills]
-        fills.sort(key=lambda f: f.at)
-        return [f for f in fills if since is None or f.at > since]
+        if since is None:
+            return list(self._fills)
+        return self._fills[bisect.bisect_right(self._fills, since, key=_fill_time) :]
 
     async def open_orders(self) -> list[OrderSnapshot]:
         """Return the orders still working."""
@@ -213,6 +215,7 @@ class SimBroker:
             cumulative_quantity=sim.filled + qty,
         )
         sim.fills.append(fill)
+        bisect.insort_right(self._fills, fill, key=_fill_time)  # an append when time moves on
         sim.filled += qty
         sim.notional += qty * price
         sim.status = OrderStatus.FILLED
@@ -234,3 +237,7 @@ class SimBroker:
     def _emit(self, event: Fill | OrderUpdate) -> None:
         if self._sink is not None:
             self._sink(event)
+
+
+def _fill_time(fill: Fill) -> datetime:
+    return fill.at

@@ -233,7 +233,12 @@ class Repository:
             return await _fetch_intent(conn, intent_id)
 
     async def update_intent(
-        self, intent_id: str, *, expected_status: IntentStatus | None = None, **changes: Any
+        self,
+        intent_id: str,
+        *,
+        expected_status: IntentStatus | None = None,
+        current: Intent | None = None,
+        **changes: Any,
     ) -> Intent:
         """Apply `changes` to intent `intent_id` and return the updated intent.
 
@@ -242,12 +247,22 @@ class Repository:
         before it (compare-and-set). Raise `IntentNotFoundError` for an unknown id,
         `StaleIntentError` when the stored status is not `expected_status` (if given) or changed
         meanwhile, and `IntentTransitionError` when the state table forbids the new status.
+
+        `current` is the caller's copy of the stored intent (the order manager keeps the intents
+        it follows in memory, written through): the row is then not read first, the write
+        compares its status with the copy's, and on a SQLite file outside a transaction it
+        runs on the event loop's thread (`fast_write`). When the stored status is not the
+        copy's, the row is read and the update goes on as without `current`.
         """
         unknown = set(changes) - INTENT_MUTABLE
         if unknown:
             raise TypeError(f"update_intent cannot change {sorted(unknown)}")
         if "status" in changes:
             changes["status"] = IntentStatus(changes["status"])
+        if current is not None and current.intent_id == intent_id:
+            written = await self._update_copy(current, expected_status, changes)
+            if written is not None:
+                return written
         async with self._writing() as conn:
             current = await _fetch_intent(conn, intent_id)
             if current is None:
@@ -271,6 +286,38 @@ class Repository:
             if (await conn.execute(stmt)).rowcount != 1:
                 raise StaleIntentError(f"intent {intent_id!r} changed concurrently")
         return updated
+
+    async def _update_copy(
+        self, current: Intent, expected_status: IntentStatus | None, changes: dict[str, Any]
+    ) -> Intent | None:
+        """Write `changes` over the caller's copy `current` of the row; return the updated
+        intent, or None (nothing written) when the copy's status is not the stored one or the
+        update would not be allowed from it (the caller reads the row then)."""
+        new_status = changes.get("status", current.status)
+        if (
+            expected_status is not None and current.status != expected_status
+        ) or not transition_allowed(current.status, new_status):
+            return None
+        updated = replace(current, **changes, updated_at=self._clock())
+        values = _intent_values(updated)
+        columns = tuple(sorted(changes))
+        stmt = _update_statement(columns)
+        params = {f"v_{k}": values[k] for k in columns}
+        params.update(
+            v_updated_at=updated.updated_at,
+            w_intent_id=current.intent_id,
+            w_status=current.status.value,
+        )
+
+        def work(db: Statements) -> bool:
+            return bool(db.rows(stmt, params))
+
+        writer = fast_writer(self._engine) if self._conn is None else None
+        done, hit = writer.run(work) if writer is not None else (False, None)
+        if not done:
+            async with self._writing() as conn:
+                hit = await conn.run_sync(lambda sync: work(CoreStatements(sync)))
+        return updated if hit else None
 
     async def open_intents(self) -> list[Intent]:
         """Return the intents not in a terminal status, oldest first."""
@@ -507,6 +554,26 @@ def _intent_values(intent: Intent) -> dict[str, Any]:
     for name in ("kind", "status", "side"):
         values[name] = values[name].value
     return values
+
+
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _update_statement(columns: tuple[str, ...]) -> Any:
+    """Return the update of these intent columns where id and status match, returning the id
+    (one statement object per set of columns: `fast_write` caches statements by identity)."""
+    stmt = _UPDATES.get(columns)
+    if stmt is None:
+        stmt = _UPDATES[columns] = (
+            update(intents)
+            .where(
+                intents.c.intent_id == bindparam("w_intent_id"),
+                intents.c.status == bindparam("w_status"),
+            )
+            .values({c: bindparam(f"v_{c}") for c in (*columns, "updated_at")})
+            .returning(intents.c.intent_id)
+        )
+    return stmt
 
 
 def _intent_from_row(row: Row[Any]) -> Intent:
