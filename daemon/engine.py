@@ -256,8 +256,9 @@ class HarvestEngine:
     async def handle(self, event: Event) -> None:
         """Handle one event."""
         if isinstance(event, Quote):
-            for key in self._price_waiters.pop(event.symbol, ()):
-                self._skip_memo.pop(key, None)
+            if self._price_waiters:
+                for key in self._price_waiters.pop(event.symbol, ()):
+                    self._skip_memo.pop(key, None)
             if self.on_quote(event):
                 await self.evaluate(event)
             if self.orders.awaits_quote(event.symbol):
@@ -318,12 +319,13 @@ class HarvestEngine:
             self.stats.insane_quotes += 1
             return False
         symbol = q.symbol
+        quotes = self.quotes
         prev = self._gating.held_back_bid(symbol) if self._gating is not None else None
         if prev is None:
-            last = self.quotes.get(symbol)
-            prev = last.bid if last is not None else None
-        self.quotes[symbol] = q
-        if prev is not None and (bid * GAP < prev or bid > prev * GAP):
+            last = quotes.get(symbol)
+            prev = last.bid if last is not None else bid
+        quotes[symbol] = q
+        if bid * GAP < prev or bid > prev * GAP:
             self._split_like_move(prev, q)
         if self.split_holds and symbol in self.split_holds and not self._split_settled(symbol):
             return False
