@@ -263,8 +263,8 @@ def load_exchange_calendar(fake: FakeAlpaca) -> None:
 TLH = Path(sys.executable).with_name("tlh")
 
 
-def tlh_run_env(fake: FakeAlpaca, tmp_path: Path, **variables: str) -> dict[str, str]:
-    """Return the environment of a `tlh run` in paper mode against `fake`, with a SQLite journal
+def tlh_env(fake: FakeAlpaca, tmp_path: Path, **variables: str) -> dict[str, str]:
+    """Return the environment of a `tlh` command in paper mode against `fake`, with a SQLite journal
     in `tmp_path`: the machine's variables less any TLH_ one, then `variables` on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
     return env | {

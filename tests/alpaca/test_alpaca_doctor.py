@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from alpacakit import ACCOUNT, Daemons, FakeWithLatestQuotes, hold, load_exchange_calendar
+from alpacakit import ACCOUNT, Daemons, FakeWithLatestQuotes, hold, load_exchange_calendar, tlh_env
 from fake_alpaca import FakeAlpaca, FillPolicy
 
 pytestmark = pytest.mark.timeout(60)
@@ -20,20 +19,14 @@ TLH = Path(sys.executable).with_name("tlh")
 
 async def doctor(fake: FakeAlpaca, tmp_path: Path, **extra: str) -> tuple[int, str]:
     """Run `tlh doctor` pointed at `fake`; return its exit status and output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    env |= {
-        "TLH_BROKER": "alpaca",
-        "TLH_MODE": "paper",
-        "TLH_ALPACA__API_KEY": fake.KEY,
-        "TLH_ALPACA__SECRET_KEY": fake.SECRET,
-        "TLH_ALPACA__BASE_URL": fake.rest_url,
-        "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
-        "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
-        "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'doctor.sqlite'}",
-        "TLH_SUBSTITUTES": '[{"symbols": ["VTI", "SCHB"]}]',
-        "COLUMNS": "200",
+    env = tlh_env(
+        fake,
+        tmp_path,
+        TLH_DATABASE__URL=f"sqlite+aiosqlite:///{tmp_path / 'doctor.sqlite'}",
+        TLH_SUBSTITUTES='[{"symbols": ["VTI", "SCHB"]}]',
+        COLUMNS="200",
         **extra,
-    }
+    )
     proc = await asyncio.create_subprocess_exec(
         str(TLH),
         "doctor",

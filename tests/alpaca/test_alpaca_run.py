@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from alpacakit import hold, start_tlh_run, tlh_run_env
+from alpacakit import hold, start_tlh_run, tlh_env
 from fake_alpaca import FakeAlpaca
 
 pytestmark = pytest.mark.timeout(60)
@@ -20,7 +20,7 @@ async def test_tlh_run_on_alpaca_reconciles_streams_and_never_logs_the_keys(
     """Issue §1: TLH_BROKER=alpaca selects the adapter in `tlh run`; it reconciles at start,
     subscribes its symbols, stops on SIGTERM, and no log line holds a credential."""
     hold(fake, "VTI", "40", "200")
-    env = tlh_run_env(
+    env = tlh_env(
         fake,
         tmp_path,
         TLH_LOGGING__FORMAT="json",

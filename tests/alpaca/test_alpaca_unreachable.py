@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from alpacakit import start_tlh_run, tlh_run_env
+from alpacakit import start_tlh_run, tlh_env
 from fake_alpaca import FakeAlpaca
 
 pytestmark = pytest.mark.timeout(90)
@@ -163,7 +163,7 @@ async def test_sigterm_stops_it_while_it_waits(unreachable: tuple[Daemon, int]) 
 async def test_rejected_keys_end_it_with_one_line(tmp_path: Path) -> None:
     """Keys the broker refuses (HTTP 403) cannot get better by waiting: exit 2, one line."""
     async with FakeAlpaca(key="other-key") as fake:
-        env = tlh_run_env(fake, tmp_path, TLH_ALPACA__API_KEY=FakeAlpaca.KEY)  # not its key
+        env = tlh_env(fake, tmp_path, TLH_ALPACA__API_KEY=FakeAlpaca.KEY)  # not its key
         proc = await start_tlh_run(env, tmp_path, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 40)
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from alpacakit import hold, start_tlh_run, tlh_run_env
+from alpacakit import hold, start_tlh_run, tlh_env
 from fake_alpaca import FakeAlpaca
 
 pytestmark = pytest.mark.timeout(90)
@@ -77,7 +77,7 @@ async def test_tlh_run_at_debug_logs_no_part_of_any_credential(
     """`tlh run` at DEBUG authenticates its REST client and both streams, and no line of its
     output holds a run of 8 characters of the key or the secret, plain, hex or base64."""
     hold(fake, "VTI", "40", "200")
-    env = tlh_run_env(
+    env = tlh_env(
         fake,
         tmp_path,
         TLH_LOGGING__LEVEL="DEBUG",

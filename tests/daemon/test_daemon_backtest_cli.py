@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from daemon.cli import _register, app
+from tests.backtest.barkit import sessions
 
 SESSIONS = 120
 SPLIT_SESSION = 60
@@ -40,15 +40,6 @@ symbols = ["VTI", "SCHB", "ITOT"]
 """
 
 
-def _sessions() -> list[date]:
-    days, day = [], date(2024, 1, 2)
-    while len(days) < SESSIONS:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def _vti(n: int) -> Decimal:
     if n < 20:
         return Decimal(200)
@@ -57,7 +48,7 @@ def _vti(n: int) -> Decimal:
 
 def _write_prices(path: Path) -> None:
     lines = ["date,symbol,close,split_coefficient"]
-    for n, day in enumerate(_sessions()):
+    for n, day in enumerate(sessions(SESSIONS)):
         # A cent every other session: a repeated bar is a stale quote (daemon/backtest.py).
         cent = Decimal(n % 2) / 100
         aapl = (150 if n < SPLIT_SESSION else 75) + cent
@@ -144,8 +135,8 @@ def test_bad_price_rows_are_skipped_counted_and_never_traded_on(
     assert summary["price_rows_skipped"] == len(BAD_PRICE_ROWS)
     assert summary["days"] == SESSIONS
     assert (summary["first_day"], summary["last_day"]) == (
-        str(_sessions()[0]),
-        str(_sessions()[-1]),
+        str(sessions(SESSIONS)[0]),
+        str(sessions(SESSIONS)[-1]),
     )
     rows = list(csv.DictReader(inputs["TRADES.csv"].open()))
     assert {r["symbol"] for r in rows} == {"VTI", "SCHB"}

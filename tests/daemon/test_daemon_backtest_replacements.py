@@ -10,33 +10,24 @@ a cent every other session: a bar that repeats the previous one is a stale quote
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
 from daemon.cli import _register, app
+from tests.backtest.barkit import sessions
 
 HOLDINGS = """date,account,action,symbol,quantity,price,fees,lot_id
 2023-12-01,taxable,BUY,VTI,{quantity},170,0,VTI-1
 """
 
 
-def _sessions(n: int = 60) -> list[date]:
-    days, day = [], date(2024, 1, 2)
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def _run(
     tmp_path: Path, *, risk: str = "", listed: int = 0, quantity: int = 100
 ) -> dict[str, object]:
     lines = ["date,symbol,close"]
-    for n, day in enumerate(_sessions()):
+    for n, day in enumerate(sessions()):
         cent = (n % 2) / 100
         lines.append(f"{day},VTI,{(170 if n < 10 else 150) + cent:.2f}")
         if n >= listed:
@@ -102,4 +93,4 @@ def test_a_replacement_listed_later_is_never_chosen_before_it_has_a_price(tmp_pa
     assert summary["harvests"] == 1
     assert summary["trades"] == 3  # the sale, the replacement and its top-up
     rows = (tmp_path / "TRADES.csv").read_text().splitlines()[1:]
-    assert {r.split(",")[0][:10] for r in rows} == {str(_sessions()[30])}
+    assert {r.split(",")[0][:10] for r in rows} == {str(sessions()[30])}
