@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -29,6 +29,45 @@ class LotRelief:
 
     specific_lots: bool
     method: LotMethod = LotMethod.FIFO
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a broker can do, as data: read by the engine (relief, fractions) and `tlh doctor`.
+
+    `order_types`: the order types the adapter places ("market", "limit"). `hours`: when its
+    orders can execute, in words for `tlh doctor`; `extended_hours`: whether the adapter trades
+    outside the regular session.
+    """
+
+    lot_relief: LotRelief
+    fractional: bool
+    order_types: frozenset[str]
+    hours: str
+    extended_hours: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOptions:
+    """What the daemon decides, from its own settings, for every adapter it builds.
+
+    `orders_allowed`: orders may leave (mode paper, or live with live trading enabled).
+    `live`: real money (mode live with live trading enabled). `stale_after_seconds`: a quote
+    older than this is not traded on (`[prices] stale_after_seconds`).
+    """
+
+    orders_allowed: bool
+    live: bool
+    stale_after_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of `tlh doctor`: what was checked, whether it passed, and what was found."""
+
+    name: str
+    ok: bool
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +106,7 @@ class Broker(Protocol):
 
     name: str
     lot_relief: LotRelief
+    capabilities: Capabilities
 
     async def connect(self, sink: EventSink) -> None:
         """Connect and start delivering events to `sink`."""
@@ -170,6 +210,27 @@ class ResyncRequests(Protocol):
 
     def on_resync(self, handler: ResyncHandler) -> None:
         """Call `handler(reason)` whenever the broker needs the daemon to reconcile."""
+
+
+@runtime_checkable
+class SelfChecks(Protocol):
+    """Optional broker capability: the adapter's own checks for `tlh doctor`.
+
+    `tlh doctor` keeps the general checks (configuration, journal, reconciliation, what would be
+    harvested) in one place and asks the adapter for the checks only it knows (credentials,
+    account, permissions, market-data type, lot method).
+    """
+
+    async def doctor_checks(self) -> Sequence[CheckResult]:
+        """Run the adapter's checks once (connected or not) and return their results."""
+
+
+@runtime_checkable
+class QuoteSnapshots(Protocol):
+    """Optional broker capability: the latest quote of symbols, on request (for previews)."""
+
+    async def latest_quotes(self, symbols: Collection[str]) -> dict[str, Quote]:
+        """Return the latest quote of each of `symbols` the broker has one for."""
 
 
 @runtime_checkable

@@ -27,7 +27,8 @@ from urllib.parse import quote, quote_plus
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from daemon.settings import MIN_SECRET_LENGTH, is_secret_key
+from adapters.settings_types import MIN_SECRET_LENGTH
+from daemon.settings import is_secret_key
 
 REDACTED = "***"
 LogFormat = Literal["auto", "json", "console"]

@@ -31,12 +31,9 @@ from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
@@ -52,6 +49,17 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources import EnvSettingsSource, NestedSecretsSettingsSource
 
+from adapters.ib.settings import IBSettings
+from adapters.settings_types import (
+    MIN_SECRET_LENGTH,
+    Host,
+    Port,
+    Seconds,
+    Secret,
+    Section,
+    Text,
+    check_url,
+)
 from ledger.conventions import HoldingPeriodMethod, LotMethod, WashSaleConventions
 from ledger.forms import DateAcquired
 from ledger.identity import Identity, normalize_symbol
@@ -78,12 +86,11 @@ SECRET_KEY_NAMES = frozenset(
         "authorization",
         "proxy_authorization",
         "key_id",
+        "flex_token",
         "apca_api_key_id",
         "apca_api_secret_key",
     }
 )
-# A secret shorter than this is refused: it cannot be told apart from ordinary text in a log.
-MIN_SECRET_LENGTH = 8
 # Variables with the TLH_ prefix that are not settings (read by the command line or tests).
 NON_SETTING_VARIABLES = frozenset({"TLH_CONFIG", "TLH_HEALTH_FILE"})
 NON_SETTING_PREFIXES = ("TLH_TEST_",)
@@ -102,33 +109,14 @@ def is_secret_key(name: object) -> bool:
     return isinstance(name, str) and name.lower().replace("-", "_") in SECRET_KEY_NAMES
 
 
-def _long_enough(value: SecretStr) -> SecretStr:
-    if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
-        raise ValueError(
-            f"must be at least {MIN_SECRET_LENGTH} characters (a shorter secret cannot be kept "
-            "out of the logs)"
-        )
-    return value
-
-
 # Bounds: every number the configuration accepts is finite and within what the daemon can use.
 MAX_MONEY = Decimal("1e12")
-MAX_SECONDS = 86_400.0
 MAX_COUNT = 1_000_000
 
 Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
-Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
-Host = Annotated[
-    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
-]
-Secret = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 Mode = Literal["dry_run", "paper", "live"]
 Broker = Literal["sim", "alpaca", "ib"]
@@ -158,14 +146,10 @@ class _KeyedError(ValueError):
         self.loc = loc
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --- sections --------------------------------------------------------------------------------
 
 
-class HarvestSettings(_Section):
+class HarvestSettings(Section):
     """When a lot's loss is worth harvesting, and what the harvest may do.
 
     `min_loss_pct` is a fraction of the lot's cost basis (0.05 means 5%), `min_loss_usd` an
@@ -200,20 +184,20 @@ class HarvestSettings(_Section):
         return value
 
 
-class TaxSettings(_Section):
+class TaxSettings(Section):
     """Marginal tax rates, as fractions (0.24 = 24%), used to value a harvest."""
 
     short_term_rate: Fraction = Decimal("0.24")
     long_term_rate: Fraction = Decimal("0.15")
 
 
-class ReportSettings(_Section):
+class ReportSettings(Section):
     """How `tlh tax report` fills the forms (see `ledger.forms.DateAcquired`)."""
 
     date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
 
 
-class _SymbolGroup(_Section):
+class _SymbolGroup(Section):
     name: Annotated[str, StringConstraints(max_length=200)] = ""
     symbols: tuple[str, ...]
 
@@ -245,7 +229,7 @@ class IdenticalGroup(_SymbolGroup):
     """Securities the user declares substantially identical (e.g. SPY, VOO, IVV)."""
 
 
-class WashSaleSettings(_Section):
+class WashSaleSettings(Section):
     """Conventions on points the wash-sale law leaves open (see `ledger.conventions`)."""
 
     holding_period: HoldingPeriodMethod = HoldingPeriodMethod.TACK
@@ -263,7 +247,7 @@ class WashSaleSettings(_Section):
         return normalized
 
 
-class RiskSettings(_Section):
+class RiskSettings(Section):
     """Hard limits checked before any order leaves the daemon; `kill_switch` stops all orders."""
 
     max_order_notional: PositiveMoney = Decimal(10_000)
@@ -282,7 +266,7 @@ class RiskSettings(_Section):
         return self
 
 
-class OrderSettings(_Section):
+class OrderSettings(Section):
     """[orders]: how orders in flight are followed at the broker."""
 
     # Each order in flight is looked up at the broker this often: a fill whose stream event
@@ -292,7 +276,7 @@ class OrderSettings(_Section):
     reconcile_seconds: float = Field(default=300.0, gt=0, le=3600, allow_inf_nan=False)
 
 
-class PriceSettings(_Section):
+class PriceSettings(Section):
     """Trust in prices: `band_pct` (fraction) bounds how far a limit price or a new quote may be
     from the last trusted mid; a quote older than `stale_after_seconds` is not used; a price
     level new to the quote filter (a gap, or a symbol nearing its trigger) is harvested on only
@@ -303,28 +287,13 @@ class PriceSettings(_Section):
     confirm_quotes: int = Field(default=3, ge=0, le=1000)
 
 
-def _check_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
-    if value is None:
-        return value
-    if not value.startswith(schemes):
-        raise ValueError(f"must start with {' or '.join(schemes)}")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
-    except ValueError:
-        raise ValueError("is not a valid URL") from None
-    if not parts.hostname or any(c.isspace() or not c.isprintable() for c in value):
-        raise ValueError("is not a valid URL (a host is needed, and no spaces)")
-    return value
-
-
 def _unavailable(feature: str, enabled: bool) -> bool:
     if enabled:
         raise ValueError(f"{feature} is not available in this version; remove the key or set false")
     return enabled
 
 
-class AlpacaSettings(_Section):
+class AlpacaSettings(Section):
     """Alpaca credentials and endpoints; the URLs default from `paper` and `feed`.
 
     Override the URLs only to point at a local fake (tests) or a proxy.
@@ -342,12 +311,12 @@ class AlpacaSettings(_Section):
     @field_validator("base_url", "data_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        return _check_url(value, ("https://", "http://"))
+        return check_url(value, ("https://", "http://"))
 
     @field_validator("data_ws_url", "trading_ws_url")
     @classmethod
     def _ws(cls, value: str | None) -> str | None:
-        return _check_url(value, ("wss://", "ws://"))
+        return check_url(value, ("wss://", "ws://"))
 
     def trading_url(self) -> str:
         """Return the trading REST base URL in use."""
@@ -375,17 +344,7 @@ class AlpacaSettings(_Section):
         return self.data_ws_url or f"wss://stream.data.alpaca.markets/v2/{self.feed}"
 
 
-class IBSettings(_Section):
-    """Interactive Brokers TWS / IB Gateway connection (4002 = Gateway paper, 4001 = live)."""
-
-    host: Host = "127.0.0.1"
-    port: Port = 4002
-    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 17
-    account: Text | None = None
-    timeout_seconds: Seconds = 10.0
-
-
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     """Where the ledger and order tables live (an SQLAlchemy async URL)."""
 
     url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
@@ -417,7 +376,7 @@ class DatabaseSettings(_Section):
         return match.group("password") if match and match.group("password") else None
 
 
-class MetricsSettings(_Section):
+class MetricsSettings(Section):
     """The Prometheus ``/metrics`` endpoint."""
 
     enabled: bool = False
@@ -430,7 +389,7 @@ class MetricsSettings(_Section):
         return _unavailable("the metrics endpoint", enabled)
 
 
-class MqttSettings(_Section):
+class MqttSettings(Section):
     """The MQTT broker that receives state and Home Assistant discovery messages."""
 
     enabled: bool = False
@@ -449,7 +408,7 @@ class MqttSettings(_Section):
         return _unavailable("MQTT publishing", enabled)
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     """Log level and format (`auto`: console on a terminal, JSON otherwise)."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -554,7 +513,12 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> tuple[str, ...]:
         """Return every configured secret string, for the log redactor; never log these."""
-        secrets = (self.alpaca.api_key, self.alpaca.secret_key, self.mqtt.password)
+        secrets = (
+            self.alpaca.api_key,
+            self.alpaca.secret_key,
+            self.ib.flex_token,
+            self.mqtt.password,
+        )
         values = [s.get_secret_value() for s in secrets if s is not None]
         db_password = self.database.password
         if db_password:

@@ -58,6 +58,7 @@ from adapters.alpaca.streams import (
 )
 from adapters.base import (
     BrokerError,
+    Capabilities,
     EventSink,
     LotRelief,
     OrderRequest,
@@ -106,6 +107,12 @@ class AlpacaBroker:
 
     name = "alpaca"
     lot_relief = LotRelief(specific_lots=False, method=LotMethod.FIFO)
+    capabilities = Capabilities(
+        lot_relief=lot_relief,
+        fractional=True,
+        order_types=frozenset({"market", "limit"}),
+        hours="US stocks in the regular session (9:30-16:00 ET); crypto around the clock",
+    )
 
     def __init__(self, config: AlpacaConfig, *, now: Callable[[], datetime] = utc_now) -> None:
         self.config = config

@@ -20,6 +20,7 @@ from fractions import Fraction
 
 from adapters.base import (
     BrokerError,
+    Capabilities,
     EventSink,
     LotRelief,
     OrderRequest,
@@ -66,6 +67,12 @@ class SimBroker:
 
     name = "sim"
     lot_relief = LotRelief(specific_lots=True, method=LotMethod.FIFO)
+    capabilities = Capabilities(
+        lot_relief=lot_relief,
+        fractional=True,
+        order_types=frozenset({"market", "limit"}),
+        hours="at each replayed quote",
+    )
 
     def __init__(self, now: Callable[[], datetime], costs: SimCosts | None = None) -> None:
         self._now = now

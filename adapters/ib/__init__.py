@@ -1,0 +1,1 @@
+"""Interactive Brokers through TWS or IB Gateway, with ib_async."""
