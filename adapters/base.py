@@ -25,10 +25,16 @@ class BrokerError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LotRelief:
-    """How the broker relieves lots on a sale: specific lots, or only its fixed method."""
+    """How the broker relieves lots on a sale: specific lots, or only its fixed method.
+
+    `chosen_by_user`: the specific lot is not named on the order but picked by the user at the
+    broker after the trade (IB's Tax Optimizer, until 8:30 PM ET on the trade day); the daemon
+    tells the user which lots to pick for each sale.
+    """
 
     specific_lots: bool
     method: LotMethod = LotMethod.FIFO
+    chosen_by_user: bool = False
 
 
 @dataclass(frozen=True, slots=True)
