@@ -378,7 +378,8 @@ def _harvestable(
     return out, refused
 
 
-def _print(diagnosis: Diagnosis, console: Console) -> None:
+def print_diagnosis(diagnosis: Diagnosis, console: Console) -> None:
+    """Print each check, then what would (and would not) be harvested now."""
     for check in diagnosis.checks:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
         console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
@@ -422,5 +423,5 @@ def doctor(config: ConfigOption = None) -> None:
     settings = load_settings_or_exit(config)
     configure_logging("WARNING", settings.logging.format, settings.secret_values())
     diagnosis = asyncio.run(_diagnose_configured(settings))
-    _print(diagnosis, Console(width=140))
+    print_diagnosis(diagnosis, Console(width=140))
     raise typer.Exit(0 if diagnosis.ok else 1)
