@@ -61,7 +61,6 @@ from strategies.decision import Price, decide_positions
 NEW_YORK = ZoneInfo("America/New_York")
 CALENDAR_DAYS = 30
 Prices = dict[str, Price]
-Check = CheckResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ class Harvestable:
 class Diagnosis:
     """Everything `tlh doctor` found."""
 
-    checks: list[Check] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     harvests: list[Harvestable] = field(default_factory=list)
     # Positions with a qualifying loss the daemon would not harvest now, with the reason.
     not_harvested: list[tuple[str, str, str]] = field(default_factory=list)
@@ -94,7 +93,7 @@ class Diagnosis:
 
     def add(self, name: str, ok: bool, detail: str) -> bool:
         """Record a check and return its outcome."""
-        self.checks.append(Check(name, ok, detail))
+        self.checks.append(CheckResult(name, ok, detail))
         return ok
 
 
