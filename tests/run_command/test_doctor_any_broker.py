@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from adapters.base import (
     AccountReports,
     BrokerError,
     CheckResult,
+    LotRelief,
     OrderRequest,
     Probing,
     QuoteSnapshots,
@@ -30,7 +32,8 @@ from adapters.sim.broker import SimBroker
 from daemon.cli.doctor import Diagnosis, diagnose, print_diagnosis
 from daemon.events import OrderSide, Quote
 from daemon.market_calendar import MarketCalendar
-from daemon.settings import Settings, load_settings
+from daemon.settings import HarvestSettings, Settings, load_settings
+from ledger.conventions import LotMethod
 
 TLH = Path(sys.executable).with_name("tlh")
 ACCOUNT = "acct"
@@ -225,6 +228,28 @@ async def test_an_unreachable_broker_fails_connectivity_and_still_runs_its_own_c
     assert "FAIL connectivity: small: connection refused by 127.0.0.1:1" in out
     assert broker.checks_run == 1
     assert "reconciliation" not in out
+
+
+async def test_doctor_fails_when_the_ledger_would_relieve_lots_otherwise_than_the_broker(
+    tmp_path: Path,
+) -> None:
+    """README "FIFO-only lot relief": at a broker that relieves one fixed method,
+    `harvest.lot_method` must be that method, or the ledger disagrees with the 1099-B; the
+    check reads the broker's capabilities and names the key."""
+    broker = SmallBroker()
+    broker.capabilities = replace(
+        SimBroker.capabilities, lot_relief=LotRelief(specific_lots=False, method=LotMethod.FIFO)
+    )
+    settings = settings_for(tmp_path).model_copy(
+        update={"harvest": HarvestSettings(lot_method=LotMethod.HIFO)}
+    )
+
+    diagnosis = await diagnose(settings, broker)
+
+    assert (
+        "FAIL lot relief: harvest.lot_method is hifo, but small relieves FIFO only: the ledger "
+        "would disagree with the broker's 1099-B; set it to fifo"
+    ) in printed(diagnosis)
 
 
 def test_tlh_doctor_on_the_simulator(tmp_path: Path) -> None:
