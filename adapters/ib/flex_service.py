@@ -155,19 +155,21 @@ async def _get(
 
 
 def _root_tag(body: bytes) -> str | None:
-    """Return the root element's name of an XML answer (without reading all of it)."""
-    head = body[:4096].lstrip()
-    if head.startswith(b"<?xml"):
-        head = head[head.find(b"?>") + 2 :].lstrip()
-    if not head.startswith(b"<"):
+    """Return the root element's name of an XML answer, reading only up to it."""
+    parser = ET.XMLPullParser(events=("start",))
+    try:
+        for offset in range(0, len(body), 4096):
+            parser.feed(body[offset : offset + 4096])
+            for _event, element in parser.read_events():
+                return str(element.tag)
+    except ET.ParseError:
         return None
-    end = min((i for i in (head.find(b" "), head.find(b">"), head.find(b"\n")) if i > 0), default=0)
-    return head[1:end].decode(errors="replace") if end else None
+    return None
 
 
 def _parse_response(body: bytes, base: str, step: str) -> dict[str, str]:
     """Return the fields of a `<FlexStatementResponse>` (Status, ReferenceCode, ErrorCode ...)."""
-    if _root_tag(body) != "FlexStatementResponse" or b"<!" in body[:4096]:
+    if _root_tag(body) != "FlexStatementResponse" or b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise FlexServiceError(f"Flex Web Service at {base}: {step} answered no Flex response")
     try:
         root = ET.fromstring(body)
