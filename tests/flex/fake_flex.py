@@ -53,9 +53,7 @@ class FakeFlex:
 
     def _record(self, request: web.Request) -> web.Response | None:
         self.requests.append(
-            Request(
-                request.path, dict(request.query), dict(request.headers), str(request.rel_url)
-            )
+            Request(request.path, dict(request.query), dict(request.headers), str(request.rel_url))
         )
         if not request.headers.get("User-Agent"):
             return _fail("1020", "Invalid request or unable to validate request.")
