@@ -23,6 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import metadata
+from xml.parsers import expat
 
 import aiohttp
 import structlog
@@ -154,17 +155,27 @@ async def _get(
     return body
 
 
+class _RootFound(Exception):
+    """Stops the parser at the root element."""
+
+
 def _root_tag(body: bytes) -> str | None:
     """Return the root element's name of an XML answer, reading only up to it."""
-    parser = ET.XMLPullParser(events=("start",))
+    found: list[str] = []
+
+    def start(tag: str, _attrs: dict[str, str]) -> None:
+        found.append(tag)
+        raise _RootFound
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
     try:
-        for offset in range(0, len(body), 4096):
-            parser.feed(body[offset : offset + 4096])
-            for _event, element in parser.read_events():
-                return str(element.tag)
-    except ET.ParseError:
+        parser.Parse(body, True)
+    except _RootFound:
+        pass
+    except expat.ExpatError:
         return None
-    return None
+    return found[0] if found else None
 
 
 def _parse_response(body: bytes, base: str, step: str) -> dict[str, str]:
