@@ -207,7 +207,8 @@ def _replay_with(
                 except LedgerError as exc:
                     error = exc
             if error is not None:
-                raise item.where.error(_field_of(error), str(error))
+                # The ledger names the field at fault; a refused sale is about its quantity.
+                raise item.where.error(error.field or "quantity", str(error))
             entries.append(entry)
             next_seq += 1
     return entries
@@ -225,12 +226,6 @@ def _key(event: LedgerEvent, group: int, index: int) -> tuple[date, datetime, in
 
 def _key_of(entry: JournalEntry, group: int, index: int) -> tuple[date, datetime, int, int]:
     return (*_order(entry), group, index)
-
-
-def _field_of(error: LedgerError) -> str:
-    return {"lot_id": "lot_id", "quantity": "quantity", "price": "price", "fees": "fees"}.get(
-        error.field or "", error.field or "quantity"
-    )
 
 
 def _legs(ledger: Ledger, row: ImportRow) -> list[JournalEntry]:
