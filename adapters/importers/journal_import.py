@@ -11,7 +11,9 @@ the broker says it closed. `plan_import` then decides, without writing, what the
   of tlh's own orders (`own_orders`, journaled by the daemon) is not imported either.
 * Validation: the journal is replayed (skipping entries the ledger rejects, as the daemon
   does) together with the new entries, in the ledger's order; a new entry the ledger would
-  reject stops the whole import with an `InputError` naming its file, line and field.
+  reject stops the whole import with an `InputError` naming its file, line and field; so does
+  an import that would make an entry of the journal impossible (an older sale that takes the
+  shares a journaled sale relieved).
 * Closed lots: a sale that names the lots it closed (IB's Flex "Closed Lots") becomes one
   sale per lot, each naming the ledger's lot opened at that instant (specific identification),
   so the ledger relieves exactly the lots the broker did.
@@ -22,7 +24,6 @@ lock (`adapters.storage.journal_lock`), so the journal cannot change between pla
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -117,8 +118,8 @@ def plan_import(
     """Return the entries `rows` add to the journal `records`; raise `InputError` for a row
     the ledger would reject (nothing is written either way).
 
-    `ledger` is empty and configured as the daemon's (accounts, conventions); it ends up
-    holding the replay of the journal with the new entries. `own_orders` are the `order_ref`s
+    `ledger` is empty and configured as the daemon's (accounts, conventions); when there is
+    anything to import, it ends up holding the replay of the journal with the new entries. `own_orders` are the `order_ref`s
     that name intents of tlh's own.
     """
     after_seq = max((r.seq for r in records), default=0)
@@ -142,7 +143,20 @@ def plan_import(
             own += 1
         else:
             fresh.append(row)
-    entries = _replay_with(ledger, [r.to_event() for r in records], fresh, after_seq)
+    existing = [r.to_event() for r in records]
+    if not fresh:
+        return ImportPlan([], after_seq, known, own, skipped or Counter())
+    _, rejected_before = _replay_with(ledger.empty_copy(), existing, [], after_seq)
+    entries, rejected = _replay_with(ledger, existing, fresh, after_seq)
+    broken = [item for item in rejected.items() if item[0] not in rejected_before]
+    if broken:
+        seq, error = broken[0]
+        raise InputError(
+            fresh[0].where.path,
+            None,
+            None,
+            f"importing this would make journal entry {seq} impossible ({error}); nothing imported",
+        )
     return ImportPlan(entries, after_seq, known, own, skipped or Counter())
 
 
@@ -180,10 +194,11 @@ def _split_known(entry: JournalEntry, splits: Sequence[JournalRecord]) -> bool:
 
 def _replay_with(
     ledger: Ledger, existing: list[LedgerEvent], rows: list[ImportRow], after_seq: int
-) -> list[JournalEntry]:
+) -> tuple[list[JournalEntry], dict[int, str]]:
     """Replay `existing` and the new `rows` into `ledger` in the ledger's order; return the
-    new rows' entries, in the order (and so with the seqs) they must be appended."""
-    existing.sort(key=event_order)
+    new rows' entries, in the order (and so with the seqs) they must be appended, and the
+    journal entries the ledger rejected (skipped, as on the daemon's replay) by seq."""
+    existing = sorted(existing, key=event_order)
     numbered = sorted(enumerate(rows), key=lambda ir: (*_order(ir[1].entry), ir[0]))
     merged: Iterator[tuple[tuple[date, datetime, int, int], LedgerEvent | ImportRow]] = heapq.merge(
         ((_key(e, 0, e.seq), e) for e in existing),
@@ -191,12 +206,18 @@ def _replay_with(
         key=lambda pair: pair[0],
     )
     entries: list[JournalEntry] = []
+    rejected: dict[int, str] = {}
     next_seq = after_seq + 1
     for _, item in merged:
         if not isinstance(item, ImportRow):
-            if ledger.refusal(item) is None:  # rejected journal entries are skipped, as on replay
-                with contextlib.suppress(LedgerError):
+            refusal = ledger.refusal(item)
+            if refusal is None:
+                try:
                     ledger.apply(item)
+                except LedgerError as exc:
+                    refusal = exc
+            if refusal is not None:
+                rejected[item.seq] = str(refusal)
             continue
         for entry in _legs(ledger, item):
             event = entry.to_event(next_seq)
@@ -211,7 +232,7 @@ def _replay_with(
                 raise item.where.error(error.field or "quantity", str(error))
             entries.append(entry)
             next_seq += 1
-    return entries
+    return entries, rejected
 
 
 def _order(entry: JournalEntry) -> tuple[date, datetime]:

@@ -9,6 +9,7 @@ The guide: an entry the ledger rejects is never written.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -228,6 +229,18 @@ async def test_older_history_is_checked_in_date_order_with_the_journal(
     ledger = await ledger_of(repo)
     assert added == 1
     assert [row.quantity for row in ledger.sales] == [Decimal(5)]
+
+
+async def test_an_import_that_breaks_a_journaled_sale_is_refused(repo: Repository) -> None:
+    """An older sale that takes the shares a journaled sale relieved would make that entry
+    impossible on replay: the import is refused, naming the journal entry."""
+    held = buy("VTI", "10", date(2025, 1, 2), "ib:bought", "VTI-a").entry
+    sold = replace(held, action=Action.SELL, trade_date=date(2025, 6, 2), lot_id=None)
+    await repo.append_journal([held, replace(sold, external_id="ib:sold")])
+    older = replace(sold, quantity=Decimal(5), trade_date=date(2025, 3, 3), external_id="csv:o")
+
+    with pytest.raises(InputError, match=r"^t\.csv: importing this would make journal entry 2"):
+        plan_import(await repo.load_journal(), Ledger(), [ImportRow(older, Where("t.csv", 3))])
 
 
 async def test_the_write_refuses_a_journal_changed_since_the_plan(repo: Repository) -> None:
