@@ -86,7 +86,7 @@ def import_command(
         typer.Option(
             "--type",
             case_sensitive=False,
-            help="The account's tax treatment (default: [accounts] in tlh.toml, else taxable).",
+            help="The account's tax treatment (default: \\[accounts] in tlh.toml, else taxable).",
             show_default=False,
         ),
     ] = None,
@@ -102,18 +102,16 @@ def import_command(
         bool,
         typer.Option(
             "--ib-flex-fetch",
-            help="Download the Flex statement ([ib] flex_token, flex_query_id, flex_url).",
+            help="Download the Flex statement (\\[ib] flex_token, flex_query_id, flex_url).",
         ),
     ] = False,
     ofx: Annotated[
         Path | None,
-        typer.Option(
-            "--ofx", help="OFX/QFX statement (not available in this version).", hidden=True
-        ),
+        typer.Option("--ofx", help="OFX/QFX statement (not available in this version)."),
     ] = None,
     plaid: Annotated[
         bool,
-        typer.Option("--plaid", help="Plaid (not available in this version).", hidden=True),
+        typer.Option("--plaid", help="Plaid (not available in this version)."),
     ] = False,
     config: ConfigOption = None,
     dry_run: Annotated[
