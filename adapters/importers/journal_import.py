@@ -119,8 +119,8 @@ def plan_import(
     the ledger would reject (nothing is written either way).
 
     `ledger` is empty and configured as the daemon's (accounts, conventions); when there is
-    anything to import, it ends up holding the replay of the journal with the new entries. `own_orders` are the `order_ref`s
-    that name intents of tlh's own.
+    anything to import, it ends up holding the replay of the journal with the new entries.
+    `own_orders` are the `order_ref`s that name intents of tlh's own.
     """
     after_seq = max((r.seq for r in records), default=0)
     known_ids = {r.external_id for r in records if r.external_id}
