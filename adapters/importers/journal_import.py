@@ -199,10 +199,10 @@ def _replay_with(
     new rows' entries, in the order (and so with the seqs) they must be appended, and the
     journal entries the ledger rejected (skipped, as on the daemon's replay) by seq."""
     existing = sorted(existing, key=event_order)
-    numbered = sorted(enumerate(rows), key=lambda ir: (*_order(ir[1].entry), ir[0]))
+    numbered = sorted(enumerate(rows), key=lambda ir: (*_when(ir[1].entry.to_event(0)), ir[0]))
     merged: Iterator[tuple[tuple[date, datetime, int, int], LedgerEvent | ImportRow]] = heapq.merge(
-        ((_key(e, 0, e.seq), e) for e in existing),
-        ((_key_of(row.entry, 1, i), row) for i, (_n, row) in enumerate(numbered)),
+        (((*_when(e), 0, e.seq), e) for e in existing),
+        (((*_when(row.entry.to_event(0)), 1, i), row) for i, (_n, row) in enumerate(numbered)),
         key=lambda pair: pair[0],
     )
     entries: list[JournalEntry] = []
@@ -210,23 +210,12 @@ def _replay_with(
     next_seq = after_seq + 1
     for _, item in merged:
         if not isinstance(item, ImportRow):
-            refusal = ledger.refusal(item)
-            if refusal is None:
-                try:
-                    ledger.apply(item)
-                except LedgerError as exc:
-                    refusal = exc
+            refusal = _apply(ledger, item)
             if refusal is not None:
                 rejected[item.seq] = str(refusal)
             continue
         for entry in _legs(ledger, item):
-            event = entry.to_event(next_seq)
-            error = ledger.refusal(event)
-            if error is None:
-                try:
-                    ledger.apply(event)
-                except LedgerError as exc:
-                    error = exc
+            error = _apply(ledger, entry.to_event(next_seq))
             if error is not None:
                 # The ledger names the field at fault; a refused sale is about its quantity.
                 raise item.where.error(error.field or "quantity", str(error))
@@ -235,18 +224,21 @@ def _replay_with(
     return entries, rejected
 
 
-def _order(entry: JournalEntry) -> tuple[date, datetime]:
-    day, instant, _seq = event_order(entry.to_event(0))
+def _when(event: LedgerEvent) -> tuple[date, datetime]:
+    """Return the date and instant the ledger orders `event` by (before its seq)."""
+    day, instant, _seq = event_order(event)
     return day, instant
 
 
-def _key(event: LedgerEvent, group: int, index: int) -> tuple[date, datetime, int, int]:
-    day, instant, _seq = event_order(event)
-    return day, instant, group, index
-
-
-def _key_of(entry: JournalEntry, group: int, index: int) -> tuple[date, datetime, int, int]:
-    return (*_order(entry), group, index)
+def _apply(ledger: Ledger, event: LedgerEvent) -> LedgerError | None:
+    """Apply `event` unless the ledger refuses it; return the refusal (None: applied)."""
+    refusal = ledger.refusal(event)
+    if refusal is None:
+        try:
+            ledger.apply(event)
+        except LedgerError as exc:
+            return exc
+    return refusal
 
 
 def _legs(ledger: Ledger, row: ImportRow) -> list[JournalEntry]:
