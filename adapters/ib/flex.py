@@ -28,7 +28,8 @@ What is left out, counted and named in the command's summary: rows of other asse
 roll-up levels (orders, summaries), trades cancelled in the same file together with their
 cancellation, cash-only corporate actions (dividends, coupons, proxy votes, fees), and
 transfers (``<Transfer>``, ``<TradeTransfer>``): Flex gives no original cost and acquisition
-date for them, so import those lots with ``--trades``. Refused (exit 2, nothing imported):
+date for them, so import those lots with ``--trades``; rows of a Trade Confirmation query
+(``<TradeConfirm>``: use an Activity Flex Query). Refused (exit 2, nothing imported):
 any other corporate action of a stock (reverse splits, mergers, spin-offs, ...), whose effect
 on the lots tlh cannot model from the row, and a cancellation of a trade not in the file.
 """
@@ -234,6 +235,7 @@ class _StatementReader:
             "CorporateActions": self._corporate_action,
             "Transfers": self._transfer,
             "TradeTransfers": self._transfer,
+            "TradeConfirms": self._trade_confirmation,
         }.get(section)
 
     def finish(self) -> list[ImportRow]:
@@ -411,6 +413,11 @@ class _StatementReader:
             external_id=external_id,
         )
         self._rows.append(ImportRow(entry, where))
+
+    def _trade_confirmation(self, node: _Node, where: Where) -> None:
+        self.skipped[
+            f"<{node.tag}> rows (a Trade Confirmation query; import an Activity Flex Query)"
+        ] += 1
 
     def _transfer(self, node: _Node, where: Where) -> None:
         self.skipped[

@@ -142,6 +142,21 @@ def test_other_currencies_are_left_out_and_counted() -> None:
     assert got.skipped == {"trades in EUR (the ledger is in USD)": 1}
 
 
+def test_a_trade_confirmation_query_is_counted_not_imported() -> None:
+    """A Trade Confirmation Flex Query's rows are not an Activity statement's executions: the
+    summary says why nothing was imported."""
+    confirms = statement().replace(
+        b"<CorporateActions>",
+        b'<TradeConfirms>\n<TradeConfirm symbol="VTI" />\n</TradeConfirms>\n<CorporateActions>',
+    )
+    got = read_flex(confirms, "s.xml")
+
+    assert got.rows == []
+    assert got.skipped == {
+        "<TradeConfirm> rows (a Trade Confirmation query; import an Activity Flex Query)": 1
+    }
+
+
 def test_a_forward_split_is_journaled_as_the_daemon_journals_splits() -> None:
     """The fixture's "SCHB SPLIT 3 FOR 1" (type FS) becomes a split of ratio 3, under the
     daemon's split id."""
