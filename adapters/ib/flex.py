@@ -37,7 +37,6 @@ on the lots tlh cannot model from the row, and a cancellation of a trade not in 
 from __future__ import annotations
 
 import re
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -181,18 +180,36 @@ def _children(node: _Node, tag: str) -> list[_Node]:
     return [c for c in node.children if c.tag == tag]
 
 
+# The attributes read of each element: only these are converted (and so checked); a real
+# statement's rows carry some eighty more.
+_USED = {
+    Types.Trade: frozenset(
+        {
+            "levelOfDetail", "assetCategory", "currency", "buySell", "transactionType",
+            "origTradeID", "tradeID", "transactionID", "symbol", "quantity", "multiplier",
+            "tradePrice", "ibCommission", "ibCommissionCurrency", "taxes", "tradeDate",
+            "dateTime", "tradeTime", "ibExecID", "orderReference",
+        }
+    ),
+    Types.Lot: frozenset({"symbol", "openDateTime", "quantity", "cost"}),
+    Types.CorporateAction: frozenset(
+        {
+            "assetCategory", "currency", "type", "actionDescription", "description", "symbol",
+            "dateTime", "reportDate", "transactionID", "actionID",
+        }
+    ),
+}  # fmt: skip
+
+
 def _convert(cls: type[E], node: _Node, where: Where) -> E:
-    """Return `node` as ibflex's `cls`, each attribute converted by ibflex; an attribute
-    ibflex does not know is ignored (as ibflex does)."""
-    known = cls.__annotations__
+    """Return `node` as ibflex's `cls`, the attributes tlh reads converted by ibflex."""
+    used = _USED[cls]
     values: dict[str, Any] = {}
     for name, raw in node.attrs.items():
-        if name not in known:
+        if name not in used:
             continue
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _name, values[name] = parse_element_attr(cls, name, raw)  # type: ignore[arg-type]
+            _name, values[name] = parse_element_attr(cls, name, raw)  # type: ignore[arg-type]
         except FlexParserError as exc:
             reason = str(exc).rpartition(" - ")[2]
             raise where.error(name, f"cannot read {raw!r}: {reason}") from None

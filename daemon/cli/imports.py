@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from adapters.importers import InputError
@@ -290,20 +288,15 @@ async def _plan(
     return plan_import(records, make_ledger(settings), rows, own_orders=own, skipped=skipped)
 
 
+COLUMNS = ("date", "action", "symbol", "quantity", "price", "fees", "lot", "source id")
+_RIGHT = frozenset({"quantity", "price", "fees"})
+
+
 def _report(plan: ImportPlan, account: str, dry_run: bool) -> None:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)  # a pipe or file: whole ids, never cut
     if plan.entries:
         title = "Would add (dry run)" if dry_run else "Added"
-        table = Table(title=f"{title}: account {account}")
-        for col in ("date", "action", "symbol", "quantity", "price", "fees", "lot", "source id"):
-            table.add_column(
-                col, justify="right" if col in ("quantity", "price", "fees") else "left"
-            )
-        for entry in plan.entries:
-            table.add_row(*describe(entry))
-        console.print(table)
+        typer.echo(f"{title}: account {account}")
+        typer.echo(_table([describe(entry) for entry in plan.entries]))
     verb = "would import" if dry_run else "imported"
     parts = [f"{verb} {len(plan.entries)} journal entries into account {account}"]
     if plan.known:
@@ -313,3 +306,17 @@ def _report(plan: ImportPlan, account: str, dry_run: bool) -> None:
     typer.echo("; ".join(parts))
     for reason, count in sorted(plan.skipped.items()):
         typer.echo(f"skipped {count} {reason}")
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    """Return `rows` under the column names, aligned in plain text (a history of thousands
+    of rows prints in a blink, whole, whatever the terminal's width)."""
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            cell.rjust(w) if name in _RIGHT else cell.ljust(w)
+            for name, cell, w in zip(COLUMNS, cells, widths, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(COLUMNS), line(tuple("-" * w for w in widths)), *map(line, rows)])
