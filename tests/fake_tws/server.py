@@ -197,11 +197,13 @@ class FakeTWS:
         await self.drop_connections()
         if server is not None:
             await server.wait_closed()
+        await self._notify()
 
     async def come_up(self) -> None:
         """Listen again on the same port, with all state kept."""
         if self._server is None:
             self._server = await asyncio.start_server(self._on_client, HOST, self._port)
+        await self._notify()
 
     async def restart(self, down_for: float) -> None:
         """Simulate the nightly restart: down for ``down_for`` seconds, then up, state kept."""

@@ -481,3 +481,81 @@ async def test_malformed_messages_are_logged_and_dropped(
         assert ib.isConnected()
     logged = [r for r in caplog.records if r.name == "ib_async.Decoder"]
     assert len(logged) >= 3
+
+
+async def test_restart_comes_back_on_the_same_port(tws: FakeTWS) -> None:
+    """``restart(down_for)`` refuses connections for that long, then serves the same port."""
+    port = tws.port
+    restarting = asyncio.create_task(tws.restart(0.3))
+    await tws.wait_until(lambda: not tws.is_up)
+    ib = IB()
+    with pytest.raises(ConnectionRefusedError):
+        await ib.connectAsync(tws.host, port, clientId=1, timeout=4)
+    await within(restarting)
+    try:
+        await ib.connectAsync(tws.host, port, clientId=1, timeout=4)
+        assert ib.isConnected()
+    finally:
+        ib.disconnect()
+
+
+# ----------------------------------------------------------------------------- more behaviour
+
+
+async def test_open_orders_are_per_client_all_open_orders_are_not(tws: FakeTWS) -> None:
+    """``reqOpenOrders`` returns the calling client's orders; ``reqAllOpenOrders`` every client's
+    (IB API "Open Orders": orders of other clients need reqAllOpenOrders or the master id).
+    """
+    tws.set_fill_policy(FillPolicy(mode="hold"))
+    async with connected(tws, client_id=1) as first, connected(tws, client_id=2) as second:
+        [contract] = await qualify(first, "AAPL")
+        first.placeOrder(contract, LimitOrder("BUY", 1, 150, orderRef="tlh:one"))
+        await tws.wait_for_request("placeOrder")
+        own = await second.reqOpenOrdersAsync()
+        every = await second.reqAllOpenOrdersAsync()
+    assert own == []
+    assert [t.order.orderRef for t in every] == ["tlh:one"]
+
+
+async def test_server_side_cancel_reaches_the_client(tws: FakeTWS) -> None:
+    """A cancel by the server (a DAY order at the close) arrives as orderStatus Cancelled."""
+    tws.set_fill_policy(FillPolicy(mode="hold"))
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "SPY")
+        trade = ib.placeOrder(contract, LimitOrder("BUY", 1, 500, orderRef="tlh:day"))
+        await tws.wait_for_request("placeOrder")
+        cancelled = expect(trade.cancelledEvent)
+        await tws.cancel("tlh:day")
+        await within(cancelled)
+    assert trade.orderStatus.status == "Cancelled"
+
+
+async def test_fill_pushes_the_new_position(tws: FakeTWS) -> None:
+    """After a fill the position subscription opened at connect gets the new position."""
+    tws.set_position("MSFT", 10, 400)
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "MSFT")
+        moved = expect(ib.positionEvent, lambda p: p.position == 4)
+        ib.placeOrder(contract, LimitOrder("SELL", 6, 410, orderRef="tlh:sell"))
+        [position] = await within(moved)
+    assert position.avgCost == 400
+    assert tws.positions()["MSFT"].qty == 4
+
+
+async def test_pre_encoded_ticks_are_sent_as_is(tws: FakeTWS) -> None:
+    """``encode_ticks`` + ``send_bytes`` deliver pre-built tickPrice frames (benchmark path)."""
+    async with connected(tws, client_id=9) as ib:
+        ticker = await streaming(ib, tws, "VOO")
+        data = tws.encode_ticks([QuoteTick("VOO", 500.0, 500.1), QuoteTick("AAPL", 1, 2)], 9)
+        arrived = expect(ticker.updateEvent, lambda t: t.ask == 500.1)
+        assert await tws.send_bytes(data, client_id=9) == 1
+        await within(arrived)
+    assert ticker.bid == 500.0
+
+
+async def test_every_request_is_recorded_with_its_client(tws: FakeTWS) -> None:
+    """The fake keeps a record of every message received, with the sender's clientId."""
+    async with connected(tws, client_id=4) as ib:
+        await ib.reqCurrentTimeAsync()
+    [record] = tws.requests_named("reqCurrentTime")
+    assert (record.client_id, record.msg_id, record.fields) == (4, 49, ("49", "1"))
