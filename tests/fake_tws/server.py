@@ -112,6 +112,7 @@ class FakeTWS:
         self.greeting_codes = tuple(greeting_codes)
         self.exec_zone = exec_zone
         self.market_data_entitled = True
+        self.connectivity = True
         self.sessions: list[Session] = []
         self._server: asyncio.Server | None = None
         self._port = 0
@@ -136,6 +137,7 @@ class FakeTWS:
             62: self._req_account_summary,
             64: self._cancel_positions,
             76: self._req_account_updates_multi,
+            58: self._req_global_cancel,
             99: self._req_completed_orders,
         }
 
@@ -374,6 +376,8 @@ class FakeTWS:
         for tick in batch:
             quotes[tick.symbol] = tick
         written = 0
+        if not self.connectivity:
+            return written
         for session in self.sessions:
             if not session.req_ids:
                 continue
@@ -404,6 +408,25 @@ class FakeTWS:
         """Send error/notice ``code`` to every ready session; return how many got it."""
         data = wire.error(req_id, code, message or ERROR_TEXTS.get(code, f"error {code}"))
         return await self.send_bytes(data)
+
+    async def lose_connectivity(self) -> int:
+        """Send 1100 (TWS lost its link to IB): the socket stays up, market data pauses."""
+        self.connectivity = False
+        return await self.send_error(1100)
+
+    async def restore_connectivity(self, *, data_lost: bool = False) -> int:
+        """Send 1102 (restored, data kept) or 1101 (restored, data lost).
+
+        On 1101 TWS has dropped every market-data and account subscription: the client must
+        request them again (IB API "Message Codes" 1101).
+        """
+        self.connectivity = True
+        if data_lost:
+            for session in self.sessions:
+                session.tickers.clear()
+                session.req_ids.clear()
+                session.account_updates = None
+        return await self.send_error(1101 if data_lost else 1102)
 
     async def send_fields(self, *fields: wire.Field) -> int:
         """Send one framed message made of arbitrary fields (malformed ones included)."""
@@ -576,12 +599,15 @@ class FakeTWS:
         if session.market_data_type in (1, 2) and not self.market_data_entitled:
             session.write(wire.error(req_id, 354, ERROR_TEXTS[354]))
             return
-        session.tickers[req_id] = inst
-        session.req_ids.setdefault(inst.symbol, []).append(req_id)
         session.write(wire.frame(wire.MARKET_DATA_TYPE, 1, req_id, session.market_data_type))
         quote = self.state.quotes.get(inst.symbol)
         if quote is not None:
             session.write(wire.quote_frames(req_id, session.tick_types(), quote))
+        if f[17] == "1":  # snapshot: the current quote, then tickSnapshotEnd, no subscription
+            session.write(wire.frame(wire.TICK_SNAPSHOT_END, 1, req_id))
+            return
+        session.tickers[req_id] = inst
+        session.req_ids.setdefault(inst.symbol, []).append(req_id)
 
     def _cancel_mkt_data(self, session: Session, f: list[str]) -> None:
         inst = session.tickers.pop(int(f[2]), None)
@@ -716,6 +742,11 @@ class FakeTWS:
         for session in self._order_sessions(order):
             session.write(wire.order_status(order))
             session.write(wire.error(order.order_id, 202, ERROR_TEXTS[202]))
+
+    def _req_global_cancel(self, session: Session, f: list[str]) -> None:
+        for order in self.state.orders:
+            if not order.is_done:
+                self._cancel(order)
 
     def _cancel_order(self, session: Session, f: list[str]) -> None:
         order_id = int(f[2])
