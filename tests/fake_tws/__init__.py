@@ -9,6 +9,7 @@ Public API (stable; other branches build on it):
 * Set-up: ``add_contract(symbol, con_id=None, **fields)``, ``con_id(symbol)``,
   ``set_position(symbol, qty, avg_cost, account=None)``, ``set_fill_policy(FillPolicy(...),
   symbol=None)``, ``set_time(dt | None)``, ``set_market_data_entitled(bool)``,
+  ``set_read_only_api(bool)``,
   ``add_execution(symbol, side, shares, price, moment=..., order_ref="")``.
 * Market data (streaming and snapshot ``reqMktData``):
   ``await publish_quote(symbol, bid, ask, bid_size=100, ask_size=100)``;

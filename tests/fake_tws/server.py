@@ -57,6 +57,9 @@ HOST = "127.0.0.1"
 LIVE_TICKS = (1, 2)  # bid, ask (IB tick types)
 DELAYED_TICKS = (66, 67)  # delayed bid, delayed ask
 GREETING_CODES = (2104, 2106, 2158)
+READ_ONLY_TEXT = (
+    "Error validating request.-'bN' : cause - The API interface is currently in Read-Only mode."
+)
 
 
 @dataclass(eq=False)
@@ -113,6 +116,8 @@ class FakeTWS:
         self.exec_zone = exec_zone
         self.market_data_entitled = True
         self.connectivity = True
+        self.read_only_api = False
+        self._resting: dict[str, list[FakeOrder]] = {}
         self.sessions: list[Session] = []
         self._server: asyncio.Server | None = None
         self._port = 0
@@ -246,6 +251,10 @@ class FakeTWS:
     def now(self) -> datetime:
         """Return the fake's current time (UTC)."""
         return self._clock.astimezone(UTC) if self._clock else datetime.now(UTC)
+
+    def set_read_only_api(self, read_only: bool) -> None:
+        """Mimic the "Read-Only API" setting: every placeOrder gets error 321."""
+        self.read_only_api = read_only
 
     def set_market_data_entitled(self, entitled: bool) -> None:
         """Without a subscription live/frozen requests get error 354; delayed ones still work."""
@@ -391,6 +400,9 @@ class FakeTWS:
             if chunks:
                 session.write(b"".join(chunks))
                 written += 2 * len(chunks)
+        if self._resting:
+            for symbol in {t.symbol for t in batch} & self._resting.keys():
+                self._cross(symbol)
         await self._drain_all()
         return written
 
@@ -451,6 +463,8 @@ class FakeTWS:
             raise ValueError(f"order {order.perm_id} is {order.status}")
         fill_qty = order.remaining if qty is None else to_decimal(qty)
         fill_price = self._fill_price(order) if price is None else to_decimal(price)
+        if fill_price is None:
+            raise ValueError(f"no price to fill order {order.perm_id}: pass price=")
         ex = self._execute(order, fill_qty, fill_price)
         await self._drain_all()
         return ex
@@ -626,6 +640,9 @@ class FakeTWS:
         #  origin, orderRef, transmit, ...]  (ib_async Client.placeOrder)
         order_id = int(f[1])
         assert session.client_id is not None
+        if self.read_only_api:
+            session.write(wire.error(order_id, 321, READ_ONLY_TEXT))
+            return
         existing = next(
             (
                 o
@@ -665,10 +682,33 @@ class FakeTWS:
         order.status = "Submitted"
         session.write(wire.open_order(order))
         session.write(wire.order_status(order))
-        if policy.mode == "fill":
-            self._execute(order, order.qty, self._fill_price(order))
-        elif policy.mode == "partial":
-            self._execute(order, min(policy.partial_qty, order.qty), self._fill_price(order))
+        price = self._fill_price(order)
+        if policy.mode == "marketable":
+            self._resting.setdefault(inst.symbol, []).append(order)
+            self._cross(inst.symbol)
+        elif price is not None and policy.mode == "fill":
+            self._execute(order, order.qty, price)
+        elif price is not None and policy.mode == "partial":
+            self._execute(order, min(policy.partial_qty, order.qty), price)
+
+    def _cross(self, symbol: str) -> None:
+        """Fill the resting "marketable" orders of ``symbol`` whose limit crosses the quote."""
+        quote = self.state.quotes.get(symbol)
+        waiting = self._resting.get(symbol, [])
+        for order in list(waiting):
+            if order.is_done:
+                waiting.remove(order)
+                continue
+            if quote is None:
+                continue
+            buy = order.action == "BUY"
+            price = to_decimal(quote.ask if buy else quote.bid)
+            limit = order.lmt_price
+            if limit is None or (limit >= price if buy else limit <= price):
+                self._execute(order, order.remaining, price)
+                waiting.remove(order)
+        if not waiting:
+            self._resting.pop(symbol, None)
 
     def _modify(self, order: FakeOrder, f: list[str]) -> None:
         order.qty = to_decimal(f[17])
@@ -678,13 +718,12 @@ class FakeTWS:
             session.write(wire.open_order(order))
             session.write(wire.order_status(order))
 
-    def _fill_price(self, order: FakeOrder) -> Decimal:
+    def _fill_price(self, order: FakeOrder) -> Decimal | None:
+        """Return the policy's fill price: the limit, or the quote (None: no price known)."""
         policy = self.state.policy_for(order.symbol)
         quote = self.state.quotes.get(order.symbol)
         if (policy.price == "quote" or order.lmt_price is None) and quote is not None:
             return to_decimal(quote.ask if order.action == "BUY" else quote.bid)
-        if order.lmt_price is None:
-            raise ValueError(f"no price to fill market order {order.perm_id}")
         return order.lmt_price
 
     def _execute(self, order: FakeOrder, qty: Decimal, price: Decimal) -> FakeExecution:

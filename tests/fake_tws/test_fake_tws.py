@@ -601,3 +601,31 @@ async def test_global_cancel_cancels_every_working_order(tws: FakeTWS) -> None:
         ib.reqGlobalCancel()
         await within(cancelled)
     assert {o.status for o in tws.orders} == {"Cancelled"}
+
+
+async def test_marketable_order_rests_until_the_quote_crosses(tws: FakeTWS) -> None:
+    """With mode="marketable" a sell limit above the bid rests; a bid at or over it fills it,
+    at the bid (the fake's matching is price-improving, like a marketable limit order).
+    """
+    tws.set_fill_policy(FillPolicy(mode="marketable"))
+    await tws.publish_quote("AAPL", 189.0, 189.1)
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "AAPL")
+        trade = ib.placeOrder(contract, LimitOrder("SELL", 5, 190, orderRef="tlh:rest"))
+        await tws.wait_for_request("placeOrder")
+        assert tws.order("tlh:rest").status == "Submitted"
+        filled = expect(trade.filledEvent)
+        await tws.publish_quote("AAPL", 190.2, 190.3)
+        await within(filled)
+    assert [f.execution.price for f in trade.fills] == [190.2]
+
+
+async def test_read_only_api_refuses_orders_with_321(tws: FakeTWS) -> None:
+    """The Gateway's Read-Only API setting answers placeOrder with error 321; no order exists."""
+    tws.set_read_only_api(True)
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "AAPL")
+        refused = expect(ib.errorEvent, lambda req_id, code, *_: code == 321)
+        ib.placeOrder(contract, LimitOrder("BUY", 1, 100, orderRef="tlh:ro"))
+        await within(refused)
+    assert tws.orders == []
