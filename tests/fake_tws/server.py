@@ -4,18 +4,23 @@
 178 (``wire.SERVER_VERSION``) on a free ``127.0.0.1`` port. Tests drive and inspect it through
 its Python API; it runs in the test's own event loop, as ib_async does.
 
-Faithful to real TWS where ib_async depends on it (ib_async 2.1.0 ``wrapper.py``):
+Faithful to real TWS where ib_async depends on it (ib_async 2.1.0 ``wrapper.py``; TWS API
+reference, https://interactivebrokers.github.io/tws-api/):
 
 * ``openOrder`` precedes any ``execDetails``/``commissionReport`` of an order, so the client has
-  linked the permId (``Wrapper.permId2Trade``) before the commission report arrives;
-  ``commissionReportEvent`` fires only for trades found by permId.
+  linked the permId (``Wrapper.openOrder`` fills ``permId2Trade``) before the commission report
+  arrives; ``Wrapper.commissionReport`` emits its event only for a trade found by permId.
+* Live order messages go to the connection of the clientId that placed the order
+  (``executions_commissions.html``: commission reports of all clients need the master client).
 * ``completedOrder`` carries neither orderId nor clientId, only permId and orderRef
-  (ib_async keys such trades by permId).
-* ``reqExecutions`` answers today's executions only (IB API ``reqExecutions``: "executions from
-  the last 24 hours"; TWS's default Trade Log covers the current day), each followed by its
-  commission report, then ``execDetailsEnd``.
-* A rejected order gets error 201 with the orderId as reqId; a cancel gets ``orderStatus``
-  Cancelled then error 202; a duplicate clientId gets error 326 and the socket is closed.
+  (``Decoder.completedOrder``; ib_async keys such trades by permId).
+* ``reqExecutions`` delivers, per execution of the current day matching the filter,
+  ``execDetails`` then ``commissionReport``, then ``execDetailsEnd`` (``executions_commissions
+  .html``, "Requesting Executions"). A dropped connection wipes ib_async's trades
+  (``Wrapper.reset``); its startup fetch rebuilds them from these answers.
+* A rejected order gets error 201 with the orderId as reqId (ib_async then marks the trade
+  Cancelled); a cancel gets ``orderStatus`` Cancelled then notice 202; a clientId already
+  connected gets error 326 and the socket is closed (``message_codes.html``).
 * State lives in ``TWSState`` and survives dropped connections and restarts.
 """
 

@@ -486,6 +486,7 @@ async def test_restart_refuses_connections_then_keeps_state(tws: FakeTWS) -> Non
     finally:
         ib.disconnect()
     assert [f.execution.orderRef for f in fills] == ["tlh:night"]
+    assert fills[0].commissionReport.commission == 1.0
     assert [t.order.orderRef for t in completed] == ["tlh:night"]
     assert [(p.contract.symbol, p.position) for p in positions] == [("AAPL", 5)]
 
@@ -598,7 +599,7 @@ async def test_global_cancel_cancels_every_working_order(tws: FakeTWS) -> None:
         ]
         await tws.wait_for_request("placeOrder", 2)
         cancelled = expect(trades[-1].cancelledEvent)
-        ib.reqGlobalCancel()
+        ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
         await within(cancelled)
     assert {o.status for o in tws.orders} == {"Cancelled"}
 
@@ -629,3 +630,27 @@ async def test_read_only_api_refuses_orders_with_321(tws: FakeTWS) -> None:
         ib.placeOrder(contract, LimitOrder("BUY", 1, 100, orderRef="tlh:ro"))
         await within(refused)
     assert tws.orders == []
+
+
+async def test_every_message_kind_decodes_without_error(
+    tws: FakeTWS, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fake's field layouts match ib_async's decoder at version 178: a session using every
+    message kind (positions, portfolio, orders, fills, reports, ticks) logs no decoding error.
+    """
+    tws.set_position("VOO", 3, 480)
+    with caplog.at_level(logging.ERROR, logger="ib_async"):
+        async with connected(tws) as ib:
+            ticker = await streaming(ib, tws, "AAPL")
+            await quoted(ib, tws, ticker, 190.0, 190.1)
+            done = expect(ib.commissionReportEvent)
+            assert ticker.contract is not None
+            ib.placeOrder(ticker.contract, LimitOrder("BUY", 1, 190.1, orderRef="tlh:all"))
+            await within(done)
+            await ib.reqCompletedOrdersAsync(False)
+            await ib.reqExecutionsAsync()
+            await ib.reqAllOpenOrdersAsync()
+            await ib.accountSummaryAsync()
+            portfolio = ib.portfolio()
+    assert [r.getMessage() for r in caplog.records] == []
+    assert sorted(p.contract.symbol for p in portfolio) == ["AAPL", "VOO"]  # AAPL: pushed
