@@ -29,7 +29,11 @@ Public API (stable; other branches build on it):
 * Waiting: ``await wait_until(predicate)``, ``await wait_for_request(name, count=1)``,
   ``await wait_for_clients(count=1)``, ``await wait_for_subscription(symbol)``.
 
-See ``server`` for the protocol behaviour and its sources.
+Note for many subscriptions: ib_async throttles its own requests to 45 per second
+(``ib.client.MaxRequests``), so subscribing 500 symbols takes about 20 s unless a benchmark sets
+``ib.client.MaxRequests = 0``; the fake does not enforce TWS's 50 messages/s pacing.
+
+See ``server`` for the protocol behaviour and its sources, ``wire`` for the field layouts.
 """
 
 from .server import FakeTWS, Session

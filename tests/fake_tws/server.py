@@ -375,7 +375,7 @@ class FakeTWS:
         bid_size: Number = 100,
         ask_size: Number = 100,
     ) -> int:
-        """Set the quote of ``symbol`` and stream it to subscribers; return ticks written."""
+        """Set the quote of ``symbol`` and stream it to subscribers; return frames written."""
         tick = QuoteTick(symbol, float(bid), float(ask), float(bid_size), float(ask_size))
         return await self.publish_ticks((tick,))
 
@@ -498,7 +498,8 @@ class FakeTWS:
             self.sessions.remove(session)
             if task is not None:
                 self._tasks.discard(task)
-            writer.transport.abort()
+            if not writer.is_closing():
+                writer.transport.abort()
             await self._notify()
 
     async def _handshake(self, session: Session) -> bool:
@@ -530,7 +531,7 @@ class FakeTWS:
             )
             if msg_id == 71:
                 if not self._start_api(session, int(fields[2])):
-                    await session.drain()
+                    session.writer.close()  # flush error 326, then close
                     return
             elif session.ready and msg_id in self._handlers:
                 try:
