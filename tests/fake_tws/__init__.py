@@ -29,6 +29,11 @@ Public API (stable; other branches build on it):
 * Waiting: ``await wait_until(predicate)``, ``await wait_for_request(name, count=1)``,
   ``await wait_for_clients(count=1)``, ``await wait_for_subscription(symbol)``.
 
+Helpers in ``scenarios``: ``connected(tws, client_id=1, on_error=None)`` (async context manager
+yielding a connected real ``IB()``), ``expect(event, predicate)`` (future of the first matching
+emission of an ib_async event), ``within(future, seconds=5)``, ``qualify(ib, *symbols)``,
+``streaming(ib, tws, symbol)`` (a subscribed ``Ticker``), ``quoted(ib, tws, ticker, bid, ask)``.
+
 Note for many subscriptions: ib_async throttles its own requests to 45 per second
 (``ib.client.MaxRequests``), so subscribing 500 symbols takes about 20 s unless a benchmark sets
 ``ib.client.MaxRequests = 0``; the fake does not enforce TWS's 50 messages/s pacing.
