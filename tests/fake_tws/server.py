@@ -854,7 +854,7 @@ class FakeTWS:
         req_id = int(f[2])
         client_id, acct, since, symbol, sec_type, exchange, side = f[3:10]
         today = self.now().astimezone(NY).date()
-        after = _parse_filter_time(since)
+        after = _parse_filter_time(since, self.exec_zone)
         for ex in self.state.executions:
             if (
                 ex.time.astimezone(NY).date() == today
@@ -950,12 +950,19 @@ class FakeTWS:
         session.write(wire.frame(wire.CURRENT_TIME, 1, int(self.now().timestamp())))
 
 
-def _parse_filter_time(value: str) -> datetime | None:
-    """Parse an ExecutionFilter time ``yyyymmdd hh:mm:ss [zone]`` (no zone: UTC, as IB's docs)."""
-    if not value.strip():
+def _parse_filter_time(value: str, local_zone: str) -> datetime | None:
+    """Parse an ExecutionFilter time the ways TWS reads its date-times.
+
+    ``yyyymmdd-hh:mm:ss`` is UTC, ``yyyymmdd hh:mm:ss Zone/Name`` is in that zone and
+    ``yyyymmdd hh:mm:ss`` is in TWS's own time zone (the TWS API's date-time conventions, e.g.
+    ``reqHistoricalData`` endDateTime).
+    """
+    value = value.strip()
+    if not value:
         return None
+    if "-" in value[:9]:
+        moment = datetime.strptime(value[:17], "%Y%m%d-%H:%M:%S")
+        return moment.replace(tzinfo=UTC)
     day, clock, *zone = value.split()
     moment = datetime.strptime(day + clock, "%Y%m%d%H:%M:%S")
-    if zone and zone[0] not in ("UTC", "GMT"):
-        return moment.replace(tzinfo=ZoneInfo(zone[0]))
-    return moment.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=ZoneInfo(zone[0] if zone else local_zone))

@@ -298,6 +298,19 @@ async def test_req_executions_returns_todays_executions(tws: FakeTWS) -> None:
     assert [f.execution.orderRef for f in only_msft] == ["tlh:b"]
 
 
+async def test_execution_filter_time_keeps_later_executions(tws: FakeTWS) -> None:
+    """ExecutionFilter.time returns only executions after it (``yyyymmdd-hh:mm:ss`` is UTC)."""
+    tws.set_time(T0)
+    tws.add_execution("SPY", "BUY", 1, 590, moment=T0 - timedelta(hours=2), order_ref="early")
+    tws.add_execution("SPY", "SELL", 1, 591, moment=T0 - timedelta(minutes=5), order_ref="late")
+    since = f"{T0 - timedelta(hours=1):%Y%m%d-%H:%M:%S}"
+    async with connected(tws) as ib:
+        fills = await ib.reqExecutionsAsync(ExecutionFilter(time=since))
+        local = await ib.reqExecutionsAsync(ExecutionFilter(time="20261124 07:30:00"))
+    assert [f.execution.orderRef for f in fills] == ["late"]
+    assert [f.execution.orderRef for f in local] == ["early", "late"]  # 07:30 New York
+
+
 async def test_req_completed_orders_returns_filled_orders_by_perm_id(tws: FakeTWS) -> None:
     """Completed orders carry permId and orderRef but no orderId/clientId (``completedOrder``)."""
     async with connected(tws) as ib:
