@@ -638,3 +638,35 @@ async def test_bulk_path_feeds_ten_thousand_quotes_over_500_symbols() -> None:
     assert fake_cost < 0.5
     last = {q.symbol: (q.bid, q.ask) for q in batch}
     assert {t.contract.symbol: (t.bid, t.ask) for t in tickers if t.contract} == last
+
+
+async def test_positions_are_kept_per_account() -> None:
+    """With two managed accounts every position carries its account; ib_async then syncs each
+    account through reqAccountUpdatesMulti (ib.py ``connectAsync``) and still connects at once.
+    """
+    async with FakeTWS(symbols=("AAPL",), accounts=("DU111", "DU222")) as tws:
+        tws.set_position("AAPL", 5, 180, account="DU111")
+        tws.set_position("AAPL", 7, 185, account="DU222")
+        async with connected(tws) as ib:
+            positions = await ib.reqPositionsAsync()
+            accounts = ib.managedAccounts()
+        multi = tws.requests_named("reqAccountUpdatesMulti")
+    assert accounts == ["DU111", "DU222"]
+    assert sorted((p.account, p.position) for p in positions) == [("DU111", 5), ("DU222", 7)]
+    assert sorted(r.fields[3] for r in multi) == ["DU111", "DU222"]
+    assert tws.positions("DU222")["AAPL"].avg_cost == 185
+
+
+async def test_cancel_after_a_partial_fill_keeps_the_filled_part(tws: FakeTWS) -> None:
+    """Cancelling a partly filled order ends it Cancelled with its filled quantity kept."""
+    tws.set_fill_policy(FillPolicy(mode="partial", partial_qty=Decimal(2)))
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "SPY")
+        first = expect(ib.execDetailsEvent)
+        trade = ib.placeOrder(contract, LimitOrder("BUY", 5, 600, orderRef="tlh:pc"))
+        await within(first)
+        cancelled = expect(trade.cancelledEvent)
+        ib.cancelOrder(trade.order)
+        await within(cancelled)
+    assert (trade.orderStatus.status, trade.orderStatus.filled) == ("Cancelled", 2)
+    assert tws.positions()["SPY"].qty == 2
