@@ -122,6 +122,8 @@ class FakeTWS:
         self.market_data_entitled = True
         self.connectivity = True
         self.read_only_api = False
+        #: Called with each message as it is read, before it is handled (benchmark hook).
+        self.on_request: Callable[[RequestRecord], None] | None = None
         self._resting: dict[str, list[FakeOrder]] = {}
         self.sessions: list[Session] = []
         self._server: asyncio.Server | None = None
@@ -526,9 +528,10 @@ class FakeTWS:
                 continue
             msg_id = int(fields[0])
             name = REQUEST_NAMES.get(msg_id, f"msg{msg_id}")
-            self.state.requests.append(
-                RequestRecord(session.client_id, msg_id, name, tuple(fields))
-            )
+            record = RequestRecord(session.client_id, msg_id, name, tuple(fields))
+            self.state.requests.append(record)
+            if self.on_request is not None:
+                self.on_request(record)
             if msg_id == 71:
                 if not self._start_api(session, int(fields[2])):
                     session.writer.close()  # flush error 326, then close

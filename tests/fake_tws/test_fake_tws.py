@@ -544,6 +544,19 @@ async def test_every_request_is_recorded_with_its_client(tws: FakeTWS) -> None:
     assert (record.client_id, record.msg_id, record.fields) == (4, 49, ("49", "1"))
 
 
+async def test_on_request_sees_each_message_before_it_is_handled(tws: FakeTWS) -> None:
+    """The ``on_request`` hook gets every message as read, before the fake answers it."""
+    seen: list[tuple[str, int]] = []
+    tws.on_request = lambda record: seen.append((record.name, len(tws.orders)))
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "AAPL")
+        done = expect(ib.execDetailsEvent)
+        ib.placeOrder(contract, LimitOrder("BUY", 1, 190, orderRef="tlh:hook"))
+        await within(done)
+    assert ("placeOrder", 0) in seen  # no order recorded yet when the hook ran
+    assert [name for name, _ in seen][:1] == ["startApi"]
+
+
 async def test_global_cancel_cancels_every_working_order(tws: FakeTWS) -> None:
     """``reqGlobalCancel`` cancels all working orders."""
     tws.set_fill_policy(FillPolicy(mode="hold"))
