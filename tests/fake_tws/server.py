@@ -652,14 +652,7 @@ class FakeTWS:
         if self.read_only_api:
             session.write(wire.error(order_id, 321, READ_ONLY_TEXT))
             return
-        existing = next(
-            (
-                o
-                for o in self.state.orders
-                if o.client_id == session.client_id and o.order_id == order_id
-            ),
-            None,
-        )
+        existing = self._client_order(session, order_id)
         if existing is not None and not existing.is_done:
             self._modify(existing, f)
             return
@@ -718,6 +711,13 @@ class FakeTWS:
                 waiting.remove(order)
         if not waiting:
             self._resting.pop(symbol, None)
+
+    def _client_order(self, session: Session, order_id: int) -> FakeOrder | None:
+        """Find the latest order with ``order_id`` placed by this session's clientId."""
+        for order in reversed(self.state.orders):
+            if order.order_id == order_id and order.client_id == session.client_id:
+                return order
+        return None
 
     def _modify(self, order: FakeOrder, f: list[str]) -> None:
         order.qty = to_decimal(f[17])
@@ -798,14 +798,7 @@ class FakeTWS:
 
     def _cancel_order(self, session: Session, f: list[str]) -> None:
         order_id = int(f[2])
-        order = next(
-            (
-                o
-                for o in reversed(self.state.orders)
-                if o.order_id == order_id and o.client_id == session.client_id
-            ),
-            None,
-        )
+        order = self._client_order(session, order_id)
         if order is None:
             session.write(wire.error(order_id, 135, f"Can't find order with id ={order_id}"))
         elif order.is_done:
