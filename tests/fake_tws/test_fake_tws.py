@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -450,8 +451,8 @@ async def test_restart_refuses_connections_then_keeps_state(tws: FakeTWS) -> Non
 async def test_malformed_messages_are_logged_and_dropped(
     tws: FakeTWS, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Garbage numbers, wrong field counts and unknown ids are logged by ib_async's decoder
-    and dropped; the connection stays up and the next good tick is applied.
+    """Garbage numbers, wrong field counts, unknown ids and bytes that are not UTF-8 are logged
+    by ib_async's decoder and dropped; the connection stays up and the next good tick is applied.
     """
     async with connected(tws) as ib:
         ticker = await streaming(ib, tws, "AAPL")
@@ -460,10 +461,11 @@ async def test_malformed_messages_are_logged_and_dropped(
             await tws.send_fields(1, 6, req_id, 1, "garbage", 100, 0)
             await tws.send_fields(3, 5)
             await tws.send_fields(9999, 1, 2)
+            await tws.send_bytes(struct.pack(">I", 3) + b"\xff\xfe\x00")  # not UTF-8
             await quoted(ib, tws, ticker, 10.0, 10.1)
         assert ib.isConnected()
     logged = [r for r in caplog.records if r.name == "ib_async.Decoder"]
-    assert len(logged) >= 3
+    assert len(logged) == 4
 
 
 async def test_restart_comes_back_on_the_same_port(tws: FakeTWS) -> None:
