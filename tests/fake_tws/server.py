@@ -21,6 +21,10 @@ reference, https://interactivebrokers.github.io/tws-api/):
 * A rejected order gets error 201 with the orderId as reqId (ib_async then marks the trade
   Cancelled); a cancel gets ``orderStatus`` Cancelled then notice 202; a clientId already
   connected gets error 326 and the socket is closed (``message_codes.html``).
+* ``reqMktData`` answers ``marketDataType`` then the last quote as ``tickPrice`` bid/ask with
+  sizes (ib_async's ``priceSizeTick``); after ``reqMarketDataType(3 or 4)`` the tick types are
+  the delayed 66/67 (a real TWS would stream live data to an entitled account even then); a
+  snapshot request ends with ``tickSnapshotEnd`` and keeps no subscription.
 * State lives in ``TWSState`` and survives dropped connections and restarts.
 """
 
