@@ -431,6 +431,7 @@ class HarvestEngine:
             replacement=decision.replacement,
             net_loss=candidate.net_loss,
             estimated_tax_saved=candidate.estimated_tax_saved,
+            parcels=candidate.parcels,
         )
         intent = await self.orders.harvest(plan, q)
         if intent.status.terminal and not intent.filled_quantity:
@@ -593,6 +594,7 @@ class HarvestEngine:
             replacement=original,
             net_loss=-decision.short_term_gain,
             estimated_tax_saved=Decimal(0),
+            parcels=tuple(parcels),
         ), ""
 
     def _skip(self, account: str, symbol: str, today: date, reason: str) -> None:
