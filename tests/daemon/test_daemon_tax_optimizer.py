@@ -19,9 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 from daemonkit import T0, TAXABLE, Rig, Rigs, SpyBroker, make_settings
 
+import daemon.orders
 from adapters.base import Capabilities, LotRelief
 from adapters.storage.records import IntentStatus
 from daemon.clock import SimulatedClock
@@ -43,6 +45,13 @@ class UserPicksLotsBroker(SpyBroker):
         order_types=frozenset({"limit"}),
         hours="at each replayed quote",
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_orders_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give `daemon.orders` an uncached logger, so `capture_logs` sees its events even after
+    a command run in this process cached loggers (`configure_logging(cache_loggers=True)`)."""
+    monkeypatch.setattr(daemon.orders, "log", structlog.get_logger("tlh.orders"))
 
 
 async def _harvest(rigs: Rigs, url: str | None = None, **settings: Any) -> tuple[Rig, list[Any]]:
