@@ -69,11 +69,14 @@ def relief_rank(
     """
     steps, maximizes_gain = _STEPS[method]
     index = {kind: i for i, kind in enumerate(steps)}
+    terms: dict[date, Term] = {}  # a position's blocks share few holding-period starts
 
     def rank(basis_per_share: Decimal, holding_period_start: date) -> Rank:
-        pnl = price - basis_per_share
-        gain = pnl > 0 if maximizes_gain else pnl >= 0
-        step = index[(term_of(holding_period_start, date_sold), gain)]
-        return step, basis_per_share if maximizes_gain else -basis_per_share
+        term = terms.get(holding_period_start)
+        if term is None:
+            term = terms[holding_period_start] = term_of(holding_period_start, date_sold)
+        if maximizes_gain:
+            return index[(term, price > basis_per_share)], basis_per_share
+        return index[(term, price >= basis_per_share)], -basis_per_share
 
     return rank
