@@ -317,7 +317,7 @@ class OrderManager:
     ) -> list[list[dict[str, str]]] | None:
         """Return, per part of `plan`, the lots the user selects at the broker, or None when
         the broker takes the lot on the order (`LotRelief.chosen_by_user`)."""
-        if not (self._broker.lot_relief.chosen_by_user and plan.parcels):
+        if not (self._broker.capabilities.lot_relief.chosen_by_user and plan.parcels):
             return None
         picks, sold = [], ZERO
         for quantity in parts:

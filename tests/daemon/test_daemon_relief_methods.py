@@ -11,6 +11,7 @@ G (40 at $150) bought first, a loss lot L (40 at $200) second, both short term a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -25,10 +26,11 @@ from ledger.conventions import LotMethod
 def _broker_relieving(method: LotMethod, clock: SimulatedClock) -> SpyBroker:
     """Return the simulated broker relieving every sale by `method`, naming no lot (as IB)."""
 
-    class FixedMethodBroker(SpyBroker):
-        lot_relief = LotRelief(specific_lots=False, method=method)
-
-    return FixedMethodBroker(clock.now)
+    broker = SpyBroker(clock.now)
+    broker.capabilities = replace(
+        broker.capabilities, lot_relief=LotRelief(specific_lots=False, method=method)
+    )
+    return broker
 
 
 async def _harvest_at_180(rigs: Rigs, method: LotMethod) -> tuple[Rig, list[str]]:

@@ -14,6 +14,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +25,8 @@ import structlog
 from daemonkit import T0, TAXABLE, Rig, Rigs, SpyBroker, make_settings
 
 import daemon.orders
-from adapters.base import Capabilities, LotRelief
+from adapters.base import LotRelief
+from adapters.sim.broker import SimBroker
 from adapters.storage.records import IntentStatus
 from daemon.clock import SimulatedClock
 from daemon.tax_optimizer import lots_to_select
@@ -38,13 +40,7 @@ USER_PICKS = LotRelief(specific_lots=True, method=LotMethod.FIFO, chosen_by_user
 class UserPicksLotsBroker(SpyBroker):
     """The simulated broker as IB with `lot_method = "specific"`: lots chosen after the trade."""
 
-    lot_relief = USER_PICKS
-    capabilities = Capabilities(
-        lot_relief=USER_PICKS,
-        fractional=True,
-        order_types=frozenset({"limit"}),
-        hours="at each replayed quote",
-    )
+    capabilities = replace(SimBroker.capabilities, lot_relief=USER_PICKS)
 
 
 @pytest.fixture(autouse=True)
