@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ledger.conventions import LotMethod
 from ledger.model import ZERO, AccountType, Action, LedgerEvent, Split, Trade
 
 
@@ -22,7 +23,8 @@ class JournalKind(StrEnum):
     IMPORT = "import"  # a trade row imported from a history file or a broker's past activity
 
 
-LOT_METHODS = frozenset({"fifo", "lifo", "hifo", "specific"})
+# Every method the ledger models (`ledger.conventions.LotMethod`), plus lots named per sale.
+LOT_METHODS = frozenset({m.value for m in LotMethod} | {"specific"})
 """Lot-relief methods an account may use."""
 
 

@@ -24,8 +24,17 @@ async def test_accounts_are_upserted_by_name(repo: Repository) -> None:
     ]
 
 
+@pytest.mark.parametrize("method", ["max_lt_gain", "max_lt_loss", "max_st_gain", "max_st_loss"])
+async def test_an_account_may_declare_a_tax_optimizer_method(repo: Repository, method: str) -> None:
+    """IB's Tax Optimizer methods are lot methods the ledger models (ledger/conventions.py),
+    so the migrated accounts table stores them (migrations/versions/0002)."""
+    await repo.upsert_account(Account("DU1234567", AccountType.TAXABLE, "ib", method))
+
+    assert await repo.accounts() == [Account("DU1234567", AccountType.TAXABLE, "ib", method)]
+
+
 def test_an_unknown_lot_method_is_refused() -> None:
-    """Only fifo, lifo, hifo and specific identification exist."""
+    """Only the ledger's methods (ledger.conventions.LotMethod) and specific lots exist."""
     with pytest.raises(ValueError, match="lot_method"):
         Account("a", AccountType.TAXABLE, "alpaca", "average")
 
