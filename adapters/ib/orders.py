@@ -152,7 +152,7 @@ class OrderTracker:
 
     async def _open_trades(self) -> list[Trade]:
         self._connection.require_up("open orders")
-        return list(await self._connection.request("open orders", self.ib.reqOpenOrdersAsync()))
+        return list(await self._connection.request("open orders", self.ib.reqAllOpenOrdersAsync()))
 
     async def find(self, client_order_id: str) -> OrderView | None:
         """Return the order tagged `client_order_id`, from IB's open and completed orders and
