@@ -1,0 +1,60 @@
+"""A protocol-level fake TWS / IB Gateway for tests that drive the real, unmodified ib_async.
+
+Public API (stable; other branches build on it):
+
+* ``FakeTWS(symbols=(), accounts=("DU1234567",), greeting_codes=(2104, 2106, 2158),
+  exec_zone="US/Eastern")``: async context manager listening on a free ``127.0.0.1`` port at
+  server version 178 (``wire.SERVER_VERSION``). Connect with
+  ``IB().connectAsync(tws.host, tws.port, clientId=N)``.
+* Set-up: ``add_contract(symbol, con_id=None, **fields)``, ``con_id(symbol)``,
+  ``set_position(symbol, qty, avg_cost, account=None)``, ``set_fill_policy(FillPolicy(...),
+  symbol=None)``, ``set_time(dt | None)``, ``set_market_data_entitled(bool)``,
+  ``add_execution(symbol, side, shares, price, moment=..., order_ref="")``.
+* Market data: ``await publish_quote(symbol, bid, ask, bid_size=100, ask_size=100)``;
+  bulk: ``await publish_ticks([QuoteTick(symbol, bid, ask, bid_size, ask_size), ...])`` writes
+  every tick of the batch in one write per connection; ``encode_ticks(ticks, client_id)`` +
+  ``await send_bytes(data, client_id)`` pre-encode for benchmarks.
+* Orders: ``await fill(order_or_ref_or_id, qty=None, price=None)``, ``await cancel(order)``;
+  inspection: ``orders``, ``order(ref_or_permid_or_orderid)``, ``executions``,
+  ``positions(account=None)``, ``requests``, ``requests_named(name)``, ``subscribed_symbols()``,
+  ``connected_clients()``, ``state`` (``TWSState``).
+* Faults: ``await send_error(code, message=None, req_id=-1)`` (1100, 1101, 1102, 2104, 504 …),
+  ``await send_fields(*fields)`` / ``await send_bytes(data)`` for malformed messages,
+  ``await drop_connections()``, ``await go_down()`` / ``await come_up()`` (refused while down),
+  ``await restart(down_for)``; a second connection with a clientId in use gets error 326.
+* Waiting: ``await wait_until(predicate)``, ``await wait_for_request(name, count=1)``,
+  ``await wait_for_clients(count=1)``, ``await wait_for_subscription(symbol)``.
+
+See ``server`` for the protocol behaviour and its sources.
+"""
+
+from .server import FakeTWS, Session
+from .state import (
+    DEFAULT_ACCOUNT,
+    ERROR_TEXTS,
+    FakeExecution,
+    FakeOrder,
+    FillPolicy,
+    Instrument,
+    Position,
+    QuoteTick,
+    RequestRecord,
+    TWSState,
+)
+from .wire import SERVER_VERSION
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "ERROR_TEXTS",
+    "SERVER_VERSION",
+    "FakeExecution",
+    "FakeOrder",
+    "FakeTWS",
+    "FillPolicy",
+    "Instrument",
+    "Position",
+    "QuoteTick",
+    "RequestRecord",
+    "Session",
+    "TWSState",
+]
