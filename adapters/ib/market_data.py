@@ -188,9 +188,11 @@ class MarketData:
         if self._sink is not None:
             self._sink(quote)
 
-    def _quote(self, symbol: str, ticker: Ticker) -> Quote | None:
+    def _quote(self, symbol: str, ticker: Ticker, *, count: bool = True) -> Quote | None:
         bid, ask = ticker.bid, ticker.ask
         if not (bid > 0.0 and ask > 0.0 and math.isfinite(bid) and math.isfinite(ask)):
+            if not count:
+                return None
             self.stats.bad_ticks += 1
             self.stats.last_bad_tick = f"{symbol}: bid {bid!r} ask {ask!r}"
             if symbol not in self._warned:
@@ -238,8 +240,9 @@ class MarketData:
         return None if ticker is None else self._quote(symbol, ticker)
 
     async def snapshots(self, symbols: Collection[str]) -> dict[str, Quote]:
-        """Return the latest quote of each of `symbols`: streamed ones as they stand, the
-        others from one market-data snapshot each (`reqTickersAsync`)."""
+        """Return the latest quote of each of `symbols`: streamed ones as they stand, each of
+        the others from a short-lived subscription, cancelled at its first usable quote (or
+        after the request timeout, when the symbol is left out)."""
         out: dict[str, Quote] = {}
         others = []
         for symbol in symbols:
@@ -252,12 +255,26 @@ class MarketData:
             return out
         await self.qualify(others)
         known = [s for s in others if s in self.contracts]
-        tickers = await asyncio.wait_for(
-            self.ib.reqTickersAsync(*(self.contracts[s] for s in known)),
-            self.config.request_timeout,
-        )
-        for symbol, ticker in zip(known, tickers, strict=False):
-            quote = self._quote(symbol, ticker)
-            if quote is not None:
-                out[symbol] = quote
+        quotes = await asyncio.gather(*(self._first_quote(s) for s in known))
+        out.update((q.symbol, q) for q in quotes if q is not None)
         return out
+
+    async def _first_quote(self, symbol: str) -> Quote | None:
+        contract = self.contracts[symbol]
+        arrived: asyncio.Future[Quote] = asyncio.get_running_loop().create_future()
+
+        def on_update(ticker: Ticker) -> None:
+            quote = self._quote(symbol, ticker, count=False)
+            if quote is not None and not arrived.done():
+                arrived.set_result(quote)
+
+        ticker = self.ib.reqMktData(contract, "", False, False)
+        ticker.updateEvent += on_update
+        try:
+            return await asyncio.wait_for(arrived, self.config.request_timeout)
+        except TimeoutError:
+            return None
+        finally:
+            ticker.updateEvent -= on_update
+            if self.ib.isConnected() and symbol not in self._tickers:
+                self.ib.cancelMktData(contract)
