@@ -9,8 +9,10 @@ Public API (stable; other branches build on it):
 * Set-up: ``add_contract(symbol, con_id=None, **fields)``, ``con_id(symbol)``,
   ``set_position(symbol, qty, avg_cost, account=None)``, ``set_fill_policy(FillPolicy(...),
   symbol=None)``, ``set_time(dt | None)``, ``set_market_data_entitled(bool)``,
+  ``set_read_only_api(bool)``,
   ``add_execution(symbol, side, shares, price, moment=..., order_ref="")``.
-* Market data: ``await publish_quote(symbol, bid, ask, bid_size=100, ask_size=100)``;
+* Market data (streaming and snapshot ``reqMktData``):
+  ``await publish_quote(symbol, bid, ask, bid_size=100, ask_size=100)``;
   bulk: ``await publish_ticks([QuoteTick(symbol, bid, ask, bid_size, ask_size), ...])`` writes
   every tick of the batch in one write per connection; ``encode_ticks(ticks, client_id)`` +
   ``await send_bytes(data, client_id)`` pre-encode for benchmarks.
@@ -18,7 +20,9 @@ Public API (stable; other branches build on it):
   inspection: ``orders``, ``order(ref_or_permid_or_orderid)``, ``executions``,
   ``positions(account=None)``, ``requests``, ``requests_named(name)``, ``subscribed_symbols()``,
   ``connected_clients()``, ``state`` (``TWSState``).
-* Faults: ``await send_error(code, message=None, req_id=-1)`` (1100, 1101, 1102, 2104, 504 …),
+* Faults: ``await lose_connectivity()`` (1100: ticks pause), ``await restore_connectivity(
+  data_lost=False)`` (1102; 1101 with ``data_lost=True`` drops market-data and account
+  subscriptions), ``await send_error(code, message=None, req_id=-1)`` (any code, no effect),
   ``await send_fields(*fields)`` / ``await send_bytes(data)`` for malformed messages,
   ``await drop_connections()``, ``await go_down()`` / ``await come_up()`` (refused while down),
   ``await restart(down_for)``; a second connection with a clientId in use gets error 326.

@@ -57,6 +57,9 @@ HOST = "127.0.0.1"
 LIVE_TICKS = (1, 2)  # bid, ask (IB tick types)
 DELAYED_TICKS = (66, 67)  # delayed bid, delayed ask
 GREETING_CODES = (2104, 2106, 2158)
+READ_ONLY_TEXT = (
+    "Error validating request.-'bN' : cause - The API interface is currently in Read-Only mode."
+)
 
 
 @dataclass(eq=False)
@@ -112,6 +115,9 @@ class FakeTWS:
         self.greeting_codes = tuple(greeting_codes)
         self.exec_zone = exec_zone
         self.market_data_entitled = True
+        self.connectivity = True
+        self.read_only_api = False
+        self._resting: dict[str, list[FakeOrder]] = {}
         self.sessions: list[Session] = []
         self._server: asyncio.Server | None = None
         self._port = 0
@@ -136,6 +142,7 @@ class FakeTWS:
             62: self._req_account_summary,
             64: self._cancel_positions,
             76: self._req_account_updates_multi,
+            58: self._req_global_cancel,
             99: self._req_completed_orders,
         }
 
@@ -244,6 +251,10 @@ class FakeTWS:
     def now(self) -> datetime:
         """Return the fake's current time (UTC)."""
         return self._clock.astimezone(UTC) if self._clock else datetime.now(UTC)
+
+    def set_read_only_api(self, read_only: bool) -> None:
+        """Mimic the "Read-Only API" setting: every placeOrder gets error 321."""
+        self.read_only_api = read_only
 
     def set_market_data_entitled(self, entitled: bool) -> None:
         """Without a subscription live/frozen requests get error 354; delayed ones still work."""
@@ -374,6 +385,8 @@ class FakeTWS:
         for tick in batch:
             quotes[tick.symbol] = tick
         written = 0
+        if not self.connectivity:
+            return written
         for session in self.sessions:
             if not session.req_ids:
                 continue
@@ -387,6 +400,9 @@ class FakeTWS:
             if chunks:
                 session.write(b"".join(chunks))
                 written += 2 * len(chunks)
+        if self._resting:
+            for symbol in {t.symbol for t in batch} & self._resting.keys():
+                self._cross(symbol)
         await self._drain_all()
         return written
 
@@ -404,6 +420,25 @@ class FakeTWS:
         """Send error/notice ``code`` to every ready session; return how many got it."""
         data = wire.error(req_id, code, message or ERROR_TEXTS.get(code, f"error {code}"))
         return await self.send_bytes(data)
+
+    async def lose_connectivity(self) -> int:
+        """Send 1100 (TWS lost its link to IB): the socket stays up, market data pauses."""
+        self.connectivity = False
+        return await self.send_error(1100)
+
+    async def restore_connectivity(self, *, data_lost: bool = False) -> int:
+        """Send 1102 (restored, data kept) or 1101 (restored, data lost).
+
+        On 1101 TWS has dropped every market-data and account subscription: the client must
+        request them again (IB API "Message Codes" 1101).
+        """
+        self.connectivity = True
+        if data_lost:
+            for session in self.sessions:
+                session.tickers.clear()
+                session.req_ids.clear()
+                session.account_updates = None
+        return await self.send_error(1101 if data_lost else 1102)
 
     async def send_fields(self, *fields: wire.Field) -> int:
         """Send one framed message made of arbitrary fields (malformed ones included)."""
@@ -428,6 +463,8 @@ class FakeTWS:
             raise ValueError(f"order {order.perm_id} is {order.status}")
         fill_qty = order.remaining if qty is None else to_decimal(qty)
         fill_price = self._fill_price(order) if price is None else to_decimal(price)
+        if fill_price is None:
+            raise ValueError(f"no price to fill order {order.perm_id}: pass price=")
         ex = self._execute(order, fill_qty, fill_price)
         await self._drain_all()
         return ex
@@ -576,12 +613,15 @@ class FakeTWS:
         if session.market_data_type in (1, 2) and not self.market_data_entitled:
             session.write(wire.error(req_id, 354, ERROR_TEXTS[354]))
             return
-        session.tickers[req_id] = inst
-        session.req_ids.setdefault(inst.symbol, []).append(req_id)
         session.write(wire.frame(wire.MARKET_DATA_TYPE, 1, req_id, session.market_data_type))
         quote = self.state.quotes.get(inst.symbol)
         if quote is not None:
             session.write(wire.quote_frames(req_id, session.tick_types(), quote))
+        if f[17] == "1":  # snapshot: the current quote, then tickSnapshotEnd, no subscription
+            session.write(wire.frame(wire.TICK_SNAPSHOT_END, 1, req_id))
+            return
+        session.tickers[req_id] = inst
+        session.req_ids.setdefault(inst.symbol, []).append(req_id)
 
     def _cancel_mkt_data(self, session: Session, f: list[str]) -> None:
         inst = session.tickers.pop(int(f[2]), None)
@@ -600,6 +640,9 @@ class FakeTWS:
         #  origin, orderRef, transmit, ...]  (ib_async Client.placeOrder)
         order_id = int(f[1])
         assert session.client_id is not None
+        if self.read_only_api:
+            session.write(wire.error(order_id, 321, READ_ONLY_TEXT))
+            return
         existing = next(
             (
                 o
@@ -639,10 +682,33 @@ class FakeTWS:
         order.status = "Submitted"
         session.write(wire.open_order(order))
         session.write(wire.order_status(order))
-        if policy.mode == "fill":
-            self._execute(order, order.qty, self._fill_price(order))
-        elif policy.mode == "partial":
-            self._execute(order, min(policy.partial_qty, order.qty), self._fill_price(order))
+        price = self._fill_price(order)
+        if policy.mode == "marketable":
+            self._resting.setdefault(inst.symbol, []).append(order)
+            self._cross(inst.symbol)
+        elif price is not None and policy.mode == "fill":
+            self._execute(order, order.qty, price)
+        elif price is not None and policy.mode == "partial":
+            self._execute(order, min(policy.partial_qty, order.qty), price)
+
+    def _cross(self, symbol: str) -> None:
+        """Fill the resting "marketable" orders of ``symbol`` whose limit crosses the quote."""
+        quote = self.state.quotes.get(symbol)
+        waiting = self._resting.get(symbol, [])
+        for order in list(waiting):
+            if order.is_done:
+                waiting.remove(order)
+                continue
+            if quote is None:
+                continue
+            buy = order.action == "BUY"
+            price = to_decimal(quote.ask if buy else quote.bid)
+            limit = order.lmt_price
+            if limit is None or (limit >= price if buy else limit <= price):
+                self._execute(order, order.remaining, price)
+                waiting.remove(order)
+        if not waiting:
+            self._resting.pop(symbol, None)
 
     def _modify(self, order: FakeOrder, f: list[str]) -> None:
         order.qty = to_decimal(f[17])
@@ -652,13 +718,12 @@ class FakeTWS:
             session.write(wire.open_order(order))
             session.write(wire.order_status(order))
 
-    def _fill_price(self, order: FakeOrder) -> Decimal:
+    def _fill_price(self, order: FakeOrder) -> Decimal | None:
+        """Return the policy's fill price: the limit, or the quote (None: no price known)."""
         policy = self.state.policy_for(order.symbol)
         quote = self.state.quotes.get(order.symbol)
         if (policy.price == "quote" or order.lmt_price is None) and quote is not None:
             return to_decimal(quote.ask if order.action == "BUY" else quote.bid)
-        if order.lmt_price is None:
-            raise ValueError(f"no price to fill market order {order.perm_id}")
         return order.lmt_price
 
     def _execute(self, order: FakeOrder, qty: Decimal, price: Decimal) -> FakeExecution:
@@ -716,6 +781,11 @@ class FakeTWS:
         for session in self._order_sessions(order):
             session.write(wire.order_status(order))
             session.write(wire.error(order.order_id, 202, ERROR_TEXTS[202]))
+
+    def _req_global_cancel(self, session: Session, f: list[str]) -> None:
+        for order in self.state.orders:
+            if not order.is_done:
+                self._cancel(order)
 
     def _cancel_order(self, session: Session, f: list[str]) -> None:
         order_id = int(f[2])

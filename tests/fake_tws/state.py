@@ -83,13 +83,15 @@ class FillPolicy:
 
     ``mode``: ``"fill"`` fills at once, ``"partial"`` fills ``partial_qty`` and leaves the rest
     working, ``"hold"`` leaves the order Submitted until ``FakeTWS.fill``/``cancel``,
-    ``"reject"`` answers error ``reject_code`` (201) and the order ends.
+    ``"reject"`` answers error ``reject_code`` (201) and the order ends, ``"marketable"`` fills
+    at the quote once the limit crosses it (at placement or on a later published quote).
+    ``"fill"``/``"partial"`` hold an order with no price known (market order, no quote).
     ``price``: ``"limit"`` fills at the limit price, ``"quote"`` at the current ask (buy) or
     bid (sell), falling back to the limit when there is no quote.
     Commission follows IB's fixed US stock pricing: per share, at least ``commission_min``.
     """
 
-    mode: Literal["fill", "partial", "hold", "reject"] = "fill"
+    mode: Literal["fill", "partial", "hold", "reject", "marketable"] = "fill"
     price: Literal["limit", "quote"] = "limit"
     partial_qty: Decimal = Decimal(1)
     reject_code: int = 201

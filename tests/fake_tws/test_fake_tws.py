@@ -415,10 +415,36 @@ async def test_connectivity_errors_reach_error_event(tws: FakeTWS) -> None:
     async with connected(tws) as ib:
         lost = expect(ib.errorEvent, lambda req_id, code, *_: code == 1100)
         restored = expect(ib.errorEvent, lambda req_id, code, *_: code == 1102)
-        await tws.send_error(1100)
-        await tws.send_error(1102)
+        await tws.lose_connectivity()
         await within(lost)
+        await tws.restore_connectivity()
         await within(restored)
+        assert ib.isConnected()
+
+
+async def test_market_data_pauses_on_1100_and_is_lost_on_1101(tws: FakeTWS) -> None:
+    """While connectivity is lost (1100) no ticks flow; after 1101 ("data lost") the
+    subscriptions are gone until the client requests them again (IB API message codes).
+    """
+    async with connected(tws) as ib:
+        await streaming(ib, tws, "AAPL")
+        await tws.lose_connectivity()
+        assert await tws.publish_quote("AAPL", 1, 2) == 0
+        restored = expect(ib.errorEvent, lambda req_id, code, *_: code == 1101)
+        await tws.restore_connectivity(data_lost=True)
+        await within(restored)
+        assert tws.subscribed_symbols() == set()
+        assert await tws.publish_quote("AAPL", 1, 2) == 0
+
+
+async def test_snapshot_returns_the_current_quote(tws: FakeTWS) -> None:
+    """``reqTickersAsync`` (snapshot market data) gets the last quote and tickSnapshotEnd."""
+    await tws.publish_quote("SPY", 599.9, 600.1)
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "SPY")
+        [ticker] = await within(asyncio.ensure_future(ib.reqTickersAsync(contract)))
+    assert (ticker.bid, ticker.ask) == (599.9, 600.1)
+    assert tws.subscribed_symbols() == set()
 
 
 async def test_dropped_connection_is_seen_and_reconnect_works(tws: FakeTWS) -> None:
@@ -559,3 +585,47 @@ async def test_every_request_is_recorded_with_its_client(tws: FakeTWS) -> None:
         await ib.reqCurrentTimeAsync()
     [record] = tws.requests_named("reqCurrentTime")
     assert (record.client_id, record.msg_id, record.fields) == (4, 49, ("49", "1"))
+
+
+async def test_global_cancel_cancels_every_working_order(tws: FakeTWS) -> None:
+    """``reqGlobalCancel`` cancels all working orders."""
+    tws.set_fill_policy(FillPolicy(mode="hold"))
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "AAPL")
+        trades = [
+            ib.placeOrder(contract, LimitOrder("BUY", 1, 100 + n, orderRef=f"tlh:g{n}"))
+            for n in range(2)
+        ]
+        await tws.wait_for_request("placeOrder", 2)
+        cancelled = expect(trades[-1].cancelledEvent)
+        ib.reqGlobalCancel()
+        await within(cancelled)
+    assert {o.status for o in tws.orders} == {"Cancelled"}
+
+
+async def test_marketable_order_rests_until_the_quote_crosses(tws: FakeTWS) -> None:
+    """With mode="marketable" a sell limit above the bid rests; a bid at or over it fills it,
+    at the bid (the fake's matching is price-improving, like a marketable limit order).
+    """
+    tws.set_fill_policy(FillPolicy(mode="marketable"))
+    await tws.publish_quote("AAPL", 189.0, 189.1)
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "AAPL")
+        trade = ib.placeOrder(contract, LimitOrder("SELL", 5, 190, orderRef="tlh:rest"))
+        await tws.wait_for_request("placeOrder")
+        assert tws.order("tlh:rest").status == "Submitted"
+        filled = expect(trade.filledEvent)
+        await tws.publish_quote("AAPL", 190.2, 190.3)
+        await within(filled)
+    assert [f.execution.price for f in trade.fills] == [190.2]
+
+
+async def test_read_only_api_refuses_orders_with_321(tws: FakeTWS) -> None:
+    """The Gateway's Read-Only API setting answers placeOrder with error 321; no order exists."""
+    tws.set_read_only_api(True)
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "AAPL")
+        refused = expect(ib.errorEvent, lambda req_id, code, *_: code == 321)
+        ib.placeOrder(contract, LimitOrder("BUY", 1, 100, orderRef="tlh:ro"))
+        await within(refused)
+    assert tws.orders == []
