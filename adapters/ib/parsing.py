@@ -29,6 +29,9 @@ ZERO = Decimal(0)
 UNSET = 1.7976931348623157e308  # ib_async's UNSET_DOUBLE: "no value" on the wire
 REJECTED_CODES = frozenset({201, 203})
 """Error codes that reject an order (201: order rejected; 203: security not allowed)."""
+VALIDATION_FAILED = 321
+"""Error validating a request: on an order TWS never acknowledged (no permId) it was not
+placed, e.g. "The API interface is currently in Read-Only mode"."""
 
 # IB order statuses (ib_async.OrderStatus) that say nothing about fills; see `order_status`.
 _WORKING = frozenset({"PreSubmitted", "Submitted", "PendingCancel", "ApiUpdate", "ValidationError"})
@@ -125,16 +128,19 @@ def build_order(request: OrderRequest, account: str) -> Order:
 
 
 def order_status(status: str, filled: Decimal, *, rejected: bool = False) -> OrderStatus:
-    """Map an IB order status to ours; `rejected`: IB cancelled it with a reject error (201).
+    """Map an IB order status to ours; `rejected`: IB refused the order (`reject_reason`).
 
-    ib_async shows a rejected order as Cancelled (its error handler cancels the trade), so the
-    caller tells a reject apart by the error code in the trade's log. ``Inactive`` is an order
-    IB will not work (rejected, or outside its hours), which ends the intent as a reject.
+    ib_async shows a rejected order as Cancelled (its error handler cancels the trade), or as
+    ValidationError after error 321, so the caller tells a reject apart by the error code in
+    the trade's log. ``Inactive`` is an order IB will not work (rejected, or outside its
+    hours), which ends the intent as a reject.
     """
     if status == "Filled":
         return OrderStatus.FILLED
+    if rejected:
+        return OrderStatus.REJECTED
     if status in _CANCELED:
-        return OrderStatus.REJECTED if rejected else OrderStatus.CANCELED
+        return OrderStatus.CANCELED
     if status == "Inactive":
         return OrderStatus.REJECTED
     if status in _NEW:
@@ -145,10 +151,13 @@ def order_status(status: str, filled: Decimal, *, rejected: bool = False) -> Ord
 
 
 def reject_reason(trade: Trade) -> str:
-    """Return the message of the reject error in `trade`'s log, or "" when there is none."""
+    """Return the message of the error that refused `trade`'s order, or "" when none did:
+    a reject (201, 203), or a failed validation (321) of an order TWS never acknowledged."""
+    unacknowledged = not (trade.order.permId or trade.orderStatus.permId)
     for entry in reversed(trade.log):
-        if entry.errorCode in REJECTED_CODES:
-            return f"IB error {entry.errorCode}: {entry.message}"[:300]
+        code = entry.errorCode
+        if code in REJECTED_CODES or (code == VALIDATION_FAILED and unacknowledged):
+            return f"IB error {code}: {entry.message}"[:300]
     return ""
 
 

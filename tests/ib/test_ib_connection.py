@@ -123,12 +123,12 @@ async def test_no_order_leaves_while_tws_has_lost_ib_1100(
     broker, _ = connected
     resyncs = Resyncs()
     broker.on_resync(resyncs)
-    await tws.send_error(1100)
+    await tws.lose_connectivity()
     await until(lambda: not broker.connection.linked)
     with pytest.raises(BrokerError) as caught:
         await broker.submit(sale())
     assert caught.value.transient
-    await tws.send_error(1102)
+    await tws.restore_connectivity()
     await until(lambda: bool(resyncs.reasons))
     assert "1102" in resyncs.reasons[0]
     snapshot = await broker.submit(sale())

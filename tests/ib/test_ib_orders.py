@@ -272,3 +272,19 @@ async def test_open_orders_lists_the_working_ones(
     assert [(o.client_order_id, o.symbol, o.side) for o in working] == [
         ("tlh-working", "SCHB", OrderSide.BUY)
     ]
+
+
+async def test_a_read_only_api_refuses_the_order_and_ends_the_intent(
+    tws: FakeTWS, connected: tuple[IBBroker, Events]
+) -> None:
+    """TWS's "Read-Only API" setting answers placeOrder with error 321, which ib_async keeps
+    as a warning (ValidationError): the order never existed, so the intent is rejected."""
+    broker, events = connected
+    tws.set_read_only_api(True)
+    await broker.submit(order())
+    await events.wait_until(lambda: final(events, "tlh-2026-11-24-h-VTI-1") is not None)
+    done = final(events, "tlh-2026-11-24-h-VTI-1")
+    assert done is not None
+    assert done.status is OrderStatus.REJECTED
+    assert "321" in done.reason
+    assert "Read-Only" in done.reason
