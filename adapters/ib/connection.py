@@ -172,6 +172,14 @@ class Connection:
                 await self._connect_once()
 
     async def _connect_once(self) -> None:
+        """Connect and synchronise; the connection counts as up only once all of it is in.
+
+        ib_async's startup sync (``raiseSyncErrors``: a request that times out fails the
+        connect) brings positions, this client's open orders, the completed orders and the
+        day's executions; then the working orders of every client id are asked for. From
+        then on ib_async's events keep that state current, which is what the order tracker's
+        look-up before placing an order relies on (`adapters.ib.orders`).
+        """
         c, ib = self.config, self.ib
         self._connecting = True
         try:
@@ -181,9 +189,20 @@ class Connection:
                 clientId=c.client_id,
                 timeout=c.connect_timeout,
                 readonly=c.readonly,
+                raiseSyncErrors=True,
                 fetchFields=STARTUP_FETCH,
             )
+            accounts = ib.managedAccounts()
+            if c.account not in accounts:
+                ib.disconnect()
+                raise BrokerError(
+                    f"[ib] account {c.account} is not managed by this login "
+                    f"(managed: {', '.join(accounts) or 'none'})"
+                )
+            if not c.readonly:
+                await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), c.request_timeout)
         except (OSError, TimeoutError) as exc:
+            ib.disconnect()
             self.stats.failed_attempts += 1
             raise BrokerError(
                 f"cannot connect to TWS/IB Gateway at {c.host}:{c.port} "
@@ -192,13 +211,6 @@ class Connection:
             ) from None
         finally:
             self._connecting = False
-        accounts = ib.managedAccounts()
-        if c.account not in accounts:
-            self._closing_quietly()
-            raise BrokerError(
-                f"[ib] account {c.account} is not managed by this login "
-                f"(managed: {', '.join(accounts) or 'none'})"
-            )
         self.stats.connects += 1
         self.linked = True
         log.info(
@@ -210,13 +222,6 @@ class Connection:
             readonly=c.readonly,
             connects=self.stats.connects,
         )
-
-    def _closing_quietly(self) -> None:
-        self._connecting = True
-        try:
-            self.ib.disconnect()
-        finally:
-            self._connecting = False
 
     def supervise(self) -> None:
         """Reconnect from now on whenever the connection drops (and now, if it is down)."""

@@ -35,6 +35,8 @@ from daemon.events import Quote
 log = structlog.get_logger("tlh.ib.market_data")
 
 INFINITY = float("inf")
+QUALIFY_BATCH = 40
+"""Contracts qualified per request batch (ib_async sends at most 45 requests a second)."""
 
 
 @dataclass(slots=True)
@@ -93,20 +95,25 @@ class MarketData:
         return self.contracts[symbol]
 
     async def qualify(self, symbols: Iterable[str]) -> None:
-        """Qualify the contracts of `symbols` not known yet (in one batch)."""
+        """Qualify the contracts of `symbols` not known yet, in batches.
+
+        ib_async paces requests (45 a second by default, TWS's limit is 50), so a few hundred
+        symbols take seconds: each batch gets the request timeout, and what a batch learned
+        is kept even when a later one times out.
+        """
         missing = sorted(s for s in symbols if s not in self.contracts)
-        if not missing:
-            return
-        contracts = [stock(s) for s in missing]
-        results = await asyncio.wait_for(
-            self.ib.qualifyContractsAsync(*contracts), self.config.request_timeout
-        )
-        for symbol, result in zip(missing, results, strict=True):
-            if isinstance(result, Contract) and result.conId:
-                self.contracts[symbol] = result
-            else:
-                self.stats.unknown_symbols += 1
-                log.warning("ib_contract_unknown", symbol=symbol)
+        for start in range(0, len(missing), QUALIFY_BATCH):
+            batch = missing[start : start + QUALIFY_BATCH]
+            results = await asyncio.wait_for(
+                self.ib.qualifyContractsAsync(*(stock(s) for s in batch)),
+                self.config.request_timeout,
+            )
+            for symbol, result in zip(batch, results, strict=True):
+                if isinstance(result, Contract) and result.conId:
+                    self.contracts[symbol] = result
+                else:
+                    self.stats.unknown_symbols += 1
+                    log.warning("ib_contract_unknown", symbol=symbol)
 
     async def subscribe(self, symbols: set[str]) -> None:
         """Stream quotes for exactly `symbols` (when connected; else at the next connect)."""

@@ -1,10 +1,16 @@
 """Place, find and cancel IB orders by intent id (``orderRef``), and report their progress.
 
 Idempotency: TWS does not refuse a second order with the same ``orderRef``, so before placing
-one the adapter looks the intent id up among the orders this client holds, the open orders,
-the completed orders and today's executions (one request each, concurrently), and returns the
-order it finds instead of placing another: a retry, or a restart after a crash between placing
-and recording, never sends a second order for an intent. The same look-up answers `get_order`.
+one the adapter looks the intent id up among the open orders (of every client id), the
+completed orders and today's executions, and returns the order it finds instead of placing
+another: a retry, or a restart after a crash between placing and recording, never sends a
+second order for an intent. Those three lists are requested by every (re)connect, which counts
+as up only once they are all in (`adapters.ib.connection`), and ib_async's events keep them
+current while the connection lasts, including the orders this client places; so the look-up
+before placing reads them in memory. Asking TWS again would put three requests (of TWS's 50
+messages a second) and the decoding of every completed order of the day (about half a
+millisecond each in ib_async) between a crossing quote and its order. `get_order`, which the
+order manager uses to resume and to poll orders in flight, asks TWS each time.
 
 Progress: every order status ib_async reports (``orderStatusEvent``) for an order tagged with
 an ``orderRef`` becomes an `OrderUpdate`. ib_async shows an order rejected with error 201 as
@@ -166,19 +172,28 @@ class OrderTracker:
                 ),
                 self.executions(),
             )
-        ours = [f for f in self._parsed(fills) if f.client_order_id == client_order_id]
+        return self._view(client_order_id, (open_trades, completed, self.ib.trades()), fills)
 
-        def tagged(trades: Sequence[Trade]) -> list[Trade]:
-            return [t for t in trades if t.order.orderRef == client_order_id]
+    def known(self, client_order_id: str) -> OrderView | None:
+        """Return the order tagged `client_order_id` among those ib_async holds (synchronised
+        at connect, kept current by its events), or None."""
+        return self._view(client_order_id, (self.ib.trades(),), self.ib.fills())
 
-        held = tagged(self.ib.trades())
-        working = [t for t in (*held, *tagged(open_trades)) if not t.isDone()]
-        done = tagged(completed) or [t for t in held if t.isDone()]
-        for trade in (*working, *done[-1:]):
-            try:
-                return view_of(trade, ours)
-            except MalformedMessage as exc:
-                self._on_malformed("order", trade.order, exc)
+    def _view(
+        self, client_order_id: str, sources: Sequence[Sequence[Trade]], fills: Sequence[IbFill]
+    ) -> OrderView | None:
+        """Return the order tagged `client_order_id` from the first of `sources` (most
+        authoritative first) that has one, preferring a working order to the latest done one,
+        with its executions from `fills`; from the executions alone when no source has it."""
+        ours = self._parsed([f for f in fills if f.execution.orderRef == client_order_id])
+        for source in sources:
+            tagged = [t for t in source if t.order.orderRef == client_order_id]
+            working = [t for t in tagged if not t.isDone()]
+            for trade in (*working[:1], *tagged[-1:]):
+                try:
+                    return view_of(trade, ours)
+                except MalformedMessage as exc:
+                    self._on_malformed("order", trade.order, exc)
         if ours:
             return view_of_fills(ours)
         return None
@@ -192,7 +207,7 @@ class OrderTracker:
                 transient=True,
             )
         async with self._submit_lock:
-            known = await self.find(request.client_order_id)
+            known = self.known(request.client_order_id)
             if known is not None:
                 log.info(
                     "ib_order_exists",
