@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
-from ib_async import IB, Contract
+from ib_async import IB, Contract, ExecutionFilter
 from ib_async.ib import StartupFetch
 
 from adapters.base import BrokerError
@@ -40,15 +40,9 @@ from adapters.ib.config import IBConfig
 
 log = structlog.get_logger("tlh.ib")
 
-# Startup synchronisation after each connect: positions (always), open and completed orders
-# and the day's executions (ib_async skips the order fetches when read-only). Account updates
-# are not needed: positions come from reqPositions.
-STARTUP_FETCH = (
-    StartupFetch.POSITIONS
-    | StartupFetch.ORDERS_OPEN
-    | StartupFetch.ORDERS_COMPLETE
-    | StartupFetch.EXECUTIONS
-)
+# ib_async's own startup sync: positions only (it always asks for them). The orders and
+# executions are synchronised by `Connection._sync_orders`, which knows whether it completed.
+STARTUP_FETCH = StartupFetch.POSITIONS
 NOTICE_CODES = frozenset({2104, 2106, 2107, 2108, 2119, 2158})
 FARM_DOWN_CODES = frozenset({2103, 2105, 2157})
 LINK_LOST = 1100
@@ -119,6 +113,7 @@ class Connection:
         self.stats = ConnectionStats()
         self.decoder_errors = DecoderErrors()
         self.linked = False  # TWS is connected to IB's servers (no 1100 pending)
+        self.orders_synced = False  # the orders and executions in memory are complete
         self._on_up = on_up
         self._on_down = on_down
         self._on_link_restored = on_link_restored
@@ -172,14 +167,7 @@ class Connection:
                 await self._connect_once()
 
     async def _connect_once(self) -> None:
-        """Connect and synchronise; the connection counts as up only once all of it is in.
-
-        ib_async's startup sync (``raiseSyncErrors``: a request that times out fails the
-        connect) brings positions, this client's open orders, the completed orders and the
-        day's executions; then the working orders of every client id are asked for. From
-        then on ib_async's events keep that state current, which is what the order tracker's
-        look-up before placing an order relies on (`adapters.ib.orders`).
-        """
+        """Connect, check the account, and synchronise the orders (`_sync_orders`)."""
         c, ib = self.config, self.ib
         self._connecting = True
         try:
@@ -200,7 +188,7 @@ class Connection:
                     f"(managed: {', '.join(accounts) or 'none'})"
                 )
             if not c.readonly:
-                await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), c.request_timeout)
+                await self._sync_orders()
         except (OSError, TimeoutError) as exc:
             ib.disconnect()
             self.stats.failed_attempts += 1
@@ -222,6 +210,39 @@ class Connection:
             readonly=c.readonly,
             connects=self.stats.connects,
         )
+
+    async def _sync_orders(self) -> None:
+        """Bring in the working orders of every client id and the completed orders, then the
+        day's executions (after the orders, so that they attach to them); set `orders_synced`
+        when all three answered.
+
+        From then on ib_async's events keep that state current, which the order tracker's
+        look-up before placing an order relies on (`adapters.ib.orders`); ib_async also needs
+        the working orders to report live fills and commissions of orders placed before this
+        connection. A part that does not answer (ib_async issue #54: executions timing out
+        on some TWS versions) is logged, and the look-up then asks TWS each time.
+        """
+        ib, timeout = self.ib, self.config.request_timeout
+        self.orders_synced = False
+        parts: list[object] = list(
+            await asyncio.gather(
+                asyncio.wait_for(ib.reqAllOpenOrdersAsync(), timeout),
+                asyncio.wait_for(ib.reqCompletedOrdersAsync(False), timeout),
+                return_exceptions=True,
+            )
+        )
+        executions = ExecutionFilter(acctCode=self.config.account)
+        try:
+            await asyncio.wait_for(ib.reqExecutionsAsync(executions), timeout)
+        except TimeoutError as exc:
+            parts.append(exc)
+        failed = [p for p in parts if isinstance(p, BaseException)]
+        for part in failed:
+            if not isinstance(part, TimeoutError):
+                raise part
+        self.orders_synced = not failed
+        if failed:
+            log.warning("ib_order_sync_incomplete", timeouts=len(failed), fallback="ask TWS")
 
     def supervise(self) -> None:
         """Reconnect from now on whenever the connection drops (and now, if it is down)."""

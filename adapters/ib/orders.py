@@ -4,13 +4,14 @@ Idempotency: TWS does not refuse a second order with the same ``orderRef``, so b
 one the adapter looks the intent id up among the open orders (of every client id), the
 completed orders and today's executions, and returns the order it finds instead of placing
 another: a retry, or a restart after a crash between placing and recording, never sends a
-second order for an intent. Those three lists are requested by every (re)connect, which counts
-as up only once they are all in (`adapters.ib.connection`), and ib_async's events keep them
-current while the connection lasts, including the orders this client places; so the look-up
-before placing reads them in memory. Asking TWS again would put three requests (of TWS's 50
-messages a second) and the decoding of every completed order of the day (about half a
-millisecond each in ib_async) between a crossing quote and its order. `get_order`, which the
-order manager uses to resume and to poll orders in flight, asks TWS each time.
+second order for an intent. Those three lists are requested by every (re)connect
+(`adapters.ib.connection`), and ib_async's events keep them current while the connection
+lasts, including the orders this client places; so the look-up before placing reads them in
+memory. Asking TWS again would put three requests (of TWS's 50 messages a second) and the
+decoding of every completed order of the day (about half a millisecond each in ib_async)
+between a crossing quote and its order. When the connect's synchronisation did not complete,
+the look-up asks TWS. `get_order`, which the order manager uses to resume and to poll orders
+in flight, always asks TWS.
 
 Progress: every order status ib_async reports (``orderStatusEvent``) for an order tagged with
 an ``orderRef`` becomes an `OrderUpdate`. ib_async shows an order rejected with error 201 as
@@ -207,7 +208,11 @@ class OrderTracker:
                 transient=True,
             )
         async with self._submit_lock:
-            known = self.known(request.client_order_id)
+            cid = request.client_order_id
+            if self._connection.orders_synced:
+                known = self.known(cid)
+            else:
+                known = await self.find(cid)
             if known is not None:
                 log.info(
                     "ib_order_exists",

@@ -288,3 +288,36 @@ async def test_a_read_only_api_refuses_the_order_and_ends_the_intent(
     assert done.status is OrderStatus.REJECTED
     assert "321" in done.reason
     assert "Read-Only" in done.reason
+
+
+async def test_the_look_up_before_placing_reads_the_connects_sync(
+    tws: FakeTWS, connected: tuple[IBBroker, Events]
+) -> None:
+    """Synchronised at connect (open orders of all clients, completed orders, executions),
+    the look-up before placing sends no request: nothing between a quote and its order
+    (the contract was qualified when the symbol was subscribed)."""
+    broker, _ = connected
+    assert broker.connection.orders_synced
+    await broker.subscribe({"VTI"})
+    await tws.wait_for_subscription("VTI")
+    asked = len(tws.requests)
+    await broker.submit(order())
+    await tws.wait_for_request("placeOrder")
+    assert [r.name for r in tws.requests[asked:]] == ["placeOrder"]
+
+
+async def test_without_a_complete_sync_the_look_up_asks_tws(
+    tws: FakeTWS, connected: tuple[IBBroker, Events]
+) -> None:
+    """When the connect's synchronisation did not complete, the look-up asks TWS (open and
+    completed orders, executions) and still finds the order: no second placeOrder."""
+    broker, _ = connected
+    await broker.submit(order())
+    await tws.wait_until(lambda: len(tws.executions) == 1)
+    broker.connection.orders_synced = False
+    broker.ib.wrapper.trades.clear()  # as if the sync had brought nothing in
+    broker.ib.wrapper.fills.clear()
+    again = await broker.submit(order())
+    assert again.status is OrderStatus.FILLED
+    assert len(tws.requests_named("placeOrder")) == 1
+    assert tws.requests_named("reqCompletedOrders")
