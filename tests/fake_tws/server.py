@@ -4,18 +4,23 @@
 178 (``wire.SERVER_VERSION``) on a free ``127.0.0.1`` port. Tests drive and inspect it through
 its Python API; it runs in the test's own event loop, as ib_async does.
 
-Faithful to real TWS where ib_async depends on it (ib_async 2.1.0 ``wrapper.py``):
+Faithful to real TWS where ib_async depends on it (ib_async 2.1.0 ``wrapper.py``; TWS API
+reference, https://interactivebrokers.github.io/tws-api/):
 
 * ``openOrder`` precedes any ``execDetails``/``commissionReport`` of an order, so the client has
-  linked the permId (``Wrapper.permId2Trade``) before the commission report arrives;
-  ``commissionReportEvent`` fires only for trades found by permId.
+  linked the permId (``Wrapper.openOrder`` fills ``permId2Trade``) before the commission report
+  arrives; ``Wrapper.commissionReport`` emits its event only for a trade found by permId.
+* Live order messages go to the connection of the clientId that placed the order
+  (``executions_commissions.html``: commission reports of all clients need the master client).
 * ``completedOrder`` carries neither orderId nor clientId, only permId and orderRef
-  (ib_async keys such trades by permId).
-* ``reqExecutions`` answers today's executions only (IB API ``reqExecutions``: "executions from
-  the last 24 hours"; TWS's default Trade Log covers the current day), each followed by its
-  commission report, then ``execDetailsEnd``.
-* A rejected order gets error 201 with the orderId as reqId; a cancel gets ``orderStatus``
-  Cancelled then error 202; a duplicate clientId gets error 326 and the socket is closed.
+  (``Decoder.completedOrder``; ib_async keys such trades by permId).
+* ``reqExecutions`` delivers, per execution of the current day matching the filter,
+  ``execDetails`` then ``commissionReport``, then ``execDetailsEnd`` (``executions_commissions
+  .html``, "Requesting Executions"). A dropped connection wipes ib_async's trades
+  (``Wrapper.reset``); its startup fetch rebuilds them from these answers.
+* A rejected order gets error 201 with the orderId as reqId (ib_async then marks the trade
+  Cancelled); a cancel gets ``orderStatus`` Cancelled then notice 202; a clientId already
+  connected gets error 326 and the socket is closed (``message_codes.html``).
 * State lives in ``TWSState`` and survives dropped connections and restarts.
 """
 
@@ -370,7 +375,7 @@ class FakeTWS:
         bid_size: Number = 100,
         ask_size: Number = 100,
     ) -> int:
-        """Set the quote of ``symbol`` and stream it to subscribers; return ticks written."""
+        """Set the quote of ``symbol`` and stream it to subscribers; return frames written."""
         tick = QuoteTick(symbol, float(bid), float(ask), float(bid_size), float(ask_size))
         return await self.publish_ticks((tick,))
 
@@ -493,7 +498,8 @@ class FakeTWS:
             self.sessions.remove(session)
             if task is not None:
                 self._tasks.discard(task)
-            writer.transport.abort()
+            if not writer.is_closing():
+                writer.transport.abort()
             await self._notify()
 
     async def _handshake(self, session: Session) -> bool:
@@ -525,7 +531,7 @@ class FakeTWS:
             )
             if msg_id == 71:
                 if not self._start_api(session, int(fields[2])):
-                    await session.drain()
+                    session.writer.close()  # flush error 326, then close
                     return
             elif session.ready and msg_id in self._handlers:
                 try:
@@ -848,7 +854,7 @@ class FakeTWS:
         req_id = int(f[2])
         client_id, acct, since, symbol, sec_type, exchange, side = f[3:10]
         today = self.now().astimezone(NY).date()
-        after = _parse_filter_time(since)
+        after = _parse_filter_time(since, self.exec_zone)
         for ex in self.state.executions:
             if (
                 ex.time.astimezone(NY).date() == today
@@ -944,12 +950,19 @@ class FakeTWS:
         session.write(wire.frame(wire.CURRENT_TIME, 1, int(self.now().timestamp())))
 
 
-def _parse_filter_time(value: str) -> datetime | None:
-    """Parse an ExecutionFilter time ``yyyymmdd hh:mm:ss [zone]`` (no zone: UTC, as IB's docs)."""
-    if not value.strip():
+def _parse_filter_time(value: str, local_zone: str) -> datetime | None:
+    """Parse an ExecutionFilter time the ways TWS reads its date-times.
+
+    ``yyyymmdd-hh:mm:ss`` is UTC, ``yyyymmdd hh:mm:ss Zone/Name`` is in that zone and
+    ``yyyymmdd hh:mm:ss`` is in TWS's own time zone (the TWS API's date-time conventions, e.g.
+    ``reqHistoricalData`` endDateTime).
+    """
+    value = value.strip()
+    if not value:
         return None
+    if "-" in value[:9]:
+        moment = datetime.strptime(value[:17], "%Y%m%d-%H:%M:%S")
+        return moment.replace(tzinfo=UTC)
     day, clock, *zone = value.split()
     moment = datetime.strptime(day + clock, "%Y%m%d%H:%M:%S")
-    if zone and zone[0] not in ("UTC", "GMT"):
-        return moment.replace(tzinfo=ZoneInfo(zone[0]))
-    return moment.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=ZoneInfo(zone[0] if zone else local_zone))

@@ -9,76 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from ib_async import IB, Contract, ExecutionFilter, LimitOrder, Stock, Ticker
+from ib_async import IB, ExecutionFilter, LimitOrder, Stock
 
 from . import DEFAULT_ACCOUNT, SERVER_VERSION, FakeTWS, FillPolicy, QuoteTick
+from .scenarios import connected, expect, qualify, quoted, streaming, within
 
 pytestmark = pytest.mark.timeout(20)
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 New York time
-
-
-@asynccontextmanager
-async def connected(
-    tws: FakeTWS, client_id: int = 1, *, on_error: list[tuple[Any, ...]] | None = None
-) -> AsyncIterator[IB]:
-    """Connect a real ``IB()`` to the fake (errors collected from the start), disconnect after."""
-    ib = IB()
-    if on_error is not None:
-        ib.errorEvent += lambda *args: on_error.append(args)
-    await ib.connectAsync(tws.host, tws.port, clientId=client_id, timeout=4)
-    try:
-        yield ib
-    finally:
-        ib.disconnect()
-
-
-def expect(event: Any, predicate: Callable[..., bool] = lambda *a: True) -> asyncio.Future[Any]:
-    """Return a future resolved with the args of the first emission of ``event`` matching."""
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    def handler(*args: Any) -> None:
-        if not future.done() and predicate(*args):
-            future.set_result(args)
-
-    event += handler
-    return future
-
-
-async def within(future: asyncio.Future[Any], seconds: float = 5.0) -> Any:
-    """Wait for ``future`` with a bound (a hang fails the test instead of stalling it)."""
-    return await asyncio.wait_for(future, seconds)
-
-
-async def qualify(ib: IB, *symbols: str) -> list[Contract]:
-    """Qualify US stocks on SMART through ``qualifyContractsAsync``; fail on any unknown one."""
-    result = await ib.qualifyContractsAsync(*(Stock(s, "SMART", "USD") for s in symbols))
-    contracts = [c for c in result if isinstance(c, Contract)]
-    assert len(contracts) == len(symbols), result
-    return contracts
-
-
-async def streaming(ib: IB, tws: FakeTWS, symbol: str) -> Ticker:
-    """Qualify ``symbol``, subscribe to its market data and wait until the fake streams it."""
-    [contract] = await qualify(ib, symbol)
-    ticker = ib.reqMktData(contract)
-    await tws.wait_for_subscription(symbol)
-    return ticker
-
-
-async def quoted(ib: IB, tws: FakeTWS, ticker: Ticker, bid: float, ask: float) -> None:
-    """Publish a quote and wait until ``ticker`` shows it."""
-    arrived = expect(ticker.updateEvent, lambda t: t.bid == bid and t.ask == ask)
-    assert ticker.contract is not None
-    await tws.publish_quote(ticker.contract.symbol, bid, ask)
-    await within(arrived)
 
 
 # ----------------------------------------------------------------------------- handshake
@@ -355,6 +298,19 @@ async def test_req_executions_returns_todays_executions(tws: FakeTWS) -> None:
     assert [f.execution.orderRef for f in only_msft] == ["tlh:b"]
 
 
+async def test_execution_filter_time_keeps_later_executions(tws: FakeTWS) -> None:
+    """ExecutionFilter.time returns only executions after it (``yyyymmdd-hh:mm:ss`` is UTC)."""
+    tws.set_time(T0)
+    tws.add_execution("SPY", "BUY", 1, 590, moment=T0 - timedelta(hours=2), order_ref="early")
+    tws.add_execution("SPY", "SELL", 1, 591, moment=T0 - timedelta(minutes=5), order_ref="late")
+    since = f"{T0 - timedelta(hours=1):%Y%m%d-%H:%M:%S}"
+    async with connected(tws) as ib:
+        fills = await ib.reqExecutionsAsync(ExecutionFilter(time=since))
+        local = await ib.reqExecutionsAsync(ExecutionFilter(time="20261124 07:30:00"))
+    assert [f.execution.orderRef for f in fills] == ["late"]
+    assert [f.execution.orderRef for f in local] == ["early", "late"]  # 07:30 New York
+
+
 async def test_req_completed_orders_returns_filled_orders_by_perm_id(tws: FakeTWS) -> None:
     """Completed orders carry permId and orderRef but no orderId/clientId (``completedOrder``)."""
     async with connected(tws) as ib:
@@ -486,6 +442,7 @@ async def test_restart_refuses_connections_then_keeps_state(tws: FakeTWS) -> Non
     finally:
         ib.disconnect()
     assert [f.execution.orderRef for f in fills] == ["tlh:night"]
+    assert fills[0].commissionReport.commission == 1.0
     assert [t.order.orderRef for t in completed] == ["tlh:night"]
     assert [(p.contract.symbol, p.position) for p in positions] == [("AAPL", 5)]
 
@@ -598,7 +555,7 @@ async def test_global_cancel_cancels_every_working_order(tws: FakeTWS) -> None:
         ]
         await tws.wait_for_request("placeOrder", 2)
         cancelled = expect(trades[-1].cancelledEvent)
-        ib.reqGlobalCancel()
+        ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
         await within(cancelled)
     assert {o.status for o in tws.orders} == {"Cancelled"}
 
@@ -629,3 +586,55 @@ async def test_read_only_api_refuses_orders_with_321(tws: FakeTWS) -> None:
         ib.placeOrder(contract, LimitOrder("BUY", 1, 100, orderRef="tlh:ro"))
         await within(refused)
     assert tws.orders == []
+
+
+async def test_every_message_kind_decodes_without_error(
+    tws: FakeTWS, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fake's field layouts match ib_async's decoder at version 178: a session using every
+    message kind (positions, portfolio, orders, fills, reports, ticks) logs no decoding error.
+    """
+    tws.set_position("VOO", 3, 480)
+    with caplog.at_level(logging.ERROR, logger="ib_async"):
+        async with connected(tws) as ib:
+            ticker = await streaming(ib, tws, "AAPL")
+            await quoted(ib, tws, ticker, 190.0, 190.1)
+            done = expect(ib.commissionReportEvent)
+            assert ticker.contract is not None
+            ib.placeOrder(ticker.contract, LimitOrder("BUY", 1, 190.1, orderRef="tlh:all"))
+            await within(done)
+            await ib.reqCompletedOrdersAsync(False)
+            await ib.reqExecutionsAsync()
+            await ib.reqAllOpenOrdersAsync()
+            await ib.accountSummaryAsync()
+            portfolio = ib.portfolio()
+    assert [r.getMessage() for r in caplog.records] == []
+    assert sorted(p.contract.symbol for p in portfolio) == ["AAPL", "VOO"]  # AAPL: pushed
+
+
+@pytest.mark.slow
+async def test_bulk_path_feeds_ten_thousand_quotes_over_500_symbols() -> None:
+    """The benchmark load of issue #9 (10,000 ticks/s over 500 symbols) costs the fake well
+    under a second per second of ticks, and ib_async applies every last quote.
+    """
+    symbols = [f"B{i:03d}" for i in range(500)]
+    async with FakeTWS(symbols=symbols) as tws:
+        ib = IB()
+        ib.client.MaxRequests = 0  # ib_async's own 45 requests/s throttle would take ~20 s
+        await ib.connectAsync(tws.host, tws.port, clientId=1, timeout=4)
+        try:
+            tickers = [ib.reqMktData(c) for c in await qualify(ib, *symbols)]
+            await tws.wait_until(lambda: len(tws.subscribed_symbols()) == len(symbols))
+            batch = [
+                QuoteTick(symbols[n % 500], 10 + n / 100, 10.5 + n / 100) for n in range(10_000)
+            ]
+            applied = expect(tickers[-1].updateEvent, lambda t: t.ask == batch[-1].ask)
+            started = time.perf_counter()
+            assert await tws.publish_ticks(batch) == 20_000
+            fake_cost = time.perf_counter() - started
+            await within(applied, 10)
+        finally:
+            ib.disconnect()
+    assert fake_cost < 0.5
+    last = {q.symbol: (q.bid, q.ask) for q in batch}
+    assert {t.contract.symbol: (t.bid, t.ask) for t in tickers if t.contract} == last
