@@ -271,8 +271,7 @@ class IBBroker:
 
     async def positions(self) -> dict[tuple[str, str], Decimal]:
         """Return {(account, symbol): quantity} of the account's stock positions."""
-        self.connection.require_up("positions")
-        raw = await self.connection.request("positions", self.ib.reqPositionsAsync())
+        raw = await self.connection.request("positions", self.ib.reqPositionsAsync)
         out: dict[tuple[str, str], Decimal] = {}
         for position in raw:
             if position.account != self.account or position.contract.secType != "STK":

@@ -145,10 +145,12 @@ class Connection:
                 transient=True,
             )
 
-    async def request(self, what: str, call: Awaitable[T]) -> T:
-        """Await one ib_async request; a timeout or a dropped socket is a transient error."""
+    async def request(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+        """Send one ib_async request (`make()`) and await its answer; not being connected,
+        a timeout or a socket dropped meanwhile is a transient `BrokerError`."""
+        self.require_up(what)
         try:
-            return await asyncio.wait_for(call, self.config.request_timeout)
+            return await asyncio.wait_for(make(), self.config.request_timeout)
         except TimeoutError:
             raise BrokerError(
                 f"{what}: no answer from TWS/IB Gateway within {self.config.request_timeout:g}s",

@@ -135,10 +135,9 @@ class OrderTracker:
     async def executions(self) -> list[IbFill]:
         """Return today's executions of the account (``reqExecutions``), ib_async's merged copy
         of each (the one its commission report updates)."""
-        self._connection.require_up("executions")
+        wanted = ExecutionFilter(acctCode=self.config.account)
         raw = await self._connection.request(
-            "executions",
-            self.ib.reqExecutionsAsync(ExecutionFilter(acctCode=self.config.account)),
+            "executions", lambda: self.ib.reqExecutionsAsync(wanted)
         )
         known = self.ib.wrapper.fills
         out = []
@@ -158,8 +157,7 @@ class OrderTracker:
         return out
 
     async def _open_trades(self) -> list[Trade]:
-        self._connection.require_up("open orders")
-        return list(await self._connection.request("open orders", self.ib.reqAllOpenOrdersAsync()))
+        return list(await self._connection.request("open orders", self.ib.reqAllOpenOrdersAsync))
 
     async def find(self, client_order_id: str) -> OrderView | None:
         """Return the order tagged `client_order_id`, from IB's open and completed orders and
@@ -169,7 +167,7 @@ class OrderTracker:
             open_trades, completed, fills = await asyncio.gather(
                 self._open_trades(),
                 self._connection.request(
-                    "completed orders", self.ib.reqCompletedOrdersAsync(False)
+                    "completed orders", lambda: self.ib.reqCompletedOrdersAsync(False)
                 ),
                 self.executions(),
             )
@@ -231,7 +229,10 @@ class OrderTracker:
                 raise BrokerError(what, transient=True) from None
             if not self._connection.can_trade:
                 raise BrokerError("connection lost before the order left", transient=True)
-            trade = self.ib.placeOrder(contract, order)
+            try:
+                trade = self.ib.placeOrder(contract, order)
+            except ConnectionError:  # dropped since the check: the order did not leave
+                raise BrokerError("connection lost before the order left", transient=True) from None
             self.placed += 1
         log.info(
             "ib_order_placed",
@@ -258,7 +259,10 @@ class OrderTracker:
         if trade is None:
             log.info("ib_cancel_nothing_working", client_order_id=client_order_id)
             return
-        self.ib.cancelOrder(trade.order)
+        try:
+            self.ib.cancelOrder(trade.order)
+        except ConnectionError:
+            raise BrokerError("cancel: connection lost", transient=True) from None
         log.info("ib_cancel_requested", client_order_id=client_order_id)
 
     async def open_orders(self) -> list[OrderSnapshot]:
