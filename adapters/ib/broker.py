@@ -297,6 +297,7 @@ class IBBroker:
     async def latest_quotes(self, symbols: Collection[str]) -> dict[str, Quote]:
         """Return the latest quote of each of `symbols` IB has one for (`QuoteSnapshots`)."""
         await self.connection.ensure()
+        self.ib.reqMarketDataType(self.config.market_data_number)  # `connect` may not have run
         try:
             return await self.market_data.snapshots(symbols)
         except TimeoutError:

@@ -17,7 +17,8 @@ Error codes (https://ibkrcampus.com/campus/ibkr-api-page/twsapi-doc/#api-error-c
 1100 lost, 1101 restored with data lost, 1102 restored with data kept, 1300 socket port reset;
 2104/2106/2158 (and 2107/2108/2119) are farm-OK notices, logged at debug; 2103/2105/2157 farms
 broken, at info; 504 not connected and 502 cannot connect, at warning; 326 client id in use,
-at error. Order errors (201 rejected ...) are the order tracker's (`adapters.ib.orders`).
+at error; 354/10089/10090/10168 (no market-data subscription) at warning. Order errors (201
+rejected ...) are the order tracker's (`adapters.ib.orders`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ PORT_RESET = 1300
 NOT_CONNECTED = 504
 CANNOT_CONNECT = 502
 CLIENT_ID_IN_USE = 326
+MARKET_DATA_REFUSED = frozenset({354, 10089, 10090, 10168})
+"""No market-data subscription (or delayed data not enabled) for a requested symbol."""
 DECODER_LOGGER = "ib_async.Decoder"
 T = TypeVar("T")
 
@@ -333,6 +336,8 @@ class Connection:
             self._on_link_restored(code == LINK_RESTORED_DATA_LOST)
         elif code in (NOT_CONNECTED, CANNOT_CONNECT, PORT_RESET):
             log.warning("ib_not_connected", **fields)
+        elif code in MARKET_DATA_REFUSED:
+            log.warning("ib_market_data_refused", **fields)
         elif code == CLIENT_ID_IN_USE:
             log.error("ib_client_id_in_use", client_id=self.config.client_id, **fields)
         else:

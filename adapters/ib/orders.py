@@ -116,8 +116,8 @@ class OrderTracker:
         self._sink(update)
 
     def _emit_fill(self, fill: IbFill, commission: Decimal | None) -> None:
-        if self._sink is None:
-            return
+        if self._sink is None or fill.execution.acctNumber not in ("", self.config.account):
+            return  # another account of the same login: not this ledger's
         try:
             event = parse_fill(fill, self.config.account, commission)
         except MalformedMessage as exc:

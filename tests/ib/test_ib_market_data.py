@@ -161,3 +161,30 @@ async def test_latest_quotes_answers_streamed_and_unstreamed_symbols(
     quotes = await broker.latest_quotes(["VTI", "VOO"])
     assert quotes["VTI"].bid == 100.0
     assert quotes["VOO"].ask == 500.1
+
+
+async def test_without_a_subscription_delayed_data_streams(
+    tws: FakeTWS, brokers: Callable[..., IBBroker]
+) -> None:
+    """An account without a market-data subscription, ``market_data_type = "delayed"``: the
+    delayed ticks (types 66/67) stream as bid/ask."""
+    tws.set_market_data_entitled(False)
+    broker = brokers(settings={"market_data_type": "delayed"})
+    events = Events()
+    await broker.connect(events)
+    await broker.subscribe({"VTI"})
+    await tws.wait_for_subscription("VTI")
+    await tws.publish_quote("VTI", 100.0, 100.02)
+    await events.wait_until(lambda: bool(events.quotes))
+    assert (events.quotes[-1].bid, events.quotes[-1].ask) == (100.0, 100.02)
+
+
+async def test_without_a_subscription_live_data_is_refused_and_logged(
+    tws: FakeTWS, connected: tuple[IBBroker, Events]
+) -> None:
+    """Live data without a subscription: TWS answers error 354, counted; nothing streams."""
+    tws.set_market_data_entitled(False)
+    broker, _ = connected
+    await broker.subscribe({"VTI"})
+    await until(lambda: broker.connection.stats.errors[354] == 1)
+    assert tws.subscribed_symbols() == set()
