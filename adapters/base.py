@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
@@ -58,8 +58,10 @@ class BrokerOptions:
     """What the daemon decides, from its own settings, for every adapter it builds.
 
     `orders_allowed`: orders may leave (mode paper, or live with live trading enabled).
-    `live`: real money (mode live with live trading enabled). `stale_after_seconds`: a quote
-    older than this is not traded on (`[prices] stale_after_seconds`).
+    `live`: the real-money account may be used (live trading enabled, mode live or dry_run:
+    a dry run may watch the live account); orders still leave only when `orders_allowed`.
+    `stale_after_seconds`: a quote older than this is not traded on (`[prices]
+    stale_after_seconds`).
     """
 
     orders_allowed: bool
@@ -111,7 +113,6 @@ class Broker(Protocol):
     """
 
     name: str
-    lot_relief: LotRelief
     capabilities: Capabilities
 
     async def connect(self, sink: EventSink) -> None:
@@ -269,3 +270,17 @@ class SplitReports(Protocol):
     async def splits_due(self, symbols: set[str]) -> Sequence[SplitEvent]:
         """Return the splits of `symbols` in effect by today (within the broker's look-back),
         oldest first; raise `BrokerError` when the broker cannot tell."""
+
+
+@runtime_checkable
+class SessionCalendar(Protocol):
+    """Optional broker capability: the broker's own trading calendar, for `tlh doctor`.
+
+    `tlh doctor` compares it with the exchange calendar the daemon's scheduler uses: a day on
+    which the two disagree is a day the daemon would plan for a market the broker has closed
+    (or miss an open one).
+    """
+
+    async def session_closes(self, start: date, end: date) -> Mapping[date, time]:
+        """Return the close (New York time) of each trading day from `start` to `end`
+        inclusive, as the broker has them; raise `BrokerError` when it cannot tell."""

@@ -284,6 +284,7 @@ async def main(args: argparse.Namespace) -> None:
 
     from adapters.alpaca.broker import AlpacaBroker
     from daemon.app import build_daemon
+    from daemon.brokers import broker_options
     from daemon.logging import configure_logging
     from daemon.settings import Settings
 
@@ -323,7 +324,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     with open(os.devnull, "w") as devnull, tempfile.TemporaryDirectory() as tmp:  # noqa: ASYNC230
         configure_logging("INFO", "json", settings.secret_values(), stream=devnull)
-        broker = AlpacaBroker.from_settings(settings)
+        broker = AlpacaBroker.from_settings(settings.alpaca, broker_options(settings))
         daemon = await build_daemon(
             settings,
             broker,

@@ -14,11 +14,11 @@ from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.journal_lock import JournalLock, lock_journal
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
+from daemon.brokers import broker_options
 from daemon.engine import HarvestEngine
 from daemon.orders import OrderManager, RiskLimits
 from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
-from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from strategies.decision import Policy
 from strategies.harvest import HarvestParams
@@ -55,12 +55,9 @@ class Daemon:
 
 
 def trading_enabled(settings: Settings, broker: Broker) -> bool:
-    """Return whether orders may leave: the simulator always; real brokers per `mode`."""
-    if broker.name == "sim":
-        return True
-    if settings.mode == "live":
-        return settings.live_trading_enabled
-    return settings.mode == "paper"
+    """Return whether orders may leave: the simulator always; real brokers per `mode`
+    (`daemon.brokers.broker_options`)."""
+    return broker.name == "sim" or broker_options(settings).orders_allowed
 
 
 def harvest_params(settings: Settings) -> HarvestParams:
@@ -84,19 +81,6 @@ def decision_policy(settings: Settings, relief: LotRelief) -> Policy:
         substitutes=settings.substitute_groups(),
         allow_cash=settings.harvest.allow_cash,
     )
-
-
-def broker_relief(settings: Settings) -> LotRelief:
-    """Return how the configured broker relieves lots, without connecting to it."""
-    if settings.broker == "alpaca":
-        try:
-            from adapters.alpaca.broker import AlpacaBroker
-        except ImportError:  # a build without the adapter: Alpaca relieves FIFO only
-            return LotRelief(specific_lots=False, method=LotMethod.FIFO)
-        return AlpacaBroker.lot_relief
-    from adapters.sim.broker import SimBroker
-
-    return SimBroker.lot_relief
 
 
 def make_quote_filter(settings: Settings) -> QuoteSanity:
@@ -125,7 +109,6 @@ async def build_daemon(
     *,
     database_url: str | None = None,
     on_decision: Callable[[str, dict[str, object]], None] | None = None,
-    fractional: bool = True,
 ) -> Daemon:
     """Take the journal, migrate the database and wire every part; call `daemon.engine.start()`
     next.
@@ -133,7 +116,8 @@ async def build_daemon(
     Raise `JournalLockedError` when another process owns the journal (see
     `adapters.storage.journal_lock`), `DatabaseUnavailableError` when it cannot be opened.
     Every daemon (`tlh run`, backtests, the demo) judges quotes with the `[prices]` quote
-    filter built here, so no caller can leave it out.
+    filter built here, so no caller can leave it out. What the broker can do (lot relief,
+    fractional shares) is read from its `capabilities`.
     """
     url = database_url or settings.database.url
     lock = await lock_journal(url)
@@ -174,7 +158,6 @@ async def build_daemon(
             kill_switch=settings.risk.kill_switch,
         ),
         trading_enabled=trading_enabled(settings, broker),
-        fractional=fractional,
         fee_per_order=settings.harvest.fee_per_order,
     )
     guard = WashGuard.for_ledger(lambda: engine_ref[0].ledger if engine_ref else ledger)

@@ -26,6 +26,7 @@ from adapters.prices.model import PriceSeries, split_share_ratio
 from adapters.sim.broker import SimBroker, SimCosts
 from adapters.storage.records import IntentKind, JournalKind
 from daemon.app import Daemon, build_daemon
+from daemon.brokers import sim_broker
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Quote, SplitEvent
@@ -129,7 +130,7 @@ async def run_backtest(
     clock = SimulatedClock(
         _at_close(min(first, *(t.trade_date for t in holdings)) if holdings else _at_close(first))
     )
-    broker = SimBroker(clock.now, costs or SimCosts(fee_per_order=settings.harvest.fee_per_order))
+    broker = sim_broker(settings, clock.now, costs)
     broker.split_calendar = prices  # the split column answers the engine's split checks
     daemon = await build_daemon(
         settings, broker, clock.now, database_url=database_url, on_decision=on_decision

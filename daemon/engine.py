@@ -193,8 +193,8 @@ class HarvestEngine:
 
     @property
     def relief(self) -> LotRelief:
-        """Return how the broker relieves lots."""
-        return self.broker.lot_relief
+        """Return how the broker relieves lots (its capabilities)."""
+        return self.broker.capabilities.lot_relief
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -204,7 +204,6 @@ class OrderManager:
         on_journal: JournalHook,
         risk: RiskLimits,
         trading_enabled: bool,
-        fractional: bool = True,
         slippage: Decimal = Decimal("0.002"),
         fee_per_order: Decimal = ZERO,
     ) -> None:
@@ -215,7 +214,6 @@ class OrderManager:
         self._on_journal = on_journal
         self.risk = risk
         self.trading_enabled = trading_enabled
-        self._fractional = fractional
         self._slippage = slippage
         self._fee = fee_per_order
         self._open: dict[str, Intent] = {}
@@ -235,7 +233,8 @@ class OrderManager:
         # sold symbol, the planned replacement and whether a fresh quote is required, return
         # the member to buy (the planned one first) or None, and the refusals.
         self.replacement_check: ReplacementCheck | None = None
-        self._step = Decimal("1e-9") if fractional else Decimal(1)
+        # Whole shares only at a broker without fractional shares (its capabilities).
+        self._step = SHARE_STEP if broker.capabilities.fractional else Decimal(1)
         # sale id -> (number of its next buy, what the earlier ones spent, their symbol)
         self._chains: dict[str, tuple[int, Decimal, str | None]] = {}
         self._sales: dict[str, Intent] = {}  # finished sales whose proceeds are being spent

@@ -49,6 +49,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources import EnvSettingsSource, NestedSecretsSettingsSource
 
+from adapters.alpaca.settings import AlpacaSettings
 from adapters.ib.settings import IBSettings
 from adapters.settings_types import (
     MIN_SECRET_LENGTH,
@@ -58,7 +59,6 @@ from adapters.settings_types import (
     Secret,
     Section,
     Text,
-    check_url,
 )
 from ledger.conventions import HoldingPeriodMethod, LotMethod, WashSaleConventions
 from ledger.forms import DateAcquired
@@ -293,57 +293,6 @@ def _unavailable(feature: str, enabled: bool) -> bool:
     return enabled
 
 
-class AlpacaSettings(Section):
-    """Alpaca credentials and endpoints; the URLs default from `paper` and `feed`.
-
-    Override the URLs only to point at a local fake (tests) or a proxy.
-    """
-
-    api_key: Secret | None = None
-    secret_key: Secret | None = None
-    paper: bool = True
-    base_url: str | None = None
-    data_url: str | None = None
-    data_ws_url: str | None = None
-    trading_ws_url: str | None = None
-    feed: Literal["iex", "sip"] = "iex"
-
-    @field_validator("base_url", "data_url")
-    @classmethod
-    def _http(cls, value: str | None) -> str | None:
-        return check_url(value, ("https://", "http://"))
-
-    @field_validator("data_ws_url", "trading_ws_url")
-    @classmethod
-    def _ws(cls, value: str | None) -> str | None:
-        return check_url(value, ("wss://", "ws://"))
-
-    def trading_url(self) -> str:
-        """Return the trading REST base URL in use."""
-        if self.base_url:
-            return self.base_url
-        return "https://paper-api.alpaca.markets" if self.paper else "https://api.alpaca.markets"
-
-    def trading_stream_url(self) -> str:
-        """Return the trade-updates WebSocket URL in use."""
-        if self.trading_ws_url:
-            return self.trading_ws_url
-        host = "paper-api.alpaca.markets" if self.paper else "api.alpaca.markets"
-        return f"wss://{host}/stream"
-
-    def data_rest_url(self) -> str:
-        """Return the market-data REST base URL in use (corporate actions, latest quotes).
-
-        An overridden `base_url` (a local fake or a proxy) serves market data too unless
-        `data_url` says otherwise: requests never leave for Alpaca's host unasked.
-        """
-        return self.data_url or self.base_url or "https://data.alpaca.markets"
-
-    def data_stream_url(self) -> str:
-        """Return the stock market-data WebSocket URL in use."""
-        return self.data_ws_url or f"wss://stream.data.alpaca.markets/v2/{self.feed}"
-
-
 class DatabaseSettings(Section):
     """Where the ledger and order tables live (an SQLAlchemy async URL)."""
 
@@ -538,8 +487,14 @@ def _check_mode(s: Settings) -> None:
         )
     if s.mode == "live" and s.broker == "sim":
         raise _KeyedError(("broker",), 'is "sim", which cannot trade in mode "live"')
-    if s.broker != "alpaca":
-        return
+    if s.broker == "alpaca":
+        _check_alpaca(s)
+    elif s.broker == "ib":
+        _check_ib(s)
+
+
+def _check_alpaca(s: Settings) -> None:
+    """Check `[alpaca]` against the daemon's mode: paper endpoints for paper, credentials."""
     if s.mode == "paper" and not s.alpaca.paper:
         raise _KeyedError(("alpaca", "paper"), 'must be true in mode "paper"')
     if s.mode == "live" and s.alpaca.paper:
@@ -551,6 +506,22 @@ def _check_mode(s: Settings) -> None:
                 f'is required when broker is "alpaca" (set {ENV_PREFIX}ALPACA__{key.upper()} '
                 "or a secret file of that name)",
             )
+
+
+def _check_ib(s: Settings) -> None:
+    """Check `[ib]` against the daemon's mode: an account to trade, live data for live money."""
+    if s.ib.account is None:
+        raise _KeyedError(
+            ("ib", "account"),
+            'is required when broker is "ib" (the IB account code, e.g. DU1234567; set '
+            f"{ENV_PREFIX}IB__ACCOUNT)",
+        )
+    if s.mode == "live" and s.ib.market_data_type != "live":
+        raise _KeyedError(
+            ("ib", "market_data_type"),
+            f'must be "live" in mode "live" (got "{s.ib.market_data_type}"): delayed or frozen '
+            "quotes cannot price real orders",
+        )
 
 
 def _check_groups(

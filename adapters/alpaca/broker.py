@@ -15,16 +15,17 @@
 
 Orders carry the intent id as ``client_order_id`` and exact decimal strings; after any error or
 timeout the order is looked up by client order id before it is sent again. Alpaca relieves lots
-FIFO and cannot sell a chosen lot, hence `lot_relief`.
+FIFO and cannot sell a chosen lot, as its `capabilities` say.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -32,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from adapters.alpaca import doctor
 from adapters.alpaca.client import AlpacaRest, RestError, split_actions
 from adapters.alpaca.config import AlpacaConfig
 from adapters.alpaca.parsing import (
@@ -47,6 +49,7 @@ from adapters.alpaca.parsing import (
     parse_quote,
     parse_trade_update,
 )
+from adapters.alpaca.settings import AlpacaSettings
 from adapters.alpaca.splits import SplitBook, parse_splits, ratio_decimal
 from adapters.alpaca.streams import (
     HookedCryptoStream,
@@ -58,7 +61,9 @@ from adapters.alpaca.streams import (
 )
 from adapters.base import (
     BrokerError,
+    BrokerOptions,
     Capabilities,
+    CheckResult,
     EventSink,
     LotRelief,
     OrderRequest,
@@ -66,7 +71,6 @@ from adapters.base import (
     ResyncHandler,
 )
 from daemon.events import Event, Fill, Quote, SplitEvent
-from daemon.settings import Settings
 from ledger.conventions import LotMethod
 
 log = structlog.get_logger("tlh.alpaca")
@@ -106,9 +110,8 @@ class AlpacaBroker:
     """An Alpaca account behind the daemon's `Broker` interface."""
 
     name = "alpaca"
-    lot_relief = LotRelief(specific_lots=False, method=LotMethod.FIFO)
     capabilities = Capabilities(
-        lot_relief=lot_relief,
+        lot_relief=LotRelief(specific_lots=False, method=LotMethod.FIFO),
         fractional=True,
         order_types=frozenset({"market", "limit"}),
         hours="US stocks in the regular session (9:30-16:00 ET); crypto around the clock",
@@ -169,9 +172,12 @@ class AlpacaBroker:
         self._on_crypto_quote = self._quote_handler(self.crypto)
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> AlpacaBroker:
-        """Build the adapter from the daemon's settings (see `AlpacaConfig.from_settings`)."""
-        config = AlpacaConfig.from_settings(settings, **overrides)
+    def from_settings(
+        cls, alpaca: AlpacaSettings, options: BrokerOptions, **overrides: Any
+    ) -> AlpacaBroker:
+        """Build the adapter from `[alpaca]` and the daemon's options (see
+        `AlpacaConfig.from_settings`)."""
+        config = AlpacaConfig.from_settings(alpaca, options, **overrides)
         log.info(
             "alpaca_configured",
             paper=config.paper,
@@ -673,6 +679,22 @@ class AlpacaBroker:
     async def rest_get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET any trading REST path (raw JSON), through the adapter's worker thread."""
         return await self._rest.get(path, params)
+
+    # -- tlh doctor ------------------------------------------------------------------------
+
+    async def doctor_checks(self) -> Sequence[CheckResult]:
+        """Run Alpaca's own checks for `tlh doctor` (`base.SelfChecks`; see `doctor`)."""
+        return await doctor.doctor_checks(self)
+
+    async def latest_quotes(self, symbols: Collection[str]) -> dict[str, Quote]:
+        """Return the latest quote of each of `symbols` from REST (`base.QuoteSnapshots`):
+        the market-data API, else each position's current price."""
+        quotes, _sources = await doctor.quotes_and_sources(self, symbols)
+        return quotes
+
+    async def session_closes(self, start: date, end: date) -> dict[date, time_of_day]:
+        """Return Alpaca's trading days and closes (`base.SessionCalendar`)."""
+        return await doctor.session_closes(self, start, end)
 
     # -- order ids -------------------------------------------------------------------------
 

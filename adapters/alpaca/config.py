@@ -1,9 +1,11 @@
-"""The Alpaca adapter's configuration, derived from the daemon's `Settings`.
+"""The Alpaca adapter's configuration, from its `[alpaca]` settings and the daemon's options.
 
 Paper endpoints are used unless ``alpaca.paper = false`` (``TLH_ALPACA__PAPER=false``) *and*
-``live_trading_enabled = true``; orders may leave only in mode ``paper``, or in mode ``live``
-with live trading enabled. Credentials come from the settings (environment or secret files)
-and are excluded from `repr`, so they cannot reach a log line through this object.
+the daemon allows the live account (``live_trading_enabled = true``, `BrokerOptions.live`);
+orders may leave only when the daemon allows them (mode ``paper``, or mode ``live`` with live
+trading enabled), and never from the paper endpoints in mode ``live``. Credentials come from
+the settings (environment or secret files) and are excluded from `repr`, so they cannot reach
+a log line through this object.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from daemon.settings import Settings
+from adapters.alpaca.settings import AlpacaSettings
+from adapters.base import BrokerOptions
 
 CRYPTO_PATH = "/v1beta3/crypto/us"
 DEFAULT_CRYPTO_WS_URL = "wss://stream.data.alpaca.markets" + CRYPTO_PATH
@@ -54,15 +57,18 @@ class AlpacaConfig:
     submit_attempts: int = 3
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> AlpacaConfig:
-        """Build the configuration from `settings`; `overrides` replace any field."""
-        a = settings.alpaca
+    def from_settings(
+        cls, alpaca: AlpacaSettings, options: BrokerOptions, **overrides: Any
+    ) -> AlpacaConfig:
+        """Build the configuration from `[alpaca]` and the daemon's `options`; `overrides`
+        replace any field."""
+        a = alpaca
         if a.api_key is None or a.secret_key is None:
             raise AlpacaConfigError(
                 "Alpaca credentials are missing: set TLH_ALPACA__API_KEY and "
                 "TLH_ALPACA__SECRET_KEY (environment or secret files)"
             )
-        paper = a.paper or not settings.live_trading_enabled
+        paper = a.paper or not options.live
         endpoints = a.model_copy(update={"paper": paper})
         config = cls(
             api_key=a.api_key.get_secret_value(),
@@ -74,10 +80,9 @@ class AlpacaConfig:
             crypto_ws_url=crypto_url(a.data_ws_url),
             data_url=a.data_rest_url(),
             feed=a.feed,
-            orders_allowed=settings.mode == "paper"
-            or (settings.mode == "live" and settings.live_trading_enabled and not paper),
-            data_timeout=settings.prices.stale_after_seconds,
-            stale_after=settings.prices.stale_after_seconds,
+            orders_allowed=options.orders_allowed and not (options.live and paper),
+            data_timeout=options.stale_after_seconds,
+            stale_after=options.stale_after_seconds,
         )
         return replace(config, **overrides)
 

@@ -5,7 +5,8 @@ cannot tell it apart: orders are idempotent on their client order id, marketable
 fill at the current quote (sells at the bid, buys at the ask) with configurable fees, and
 updates and fills are pushed to the daemon's event sink in the order a real broker sends them
 (accepted, fills, then the terminal update). Lots may be named on a sale (specific
-identification), as at brokers that allow it.
+identification), as at brokers that allow it. Whole-share brokers are simulated with
+``fractional=False``: their capabilities say so, and a fractional order is refused.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -66,17 +67,24 @@ class SimBroker:
     """A broker that fills orders against the latest replayed quote."""
 
     name = "sim"
-    lot_relief = LotRelief(specific_lots=True, method=LotMethod.FIFO)
     capabilities = Capabilities(
-        lot_relief=lot_relief,
+        lot_relief=LotRelief(specific_lots=True, method=LotMethod.FIFO),
         fractional=True,
         order_types=frozenset({"market", "limit"}),
         hours="at each replayed quote",
     )
 
-    def __init__(self, now: Callable[[], datetime], costs: SimCosts | None = None) -> None:
+    def __init__(
+        self,
+        now: Callable[[], datetime],
+        costs: SimCosts | None = None,
+        *,
+        fractional: bool = True,
+    ) -> None:
         self._now = now
         self.costs = costs or SimCosts()
+        if not fractional:
+            self.capabilities = replace(SimBroker.capabilities, fractional=False)
         self._sink: EventSink | None = None
         self._quotes: dict[str, Quote] = {}
         self._orders: dict[str, _Order] = {}
@@ -133,6 +141,8 @@ class SimBroker:
             return existing.snapshot()
         if not order.quantity > ZERO:
             raise BrokerError(f"quantity must be positive (got {order.quantity})")
+        if not self.capabilities.fractional and order.quantity % 1:
+            raise BrokerError(f"fractional shares are not supported (got {order.quantity})")
         if order.side is OrderSide.SELL:
             held = self._positions.get((order.account, order.symbol), ZERO)
             if order.quantity > held:

@@ -1,63 +1,66 @@
-"""`tlh doctor`: check the Alpaca setup end to end and show what would be harvested now.
+"""`tlh doctor`: check the setup end to end, for any broker, and show what would be harvested now.
 
-Checks, in order: credentials present; the trading API answers (connectivity); the account is
-active and may trade; the broker's market clock; the broker's calendar agrees with the exchange
-calendar the scheduler uses (next 30 days); lot relief is FIFO (Alpaca cannot do otherwise);
-the ledger (the journal plus the broker's FILL activities not journaled yet, replayed in
-memory: nothing is written) matches the broker's positions; no symbol is halted. Then it
-decides every position with the daemon's own decision function (`strategies.decision`: FIFO
-prefixes as Alpaca relieves them, the wash guard, halts, the New York date) at the latest
-quotes from REST (the market-data API, else each position's current price).
+The general checks live here and run against the broker port (`adapters.base`), in order:
+the configuration; the database and its journal; the broker answers (`Probing`); the
+adapter's own checks (`SelfChecks`: for Alpaca the credentials, the account, the market clock,
+its market data); the broker's capabilities and whether the configured lot method is the one
+the broker relieves by; the broker's trading calendar against the exchange calendar the
+scheduler uses (`SessionCalendar`, next 30 days); reconciliation for a broker reporting an
+account (`AccountReports`): the journal plus the broker's fills not journaled yet
+(`fills_since`), replayed in memory with nothing written, against the broker's `positions`;
+no symbol is halted. Then it decides every position with the daemon's own decision function
+(`strategies.decision`: the broker's lot relief, the wash guard, halts, the New York date) at
+the broker's latest quotes (`QuoteSnapshots`).
 
-Exit status 0 when every check passes, 1 otherwise. Secrets are never printed: credentials
-are reported as present or missing, and log output goes through the redacting logger.
+Exit status 0 when every check passes, 1 otherwise. Secrets are never printed: adapters report
+credentials as present or missing, and log output goes through the redacting logger.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.alpaca.broker import AlpacaBroker
-from adapters.alpaca.client import latest_quotes
-from adapters.alpaca.parsing import dec, is_crypto
+from adapters.base import (
+    AccountReports,
+    Broker,
+    CheckResult,
+    Probing,
+    QuoteSnapshots,
+    SelfChecks,
+    SessionCalendar,
+)
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
-from adapters.storage.records import JournalEntry, JournalRecord
+from adapters.storage.records import Halt, JournalEntry, JournalRecord
 from adapters.storage.repository import Repository
-from daemon.app import broker_relief, decision_policy, make_ledger
+from daemon.app import decision_policy, make_ledger, trading_enabled
+from daemon.brokers import BrokerUnavailableError, build_broker
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
-from daemon.events import Fill
+from daemon.cli.failures import fail
+from daemon.events import Fill, exact
 from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
 from daemon.orders import journaled_key, new_fill_entry
 from daemon.reconciliation import compare_positions
 from daemon.settings import Settings
-from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from strategies.decision import Action as Act
 from strategies.decision import Price, decide_positions
 
 NEW_YORK = ZoneInfo("America/New_York")
-Prices = dict[str, tuple[Decimal, Decimal]]
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One check's outcome."""
-
-    name: str
-    ok: bool
-    detail: str
+CALENDAR_DAYS = 30
+Prices = dict[str, Price]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ class Harvestable:
 class Diagnosis:
     """Everything `tlh doctor` found."""
 
-    checks: list[Check] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     harvests: list[Harvestable] = field(default_factory=list)
     # Positions with a qualifying loss the daemon would not harvest now, with the reason.
     not_harvested: list[tuple[str, str, str]] = field(default_factory=list)
@@ -90,98 +93,123 @@ class Diagnosis:
 
     def add(self, name: str, ok: bool, detail: str) -> bool:
         """Record a check and return its outcome."""
-        self.checks.append(Check(name, ok, detail))
+        self.checks.append(CheckResult(name, ok, detail))
         return ok
 
 
-async def diagnose(settings: Settings) -> Diagnosis:
-    """Run every check against the account `settings` point at."""
+@dataclass(frozen=True, slots=True)
+class _Journal:
+    """What the database holds that the checks read."""
+
+    repo: Repository
+    records: list[JournalRecord]
+    halts: list[Halt]
+
+
+async def diagnose(settings: Settings, broker: Broker) -> Diagnosis:
+    """Run every check against `broker` and the journal `settings` point at."""
     out = Diagnosis()
-    a = settings.alpaca
-    present = a.api_key is not None and a.secret_key is not None
-    if not out.add(
-        "credentials",
-        present,
-        "API key and secret key present"
-        if present
-        else "missing: set TLH_ALPACA__API_KEY and TLH_ALPACA__SECRET_KEY (environment "
-        "or secret files)",
-    ):
-        return out
-    broker = AlpacaBroker.from_settings(settings)
+    out.add(
+        "configuration",
+        True,
+        f"mode {settings.mode}, broker {broker.name}, orders "
+        f"{'allowed' if trading_enabled(settings, broker) else 'disabled'}",
+    )
+    db = create_engine(settings.database.url)
     try:
-        await _check_account(out, settings, broker)
+        journal = await _open_journal(out, settings, db)
+        reachable = await _check_connectivity(out, broker)
+        await _adapter_checks(out, broker)
+        _check_capabilities(out, settings, broker)
+        if not reachable:
+            return out
+        await _check_calendar(out, broker)
+        if journal is None:
+            return out
+        ledger, halted = await _reconciled_ledger(out, settings, broker, journal)
+        if ledger is None:
+            return out
+        await _preview(out, settings, broker, ledger, halted)
     finally:
-        await broker.close()
+        await db.dispose()
     return out
 
 
-async def _check_account(out: Diagnosis, settings: Settings, broker: AlpacaBroker) -> None:
-    c = broker.config
+async def _open_journal(out: Diagnosis, settings: Settings, db: AsyncEngine) -> _Journal | None:
+    """Open the database (migrated as the daemon migrates it) and read the journal."""
     try:
-        account = await broker.account_info()
+        await upgrade_database(db)
+        repo = Repository(db)
+        records = await repo.load_journal()
+        halts = list(await repo.active_halts())
     except Exception as exc:
-        out.add("connectivity", False, f"{c.rest_url}: {exc}")
+        out.add("database", False, f"{settings.database.safe_url}: {exc}")
+        return None
+    out.add("database", True, f"{settings.database.safe_url}, {len(records)} journal entries")
+    return _Journal(repo, records, halts)
+
+
+async def _check_connectivity(out: Diagnosis, broker: Broker) -> bool:
+    """Probe the broker once (`adapters.base.Probing`), without retrying."""
+    if not isinstance(broker, Probing):
+        return out.add("connectivity", True, f"{broker.name}: nothing to reach (no probe)")
+    try:
+        await broker.probe()
+    except Exception as exc:
+        return out.add("connectivity", False, f"{broker.name}: {exc}")
+    return out.add("connectivity", True, f"{broker.name} answers")
+
+
+async def _adapter_checks(out: Diagnosis, broker: Broker) -> None:
+    """Add the adapter's own checks (`adapters.base.SelfChecks`)."""
+    if not isinstance(broker, SelfChecks):
         return
-    out.add(
-        "connectivity",
-        True,
-        f"{'paper' if c.paper else 'LIVE'} trading API {c.rest_url}, "
-        f"orders {'allowed' if c.orders_allowed else 'disabled'} (mode {settings.mode})",
-    )
-    blocked = [
-        k
-        for k in ("account_blocked", "trading_blocked", "trade_suspended_by_user")
-        if account.get(k)
-    ]
-    status = str(account.get("status", "?"))
-    out.add(
-        "account",
-        status == "ACTIVE" and not blocked,
-        f"{status}{' ' + ', '.join(blocked) if blocked else ''}, account "
-        f"{account.get('account_number', '?')}, cash {account.get('cash', '?')}, "
-        f"buying power {account.get('buying_power', '?')}",
-    )
     try:
-        clock = await broker.clock()
-        out.add(
-            "market clock",
-            True,
-            f"open until {clock.next_close:%Y-%m-%d %H:%M} UTC"
-            if clock.is_open
-            else f"closed; opens {clock.next_open:%Y-%m-%d %H:%M} UTC",
-        )
+        out.checks.extend(await broker.doctor_checks())
     except Exception as exc:
-        out.add("market clock", False, str(exc))
-    await _check_calendar(out, broker)
+        out.add(f"{broker.name} checks", False, f"could not run: {exc}")
+
+
+def _check_capabilities(out: Diagnosis, settings: Settings, broker: Broker) -> None:
+    """Show what the broker can do, and check that the ledger relieves lots as it does."""
+    caps = broker.capabilities
+    relief = caps.lot_relief
+    if relief.chosen_by_user:
+        lots = "specific lots, picked by you at the broker after each sale"
+    elif relief.specific_lots:
+        lots = "specific lots named on each sale"
+    else:
+        lots = f"{relief.method.value.upper()} only"
+    out.add(
+        "capabilities",
+        True,
+        f"lot relief {lots}; {'fractional' if caps.fractional else 'whole'} shares; orders "
+        f"{', '.join(sorted(caps.order_types))}; hours: {caps.hours}"
+        f"{' (extended hours)' if caps.extended_hours else ''}",
+    )
     method = settings.harvest.lot_method
+    if relief.specific_lots:
+        out.add("lot relief", True, f"specific lots at {broker.name}; default {method.value}")
+        return
+    name = relief.method.value.upper()
     out.add(
         "lot relief",
-        method is LotMethod.FIFO,
-        "FIFO, as Alpaca relieves lots"
-        if method is LotMethod.FIFO
-        else f"harvest.lot_method is {method.value}, but Alpaca relieves FIFO only: the ledger "
-        "would disagree with the broker's 1099-B; set it to fifo",
+        method is relief.method,
+        f"{name}, as {broker.name} relieves lots"
+        if method is relief.method
+        else f"harvest.lot_method is {method.value}, but {broker.name} relieves {name} only: "
+        f"the ledger would disagree with the broker's 1099-B; set it to {relief.method.value}",
     )
-    ledger, halted = await _reconciled_ledger(out, settings, broker)
-    if ledger is None:
-        return
-    held = {s for (acct, s) in ledger.positions() if acct == broker.account}
-    # The substitutes too: a harvest needs its replacement priced.
-    symbols = sorted(held.union(*(g for g in settings.substitute_groups() if held & set(g))))
-    prices, out.prices_from = await _latest_prices(settings, broker, symbols)
-    out.harvests, out.not_harvested = _harvestable(settings, ledger, prices, halted)
 
 
-async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) -> None:
+async def _check_calendar(out: Diagnosis, broker: Broker, days: int = CALENDAR_DAYS) -> None:
     """Compare the broker's trading calendar with the exchange calendar the scheduler uses."""
+    if not isinstance(broker, SessionCalendar):
+        return
     start = datetime.now(UTC).astimezone(NEW_YORK).date()
     end = start + timedelta(days=days)
     try:
-        raw = await broker.rest_get(
-            "/calendar", {"start": start.isoformat(), "end": end.isoformat()}
-        )
-        theirs = {date.fromisoformat(d["date"]): str(d["close"])[:5] for d in raw}
+        theirs = {d: f"{t:%H:%M}" for d, t in (await broker.session_closes(start, end)).items()}
     except Exception as exc:
         out.add("calendar", False, f"the broker's calendar: {exc}")
         return
@@ -206,40 +234,49 @@ async def _check_calendar(out: Diagnosis, broker: AlpacaBroker, days: int = 30) 
 
 
 async def _reconciled_ledger(
-    out: Diagnosis, settings: Settings, broker: AlpacaBroker
+    out: Diagnosis, settings: Settings, broker: Broker, journal: _Journal
 ) -> tuple[Ledger | None, set[str]]:
     """Replay the journal plus the broker's unjournaled fills in memory; compare positions.
 
     Each broker fill adds what the daemon would journal of it (`daemon.orders.new_fill_entry`,
     following its order's journaled quantity), and the whole is replayed as the daemon
-    replays its journal (`daemon.journal_replay.replay`).
+    replays its journal (`daemon.journal_replay.replay`). A broker reporting no account (the
+    simulator, whose book is the replay itself) is not reconciled.
     """
-    fills = await broker.fills_since(None)
-    db = create_engine(settings.database.url)
-    try:
-        await upgrade_database(db)
-        repo = Repository(db)
-        records = await repo.load_journal()
-        halts = [h for h in await repo.active_halts() if h.account in (None, broker.account)]
-        fresh = await _unjournaled(repo, records, fills, broker.name)
-    finally:
-        await db.dispose()
+    account = broker.account if isinstance(broker, AccountReports) else None
+    records = journal.records
+    fresh: list[JournalEntry] = []
+    broker_positions: dict[tuple[str, str], Decimal] = {}
+    if account is not None:
+        try:
+            fills = await broker.fills_since(None)
+            broker_positions = await broker.positions()
+        except Exception as exc:
+            out.add("reconciliation", False, f"the broker's fills and positions: {exc}")
+            return None, set()
+        fresh = await _unjournaled(journal.repo, records, fills, broker.name)
     seq = max((r.seq for r in records), default=0)
     events = [r.to_event() for r in records]
     events += [entry.to_event(seq + n) for n, entry in enumerate(fresh, 1)]
     ledger, rejected = replay(make_ledger(settings), events)
-    mismatches = compare_positions(ledger.positions(), await broker.positions(), broker.account)
+    mismatches = (
+        compare_positions(ledger.positions(), broker_positions, account)
+        if account is not None
+        else {}
+    )
     detail = "; ".join(
         [r.reason for r in rejected]
         + [f"{s}: broker {b}, ledger {q}" for s, (q, b) in sorted(mismatches.items())]
     )
-    out.add(
-        "reconciliation",
-        not detail,
-        detail
-        or f"ledger matches the broker ({len(records)} journal entries, {len(fresh)} broker "
-        "fills not journaled yet)",
-    )
+    if account is None:
+        summary = f"not reconciled: {broker.name} reports no account ({len(records)} entries)"
+    else:
+        summary = (
+            f"ledger matches the broker ({len(records)} journal entries, {len(fresh)} broker "
+            "fills not journaled yet)"
+        )
+    out.add("reconciliation", not detail, detail or summary)
+    halts = [h for h in journal.halts if account is None or h.account in (None, account)]
     names = sorted(h.symbol for h in halts)
     out.add(
         "halts",
@@ -281,52 +318,44 @@ async def _unjournaled(
     return entries
 
 
-async def _latest_prices(
-    settings: Settings, broker: AlpacaBroker, symbols: list[str]
-) -> tuple[Prices, str]:
-    """Return {symbol: (bid, ask)}: latest REST quotes, else the positions' current prices."""
+async def _preview(
+    out: Diagnosis, settings: Settings, broker: Broker, ledger: Ledger, halted: set[str]
+) -> None:
+    """Decide the broker's positions at its latest quotes, as the daemon would now."""
+    account = broker.account if isinstance(broker, AccountReports) else None
+    held = {s for (acct, s) in ledger.positions() if account is None or acct == account}
+    # The substitutes too: a harvest needs its replacement priced.
+    symbols = sorted(held.union(*(g for g in settings.substitute_groups() if held & set(g))))
     prices: Prices = {}
-    sources: list[str] = []
-    stocks = [s for s in symbols if not is_crypto(s)]
-    c = broker.config
-    if stocks:
+    if not isinstance(broker, QuoteSnapshots):
+        out.prices_from = f"none: {broker.name} gives no quotes on request"
+    elif symbols:
         try:
-            prices = await asyncio.to_thread(
-                latest_quotes,
-                c.api_key,
-                c.secret_key,
-                stocks,
-                feed=c.feed,
-                url=c.data_url,
-                timeout=c.rest_timeout,
-            )
-            sources.append("latest quotes (market-data REST)")
-        except Exception:
-            prices = {}
-    missing = [s for s in symbols if s not in prices]
-    if missing:
-        raw = await broker.rest_get("/positions")
-        for item in raw if isinstance(raw, list) else []:
-            symbol = item.get("symbol")
-            if symbol in missing and item.get("current_price"):
-                price = dec(item["current_price"], "current_price")
-                prices[symbol] = (price, price)
-        sources.append("positions' current price")
-    return prices, " and ".join(sources) or "none"
+            quotes = await broker.latest_quotes(symbols)
+        except Exception as exc:
+            out.prices_from = f"none: {broker.name}'s latest quotes: {exc}"
+        else:
+            out.prices_from = f"{broker.name}'s latest quotes"
+            prices = {
+                s: Price(exact(q.bid), exact(q.ask), q.at) for s, q in quotes.items() if q.bid > 0
+            }
+    else:
+        out.prices_from = "nothing held"
+    out.harvests, out.not_harvested = _harvestable(settings, broker, ledger, prices, halted)
 
 
 def _harvestable(
-    settings: Settings, ledger: Ledger, prices: Prices, halted: set[str]
+    settings: Settings, broker: Broker, ledger: Ledger, prices: Prices, halted: set[str]
 ) -> tuple[list[Harvestable], list[tuple[str, str, str]]]:
-    """Decide every taxable position as the daemon would at the latest prices (Alpaca relieves
-    FIFO, the wash guard, halts, the New York trading date)."""
+    """Decide every taxable position as the daemon would at the latest prices (the broker's lot
+    relief, the wash guard, halts, the New York trading date)."""
     now = datetime.now(UTC)
-    relief = broker_relief(settings)
+    relief = broker.capabilities.lot_relief
     decisions = decide_positions(
         ledger,
         decision_policy(settings, relief),
         method=relief.method,
-        prices={s: Price(bid, ask, now) for s, (bid, ask) in prices.items()},
+        prices=prices,
         today=now.astimezone(NEW_YORK).date(),
         halted=halted,
     )
@@ -337,7 +366,7 @@ def _harvestable(
         if c is None:
             continue
         if d.action is Act.HARVEST:
-            bid = prices[symbol][0]
+            bid = prices[symbol].bid
             out.append(
                 Harvestable(
                     account, symbol, c.lot_ids, c.quantity, bid, c.net_loss, c.estimated_tax_saved
@@ -348,7 +377,8 @@ def _harvestable(
     return out, refused
 
 
-def _print(diagnosis: Diagnosis, console: Console) -> None:
+def print_diagnosis(diagnosis: Diagnosis, console: Console) -> None:
+    """Print each check, then what would (and would not) be harvested now."""
     for check in diagnosis.checks:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
         console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
@@ -360,7 +390,7 @@ def _print(diagnosis: Diagnosis, console: Console) -> None:
         console.print(f"Nothing to harvest now (prices: {diagnosis.prices_from}).")
         return
     table = Table(title=f"Would harvest now (prices: {diagnosis.prices_from})")
-    for col in ("account", "symbol", "FIFO lots", "quantity", "bid", "net loss", "est. tax saved"):
+    for col in ("account", "symbol", "lots", "quantity", "bid", "net loss", "est. tax saved"):
         table.add_column(col)
     for h in diagnosis.harvests:
         table.add_row(
@@ -375,11 +405,22 @@ def _print(diagnosis: Diagnosis, console: Console) -> None:
     console.print(table)
 
 
+async def _diagnose_configured(settings: Settings) -> Diagnosis:
+    try:
+        broker = build_broker(settings)
+    except BrokerUnavailableError as exc:
+        fail(str(exc))
+    try:
+        return await diagnose(settings, broker)
+    finally:
+        await broker.close()
+
+
 @app.command("doctor")
 def doctor(config: ConfigOption = None) -> None:
-    """Check the Alpaca setup (credentials, connectivity, account, clock, reconciliation)."""
+    """Check the setup (configuration, journal, broker, reconciliation) and preview harvests."""
     settings = load_settings_or_exit(config)
     configure_logging("WARNING", settings.logging.format, settings.secret_values())
-    diagnosis = asyncio.run(diagnose(settings))
-    _print(diagnosis, Console(width=140))
+    diagnosis = asyncio.run(_diagnose_configured(settings))
+    print_diagnosis(diagnosis, Console(width=140))
     raise typer.Exit(0 if diagnosis.ok else 1)

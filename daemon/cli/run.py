@@ -20,14 +20,9 @@ from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.records import Intent, IntentKind, IntentStatus
 from adapters.storage.repository import Repository
-from daemon.app import (
-    broker_relief,
-    build_daemon,
-    decision_policy,
-    make_ledger,
-    trading_enabled,
-)
+from daemon.app import build_daemon, decision_policy, make_ledger, trading_enabled
 from daemon.broker_wait import use_retry_logging, wait_for_broker
+from daemon.brokers import BrokerUnavailableError, broker_capabilities, build_broker
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.cli.failures import fail
@@ -50,18 +45,12 @@ log = structlog.get_logger("tlh.run")
 
 
 def make_broker(settings: Settings, clock: LiveClock) -> Broker:
-    """Return the broker adapter that `settings.broker` selects."""
-    if settings.broker == "sim":
-        from adapters.sim.broker import SimBroker
-
-        return SimBroker(clock.now)
-    if settings.broker != "alpaca":
-        fail(f"broker {settings.broker!r} is not supported yet")
+    """Return the broker adapter that `settings.broker` selects, on `clock`; exit 2 when this
+    build does not have it."""
     try:
-        from adapters.alpaca.broker import AlpacaBroker
-    except ImportError:
-        fail("broker 'alpaca': the Alpaca adapter is not available in this build")
-    return AlpacaBroker.from_settings(settings)
+        return build_broker(settings, clock.now)
+    except BrokerUnavailableError as exc:
+        fail(str(exc))
 
 
 async def _run(settings: Settings) -> None:
@@ -303,7 +292,7 @@ async def preview(
     finally:
         await db.dispose()
     now = now or datetime.now(UTC)
-    relief = broker_relief(settings)
+    relief = broker_capabilities(settings).lot_relief
     return decide_positions(
         ledger,
         decision_policy(settings, relief),

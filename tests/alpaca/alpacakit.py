@@ -27,6 +27,7 @@ from fake_alpaca import FakeAlpaca
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.storage.records import Intent, IntentKind, JournalRecord
 from daemon.app import Daemon, build_daemon
+from daemon.brokers import broker_options
 from daemon.engine import HarvestEngine
 from daemon.events import Event
 from daemon.settings import Settings
@@ -170,7 +171,9 @@ async def start_daemon(
     """Build and start the daemon on `url` over the adapter pointed at `fake`, as `tlh run`
     does (with the production quote filter)."""
     settings = settings or make_settings(fake)
-    broker = AlpacaBroker.from_settings(settings, **{**FAST, **broker_overrides})
+    broker = AlpacaBroker.from_settings(
+        settings.alpaca, broker_options(settings), **{**FAST, **broker_overrides}
+    )
     daemon = await build_daemon(
         settings,
         broker,
@@ -208,7 +211,10 @@ def make_broker(
     fake: FakeAlpaca, settings: Settings | None = None, **overrides: Any
 ) -> AlpacaBroker:
     """Return the adapter, from settings pointed at `fake`, with short health thresholds."""
-    return AlpacaBroker.from_settings(settings or make_settings(fake), **{**FAST, **overrides})
+    settings = settings or make_settings(fake)
+    return AlpacaBroker.from_settings(
+        settings.alpaca, broker_options(settings), **{**FAST, **overrides}
+    )
 
 
 class Sink:

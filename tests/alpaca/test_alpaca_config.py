@@ -8,6 +8,7 @@ import pytest
 
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.config import AlpacaConfig, AlpacaConfigError
+from daemon.brokers import broker_options
 from daemon.cli.run import make_broker
 from daemon.clock import LiveClock
 from daemon.settings import ConfigError, Settings, load_settings
@@ -19,6 +20,11 @@ LOCAL = {
     "TLH_ALPACA__TRADING_WS_URL": "ws://127.0.0.1:8123/stream",
     "TLH_ALPACA__DATA_WS_URL": "ws://127.0.0.1:8123/v2/iex",
 }
+
+
+def config_of(settings: Settings) -> AlpacaConfig:
+    """Return the adapter's configuration from the daemon's settings, as the daemon builds it."""
+    return AlpacaConfig.from_settings(settings.alpaca, broker_options(settings))
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -52,7 +58,7 @@ def test_environment_selects_alpaca_with_endpoint_overrides() -> None:
 
 def test_credentials_never_appear_in_the_configs_repr() -> None:
     """Issue §1: credentials are never logged (the config's repr leaves them out)."""
-    config = AlpacaConfig.from_settings(load_settings(None, env=env()))
+    config = config_of(load_settings(None, env=env()))
 
     assert KEY not in repr(config)
     assert SECRET not in repr(config)
@@ -67,7 +73,7 @@ def test_credentials_come_from_a_secrets_directory(tmp_path: Path) -> None:
         None, env={"TLH_BROKER": "alpaca", "TLH_MODE": "paper", "TLH_SECRETS_DIR": str(tmp_path)}
     )
 
-    config = AlpacaConfig.from_settings(settings)
+    config = config_of(settings)
     assert (config.api_key, config.secret_key) == (KEY, SECRET)
 
 
@@ -75,7 +81,7 @@ def test_paper_false_without_live_trading_still_uses_the_paper_endpoints() -> No
     """Issue §1: paper unless TLH_ALPACA__PAPER=false AND live trading is enabled."""
     settings = load_settings(None, env=env(TLH_MODE="dry_run", TLH_ALPACA__PAPER="false"))
 
-    config = AlpacaConfig.from_settings(settings)
+    config = config_of(settings)
 
     assert config.paper
     assert config.rest_url == "https://paper-api.alpaca.markets"
@@ -89,7 +95,7 @@ def test_live_mode_with_live_trading_enabled_uses_the_live_endpoints() -> None:
         None, env=env(TLH_MODE="live", TLH_LIVE_TRADING_ENABLED="true", TLH_ALPACA__PAPER="false")
     )
 
-    config = AlpacaConfig.from_settings(settings)
+    config = config_of(settings)
 
     assert not config.paper
     assert config.rest_url == "https://api.alpaca.markets"
@@ -99,7 +105,7 @@ def test_live_mode_with_live_trading_enabled_uses_the_live_endpoints() -> None:
 def test_missing_credentials_are_a_configuration_error() -> None:
     """Issue §1: without both keys there is no adapter (and the message names the variables)."""
     with pytest.raises(AlpacaConfigError, match="TLH_ALPACA__API_KEY"):
-        AlpacaConfig.from_settings(Settings(broker="sim"))
+        config_of(Settings(broker="sim"))
 
 
 @pytest.mark.parametrize(
@@ -116,7 +122,7 @@ def test_the_market_data_rest_url_defaults_from_the_trading_url(
     """Issue #13 A.3: the split calendar is read from market-data REST (``[alpaca] data_url``):
     Alpaca's data host by default, the overridden base URL when that points at a fake or a
     proxy (no request leaves for Alpaca unasked), else `data_url` itself."""
-    config = AlpacaConfig.from_settings(load_settings(None, env=env(**extra)))
+    config = config_of(load_settings(None, env=env(**extra)))
 
     assert config.data_url == url
 

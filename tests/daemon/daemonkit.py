@@ -258,10 +258,8 @@ async def open_rig(
     """Build a daemon on `url` and start it (startup = recovery) unless `start` is False."""
     settings = settings or make_settings()
     clock = clock or SimulatedClock(T0)
-    broker = broker or SpyBroker(clock.now, costs)
-    daemon = await build_daemon(
-        settings, broker, clock.now, database_url=url, fractional=fractional
-    )
+    broker = broker or SpyBroker(clock.now, costs, fractional=fractional)
+    daemon = await build_daemon(settings, broker, clock.now, database_url=url)
     if isinstance(broker, SpyBroker):
         broker.repo = daemon.repo
     rig = Rig(daemon=daemon, broker=broker, clock=clock, settings=settings, url=url)

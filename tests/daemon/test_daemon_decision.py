@@ -13,6 +13,7 @@ Household: VTI in a taxable account; substitutes VTI -> SCHB -> ITOT (daemonkit)
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -70,7 +71,9 @@ async def test_at_a_fifo_broker_a_newer_lot_blocks_the_older_alone_or_with_it(
     as its replacement, and a sale of both relieves the old lot first, while the new one is
     still held (convention 3): the ledger washes either, so neither is harvested."""
     rig = await rigs.open(start=False)
-    rig.broker.lot_relief = LotRelief(specific_lots=False, method=LotMethod.FIFO)
+    rig.broker.capabilities = replace(
+        rig.broker.capabilities, lot_relief=LotRelief(specific_lots=False, method=LotMethod.FIFO)
+    )
     await rig.engine.start()
     await rig.hold("VTI", "40", "200")
     recent = await rig.hold("VTI", "5", "190", day=rig.today() - timedelta(days=5))

@@ -1,0 +1,98 @@
+"""`[ib]` against the rest of the configuration: the checks daemon.settings keeps for it.
+
+`broker = "ib"` is refused in this version (`UNAVAILABLE_BROKERS`), so these tests lift the
+refusal for their own duration, as merging the adapter will.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import daemon.settings
+from daemon.settings import ConfigError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _ib_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(daemon.settings, "UNAVAILABLE_BROKERS", frozenset())
+
+
+def _error(env: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, env)
+    return str(info.value)
+
+
+def test_ib_is_still_refused_in_this_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Developers' guide: a feature not built in this version is refused, naming the key."""
+    monkeypatch.undo()
+
+    message = _error({"TLH_BROKER": "ib", "TLH_IB__ACCOUNT": "DU1234567"})
+
+    assert 'broker: "ib" is not available in this version' in message
+
+
+def test_the_ib_broker_needs_an_account() -> None:
+    """Issue #9 §2: `[ib] account` names the account to trade; without it, the error names
+    the key and how to set it."""
+    message = _error({"TLH_BROKER": "ib", "TLH_MODE": "paper"})
+
+    assert message == (
+        'configuration: ib.account: is required when broker is "ib" (the IB account code, '
+        "e.g. DU1234567; set TLH_IB__ACCOUNT)"
+    )
+
+
+@pytest.mark.parametrize("data_type", ["delayed", "frozen", "delayed_frozen"])
+def test_live_mode_needs_live_market_data(data_type: str) -> None:
+    """Issue #9 §2 and `adapters/ib/settings.py`: delayed data is refused for trading in mode
+    live; the error names the key and the value."""
+    message = _error(
+        {
+            "TLH_BROKER": "ib",
+            "TLH_MODE": "live",
+            "TLH_LIVE_TRADING_ENABLED": "true",
+            "TLH_IB__ACCOUNT": "U1234567",
+            "TLH_IB__MARKET_DATA_TYPE": data_type,
+        }
+    )
+
+    assert f'ib.market_data_type: must be "live" in mode "live" (got "{data_type}")' in message
+
+
+@pytest.mark.parametrize("mode", ["dry_run", "paper"])
+def test_delayed_market_data_is_accepted_without_real_orders(mode: str) -> None:
+    """`adapters/ib/settings.py`: delayed data works without a subscription, and is refused
+    only for trading in mode live."""
+    s = load_settings(
+        None,
+        {
+            "TLH_BROKER": "ib",
+            "TLH_MODE": mode,
+            "TLH_IB__ACCOUNT": "DU1234567",
+            "TLH_IB__MARKET_DATA_TYPE": "delayed",
+        },
+    )
+
+    assert (s.broker, s.ib.account, s.ib.market_data_type) == ("ib", "DU1234567", "delayed")
+
+
+def test_a_live_ib_configuration_loads() -> None:
+    """The live configuration with an account and live data is valid."""
+    s = load_settings(
+        None,
+        {
+            "TLH_BROKER": "ib",
+            "TLH_MODE": "live",
+            "TLH_LIVE_TRADING_ENABLED": "true",
+            "TLH_IB__ACCOUNT": "U1234567",
+            "TLH_IB__PORT": "4001",
+        },
+    )
+
+    assert (s.mode, s.ib.account, s.ib.port, s.ib.market_data_type) == (
+        "live",
+        "U1234567",
+        4001,
+        "live",
+    )
