@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 from fake_tws import FakeTWS, FillPolicy
-from ibkit import ACCOUNT, Events
+from ibkit import ACCOUNT, Events, make_broker
 
 from adapters.base import OrderRequest
 from adapters.ib.broker import IBBroker
@@ -321,3 +321,16 @@ async def test_without_a_complete_sync_the_look_up_asks_tws(
     assert again.status is OrderStatus.FILLED
     assert len(tws.requests_named("placeOrder")) == 1
     assert tws.requests_named("reqCompletedOrders")
+
+
+async def test_positions_of_another_managed_account_are_left_out() -> None:
+    """A login managing two accounts: only `[ib] account`'s positions are reported."""
+    async with FakeTWS(symbols=("VTI",), accounts=(ACCOUNT, "DU7654321")) as tws:
+        broker = make_broker(tws)
+        try:
+            await broker.connect(Events())
+            tws.set_position("VTI", 12, "210.5")
+            tws.set_position("VTI", 5, "200", account="DU7654321")
+            assert await broker.positions() == {(ACCOUNT, "VTI"): Decimal(12)}
+        finally:
+            await broker.close()
