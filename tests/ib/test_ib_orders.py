@@ -334,3 +334,20 @@ async def test_positions_of_another_managed_account_are_left_out() -> None:
             assert await broker.positions() == {(ACCOUNT, "VTI"): Decimal(12)}
         finally:
             await broker.close()
+
+
+async def test_an_intent_known_only_by_its_executions_is_found(
+    tws: FakeTWS, connected: tuple[IBBroker, Events]
+) -> None:
+    """An execution tagged with the intent but no order record (e.g. placed from another
+    login's session): found, partially filled by what executed, so it is never sent again
+    and the order manager recovers its fills."""
+    broker, _ = connected
+    tws.set_time(T0)
+    tws.add_execution(
+        "VTI", "SELL", 4, "100.5", moment=T0 - timedelta(minutes=1), order_ref="tlh-orphan"
+    )
+    found = await broker.get_order("tlh-orphan")
+    assert found is not None
+    assert (found.status, found.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, Decimal(4))
+    assert found.average_price == Decimal("100.5")
