@@ -24,8 +24,9 @@ Figures:
    (its placeOrder handler starts). Both processes read `time.monotonic_ns()`
    (CLOCK_MONOTONIC, one clock for the whole machine). Target p99 <= 5 ms. The split: fake
    write -> ib_async's socket read; the read -> ib_async's `pendingTickersEvent` (decoding
-   every message of the read); -> the order manager sending the order (adapter tick path,
-   engine, quote filter, ledger and guard checks, intent committed); -> the adapter calling
+   every message of the read); -> the engine judging the quote (adapter tick path, the
+   engine's queue); -> the order manager sending the order (quote filter, ledger and guard
+   checks, intent committed); -> the adapter calling
    placeOrder (its look-up before placing); -> the fake decoding it.
 
 ib_async's own 45 requests/s throttle is lifted while the 500 contracts are qualified and
@@ -438,6 +439,7 @@ async def main(args: argparse.Namespace) -> None:
     from adapters.storage.records import JournalEntry, JournalKind
     from daemon.app import build_daemon
     from daemon.brokers import broker_options
+    from daemon.events import Quote
     from daemon.logging import configure_logging
     from daemon.settings import Settings
     from ledger.model import Action
@@ -569,13 +571,35 @@ async def main(args: argparse.Namespace) -> None:
         judged: dict[str, int] = {}  # below-trigger quotes the engine judged, per symbol
         plain_on_quote = engine.on_quote
 
+        judged_at: dict[str, int] = {}  # when the engine judged the quote it harvested on
+
         def traced_on_quote(quote: Any) -> bool:
             if quote.bid < trigger and quote.symbol not in send_at:
                 judged[quote.symbol] = judged.get(quote.symbol, 0) + 1
-            crosses: bool = plain_on_quote(quote)
-            return crosses
+                now = time.monotonic_ns()
+                crosses: bool = plain_on_quote(quote)
+                if crosses:
+                    judged_at.setdefault(quote.symbol, now)
+                return crosses
+            passed: bool = plain_on_quote(quote)
+            return passed
+
+        # Order updates and fills, which the engine handles one at a time with the quotes.
+        handling: dict[str, list[tuple[float, float]]] = {}
+        plain_handle = engine.handle
+
+        async def traced_handle(event: Any) -> None:
+            if isinstance(event, Quote):
+                await plain_handle(event)
+                return
+            wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
+            await plain_handle(event)
+            handling.setdefault(type(event).__name__, []).append(
+                ((time.perf_counter_ns() - wall) / 1e6, (time.thread_time_ns() - cpu) / 1e6)
+            )
 
         engine.on_quote = traced_on_quote
+        engine.handle = traced_handle
         client._tcpDataArrived = traced_arrived
         pending.disconnect(handler)
         pending.connect(traced_tickers)
@@ -623,7 +647,8 @@ async def main(args: argparse.Namespace) -> None:
             stages = [
                 ("fake write -> ib_async's socket read", cross, read_at),
                 ("read -> pendingTickersEvent (ib_async decoding the read)", read_at, emitted_at),
-                ("-> order sent (adapter, engine, filter, checks, intent)", emitted_at, send_at),
+                ("-> the engine judges it (adapter, engine's queue)", emitted_at, judged_at),
+                ("-> order sent (ledger and guard checks, intent committed)", judged_at, send_at),
                 ("-> placeOrder called (adapter look-up)", send_at, wire_at),
                 ("-> decoded at the fake (ib_async encoding, TCP, the fake)", wire_at, placed),
             ]
@@ -634,6 +659,14 @@ async def main(args: argparse.Namespace) -> None:
                         f"    {name}: p50 {statistics.median(ms):.3f} ms, "
                         f"p99 {percentile(ms, 0.99):.3f} ms, max {max(ms):.3f} ms"
                     )
+            for kind, times in sorted(handling.items()):
+                walls, cpus = [w for w, _ in times], [c for _, c in times]
+                print(
+                    f"    meanwhile the engine handled {len(times)} {kind} events (one at a "
+                    f"time, as quotes): wall p50 {statistics.median(walls):.2f} ms, p99 "
+                    f"{percentile(walls, 0.99):.2f} ms; its thread's CPU p50 "
+                    f"{statistics.median(cpus):.2f} ms, p99 {percentile(cpus, 0.99):.2f} ms"
+                )
         print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
         stop.set()
         await runner
