@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from e2ekit import Child, percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -207,30 +209,6 @@ async def _paced(
 # -- the daemon, in this process ---------------------------------------------------------------
 
 
-class Child:
-    """The fake's process and its command pipe."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        self.proc, self.stdin, self.stdout = proc, proc.stdin, proc.stdout
-
-    async def ask(self, **cmd: Any) -> dict[str, Any]:
-        """Send one command and return the fake's reply."""
-        self.stdin.write((json.dumps(cmd) + "\n").encode())
-        await self.stdin.drain()
-        line = await self.stdout.readline()
-        if not line:
-            raise RuntimeError("the fake's process ended")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
-
-    async def close(self) -> None:
-        """End the fake's command loop, and so its process."""
-        self.stdin.close()
-        await self.proc.wait()
-
-
 class Timer:
     """Accumulate the time spent inside a wrapped callable."""
 
@@ -265,12 +243,6 @@ class Timer:
         return timed
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Return the `q` quantile (0..1) of `values`, nearest rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
 async def wait_for(predicate: Callable[[], bool], within: float) -> None:
     """Poll `predicate` every 5 ms until it holds or `within` seconds passed."""
     deadline = time.perf_counter() + within
@@ -288,16 +260,8 @@ async def main(args: argparse.Namespace) -> None:
     from daemon.logging import configure_logging
     from daemon.settings import Settings
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--serve",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        limit=2**24,
-    )
-    child = Child(proc)
-    hello = json.loads(await child.stdout.readline())
+    child = await Child.start(__file__)
+    hello = await child.hello()
     host = f"127.0.0.1:{hello['port']}"
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     await child.ask(cmd="setup", symbols=symbols)
