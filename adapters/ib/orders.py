@@ -1,0 +1,304 @@
+"""Place, find and cancel IB orders by intent id (``orderRef``), and report their progress.
+
+Idempotency: TWS does not refuse a second order with the same ``orderRef``, so before placing
+one the adapter looks the intent id up among the open orders (of every client id), the
+completed orders and today's executions, and returns the order it finds instead of placing
+another: a retry, or a restart after a crash between placing and recording, never sends a
+second order for an intent. Those three lists are requested by every (re)connect
+(`adapters.ib.connection`), and ib_async's events keep them current while the connection
+lasts, including the orders this client places; so the look-up before placing reads them in
+memory. Asking TWS again would put three requests (of TWS's 50 messages a second) and the
+decoding of every completed order of the day (about half a millisecond each in ib_async)
+between a crossing quote and its order. When the connect's synchronisation did not complete,
+the look-up asks TWS. `get_order`, which the order manager uses to resume and to poll orders
+in flight, always asks TWS.
+
+Progress: every order status ib_async reports (``orderStatusEvent``) for an order tagged with
+an ``orderRef`` becomes an `OrderUpdate`. ib_async shows an order rejected with error 201 as
+Cancelled; the error code in the trade's log makes it a reject, with IB's message as reason.
+Both end the intent. While an order has executions waiting for their commission report
+(`adapters.ib.fills`), its updates wait too, so the order manager sees the fill first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import structlog
+from ib_async import IB, ExecutionFilter, Trade
+from ib_async import Fill as IbFill
+
+from adapters.base import BrokerError, EventSink, OrderRequest, OrderSnapshot
+from adapters.ib.config import IBConfig
+from adapters.ib.connection import Connection
+from adapters.ib.fills import CommissionJoin
+from adapters.ib.market_data import MarketData
+from adapters.ib.parsing import (
+    MalformedMessage,
+    OrderView,
+    build_order,
+    parse_fill,
+    view_of,
+    view_of_fills,
+)
+from daemon.events import Fill, OrderUpdate
+
+log = structlog.get_logger("tlh.ib.orders")
+
+
+class OrderTracker:
+    """The adapter's orders: placing, looking up by intent id, cancelling, and their events."""
+
+    def __init__(
+        self,
+        ib: IB,
+        config: IBConfig,
+        connection: Connection,
+        market_data: MarketData,
+        *,
+        now: Callable[[], datetime],
+        on_malformed: Callable[[str, object, Exception], None],
+    ) -> None:
+        self.ib = ib
+        self.config = config
+        self.placed = 0
+        self._connection = connection
+        self._market_data = market_data
+        self._now = now
+        self._on_malformed = on_malformed
+        self._sink: EventSink | None = None
+        self._lookup_lock = asyncio.Lock()
+        self._submit_lock = asyncio.Lock()
+        self._deferred: dict[int, OrderUpdate] = {}  # permId -> latest update held back
+        self.join = CommissionJoin(config.commission_wait, self._emit_fill, order_idle=self._idle)
+        ib.orderStatusEvent += self._on_status
+        ib.execDetailsEvent += self.join.on_execution
+        ib.commissionReportEvent += self.join.on_commission
+
+    def attach(self, sink: EventSink) -> None:
+        """Deliver order updates and fills to `sink` from now on."""
+        self._sink = sink
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _on_status(self, trade: Trade) -> None:
+        if not trade.order.orderRef or self._sink is None:
+            return
+        try:
+            view = view_of(trade)
+        except MalformedMessage as exc:
+            self._on_malformed("orderStatus", trade.orderStatus, exc)
+            return
+        update = OrderUpdate(
+            client_order_id=view.client_order_id,
+            status=view.status,
+            at=self._now(),
+            filled_quantity=view.filled_quantity,
+            average_price=view.average_price,
+            broker_order_id=view.broker_order_id or None,
+            reason=view.reason,
+        )
+        if view.status.terminal or view.reason:
+            log.info(
+                "ib_order_update",
+                client_order_id=view.client_order_id,
+                status=view.status.value,
+                ib_status=trade.orderStatus.status,
+                reason=view.reason,
+            )
+        perm_id = trade.order.permId
+        if perm_id and self.join.busy(perm_id):
+            self._deferred[perm_id] = update
+            return
+        self._sink(update)
+
+    def _emit_fill(self, fill: IbFill, commission: Decimal | None) -> None:
+        if self._sink is None or fill.execution.acctNumber not in ("", self.config.account):
+            return  # another account of the same login: not this ledger's
+        try:
+            event = parse_fill(fill, self.config.account, commission)
+        except MalformedMessage as exc:
+            self._on_malformed("execDetails", fill.execution, exc)
+            return
+        self._sink(event)
+
+    def _idle(self, perm_id: int) -> None:
+        update = self._deferred.pop(perm_id, None)
+        if update is not None and self._sink is not None:
+            self._sink(update)
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def executions(self) -> list[IbFill]:
+        """Return today's executions of the account (``reqExecutions``), ib_async's merged copy
+        of each (the one its commission report updates)."""
+        wanted = ExecutionFilter(acctCode=self.config.account)
+        raw = await self._connection.request(
+            "executions", lambda: self.ib.reqExecutionsAsync(wanted)
+        )
+        known = self.ib.wrapper.fills
+        out = []
+        for fill in raw:
+            if fill.execution.acctNumber not in ("", self.config.account):
+                continue
+            out.append(known.get(fill.execution.execId, fill))
+        return out
+
+    def _parsed(self, fills: Sequence[IbFill]) -> list[Fill]:
+        out = []
+        for fill in fills:
+            try:
+                out.append(parse_fill(fill, self.config.account, None))
+            except MalformedMessage as exc:
+                self._on_malformed("execDetails", fill.execution, exc)
+        return out
+
+    async def _open_trades(self) -> list[Trade]:
+        return list(await self._connection.request("open orders", self.ib.reqAllOpenOrdersAsync))
+
+    async def find(self, client_order_id: str) -> OrderView | None:
+        """Return the order tagged `client_order_id`, from IB's open and completed orders and
+        today's executions (asked now), or None when IB has none."""
+        self._connection.require_up("order lookup")
+        async with self._lookup_lock:
+            open_trades, completed, fills = await asyncio.gather(
+                self._open_trades(),
+                self._connection.request(
+                    "completed orders", lambda: self.ib.reqCompletedOrdersAsync(False)
+                ),
+                self.executions(),
+            )
+        return self._view(client_order_id, (open_trades, completed, self.ib.trades()), fills)
+
+    def known(self, client_order_id: str) -> OrderView | None:
+        """Return the order tagged `client_order_id` among those ib_async holds (synchronised
+        at connect, kept current by its events), or None."""
+        return self._view(client_order_id, (self.ib.trades(),), self.ib.fills())
+
+    def _view(
+        self, client_order_id: str, sources: Sequence[Sequence[Trade]], fills: Sequence[IbFill]
+    ) -> OrderView | None:
+        """Return the order tagged `client_order_id` from the first of `sources` (most
+        authoritative first) that has one, preferring a working order to the latest done one,
+        with its executions from `fills`; from the executions alone when no source has it."""
+        ours = self._parsed([f for f in fills if f.execution.orderRef == client_order_id])
+        for source in sources:
+            tagged = [t for t in source if t.order.orderRef == client_order_id]
+            working = [t for t in tagged if not t.isDone()]
+            for trade in (*working[:1], *tagged[-1:]):
+                try:
+                    return view_of(trade, ours)
+                except MalformedMessage as exc:
+                    self._on_malformed("order", trade.order, exc)
+        if ours:
+            return view_of_fills(ours)
+        return None
+
+    async def place(self, request: OrderRequest) -> OrderSnapshot:
+        """Place `request`'s order unless IB has one for its intent already (see module)."""
+        if not self._connection.can_trade:
+            raise BrokerError(
+                "not connected to IB (TWS/Gateway down or its link to IB lost): "
+                "no order leaves while disconnected",
+                transient=True,
+            )
+        async with self._submit_lock:
+            cid = request.client_order_id
+            if self._connection.orders_synced:
+                known = self.known(cid)
+            else:
+                known = await self.find(cid)
+            if known is not None:
+                log.info(
+                    "ib_order_exists",
+                    client_order_id=request.client_order_id,
+                    status=known.status.value,
+                    broker_order_id=known.broker_order_id,
+                )
+                return known.snapshot()
+            try:
+                contract = await self._market_data.contract(request.symbol)
+                order = build_order(request, self.config.account)
+            except (LookupError, ValueError) as exc:
+                raise BrokerError(str(exc)) from None
+            except TimeoutError:
+                what = f"contract of {request.symbol}: no answer"
+                raise BrokerError(what, transient=True) from None
+            if not self._connection.can_trade:
+                raise BrokerError("connection lost before the order left", transient=True)
+            try:
+                trade = self.ib.placeOrder(contract, order)
+            except ConnectionError:  # dropped since the check: the order did not leave
+                raise BrokerError("connection lost before the order left", transient=True) from None
+            self.placed += 1
+        log.info(
+            "ib_order_placed",
+            client_order_id=request.client_order_id,
+            order_id=trade.order.orderId,
+            symbol=request.symbol,
+            action=order.action,
+            quantity=order.totalQuantity,
+            limit_price=str(request.limit_price),
+        )
+        return view_of(trade).snapshot()
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Ask IB to cancel the working order tagged `client_order_id`; leave others alone."""
+        self._connection.require_up("cancel")
+
+        def working(trades: Sequence[Trade]) -> Trade | None:
+            for trade in trades:
+                if trade.order.orderRef == client_order_id and not trade.isDone():
+                    return trade
+            return None
+
+        trade = working(self.ib.trades()) or working(await self._open_trades())
+        if trade is None:
+            log.info("ib_cancel_nothing_working", client_order_id=client_order_id)
+            return
+        try:
+            self.ib.cancelOrder(trade.order)
+        except ConnectionError:
+            raise BrokerError("cancel: connection lost", transient=True) from None
+        log.info("ib_cancel_requested", client_order_id=client_order_id)
+
+    async def open_orders(self) -> list[OrderSnapshot]:
+        """Return every working order of the account (asked now)."""
+        trades = await self._open_trades()
+        seen: set[int] = set()
+        out = []
+        for trade in (*trades, *self.ib.openTrades()):
+            if id(trade) in seen or trade.isDone():
+                continue
+            seen.add(id(trade))
+            if trade.order.account not in ("", self.config.account):
+                continue
+            try:
+                out.append(view_of(trade).snapshot())
+            except MalformedMessage as exc:
+                self._on_malformed("order", trade.order, exc)
+        return out
+
+    async def fills_since(self, since: datetime | None) -> list[Fill]:
+        """Return today's executions after `since`, oldest first, with their commissions."""
+        raw = await self.executions()
+        out = []
+        for fill in raw:
+            commission = await self.join.commission_for(fill, self.ib.wrapper.fills.get)
+            try:
+                parsed = parse_fill(fill, self.config.account, commission)
+            except MalformedMessage as exc:
+                self._on_malformed("execDetails", fill.execution, exc)
+                continue
+            if since is None or parsed.at > since:
+                out.append(parsed)
+        out.sort(key=lambda f: f.at)
+        return out
+
+    def close(self) -> None:
+        """Stop emitting (pending commission waits are dropped)."""
+        self._sink = None
+        self.join.close()
