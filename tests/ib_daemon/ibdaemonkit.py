@@ -229,7 +229,11 @@ class Daemons:
         self.started: list[Running] = []
 
     async def start(self, settings: Settings | None = None) -> Running:
-        """Start a daemon (see `start_daemon`)."""
+        """Start a daemon (see `start_daemon`) once the fake has seen the previous one's
+        connection go (TWS refuses a client id still in use with error 326)."""
+        settings = settings or make_settings(self.tws)
+        client_id = settings.ib.client_id
+        await self.tws.wait_until(lambda: client_id not in self.tws.connected_clients())
         running = await start_daemon(self.tws, self.url, settings)
         self.started.append(running)
         return running
