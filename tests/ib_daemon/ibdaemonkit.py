@@ -50,7 +50,7 @@ LONG_AGO = datetime(2023, 1, 3, 15, 0, tzinfo=UTC)
 """When the starting lots were bought: long-term, far outside any wash-sale window."""
 TLH = Path(sys.executable).with_name("tlh")
 ORDER_REF = 26
-"""The field of a ``placeOrder`` message that carries ``orderRef`` (ib_async `Client.placeOrder`)."""
+"""The field of a ``placeOrder`` message carrying ``orderRef`` (ib_async `Client.placeOrder`)."""
 
 
 def ib_section(tws: FakeTWS, **fields: Any) -> dict[str, Any]:

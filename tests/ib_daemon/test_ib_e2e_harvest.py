@@ -40,7 +40,8 @@ async def test_a_crossing_quote_sells_the_lot_and_buys_the_replacement_each_jour
         "LMT",
         "DAY",
     )
-    assert sell.lmt_price is not None and sell.lmt_price <= Decimal("180.00")  # marketable
+    assert sell.lmt_price is not None
+    assert sell.lmt_price <= Decimal("180.00")  # marketable: at or below the bid
     assert (buy.symbol, buy.action, buy.status) == ("SCHB", "BUY", "Filled")
     assert sell.order_ref.startswith("tlh-hs-")
     assert buy.order_ref.startswith("tlh-rb-")
