@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
@@ -40,6 +40,7 @@ from adapters.ib.parsing import (
     MalformedMessage,
     OrderView,
     build_order,
+    execution_time,
     parse_fill,
     view_of,
     view_of_fills,
@@ -132,10 +133,16 @@ class OrderTracker:
 
     # -- requests --------------------------------------------------------------------------
 
-    async def executions(self) -> list[IbFill]:
-        """Return today's executions of the account (``reqExecutions``), ib_async's merged copy
-        of each (the one its commission report updates)."""
+    async def executions(self, since: datetime | None = None) -> list[IbFill]:
+        """Return today's executions of the account (``reqExecutions``) from `since` on,
+        ib_async's merged copy of each (the one its commission report updates).
+
+        The filter's time is UTC in TWS's dash form (``yyyymmdd-hh:mm:ss``), whole seconds
+        rounded down, so it keeps every execution after `since`.
+        """
         wanted = ExecutionFilter(acctCode=self.config.account)
+        if since is not None:
+            wanted.time = since.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
         raw = await self._connection.request(
             "executions", lambda: self.ib.reqExecutionsAsync(wanted)
         )
@@ -284,17 +291,21 @@ class OrderTracker:
 
     async def fills_since(self, since: datetime | None) -> list[Fill]:
         """Return today's executions after `since`, oldest first, with their commissions."""
-        raw = await self.executions()
+        raw = [
+            f
+            for f in await self.executions(since)
+            if since is None or execution_time(f.execution.time) > since
+        ]
+        merged = self.ib.wrapper.fills.get
+        commissions = await asyncio.gather(*(self.join.commission_for(f, merged) for f in raw))
         out = []
-        for fill in raw:
-            commission = await self.join.commission_for(fill, self.ib.wrapper.fills.get)
+        for fill, commission in zip(raw, commissions, strict=True):
             try:
                 parsed = parse_fill(fill, self.config.account, commission)
             except MalformedMessage as exc:
                 self._on_malformed("execDetails", fill.execution, exc)
                 continue
-            if since is None or parsed.at > since:
-                out.append(parsed)
+            out.append(parsed)
         out.sort(key=lambda f: f.at)
         return out
 

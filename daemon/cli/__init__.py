@@ -36,6 +36,7 @@ COMMAND_MODULES = {
     "demo": "demo",
     "doctor": "doctor",
     "halts": "halts",
+    "import": "imports",
     "run": "run",
     "lots": "run",
     "status": "run",
@@ -54,7 +55,7 @@ def _register(argv: Sequence[str] | None = None) -> None:
     if command in COMMAND_MODULES:
         importlib.import_module(f"daemon.cli.{COMMAND_MODULES[command]}")
         return
-    from daemon.cli import backtest, config, db, demo, doctor, halts, run, tax  # noqa: F401
+    from daemon.cli import backtest, config, db, demo, doctor, halts, imports, run, tax  # noqa: F401
 
 
 def main() -> None:

@@ -17,8 +17,6 @@ from adapters.ib.broker import IBBroker
 
 SYMBOLS = ("VTI", "SCHB", "ITOT", "VOO", "BRK B")
 
-pytestmark = pytest.mark.timeout(30)
-
 
 @pytest.fixture
 async def tws() -> AsyncIterator[FakeTWS]:

@@ -23,6 +23,7 @@ from adapters.ib.broker import IBBroker
 from adapters.ib.settings import IBSettings
 from adapters.storage.records import JournalEntry, JournalKind
 from daemon.app import Daemon, build_daemon
+from daemon.brokers import build_broker
 from daemon.engine import HarvestEngine
 from daemon.events import Event, Fill, OrderUpdate, Quote
 from daemon.settings import Settings
@@ -119,15 +120,17 @@ LONG_AGO = datetime(2023, 1, 3, 15, 0, tzinfo=UTC)
 """When the starting lots were bought: long-term, far outside any wash-sale window."""
 
 
-def daemon_settings(**overrides: Any) -> Settings:
-    """Return paper-mode daemon settings: VTI -> SCHB -> ITOT substitutes, the IB account.
+def daemon_settings(tws: FakeTWS, **overrides: Any) -> Settings:
+    """Return paper-mode daemon settings on the IB broker pointed at `tws`: VTI -> SCHB ->
+    ITOT substitutes, the IB account taxable, reconnect attempts at most a second apart.
 
-    ``broker`` stays "sim" here only because ``broker = "ib"`` is refused by
-    `daemon.settings` until the adapter is merged; the tests hand `build_daemon` the IB
-    adapter themselves, so the setting is not read.
+    ``broker = "ib"`` is refused by `daemon.settings` until the adapter is merged: callers
+    lift `UNAVAILABLE_BROKERS` for the test's duration, as the merge will.
     """
     base: dict[str, Any] = {
         "mode": "paper",
+        "broker": "ib",
+        "ib": ib_settings(tws, reconnect_max_seconds=1.0).model_dump(),
         "substitutes": [{"symbols": ["VTI", "SCHB", "ITOT"]}],
         "accounts": {ACCOUNT: "taxable"},
         # Each test quote is meant as it is: no confirming quotes (tests/quote_filter has those).
@@ -159,17 +162,16 @@ class Running:
             await self.daemon.close()
 
 
-async def start_daemon(
-    tws: FakeTWS, url: str, holdings: dict[str, tuple[str, str]], **broker_overrides: Any
-) -> Running:
-    """Build and start the daemon on `url` over the IB adapter pointed at `tws`, as `tlh run`
-    does, after journaling `holdings` ({symbol: (quantity, price)}) as lots bought long ago
-    (older trades reach the journal by import: ``reqExecutions`` covers today only) and giving
-    the fake account the same positions."""
-    broker = make_broker(tws, **broker_overrides)
-    daemon = await build_daemon(
-        daemon_settings(), broker, lambda: datetime.now(UTC), database_url=url, fractional=False
-    )
+async def start_daemon(tws: FakeTWS, url: str, holdings: dict[str, tuple[str, str]]) -> Running:
+    """Build and start the daemon on `url` as `tlh run` does: the broker from the factory
+    (`daemon.brokers.build_broker`), then `build_daemon`, `engine.start()` and `engine.run`;
+    before the start, `holdings` ({symbol: (quantity, price)}) are journaled as lots bought
+    long ago (older trades reach the journal by import: ``reqExecutions`` covers today only)
+    and the fake account is given the same positions."""
+    settings = daemon_settings(tws)
+    broker = build_broker(settings)
+    assert isinstance(broker, IBBroker)
+    daemon = await build_daemon(settings, broker, lambda: datetime.now(UTC), database_url=url)
     entries = []
     for symbol, (quantity, price) in holdings.items():
         tws.set_position(symbol, quantity, price)

@@ -1,7 +1,8 @@
 """The real daemon harvests through the real IB adapter and ib_async, against the fake TWS.
 
 Issue #9: the adapter plugs into exactly the core the Alpaca adapter uses (`build_daemon`,
-the reconciliation, the order manager): a crossing quote harvests and buys the replacement,
+the reconciliation, the order manager), built by the daemon's broker factory from ``broker =
+"ib"`` and ``[ib]``: a crossing quote harvests and buys the replacement,
 each fill journaled once with its commission, and a fill that happened while disconnected is
 journaled exactly once after reconnecting.
 """
@@ -16,11 +17,18 @@ import pytest
 from fake_tws import FakeTWS, FillPolicy
 from ibkit import ACCOUNT, Running, start_daemon, until
 
+import daemon.settings
 from adapters.storage.records import JournalRecord
 
 pytestmark = pytest.mark.timeout(60)
 
 Start = Callable[..., Coroutine[Any, Any, Running]]
+
+
+@pytest.fixture(autouse=True)
+def _ib_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lift the refusal of ``broker = "ib"`` (daemon.settings) for the test, as merging will."""
+    monkeypatch.setattr(daemon.settings, "UNAVAILABLE_BROKERS", frozenset())
 
 
 @pytest.fixture

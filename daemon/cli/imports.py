@@ -1,0 +1,322 @@
+"""`tlh import`: add past transactions of an account to the journal, once, all or nothing.
+
+Sources: ``--trades FILE.csv`` (the `tlh tax report` format), ``--ib-flex FILE.xml`` (an
+Interactive Brokers Flex statement) and ``--ib-flex-fetch`` (the same, downloaded through the
+Flex Web Service with ``[ib] flex_token`` and ``flex_query_id``). ``--ofx`` and ``--plaid``
+(issue #11) are refused in this version.
+
+The import owns the journal while it runs: it takes the journal lock as the daemon does, so
+it exits 2 naming the process while `tlh run` holds the journal (stop the daemon, import,
+start it again: the daemon rebuilds its ledger from the journal on start). ``--dry-run``
+only reads, so it runs beside the daemon, and writes nothing. Every new entry is checked
+against the ledger (the journal replayed with them) before anything is written; the entries
+are appended in one transaction (`adapters.importers.journal_import`).
+
+For a Flex statement ``--account`` defaults to the statement's accountId; given and
+different, it is an error naming both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from adapters.importers import InputError
+from adapters.importers.journal_import import (
+    ImportPlan,
+    ImportRow,
+    JournalChangedError,
+    describe,
+    plan_import,
+    write_import,
+)
+from adapters.importers.trades_source import trade_rows
+from adapters.storage.engine import create_engine
+from adapters.storage.journal_lock import lock_journal
+from adapters.storage.migrate import current_revision, upgrade_database
+from adapters.storage.records import LOT_METHODS, Account
+from adapters.storage.repository import Repository
+from daemon.app import make_ledger
+from daemon.cli import app
+from daemon.cli.config import ConfigOption, load_settings_or_exit
+from daemon.cli.failures import fail
+from daemon.logging import configure_logging
+from daemon.settings import Settings
+from ledger.model import AccountType
+
+
+class ImportType(StrEnum):
+    """Account types `--type` accepts (issue #11's contract)."""
+
+    TAXABLE = "taxable"
+    IRA = "ira"
+    ROTH_IRA = "roth_ira"
+    K401 = "401k"
+    HSA = "hsa"
+
+
+_UNAVAILABLE = {
+    "--ofx": "OFX/QFX statements",
+    "--plaid": "Plaid investment accounts",
+}
+
+
+@app.command("import")
+def import_command(
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account",
+            help="Account the transactions belong to (for --ib-flex: default the "
+            "statement's accountId).",
+            show_default=False,
+        ),
+    ] = None,
+    account_type: Annotated[
+        ImportType | None,
+        typer.Option(
+            "--type",
+            case_sensitive=False,
+            help="The account's tax treatment (default: \\[accounts] in tlh.toml, else taxable).",
+            show_default=False,
+        ),
+    ] = None,
+    trades: Annotated[
+        Path | None,
+        typer.Option("--trades", help="TRADES.csv (the tlh tax report format).", dir_okay=False),
+    ] = None,
+    ib_flex: Annotated[
+        Path | None,
+        typer.Option("--ib-flex", help="Interactive Brokers Flex statement (XML).", dir_okay=False),
+    ] = None,
+    ib_flex_fetch: Annotated[
+        bool,
+        typer.Option(
+            "--ib-flex-fetch",
+            help="Download the Flex statement (\\[ib] flex_token, flex_query_id, flex_url).",
+        ),
+    ] = False,
+    ofx: Annotated[
+        Path | None,
+        typer.Option("--ofx", help="OFX/QFX statement (not available in this version)."),
+    ] = None,
+    plaid: Annotated[
+        bool,
+        typer.Option("--plaid", help="Plaid (not available in this version)."),
+    ] = False,
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be added; write nothing.")
+    ] = False,
+) -> None:
+    """Import past transactions of an account into the journal (idempotent, all or nothing)."""
+    given = [
+        name
+        for name, value in (
+            ("--trades", trades),
+            ("--ib-flex", ib_flex),
+            ("--ib-flex-fetch", ib_flex_fetch or None),
+            ("--ofx", ofx),
+            ("--plaid", plaid or None),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        fail(
+            "give exactly one source: --trades FILE.csv, --ib-flex FILE.xml or --ib-flex-fetch"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    source = given[0]
+    if source in _UNAVAILABLE:
+        fail(f"{source}: {_UNAVAILABLE[source]} are not available in this version")
+    if source == "--trades" and not account:
+        fail("--account is required with --trades")
+    settings = load_settings_or_exit(config)
+    configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        if source == "--trades":
+            assert trades is not None
+            assert account is not None
+            name, rows, skipped = account, trade_rows(trades, account), Counter[str]()
+        else:
+            name, rows, skipped = _flex_rows(settings, ib_flex, account)
+    except InputError as exc:
+        fail(str(exc), bare=True)
+    kind = _account_type(settings, name, account_type)
+    try:
+        plan = asyncio.run(_import(settings, name, kind, account_type, rows, skipped, dry_run))
+    except InputError as exc:
+        fail(str(exc), bare=True)
+    except JournalChangedError as exc:
+        fail(f"nothing imported: {exc}")
+    _report(plan, name, dry_run)
+    if account_type is not None and name not in settings.accounts:
+        typer.echo(
+            f'note: declare `{name} = "{kind.value}"` under [accounts] in tlh.toml, so that the '
+            "daemon treats the account as such",
+            err=True,
+        )
+
+
+def _flex_rows(
+    settings: Settings, path: Path | None, account: str | None
+) -> tuple[str, list[ImportRow], Counter[str]]:
+    """Return the account and rows of a Flex statement, read from `path` or downloaded."""
+    from adapters.ib.flex import read_flex, read_flex_file
+
+    if path is not None:
+        statement = read_flex_file(path, account)
+        label = str(path)
+    else:
+        data = _download(settings)
+        label = "the downloaded Flex statement"
+        statement = read_flex(data, label, account)
+    found = statement.account_id
+    if account and found and account != found:
+        fail(f"--account {account!r} differs from the account of {label}: {found!r}")
+    name = account or found
+    if not name:
+        fail(f"{label} holds no statement, so no account: give --account")
+    return name, statement.rows, statement.skipped
+
+
+def _download(settings: Settings) -> bytes:
+    from adapters.ib.flex_service import FlexServiceError, fetch_statement
+
+    ib = settings.ib
+    if ib.flex_token is None or ib.flex_query_id is None:
+        missing = "flex_token" if ib.flex_token is None else "flex_query_id"
+        fail(
+            f"--ib-flex-fetch needs [ib] {missing} (the token from TLH_IB__FLEX_TOKEN or a "
+            "secret file of that name)"
+        )
+    try:
+        return asyncio.run(
+            fetch_statement(
+                ib.flex_service_url(), ib.flex_token.get_secret_value(), ib.flex_query_id
+            )
+        )
+    except FlexServiceError as exc:
+        fail(str(exc))
+
+
+def _account_type(settings: Settings, account: str, given: ImportType | None) -> AccountType:
+    """Return the account's type: `given`, which must agree with [accounts], else [accounts]."""
+    declared = settings.accounts.get(account)
+    if given is None:
+        return declared or AccountType.TAXABLE
+    kind = AccountType(given.value)
+    if declared is not None and declared is not kind:
+        fail(
+            f"--type {given.value} differs from [accounts] {account} = {declared.value!r} in "
+            "the configuration"
+        )
+    return kind
+
+
+async def _import(
+    settings: Settings,
+    account: str,
+    kind: AccountType,
+    given: ImportType | None,
+    rows: list[ImportRow],
+    skipped: Counter[str],
+    dry_run: bool,
+) -> ImportPlan:
+    """Plan the import against the journal and, unless `dry_run`, write it."""
+    url = settings.database.url
+    configured = settings.model_copy(update={"accounts": {**settings.accounts, account: kind}})
+    if dry_run:
+        return await _plan_only(url, configured, rows, skipped)
+    lock = await lock_journal(url)
+    db = create_engine(url)
+    try:
+        await upgrade_database(db)
+        repo = Repository(db)
+        plan = await _plan(repo, configured, rows, skipped)
+        stored = None
+        if given is not None:
+            method = settings.harvest.lot_method.value
+            broker = "import"
+            stored = Account(account, kind, broker, method if method in LOT_METHODS else "fifo")
+        if plan.entries or stored is not None:
+            await write_import(repo, plan, stored)
+        return plan
+    finally:
+        await db.dispose()
+        await lock.release()
+
+
+async def _plan_only(
+    url: str, settings: Settings, rows: list[ImportRow], skipped: Counter[str]
+) -> ImportPlan:
+    """Plan without writing anything: no lock, no migration, no database file created."""
+    if await asyncio.to_thread(_no_database_file, url):
+        return plan_import([], make_ledger(settings), rows, skipped=skipped)
+    db = create_engine(url)
+    try:
+        if await current_revision(db) is None:
+            return plan_import([], make_ledger(settings), rows, skipped=skipped)
+        return await _plan(Repository(db), settings, rows, skipped)
+    finally:
+        await db.dispose()
+
+
+def _no_database_file(url: str) -> bool:
+    """Return whether `url` names a SQLite file that does not exist (yet)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return False
+    return not database.startswith("file:") and not Path(database).exists()
+
+
+async def _plan(
+    repo: Repository, settings: Settings, rows: list[ImportRow], skipped: Counter[str]
+) -> ImportPlan:
+    records = await repo.load_journal()
+    refs = {r.order_ref for r in rows if r.order_ref}
+    own = frozenset([ref for ref in refs if await repo.get_intent(ref) is not None])
+    return plan_import(records, make_ledger(settings), rows, own_orders=own, skipped=skipped)
+
+
+COLUMNS = ("date", "action", "symbol", "quantity", "price", "fees", "lot", "source id")
+_RIGHT = frozenset({"quantity", "price", "fees"})
+
+
+def _report(plan: ImportPlan, account: str, dry_run: bool) -> None:
+    if plan.entries:
+        title = "Would add (dry run)" if dry_run else "Added"
+        typer.echo(f"{title}: account {account}")
+        typer.echo(_table([describe(entry) for entry in plan.entries]))
+    verb = "would import" if dry_run else "imported"
+    parts = [f"{verb} {len(plan.entries)} journal entries into account {account}"]
+    if plan.known:
+        parts.append(f"{plan.known} transaction(s) already in the journal")
+    if plan.own_orders:
+        parts.append(f"{plan.own_orders} fills of tlh's own orders (the daemon journals them)")
+    typer.echo("; ".join(parts))
+    for reason, count in sorted(plan.skipped.items()):
+        typer.echo(f"skipped {count} {reason}")
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    """Return `rows` under the column names, aligned in plain text (a history of thousands
+    of rows prints in a blink, whole, whatever the terminal's width)."""
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            cell.rjust(w) if name in _RIGHT else cell.ljust(w)
+            for name, cell, w in zip(COLUMNS, cells, widths, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(COLUMNS), line(tuple("-" * w for w in widths)), *map(line, rows)])
