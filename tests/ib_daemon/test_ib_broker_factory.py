@@ -11,7 +11,8 @@ import pytest
 
 from adapters.ib.broker import IBBroker
 from adapters.ib.config import HOURS
-from daemon.brokers import broker_capabilities, build_broker
+from daemon.app import trading_enabled
+from daemon.brokers import broker_capabilities, broker_options, build_broker
 from daemon.settings import Settings, load_settings
 from ledger.conventions import LotMethod
 
@@ -51,7 +52,8 @@ def test_ib_is_built_from_its_section_and_the_daemons_options(
     mode: str, variables: dict[str, str], readonly: bool, orders_allowed: bool, live: bool
 ) -> None:
     """README "From paper to live": a dry run connects read-only and places nothing; paper
-    trades; `[ib] readonly` wins over the mode; live needs live_trading_enabled."""
+    trades; `[ib] readonly` wins over the mode (the daemon then denies its orders, as in a
+    dry run, rather than have the adapter refuse them); live needs live_trading_enabled."""
     broker = build_broker(ib(mode, **variables))
 
     assert isinstance(broker, IBBroker)
@@ -63,6 +65,8 @@ def test_ib_is_built_from_its_section_and_the_daemons_options(
         live,
     )
     assert not broker.ib.isConnected()
+    assert trading_enabled(settings := ib(mode, **variables), broker) is orders_allowed
+    assert broker_options(settings).orders_allowed is orders_allowed
 
 
 def test_the_stale_quote_limit_and_timings_reach_the_adapter() -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from fake_tws import FakeTWS, FillPolicy
-from ibdaemonkit import Daemons, crossing_quotes, placed, seed_journal, until
+from ibdaemonkit import Daemons, crossing_quotes, make_settings, placed, seed_journal, until
 
 from adapters.storage.records import IntentKind, IntentStatus
 
@@ -99,3 +99,46 @@ async def test_partial_fills_are_journaled_once_each_and_sum_to_the_sale(
     assert running.position("VTI") == 0
     assert placed(tws)[ref] == 1
     assert running.engine.halted == set()
+
+
+async def test_read_only_ib_places_nothing_and_the_daemon_denies_the_harvest(
+    tws: FakeTWS, daemons: Daemons
+) -> None:
+    """`[ib] readonly = true` (adapters/ib/settings.py) in mode paper: the adapter connects
+    read-only, and the daemon, knowing orders may not leave, stores the harvest DENIED instead
+    of sending it; IB receives no order."""
+    await seed_journal(daemons.url, tws, {"VTI": "40"})
+    running = await daemons.start(make_settings(tws, ib={"readonly": True}))
+    assert running.broker.config.readonly
+    await crossing_quotes(tws)
+
+    await until(lambda: bool(running.daemon.orders.denials), what="the harvest decided")
+    (sale,) = await running.intents(IntentKind.HARVEST_SELL)
+    assert sale.status is IntentStatus.DENIED
+    assert "trading is not enabled" in sale.reason
+    assert tws.requests_named("placeOrder") == []
+    assert running.position("VTI") == 40
+
+
+async def test_a_gateway_whose_api_is_read_only_rejects_the_sale_and_nothing_follows(
+    tws: FakeTWS, daemons: Daemons
+) -> None:
+    """TWS/Gateway's "Read-Only API" setting refuses every order with error 321 (IB API
+    message codes): the sale's intent ends REJECTED with IB's message, nothing is journaled,
+    no replacement is bought, and the daemon keeps running."""
+    await seed_journal(daemons.url, tws, {"VTI": "40"})
+    tws.set_read_only_api(True)
+    running = await daemons.start()
+    await crossing_quotes(tws)
+
+    await until(
+        lambda: not running.daemon.orders.open_intents and bool(tws.requests_named("placeOrder")),
+        what="the sale refused",
+    )
+    (sale,) = await running.intents(IntentKind.HARVEST_SELL)
+    assert sale.status is IntentStatus.REJECTED
+    assert "IB error 321" in sale.reason
+    assert await running.intents(IntentKind.REPLACEMENT_BUY) == []
+    assert len(tws.requests_named("placeOrder")) == 1
+    assert running.position("VTI") == 40
+    assert running.alive()

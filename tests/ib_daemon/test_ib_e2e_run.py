@@ -199,3 +199,18 @@ async def test_tlh_doctor_on_ib_fails_clearly_when_the_gateway_is_down(
     assert "FAIL ib account" in output
     assert "ok   ib lot method" in output
     assert "Traceback" not in output
+
+
+async def test_tlh_doctor_on_read_only_ib_says_no_order_leaves(
+    tws: FakeTWS, tmp_path: Path
+) -> None:
+    """Issue #9 §4 (permissions): with ``[ib] readonly = true`` the daemon's orders are
+    disabled and the IB check says so; the connection is read-only, and the check passes."""
+    env = tlh_env(tws, tmp_path, TLH_IB__READONLY="true")
+
+    code, output = await tlh(env, tmp_path, "doctor")
+
+    assert code == 0, output
+    assert "ok   configuration: mode paper, broker ib, orders disabled" in output
+    assert "ok   ib orders: read-only: no order leaves" in output
+    assert tws.requests_named("reqAllOpenOrders") == []  # read-only: no order sync
