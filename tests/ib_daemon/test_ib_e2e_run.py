@@ -29,6 +29,8 @@ from adapters.storage.repository import Repository
 
 pytestmark = pytest.mark.timeout(90)
 
+FLEX_TOKEN = "381726354918273645102938"
+
 
 async def _journal(tmp_path: Path) -> list[JournalRecord]:
     db = create_engine(sqlite_url(tmp_path))
@@ -53,7 +55,8 @@ async def test_tlh_run_on_ib_connects_reconciles_and_trades_in_paper(
     stops on SIGTERM with exit status 0."""
     url = sqlite_url(tmp_path)
     await seed_journal(url, tws, {"VTI": "40"})
-    run = await TlhRun.start(tlh_env(tws, tmp_path), tmp_path)
+    env = tlh_env(tws, tmp_path, TLH_IB__FLEX_TOKEN=FLEX_TOKEN, TLH_LOGGING__LEVEL="DEBUG")
+    run = await TlhRun.start(env, tmp_path)
     try:
         await run.wait_for_event("scheduler_started")
         await crossing_quotes(tws)
@@ -86,6 +89,31 @@ async def test_tlh_run_on_ib_connects_reconciles_and_trades_in_paper(
         ("SCHB", "BUY"),
     ]
     assert [r.fees for r in fills] == [e.commission for e in tws.executions]
+    assert FLEX_TOKEN not in run.output
+
+
+async def test_tlh_run_waits_for_a_gateway_that_is_down_at_start(
+    tws: FakeTWS, tmp_path: Path
+) -> None:
+    """A home server boots before IB Gateway (daemon/broker_wait.py): `tlh run` retries the
+    connection, one warning line per attempt, and starts once the Gateway listens."""
+    await seed_journal(sqlite_url(tmp_path), tws, {"VTI": "40"})
+    await tws.go_down()
+    run = await TlhRun.start(tlh_env(tws, tmp_path), tmp_path)
+    try:
+        retry = await run.wait_for_event("retrying")
+        assert run.logged("engine_started") == []
+        await tws.come_up()
+        await run.wait_for_event("scheduler_started")
+        await tws.wait_for_subscription("SCHB")
+        status = await run.terminate()
+    finally:
+        await run.kill()
+
+    assert status == 0, run.output
+    assert retry["what"] == "broker_connection"
+    assert f"cannot connect to TWS/IB Gateway at 127.0.0.1:{tws.port}" in retry["error"]
+    assert "Traceback" not in run.output
 
 
 async def test_tlh_run_killed_after_place_order_resumes_without_a_second_sale(
