@@ -18,6 +18,7 @@ from ibdaemonkit import (
     Daemons,
     Running,
     crossing_quotes,
+    make_settings,
     placed,
     seed_journal,
     until,
@@ -131,4 +132,30 @@ async def test_a_crash_after_the_sale_fills_before_the_replacement_is_placed_buy
     await _replacement_filled(tws, second)
 
     assert tws.orders[1].order_ref == crash.requests[0].client_order_id
+    await _assert_harvested_once(tws, second)
+
+
+async def test_a_daemon_restarted_under_another_client_id_still_follows_the_order(
+    tws: FakeTWS, daemons: Daemons
+) -> None:
+    """TWS sends an order's live messages only to the client id that placed it (TWS API,
+    "Executions and Commissions"). Restarted under another ``[ib] client_id`` while the sale
+    still works, the daemon finds it among all clients' open orders, sends no second sale,
+    and learns of its fill by looking the order up while it is in flight (``[orders]
+    poll_seconds``)."""
+    await seed_journal(daemons.url, tws, {"VTI": "40"})
+    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
+    first = await daemons.start()
+    await crossing_quotes(tws)
+    await tws.wait_until(lambda: len(tws.orders) == 1)
+    await first.kill()
+    ref = tws.orders[0].order_ref
+
+    settings = make_settings(tws, ib={"client_id": 18}, orders={"poll_seconds": 0.2})
+    second = await daemons.start(settings)
+    assert [i.intent_id for i in second.daemon.orders.open_intents] == [ref]
+    await tws.fill(ref, price="179.65")
+    await _replacement_filled(tws, second)
+
+    assert tws.orders[1].client_id == 18
     await _assert_harvested_once(tws, second)
