@@ -26,6 +26,7 @@ from ibdaemonkit import (
 )
 
 from adapters.storage.records import IntentKind, IntentStatus, JournalRecord
+from daemon.events import Quote
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -200,7 +201,7 @@ async def test_bad_messages_are_logged_counted_and_dropped_and_the_daemon_trades
     vti = next(r.fields[2] for r in tws.requests_named("reqMktData") if r.fields[4] == "VTI")
     seed = tws.add_execution("VTI", "SELL", 40, "150", moment=datetime.now(UTC), order_ref="x")
     tws.state.executions.remove(seed)  # only its garbled report goes out
-    garbled = dataclasses.replace(seed, shares="forty")  # type: ignore[arg-type]
+    garbled = dataclasses.replace(seed, shares="forty")
 
     with structlog.testing.capture_logs() as logs:
         await tws.send_fields(1, 6, vti, 1, "cheap", 100, 0)
@@ -224,3 +225,34 @@ async def test_bad_messages_are_logged_counted_and_dropped_and_the_daemon_trades
     assert broker.connection.stats.drops == 0
     assert running.engine.halted == set()
     assert running.alive()
+
+
+async def test_a_crossing_quote_while_disconnected_decides_nothing_until_reconnected(
+    tws: FakeTWS, daemons: Daemons
+) -> None:
+    """Issue #9 §2 ("never trades while disconnected"): a crossing quote handled after the
+    connection dropped (it was queued before) sells nothing: with TWS away no quote is fresh
+    (`MarketDataHealth`), so no replacement can be priced and the harvest is skipped. The
+    skip waits for the replacement's next quote, which must reach the engine past the
+    adapter's quote gate (`adapters.base.QuoteGating`) although nothing of SCHB is held: after
+    the reconnect that quote comes, and the next crossing quote harvests, once."""
+    await seed_journal(daemons.url, tws, {"VTI": "40"})
+    running = await daemons.start()
+    await tws.wait_for_subscription("SCHB")
+    await tws.publish_quote("SCHB", 50.0, 50.04)
+    await until(lambda: running.engine.quote_of("SCHB") is not None, what="the SCHB quote")
+
+    with structlog.testing.capture_logs() as logs:
+        await tws.go_down()
+        await until(lambda: not running.broker.connection.up, what="the drop noticed")
+        running.engine.queue.put(Quote("VTI", 180.0, 180.04, datetime.now(UTC)))
+        await until(lambda: any(e["event"] == "skip" for e in logs), what="the decision")
+    [skip] = [e for e in logs if e["event"] == "skip"]
+    assert "SCHB: no fresh quote" in skip["reason"]
+    assert running.daemon.orders.open_intents == []
+    assert await running.intents(IntentKind.HARVEST_SELL) == []
+    await tws.come_up()
+    await _harvest_completes(tws, running)
+
+    assert set(placed(tws).values()) == {1}
+    assert [r.quantity for r in _sales(await running.trades("VTI"))] == [40]
