@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import daemon.cli
+import daemon.cli.config  # registers `tlh config`
+import daemon.settings
 from daemon.settings import ConfigError, load_settings
 
 FLEX_TOKEN = "381726354918273645102938"
@@ -24,6 +26,18 @@ def test_ib_is_an_available_broker() -> None:
     s = load_settings(None, {"TLH_BROKER": "ib", "TLH_IB__ACCOUNT": "DU1234567"})
 
     assert (s.broker, s.ib.account, s.ib.port) == ("ib", "DU1234567", 4002)
+
+
+def test_a_broker_left_out_of_a_build_is_refused_naming_the_available_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Developers' guide: a feature not built in this version is refused, naming the key; the
+    message lists the brokers this version has (`UNAVAILABLE_BROKERS` is empty today)."""
+    monkeypatch.setattr(daemon.settings, "UNAVAILABLE_BROKERS", frozenset({"alpaca"}))
+
+    message = _error({"TLH_BROKER": "alpaca"})
+
+    assert 'broker: "alpaca" is not available in this version (available: sim, ib)' in message
 
 
 def test_the_ib_broker_needs_an_account() -> None:
