@@ -8,10 +8,10 @@ second order for an intent. Those three lists are requested by every (re)connect
 (`adapters.ib.connection`), and ib_async's events keep them current while the connection
 lasts, including the orders this client places; so the look-up before placing reads them in
 memory. Asking TWS again would put three requests (of TWS's 50 messages a second) and the
-decoding of every completed order of the day (about half a millisecond each in ib_async)
-between a crossing quote and its order. When the connect's synchronisation did not complete,
-the look-up asks TWS. `get_order`, which the order manager uses to resume and to poll orders
-in flight, always asks TWS.
+decoding of every completed order and execution of the day between a crossing quote and its
+order (22 ms for 21 completed orders against the fake TWS). When the connect's
+synchronisation did not complete, the look-up asks TWS. `get_order`, which the order manager
+uses to resume and to poll orders in flight, always asks TWS.
 
 Progress: every order status ib_async reports (``orderStatusEvent``) for an order tagged with
 an ``orderRef`` becomes an `OrderUpdate`. ib_async shows an order rejected with error 201 as
