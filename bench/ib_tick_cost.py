@@ -5,9 +5,10 @@ per symbol over `--symbols` subscribed symbols to the real `IBBroker`, through t
 ib_async. Two clocks run in this process: the time ib_async spends in its socket-data handler
 (`Client._onSocketHasData`: framing, decoding, `Ticker` updates, `pendingTickersEvent`), and,
 inside it, the time of the adapter's handler of `pendingTickersEvent` (the gate, and for
-quotes that pass it the `Quote` and the sink). Printed: microseconds per quote for each, and
-their ratio, with the gate below every bid (quotes held back: the common case) and open
-(every quote emitted).
+quotes that pass it the `Quote` and the sink: the daemon's inbox, `daemon.bus.EventQueue`,
+which conflates quotes per symbol; nothing consumes it here). Printed: microseconds per quote
+for each, and their ratio, with the gate below every bid (quotes held back: the common case)
+and open (every quote emitted).
 
 Run: .venv/bin/python bench/ib_tick_cost.py [--symbols 500] [--rounds 40]
 """
@@ -29,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "ib")]
 
 from fake_tws import FakeTWS, QuoteTick  # noqa: E402
-from ibkit import Events, make_broker  # noqa: E402
+from ibkit import make_broker  # noqa: E402
+
+from daemon.bus import EventQueue  # noqa: E402
 
 
 class Clock:
@@ -50,8 +53,7 @@ async def measure(symbols: int, rounds: int) -> None:
     names = [f"S{i:03d}" for i in range(symbols)]
     async with FakeTWS(symbols=names) as tws:
         broker = make_broker(tws)
-        events = Events()
-        await broker.connect(events)
+        await broker.connect(EventQueue().put)
         await broker.subscribe(set(names))
         await tws.wait_until(lambda: len(tws.subscribed_symbols()) == symbols, within=60)
         ib = broker.ib

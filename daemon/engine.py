@@ -48,10 +48,17 @@ from daemon.journal_replay import RejectedEntry, replay
 from daemon.orders import HarvestPlan, OrderManager, Repository, follow_up_id
 from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
-from ledger.model import Action, Parcel, Split, Trade
+from ledger.model import Action, Split, Trade
 from strategies.decision import Action as Act
-from strategies.decision import Policy, Position, Price, decide_harvest, relief_order
-from strategies.harvest import HarvestParams, symbol_trigger
+from strategies.decision import (
+    Policy,
+    Position,
+    Price,
+    decide_harvest,
+    relief_order,
+    relief_trigger,
+)
+from strategies.harvest import HarvestParams
 from strategies.split_check import GAP, split_like
 from strategies.swap_back import decide_swap_back
 from strategies.wash_guard import WashGuard
@@ -428,6 +435,7 @@ class HarvestEngine:
             replacement=decision.replacement,
             net_loss=candidate.net_loss,
             estimated_tax_saved=candidate.estimated_tax_saved,
+            parcels=candidate.parcels,
         )
         intent = await self.orders.harvest(plan, q)
         if intent.status.terminal and not intent.filled_quantity:
@@ -462,7 +470,13 @@ class HarvestEngine:
         return Position(
             account=account,
             symbol=symbol,
-            parcels=self._relief_order(account, symbol),
+            parcels=relief_order(
+                self.ledger.parcels(account, symbol),
+                self.relief.specific_lots,
+                self.relief.method,
+                bid=q.bid_decimal,
+                today=today,
+            ),
             quote=price_of(q),
             today=today,
             tax_advantaged=self.ledger.account_type(account).tax_advantaged,
@@ -554,7 +568,7 @@ class HarvestEngine:
     def _swap_back_plan(self, buy: Intent, today: date) -> tuple[HarvestPlan | None, str]:
         original = str(buy.payload["replaces"])
         lots = set(buy.payload.get("lots", []))
-        position = self._relief_order(buy.account, buy.symbol)
+        position = list(self.ledger.parcels(buy.account, buy.symbol))
         parcels = [p for p in position if p.lot_id in lots]
         quote = self.quote_of(buy.symbol)
         if quote is None or not parcels or self.orders.busy(buy.account, buy.symbol):
@@ -584,12 +598,8 @@ class HarvestEngine:
             replacement=original,
             net_loss=-decision.short_term_gain,
             estimated_tax_saved=Decimal(0),
+            parcels=tuple(parcels),
         ), ""
-
-    def _relief_order(self, account: str, symbol: str) -> list[Parcel]:
-        return relief_order(
-            self.ledger.parcels(account, symbol), self.relief.specific_lots, self.relief.method
-        )
 
     def _skip(self, account: str, symbol: str, today: date, reason: str) -> None:
         self._skip_memo[(account, symbol)] = today
@@ -752,11 +762,13 @@ class HarvestEngine:
             for account in self._accounts_by_symbol.get(symbol, ()):
                 if self.ledger.account_type(account).tax_advantaged:
                     continue
-                parcels = self._relief_order(account, symbol)
+                parcels = list(self.ledger.parcels(account, symbol))
                 if parcels:
-                    best = max(
-                        best, symbol_trigger(parcels, self.params, self.relief.specific_lots)
+                    relief = self.relief
+                    trigger = relief_trigger(
+                        parcels, self.params, relief.specific_lots, relief.method
                     )
+                    best = max(best, trigger)
         if best == NO_TRIGGER:
             self.triggers.pop(symbol, None)
         else:

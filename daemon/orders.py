@@ -36,7 +36,8 @@ from adapters.storage.records import (
     transition_allowed,
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
-from ledger.model import Action
+from daemon.tax_optimizer import PAYLOAD_KEY, deadline, deadline_text, lots_to_select
+from ledger.model import Action, Parcel
 from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, fresh
 
 log = structlog.get_logger("tlh.orders")
@@ -93,7 +94,11 @@ class RiskLimits:
 
 @dataclass(frozen=True, slots=True)
 class HarvestPlan:
-    """A decided harvest: sell these shares, buy `replacement` (or hold cash when None)."""
+    """A decided harvest: sell these shares, buy `replacement` (or hold cash when None).
+
+    `parcels`: the shares sold, in relief order (for the lots the user selects at a broker
+    that lets them choose after the trade, `daemon.tax_optimizer`).
+    """
 
     account: str
     symbol: str
@@ -103,6 +108,7 @@ class HarvestPlan:
     replacement: str | None
     net_loss: Decimal
     estimated_tax_saved: Decimal
+    parcels: tuple[Parcel, ...] = ()
 
 
 def intent_id(kind: IntentKind, *parts: object) -> str:
@@ -283,6 +289,8 @@ class OrderManager:
         limit = _down(quote.bid_decimal * (1 - self._slippage))
         parts = split_quantity(plan.quantity, quote.bid_decimal, self.risk.max_order_notional)
         first: Intent | None = None
+        # Taken now: the ledger's parcels change as the parts fill.
+        picks = self._lots_to_select(plan, parts)
         for k, quantity in enumerate(parts, 1):
             ident: tuple[object, ...] = (plan.account, plan.symbol, ",".join(plan.lot_ids), today)
             if len(parts) > 1:
@@ -296,12 +304,26 @@ class OrderManager:
                 limit,
                 today,
                 part=f"{k}/{len(parts)}",
+                select=picks[k - 1] if picks else None,
             )
             first = first or saved
             if saved.status is IntentStatus.DENIED:
                 break  # the later parts would be denied too, or split the harvest unevenly
         assert first is not None
         return first
+
+    def _lots_to_select(
+        self, plan: HarvestPlan, parts: list[Decimal]
+    ) -> list[list[dict[str, str]]] | None:
+        """Return, per part of `plan`, the lots the user selects at the broker, or None when
+        the broker takes the lot on the order (`LotRelief.chosen_by_user`)."""
+        if not (self._broker.capabilities.lot_relief.chosen_by_user and plan.parcels):
+            return None
+        picks, sold = [], ZERO
+        for quantity in parts:
+            picks.append(lots_to_select(plan.parcels, quantity, skip=sold))
+            sold += quantity
+        return picks
 
     async def _harvest_part(
         self,
@@ -314,8 +336,10 @@ class OrderManager:
         today: date,
         *,
         part: str,
+        select: list[dict[str, str]] | None = None,
     ) -> Intent:
-        """Persist and submit one sell order (`part` "k/n") of a harvest."""
+        """Persist and submit one sell order (`part` "k/n") of a harvest; `select`: the lots
+        the user picks for it at the broker."""
         counted = part.startswith("1/")
         harvest = kind is IntentKind.HARVEST_SELL
         intent = Intent(
@@ -344,6 +368,9 @@ class OrderManager:
         if quantity != plan.quantity:
             intent.payload["harvest_quantity"] = str(plan.quantity)
             intent.payload["part"] = part
+        if select is not None:
+            intent.payload[PAYLOAD_KEY] = select
+            intent.payload["select_by"] = deadline(today).isoformat()
         # The replacement spends about the sale's proceeds the same day: the limits must hold
         # for both, or the harvest would end in cash when its replacement is denied. So its
         # notional is reserved in the day's count now, and the replacement draws on it.
@@ -371,6 +398,16 @@ class OrderManager:
             return saved
         self._open[iid] = saved
         await self._send(saved)  # new, so nothing to ask the broker first
+        if PAYLOAD_KEY in saved.payload:
+            log.warning(
+                "select_lots_in_tax_optimizer",
+                intent_id=iid,
+                account=plan.account,
+                symbol=plan.symbol,
+                quantity=str(quantity),
+                lots=saved.payload[PAYLOAD_KEY],
+                deadline=deadline_text(today),
+            )
         log.info(
             "harvest_intent",
             intent_id=iid,

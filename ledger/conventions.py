@@ -26,11 +26,24 @@ class HoldingPeriodMethod(StrEnum):
 
 
 class LotMethod(StrEnum):
-    """How a sale without a named lot picks the shares it relieves."""
+    """How a sale without a named lot picks the shares it relieves.
+
+    ``fifo``, ``lifo``; ``hifo``: highest adjusted basis per share first (Interactive Brokers
+    calls it "Highest Cost": the largest loss, else the smallest gain, at any one sale price).
+    The ``max_*`` values are the price-dependent methods of Interactive Brokers' Tax Optimizer,
+    each a precedence of four classes of lots by term and by gain or loss per share at the
+    sale's price (`ledger.relief`; https://www.ibkrguides.com/taxoptimizer/ibto/lotmatchingmethods.htm):
+    ``max_lt_gain`` "Maximize Long Term Gain", ``max_lt_loss`` "Maximize Long Term Loss",
+    ``max_st_gain`` "Maximize Short Term Gain", ``max_st_loss`` "Maximize Short Term Loss".
+    """
 
     FIFO = "fifo"
     LIFO = "lifo"
     HIFO = "hifo"
+    MAX_LT_GAIN = "max_lt_gain"
+    MAX_LT_LOSS = "max_lt_loss"
+    MAX_ST_GAIN = "max_st_gain"
+    MAX_ST_LOSS = "max_st_loss"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +75,18 @@ class WashSaleConventions:
       order they were washed) come before its plain remainder: a sale by FIFO or naming the lot
       relieves them first, and relieved first they are matched (washed) first. They hold the
       earliest holding periods of the lot (tacked). LIFO takes the lot's blocks in reverse;
-      HIFO ranks blocks by adjusted basis per share, the remainder last among equals.
+      HIFO ranks blocks by adjusted basis per share, the remainder last among equals. The
+      Tax Optimizer methods (``max_*``) rank each block by its own term (its tacked holding
+      period) and its gain or loss per share, then by adjusted basis per share, the remainder
+      last among equals (convention 8).
+    - 8: the Tax Optimizer methods (``max_*``, `ledger.relief`) follow IB's four-step
+      precedence; where IB's text is silent tlh chooses: a block's gain or loss per share is
+      the sale's net price (price less fees per share) minus its adjusted basis per share; a
+      block at exactly break-even is neither a gain nor a loss, so it never falls in a
+      "maximize" step and ranks first in the "minimize" step of its term; equal blocks go in
+      acquisition order; blocks are ranked as they stood when the sale was made (basis and
+      holding period before the washes that sale causes), as for HIFO. IB shows lot prices
+      without same-day wash sales; tlh counts the washes of earlier sales of that day.
     """
 
     holding_period: HoldingPeriodMethod = HoldingPeriodMethod.TACK

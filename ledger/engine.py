@@ -5,7 +5,8 @@ its stream and a report rebuilds it from a whole history with the same code.
 
 How a wash sale is found, incrementally:
 
-* A sale relieves lots (specific identification, else the account's FIFO, LIFO or HIFO) and
+* A sale relieves lots (specific identification, else the account's FIFO, LIFO, HIFO or one
+  of the price-dependent methods of IB's Tax Optimizer, `ledger.relief`) and
   yields one *portion* per relieved parcel. A taxable portion sold at a loss looks at once for
   replacement shares acquired in the 30 days before (and up to) the sale that are still held;
   whatever part of the loss stays unmatched waits, as a *pending loss*, for purchases in the 30
@@ -51,6 +52,7 @@ from ledger.model import (
     new_tuple,
 )
 from ledger.money import cents, share
+from ledger.relief import PRICE_RANKED, relief_rank
 
 SHARE_QUANTUM = Decimal("1e-9")
 ONE = Decimal(1)
@@ -217,6 +219,9 @@ class Ledger:
         # Basis the sale being applied has added to parcels by washing its own losses (keyed by
         # id(parcel)), so HIFO keeps ranking them as they stood when the sale was made.
         self._raised_in_sale: dict[int, Decimal] | None = None
+        # Their holding-period start before that sale tacked onto it, for the Tax Optimizer
+        # methods, which rank by term as well (convention 8).
+        self._start_before_sale: dict[int, date] = {}
         self._raised_parcels: list[Parcel] = []
         # HIFO relief: per position, a heap of (-basis per share, lot order, part order, push
         # number, parcel); entries whose parcel has changed since are skipped (`_hifo_key`).
@@ -555,6 +560,8 @@ class Ledger:
                 if rest is not None:
                     group.pending.append((sale, rest))
         self._raised_in_sale = None
+        if self._start_before_sale:
+            self._start_before_sale.clear()
         raised, self._raised_parcels = self._raised_parcels, []
         for p in raised:
             self._hifo_push(p)
@@ -593,17 +600,16 @@ class Ledger:
 
     def _next_parcel(self, t: Trade) -> Parcel:
         """Return the open parcel a sale relieves next (specific lot, else the lot method)."""
-        parcel = (
-            self._lots[t.lot_id].first_open() if t.lot_id else self._by_method(t.account, t.symbol)
-        )
+        parcel = self._lots[t.lot_id].first_open() if t.lot_id else self._by_method(t)
         if parcel is None:
             # Only when rounding to the context's precision (quantities after an inexact split)
             # leaves a sliver unrelieved; `next()` over the parcels raised this, and still does.
             raise StopIteration
         return parcel
 
-    def _by_method(self, account: str, symbol: str) -> Parcel | None:
+    def _by_method(self, t: Trade) -> Parcel | None:
         """Return the open parcel the account's lot method relieves next (None if none)."""
+        account, symbol = t.account, t.symbol
         lots = self._positions.get((account, symbol), ())
         method = self.lot_method(account)
         if method is LotMethod.FIFO:  # first open parcel in acquisition order
@@ -616,10 +622,31 @@ class Ledger:
                 if (p := lot.last_open()) is not None:
                     return p
             return None
+        if method in PRICE_RANKED:
+            return self._ranked_best(t, method, lots)
         # HIFO: highest adjusted basis per share first, as it stood when the sale was made (a
         # loss this sale washes into a parcel it is about to relieve does not re-rank that
         # parcel); ties keep acquisition order.
         return self._hifo_best(account, symbol)
+
+    def _ranked_best(self, t: Trade, method: LotMethod, lots: Iterable[_Lot]) -> Parcel | None:
+        """Return the open parcel of lowest rank under a Tax Optimizer method (`ledger.relief`)
+        in the sale `t`, earliest among equals, ranked as it stood when the sale was made.
+
+        A scan of the position: the rank depends on the sale's price and date, so no order
+        kept between sales serves; a sale relieves few parcels.
+        """
+        rank = relief_rank(method, t.price - t.fees / t.quantity, t.trade_date)
+        starts = self._start_before_sale
+        best: Parcel | None = None
+        best_rank: tuple[int, Decimal] | None = None
+        for lot in lots:
+            for p in lot.open_span():
+                if p.quantity > ZERO:
+                    r = rank(self._hifo_key(p), starts.get(id(p), p.holding_period_start))
+                    if best_rank is None or r < best_rank:  # strictly: the earliest stays
+                        best, best_rank = p, r
+        return best
 
     def _drop_empty_lots(self, account: str, symbol: str) -> None:
         # A lot's quantity is at most zero exactly when no parcel has shares left (none is
@@ -716,6 +743,7 @@ class Ledger:
                 # HIFO ranks it as it stood when the sale was made; re-ranked after the sale.
                 self._raised_in_sale[id(target)] = self._raised_in_sale.get(id(target), ZERO) + loss
                 self._raised_parcels.append(target)
+                self._start_before_sale.setdefault(id(target), target.holding_period_start)
             elif self._is_hifo(target.account):
                 self._hifo_push(target)
             target.holding_period_start = tacked_start(

@@ -26,7 +26,8 @@ from enum import Enum
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from ledger.model import Parcel
-from strategies.harvest import Candidate, HarvestParams, candidates
+from ledger.relief import PRICE_RANKED, relief_rank
+from strategies.harvest import Candidate, HarvestParams, candidates, subset_trigger, symbol_trigger
 from strategies.wash_guard import WashGuard
 
 REPLACEMENT_QUOTE_MAX_AGE = timedelta(days=4)
@@ -92,12 +93,58 @@ class Decision:
     unpriced: tuple[str, ...] = ()  # allowed replacements refused only for want of a quote
 
 
-def relief_order(parcels: Iterable[Parcel], specific_lots: bool, method: LotMethod) -> list[Parcel]:
-    """Return a position's parcels (acquisition order) in the order the broker relieves them."""
+def relief_order(
+    parcels: Iterable[Parcel],
+    specific_lots: bool,
+    method: LotMethod,
+    *,
+    bid: Decimal,
+    today: date,
+) -> list[Parcel]:
+    """Return a position's parcels (acquisition order) in the order the broker relieves them
+    in a sale at `bid` today, as the ledger does (`Ledger` relief by `method`).
+
+    With a fixed method the broker relieves a prefix of this order, so a harvest may only
+    sell such prefixes (`strategies.harvest.share_sets`). IB's Tax Optimizer methods depend
+    on the price and date (`ledger.relief`); the sale's fees are not known yet, so gain or
+    loss is judged at the bid (a block within the fees of break-even may rank otherwise at
+    the fill, where the ledger follows the broker).
+    """
     ordered = list(parcels)
-    if not specific_lots and method is LotMethod.LIFO:
-        ordered.reverse()
+    if specific_lots or method not in PRICE_RANKED:
+        return _fixed_order(ordered, specific_lots, method)
+    rank = relief_rank(method, bid, today)
+    # Stable: equals keep acquisition order (lot, then its blocks), as in the ledger.
+    ordered.sort(key=lambda p: rank(p.adjusted_basis / p.quantity, p.holding_period_start))
     return ordered
+
+
+def _fixed_order(ordered: list[Parcel], specific_lots: bool, method: LotMethod) -> list[Parcel]:
+    """Order `ordered` (acquisition order) by a method that does not depend on the price."""
+    if specific_lots or method is LotMethod.FIFO:
+        return ordered
+    if method is LotMethod.LIFO:
+        ordered.reverse()
+    elif method is LotMethod.HIFO:  # highest adjusted basis per share first, stable
+        ordered.sort(key=lambda p: -(p.adjusted_basis / p.quantity))
+    else:
+        raise ValueError(f"lot method {method.value} depends on the sale price")
+    return ordered
+
+
+def relief_trigger(
+    parcels: Iterable[Parcel], params: HarvestParams, specific_lots: bool, method: LotMethod
+) -> float:
+    """Return the bid at or below which some share set of a position (parcels in acquisition
+    order) may qualify, whatever the broker's relief at that bid (a float upper bound).
+
+    A method ranked by price relieves different prefixes at different bids: the bound then
+    covers every set of parcels (`strategies.harvest.subset_trigger`).
+    """
+    ordered = list(parcels)
+    if not specific_lots and method in PRICE_RANKED:
+        return subset_trigger(ordered, params)
+    return symbol_trigger(_fixed_order(ordered, specific_lots, method), params, specific_lots)
 
 
 def fresh(
@@ -198,7 +245,13 @@ def decide_positions(
         position = Position(
             account=account,
             symbol=symbol,
-            parcels=relief_order(ledger.parcels(account, symbol), policy.specific_lots, method),
+            parcels=relief_order(
+                ledger.parcels(account, symbol),
+                policy.specific_lots,
+                method,
+                bid=price.bid,
+                today=today,
+            ),
             quote=price,
             today=today,
             tax_advantaged=ledger.account_type(account).tax_advantaged,

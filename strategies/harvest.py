@@ -6,8 +6,10 @@ that crosses no trigger costs one comparison. When the bid is at or below it, `e
 recomputes everything in `Decimal` from the ledger and the quote and decides.
 
 A share set is one lot when the broker lets us name lots, otherwise a prefix of the position in
-the broker's own relief order (Alpaca relieves FIFO): the realized P&L of a sale is what the
-broker will report, so that is what must be a loss beyond the threshold.
+the broker's own relief order (Alpaca relieves FIFO; IB its account's Tax Optimizer method, an
+order that may depend on the price: `strategies.decision.relief_order`, and then the trigger
+bounds every set of parcels, `subset_trigger`): the realized P&L of a sale is what the broker
+will report, so that is what must be a loss beyond the threshold.
 
 The rule, for a share set of quantity q and adjusted basis B sold at the bid:
 
@@ -111,6 +113,46 @@ def symbol_trigger(parcels: Sequence[Parcel], params: HarvestParams, specific_lo
         threshold = max(params.min_loss_usd, params.min_loss_pct * basis)
         best = max(best, float((basis + params.fee_per_order - threshold) / qty))
     return best
+
+
+def subset_trigger(parcels: Sequence[Parcel], params: HarvestParams) -> float:
+    """Return a bid at or above which no set of these parcels qualifies (a float upper bound).
+
+    For a broker whose relief order depends on the price. The trigger of a set of quantity Q
+    and basis B, (B + fee - max(min_usd, pct x B)) / Q, never falls as B grows (pct < 1), and
+    no set of quantity Q has more basis than the highest-basis shares taken first, split if
+    need be. So the bound is the largest trigger along that fractional curve, from the
+    smallest parcel's quantity up: on each parcel's stretch it is monotone but for the kink
+    where pct x B reaches min_usd, so the stretch ends and that kink are checked.
+    """
+    blocks = sorted(
+        (
+            (p.adjusted_basis / p.quantity, p.quantity, p.adjusted_basis)
+            for p in parcels
+            if p.quantity > ZERO
+        ),
+        key=lambda block: -block[0],
+    )
+    if not blocks:
+        return float("-inf")
+    fee, floor, pct = params.fee_per_order, params.min_loss_usd, params.min_loss_pct
+    kink = floor / pct if pct > ZERO else None  # the basis where pct x B = min_usd
+
+    def trigger(qty: Decimal, basis: Decimal) -> Decimal:
+        return (basis + fee - max(floor, pct * basis)) / qty
+
+    smallest = min(q for _b, q, _a in blocks)
+    best = trigger(smallest, blocks[0][0] * smallest)
+    qty = basis = ZERO
+    for per_share, q, adjusted in blocks:
+        if kink is not None and basis < kink <= basis + adjusted:
+            at = qty + (kink - basis) / per_share
+            if at >= smallest:
+                best = max(best, trigger(at, kink))
+        qty += q
+        basis += adjusted
+        best = max(best, trigger(qty, basis))
+    return float(best)
 
 
 def evaluate(

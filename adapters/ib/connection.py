@@ -268,10 +268,6 @@ class Connection:
         self.ib.disconnect()
         self.decoder_errors.remove()
 
-    def drop(self) -> None:
-        """Close the socket as a network fault would (the supervisor reconnects)."""
-        self.ib.client.conn.disconnect()  # type: ignore[no-untyped-call]
-
     # -- events ----------------------------------------------------------------------------
 
     def _on_disconnected(self) -> None:

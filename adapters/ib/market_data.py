@@ -71,7 +71,9 @@ class MarketData:
         self._is_live = is_live
         self._sink: EventSink | None = None
         self._tickers: dict[str, Ticker] = {}  # symbol -> its streaming ticker
-        self._symbol_of: dict[Ticker, str] = {}
+        # id(ticker) -> symbol: `id` is a builtin, Ticker.__hash__ a Python call per tick; the
+        # tickers are held in `_tickers` while their ids are here, so no id is reused.
+        self._symbol_of: dict[int, str] = {}
         self._held: dict[str, float] = {}  # symbol -> the last bid the gate held back
         self._held_back_bids: dict[str, float] = {}
         self._lock = asyncio.Lock()
@@ -137,7 +139,7 @@ class MarketData:
                 continue
             ticker = self.ib.reqMktData(contract, "", False, False)
             self._tickers[symbol] = ticker
-            self._symbol_of[ticker] = symbol
+            self._symbol_of[id(ticker)] = symbol
             added.append(symbol)
         if added:
             log.info("ib_subscribed", added=added, symbols=len(self._tickers))
@@ -146,7 +148,7 @@ class MarketData:
         ticker = self._tickers.pop(symbol, None)
         if ticker is None:
             return
-        self._symbol_of.pop(ticker, None)
+        self._symbol_of.pop(id(ticker), None)
         self._held.pop(symbol, None)
         if self.ib.isConnected() and ticker.contract is not None:
             self.ib.cancelMktData(ticker.contract)
@@ -175,7 +177,7 @@ class MarketData:
     def _on_tickers(self, tickers: Collection[Ticker]) -> None:
         symbol_of, gate_of, held, inf = self._symbol_of.get, self.gate.get, self._held, INFINITY
         for ticker in tickers:
-            symbol = symbol_of(ticker)
+            symbol = symbol_of(id(ticker))
             if symbol is None:
                 continue  # a snapshot request's ticker, not a subscription of ours
             bid = ticker.bid

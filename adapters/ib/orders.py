@@ -65,7 +65,6 @@ class OrderTracker:
     ) -> None:
         self.ib = ib
         self.config = config
-        self.placed = 0
         self._connection = connection
         self._market_data = market_data
         self._now = now
@@ -240,7 +239,6 @@ class OrderTracker:
                 trade = self.ib.placeOrder(contract, order)
             except ConnectionError:  # dropped since the check: the order did not leave
                 raise BrokerError("connection lost before the order left", transient=True) from None
-            self.placed += 1
         log.info(
             "ib_order_placed",
             client_order_id=request.client_order_id,

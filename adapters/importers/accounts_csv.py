@@ -4,8 +4,10 @@ Columns (header required, any order, names case-insensitive, extra columns ignor
 
 * ``account`` (empty means ``default``, as in TRADES.csv) and ``type``: one of ``taxable``,
   ``ira``, ``roth_ira``, ``401k``, ``hsa`` (any case). Accounts not listed are taxable.
-* optional ``lot_method``: ``fifo``, ``lifo`` or ``hifo`` — how sales without a lot id pick
-  their shares in this account (overrides ``--lot-method``); empty means the default.
+* optional ``lot_method``: ``fifo``, ``lifo``, ``hifo`` or one of IB's Tax Optimizer methods
+  ``max_lt_gain``, ``max_lt_loss``, ``max_st_gain``, ``max_st_loss`` — how sales without a
+  lot id pick their shares in this account (overrides ``--lot-method``); empty means the
+  default.
 * optional ``form_1099``: ``reported`` (Form 1099-B with basis reported to the IRS; Form 8949
   box A / D), ``unreported`` (basis not reported; B / E) or ``none`` (no 1099-B; C / F);
   empty means ``reported``.

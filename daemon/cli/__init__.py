@@ -38,7 +38,7 @@ COMMAND_MODULES = {
     "halts": "halts",
     "import": "imports",
     "run": "run",
-    "lots": "run",
+    "lots": "lots",
     "status": "run",
     "harvest": "run",
     "tax": "tax",
@@ -55,7 +55,18 @@ def _register(argv: Sequence[str] | None = None) -> None:
     if command in COMMAND_MODULES:
         importlib.import_module(f"daemon.cli.{COMMAND_MODULES[command]}")
         return
-    from daemon.cli import backtest, config, db, demo, doctor, halts, imports, run, tax  # noqa: F401
+    from daemon.cli import (  # noqa: F401
+        backtest,
+        config,
+        db,
+        demo,
+        doctor,
+        halts,
+        imports,
+        lots,
+        run,
+        tax,
+    )
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`tlh run`, `tlh lots`, `tlh status`, `tlh harvest --dry-run`: the daemon and its views."""
+"""`tlh run`, `tlh status`, `tlh harvest --dry-run`: the daemon and its views."""
 
 from __future__ import annotations
 
@@ -118,7 +118,9 @@ def run(config: ConfigOption = None) -> None:
     asyncio.run(_run(settings))
 
 
-async def _load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
+async def load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
+    """Return the ledger rebuilt from the journal (entries it rejects skipped, with a warning)
+    and the repository."""
     db = create_engine(settings.database.url)
     await upgrade_database(db)
     repo = Repository(db)
@@ -132,46 +134,13 @@ async def _load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
     return ledger, repo
 
 
-@app.command("lots")
-def lots(config: ConfigOption = None) -> None:
-    """List the open tax lots, rebuilt from the journal."""
-    settings = load_settings_or_exit(config)
-    ledger, _repo = asyncio.run(_load_ledger(settings))
-    table = Table(title="Open lots")
-    for col in (
-        "account",
-        "symbol",
-        "lot",
-        "quantity",
-        "acquired",
-        "holding from",
-        "cost",
-        "adjusted basis",
-    ):
-        table.add_column(
-            col, justify="right" if col in ("quantity", "cost", "adjusted basis") else "left"
-        )
-    for lot in ledger.open_lots():
-        table.add_row(
-            lot.account,
-            lot.symbol,
-            lot.lot_id,
-            f"{lot.quantity}",
-            lot.acquired.isoformat(),
-            lot.holding_period_start.isoformat(),
-            f"{lot.cost_basis:,.2f}",
-            f"{lot.adjusted_basis:,.2f}",
-        )
-    Console().print(table)
-
-
 @app.command("status")
 def status(config: ConfigOption = None) -> None:
     """Show mode, broker, journal, open lots and orders in flight."""
     settings = load_settings_or_exit(config)
 
     async def gather() -> tuple[Ledger, list[object], list[object], int, list[Intent]]:
-        ledger, repo = await _load_ledger(settings)
+        ledger, repo = await load_ledger(settings)
         denied = [
             i
             for kind in IntentKind

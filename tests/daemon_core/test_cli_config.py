@@ -88,3 +88,15 @@ def test_exit_on_config_error_helper() -> None:
         raise ConfigError(["tlh.toml: mode: bad"])
 
     assert info.value.exit_code == 2
+
+
+def test_check_shows_a_tax_optimizer_lot_method(
+    runner: CliRunner, write_config: WriteConfig
+) -> None:
+    """The summary names the harvest lot method, IB's Tax Optimizer ones included."""
+    path = write_config('[harvest]\nlot_method = "max_st_loss"\n')
+
+    result = runner.invoke(daemon.cli.app, ["config", "check", "--config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "lots max_st_loss" in result.stdout

@@ -339,3 +339,21 @@ def test_bounds_are_accepted_at_the_edge() -> None:
 
     assert s.prices.stale_after_seconds == 86_400
     assert s.risk.max_daily_notional == Decimal(10**12)
+
+
+@pytest.mark.parametrize(
+    "method", ["fifo", "lifo", "hifo", "max_lt_gain", "max_lt_loss", "max_st_gain", "max_st_loss"]
+)
+def test_harvest_lot_method_accepts_every_ledger_method(
+    write_config: WriteConfig, method: str
+) -> None:
+    """`harvest.lot_method` is a `ledger.conventions.LotMethod`: FIFO, LIFO, HIFO and IB's Tax
+    Optimizer methods (https://www.ibkrguides.com/taxoptimizer/ibto/lotmatchingmethods.htm)."""
+    s = load_settings(write_config(f'[harvest]\nlot_method = "{method}"\n'), {})
+    assert s.harvest.lot_method == method
+
+
+def test_an_unknown_harvest_lot_method_names_the_key(write_config: WriteConfig) -> None:
+    """IB's "specific" is the adapter's `[ib] lot_method`, not a ledger method: refused here."""
+    message = _error(write_config('[harvest]\nlot_method = "specific"\n'))
+    assert "harvest.lot_method" in message

@@ -30,6 +30,8 @@ Public API (stable; other branches build on it):
   ``await send_fields(*fields)`` / ``await send_bytes(data)`` for malformed messages,
   ``await drop_connections()``, ``await go_down()`` / ``await come_up()`` (refused while down),
   ``await restart(down_for)``; a second connection with a clientId in use gets error 326.
+* ``on_request``: an optional callable given each ``RequestRecord`` as it is read, before it is
+  handled (``RequestRecord.at`` is ``time.perf_counter()`` at arrival).
 * Waiting: ``await wait_until(predicate)``, ``await wait_for_request(name, count=1)``,
   ``await wait_for_clients(count=1)``, ``await wait_for_subscription(symbol)``.
 

@@ -21,6 +21,10 @@ reference, https://interactivebrokers.github.io/tws-api/):
 * A rejected order gets error 201 with the orderId as reqId (ib_async then marks the trade
   Cancelled); a cancel gets ``orderStatus`` Cancelled then notice 202; a clientId already
   connected gets error 326 and the socket is closed (``message_codes.html``).
+* ``reqMktData`` answers ``marketDataType`` then the last quote as ``tickPrice`` bid/ask with
+  sizes (ib_async's ``priceSizeTick``); after ``reqMarketDataType(3 or 4)`` the tick types are
+  the delayed 66/67 (a real TWS would stream live data to an entitled account even then); a
+  snapshot request ends with ``tickSnapshotEnd`` and keeps no subscription.
 * State lives in ``TWSState`` and survives dropped connections and restarts.
 """
 
@@ -122,6 +126,8 @@ class FakeTWS:
         self.market_data_entitled = True
         self.connectivity = True
         self.read_only_api = False
+        #: Called with each message as it is read, before it is handled (benchmark hook).
+        self.on_request: Callable[[RequestRecord], None] | None = None
         self._resting: dict[str, list[FakeOrder]] = {}
         self.sessions: list[Session] = []
         self._server: asyncio.Server | None = None
@@ -526,9 +532,10 @@ class FakeTWS:
                 continue
             msg_id = int(fields[0])
             name = REQUEST_NAMES.get(msg_id, f"msg{msg_id}")
-            self.state.requests.append(
-                RequestRecord(session.client_id, msg_id, name, tuple(fields))
-            )
+            record = RequestRecord(session.client_id, msg_id, name, tuple(fields))
+            self.state.requests.append(record)
+            if self.on_request is not None:
+                self.on_request(record)
             if msg_id == 71:
                 if not self._start_api(session, int(fields[2])):
                     session.writer.close()  # flush error 326, then close
@@ -649,14 +656,7 @@ class FakeTWS:
         if self.read_only_api:
             session.write(wire.error(order_id, 321, READ_ONLY_TEXT))
             return
-        existing = next(
-            (
-                o
-                for o in self.state.orders
-                if o.client_id == session.client_id and o.order_id == order_id
-            ),
-            None,
-        )
+        existing = self._client_order(session, order_id)
         if existing is not None and not existing.is_done:
             self._modify(existing, f)
             return
@@ -715,6 +715,13 @@ class FakeTWS:
                 waiting.remove(order)
         if not waiting:
             self._resting.pop(symbol, None)
+
+    def _client_order(self, session: Session, order_id: int) -> FakeOrder | None:
+        """Find the latest order with ``order_id`` placed by this session's clientId."""
+        for order in reversed(self.state.orders):
+            if order.order_id == order_id and order.client_id == session.client_id:
+                return order
+        return None
 
     def _modify(self, order: FakeOrder, f: list[str]) -> None:
         order.qty = to_decimal(f[17])
@@ -795,14 +802,7 @@ class FakeTWS:
 
     def _cancel_order(self, session: Session, f: list[str]) -> None:
         order_id = int(f[2])
-        order = next(
-            (
-                o
-                for o in reversed(self.state.orders)
-                if o.order_id == order_id and o.client_id == session.client_id
-            ),
-            None,
-        )
+        order = self._client_order(session, order_id)
         if order is None:
             session.write(wire.error(order_id, 135, f"Can't find order with id ={order_id}"))
         elif order.is_done:

@@ -167,13 +167,17 @@ class FakeExecution:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One message a client sent: its id, name, fields (as strings) and the sender's clientId."""
+    """One message a client sent: its id, name, fields (as strings) and the sender's clientId.
+
+    ``at`` is ``time.perf_counter()`` when the fake read it (CLOCK_MONOTONIC on Linux, so a
+    benchmark in another process can compare it with its own readings).
+    """
 
     client_id: int | None
     msg_id: int
     name: str
     fields: tuple[str, ...]
-    at: float = field(default_factory=time.monotonic)
+    at: float = field(default_factory=time.perf_counter)
 
 
 #: Names of the client→TWS message ids the fake knows (ibapi ``message.OUT``).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -450,8 +451,8 @@ async def test_restart_refuses_connections_then_keeps_state(tws: FakeTWS) -> Non
 async def test_malformed_messages_are_logged_and_dropped(
     tws: FakeTWS, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Garbage numbers, wrong field counts and unknown ids are logged by ib_async's decoder
-    and dropped; the connection stays up and the next good tick is applied.
+    """Garbage numbers, wrong field counts, unknown ids and bytes that are not UTF-8 are logged
+    by ib_async's decoder and dropped; the connection stays up and the next good tick is applied.
     """
     async with connected(tws) as ib:
         ticker = await streaming(ib, tws, "AAPL")
@@ -460,10 +461,11 @@ async def test_malformed_messages_are_logged_and_dropped(
             await tws.send_fields(1, 6, req_id, 1, "garbage", 100, 0)
             await tws.send_fields(3, 5)
             await tws.send_fields(9999, 1, 2)
+            await tws.send_bytes(struct.pack(">I", 3) + b"\xff\xfe\x00")  # not UTF-8
             await quoted(ib, tws, ticker, 10.0, 10.1)
         assert ib.isConnected()
     logged = [r for r in caplog.records if r.name == "ib_async.Decoder"]
-    assert len(logged) >= 3
+    assert len(logged) == 4
 
 
 async def test_restart_comes_back_on_the_same_port(tws: FakeTWS) -> None:
@@ -542,6 +544,19 @@ async def test_every_request_is_recorded_with_its_client(tws: FakeTWS) -> None:
         await ib.reqCurrentTimeAsync()
     [record] = tws.requests_named("reqCurrentTime")
     assert (record.client_id, record.msg_id, record.fields) == (4, 49, ("49", "1"))
+
+
+async def test_on_request_sees_each_message_before_it_is_handled(tws: FakeTWS) -> None:
+    """The ``on_request`` hook gets every message as read, before the fake answers it."""
+    seen: list[tuple[str, int]] = []
+    tws.on_request = lambda record: seen.append((record.name, len(tws.orders)))
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "AAPL")
+        done = expect(ib.execDetailsEvent)
+        ib.placeOrder(contract, LimitOrder("BUY", 1, 190, orderRef="tlh:hook"))
+        await within(done)
+    assert ("placeOrder", 0) in seen  # no order recorded yet when the hook ran
+    assert [name for name, _ in seen][:1] == ["startApi"]
 
 
 async def test_global_cancel_cancels_every_working_order(tws: FakeTWS) -> None:
@@ -638,3 +653,35 @@ async def test_bulk_path_feeds_ten_thousand_quotes_over_500_symbols() -> None:
     assert fake_cost < 0.5
     last = {q.symbol: (q.bid, q.ask) for q in batch}
     assert {t.contract.symbol: (t.bid, t.ask) for t in tickers if t.contract} == last
+
+
+async def test_positions_are_kept_per_account() -> None:
+    """With two managed accounts every position carries its account; ib_async then syncs each
+    account through reqAccountUpdatesMulti (ib.py ``connectAsync``) and still connects at once.
+    """
+    async with FakeTWS(symbols=("AAPL",), accounts=("DU111", "DU222")) as tws:
+        tws.set_position("AAPL", 5, 180, account="DU111")
+        tws.set_position("AAPL", 7, 185, account="DU222")
+        async with connected(tws) as ib:
+            positions = await ib.reqPositionsAsync()
+            accounts = ib.managedAccounts()
+        multi = tws.requests_named("reqAccountUpdatesMulti")
+    assert accounts == ["DU111", "DU222"]
+    assert sorted((p.account, p.position) for p in positions) == [("DU111", 5), ("DU222", 7)]
+    assert sorted(r.fields[3] for r in multi) == ["DU111", "DU222"]
+    assert tws.positions("DU222")["AAPL"].avg_cost == 185
+
+
+async def test_cancel_after_a_partial_fill_keeps_the_filled_part(tws: FakeTWS) -> None:
+    """Cancelling a partly filled order ends it Cancelled with its filled quantity kept."""
+    tws.set_fill_policy(FillPolicy(mode="partial", partial_qty=Decimal(2)))
+    async with connected(tws) as ib:
+        [contract] = await qualify(ib, "SPY")
+        first = expect(ib.execDetailsEvent)
+        trade = ib.placeOrder(contract, LimitOrder("BUY", 5, 600, orderRef="tlh:pc"))
+        await within(first)
+        cancelled = expect(trade.cancelledEvent)
+        ib.cancelOrder(trade.order)
+        await within(cancelled)
+    assert (trade.orderStatus.status, trade.orderStatus.filled) == ("Cancelled", 2)
+    assert tws.positions()["SPY"].qty == 2

@@ -10,7 +10,7 @@ carry ``faProfile`` (dropped at 177).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -99,7 +99,7 @@ def _contract(inst: Instrument, exchange: str) -> list[Field]:
     ]
 
 
-def tick_price(req_id: int, tick_type: int, price: float, size: float) -> bytes:
+def tick_price(req_id: int, tick_type: int, price: object, size: object) -> bytes:
     """Build a ``tickPrice`` (1) carrying the size too (decoder ``priceSizeTick``)."""
     body = f"1\x006\x00{req_id}\x00{tick_type}\x00{price}\x00{size}\x000\x00".encode()
     return struct.pack(">I", len(body)) + body
@@ -108,10 +108,9 @@ def tick_price(req_id: int, tick_type: int, price: float, size: float) -> bytes:
 def quote_frames(req_id: int, tick_types: tuple[int, int], quote: Sequence[object]) -> bytes:
     """Build the bid then ask ``tickPrice`` frames of one quote tuple (symbol, bid, ask, bs, as)."""
     _, bid, ask, bid_size, ask_size = quote
-    bid_body = f"1\x006\x00{req_id}\x00{tick_types[0]}\x00{bid}\x00{bid_size}\x000\x00".encode()
-    ask_body = f"1\x006\x00{req_id}\x00{tick_types[1]}\x00{ask}\x00{ask_size}\x000\x00".encode()
-    pack = struct.pack
-    return pack(">I", len(bid_body)) + bid_body + pack(">I", len(ask_body)) + ask_body
+    return tick_price(req_id, tick_types[0], bid, bid_size) + tick_price(
+        req_id, tick_types[1], ask, ask_size
+    )
 
 
 def error(req_id: int, code: int, message: str, advanced: str = "") -> bytes:
@@ -329,8 +328,3 @@ def portfolio_value(pos: Position, inst: Instrument, market_price: Decimal) -> b
         0,
         pos.account,
     )
-
-
-def concat(frames: Iterable[bytes]) -> bytes:
-    """Join frames into one write."""
-    return b"".join(frames)

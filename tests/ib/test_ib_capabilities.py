@@ -20,9 +20,12 @@ PAPER = BrokerOptions(orders_allowed=True, live=False)
 DRY = BrokerOptions(orders_allowed=False, live=False)
 
 
-@pytest.mark.parametrize("method", ["fifo", "lifo", "hifo"])
+@pytest.mark.parametrize(
+    "method", ["fifo", "lifo", "hifo", "max_lt_gain", "max_lt_loss", "max_st_gain", "max_st_loss"]
+)
 def test_a_fixed_method_is_modelled_as_that_method(method: str) -> None:
-    """A fixed Tax Optimizer method: no lot can be named, IB relieves by the method."""
+    """A fixed Tax Optimizer method: no lot can be named, IB relieves by the method (the
+    ledger models each: `ledger.conventions.LotMethod`)."""
     caps = IBBroker.capabilities_for(IBSettings(lot_method=IBLotMethod(method)))
     assert caps.lot_relief == LotRelief(specific_lots=False, method=LotMethod(method))
 

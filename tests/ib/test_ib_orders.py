@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 from fake_tws import FakeTWS, FillPolicy
-from ibkit import ACCOUNT, Events
+from ibkit import ACCOUNT, Events, make_broker
 
 from adapters.base import OrderRequest
 from adapters.ib.broker import IBBroker
@@ -321,3 +321,33 @@ async def test_without_a_complete_sync_the_look_up_asks_tws(
     assert again.status is OrderStatus.FILLED
     assert len(tws.requests_named("placeOrder")) == 1
     assert tws.requests_named("reqCompletedOrders")
+
+
+async def test_positions_of_another_managed_account_are_left_out() -> None:
+    """A login managing two accounts: only `[ib] account`'s positions are reported."""
+    async with FakeTWS(symbols=("VTI",), accounts=(ACCOUNT, "DU7654321")) as tws:
+        broker = make_broker(tws)
+        try:
+            await broker.connect(Events())
+            tws.set_position("VTI", 12, "210.5")
+            tws.set_position("VTI", 5, "200", account="DU7654321")
+            assert await broker.positions() == {(ACCOUNT, "VTI"): Decimal(12)}
+        finally:
+            await broker.close()
+
+
+async def test_an_intent_known_only_by_its_executions_is_found(
+    tws: FakeTWS, connected: tuple[IBBroker, Events]
+) -> None:
+    """An execution tagged with the intent but no order record (e.g. placed from another
+    login's session): found, partially filled by what executed, so it is never sent again
+    and the order manager recovers its fills."""
+    broker, _ = connected
+    tws.set_time(T0)
+    tws.add_execution(
+        "VTI", "SELL", 4, "100.5", moment=T0 - timedelta(minutes=1), order_ref="tlh-orphan"
+    )
+    found = await broker.get_order("tlh-orphan")
+    assert found is not None
+    assert (found.status, found.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, Decimal(4))
+    assert found.average_price == Decimal("100.5")

@@ -244,17 +244,18 @@ def test_splitting_a_sell_into_two_rows_gives_the_same_result(
     """A sale reported as two fills of the same day is the same sale (Reg. §1.1091-1(b)
     orders losses by disposition; splitting one changes no order).
 
-    Only in FIFO and LIFO accounts: under HIFO each fill is identified by the adjusted basis
-    when it is made (Reg. §1.1012-1(c)), and the first fill's wash can raise a lot's basis
-    above the rest, so the second fill legitimately relieves other shares than one sale would
-    (see test_hifo_ranks_as_of_the_sale_not_after_the_wash_that_sale_causes).
+    Only in FIFO and LIFO accounts: under HIFO and the Tax Optimizer methods each fill is
+    identified by the adjusted basis (and holding period) when it is made (Reg.
+    §1.1012-1(c)), and the first fill's wash can raise a lot's basis or tack its holding
+    period, so the second fill legitimately relieves other shares than one sale would (see
+    test_hifo_ranks_as_of_the_sale_not_after_the_wash_that_sale_causes).
     """
     sells = [
         i
         for i, t in enumerate(history.trades)
         if t.action is Action.SELL
         and t.quantity >= 2
-        and history.methods[t.account] is not LotMethod.HIFO
+        and history.methods[t.account] in (LotMethod.FIFO, LotMethod.LIFO)
     ]
     if not sells:
         return

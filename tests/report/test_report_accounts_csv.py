@@ -50,7 +50,12 @@ def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     [
         ("x,brokerage,,", "type", "must be one of taxable, ira, roth_ira, 401k, hsa"),
         ("x,,,", "type", "(it is empty)"),
-        ("x,taxable,fifo2,", "lot_method", "must be one of fifo, lifo, hifo (got 'fifo2')"),
+        (
+            "x,taxable,fifo2,",
+            "lot_method",
+            "must be one of fifo, lifo, hifo, max_lt_gain, max_lt_loss, max_st_gain, "
+            "max_st_loss (got 'fifo2')",
+        ),
         ("x,taxable,,maybe", "form_1099", "must be one of reported, unreported, none"),
         ("a,ira,,", "account", "'a' is already listed on line 2"),
     ],
