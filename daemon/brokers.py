@@ -28,12 +28,15 @@ class BrokerUnavailableError(RuntimeError):
 def broker_options(settings: Settings) -> BrokerOptions:
     """Return what the daemon decides for every adapter, from its own settings.
 
-    Orders may leave in mode paper, or in mode live with live trading enabled; the live
-    account may be used once live trading is enabled, except in mode paper.
+    Orders may leave in mode paper, or in mode live with live trading enabled, unless the
+    adapter is told to connect read-only (`[ib] readonly`); the live account may be used once
+    live trading is enabled, except in mode paper.
     """
+    by_mode = settings.mode == "paper" or (
+        settings.mode == "live" and settings.live_trading_enabled
+    )
     return BrokerOptions(
-        orders_allowed=settings.mode == "paper"
-        or (settings.mode == "live" and settings.live_trading_enabled),
+        orders_allowed=by_mode and not (settings.broker == "ib" and settings.ib.readonly),
         live=settings.live_trading_enabled and settings.mode != "paper",
         stale_after_seconds=settings.prices.stale_after_seconds,
     )

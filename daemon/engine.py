@@ -264,8 +264,11 @@ class HarvestEngine:
         """Handle one event."""
         if isinstance(event, Quote):
             if self._price_waiters:
-                for key in self._price_waiters.pop(event.symbol, ()):
-                    self._skip_memo.pop(key, None)
+                waiting = self._price_waiters.pop(event.symbol, None)
+                if waiting is not None:
+                    for key in waiting:
+                        self._skip_memo.pop(key, None)
+                    self._regate(event.symbol)
             if self.on_quote(event):
                 await self.evaluate(event)
             if self.orders.awaits_quote(event.symbol):
@@ -417,6 +420,7 @@ class HarvestEngine:
             self._skip(account, symbol, today, decision.reason)
             for member in decision.unpriced:  # judged afresh once it is quoted
                 self._price_waiters.setdefault(member, set()).add((account, symbol))
+                self._regate(member)  # its next quote must reach us past the broker's gate
             return
         if decision.action is not Act.HARVEST:
             return
@@ -775,7 +779,11 @@ class HarvestEngine:
 
     def _regate(self, symbol: str) -> None:
         """Recompute the highest bid of `symbol` that `on_quote` acts on (`gate`)."""
-        if symbol in self._in_zone or self.orders.awaits_quote(symbol):
+        if (
+            symbol in self._in_zone
+            or self.orders.awaits_quote(symbol)
+            or symbol in self._price_waiters
+        ):
             self.gate[symbol] = INFINITY
         else:
             self.gate[symbol] = self.triggers.get(symbol, NO_TRIGGER) * self._zone

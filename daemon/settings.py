@@ -122,7 +122,7 @@ Mode = Literal["dry_run", "paper", "live"]
 Broker = Literal["sim", "alpaca", "ib"]
 # Accepted by the model (so that the keys stay valid) but not built in this version: choosing
 # one is an error naming the key, never a setting that silently does nothing.
-UNAVAILABLE_BROKERS = frozenset({"ib"})
+UNAVAILABLE_BROKERS: frozenset[str] = frozenset()
 
 
 class ConfigError(Exception):
@@ -483,7 +483,7 @@ def _check_mode(s: Settings) -> None:
     if s.broker in UNAVAILABLE_BROKERS:
         raise _KeyedError(
             ("broker",),
-            f'"{s.broker}" is not available in this version (available: sim, alpaca)',
+            f'"{s.broker}" is not available in this version (available: {_available_brokers()})',
         )
     if s.mode == "live" and s.broker == "sim":
         raise _KeyedError(("broker",), 'is "sim", which cannot trade in mode "live"')
@@ -491,6 +491,10 @@ def _check_mode(s: Settings) -> None:
         _check_alpaca(s)
     elif s.broker == "ib":
         _check_ib(s)
+
+
+def _available_brokers() -> str:
+    return ", ".join(b for b in get_args(Broker) if b not in UNAVAILABLE_BROKERS)
 
 
 def _check_alpaca(s: Settings) -> None:

@@ -103,6 +103,15 @@ def _broker_rows(s: Settings) -> list[tuple[str, str]]:
             ("alpaca", f"{'paper' if a.paper else 'LIVE'} {a.trading_url()}, feed {a.feed}"),
             ("", f"api_key {_secret(a.api_key)}, secret_key {_secret(a.secret_key)}"),
         ]
+    if s.broker == "ib":
+        ib = s.ib
+        access = "read-only" if ib.readonly else "orders allowed by mode"
+        flex_query = ib.flex_query_id or "not set"
+        return [
+            ("ib", f"{ib.host}:{ib.port} client id {ib.client_id}, account {ib.account}"),
+            ("", f"{access}, market data {ib.market_data_type}, lots {ib.lot_method.value}"),
+            ("", f"flex_token {_secret(ib.flex_token)}, flex_query_id {flex_query}"),
+        ]
     return []
 
 

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -381,11 +382,12 @@ def print_diagnosis(diagnosis: Diagnosis, console: Console) -> None:
     """Print each check, then what would (and would not) be harvested now."""
     for check in diagnosis.checks:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-        console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+        # Escaped: a detail may hold brackets ("[ib] lot_method"), which are not markup.
+        console.print(f"{mark} {escape(check.name)}: {escape(check.detail)}", highlight=False)
     if not diagnosis.prices_from:
         return
     for account, symbol, reason in diagnosis.not_harvested:
-        console.print(f"Not harvested: {symbol} in {account}: {reason}", highlight=False)
+        console.print(escape(f"Not harvested: {symbol} in {account}: {reason}"), highlight=False)
     if not diagnosis.harvests:
         console.print(f"Nothing to harvest now (prices: {diagnosis.prices_from}).")
         return

@@ -74,8 +74,8 @@ BAD_FILES: list[tuple[str, str]] = [
     ('[wash_sale]\ncrypto_symbols = [""]\n', "wash_sale.crypto_symbols"),
     ('[accounts]\n" " = "taxable"\n', "accounts"),
     ('[accounts]\nmain = "brokerage"\n', "accounts.main"),
+    ('broker = "ib"\n', "ib.account"),  # the IB account code is required
     # features not built in this version
-    ('broker = "ib"\n', "broker"),
     ("[metrics]\nenabled = true\n", "metrics.enabled"),
     ("[mqtt]\nenabled = true\n", "mqtt.enabled"),
     # unknown keys
@@ -95,7 +95,6 @@ BAD_ENVIRONMENTS: list[tuple[dict[str, str], str]] = [
     ({"TLH_RISK__KILL_SWITCH": "on"}, "TLH_RISK__KILL_SWITCH"),
     ({"TLH_HARVEST__ALLOW_CASH": "y"}, "TLH_HARVEST__ALLOW_CASH"),
     ({"TLH_HARVEST": '{"allow_cash": "yes"}'}, "TLH_HARVEST"),
-    ({"TLH_BROKER": "ib"}, "TLH_BROKER"),
     ({"TLH_METRICS__ENABLED": "true"}, "TLH_METRICS__ENABLED"),
     ({"TLH_MQTT__ENABLED": "1"}, "TLH_MQTT__ENABLED"),
     ({"TLH_HARVEST_MIN_LOSS_USD": "200"}, "TLH_HARVEST_MIN_LOSS_USD"),

@@ -1,20 +1,18 @@
-"""`[ib]` against the rest of the configuration: the checks daemon.settings keeps for it.
-
-`broker = "ib"` is refused in this version (`UNAVAILABLE_BROKERS`), so these tests lift the
-refusal for their own duration, as merging the adapter will.
+"""`[ib]` against the rest of the configuration: the checks daemon.settings keeps for it, and
+what `tlh config check` shows of it.
 """
 
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+import daemon.cli
+import daemon.cli.config  # registers `tlh config`
 import daemon.settings
 from daemon.settings import ConfigError, load_settings
 
-
-@pytest.fixture(autouse=True)
-def _ib_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(daemon.settings, "UNAVAILABLE_BROKERS", frozenset())
+FLEX_TOKEN = "381726354918273645102938"
 
 
 def _error(env: dict[str, str]) -> str:
@@ -23,13 +21,23 @@ def _error(env: dict[str, str]) -> str:
     return str(info.value)
 
 
-def test_ib_is_still_refused_in_this_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Developers' guide: a feature not built in this version is refused, naming the key."""
-    monkeypatch.undo()
+def test_ib_is_an_available_broker() -> None:
+    """Issue #9: `broker = "ib"` works end to end, so the configuration accepts it."""
+    s = load_settings(None, {"TLH_BROKER": "ib", "TLH_IB__ACCOUNT": "DU1234567"})
 
-    message = _error({"TLH_BROKER": "ib", "TLH_IB__ACCOUNT": "DU1234567"})
+    assert (s.broker, s.ib.account, s.ib.port) == ("ib", "DU1234567", 4002)
 
-    assert 'broker: "ib" is not available in this version' in message
+
+def test_a_broker_left_out_of_a_build_is_refused_naming_the_available_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Developers' guide: a feature not built in this version is refused, naming the key; the
+    message lists the brokers this version has (`UNAVAILABLE_BROKERS` is empty today)."""
+    monkeypatch.setattr(daemon.settings, "UNAVAILABLE_BROKERS", frozenset({"alpaca"}))
+
+    message = _error({"TLH_BROKER": "alpaca"})
+
+    assert 'broker: "alpaca" is not available in this version (available: sim, ib)' in message
 
 
 def test_the_ib_broker_needs_an_account() -> None:
@@ -96,3 +104,27 @@ def test_a_live_ib_configuration_loads() -> None:
         4001,
         "live",
     )
+
+
+def test_config_check_shows_the_ib_connection_and_hides_the_flex_token() -> None:
+    """`tlh config check` with broker ib names where it connects, the account, the access, the
+    market-data type and the lot method, as it does Alpaca's endpoint; the Flex token (a
+    secret) shows as ***."""
+    env = {
+        "TLH_BROKER": "ib",
+        "TLH_MODE": "paper",
+        "TLH_IB__ACCOUNT": "DU1234567",
+        "TLH_IB__PORT": "7497",
+        "TLH_IB__CLIENT_ID": "5",
+        "TLH_IB__MARKET_DATA_TYPE": "delayed",
+        "TLH_IB__LOT_METHOD": "hifo",
+        "TLH_IB__FLEX_TOKEN": FLEX_TOKEN,
+    }
+
+    result = CliRunner().invoke(daemon.cli.app, ["config", "check"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "127.0.0.1:7497 client id 5, account DU1234567" in result.stdout
+    assert "market data delayed, lots hifo" in result.stdout
+    assert "flex_token ***" in result.stdout
+    assert FLEX_TOKEN not in result.output
