@@ -440,7 +440,6 @@ def shares(alone: list[float], whole: list[float]) -> list[float]:
 
 async def main(args: argparse.Namespace) -> None:
     """Start the fake's process and the daemon, then measure."""
-    import daemon.settings as settings_module
     from adapters.ib.broker import IBBroker
     from adapters.storage.records import JournalEntry, JournalKind
     from daemon.app import build_daemon
@@ -454,13 +453,10 @@ async def main(args: argparse.Namespace) -> None:
     hello = await child.hello()
     symbols = [f"S{i:03d}" for i in range(args.symbols)]
     await child.ask(cmd="setup", symbols=symbols)
-    # `broker = "ib"` until daemon.settings accepts it; the adapter is built as the factory
-    # builds it (`daemon.brokers.build_broker`) either way.
-    refused = getattr(settings_module, "UNAVAILABLE_BROKERS", frozenset())
     settings = Settings.model_validate(
         {
             "mode": "paper",
-            "broker": "sim" if "ib" in refused else "ib",
+            "broker": "ib",
             "accounts": {ACCOUNT: "taxable"},
             "harvest": {"allow_cash": True},
             "risk": {

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from fake_tws import DEFAULT_ACCOUNT, FakeTWS
@@ -21,13 +19,7 @@ from fake_tws import DEFAULT_ACCOUNT, FakeTWS
 from adapters.base import BrokerOptions
 from adapters.ib.broker import IBBroker
 from adapters.ib.settings import IBSettings
-from adapters.storage.records import JournalEntry, JournalKind
-from daemon.app import Daemon, build_daemon
-from daemon.brokers import build_broker
-from daemon.engine import HarvestEngine
 from daemon.events import Event, Fill, OrderUpdate, Quote
-from daemon.settings import Settings
-from ledger.model import Action
 
 E = TypeVar("E")
 ACCOUNT = DEFAULT_ACCOUNT
@@ -118,79 +110,3 @@ class Resyncs:
 
 LONG_AGO = datetime(2023, 1, 3, 15, 0, tzinfo=UTC)
 """When the starting lots were bought: long-term, far outside any wash-sale window."""
-
-
-def daemon_settings(tws: FakeTWS, **overrides: Any) -> Settings:
-    """Return paper-mode daemon settings on the IB broker pointed at `tws`: VTI -> SCHB ->
-    ITOT substitutes, the IB account taxable, reconnect attempts at most a second apart.
-
-    ``broker = "ib"`` is refused by `daemon.settings` until the adapter is merged: callers
-    lift `UNAVAILABLE_BROKERS` for the test's duration, as the merge will.
-    """
-    base: dict[str, Any] = {
-        "mode": "paper",
-        "broker": "ib",
-        "ib": ib_settings(tws, reconnect_max_seconds=1.0).model_dump(),
-        "substitutes": [{"symbols": ["VTI", "SCHB", "ITOT"]}],
-        "accounts": {ACCOUNT: "taxable"},
-        # Each test quote is meant as it is: no confirming quotes (tests/quote_filter has those).
-        "prices": {"confirm_quotes": 0},
-    }
-    return Settings(**{**base, **overrides})
-
-
-@dataclass
-class Running:
-    """A started daemon over the IB adapter, with its `engine.run` task."""
-
-    daemon: Daemon
-    broker: IBBroker
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def engine(self) -> HarvestEngine:
-        """The harvest engine."""
-        return self.daemon.engine
-
-    async def close(self) -> None:
-        """Stop the daemon gracefully (idempotent)."""
-        self.stop.set()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 5)
-            self.task = None
-            await self.daemon.close()
-
-
-async def start_daemon(tws: FakeTWS, url: str, holdings: dict[str, tuple[str, str]]) -> Running:
-    """Build and start the daemon on `url` as `tlh run` does: the broker from the factory
-    (`daemon.brokers.build_broker`), then `build_daemon`, `engine.start()` and `engine.run`;
-    before the start, `holdings` ({symbol: (quantity, price)}) are journaled as lots bought
-    long ago (older trades reach the journal by import: ``reqExecutions`` covers today only)
-    and the fake account is given the same positions."""
-    settings = daemon_settings(tws)
-    broker = build_broker(settings)
-    assert isinstance(broker, IBBroker)
-    daemon = await build_daemon(settings, broker, lambda: datetime.now(UTC), database_url=url)
-    entries = []
-    for symbol, (quantity, price) in holdings.items():
-        tws.set_position(symbol, quantity, price)
-        entries.append(
-            JournalEntry.trade(
-                account=ACCOUNT,
-                action=Action.BUY,
-                symbol=symbol,
-                quantity=Decimal(quantity),
-                price=Decimal(price),
-                trade_date=LONG_AGO.date(),
-                occurred_at=LONG_AGO,
-                source="test:import",
-                external_id=f"test:{symbol}",
-                kind=JournalKind.IMPORT,
-            )
-        )
-    await daemon.repo.append_journal(entries)
-    running = Running(daemon=daemon, broker=broker)
-    await daemon.engine.start()
-    running.task = asyncio.create_task(daemon.engine.run(running.stop), name="tlh-engine")
-    return running
