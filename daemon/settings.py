@@ -513,12 +513,21 @@ def _check_alpaca(s: Settings) -> None:
 
 
 def _check_ib(s: Settings) -> None:
-    """Check `[ib]` against the daemon's mode: an account to trade, live data for live money."""
+    """Check `[ib]` against the daemon's mode and the ledger: an account to trade, the lot
+    method the ledger relieves by (`harvest.lot_method`) the account's, live data for live
+    money."""
     if s.ib.account is None:
         raise _KeyedError(
             ("ib", "account"),
             'is required when broker is "ib" (the IB account code, e.g. DU1234567; set '
             f"{ENV_PREFIX}IB__ACCOUNT)",
+        )
+    ib_method = s.ib.lot_method.value
+    if ib_method != "specific" and s.harvest.lot_method.value != ib_method:
+        raise _KeyedError(
+            ("harvest", "lot_method"),
+            f'is "{s.harvest.lot_method.value}", but [ib] lot_method is "{ib_method}": the '
+            f'ledger would relieve other lots than IB; set harvest.lot_method = "{ib_method}"',
         )
     if s.mode == "live" and s.ib.market_data_type != "live":
         raise _KeyedError(

@@ -11,8 +11,9 @@ a report that arrives after that is logged (``ib_commission_late``) with its amo
 user to book by hand.
 
 `fills_since` (through `commission_for`) waits the same way for executions whose report has
-not come yet, so both paths journal the same fees. While an order has executions waiting here,
-its status updates wait too: the order manager sees the fill before the order's "filled".
+not come yet, so both paths journal the same fees; a report that comes after it gave up is
+logged as late too. While an order has executions waiting here, its status updates wait too:
+the order manager sees the fill before the order's "filled".
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class CommissionJoin:
             self.stats.joined += 1
             self._emit(waiting.fill, commission)
             self._idle(waiting.fill)
-        elif exec_id in self._given_up:
+        if exec_id in self._given_up:
             self._given_up.discard(exec_id)
             self.stats.late_commissions += 1
             log.warning(
@@ -116,11 +117,15 @@ class CommissionJoin:
         waiting = self._waiting.pop(exec_id, None)
         if waiting is None:
             return
-        self.stats.without_commission += 1
-        self._given_up.add(exec_id)
-        log.warning("ib_commission_missing", exec_id=exec_id, waited=self.wait)
+        self._mark_missing(exec_id, "stream")
         self._emit(waiting.fill, None)
         self._idle(waiting.fill)
+
+    def _mark_missing(self, exec_id: str, source: str) -> None:
+        """Count a fill delivered without its commission; flag a report that comes later."""
+        self.stats.without_commission += 1
+        self._given_up.add(exec_id)
+        log.warning("ib_commission_missing", exec_id=exec_id, waited=self.wait, source=source)
 
     def _idle(self, fill: IbFill) -> None:
         perm_id = fill.execution.permId
@@ -149,7 +154,10 @@ class CommissionJoin:
         try:
             return await asyncio.wait_for(future, self.wait)
         except TimeoutError:
-            return _commission(merged(exec_id) or fill)
+            commission = _commission(merged(exec_id) or fill)
+            if commission is None:  # read without fees: a report after this is flagged late
+                self._mark_missing(exec_id, "executions")
+            return commission
         finally:
             futures = self._pending_futures.get(exec_id)
             if futures is not None and future in futures:

@@ -118,6 +118,7 @@ def test_config_check_shows_the_ib_connection_and_hides_the_flex_token() -> None
         "TLH_IB__CLIENT_ID": "5",
         "TLH_IB__MARKET_DATA_TYPE": "delayed",
         "TLH_IB__LOT_METHOD": "hifo",
+        "TLH_HARVEST__LOT_METHOD": "hifo",
         "TLH_IB__FLEX_TOKEN": FLEX_TOKEN,
     }
 
@@ -128,3 +129,34 @@ def test_config_check_shows_the_ib_connection_and_hides_the_flex_token() -> None
     assert "market data delayed, lots hifo" in result.stdout
     assert "flex_token ***" in result.stdout
     assert FLEX_TOKEN not in result.output
+
+
+@pytest.mark.parametrize("method", ["lifo", "hifo", "max_st_loss"])
+def test_the_ledger_relieves_lots_as_the_ib_account_does(method: str) -> None:
+    """Issue #9 §2 "tlh models exactly that relief": the ledger relieves a sale that names no
+    lot by `harvest.lot_method`, so an `[ib] lot_method` it does not match would journal other
+    lots than IB relieves (and than the engine chose): refused, naming the key to change."""
+    message = _error({"TLH_BROKER": "ib", "TLH_IB__ACCOUNT": "DU1", "TLH_IB__LOT_METHOD": method})
+
+    assert (
+        f'harvest.lot_method: is "fifo", but [ib] lot_method is "{method}": the ledger would '
+        f'relieve other lots than IB; set harvest.lot_method = "{method}"'
+    ) in message
+
+
+@pytest.mark.parametrize("method", ["max_lt_gain", "specific"])
+def test_an_ib_lot_method_the_ledger_matches_loads(method: str) -> None:
+    """The same method in both places loads; with ``specific`` the user picks each sale's
+    lots, and `harvest.lot_method` only relieves sales that name none."""
+    harvest = method if method != "specific" else "fifo"
+    s = load_settings(
+        None,
+        {
+            "TLH_BROKER": "ib",
+            "TLH_IB__ACCOUNT": "DU1",
+            "TLH_IB__LOT_METHOD": method,
+            "TLH_HARVEST__LOT_METHOD": harvest,
+        },
+    )
+
+    assert (s.ib.lot_method.value, s.harvest.lot_method.value) == (method, harvest)

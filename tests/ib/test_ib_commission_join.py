@@ -89,3 +89,17 @@ async def test_a_read_execution_waits_for_its_report_too() -> None:
     _, merged = execution("e2")
     report(merged, 0.75)
     assert await join.commission_for(other, {"e2": merged}.get) == Decimal("0.75")
+
+
+async def test_a_read_execution_whose_report_comes_too_late_is_flagged() -> None:
+    """fills_since gave up waiting, so its fill carries no fees; the report that comes after
+    is logged and counted for the user to book, as on the stream's path (module docstring of
+    `adapters.ib.fills`: a late fee is never silently lost)."""
+    seen = Recorder()
+    join = CommissionJoin(0.05, seen.emit, order_idle=seen.order_idle)
+    trade, fill = execution()
+    assert await join.commission_for(fill, lambda _: None) is None
+    assert join.stats.without_commission == 1
+    join.on_commission(trade, fill, report(fill, 1.0))
+    assert join.stats.late_commissions == 1
+    assert seen.emitted == []
