@@ -101,7 +101,10 @@ def test_capabilities_follow_the_declared_lot_method_without_connecting(
     """Issue #9 §2: IB relieves lots by the account's Tax Optimizer default, which `[ib]
     lot_method` declares; with ``specific`` the user picks lots after the trade. Whole shares
     only, limit and market orders, regular hours."""
-    caps = broker_capabilities(ib("paper", TLH_IB__LOT_METHOD=lot_method))
+    harvest = lot_method if method is not None else "fifo"  # the ledger relieves as IB does
+    caps = broker_capabilities(
+        ib("paper", TLH_IB__LOT_METHOD=lot_method, TLH_HARVEST__LOT_METHOD=harvest)
+    )
 
     assert caps.lot_relief.specific_lots is specific
     assert caps.lot_relief.chosen_by_user is specific
