@@ -102,9 +102,8 @@ def test_capabilities_follow_the_declared_lot_method_without_connecting(
     lot_method` declares; with ``specific`` the user picks lots after the trade. Whole shares
     only, limit and market orders, regular hours."""
     harvest = lot_method if method is not None else "fifo"  # the ledger relieves as IB does
-    caps = broker_capabilities(
-        ib("paper", TLH_IB__LOT_METHOD=lot_method, TLH_HARVEST__LOT_METHOD=harvest)
-    )
+    settings = ib("paper", TLH_IB__LOT_METHOD=lot_method, TLH_HARVEST__LOT_METHOD=harvest)
+    caps = broker_capabilities(settings)
 
     assert caps.lot_relief.specific_lots is specific
     assert caps.lot_relief.chosen_by_user is specific
@@ -115,4 +114,4 @@ def test_capabilities_follow_the_declared_lot_method_without_connecting(
         frozenset({"market", "limit"}),
         HOURS,
     )
-    assert build_broker(ib("paper", TLH_IB__LOT_METHOD=lot_method)).capabilities == caps
+    assert build_broker(settings).capabilities == caps
