@@ -70,6 +70,7 @@ from adapters.base import (
     OrderSnapshot,
     ResyncHandler,
 )
+from adapters.resync import ResyncRunner
 from daemon.events import Event, Fill, Quote, SplitEvent
 from ledger.conventions import LotMethod
 
@@ -137,9 +138,7 @@ class AlpacaBroker:
         self._unresolvable: set[str] = set()  # order ids Alpaca does not return
         self._clock: MarketClock | None = None
         self._clock_task: asyncio.Task[None] | None = None
-        self._resync_handler: ResyncHandler | None = None
-        self._resync_reason: str | None = None
-        self._resync_task: asyncio.Task[None] | None = None
+        self._resync = ResyncRunner("alpaca")
         self._connected = False
         self._gate: dict[str, float] = {}
         self._latest: dict[str, Any] = {}  # symbol -> raw quote held back by the gate
@@ -191,7 +190,7 @@ class AlpacaBroker:
 
     def on_resync(self, handler: ResyncHandler) -> None:
         """Ask `handler` to reconcile after every reconnect (see `adapters.base.ResyncRequests`)."""
-        self._resync_handler = handler
+        self._resync.handler = handler
 
     def quote_is_fresh(self, quote: Quote) -> bool:
         """Return whether `quote` may still price an order: its feed is live and it is recent."""
@@ -338,24 +337,7 @@ class AlpacaBroker:
     def request_resync(self, reason: str) -> None:
         """Ask the daemon to reconcile (coalesced: one pass runs at a time)."""
         self.stats.resyncs += 1
-        if self._resync_handler is None:
-            return
-        self._resync_reason = reason
-        if self._resync_task is None or self._resync_task.done():
-            self._resync_task = asyncio.create_task(self._resync_loop(), name="alpaca-resync")
-
-    async def _resync_loop(self) -> None:
-        failures = 0
-        while self._resync_reason is not None and self._resync_handler is not None:
-            reason, self._resync_reason = self._resync_reason, None
-            try:
-                await self._resync_handler(reason)
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("alpaca_resync_failed", reason=reason, failures=failures)
-                self._resync_reason = self._resync_reason or reason
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+        self._resync.request(reason)
 
     # -- market clock ----------------------------------------------------------------------
 
@@ -532,7 +514,8 @@ class AlpacaBroker:
         """Stop the streams, the clock and the REST worker."""
         self._connected = False
         self._sink = None
-        for task in (self._clock_task, self._resync_task, *self._split_tasks):
+        await self._resync.stop()
+        for task in (self._clock_task, *self._split_tasks):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait({task}, timeout=2.0)

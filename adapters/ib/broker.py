@@ -46,11 +46,10 @@ from adapters.ib.market_data import MarketData
 from adapters.ib.orders import OrderTracker
 from adapters.ib.parsing import MalformedMessage, dec, tlh_symbol
 from adapters.ib.settings import IBSettings
+from adapters.resync import ResyncRunner
 from daemon.events import Fill, Quote
 
 log = structlog.get_logger("tlh.ib")
-
-RESYNC_BACKOFF_MAX = 30.0
 
 
 def utc_now() -> datetime:
@@ -83,9 +82,7 @@ class IBBroker:
         self.ib = ib if ib is not None else IB()
         self._now = now
         self._sink: EventSink | None = None
-        self._resync_handler: ResyncHandler | None = None
-        self._resync_reason: str | None = None
-        self._resync_task: asyncio.Task[None] | None = None
+        self._resync = ResyncRunner("ib")
         self._tasks: set[asyncio.Task[None]] = set()
         self.connection = Connection(
             self.ib,
@@ -132,30 +129,13 @@ class IBBroker:
 
     def on_resync(self, handler: ResyncHandler) -> None:
         """Ask `handler` to reconcile after every reconnect (`adapters.base.ResyncRequests`)."""
-        self._resync_handler = handler
+        self._resync.handler = handler
 
     def request_resync(self, reason: str) -> None:
         """Ask the daemon to reconcile (coalesced: one pass runs at a time)."""
         self.stats.resyncs += 1
         log.info("ib_resync_requested", reason=reason)
-        if self._resync_handler is None:
-            return
-        self._resync_reason = reason
-        if self._resync_task is None or self._resync_task.done():
-            self._resync_task = asyncio.create_task(self._resync_loop(), name="ib-resync")
-
-    async def _resync_loop(self) -> None:
-        failures = 0
-        while self._resync_reason is not None and self._resync_handler is not None:
-            reason, self._resync_reason = self._resync_reason, None
-            try:
-                await self._resync_handler(reason)
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("ib_resync_failed", reason=reason, failures=failures)
-                self._resync_reason = self._resync_reason or reason
-                await asyncio.sleep(min(RESYNC_BACKOFF_MAX, 0.5 * 2**failures))
+        self._resync.request(reason)
 
     def _feed_live(self) -> bool:
         return self.connection.up and self.connection.linked
@@ -241,7 +221,8 @@ class IBBroker:
         """Stop reconnecting, the background tasks and the connection."""
         self._sink = None
         self.orders.close()
-        for task in (self._resync_task, *self._tasks):
+        await self._resync.stop()
+        for task in self._tasks:
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait({task}, timeout=2.0)
