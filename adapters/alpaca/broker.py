@@ -52,10 +52,10 @@ from adapters.alpaca.parsing import (
 from adapters.alpaca.settings import AlpacaSettings
 from adapters.alpaca.splits import SplitBook, parse_splits, ratio_decimal
 from adapters.alpaca.streams import (
+    SDK_STREAM_LOGGERS,
     HookedCryptoStream,
     HookedStockStream,
     HookedTradingStream,
-    SdkErrorCounter,
     StreamHooks,
     StreamSupervisor,
 )
@@ -70,6 +70,7 @@ from adapters.base import (
     OrderSnapshot,
     ResyncHandler,
 )
+from adapters.error_records import ErrorRecordCounter
 from adapters.resync import ResyncRunner
 from daemon.events import Event, Fill, Quote, SplitEvent
 from ledger.conventions import LotMethod
@@ -122,7 +123,7 @@ class AlpacaBroker:
         self.config = config
         self.account = config.account
         self.stats = AdapterStats()
-        self.sdk_errors = SdkErrorCounter()
+        self.sdk_errors = ErrorRecordCounter(SDK_STREAM_LOGGERS)
         self._now = now
         self._rest = AlpacaRest(
             config.api_key,

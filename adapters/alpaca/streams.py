@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -96,30 +95,6 @@ class HookedCryptoStream(_Hooked, CryptoDataStream):
 
 SdkStream = HookedTradingStream | HookedStockStream | HookedCryptoStream
 StreamFactory = Callable[[StreamHooks], SdkStream]
-
-
-class SdkErrorCounter(logging.Handler):
-    """Count the SDK's error records: undecodable frames and failed handshakes end up there."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.count = 0
-        self.last = ""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Count one record and keep the start of its message."""
-        self.count += 1
-        self.last = record.getMessage()[:200]
-
-    def install(self) -> None:
-        """Attach to the SDK's stream loggers."""
-        for name in SDK_STREAM_LOGGERS:
-            logging.getLogger(name).addHandler(self)
-
-    def remove(self) -> None:
-        """Detach from the SDK's stream loggers."""
-        for name in SDK_STREAM_LOGGERS:
-            logging.getLogger(name).removeHandler(self)
 
 
 @dataclass(slots=True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,7 @@ from ib_async import IB, Contract, ExecutionFilter
 from ib_async.ib import StartupFetch
 
 from adapters.base import BrokerError
+from adapters.error_records import ErrorRecordCounter
 from adapters.ib.config import IBConfig
 
 log = structlog.get_logger("tlh.ib")
@@ -59,32 +59,8 @@ DECODER_LOGGER = "ib_async.Decoder"
 T = TypeVar("T")
 
 
-class DecoderErrors(logging.Handler):
-    """Count the messages ib_async's decoder could not handle.
-
-    `ib_async.decoder.Decoder.interpret` catches whatever a message's handler raises, logs it
-    with ``logger.exception`` on ``ib_async.Decoder`` and drops that message; the connection
-    carries on. Counting those records makes the drops visible.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.count = 0
-        self.last = ""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Count one dropped message and keep the start of its log line."""
-        self.count += 1
-        self.last = record.getMessage()[:200]
-        log.warning("ib_malformed_message", count=self.count, message=self.last)
-
-    def install(self) -> None:
-        """Attach to the decoder's logger."""
-        logging.getLogger(DECODER_LOGGER).addHandler(self)
-
-    def remove(self) -> None:
-        """Detach from the decoder's logger."""
-        logging.getLogger(DECODER_LOGGER).removeHandler(self)
+def _report_malformed(count: int, message: str) -> None:
+    log.warning("ib_malformed_message", count=count, message=message)
 
 
 @dataclass(slots=True)
@@ -114,7 +90,9 @@ class Connection:
         self.ib = ib
         self.config = config
         self.stats = ConnectionStats()
-        self.decoder_errors = DecoderErrors()
+        # ib_async.decoder.Decoder.interpret logs what a handler raised on this logger and
+        # drops that message; the connection carries on.
+        self.decoder_errors = ErrorRecordCounter((DECODER_LOGGER,), _report_malformed)
         self.linked = False  # TWS is connected to IB's servers (no 1100 pending)
         self.orders_synced = False  # the orders and executions in memory are complete
         self._on_up = on_up

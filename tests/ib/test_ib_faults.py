@@ -2,7 +2,7 @@
 
 Issue #9 §3: "bad messages are logged, counted and dropped". ib_async's decoder
 (`Decoder.interpret`) catches what a message's handler raises and logs it on the
-``ib_async.Decoder`` logger; the adapter counts those records (`DecoderErrors`) and its own
+``ib_async.Decoder`` logger; the adapter counts those records (`adapters.error_records.ErrorRecordCounter`) and its own
 refusals of values it cannot trust (non-positive or NaN ticks).
 """
 
