@@ -2,8 +2,9 @@
 
 Issue #9 §3: "bad messages are logged, counted and dropped". ib_async's decoder
 (`Decoder.interpret`) catches what a message's handler raises and logs it on the
-``ib_async.Decoder`` logger; the adapter counts those records (`adapters.error_records.ErrorRecordCounter`) and its own
-refusals of values it cannot trust (non-positive or NaN ticks).
+``ib_async.Decoder`` logger; the adapter counts those records
+(`adapters.error_records.ErrorRecordCounter`) and its own refusals of values it cannot trust
+(non-positive or NaN ticks).
 """
 
 from __future__ import annotations

@@ -15,32 +15,27 @@ positions.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fake_tws import DEFAULT_ACCOUNT, FakeTWS
-from sqlalchemy import select
+from running_daemon import RunningDaemon
 
 from adapters.base import OrderRequest, OrderSnapshot
 from adapters.ib.broker import IBBroker
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
-from adapters.storage.records import Intent, IntentKind, JournalEntry, JournalKind, JournalRecord
+from adapters.storage.records import JournalEntry, JournalKind, JournalRecord
 from adapters.storage.repository import Repository
-from adapters.storage.schema import intents
-from daemon.app import Daemon, build_daemon
+from daemon.app import build_daemon
 from daemon.brokers import build_broker
-from daemon.engine import HarvestEngine
 from daemon.settings import Settings
 from ledger.model import Action
 
@@ -137,74 +132,16 @@ async def crossing_quotes(tws: FakeTWS) -> None:
     await tws.publish_quote("VTI", 180.0, 180.04)
 
 
-@dataclass
-class Running:
+class Running(RunningDaemon[IBBroker]):
     """A started daemon over the IB adapter, with its `engine.run` task."""
-
-    daemon: Daemon
-    broker: IBBroker
-    url: str
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-    closed: bool = False
-
-    @property
-    def engine(self) -> HarvestEngine:
-        """The harvest engine."""
-        return self.daemon.engine
 
     def position(self, symbol: str) -> Decimal:
         """Return the ledger's position in `symbol` in the IB account."""
         return self.engine.ledger.position(ACCOUNT, symbol)
 
-    async def close(self) -> None:
-        """Stop the daemon gracefully."""
-        if self.closed:
-            return
-        self.closed = True
-        self.stop.set()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 5)
-        await self.daemon.close()
-
-    async def kill(self) -> None:
-        """Kill the daemon mid-flight: its run task is cancelled wherever it stands, and its
-        connection to TWS is closed as the process's end would close it.
-
-        A cut-off write transaction leaves its SQLite connection checked out until it is
-        garbage collected: collect now, as the process's end would.
-        """
-        if self.closed:
-            return
-        self.closed = True
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        await self.daemon.close()
-        gc.collect()
-        await asyncio.sleep(0)
-
-    def alive(self) -> bool:
-        """Return whether the engine's run task is still running."""
-        return self.task is not None and not self.task.done()
-
-    async def journal(self) -> list[JournalRecord]:
-        """Return the journal in seq order."""
-        return await self.daemon.repo.load_journal()
-
     async def trades(self, symbol: str) -> list[JournalRecord]:
         """Return the journaled trades (fills and imports) of `symbol`."""
         return [r for r in await self.journal() if r.symbol == symbol and r.action is not None]
-
-    async def intents(self, kind: IntentKind) -> list[Intent]:
-        """Return the stored intents of one kind (open or not)."""
-        async with self.daemon.db.connect() as conn:
-            rows = (
-                await conn.execute(select(intents.c.intent_id).where(intents.c.kind == kind.value))
-            ).all()
-        found = [await self.daemon.repo.get_intent(r.intent_id) for r in rows]
-        return [i for i in found if i is not None]
 
 
 async def start_daemon(tws: FakeTWS, url: str, settings: Settings | None = None) -> Running:
