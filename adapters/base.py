@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from daemon.events import Event, Fill, OrderSide, OrderStatus, Quote, SplitEvent
 from ledger.conventions import LotMethod
@@ -43,7 +43,9 @@ class Capabilities:
 
     `order_types`: the order types the adapter places ("market", "limit"). `hours`: when its
     orders can execute, in words for `tlh doctor`; `extended_hours`: whether the adapter trades
-    outside the regular session.
+    outside the regular session. `order_lookup`: how far back `get_order` (and `fills_since`)
+    reach: "all" (any past order, by its client order id) or "today" (the current trading day
+    only: an order sent on an earlier day is unknown to them, whatever became of it).
     """
 
     lot_relief: LotRelief
@@ -51,6 +53,7 @@ class Capabilities:
     order_types: frozenset[str]
     hours: str
     extended_hours: bool = False
+    order_lookup: Literal["all", "today"] = "all"
 
 
 @dataclass(frozen=True, slots=True)

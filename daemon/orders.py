@@ -76,6 +76,7 @@ class Repository(Protocol):
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
+    async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
     async def intents_of_kind(
         self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
     ) -> list[Intent]: ...
@@ -194,6 +195,7 @@ class _Refused(Exception):
 ReplacementCheck = Callable[[str, str, bool], tuple[str | None, str]]
 ENDED_KEPT = 10_000  # intents that ended here kept in memory (the latest)
 SHARE_STEP = Decimal("1e-9")  # the ledger's and brokers' finest fractional share
+SENT_ON = "sent_on"  # payload key: the New York day a PENDING intent was sent on
 QuoteLookup = Callable[[str], Quote | None]
 
 
@@ -482,7 +484,8 @@ class OrderManager:
         """Send `intent` to the broker, asking first whether it already went out."""
         if intent.status is IntentStatus.PENDING:
             # Never sent: SUBMITTED is stored before an order leaves, so nothing to ask.
-            intent = await self._set(intent, status=IntentStatus.SUBMITTED)
+            sent = {**intent.payload, SENT_ON: self.today().isoformat()}
+            intent = await self._set(intent, status=IntentStatus.SUBMITTED, payload=sent)
         else:
             known = await self._lookup(intent.intent_id)
             if known is not None:
@@ -923,6 +926,9 @@ class OrderManager:
         for intent in list(self._open.values()):
             snapshot = await self._lookup(intent.intent_id)
             if snapshot is None:
+                if self._beyond_lookup(intent):
+                    await self._lost(intent)
+                    continue
                 if intent.status not in (IntentStatus.PENDING, IntentStatus.SUBMITTED):
                     continue
                 if self._stale_sale(intent):
@@ -973,6 +979,40 @@ class OrderManager:
             or await self._repo.get_intent(intent_id)
         )
 
+    def _beyond_lookup(self, intent: Intent) -> bool:
+        """Return whether `intent` went out on an earlier day to a broker whose order look-ups
+        reach today only, so that its not being found says nothing of its fate."""
+        if intent.status is IntentStatus.PENDING:
+            return False  # never sent
+        if self._broker.capabilities.order_lookup != "today":
+            return False
+        return sent_on(intent) < self.today()
+
+    async def _lost(self, intent: Intent) -> None:
+        """End `intent`, sent on an earlier day and unknown to the broker now, and halt its
+        symbol: it may have filled, so it is never sent again; its fate is in that day's
+        statement."""
+        day = sent_on(intent).isoformat()
+        reason = (
+            f"unknown: sent on {day}, and {self._broker.name} looks up today's orders only; "
+            f"import that day's IB Flex statement (tlh import --ib-flex) to journal its fills"
+        )
+        lost = await self._set(intent, status=IntentStatus.EXPIRED, reason=reason)
+        self._open.pop(lost.intent_id, None)
+        self.halted.add(intent.symbol)
+        await self._repo.set_halt(
+            intent.symbol, f"{intent.intent_id} {reason}", account=intent.account
+        )
+        log.error(
+            "order_unknown",
+            intent_id=intent.intent_id,
+            symbol=intent.symbol,
+            account=intent.account,
+            status=intent.status.value,
+            sent_on=day,
+            reason=reason,
+        )
+
     def _stale_sale(self, intent: Intent) -> bool:
         decided = intent.payload.get("trade_date")
         return (
@@ -992,6 +1032,16 @@ class OrderManager:
     def today(self) -> date:
         """Return the trading date in New York."""
         return self._now().astimezone(NEW_YORK).date()
+
+
+def sent_on(intent: Intent) -> date:
+    """Return the New York day `intent` was sent (stored SUBMITTED) on: the day it was sent
+    when it waited PENDING first (`SENT_ON`), else the day it was decided (and sent) on."""
+    day = intent.payload.get(SENT_ON) or intent.payload.get("trade_date")
+    if day:
+        return date.fromisoformat(str(day))
+    assert intent.created_at is not None  # set by the repository
+    return intent.created_at.astimezone(NEW_YORK).date()
 
 
 def journaled_key(fill: Fill, source: str) -> str:

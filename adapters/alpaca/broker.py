@@ -117,6 +117,8 @@ class AlpacaBroker:
         fractional=True,
         order_types=frozenset({"market", "limit"}),
         hours="US stocks in the regular session (9:30-16:00 ET); crypto around the clock",
+        # GET /v2/orders:by_client_order_id finds an order of any day.
+        order_lookup="all",
     )
 
     def __init__(self, config: AlpacaConfig, *, now: Callable[[], datetime] = utc_now) -> None:

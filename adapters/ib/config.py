@@ -47,13 +47,16 @@ def capabilities_of(method: IBLotMethod) -> Capabilities:
 
     Not fractional: IBKR does not take fractional stock quantities through the TWS API
     (ib_insync discussion #706: "IBKR has never supported fractional equity shares via the
-    API"), so tlh sizes IB orders in whole shares.
+    API"), so tlh sizes IB orders in whole shares. Order look-ups reach today only: the open
+    and completed orders and ``reqExecutions`` cover the current day (TWS API, "Executions and
+    Commissions"); earlier days come from a Flex statement (`tlh import --ib-flex`).
     """
     return Capabilities(
         lot_relief=lot_relief_for(method),
         fractional=False,
         order_types=frozenset({"market", "limit"}),
         hours=HOURS,
+        order_lookup="today",
     )
 
 

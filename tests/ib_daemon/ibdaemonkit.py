@@ -20,7 +20,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -144,13 +144,18 @@ class Running(RunningDaemon[IBBroker]):
         return [r for r in await self.journal() if r.symbol == symbol and r.action is not None]
 
 
-async def start_daemon(tws: FakeTWS, url: str, settings: Settings | None = None) -> Running:
+async def start_daemon(
+    tws: FakeTWS,
+    url: str,
+    settings: Settings | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Running:
     """Build and start the daemon on `url` over the adapter the factory builds for `tws`, as
-    `tlh run` does."""
+    `tlh run` does; `now` is the daemon's clock."""
     settings = settings or make_settings(tws)
     broker = build_broker(settings)
     assert isinstance(broker, IBBroker)
-    daemon = await build_daemon(settings, broker, lambda: datetime.now(UTC), database_url=url)
+    daemon = await build_daemon(settings, broker, now, database_url=url)
     running = Running(daemon=daemon, broker=broker, url=url)
     await daemon.engine.start()
     running.task = asyncio.create_task(daemon.engine.run(running.stop), name="tlh-engine")
@@ -165,13 +170,18 @@ class Daemons:
         self.url = url
         self.started: list[Running] = []
 
-    async def start(self, settings: Settings | None = None) -> Running:
+    async def start(
+        self, settings: Settings | None = None, *, tws: FakeTWS | None = None, days: int = 0
+    ) -> Running:
         """Start a daemon (see `start_daemon`) once the fake has seen the previous one's
-        connection go (TWS refuses a client id still in use with error 326)."""
-        settings = settings or make_settings(self.tws)
+        connection go (TWS refuses a client id still in use with error 326); against `tws`
+        instead of the factory's fake, with its clock `days` ahead of the wall clock."""
+        tws = tws or self.tws
+        settings = settings or make_settings(tws)
         client_id = settings.ib.client_id
-        await self.tws.wait_until(lambda: client_id not in self.tws.connected_clients())
-        running = await start_daemon(self.tws, self.url, settings)
+        await tws.wait_until(lambda: client_id not in tws.connected_clients())
+        ahead = timedelta(days=days)
+        running = await start_daemon(tws, self.url, settings, lambda: datetime.now(UTC) + ahead)
         self.started.append(running)
         return running
 
