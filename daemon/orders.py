@@ -33,6 +33,7 @@ from adapters.storage.records import (
     IntentStatus,
     JournalEntry,
     OrderEvent,
+    counted_fill,
     transition_allowed,
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
@@ -629,23 +630,10 @@ class OrderManager:
         if self._open.get(intent.intent_id) is not intent:
             # Not followed here (any more): its payload may have changed since (a swap back).
             intent = await tx.get_intent(intent.intent_id) or intent
-        assert entry.quantity is not None
-        assert entry.price is not None
-        assert entry.fees is not None
-        sign = 1 if entry.action is Action.SELL else -1
-        changes: dict[str, Any] = {}
-        if entry.action is Action.BUY and entry.lot_id:
-            # The lots a buy created, so a swap back can name exactly them.
-            lots = [*intent.payload.get("lots", []), entry.lot_id]
-            changes["payload"] = {**intent.payload, "lots": lots}
         saved = await tx.update_intent(
             intent.intent_id,
             current=intent if self._open.get(intent.intent_id) is intent else None,
-            filled_quantity=intent.filled_quantity + entry.quantity,
-            filled_notional=intent.filled_notional
-            + entry.quantity * entry.price
-            - sign * entry.fees,
-            **changes,
+            **counted_fill(intent, entry),
         )
         if saved.intent_id in self._open:
             self._open[saved.intent_id] = saved

@@ -7,8 +7,9 @@ the broker says it closed. `plan_import` then decides, without writing, what the
 * Idempotence: a row whose source id is in the journal already (as an entry's external id, or
   as the base of the ids of the entries it was split into, ``ID#1``, ``ID#2``) adds nothing, so
   importing a file twice, or overlapping statements, adds nothing the second time. A row with
-  an alias in the journal (the same execution journaled by the broker's fills) or that fills one
-  of tlh's own orders (`own_orders`, journaled by the daemon) is not imported either.
+  an alias in the journal (the same execution journaled by the broker's fills) is not imported
+  either, nor a fill of one of tlh's own orders (`own_orders`) that the journal holds already
+  (the daemon journals them); one it does not hold is imported and counted in its intent.
 * Validation: the journal is replayed (skipping entries the ledger rejects, as the daemon
   does) together with the new entries, in the ledger's order; a new entry the ledger would
   reject stops the whole import with an `InputError` naming its file, line and field; so does
@@ -26,13 +27,19 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from adapters.importers import InputError
-from adapters.storage.records import Account, JournalEntry, JournalKind, JournalRecord
+from adapters.storage.records import (
+    Account,
+    JournalEntry,
+    JournalKind,
+    JournalRecord,
+    counted_fill,
+)
 from adapters.storage.repository import Repository
 from ledger.engine import Ledger, event_order
 from ledger.errors import LedgerError
@@ -99,8 +106,10 @@ class ImportPlan:
     entries: list[JournalEntry]
     after_seq: int  # the journal's last seq when planned
     known: int = 0  # rows already in the journal
-    own_orders: int = 0  # fills of tlh's own orders (the daemon journals them)
+    own_orders: int = 0  # fills of tlh's own orders the journal holds (the daemon's)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> rows, from the source
+    # intent id -> (what the journal held of its order when planned, its entries in `entries`)
+    counted: dict[str, tuple[Decimal, list[JournalEntry]]] = field(default_factory=dict)
 
 
 class JournalChangedError(RuntimeError):
@@ -112,7 +121,7 @@ def plan_import(
     ledger: Ledger,
     rows: Iterable[ImportRow],
     *,
-    own_orders: frozenset[str] = frozenset(),
+    own_orders: Mapping[str, Decimal] | None = None,
     skipped: Counter[str] | None = None,
 ) -> ImportPlan:
     """Return the entries `rows` add to the journal `records`; raise `InputError` for a row
@@ -120,29 +129,33 @@ def plan_import(
 
     `ledger` is empty and configured as the daemon's (accounts, conventions); when there is
     anything to import, it ends up holding the replay of the journal with the new entries.
-    `own_orders` are the `order_ref`s that name intents of tlh's own.
+    `own_orders` maps the `order_ref`s that name intents of tlh's own to the quantity the
+    journal holds of each (the intent's ``filled_quantity``): their rows, in execution order,
+    are left out up to that quantity (the daemon journaled them, under other ids) and the rest
+    is imported, counted in `ImportPlan.counted` for `write_import` to add to the intent.
     """
+    own_orders = own_orders or {}
     after_seq = max((r.seq for r in records), default=0)
     known_ids = {r.external_id for r in records if r.external_id}
     known_bases = {i.partition(LEG_SEPARATOR)[0] for i in known_ids}
     splits = [r for r in records if r.kind is JournalKind.SPLIT]
+    unique: dict[str, ImportRow] = {}
+    for row in rows:  # the same transaction twice in the input: overlapping statements
+        unique.setdefault(row.source_id, row)
+    rest = _beyond_journaled(list(unique.values()), own_orders)
     fresh: list[ImportRow] = []
-    seen: set[str] = set()
     known = own = 0
-    for row in rows:
-        if row.source_id in seen:
-            continue  # the same transaction twice in the input (overlapping statements)
-        seen.add(row.source_id)
+    for row in unique.values():
         if (
             row.source_id in known_bases
             or any(a in known_ids for a in row.aliases)
             or _split_known(row.entry, splits)
         ):
             known += 1
-        elif row.order_ref is not None and row.order_ref in own_orders:
+        elif row.order_ref in own_orders and row.source_id not in rest:
             own += 1
         else:
-            fresh.append(row)
+            fresh.append(rest.get(row.source_id, row))
     existing = [r.to_event() for r in records]
     if not fresh:
         return ImportPlan([], after_seq, known, own, skipped or Counter())
@@ -157,7 +170,44 @@ def plan_import(
             None,
             f"importing this would make journal entry {seq} impossible ({error}); nothing imported",
         )
-    return ImportPlan(entries, after_seq, known, own, skipped or Counter())
+    refs = {row.source_id: row.order_ref for row in fresh if row.order_ref in own_orders}
+    counted: dict[str, tuple[Decimal, list[JournalEntry]]] = {}
+    for entry in entries:
+        ref = refs.get((entry.external_id or "").partition(LEG_SEPARATOR)[0])
+        if ref is not None:
+            counted.setdefault(ref, (own_orders[ref], []))[1].append(entry)
+    return ImportPlan(entries, after_seq, known, own, skipped or Counter(), counted)
+
+
+def _beyond_journaled(
+    rows: Sequence[ImportRow], own_orders: Mapping[str, Decimal]
+) -> dict[str, ImportRow]:
+    """Return, by source id, the rows of tlh's own orders that lie beyond what the journal
+    holds of their order, each cut to that part (a row it holds in part keeps the rest).
+
+    The daemon journals an order's fills in execution order up to its cumulative quantity
+    (`daemon.orders.new_fill_entry`), so the journal's quantity covers the earliest rows.
+    """
+    rest: dict[str, ImportRow] = {}
+    for ref, journaled in own_orders.items():
+        mine = sorted(
+            (r for r in rows if r.order_ref == ref), key=lambda r: _when(r.entry.to_event(0))
+        )
+        done = ZERO
+        for row in mine:
+            entry = row.entry
+            assert entry.quantity is not None
+            assert entry.fees is not None
+            covered = min(max(journaled - done, ZERO), entry.quantity)
+            done += entry.quantity
+            if covered == entry.quantity:
+                continue
+            if covered > ZERO:
+                left = entry.quantity - covered
+                fees = (entry.fees * left / entry.quantity).quantize(CENT)
+                row = replace(row, entry=replace(entry, quantity=left, fees=fees), closes=())
+            rest[row.source_id] = row
+    return rest
 
 
 async def write_import(
@@ -173,6 +223,14 @@ async def write_import(
         seqs = await tx.append_journal(plan.entries)
         if len(seqs) != len(plan.entries):
             raise JournalChangedError("some entries were journaled meanwhile")
+        for intent_id, (journaled, entries) in plan.counted.items():
+            # What the journal holds of the order moves with the journal (as `on_fill` keeps
+            # it), so the daemon takes these executions for repeats when they reach it.
+            intent = await tx.get_intent(intent_id)
+            if intent is None or intent.filled_quantity != journaled:
+                raise JournalChangedError(f"intent {intent_id} changed while it was imported")
+            for entry in entries:
+                intent = await tx.update_intent(intent_id, **counted_fill(intent, entry))
         if account is not None:
             await tx.upsert_account(account)
     return seqs

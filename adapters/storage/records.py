@@ -324,6 +324,32 @@ class Intent:
     updated_at: datetime | None = None
 
 
+def counted_fill(intent: Intent, entry: JournalEntry) -> dict[str, Any]:
+    """Return the `update_intent` changes that add the journaled fill `entry` to `intent`'s
+    filled amounts (written in the journal entry's transaction: the intent's
+    ``filled_quantity`` is what the journal holds of its order).
+
+    The notional is net of fees (a sale's proceeds, a purchase's cost); a purchase's lot is
+    added to the payload's ``lots``, so a swap back can name exactly the lots it created.
+    """
+    assert entry.quantity is not None
+    assert entry.price is not None
+    assert entry.fees is not None
+    sign = 1 if entry.action is Action.SELL else -1
+    changes: dict[str, Any] = {
+        "filled_quantity": intent.filled_quantity + entry.quantity,
+        "filled_notional": intent.filled_notional
+        + entry.quantity * entry.price
+        - sign * entry.fees,
+    }
+    if entry.action is Action.BUY and entry.lot_id:
+        changes["payload"] = {
+            **intent.payload,
+            "lots": [*intent.payload.get("lots", []), entry.lot_id],
+        }
+    return changes
+
+
 INTENT_IDENTITY = ("kind", "account", "symbol", "side", "quantity", "lot_id", "parent_intent_id")
 """Fields fixed at creation: saving an intent again must repeat them exactly."""
 

@@ -284,7 +284,8 @@ async def _plan(
 ) -> ImportPlan:
     records = await repo.load_journal()
     refs = {r.order_ref for r in rows if r.order_ref}
-    own = frozenset([ref for ref in refs if await repo.get_intent(ref) is not None])
+    intents = [await repo.get_intent(ref) for ref in refs]
+    own = {i.intent_id: i.filled_quantity for i in intents if i is not None}
     return plan_import(records, make_ledger(settings), rows, own_orders=own, skipped=skipped)
 
 

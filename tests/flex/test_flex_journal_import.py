@@ -157,16 +157,42 @@ async def test_a_fill_the_broker_already_journaled_is_not_imported_again(
 
 
 async def test_fills_of_tlhs_own_orders_are_left_to_the_daemon(repo: Repository) -> None:
-    """A row whose order reference is one of tlh's intents was journaled by the daemon's
-    one fill path (OrderManager.on_fill): the import leaves it out and counts it."""
+    """A row whose order reference is one of tlh's intents, within what the journal holds of
+    that order, was journaled by the daemon's one fill path (OrderManager.on_fill): the import
+    leaves it out and counts it."""
     rows = flex_rows()
     own = rows[1]
     rows[1] = ImportRow(own.entry, own.where, order_ref="tlh-intent-1")
+    assert own.entry.quantity is not None
 
-    plan = plan_import([], Ledger(), rows[:2], own_orders=frozenset({"tlh-intent-1"}))
+    plan = plan_import([], Ledger(), rows[:2], own_orders={"tlh-intent-1": own.entry.quantity})
 
     assert plan.own_orders == 1
     assert len(plan.entries) == 1
+    assert plan.counted == {}
+
+
+async def test_the_part_of_an_own_order_the_journal_lacks_is_imported_and_counted(
+    repo: Repository,
+) -> None:
+    """The journal holds 40 of an own order filled 60 + 40 (daemon/orders.py
+    `new_fill_entry`: an order's fills are journaled in execution order up to its cumulative
+    quantity): the first row's last 20 shares and the second row are imported, and counted
+    for the intent against the 40 it held."""
+    first, second = (
+        replace(buy("VTI", q, date(2025, 3, d), f"ib-flex:x:{d}", f"VTI-{d}"), order_ref="tlh-b")
+        for q, d in (("60", 3), ("40", 4))
+    )
+
+    plan = plan_import([], Ledger(), [second, first], own_orders={"tlh-b": Decimal(40)})
+
+    assert [(e.external_id, e.quantity) for e in plan.entries] == [
+        ("ib-flex:x:3", Decimal(20)),
+        ("ib-flex:x:4", Decimal(40)),
+    ]
+    journaled, counted = plan.counted["tlh-b"]
+    assert journaled == Decimal(40)
+    assert [e.quantity for e in counted] == [Decimal(20), Decimal(40)]
 
 
 async def test_a_row_the_ledger_rejects_stops_the_import_and_writes_nothing(
