@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from ib_async import IB
@@ -50,6 +51,8 @@ from adapters.resync import ResyncRunner
 from daemon.events import Fill, Quote
 
 log = structlog.get_logger("tlh.ib")
+
+NEW_YORK = ZoneInfo("America/New_York")  # the trading day `fills_since` keeps
 
 
 def utc_now() -> datetime:
@@ -103,9 +106,15 @@ class IBBroker:
 
     @classmethod
     def from_settings(
-        cls, settings: IBSettings, options: BrokerOptions, **overrides: Any
+        cls,
+        settings: IBSettings,
+        options: BrokerOptions,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        **overrides: Any,
     ) -> IBBroker:
-        """Build the adapter from ``[ib]`` and the daemon's options (see `IBConfig`)."""
+        """Build the adapter from ``[ib]`` and the daemon's options (see `IBConfig`); `now`
+        is its clock."""
         config = IBConfig.from_settings(settings, options, **overrides)
         log.info(
             "ib_configured",
@@ -118,7 +127,7 @@ class IBBroker:
             market_data_type=config.market_data_type,
             lot_method=config.lot_method.value,
         )
-        return cls(config)
+        return cls(config, now=now)
 
     @classmethod
     def capabilities_for(cls, ib: IBSettings) -> Capabilities:
@@ -267,9 +276,16 @@ class IBBroker:
         return out
 
     async def fills_since(self, since: datetime | None) -> list[Fill]:
-        """Return today's executions after `since`, oldest first (``reqExecutions`` covers
-        the current day only; older trades are imported from a Flex Query)."""
-        return await self.orders.fills_since(since)
+        """Return today's (New York day) executions after `since`, oldest first.
+
+        ``reqExecutions`` reaches back as far as TWS's Trade Log setting ("Show trades for"
+        up to 7 days); earlier days' trades come from a Flex statement only (`tlh import
+        --ib-flex`), under ids (``ib-flex:...``) unlike the daemon's (``ib:<execId>``), so
+        an older execution is left out here rather than journaled twice.
+        """
+        today = self._now().astimezone(NEW_YORK).date()
+        fills = await self.orders.fills_since(since)
+        return [f for f in fills if f.at.astimezone(NEW_YORK).date() == today]
 
     async def open_orders(self) -> Sequence[OrderSnapshot]:
         """Return every working order of the account."""

@@ -126,6 +126,9 @@ class FakeTWS:
         self.market_data_entitled = True
         self.connectivity = True
         self.read_only_api = False
+        # TWS's Trade Log setting "Show trades for ..." (days): how far back reqExecutions
+        # reaches (TWS API, "Executions and Commissions": by default since midnight).
+        self.trade_log_days = 1
         #: Called with each message as it is read, before it is handled (benchmark hook).
         self.on_request: Callable[[RequestRecord], None] | None = None
         self._resting: dict[str, list[FakeOrder]] = {}
@@ -857,7 +860,7 @@ class FakeTWS:
         after = _parse_filter_time(since, self.exec_zone)
         for ex in self.state.executions:
             if (
-                ex.time.astimezone(NY).date() == today
+                0 <= (today - ex.time.astimezone(NY).date()).days < self.trade_log_days
                 and (not client_id or int(client_id) in (0, ex.client_id))
                 and (not acct or acct == ex.account)
                 and (after is None or ex.time >= after)

@@ -46,9 +46,10 @@ def make_broker(
     settings: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> IBBroker:
-    """Return the adapter as the daemon's factory builds it, with test timings."""
+    """Return the adapter as the daemon's factory builds it, with test timings, on the
+    fake's clock (as a real TWS and its host share one)."""
     return IBBroker.from_settings(
-        ib_settings(tws, **(settings or {})), options, **{**FAST, **overrides}
+        ib_settings(tws, **(settings or {})), options, **{"now": tws.now, **FAST, **overrides}
     )
 
 

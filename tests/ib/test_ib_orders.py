@@ -211,10 +211,12 @@ async def test_get_order_of_an_unknown_intent_is_none(connected: tuple[IBBroker,
 async def test_fills_since_reads_todays_executions_with_commissions(
     tws: FakeTWS, connected: tuple[IBBroker, Events]
 ) -> None:
-    """fills_since: today's executions (reqExecutions covers the day) after `since`, oldest
-    first, each with its commission and exchange time; yesterday's are not returned."""
+    """fills_since: today's executions after `since`, oldest first, each with its commission
+    and exchange time; yesterday's are not returned, even when TWS's Trade Log shows more
+    days to reqExecutions (TWS API, "Executions and Commissions"): they come from Flex."""
     broker, _ = connected
     tws.set_time(T0)
+    tws.trade_log_days = 2
     tws.add_execution("VTI", "BUY", 5, 98, moment=T0 - timedelta(days=1), order_ref="old")
     tws.add_execution(
         "VTI", "BUY", 4, 99, moment=T0 - timedelta(hours=1), order_ref="a", commission="1.10"

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fake_tws import DEFAULT_ACCOUNT, FakeTWS
 from running_daemon import RunningDaemon
@@ -44,6 +45,7 @@ SYMBOLS = ("VTI", "SCHB", "ITOT")
 LONG_AGO = datetime(2023, 1, 3, 15, 0, tzinfo=UTC)
 """When the starting lots were bought: long-term, far outside any wash-sale window."""
 TLH = Path(sys.executable).with_name("tlh")
+NEW_YORK = ZoneInfo("America/New_York")
 ORDER_REF = 26
 """The field of a ``placeOrder`` message carrying ``orderRef`` (ib_async `Client.placeOrder`)."""
 
@@ -318,3 +320,32 @@ async def tlh(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     return (proc.returncode if proc.returncode is not None else -1), out.decode()
+
+
+def flex_statement(tws: FakeTWS, folder: Path) -> Path:
+    """Write the Activity Flex statement of the fake's executions (IB's Flex Query reference,
+    Trades: https://www.ibkrguides.com/reportingreference/reportguide/tradesfq.htm)."""
+    trades = []
+    for n, ex in enumerate(tws.executions, start=1):
+        at = ex.time.astimezone(NEW_YORK)
+        sign = -1 if ex.side == "SLD" else 1
+        trades.append(
+            f'<Trade accountId="{ex.account}" currency="USD" assetCategory="STK" '
+            f'symbol="{ex.instrument.symbol}" conid="{ex.instrument.con_id}" tradeID="{n}" '
+            f'transactionID="{n}" ibExecID="{ex.exec_id}" orderReference="{ex.order_ref}" '
+            f'tradeDate="{at:%Y%m%d}" dateTime="{at:%Y%m%d;%H%M%S}" quantity="{sign * ex.shares}" '
+            f'tradePrice="{ex.price}" multiplier="1" ibCommission="{-ex.commission}" '
+            f'ibCommissionCurrency="USD" taxes="0" buySell="{"SELL" if sign < 0 else "BUY"}" '
+            f'openCloseIndicator="{"C" if sign < 0 else "O"}" transactionType="ExchTrade" '
+            f'levelOfDetail="EXECUTION" notes="" />'
+        )
+    path = folder / "flex.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<FlexQueryResponse queryName="tlh" type="AF"><FlexStatements count="1">\n'
+        f'<FlexStatement accountId="{ACCOUNT}" fromDate="20230101" toDate="20301231" '
+        'period="Custom" whenGenerated="20260105;083000">\n'
+        "<Trades>\n" + "\n".join(trades) + "\n</Trades>\n"
+        "</FlexStatement></FlexStatements></FlexQueryResponse>\n"
+    )
+    return path

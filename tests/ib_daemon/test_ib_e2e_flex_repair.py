@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from fake_tws import FakeTWS, FillPolicy
@@ -20,6 +19,7 @@ from ibdaemonkit import (
     ACCOUNT,
     Daemons,
     crossing_quotes,
+    flex_statement,
     seed_journal,
     tlh,
     tlh_env,
@@ -30,36 +30,6 @@ from adapters.storage.records import IntentKind, IntentStatus
 from ledger.model import Action
 
 pytestmark = pytest.mark.timeout(90)
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-def flex_statement(tws: FakeTWS, folder: Path) -> Path:
-    """Write the Activity Flex statement of the fake's executions (IB's Flex Query reference,
-    Trades: https://www.ibkrguides.com/reportingreference/reportguide/tradesfq.htm)."""
-    trades = []
-    for n, ex in enumerate(tws.executions, start=1):
-        at = ex.time.astimezone(NEW_YORK)
-        sign = -1 if ex.side == "SLD" else 1
-        trades.append(
-            f'<Trade accountId="{ex.account}" currency="USD" assetCategory="STK" '
-            f'symbol="{ex.instrument.symbol}" conid="{ex.instrument.con_id}" tradeID="{n}" '
-            f'transactionID="{n}" ibExecID="{ex.exec_id}" orderReference="{ex.order_ref}" '
-            f'tradeDate="{at:%Y%m%d}" dateTime="{at:%Y%m%d;%H%M%S}" quantity="{sign * ex.shares}" '
-            f'tradePrice="{ex.price}" multiplier="1" ibCommission="{-ex.commission}" '
-            f'ibCommissionCurrency="USD" taxes="0" buySell="{"SELL" if sign < 0 else "BUY"}" '
-            f'openCloseIndicator="{"C" if sign < 0 else "O"}" transactionType="ExchTrade" '
-            f'levelOfDetail="EXECUTION" notes="" />'
-        )
-    path = folder / "flex.xml"
-    path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<FlexQueryResponse queryName="tlh" type="AF"><FlexStatements count="1">\n'
-        f'<FlexStatement accountId="{ACCOUNT}" fromDate="20230101" toDate="20301231" '
-        'period="Custom" whenGenerated="20260105;083000">\n'
-        "<Trades>\n" + "\n".join(trades) + "\n</Trades>\n"
-        "</FlexStatement></FlexStatements></FlexQueryResponse>\n"
-    )
-    return path
 
 
 async def test_a_fill_of_an_own_order_missing_from_the_journal_is_imported_once(
