@@ -977,9 +977,13 @@ class OrderManager:
         return sent_on(intent) < self.today()
 
     async def _lost(self, intent: Intent) -> None:
-        """End `intent`, sent on an earlier day and unknown to the broker now, and halt its
-        symbol: it may have filled, so it is never sent again; its fate is in that day's
-        statement."""
+        """End `intent`, sent on an earlier day and unknown to the broker now: FILLED when the
+        journal holds all of it; else EXPIRED, its symbol halted: it may have filled, so it is
+        never sent again, and its fate is in that day's statement."""
+        if intent.filled_quantity >= intent.quantity:
+            # The journal holds all of it (its fills, or that day's Flex statement imported).
+            await self._finish(await self._set(intent, status=IntentStatus.FILLED))
+            return
         day = sent_on(intent).isoformat()
         reason = (
             f"unknown: sent on {day}, and {self._broker.name} looks up today's orders only; "

@@ -13,6 +13,8 @@ against a fresh one (the next day's TWS), the daemon's clock a day ahead.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fake_tws import FakeTWS, FillPolicy
@@ -21,8 +23,11 @@ from ibdaemonkit import (
     CrashBeforePlacing,
     Daemons,
     crossing_quotes,
+    flex_statement,
     placed,
     seed_journal,
+    tlh,
+    tlh_env,
     until,
 )
 
@@ -93,3 +98,41 @@ async def test_a_sale_of_yesterday_unknown_to_ib_is_halted_not_called_stale(
     await first.kill()
 
     await _next_day(daemons, IntentKind.HARVEST_SELL, "VTI", {"VTI": "40"})
+
+
+async def test_yesterdays_buy_whose_flex_statement_was_imported_ends_filled_and_unhalted(
+    tws: FakeTWS, daemons: Daemons, tmp_path: Path
+) -> None:
+    """The replacement buy filled after the daemon died; that day's Flex statement, imported
+    before the next day's start, journaled it (tests/ib_daemon/test_ib_e2e_flex_repair.py).
+    The journal then holds all of the intent: the next day's daemon ends it FILLED, sends
+    nothing, and halts nothing."""
+    await seed_journal(daemons.url, tws, {"VTI": "40"})
+    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="SCHB")
+    first = await daemons.start()
+    await crossing_quotes(tws)
+    await tws.wait_until(lambda: len(tws.orders) == 2)
+    await until(lambda: first.position("VTI") == 0, what="the sale journaled")
+    await first.kill()
+    buy = tws.orders[1]
+    await tws.fill(buy.order_ref, price="50.04")
+    env = tlh_env(tws, tmp_path, TLH_DATABASE__URL=daemons.url)
+    code, out = await tlh(env, tmp_path, "import", "--ib-flex", str(flex_statement(tws, tmp_path)))
+    assert code == 0, out
+
+    async with FakeTWS(symbols=SYMBOLS) as tomorrow:
+        tomorrow.set_time(datetime.now(UTC) + timedelta(days=1))
+        tomorrow.set_position("SCHB", buy.qty, "50.04")
+        second = await daemons.start(tws=tomorrow, days=1)
+        try:
+            (intent,) = await second.intents(IntentKind.REPLACEMENT_BUY)
+            assert (intent.status, intent.filled_quantity) == (
+                IntentStatus.FILLED,
+                Decimal(buy.qty),
+            )
+            assert second.position("SCHB") == Decimal(buy.qty)
+            assert second.engine.halted == set()
+            assert await second.daemon.repo.active_halts() == []
+            assert placed(tomorrow) == {}
+        finally:
+            await second.kill()
