@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,10 @@ INFINITY = float("inf")
 REJECTED_HALTED = "journal:rejected_halted_through_seq"  # rejected entries up to it halted
 SPLIT_WINDOW = timedelta(days=4)
 """How far from a split-like move the split calendar is searched (a column a day late)."""
+YIELD_AFTER_SECONDS = 0.001
+"""The longest the engine handles events without letting the event loop run other tasks."""
+YIELD_AFTER_EVENTS = 64
+"""The most events the engine handles without letting the event loop run other tasks."""
 
 
 class JournalRepository(Repository, Protocol):
@@ -235,21 +240,30 @@ class HarvestEngine:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume events until `stop` is set; the event in hand is always finished.
 
-        The loop waits on the queue only when it is idle, and yields after every event: the
-        streams keep running, and quotes that arrive meanwhile conflate (latest wins).
+        The loop waits on the queue only when it is idle. While busy it yields to the event
+        loop after `YIELD_AFTER_SECONDS` of work or `YIELD_AFTER_EVENTS` events, whichever
+        comes first: the streams, the broker's order events and the order manager's tasks run
+        at least that often, and quotes that arrive meanwhile conflate (latest wins). Yielding
+        after every event cost more than the events themselves on a busy quote stream.
         """
         stopper = asyncio.ensure_future(stop.wait())
+        clock = time.monotonic
         try:
+            handled, due = 0, clock() + YIELD_AFTER_SECONDS
             while not stop.is_set():
                 event = self.queue.get_nowait()
                 if event is None:
                     waiter = asyncio.ensure_future(self.queue.ready())
                     await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
                     waiter.cancel()
+                    handled, due = 0, clock() + YIELD_AFTER_SECONDS
                     continue
                 async with self.lock:
                     await self.handle(event)
-                await asyncio.sleep(0)
+                handled += 1
+                if handled >= YIELD_AFTER_EVENTS or clock() >= due:
+                    await asyncio.sleep(0)
+                    handled, due = 0, clock() + YIELD_AFTER_SECONDS
         finally:
             stopper.cancel()
 

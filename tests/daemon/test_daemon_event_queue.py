@@ -136,3 +136,29 @@ async def test_a_burst_of_quotes_never_delays_or_drops_the_broker_events_of_a_sa
     ] * 2
     assert fills[0].lot_id == lot
     assert (await rig.intent(sale_id)).filled_quantity == 40
+
+
+async def test_the_busy_engine_lets_other_tasks_run_every_64_events_not_after_each(
+    rig: Rig,
+) -> None:
+    """daemon/engine.py `HarvestEngine.run`: while events keep coming, the engine yields to the
+    event loop after 1 ms of work or 64 events, whichever comes first, so the streams and the
+    order manager's tasks keep running (fairness) without paying a yield for every quote."""
+    symbols = [f"S{n:04d}" for n in range(64 * 20)]
+    for n, symbol in enumerate(symbols):
+        rig.engine.queue.put(Quote(symbol, 50.0 + n / 1000, 50.05, rig.clock.now()))
+    before = rig.engine.stats.quotes
+    seen: list[int] = []
+    stop = asyncio.Event()
+
+    async def other_task() -> None:
+        while rig.engine.stats.quotes - before < len(symbols):
+            seen.append(rig.engine.stats.quotes - before)
+            await asyncio.sleep(0)
+        stop.set()
+
+    await asyncio.wait_for(asyncio.gather(rig.engine.run(stop), other_task()), timeout=30)
+
+    gaps = [b - a for a, b in zip([0, *seen], [*seen, len(symbols)], strict=True)]
+    assert max(gaps) <= 64
+    assert max(gaps) > 1
