@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.storage.engine import configure_sqlite_connection
@@ -102,13 +103,19 @@ class _RawStatements:
 
     def rows(self, stmt: Any, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """Return every row of a query."""
-        sql, args = self._bind(stmt, params)
-        return self._conn.execute(sql, args).fetchall()
+        return self._execute(stmt, params).fetchall()
 
     def run(self, stmt: Any, params: dict[str, Any]) -> None:
         """Execute a statement that returns no rows."""
+        self._execute(stmt, params)
+
+    def _execute(self, stmt: Any, params: dict[str, Any]) -> sqlite3.Cursor:
         sql, args = self._bind(stmt, params)
-        self._conn.execute(sql, args)
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            # Raise what the async path raises (e.g. sqlalchemy.exc.IntegrityError).
+            raise DBAPIError.instance(sql, args, exc, sqlite3.Error, dialect=self._dialect) from exc
 
     def _bind(self, stmt: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
         # Statements are module constants, so their id is a stable cache key.

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +43,7 @@ from adapters.storage.records import (
 from adapters.storage.schema import accounts, daemon_state, halts, intents, journal, order_events
 from ledger.model import AccountType, Action
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 # decide(intent, stored state value) -> (intent to store, new state value or None)
 Admission = Callable[[Intent, str | None], tuple[Intent, str | None]]
@@ -216,11 +217,7 @@ class Repository:
                 db.run(upsert, {"key": state_key, "value": new_value, "updated_at": now})
             return stored
 
-        writer = fast_writer(self._engine) if self._conn is None else None
-        done, result = writer.run(work) if writer is not None else (False, None)
-        if not done:
-            async with self._writing() as conn:
-                result = await conn.run_sync(lambda sync: work(CoreStatements(sync)))
+        result = await self._write(work)
         if result is not None:
             return result, True
         existing = await self.get_intent(intent.intent_id)
@@ -312,12 +309,7 @@ class Repository:
         def work(db: Statements) -> bool:
             return bool(db.rows(stmt, params))
 
-        writer = fast_writer(self._engine) if self._conn is None else None
-        done, hit = writer.run(work) if writer is not None else (False, None)
-        if not done:
-            async with self._writing() as conn:
-                hit = await conn.run_sync(lambda sync: work(CoreStatements(sync)))
-        return updated if hit else None
+        return updated if await self._write(work) else None
 
     async def open_intents(self) -> list[Intent]:
         """Return the intents not in a terminal status, oldest first."""
@@ -368,7 +360,11 @@ class Repository:
         return [_intent_from_row(r) for r in rows]
 
     async def append_order_event(self, event: OrderEvent) -> int:
-        """Append a broker order update for an existing intent and return its event id."""
+        """Append a broker order update for an existing intent and return its event id.
+
+        The engine handles order updates between quotes, so on a SQLite file this runs on the
+        event loop's thread (`fast_write`), committed before it returns, like the outbox.
+        """
         values = {
             "intent_id": event.intent_id,
             "status": event.status,
@@ -378,9 +374,13 @@ class Repository:
             "raw": event.raw,
             "recorded_at": self._clock(),
         }
-        stmt = insert(order_events).values(values).returning(order_events.c.event_id)
-        async with self._writing() as conn:
-            return int((await conn.execute(stmt)).scalar_one())
+
+        def work(db: Statements) -> int:
+            return int(db.rows(_INSERT_ORDER_EVENT, values)[0][0])
+
+        event_id = await self._write(work)
+        assert event_id is not None
+        return event_id
 
     async def order_events(self, intent_id: str) -> list[OrderEvent]:
         """Return the order updates of intent `intent_id` in the order they were appended."""
@@ -449,6 +449,17 @@ class Repository:
 
     # -- transactions -------------------------------------------------------------------------
 
+    async def _write(self, work: Callable[[Statements], T]) -> T | None:
+        """Run `work` in one write transaction (this repository's, when it has one) and return
+        its result: on a SQLite file outside a transaction on the event loop's thread
+        (`fast_write`), else, or when that would wait for a lock, through the async driver."""
+        writer = fast_writer(self._engine) if self._conn is None else None
+        done, result = writer.run(work) if writer is not None else (False, None)
+        if not done:
+            async with self._writing() as conn:
+                result = await conn.run_sync(lambda sync: work(CoreStatements(sync)))
+        return result
+
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
         if self._conn is not None:
@@ -495,6 +506,7 @@ def _upsert_statement(dialect: str, table: Any, values: dict[str, Any], *, key: 
 _INTENT_EXISTS = select(intents.c.intent_id).where(intents.c.intent_id == bindparam("id"))
 _STATE_BY_KEY = select(daemon_state.c.value).where(daemon_state.c.key == bindparam("key"))
 _INSERT_INTENT = insert(intents)
+_INSERT_ORDER_EVENT = insert(order_events).returning(order_events.c.event_id)
 _STATE_UPSERTS: dict[str, Any] = {}
 
 

@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.storage.fast_write import fast_writer
 from adapters.storage.records import Intent, IntentKind, IntentStatus, OrderEvent
 from adapters.storage.repository import (
     IntentConflictError,
@@ -196,3 +198,28 @@ async def test_an_order_event_for_an_unknown_intent_is_refused(repo: Repository)
 
     with pytest.raises(IntegrityError):
         await repo.append_order_event(event)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_on_a_sqlite_file_an_order_event_is_one_synchronous_transaction(
+    repo: Repository, engine: AsyncEngine
+) -> None:
+    """adapters/storage/repository.py `append_order_event`: the engine handles order updates
+    between quotes, so on a SQLite file the event is committed by the fast writer (no round
+    trip per statement), and reads back as written, ids ascending."""
+    await repo.save_intent(_sale())
+    writer = fast_writer(engine)
+    assert writer is not None
+    before = writer.transactions
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    updates = [
+        OrderEvent("tlh-hs-1", "accepted", at),
+        OrderEvent("tlh-hs-1", "filled", at, Decimal("12.000000001"), Decimal("201.38")),
+    ]
+
+    ids = [await repo.append_order_event(u) for u in updates]
+
+    assert (writer.transactions - before, writer.fallbacks) == (2, 0)
+    stored = await repo.order_events("tlh-hs-1")
+    assert [e.event_id for e in stored] == ids == sorted(ids)
+    assert [replace(e, event_id=None, recorded_at=None) for e in stored] == updates
