@@ -26,6 +26,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import islice
+from typing import Any, Generic, TypeVar
 
 import structlog
 from ib_async import IB, ExecutionFilter, Trade
@@ -48,6 +50,35 @@ from adapters.ib.parsing import (
 from daemon.events import Fill, OrderUpdate
 
 log = structlog.get_logger("tlh.ib.orders")
+T = TypeVar("T")
+
+
+class RefIndex(Generic[T]):
+    """The values of one of ib_async's dicts (its trades or its fills) by ``orderRef``.
+
+    ib_async only ever adds to those dicts while a connection lasts (a value is updated in
+    place, never replaced under its key) and starts new ones when it resets, so the index
+    catches up on each look-up with the values added since the last, and starts over with a
+    new dict: a look-up costs the new values, not the day's orders. The caller still checks
+    each value's ``orderRef`` (`OrderTracker._view`).
+    """
+
+    def __init__(self, ref: Callable[[T], str]) -> None:
+        self._ref = ref
+        self._source: dict[Any, T] | None = None
+        self._seen = 0
+        self._by_ref: dict[str, list[T]] = {}
+
+    def get(self, source: dict[Any, T], ref: str) -> list[T]:
+        """Return the values of `source` tagged `ref` (when indexed), oldest first."""
+        if source is not self._source or len(source) < self._seen:
+            self._source, self._seen, self._by_ref = source, 0, {}
+        if len(source) > self._seen:
+            by_ref, key = self._by_ref, self._ref
+            for value in islice(source.values(), self._seen, None):
+                by_ref.setdefault(key(value), []).append(value)
+            self._seen = len(source)
+        return self._by_ref.get(ref, [])
 
 
 class OrderTracker:
@@ -73,6 +104,8 @@ class OrderTracker:
         self._lookup_lock = asyncio.Lock()
         self._submit_lock = asyncio.Lock()
         self._deferred: dict[int, OrderUpdate] = {}  # permId -> latest update held back
+        self._trade_refs: RefIndex[Trade] = RefIndex(lambda trade: trade.order.orderRef)
+        self._fill_refs: RefIndex[IbFill] = RefIndex(lambda fill: fill.execution.orderRef)
         self.join = CommissionJoin(config.commission_wait, self._emit_fill, order_idle=self._idle)
         ib.orderStatusEvent += self._on_status
         ib.execDetailsEvent += self.join.on_execution
@@ -182,7 +215,12 @@ class OrderTracker:
     def known(self, client_order_id: str) -> OrderView | None:
         """Return the order tagged `client_order_id` among those ib_async holds (synchronised
         at connect, kept current by its events), or None."""
-        return self._view(client_order_id, (self.ib.trades(),), self.ib.fills())
+        wrapper = self.ib.wrapper
+        return self._view(
+            client_order_id,
+            (self._trade_refs.get(wrapper.trades, client_order_id),),
+            self._fill_refs.get(wrapper.fills, client_order_id),
+        )
 
     def _view(
         self, client_order_id: str, sources: Sequence[Sequence[Trade]], fills: Sequence[IbFill]
