@@ -73,6 +73,9 @@ class Repository(Protocol):
     async def get_intent(self, intent_id: str) -> Intent | None: ...
     async def open_intents(self) -> list[Intent]: ...
     async def append_journal(self, entries: Iterable[JournalEntry]) -> list[int]: ...
+    async def append_fill(
+        self, entry: JournalEntry, intent: Intent, count: Callable[[], dict[str, Any]]
+    ) -> tuple[list[int], Intent] | None: ...
     async def append_order_event(self, event: OrderEvent) -> int: ...
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
     async def get_state(self, key: str) -> str | None: ...
@@ -593,27 +596,13 @@ class OrderManager:
             return
         assert entry.quantity is not None
         quantity = entry.quantity
-        # The journal entry and the order's journaled quantity commit together: a crash
-        # between them would leave a replayed fill journaled but never counted. The ledger's
-        # check comes after the external id's (a repeat is no refusal) and before the commit.
         try:
-            async with self._repo.transaction() as tx:
-                seqs = await tx.append_journal([entry])
-                if not seqs:
-                    if state_key and cumulative is not None and done is not None:
-                        # Journaled before this order was followed here (an older version).
-                        await tx.set_state(state_key, str(max(done, cumulative)))
-                    return  # already journaled (a replayed or reconciled execution)
-                refusal = self.check_entry(entry)
-                if refusal is not None:
-                    raise _Refused(refusal)
-                if intent is not None:
-                    intent = await self._count_fill(tx, intent, entry)
-                elif state_key and done is not None:
-                    await tx.set_state(state_key, str(done + quantity))
+            seqs = await self._journal_fill(entry, intent, state_key, done, cumulative)
         except _Refused as refused:
             await self.on_refused(entry, str(refused))
             return
+        if not seqs:
+            return  # already journaled (a replayed or reconciled execution)
         log.info(
             "fill",
             intent_id=fill.client_order_id,
@@ -625,21 +614,74 @@ class OrderManager:
         )
         await self._on_journal(seqs, [entry])
 
-    async def _count_fill(self, tx: Repository, intent: Intent, entry: JournalEntry) -> Intent:
+    async def _journal_fill(
+        self,
+        entry: JournalEntry,
+        intent: Intent | None,
+        state_key: str,
+        done: Decimal | None,
+        cumulative: Decimal | None,
+    ) -> list[int]:
+        """Append `entry` and count it in what the journal holds of its order, in one
+        transaction; return its seq, or [] when it is journaled already.
+
+        The journal entry and the order's journaled quantity commit together: a crash between
+        them would leave a replayed fill journaled but never counted. The ledger's check comes
+        after the external id's (a repeat is no refusal) and before the commit.
+        """
+        assert entry.quantity is not None
+        if intent is not None and self._open.get(intent.intent_id) is intent:
+            # An order followed here: one write over its copy, which on a SQLite file needs no
+            # round trip per statement (None: the copy is stale; the row is read below).
+            followed = intent
+
+            def count() -> dict[str, Any]:
+                refusal = self.check_entry(entry)
+                if refusal is not None:
+                    raise _Refused(refusal)
+                return counted_fill(followed, entry)
+
+            written = await self._repo.append_fill(entry, followed, count)
+            if written is not None:
+                seqs, saved = written
+                if seqs:
+                    self._keep(saved)
+                return seqs
+        async with self._repo.transaction() as tx:
+            seqs = await tx.append_journal([entry])
+            if not seqs:
+                if state_key and cumulative is not None and done is not None:
+                    # Journaled before this order was followed here (an older version).
+                    await tx.set_state(state_key, str(max(done, cumulative)))
+                return []
+            refusal = self.check_entry(entry)
+            if refusal is not None:
+                raise _Refused(refusal)
+            if intent is not None:
+                await self._count_fill(tx, intent, entry)
+            elif state_key and done is not None:
+                await tx.set_state(state_key, str(done + entry.quantity))
+        return seqs
+
+    async def _count_fill(self, tx: Repository, intent: Intent, entry: JournalEntry) -> None:
         """Add a journaled fill to its intent's filled amounts (in the journal's transaction)."""
-        if self._open.get(intent.intent_id) is not intent:
+        followed = self._open.get(intent.intent_id) is intent
+        if not followed:
             # Not followed here (any more): its payload may have changed since (a swap back).
             intent = await tx.get_intent(intent.intent_id) or intent
         saved = await tx.update_intent(
             intent.intent_id,
-            current=intent if self._open.get(intent.intent_id) is intent else None,
+            current=intent if followed else None,
             **counted_fill(intent, entry),
         )
+        self._keep(saved)
+
+    def _keep(self, saved: Intent) -> None:
+        """Replace the copies of `saved` this manager keeps with the stored one."""
         if saved.intent_id in self._open:
             self._open[saved.intent_id] = saved
         if saved.intent_id in self._ended:
             self._ended[saved.intent_id] = saved
-        return saved
 
     async def _apply_snapshot(
         self, intent: Intent, snapshot: OrderSnapshot, reason: str = ""

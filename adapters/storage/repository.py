@@ -290,26 +290,48 @@ class Repository:
         """Write `changes` over the caller's copy `current` of the row; return the updated
         intent, or None (nothing written) when the copy's status is not the stored one or the
         update would not be allowed from it (the caller reads the row then)."""
-        new_status = changes.get("status", current.status)
-        if (
-            expected_status is not None and current.status != expected_status
-        ) or not transition_allowed(current.status, new_status):
+        if expected_status is not None and current.status != expected_status:
             return None
-        updated = replace(current, **changes, updated_at=self._clock())
-        values = _intent_values(updated)
-        columns = tuple(sorted(changes))
-        stmt = _update_statement(columns)
-        params = {f"v_{k}": values[k] for k in columns}
-        params.update(
-            v_updated_at=updated.updated_at,
-            w_intent_id=current.intent_id,
-            w_status=current.status.value,
-        )
+        now = self._clock()
 
-        def work(db: Statements) -> bool:
-            return bool(db.rows(stmt, params))
+        def work(db: Statements) -> Intent | None:
+            return _write_over_copy(db, current, changes, now)
 
-        return updated if await self._write(work) else None
+        return await self._write(work)
+
+    async def append_fill(
+        self, entry: JournalEntry, intent: Intent, count: Callable[[], dict[str, Any]]
+    ) -> tuple[list[int], Intent] | None:
+        """Append the journal entry `entry` of a fill of `intent` (the caller's copy of the
+        stored row) and write the changes ``count()`` returns over the intent, in one
+        transaction; return (the new seq, the updated intent).
+
+        Return ``([], intent)``, writing nothing, when the entry's external id is journaled
+        already, and None, writing nothing, when the copy's status is not the stored one (or
+        the change is not allowed from it). `count` runs inside the transaction, after the
+        external id's check; an exception from it rolls everything back and propagates.
+
+        The engine journals fills between quotes, so on a SQLite file this runs on the event
+        loop's thread (`fast_write`), like the outbox's writes.
+        """
+        now = self._clock()
+        row = _journal_values(entry, now)
+
+        def work(db: Statements) -> tuple[list[int], Intent]:
+            if entry.external_id is not None and db.rows(
+                _JOURNALED_EXTERNAL_ID, {"external_id": entry.external_id}
+            ):
+                return [], intent
+            seq = int(db.rows(_INSERT_JOURNAL, row)[0][0])
+            updated = _write_over_copy(db, intent, count(), now)
+            if updated is None:
+                raise _StaleCopyError
+            return [seq], updated
+
+        try:
+            return await self._write(work)
+        except _StaleCopyError:
+            return None
 
     async def open_intents(self) -> list[Intent]:
         """Return the intents not in a terminal status, oldest first."""
@@ -507,6 +529,10 @@ _INTENT_EXISTS = select(intents.c.intent_id).where(intents.c.intent_id == bindpa
 _STATE_BY_KEY = select(daemon_state.c.value).where(daemon_state.c.key == bindparam("key"))
 _INSERT_INTENT = insert(intents)
 _INSERT_ORDER_EVENT = insert(order_events).returning(order_events.c.event_id)
+_INSERT_JOURNAL = insert(journal).returning(journal.c.seq)
+_JOURNALED_EXTERNAL_ID = select(journal.c.seq).where(
+    journal.c.external_id == bindparam("external_id")
+)
 _STATE_UPSERTS: dict[str, Any] = {}
 
 
@@ -569,6 +595,29 @@ def _intent_values(intent: Intent) -> dict[str, Any]:
 
 
 _UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+class _StaleCopyError(Exception):
+    """Roll back a transaction whose write over the caller's copy of an intent hit no row."""
+
+
+def _write_over_copy(
+    db: Statements, current: Intent, changes: dict[str, Any], now: datetime
+) -> Intent | None:
+    """Write `changes` over the copy `current` of a stored intent, if its status is still the
+    stored one and the change is allowed from it; return the updated intent, or None."""
+    if not transition_allowed(current.status, changes.get("status", current.status)):
+        return None
+    updated = replace(current, **changes, updated_at=now)
+    values = _intent_values(updated)
+    columns = tuple(sorted(changes))
+    params = {f"v_{k}": values[k] for k in columns}
+    params.update(
+        v_updated_at=updated.updated_at,
+        w_intent_id=current.intent_id,
+        w_status=current.status.value,
+    )
+    return updated if db.rows(_update_statement(columns), params) else None
 
 
 def _update_statement(columns: tuple[str, ...]) -> Any:
