@@ -51,6 +51,11 @@ class EventQueue:
             return
         await self._ready.wait()
 
+    def wake(self) -> None:
+        """Wake whoever waits in `ready` or `get` without an event (they find none and go on
+        waiting, unless what they wait for besides events has happened)."""
+        self._ready.set()
+
     async def get(self) -> Event:
         """Wait for and return the next event."""
         while True:

@@ -247,15 +247,16 @@ class HarvestEngine:
         after every event cost more than the events themselves on a busy quote stream.
         """
         stopper = asyncio.ensure_future(stop.wait())
+        # Idle, the loop waits on the queue alone (no task and no asyncio.wait per wake: on a
+        # busy stream it goes idle after nearly every socket read); `stop` wakes it too.
+        stopper.add_done_callback(lambda _: self.queue.wake())
         clock = time.monotonic
         try:
             handled, due = 0, clock() + YIELD_AFTER_SECONDS
             while not stop.is_set():
                 event = self.queue.get_nowait()
                 if event is None:
-                    waiter = asyncio.ensure_future(self.queue.ready())
-                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
+                    await self.queue.ready()
                     handled, due = 0, clock() + YIELD_AFTER_SECONDS
                     continue
                 async with self.lock:

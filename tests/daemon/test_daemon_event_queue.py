@@ -162,3 +162,24 @@ async def test_the_busy_engine_lets_other_tasks_run_every_64_events_not_after_ea
     gaps = [b - a for a, b in zip([0, *seen], [*seen, len(symbols)], strict=True)]
     assert max(gaps) <= 64
     assert max(gaps) > 1
+
+
+async def test_an_idle_engine_wakes_for_an_event_and_for_stop(rig: Rig) -> None:
+    """daemon/engine.py `HarvestEngine.run`: idle, it waits on its queue; an event queued then
+    is handled, and setting `stop` ends the run without an event."""
+    stop, handled = asyncio.Event(), asyncio.Event()
+    handle = rig.engine.handle
+
+    async def handle_and_tell(event: Event) -> None:
+        await handle(event)
+        handled.set()
+
+    rig.engine.handle = handle_and_tell  # type: ignore[method-assign]
+    running = asyncio.ensure_future(rig.engine.run(stop))
+    await asyncio.sleep(0)
+
+    rig.engine.queue.put(Quote("VTI", 180.0, 180.04, rig.clock.now()))
+    await asyncio.wait_for(handled.wait(), timeout=5)
+    stop.set()
+
+    await asyncio.wait_for(running, timeout=5)
