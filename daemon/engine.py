@@ -244,7 +244,7 @@ class HarvestEngine:
         loop after `YIELD_AFTER_SECONDS` of work or `YIELD_AFTER_EVENTS` events, whichever
         comes first: the streams, the broker's order events and the order manager's tasks run
         at least that often, and quotes that arrive meanwhile conflate (latest wins). Yielding
-        after every event cost more than the events themselves on a busy quote stream.
+        after every event cost about as much CPU as the quotes themselves on a busy stream.
         """
         stopper = asyncio.ensure_future(stop.wait())
         # Idle, the loop waits on the queue alone (no task and no asyncio.wait per wake: on a
