@@ -120,9 +120,6 @@ Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 Mode = Literal["dry_run", "paper", "live"]
 Broker = Literal["sim", "alpaca", "ib"]
-# Accepted by the model (so that the keys stay valid) but not built in this version: choosing
-# one is an error naming the key, never a setting that silently does nothing.
-UNAVAILABLE_BROKERS: frozenset[str] = frozenset()
 
 
 class ConfigError(Exception):
@@ -480,21 +477,12 @@ def _check_mode(s: Settings) -> None:
         raise _KeyedError(
             ("mode",), 'is "live" but live_trading_enabled is false; set both to trade real money'
         )
-    if s.broker in UNAVAILABLE_BROKERS:
-        raise _KeyedError(
-            ("broker",),
-            f'"{s.broker}" is not available in this version (available: {_available_brokers()})',
-        )
     if s.mode == "live" and s.broker == "sim":
         raise _KeyedError(("broker",), 'is "sim", which cannot trade in mode "live"')
     if s.broker == "alpaca":
         _check_alpaca(s)
     elif s.broker == "ib":
         _check_ib(s)
-
-
-def _available_brokers() -> str:
-    return ", ".join(b for b in get_args(Broker) if b not in UNAVAILABLE_BROKERS)
 
 
 def _check_alpaca(s: Settings) -> None:

@@ -28,18 +28,6 @@ def test_ib_is_an_available_broker() -> None:
     assert (s.broker, s.ib.account, s.ib.port) == ("ib", "DU1234567", 4002)
 
 
-def test_a_broker_left_out_of_a_build_is_refused_naming_the_available_ones(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Developers' guide: a feature not built in this version is refused, naming the key; the
-    message lists the brokers this version has (`UNAVAILABLE_BROKERS` is empty today)."""
-    monkeypatch.setattr(daemon.settings, "UNAVAILABLE_BROKERS", frozenset({"alpaca"}))
-
-    message = _error({"TLH_BROKER": "alpaca"})
-
-    assert 'broker: "alpaca" is not available in this version (available: sim, ib)' in message
-
-
 def test_the_ib_broker_needs_an_account() -> None:
     """Issue #9 §2: `[ib] account` names the account to trade; without it, the error names
     the key and how to set it."""
