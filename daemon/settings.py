@@ -51,15 +51,14 @@ from pydantic_settings.sources import EnvSettingsSource, NestedSecretsSettingsSo
 
 from adapters.alpaca.settings import AlpacaSettings
 from adapters.ib.settings import IBSettings
+from adapters.mqtt.settings import MqttSettings
 from adapters.settings_types import (
     MIN_SECRET_LENGTH,
-    Host,
-    Port,
     Seconds,
-    Secret,
     Section,
-    Text,
 )
+from adapters.sim.settings import SimSettings
+from adapters.web.settings import MetricsSettings
 from ledger.conventions import HoldingPeriodMethod, LotMethod, WashSaleConventions
 from ledger.forms import DateAcquired
 from ledger.identity import Identity, normalize_symbol
@@ -284,12 +283,6 @@ class PriceSettings(Section):
     confirm_quotes: int = Field(default=3, ge=0, le=1000)
 
 
-def _unavailable(feature: str, enabled: bool) -> bool:
-    if enabled:
-        raise ValueError(f"{feature} is not available in this version; remove the key or set false")
-    return enabled
-
-
 class DatabaseSettings(Section):
     """Where the ledger and order tables live (an SQLAlchemy async URL)."""
 
@@ -320,38 +313,6 @@ class DatabaseSettings(Section):
         """The password embedded in the URL, if any."""
         match = _URL_PASSWORD.search(self.url)
         return match.group("password") if match and match.group("password") else None
-
-
-class MetricsSettings(Section):
-    """The Prometheus ``/metrics`` endpoint."""
-
-    enabled: bool = False
-    host: Host = "127.0.0.1"
-    port: Port = 9877
-
-    @field_validator("enabled")
-    @classmethod
-    def _not_built(cls, enabled: bool) -> bool:
-        return _unavailable("the metrics endpoint", enabled)
-
-
-class MqttSettings(Section):
-    """The MQTT broker that receives state and Home Assistant discovery messages."""
-
-    enabled: bool = False
-    host: Host = "127.0.0.1"
-    port: Port = 1883
-    username: Text | None = None
-    password: Secret | None = None
-    tls: bool = False
-    client_id: Text = "tlh"
-    topic_prefix: Text = "tlh"
-    discovery_prefix: Text = "homeassistant"
-
-    @field_validator("enabled")
-    @classmethod
-    def _not_built(cls, enabled: bool) -> bool:
-        return _unavailable("MQTT publishing", enabled)
 
 
 class LoggingSettings(Section):
@@ -401,6 +362,7 @@ class Settings(BaseSettings):
     accounts: dict[str, AccountType] = Field(default_factory=dict)
     alpaca: AlpacaSettings = AlpacaSettings()
     ib: IBSettings = IBSettings()
+    sim: SimSettings = SimSettings()
     metrics: MetricsSettings = MetricsSettings()
     mqtt: MqttSettings = MqttSettings()
     logging: LoggingSettings = LoggingSettings()

@@ -1,0 +1,1 @@
+"""MQTT: retained state, harvest events and Home Assistant discovery (aiomqtt 2.x)."""

@@ -1,0 +1,1 @@
+"""The loopback HTTP listener: Prometheus metrics, health endpoints and the status page."""

@@ -1,0 +1,1 @@
+"""The loopback HTTP listener (aiohttp): `/metrics`, `/healthz`, `/readyz`, `/`, `POST /pause`."""

@@ -1,0 +1,1 @@
+"""The running daemon's `DaemonView` (daemon.observation): counters, snapshot, health, pause."""
