@@ -75,9 +75,12 @@ BAD_FILES: list[tuple[str, str]] = [
     ('[accounts]\n" " = "taxable"\n', "accounts"),
     ('[accounts]\nmain = "brokerage"\n', "accounts.main"),
     ('broker = "ib"\n', "ib.account"),  # the IB account code is required
-    # features not built in this version
-    ("[metrics]\nenabled = true\n", "metrics.enabled"),
-    ("[mqtt]\nenabled = true\n", "mqtt.enabled"),
+    ('[mqtt]\nurl = "http://127.0.0.1:1883"\n', "mqtt.url"),
+    ('[mqtt]\nurl = "mqttx://127.0.0.1"\n', "mqtt.url"),
+    ('[mqtt]\nhost = "127.0.0.1"\n', "mqtt.host"),  # the broker is given by url
+    ("[metrics]\nport = 0\n", "metrics.port"),
+    ("[sim]\nspeed = 0\n", "sim.speed"),
+    ('[sim]\nreplay = ""\n', "sim.replay"),
     # unknown keys
     ("[harvest]\nmin_los_usd = 5\n", "harvest.min_los_usd"),
     ("[orders_typo]\nx = 1\n", "orders_typo"),
@@ -95,8 +98,8 @@ BAD_ENVIRONMENTS: list[tuple[dict[str, str], str]] = [
     ({"TLH_RISK__KILL_SWITCH": "on"}, "TLH_RISK__KILL_SWITCH"),
     ({"TLH_HARVEST__ALLOW_CASH": "y"}, "TLH_HARVEST__ALLOW_CASH"),
     ({"TLH_HARVEST": '{"allow_cash": "yes"}'}, "TLH_HARVEST"),
-    ({"TLH_METRICS__ENABLED": "true"}, "TLH_METRICS__ENABLED"),
-    ({"TLH_MQTT__ENABLED": "1"}, "TLH_MQTT__ENABLED"),
+    ({"TLH_METRICS__ENABLED": "maybe"}, "TLH_METRICS__ENABLED"),
+    ({"TLH_MQTT__URL": "tcp://127.0.0.1"}, "TLH_MQTT__URL"),
     ({"TLH_HARVEST_MIN_LOSS_USD": "200"}, "TLH_HARVEST_MIN_LOSS_USD"),
     ({"TLH_HARVEST__MIN_LOS_USD": "200"}, "TLH_HARVEST__MIN_LOS_USD"),
     ({"TLH_RISK_KILL_SWITCH": "true"}, "TLH_RISK_KILL_SWITCH"),

@@ -33,7 +33,8 @@ def test_defaults_are_safe() -> None:
     # Assert
     assert (s.mode, s.live_trading_enabled, s.broker) == ("dry_run", False, "sim")
     assert s.alpaca.paper is True
-    assert s.mqtt.host == s.metrics.host == s.ib.host == "127.0.0.1"
+    assert s.metrics.host == s.ib.host == "127.0.0.1"
+    assert s.mqtt.url == "mqtt://127.0.0.1:1883"
     assert (s.mqtt.enabled, s.metrics.enabled) == (False, False)
     assert s.database.url == "sqlite+aiosqlite:///./tlh.sqlite"
     assert s.harvest.allow_cash is False
