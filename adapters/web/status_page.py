@@ -14,7 +14,7 @@ from decimal import Decimal
 from html import escape
 
 from adapters.web.loss_chart import render_loss_chart
-from daemon.observation import ZERO, HarvestRecord, OpenLot, StatusSnapshot, WashWindow
+from daemon.observation import ZERO, HarvestRecord, StatusSnapshot, WashWindow
 
 REFRESH_SECONDS = 15
 DASH = "—"
@@ -71,7 +71,7 @@ def render_status_page(snapshot: StatusSnapshot) -> str:
 </header>
 <main>
 {_summary(snapshot)}
-{_lots(snapshot.open_lots, snapshot)}
+{_lots(snapshot)}
 {_harvests(snapshot)}
 {_wash_windows(snapshot.wash_windows)}
 <section id="chart">
@@ -86,11 +86,10 @@ def render_status_page(snapshot: StatusSnapshot) -> str:
 
 def _summary(s: StatusSnapshot) -> str:
     connection = {None: "unknown", True: "connected", False: "disconnected"}[s.connected]
-    orders = "yes" if s.trading_enabled else "no"
     rows = [
         ("Mode", _span("mode", s.mode)),
         ("Live trading enabled", _span("live-trading-enabled", _yes(s.live_trading_enabled))),
-        ("Orders may leave", _span("trading-enabled", orders)),
+        ("Orders may leave", _span("trading-enabled", _yes(s.trading_enabled))),
         ("Broker", _span("broker", s.broker)),
         ("Connection", _span("connection", connection)),
         (
@@ -125,7 +124,8 @@ def _summary(s: StatusSnapshot) -> str:
     return f'<section id="summary">\n<dl class="summary">\n{body}\n</dl>\n</section>'
 
 
-def _lots(lots: Sequence[OpenLot], s: StatusSnapshot) -> str:
+def _lots(s: StatusSnapshot) -> str:
+    lots = s.open_lots
     head = _head(
         "account",
         "symbol",
@@ -241,7 +241,7 @@ def _wash_windows(windows: Iterable[WashWindow]) -> str:
 def _table_section(
     section_id: str,
     title: str,
-    intro: str,
+    totals: str,
     table_id: str,
     head: str,
     rows: str,
@@ -250,7 +250,7 @@ def _table_section(
     empty: str,
 ) -> str:
     table = _table(table_id, head, rows, foot) if rows else f'<p id="{table_id}-empty">{empty}</p>'
-    return f'<section id="{section_id}">\n<h2>{title}</h2>\n<p>{intro}</p>\n{table}\n</section>'
+    return f'<section id="{section_id}">\n<h2>{title}</h2>\n{totals}\n{table}\n</section>'
 
 
 def _table(table_id: str, head: str, rows: str, foot: str) -> str:
