@@ -22,6 +22,7 @@ LEFT, RIGHT, TOP, BOTTOM = 88, 48, 16, 52
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 DATE_TICKS = 5
 DOLLAR_TICKS = 4
+HEADROOM = 0.05  # the last point sits below the top of the plot
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,9 @@ def render_loss_chart(harvests: Iterable[HarvestRecord], today: date) -> str:
     if start == end:
         start, end = start - timedelta(days=1), end + timedelta(days=1)
     total = points[-1].cumulative
-    step = nice_step(float(total) or 1.0, DOLLAR_TICKS)
-    top = step * math.ceil((float(total) or 1.0) / step)
+    reach = float(total) * (1 + HEADROOM) or 1.0
+    step = nice_step(reach, DOLLAR_TICKS)
+    top = step * math.ceil(reach / step)
 
     def x(day: date) -> float:
         return LEFT + PLOT_W * (day - start).days / (end - start).days

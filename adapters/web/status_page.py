@@ -150,7 +150,8 @@ def _lots(s: StatusSnapshot) -> str:
         for lot in lots
     )
     value = s.portfolio_value
-    net = sum((u for lot in lots if (u := lot.unrealized) is not None), ZERO)
+    priced = [u for lot in lots if (u := lot.unrealized) is not None]
+    net = sum(priced, ZERO) if priced else None
     foot = (
         f'<tr><td colspan="7">{len(lots)} open lot(s)</td>{_money_cell("market-value", value)}'
         f"{_money_cell('unrealized', net, signed=True)}</tr>"
