@@ -9,7 +9,14 @@ which is the common case. Three figures:
 * naive (symbol): the same decision done by scanning the symbol's 50 lots in Decimal;
 * naive (all positions): scanning every position on every quote.
 
-Run: .venv/bin/python bench/tick_path.py [--quotes 1000000]
+With `--metrics`, it measures instead what the Prometheus endpoint costs the tick path (issue #10
+§1: within 5 %): the typical quotes for `--seconds`, yielding to the event loop as
+`HarvestEngine.run` does, alternately without and with the loopback listener
+(`adapters.web.server`) scraped at 1 Hz by another process (Prometheus's default is every 15 s),
+`--rounds` times each; it prints quotes/s off and on and their ratio. The scrape reads the view's
+counters and a status snapshot rebuilt at most once a second, as the daemon's is.
+
+Run: .venv/bin/python bench/tick_path.py [--quotes 1000000] [--metrics [--seconds 10 --rounds 3]]
 """
 
 from __future__ import annotations
@@ -17,15 +24,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from adapters.sim.broker import SimBroker
+from adapters.web.server import start_web
+from adapters.web.settings import MetricsSettings
 from daemon.app import build_daemon, harvest_params
+from daemon.engine import YIELD_AFTER_EVENTS, YIELD_AFTER_SECONDS, HarvestEngine
 from daemon.events import Quote
+from daemon.observation import (
+    NOT_PAUSED,
+    Counters,
+    Health,
+    OpenLot,
+    PauseSource,
+    PauseState,
+    StatusSnapshot,
+)
 from daemon.settings import Settings
 from ledger.model import Action, Trade
 from strategies.harvest import evaluate
@@ -58,7 +80,158 @@ def holdings() -> list[Trade]:
     return trades
 
 
-async def main(n_quotes: int) -> None:
+SCRAPER = """
+import sys, time, urllib.request
+url, period, n, worst = sys.argv[1], 1.0, 0, 0.0
+due = time.monotonic()
+while True:
+    t0 = time.monotonic()
+    with urllib.request.urlopen(url, timeout=30) as response:
+        body = response.read()
+    n, worst = n + 1, max(worst, time.monotonic() - t0)
+    print(n, len(body), f"{worst:.4f}", flush=True)
+    due += period
+    time.sleep(max(0.0, due - time.monotonic()))
+"""
+
+
+class BenchView:
+    """A minimal `DaemonView` over the engine: its statistics as counters, and a snapshot of the
+    ledger's open lots priced at the latest bids, rebuilt at most once a second."""
+
+    def __init__(self, engine: HarvestEngine, now: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._now = now
+        self._snapshot: StatusSnapshot | None = None
+        self._due = 0.0
+
+    def counters(self) -> Counters:
+        stats = self._engine.stats
+        return Counters(
+            quotes=stats.quotes,
+            decisions={"harvest": stats.harvests, **stats.skips},
+            halted_symbols=len(self._engine.halted),
+        )
+
+    async def snapshot(self) -> StatusSnapshot:
+        if self._snapshot is None or time.monotonic() >= self._due:
+            self._snapshot = self._build()
+            self._due = time.monotonic() + 1.0
+        return self._snapshot
+
+    def _build(self) -> StatusSnapshot:
+        lots = []
+        for lot in self._engine.ledger.open_lots():
+            q = self._engine.quote_of(lot.symbol)
+            price = None if q is None else q.bid_decimal
+            value = None if price is None else (lot.quantity * price).quantize(Decimal("0.01"))
+            basis = lot.adjusted_basis
+            lots.append(
+                OpenLot(
+                    lot.account,
+                    lot.symbol,
+                    lot.lot_id,
+                    lot.quantity,
+                    lot.acquired,
+                    basis,
+                    price,
+                    value,
+                    None if value is None else value - basis,
+                )
+            )
+        now = self._now()
+        return StatusSnapshot(
+            at=now,
+            today=now.date(),
+            mode="paper",
+            live_trading_enabled=False,
+            trading_enabled=True,
+            broker="sim",
+            state="running",
+            pause=NOT_PAUSED,
+            connected=True,
+            journal_entries=len(lots),
+            orders_in_flight=0,
+            halted_symbols=(),
+            open_lots=tuple(lots),
+            harvests=(),
+            wash_windows=(),
+        )
+
+    def liveness(self) -> Health:
+        return Health({"engine": "ok"})
+
+    def readiness(self) -> Health:
+        return Health({"engine": "ok"})
+
+    async def set_paused(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
+        raise NotImplementedError("the benchmark never pauses")
+
+
+async def pump(engine: HarvestEngine, quotes: list[Quote], seconds: float) -> float:
+    """Handle `quotes` over and over for `seconds`, yielding to the event loop as
+    `HarvestEngine.run` does; return quotes/s."""
+    clock = time.perf_counter
+    t0 = clock()
+    end = t0 + seconds
+    handled, batch, due, i = 0, 0, t0 + YIELD_AFTER_SECONDS, 0
+    while True:
+        await engine.handle(quotes[i])
+        i = i + 1 if i + 1 < len(quotes) else 0
+        batch += 1
+        if batch >= YIELD_AFTER_EVENTS or clock() >= due:
+            handled += batch
+            await asyncio.sleep(0)
+            batch, due = 0, clock() + YIELD_AFTER_SECONDS
+            if due >= end:
+                return handled / (clock() - t0)
+
+
+async def scraped_pump(
+    engine: HarvestEngine, quotes: list[Quote], seconds: float, view: BenchView
+) -> tuple[float, str]:
+    """Run `pump` while another process scrapes `/metrics` at 1 Hz; return quotes/s and the
+    scraper's last line (scrapes, bytes, slowest scrape in seconds)."""
+    server = await start_web(view, MetricsSettings(), port=0)
+    url = f"http://{server.host}:{server.port}/metrics"
+    scraper = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SCRAPER, url, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        rate = await pump(engine, quotes, seconds)
+    finally:
+        scraper.terminate()
+        out, _ = await scraper.communicate()
+        await server.close()
+    return rate, (out.decode().strip().splitlines() or ["0 0 0"])[-1]
+
+
+async def metrics_overhead(
+    engine: HarvestEngine,
+    quotes: list[Quote],
+    now: Callable[[], datetime],
+    seconds: float,
+    rounds: int,
+) -> None:
+    """Print the tick path's quotes/s without and with the metrics endpoint scraped."""
+    view = BenchView(engine, now)
+    off, on = [], []
+    for r in range(rounds):
+        off.append(await pump(engine, quotes, seconds))
+        rate, scrapes = await scraped_pump(engine, quotes, seconds, view)
+        on.append(rate)
+        n, size, worst = scrapes.split()
+        print(
+            f"round {r + 1}: metrics off {off[-1]:10,.0f} quotes/s, on {on[-1]:10,.0f} quotes/s"
+            f" ({n} scrapes of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms)"
+        )
+    print(
+        f"median: off {statistics.median(off):,.0f}, on {statistics.median(on):,.0f} quotes/s;"
+        f" on/off = {statistics.median(on) / statistics.median(off):.3f}"
+    )
+
+
+async def main(n_quotes: int, metrics: bool, seconds: float, rounds: int) -> None:
     settings = Settings()
     now = datetime(2021, 6, 1, 15, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +259,11 @@ async def main(n_quotes: int) -> None:
                 bid = round(triggers[sym] * rng.uniform(lo, hi), 2)
                 out.append(Quote(sym, bid, round(bid + 0.01, 2), now))
             return out
+
+        if metrics:
+            await metrics_overhead(engine, make_quotes(0.10), lambda: now, seconds, rounds)
+            await daemon.close()
+            return
 
         rates = {}
         for label, near in (
@@ -147,4 +325,8 @@ async def main(n_quotes: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quotes", type=int, default=1_000_000)
-    asyncio.run(main(ap.parse_args().quotes))
+    ap.add_argument("--metrics", action="store_true", help="measure the /metrics endpoint's cost")
+    ap.add_argument("--seconds", type=float, default=10.0, help="per run, with --metrics")
+    ap.add_argument("--rounds", type=int, default=3, help="runs off and on, with --metrics")
+    args = ap.parse_args()
+    asyncio.run(main(args.quotes, args.metrics, args.seconds, args.rounds))

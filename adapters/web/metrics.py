@@ -62,31 +62,38 @@ STATES: tuple[str, ...] = get_args(State)
 
 
 class DaemonCollector(Collector):
-    """Collect the daemon's metrics from its view at scrape time."""
+    """Collect the daemon's metrics from its view at scrape time.
+
+    The snapshot's families are computed once per snapshot: the daemon hands out the same
+    (immutable) snapshot until it rebuilds it, and summing thousands of lots per scrape would
+    cost the tick path for nothing.
+    """
 
     def __init__(self, view: DaemonView) -> None:
         self._view = view
         self._snapshot: StatusSnapshot | None = None
+        self._families: tuple[Metric, ...] = ()
 
     async def refresh(self) -> None:
         """Fetch the status snapshot the next `collect` reports; forget it if that fails."""
         try:
-            self._snapshot = await self._view.snapshot()
+            snapshot = await self._view.snapshot()
         except Exception:
             log.exception("metrics_snapshot_failed")
-            self._snapshot = None
+            self._snapshot, self._families = None, ()
+            return
+        if snapshot is not self._snapshot:
+            self._snapshot, self._families = snapshot, tuple(snapshot_metrics(snapshot))
 
     def collect(self) -> Iterator[Metric]:
         """Yield the counters' families, then the snapshot's when there is one."""
-        snapshot = self._snapshot
         yield from counter_metrics(self._view.counters())
         yield _gauge(
             "tlh_snapshot_ok",
             "1 if the status snapshot was read for this scrape.",
-            int(snapshot is not None),
+            int(self._snapshot is not None),
         )
-        if snapshot is not None:
-            yield from snapshot_metrics(snapshot)
+        yield from self._families
 
 
 def counter_metrics(c: Counters) -> Iterator[Metric]:
