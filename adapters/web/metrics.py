@@ -1,9 +1,12 @@
 """Prometheus metrics over a `DaemonView`, read at scrape time (issue #10 §1).
 
 `DaemonCollector` is a prometheus-client custom collector: nothing is counted on the tick path
-for Prometheus's sake. At each scrape it reads `view.counters()` (memory only) and the status
-snapshot that `refresh()` fetched just before (`view.snapshot()`, cached about a second by the
-daemon). The names are a contract (issue #10 §1; prometheus/docs `practices/naming.md`).
+for Prometheus's sake. Each scrape reads `view.counters()` (memory only) and the status snapshot
+that `refresh()` fetched just before (`view.snapshot()`), which is re-read only once it is
+`SNAPSHOT_MAX_AGE` old: building it walks every open lot (about 250 ms for 25,000 lots), so
+re-reading it at every scrape of a 1 Hz scraper took a quarter of the tick path's throughput
+(`bench/tick_path.py --metrics`). The snapshot's series are thus up to that old; the counters'
+are current. The names are a contract (issue #10 §1; prometheus/docs `practices/naming.md`).
 
 From the counters, since this process started:
 
@@ -39,7 +42,8 @@ the snapshot's series are then left out rather than shown stale.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import get_args
 
@@ -59,6 +63,8 @@ from daemon.observation import Counters, DaemonView, LatencyHistogram, State, St
 
 log = structlog.get_logger("tlh.web.metrics")
 STATES: tuple[str, ...] = get_args(State)
+SNAPSHOT_MAX_AGE = 15.0
+"""Seconds a status snapshot serves scrapes (Prometheus's usual scrape interval)."""
 
 
 class DaemonCollector(Collector):
@@ -69,19 +75,32 @@ class DaemonCollector(Collector):
     cost the tick path for nothing.
     """
 
-    def __init__(self, view: DaemonView) -> None:
+    def __init__(
+        self,
+        view: DaemonView,
+        *,
+        max_age: float = SNAPSHOT_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._view = view
+        self._max_age = max_age
+        self._clock = clock
         self._snapshot: StatusSnapshot | None = None
+        self._read_at = 0.0
         self._families: tuple[Metric, ...] = ()
 
     async def refresh(self) -> None:
-        """Fetch the status snapshot the next `collect` reports; forget it if that fails."""
+        """Fetch the status snapshot the next `collect` reports, unless the one held is younger
+        than `max_age`; forget it if that fails (the next scrape tries again)."""
+        if self._snapshot is not None and self._clock() - self._read_at < self._max_age:
+            return
         try:
             snapshot = await self._view.snapshot()
         except Exception:
             log.exception("metrics_snapshot_failed")
             self._snapshot, self._families = None, ()
             return
+        self._read_at = self._clock()
         if snapshot is not self._snapshot:
             self._snapshot, self._families = snapshot, tuple(snapshot_metrics(snapshot))
 

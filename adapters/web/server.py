@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from adapters.web import status_page
-from adapters.web.metrics import DaemonCollector
+from adapters.web.metrics import SNAPSHOT_MAX_AGE, DaemonCollector
 from adapters.web.settings import MetricsSettings
 from daemon.observation import DaemonView, Health, PauseState
 
@@ -64,12 +64,19 @@ class WebServer:
 
 
 async def start_web(
-    view: DaemonView, settings: MetricsSettings, *, port: int | None = None
+    view: DaemonView,
+    settings: MetricsSettings,
+    *,
+    port: int | None = None,
+    snapshot_max_age: float = SNAPSHOT_MAX_AGE,
 ) -> WebServer:
     """Serve the routes on `settings.host` and `port` (default `settings.port`; 0 picks a free
-    port, for tests) and return the running server."""
+    port, for tests) and return the running server. `/metrics` re-reads the status snapshot
+    once it is `snapshot_max_age` seconds old (`adapters.web.metrics`)."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=_middlewares(settings.host))
-    app.router.add_get("/metrics", _metrics_handler(view))
+    app.router.add_get(
+        "/metrics", _metrics_handler(DaemonCollector(view, max_age=snapshot_max_age))
+    )
     app.router.add_get("/healthz", _health_handler(view.liveness))
     app.router.add_get("/readyz", _health_handler(view.readiness))
     app.router.add_get("/", _page_handler(view))
@@ -86,8 +93,7 @@ async def start_web(
     return WebServer(host=host, port=bound, _runner=runner)
 
 
-def _metrics_handler(view: DaemonView) -> Handler:
-    collector = DaemonCollector(view)
+def _metrics_handler(collector: DaemonCollector) -> Handler:
     registry = CollectorRegistry()
     registry.register(collector)
     ProcessCollector(registry=registry)

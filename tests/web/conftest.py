@@ -20,8 +20,9 @@ def view() -> FakeView:
 
 @pytest.fixture
 async def server(view: FakeView) -> AsyncIterator[WebServer]:
-    """Yield a listener with the default settings on a free port, closed after the test."""
-    web = await start_web(view, MetricsSettings(), port=0)
+    """Yield a listener with the default settings on a free port, closed after the test; its
+    `/metrics` reads the view's snapshot at every scrape."""
+    web = await start_web(view, MetricsSettings(), port=0, snapshot_max_age=0)
     try:
         yield web
     finally:

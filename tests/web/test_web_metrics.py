@@ -7,10 +7,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 import aiohttp
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from webkit import LATENCIES, LOTS, SNAPSHOT, TODAY, FakeView, harvest, lot
+from webkit import COUNTERS, LATENCIES, LOTS, SNAPSHOT, TODAY, FakeView, harvest, lot
 
+from adapters.web.metrics import SNAPSHOT_MAX_AGE, DaemonCollector
 from daemon.observation import Counters
 
 # Issue #10 §1: "Metric names are a contract".
@@ -176,6 +178,32 @@ async def test_each_scrape_reads_a_fresh_snapshot(
     samples = await scrape(client)
     assert value(samples, "tlh_harvests_total") == 4
     assert value(samples, "tlh_harvests_today") == 2
+
+
+async def test_a_young_snapshot_serves_the_next_scrapes(view: FakeView) -> None:
+    """adapters/web/metrics.py (issue #10 §1, the tick path must not slow down): the snapshot
+    walks every open lot, so scrapes re-read it only once it is `SNAPSHOT_MAX_AGE` old; the
+    counters are read at every scrape."""
+    clock = [100.0]
+    collector = DaemonCollector(view, clock=lambda: clock[0])
+    registry = CollectorRegistry()
+    registry.register(collector)
+
+    async def scrape_values() -> tuple[float | None, float | None]:
+        await collector.refresh()
+        return (
+            registry.get_sample_value("tlh_harvests_total"),
+            registry.get_sample_value("tlh_quotes_total"),
+        )
+
+    assert await scrape_values() == (3, 12_345)
+    view.snapshot_value = replace(SNAPSHOT, harvests=())
+    view.counters_value = replace(COUNTERS, quotes=20_000)
+    clock[0] += SNAPSHOT_MAX_AGE - 0.5
+    assert await scrape_values() == (3, 20_000)
+    clock[0] += 0.5
+    assert await scrape_values() == (0, 20_000)
+    assert view.snapshot_reads == 2
 
 
 async def test_a_failed_snapshot_still_serves_the_counters(

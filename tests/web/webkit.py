@@ -122,11 +122,13 @@ class FakeView:
     snapshot_gate: asyncio.Event | None = None  # when set, `snapshot()` waits for it
     snapshot_error: Exception | None = None
     pauses: list[tuple[bool, PauseSource, str]] = field(default_factory=list)
+    snapshot_reads: int = 0
 
     def counters(self) -> Counters:
         return self.counters_value
 
     async def snapshot(self) -> StatusSnapshot:
+        self.snapshot_reads += 1
         if self.snapshot_gate is not None:
             await self.snapshot_gate.wait()
         if self.snapshot_error is not None:
