@@ -13,10 +13,13 @@ With `--metrics`, it measures instead what the Prometheus endpoint costs the tic
 §1: within 5 %): the typical quotes for `--seconds`, yielding to the event loop as
 `HarvestEngine.run` does, alternately without and with the loopback listener
 (`adapters.web.server`) scraped at 1 Hz by another process (Prometheus's default is every 15 s),
-`--rounds` times each; it prints quotes/s off and on and their ratio. The scrape reads the view's
-counters and a status snapshot rebuilt at most once a second, as the daemon's is.
+`--rounds` times each. It prints quotes/s and quotes per CPU-second of this process (steadier on
+a busy machine) off and on, and the median of the rounds' ratios. Each scraped run reads the
+status snapshot once (`adapters.web.metrics.SNAPSHOT_MAX_AGE`, 15 s), as a long run would.
+`BenchView` stands in for the daemon's view: the engine's statistics, and the ledger's open
+lots priced at the latest bids, rebuilt at most once a second.
 
-Run: .venv/bin/python bench/tick_path.py [--quotes 1000000] [--metrics [--seconds 10 --rounds 3]]
+Run: .venv/bin/python bench/tick_path.py [--quotes 1000000] [--metrics [--seconds 15 --rounds 5]]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from adapters.sim.broker import SimBroker
 from adapters.web.server import start_web
@@ -42,6 +46,7 @@ from daemon.events import Quote
 from daemon.observation import (
     NOT_PAUSED,
     Counters,
+    DaemonView,
     Health,
     OpenLot,
     PauseSource,
@@ -168,11 +173,19 @@ class BenchView:
         raise NotImplementedError("the benchmark never pauses")
 
 
-async def pump(engine: HarvestEngine, quotes: list[Quote], seconds: float) -> float:
+class Rate(NamedTuple):
+    """Quotes handled per second of wall time, and per second of this process's CPU time (the
+    fairer figure on a machine busy with other work)."""
+
+    wall: float
+    cpu: float
+
+
+async def pump(engine: HarvestEngine, quotes: list[Quote], seconds: float) -> Rate:
     """Handle `quotes` over and over for `seconds`, yielding to the event loop as
-    `HarvestEngine.run` does; return quotes/s."""
+    `HarvestEngine.run` does; return the rates."""
     clock = time.perf_counter
-    t0 = clock()
+    t0, cpu0 = clock(), time.process_time()
     end = t0 + seconds
     handled, batch, due, i = 0, 0, t0 + YIELD_AFTER_SECONDS, 0
     while True:
@@ -184,13 +197,13 @@ async def pump(engine: HarvestEngine, quotes: list[Quote], seconds: float) -> fl
             await asyncio.sleep(0)
             batch, due = 0, clock() + YIELD_AFTER_SECONDS
             if due >= end:
-                return handled / (clock() - t0)
+                return Rate(handled / (clock() - t0), handled / (time.process_time() - cpu0))
 
 
 async def scraped_pump(
-    engine: HarvestEngine, quotes: list[Quote], seconds: float, view: BenchView
-) -> tuple[float, str]:
-    """Run `pump` while another process scrapes `/metrics` at 1 Hz; return quotes/s and the
+    engine: HarvestEngine, quotes: list[Quote], seconds: float, view: DaemonView
+) -> tuple[Rate, str]:
+    """Run `pump` while another process scrapes `/metrics` at 1 Hz; return the rates and the
     scraper's last line (scrapes, bytes, slowest scrape in seconds)."""
     server = await start_web(view, MetricsSettings(), port=0)
     url = f"http://{server.host}:{server.port}/metrics"
@@ -207,28 +220,29 @@ async def scraped_pump(
 
 
 async def metrics_overhead(
-    engine: HarvestEngine,
-    quotes: list[Quote],
-    now: Callable[[], datetime],
-    seconds: float,
-    rounds: int,
+    engine: HarvestEngine, quotes: list[Quote], view: DaemonView, seconds: float, rounds: int
 ) -> None:
     """Print the tick path's quotes/s without and with the metrics endpoint scraped."""
-    view = BenchView(engine, now)
-    off, on = [], []
+    off: list[Rate] = []
+    on: list[Rate] = []
     for r in range(rounds):
         off.append(await pump(engine, quotes, seconds))
         rate, scrapes = await scraped_pump(engine, quotes, seconds, view)
         on.append(rate)
         n, size, worst = scrapes.split()
         print(
-            f"round {r + 1}: metrics off {off[-1]:10,.0f} quotes/s, on {on[-1]:10,.0f} quotes/s"
+            f"round {r + 1}: quotes/s off {off[-1].wall:9,.0f}, on {on[-1].wall:9,.0f};"
+            f" per CPU-second off {off[-1].cpu:9,.0f}, on {on[-1].cpu:9,.0f}"
             f" ({n} scrapes of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms)"
         )
-    print(
-        f"median: off {statistics.median(off):,.0f}, on {statistics.median(on):,.0f} quotes/s;"
-        f" on/off = {statistics.median(on) / statistics.median(off):.3f}"
-    )
+    for label, field in (("quotes/s", "wall"), ("quotes per CPU-second", "cpu")):
+        a = [getattr(x, field) for x in off]
+        b = [getattr(x, field) for x in on]
+        ratio = statistics.median(y / x for x, y in zip(a, b, strict=True))
+        print(
+            f"median {label}: off {statistics.median(a):,.0f}, on {statistics.median(b):,.0f};"
+            f" median of the rounds' on/off = {ratio:.3f}"
+        )
 
 
 async def main(n_quotes: int, metrics: bool, seconds: float, rounds: int) -> None:
@@ -261,7 +275,8 @@ async def main(n_quotes: int, metrics: bool, seconds: float, rounds: int) -> Non
             return out
 
         if metrics:
-            await metrics_overhead(engine, make_quotes(0.10), lambda: now, seconds, rounds)
+            view = BenchView(engine, lambda: now)
+            await metrics_overhead(engine, make_quotes(0.10), view, seconds, rounds)
             await daemon.close()
             return
 
@@ -326,7 +341,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quotes", type=int, default=1_000_000)
     ap.add_argument("--metrics", action="store_true", help="measure the /metrics endpoint's cost")
-    ap.add_argument("--seconds", type=float, default=10.0, help="per run, with --metrics")
-    ap.add_argument("--rounds", type=int, default=3, help="runs off and on, with --metrics")
+    ap.add_argument("--seconds", type=float, default=15.0, help="per run, with --metrics")
+    ap.add_argument("--rounds", type=int, default=5, help="runs off and on, with --metrics")
     args = ap.parse_args()
     asyncio.run(main(args.quotes, args.metrics, args.seconds, args.rounds))
