@@ -13,9 +13,11 @@ With `--metrics`, it measures instead what the Prometheus endpoint costs the tic
 §1: within 5 %): the typical quotes for `--seconds`, yielding to the event loop as
 `HarvestEngine.run` does, alternately without and with the loopback listener
 (`adapters.web.server`) scraped at 1 Hz by another process (Prometheus's default is every 15 s),
-`--rounds` times each. It prints quotes/s and quotes per CPU-second of this process (steadier on
-a busy machine) off and on, and the median of the rounds' ratios. Each scraped run reads the
-status snapshot once (`adapters.web.metrics.SNAPSHOT_MAX_AGE`, 15 s), as a long run would.
+`--rounds` times each. It prints quotes/s and quotes per CPU-second of this process off and on,
+and the median of the rounds' ratios; first, the CPU this process spends serving the scrapes
+while the tick path is idle (the figure that other work on the machine disturbs least). Each
+scraped run reads the status snapshot once (`adapters.web.metrics.SNAPSHOT_MAX_AGE`, 15 s), as a
+long run would.
 `BenchView` stands in for the daemon's view: the engine's statistics, and the ledger's open
 lots priced at the latest bids, rebuilt at most once a second.
 
@@ -31,7 +33,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -200,40 +203,53 @@ async def pump(engine: HarvestEngine, quotes: list[Quote], seconds: float) -> Ra
                 return Rate(handled / (clock() - t0), handled / (time.process_time() - cpu0))
 
 
-async def scraped_pump(
-    engine: HarvestEngine, quotes: list[Quote], seconds: float, view: DaemonView
-) -> tuple[Rate, str]:
-    """Run `pump` while another process scrapes `/metrics` at 1 Hz; return the rates and the
-    scraper's last line (scrapes, bytes, slowest scrape in seconds)."""
+@asynccontextmanager
+async def scraped(view: DaemonView) -> AsyncIterator[list[str]]:
+    """Serve `/metrics` over `view` while another process scrapes it at 1 Hz; the list yielded
+    holds, after the block, the scraper's last line (scrapes, bytes, slowest in seconds)."""
     server = await start_web(view, MetricsSettings(), port=0)
     url = f"http://{server.host}:{server.port}/metrics"
     scraper = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SCRAPER, url, stdout=asyncio.subprocess.PIPE
     )
+    report: list[str] = []
     try:
-        rate = await pump(engine, quotes, seconds)
+        yield report
     finally:
         scraper.terminate()
         out, _ = await scraper.communicate()
         await server.close()
-    return rate, (out.decode().strip().splitlines() or ["0 0 0"])[-1]
+        report.extend((out.decode().strip().splitlines() or ["0 0 0"])[-1].split())
+
+
+def describe(scrapes: list[str]) -> str:
+    n, size, worst = scrapes
+    return f"{n} scrapes of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms"
 
 
 async def metrics_overhead(
     engine: HarvestEngine, quotes: list[Quote], view: DaemonView, seconds: float, rounds: int
 ) -> None:
-    """Print the tick path's quotes/s without and with the metrics endpoint scraped."""
+    """Print what serving the scrapes costs this process with the tick path idle, then the
+    tick path's quotes/s without and with the metrics endpoint scraped."""
+    cpu0 = time.process_time()
+    async with scraped(view) as scrapes:
+        await asyncio.sleep(seconds)
+    cost = (time.process_time() - cpu0) / seconds
+    print(
+        f"tick path idle, scraped at 1 Hz for {seconds:g} s ({describe(scrapes)}):"
+        f" {cost * 1000:.1f} ms of CPU per second = {cost:.2%} of a core"
+    )
     off: list[Rate] = []
     on: list[Rate] = []
     for r in range(rounds):
         off.append(await pump(engine, quotes, seconds))
-        rate, scrapes = await scraped_pump(engine, quotes, seconds, view)
-        on.append(rate)
-        n, size, worst = scrapes.split()
+        async with scraped(view) as scrapes:
+            on.append(await pump(engine, quotes, seconds))
         print(
             f"round {r + 1}: quotes/s off {off[-1].wall:9,.0f}, on {on[-1].wall:9,.0f};"
             f" per CPU-second off {off[-1].cpu:9,.0f}, on {on[-1].cpu:9,.0f}"
-            f" ({n} scrapes of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms)"
+            f" ({describe(scrapes)})"
         )
     for label, field in (("quotes/s", "wall"), ("quotes per CPU-second", "cpu")):
         a = [getattr(x, field) for x in off]
