@@ -18,10 +18,10 @@ From the counters, since this process started:
   `tlh_last_quote_age_seconds` (absent before the first quote), `tlh_tracking_error_ratio`
   (absent until direct indexing reports one).
 
-From the snapshot, that is from the journal, so they survive restarts and never go down:
+From the snapshot (the journal and the ledger):
 
 * `tlh_harvests_total`, `tlh_harvested_loss_dollars_total`, `tlh_estimated_tax_saved_dollars_total`
-  over every harvest in the journal; this tax year's `tlh_harvested_loss_ytd_dollars` and
+  over every harvest in the journal, so they survive restarts and never go down; this tax year's `tlh_harvested_loss_ytd_dollars` and
   `tlh_estimated_tax_saved_ytd_dollars`; `tlh_harvests_today`;
 * `tlh_open_lots`, `tlh_unrealized_loss_dollars` (positive dollars over the priced lots at a loss),
   `tlh_portfolio_value_dollars` (absent while any lot is unpriced);
@@ -35,8 +35,8 @@ From the snapshot, that is from the journal, so they survive restarts and never 
 * `tlh_paused`, `tlh_trading_enabled` (0/1), `tlh_state{tlh_state}` (running, paused, halted,
   disconnected), `tlh_info{mode,broker}`.
 
-`tlh_snapshot_ok` is 1 when the snapshot was read for this scrape and 0 when reading it failed;
-the snapshot's series are then left out rather than shown stale.
+`tlh_snapshot_ok` is 1 while a snapshot is held and 0 once reading it failed; the snapshot's
+series are then left out rather than shown stale, until a scrape reads it again.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from decimal import Decimal
 from typing import get_args
 
@@ -109,7 +110,7 @@ class DaemonCollector(Collector):
         yield from counter_metrics(self._view.counters())
         yield _gauge(
             "tlh_snapshot_ok",
-            "1 if the status snapshot was read for this scrape.",
+            "1 if the status snapshot was read (at most SNAPSHOT_MAX_AGE seconds ago).",
             int(self._snapshot is not None),
         )
         yield from self._families
@@ -196,8 +197,8 @@ def snapshot_metrics(s: StatusSnapshot) -> Iterator[Metric]:
     value = s.portfolio_value
     if value is not None:
         yield _gauge("tlh_portfolio_value_dollars", "Market value of the open lots.", value)
-    ratio = harvest_yield(s)
-    if ratio is not None:
+    if value is not None and value > 0:
+        ratio = harvest_yield(s.harvested_loss_ytd, value, s.today)
         yield _gauge(
             "tlh_harvest_yield_ratio",
             "This year's harvested losses over portfolio value, annualised.",
@@ -213,16 +214,11 @@ def snapshot_metrics(s: StatusSnapshot) -> Iterator[Metric]:
     )
 
 
-def harvest_yield(s: StatusSnapshot) -> Decimal | None:
-    """Return this tax year's harvested losses over the portfolio value, annualised over the
-    days elapsed (1 January to `s.today`, both included); None while it cannot be priced."""
-    value = s.portfolio_value
-    if value is None or value <= 0:
-        return None
-    year = s.today.year
-    days_in_year = 366 if calendar.isleap(year) else 365
-    elapsed = s.today.timetuple().tm_yday
-    return s.harvested_loss_ytd / value * days_in_year / elapsed
+def harvest_yield(harvested_ytd: Decimal, value: Decimal, today: date) -> Decimal:
+    """Return the losses harvested in `today`'s year over the portfolio `value`, annualised
+    over the days elapsed (1 January to `today`, both included)."""
+    days_in_year = 366 if calendar.isleap(today.year) else 365
+    return harvested_ytd / value * days_in_year / today.timetuple().tm_yday
 
 
 def _gauge(name: str, documentation: str, value: float | Decimal) -> GaugeMetricFamily:

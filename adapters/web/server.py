@@ -16,11 +16,10 @@ operator may do (`tlh resume`, or the MQTT switch when `[mqtt] allow_commands` s
 A web page the operator visits must not pause either (cross-site request forgery): `POST /pause`
 accepts only ``Content-Type: application/json``, which an HTML form cannot send and a script on
 another origin can send only after a CORS preflight this listener never answers; and it refuses
-any request carrying an ``Origin`` header, which browsers add to every POST (scripts, curl and
-Home Assistant's REST commands send none). Bound to a loopback address, the listener also
-answers only requests addressed to a loopback name or address (the ``Host`` header), so a page
-whose domain an attacker re-points at 127.0.0.1 (DNS rebinding) cannot read the status page or
-the metrics.
+any request carrying an ``Origin`` header, which browsers add to every POST (curl and scripts
+send none). Bound to a loopback address, the listener also answers only requests addressed to a
+loopback name or address (the ``Host`` header), so a page whose domain an attacker re-points at
+127.0.0.1 (DNS rebinding) cannot read the status page or the metrics either.
 
 There is no access log: request lines say nothing an operator needs, and a log line per scrape
 would drown the daemon's own.
