@@ -21,8 +21,9 @@ From the counters, since this process started:
 From the snapshot (the journal and the ledger):
 
 * `tlh_harvests_total`, `tlh_harvested_loss_dollars_total`, `tlh_estimated_tax_saved_dollars_total`
-  over every harvest in the journal, so they survive restarts and never go down; this tax year's `tlh_harvested_loss_ytd_dollars` and
-  `tlh_estimated_tax_saved_ytd_dollars`; `tlh_harvests_today`;
+  over every harvest in the journal, so they survive restarts and never go down; this tax
+  year's `tlh_harvested_loss_ytd_dollars` and `tlh_estimated_tax_saved_ytd_dollars`;
+  `tlh_harvests_today`;
 * `tlh_open_lots`, `tlh_unrealized_loss_dollars` (positive dollars over the priced lots at a loss),
   `tlh_portfolio_value_dollars` (absent while any lot is unpriced);
 * `tlh_harvest_yield_ratio`, Wealthfront's harvesting yield annualised over the year so far::
