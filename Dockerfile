@@ -27,7 +27,7 @@ RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation -w /o
  && .venv/bin/python -m compileall -q .venv
 
 FROM python:3.12-slim-bookworm@sha256:0f5b26b9518d002b6173fd61daad821fa340635ebfec5bba471013f9ca114579
-RUN useradd --system --uid 10001 --home-dir /data tlh
+RUN useradd --system --uid 10001 --home-dir /data tlh && install -d -o tlh -g tlh -m 0700 /data
 COPY --from=build /opt/tlh/.venv /opt/tlh/.venv
 # The working directory is the data volume, so the default database (./tlh.sqlite) lands there;
 # it is not set here so that a secret file TLH_DATABASE__URL (e.g. PostgreSQL) can replace it.
