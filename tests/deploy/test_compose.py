@@ -39,9 +39,9 @@ def test_every_published_port_binds_the_hosts_loopback() -> None:
     127.0.0.1"); a port without an address would listen on every interface."""
     ports = {name: published(s) for name, s in services().items() if s.get("ports")}
     assert ports, "no published ports"
-    assert {
-        name: [p for p in found if p[0] != "127.0.0.1"] for name, found in ports.items()
-    } == {name: [] for name in ports}
+    assert {name: [p for p in found if p[0] != "127.0.0.1"] for name, found in ports.items()} == {
+        name: [] for name in ports
+    }
 
 
 def test_every_service_drops_every_capability_and_adds_none_back() -> None:
@@ -114,7 +114,8 @@ def test_the_default_config_replays_the_demo_on_the_sim_broker_with_metrics_and_
     the running daemon on the simulated broker, serving metrics and publishing to Mosquitto."""
     config = tlh_config()
     assert (config["broker"], config["sim"]["replay"]) == ("sim", "demo")
-    assert config["metrics"]["enabled"] and config["mqtt"]["enabled"]
+    assert config["metrics"]["enabled"]
+    assert config["mqtt"]["enabled"]
     assert config["mqtt"]["url"] == "mqtt://mosquitto:1883"
     assert "password" not in config["mqtt"]
 

@@ -21,6 +21,9 @@ import aiomqtt
 import pytest
 import yaml
 from deploykit import CONTRACT_METRICS, DEPLOY, metric_family, services
+from prometheus_client import CollectorRegistry
+
+from daemon import observation as o
 
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "tlh.json"
 MOSQUITTO_CONF = DEPLOY / "mosquitto" / "mosquitto.conf"
@@ -89,7 +92,9 @@ def test_grafana_provisions_the_dashboard_folder_compose_mounts_and_the_promethe
     `options.path`, which must be where compose mounts deploy/grafana/dashboards; the data
     source is the compose Prometheus."""
     providers = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/tlh.yml").read_text())
-    sources = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    sources = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
     mounts = dict(v.split(":")[:2][::-1] for v in services()["grafana"]["volumes"])
     path = providers["providers"][0]["options"]["path"]
     assert mounts[path] == "./deploy/grafana/dashboards"
@@ -133,7 +138,10 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
     binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
     passwd = shutil.which("mosquitto_passwd")
     if binary is None or passwd is None:
-        pytest.skip("Mosquitto (Debian's mosquitto package) is not installed here")
+        message = "Mosquitto (Debian's mosquitto package) is not installed here"
+        if os.environ.get("TLH_TEST_REQUIRE_SERVICES") == "1":  # CI (tests/conftest.py)
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     password_file = tmp_path / "passwd"
     subprocess.run([passwd, "-b", "-c", str(password_file), "tlh", "correct-horse"], check=True)
     port = free_port()
@@ -187,8 +195,6 @@ def collector_names() -> set[str]:
     metrics = pytest.importorskip("adapters.web.metrics", reason="adapters/web/metrics.py")
     if not hasattr(metrics, "DaemonCollector"):
         pytest.skip("adapters.web.metrics has no DaemonCollector yet")
-    from daemon import observation as o
-    from prometheus_client import CollectorRegistry
 
     lot = o.OpenLot(
         account="main",
