@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from deploykit import ROOT
+from deploykit import ROOT, free_port
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 REQUIREMENTS = ROOT / "requirements"
@@ -149,13 +148,6 @@ def healthz(request: pytest.FixtureRequest) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def run_healthcheck(port: int, health_file: Path) -> int:

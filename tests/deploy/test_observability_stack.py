@@ -20,7 +20,7 @@ from typing import Any
 import aiomqtt
 import pytest
 import yaml
-from deploykit import CONTRACT_METRICS, DEPLOY, metric_family, services
+from deploykit import CONTRACT_METRICS, DEPLOY, free_port, metric_family, services
 from prometheus_client import CollectorRegistry
 
 from daemon import observation as o
@@ -122,13 +122,6 @@ def test_mosquitto_requires_a_password_from_the_compose_secret() -> None:
     assert directives["allow_anonymous"] == "false"
     targets = {e["target"] for e in services()["mosquitto"]["secrets"]}
     assert directives["password_file"] in targets
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from deploykit import ROOT
+from deploykit import ROOT, free_port
 
 TLH = Path(sys.executable).with_name("tlh")
 UNIT = ROOT / "systemd" / "tlh.service"
@@ -128,13 +127,6 @@ def kernel_has_mdwe() -> bool:
         ["true"], preexec_fn=refuse_exec_gain, capture_output=True, check=False
     )  # the prctl fails with EINVAL on kernels before 6.3: Popen raises then
     return probe.returncode == 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def mdwe_available() -> bool:
