@@ -73,7 +73,7 @@ class PauseSwitch:
         self._now = now
         self._engine = engine
         self.state: PauseState = NOT_PAUSED
-        # Called with each state the daemon applies (the first, loaded at start, too).
+        # Called with each new state the daemon applies; `state` is the one in force.
         self.on_change: Callable[[PauseState], None] | None = None
         self._stamp: str | None = None  # the stamp of the state in `state`; None: not loaded
 
