@@ -17,6 +17,7 @@ from adapters.storage.repository import Repository
 from daemon.brokers import broker_options
 from daemon.engine import HarvestEngine
 from daemon.orders import OrderManager, RiskLimits
+from daemon.pause import PauseSwitch
 from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
 from ledger.engine import Ledger
@@ -38,6 +39,7 @@ class Daemon:
     lock: JournalLock
     reconciler: Reconciler | None = None
     watch: OrderWatch | None = None
+    pause: PauseSwitch | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -117,7 +119,8 @@ async def build_daemon(
     `adapters.storage.journal_lock`), `DatabaseUnavailableError` when it cannot be opened.
     Every daemon (`tlh run`, backtests, the demo) judges quotes with the `[prices]` quote
     filter built here, so no caller can leave it out. What the broker can do (lot relief,
-    fractional shares) is read from its `capabilities`.
+    fractional shares) is read from its `capabilities`. The stored pause state
+    (`daemon.pause`) is applied here, before any order can leave.
     """
     url = database_url or settings.database.url
     lock = await lock_journal(url)
@@ -179,6 +182,9 @@ async def build_daemon(
     )
     engine_ref.append(engine)
     reconciler, watch = wire_reconciliation(settings, engine, repo, broker)
+    # Loaded before the engine starts: a daemon restarted while paused stays paused.
+    pause = PauseSwitch(repo, now, engine=engine)
+    await pause.load()
     return Daemon(
         db=db,
         repo=repo,
@@ -188,6 +194,7 @@ async def build_daemon(
         lock=lock,
         reconciler=reconciler,
         watch=watch,
+        pause=pause,
     )
 
 

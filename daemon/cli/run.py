@@ -20,7 +20,7 @@ from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.records import Intent, IntentKind, IntentStatus
 from adapters.storage.repository import Repository
-from daemon.app import build_daemon, decision_policy, make_ledger, trading_enabled
+from daemon.app import Daemon, build_daemon, decision_policy, make_ledger, trading_enabled
 from daemon.broker_wait import use_retry_logging, wait_for_broker
 from daemon.brokers import BrokerUnavailableError, broker_capabilities, build_broker
 from daemon.cli import app
@@ -31,7 +31,10 @@ from daemon.hooks import EngineHooks
 from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
+from daemon.observation import PauseState
 from daemon.orders import NEW_YORK, denial_kind, pending_buys_of, pending_sells_of
+from daemon.pause import describe as describe_pause
+from daemon.pause import read_pause
 from daemon.scheduler import DaemonScheduler
 from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
@@ -74,6 +77,7 @@ async def _run(settings: Settings) -> None:
     )
     scheduler = DaemonScheduler(MarketCalendar(), clock, EngineHooks(daemon.engine))
     supervisor: asyncio.Task[None] | None = None
+    follower = _follow_pause(daemon, stop)
     try:
         # Not ready while the broker cannot be reached: the network may not be up yet.
         if not await wait_for_broker(broker, stop):
@@ -102,11 +106,19 @@ async def _run(settings: Settings) -> None:
             if supervisor is not None:
                 await supervisor  # raises JournalLockLostError when the lock was lost
         finally:
+            if follower is not None:
+                await follower  # `stop` is set: it ends
             scheduler.shutdown()
             # Intents are persisted before any order leaves, so stopping here loses nothing:
             # the next start resumes them through the same recovery path.
             log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))
             await daemon.close()
+
+
+def _follow_pause(daemon: Daemon, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Start re-reading the pause state until `stop` is set (issue #10 §4): a `tlh pause`
+    from another process reaches the running daemon within `daemon.pause.REFRESH_SECONDS`."""
+    return None if daemon.pause is None else asyncio.create_task(daemon.pause.follow(stop))
 
 
 @app.command("run")
@@ -139,7 +151,7 @@ def status(config: ConfigOption = None) -> None:
     """Show mode, broker, journal, open lots and orders in flight."""
     settings = load_settings_or_exit(config)
 
-    async def gather() -> tuple[Ledger, list[object], list[object], int, list[Intent]]:
+    async def gather() -> tuple[Ledger, list[object], list[object], int, list[Intent], PauseState]:
         ledger, repo = await load_ledger(settings)
         denied = [
             i
@@ -152,9 +164,10 @@ def status(config: ConfigOption = None) -> None:
             list(await repo.active_halts()),
             len(await repo.load_journal()),
             denied,
+            await read_pause(repo),
         )
 
-    ledger, intents, halts, entries, denied = asyncio.run(gather())
+    ledger, intents, halts, entries, denied, paused = asyncio.run(gather())
     table = Table(title="tlh status", show_header=False)
     table.add_column("what")
     table.add_column("value")
@@ -171,6 +184,7 @@ def status(config: ConfigOption = None) -> None:
     table.add_row("orders in flight", str(len(intents)))
     table.add_row("halted symbols", ", ".join(h.symbol for h in halts) or "none")  # type: ignore[attr-defined]
     table.add_row("orders denied", _denials(denied))
+    table.add_row("paused", describe_pause(paused))
     Console().print(table)
 
 
