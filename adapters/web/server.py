@@ -115,8 +115,7 @@ def _health_handler(check: Callable[[], Health]) -> Handler:
 
 def _page_handler(view: DaemonView) -> Handler:
     async def page(request: web.Request) -> web.StreamResponse:
-        # The ignore goes when the status page lands (helper `page`).
-        html = status_page.render_status_page(await view.snapshot())  # type: ignore[attr-defined]
+        html = status_page.render_status_page(await view.snapshot())
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     return page
