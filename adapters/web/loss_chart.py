@@ -59,7 +59,8 @@ def render_loss_chart(harvests: Iterable[HarvestRecord], today: date) -> str:
     if start == end:
         start, end = start - timedelta(days=1), end + timedelta(days=1)
     total = points[-1].cumulative
-    reach = float(total) * (1 + HEADROOM) or 1.0
+    highest = max(float(p.cumulative) for p in points)
+    reach = max(highest, 0.0) * (1 + HEADROOM) or 1.0
     step = nice_step(reach, DOLLAR_TICKS)
     top = step * math.ceil(reach / step)
 
