@@ -17,6 +17,7 @@ from adapters.storage.repository import Repository
 from daemon.brokers import broker_options
 from daemon.engine import HarvestEngine
 from daemon.orders import OrderManager, RiskLimits
+from daemon.pause import PauseSwitch
 from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
 from ledger.engine import Ledger
@@ -28,7 +29,8 @@ from strategies.wash_guard import WashGuard
 
 @dataclass(slots=True)
 class Daemon:
-    """The wired daemon: storage, ledger, order manager and engine over one broker."""
+    """The wired daemon: storage, ledger, order manager and engine over one broker, and the
+    runtime pause switch (`daemon.pause`; `tlh run` loads it before the engine starts)."""
 
     db: AsyncEngine
     repo: Repository
@@ -36,6 +38,7 @@ class Daemon:
     orders: OrderManager
     broker: Broker
     lock: JournalLock
+    pause: PauseSwitch
     reconciler: Reconciler | None = None
     watch: OrderWatch | None = None
 
@@ -54,10 +57,11 @@ class Daemon:
         await self.lock.release()
 
 
-def trading_enabled(settings: Settings, broker: Broker) -> bool:
-    """Return whether orders may leave: the simulator always; real brokers per `mode`
-    (`daemon.brokers.broker_options`)."""
-    return broker.name == "sim" or broker_options(settings).orders_allowed
+def trading_enabled(settings: Settings, broker: Broker | str) -> bool:
+    """Return whether orders may leave through `broker` (or the broker of that name): the
+    simulator always; real brokers per `mode` (`daemon.brokers.broker_options`)."""
+    name = broker if isinstance(broker, str) else broker.name
+    return name == "sim" or broker_options(settings).orders_allowed
 
 
 def harvest_params(settings: Settings) -> HarvestParams:
@@ -186,6 +190,7 @@ async def build_daemon(
         orders=orders,
         broker=broker,
         lock=lock,
+        pause=PauseSwitch(repo, now),
         reconciler=reconciler,
         watch=watch,
     )
@@ -204,7 +209,7 @@ def wire_reconciliation(
     reconciler = Reconciler(engine=engine, repo=repo, broker=broker, account=broker.account)
     engine.reconcile = reconciler.run
     if isinstance(broker, ResyncRequests):
-        broker.on_resync(reconciler.run)
+        broker.on_resync(reconciler.resync)
     watch = OrderWatch(
         engine=engine,
         reconciler=reconciler,

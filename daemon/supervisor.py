@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,20 @@ from daemon.sdnotify import notify
 log = structlog.get_logger("tlh.supervisor")
 
 
+@dataclass(slots=True)
+class Verdict:
+    """The supervisor's latest check, for `/healthz` (`daemon.daemon_view`).
+
+    `healthy`: the engine handled the tick queued one interval before `checked_at` (or the
+    check was the first); `checked_at`: when the supervisor last checked (None: not yet).
+    """
+
+    interval: float
+    healthy: bool = False
+    checked_at: datetime | None = None
+    last_tick: datetime | None = None
+
+
 async def supervise(
     engine: HarvestEngine,
     now: Callable[[], datetime],
@@ -33,8 +48,10 @@ async def supervise(
     health_file: Path | None = None,
     stop: asyncio.Event,
     lock: JournalLock | None = None,
+    verdict: Verdict | None = None,
 ) -> None:
-    """Ping the watchdog and touch `health_file` while the engine keeps up, until `stop`.
+    """Ping the watchdog and touch `health_file` while the engine keeps up, until `stop`;
+    keep each check's outcome in `verdict`.
 
     Set `stop` and raise `JournalLockLostError` when `lock` is lost.
     """
@@ -49,6 +66,9 @@ async def supervise(
                 stop.set()
                 raise
         healthy = sent is None or engine.last_tick == sent
+        if verdict is not None:
+            verdict.healthy, verdict.checked_at = healthy, now()
+            verdict.last_tick = engine.last_tick
         if healthy:
             notify(
                 "WATCHDOG=1",

@@ -20,7 +20,7 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, bindparam, exists, insert, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -142,6 +142,25 @@ class Repository:
                     record(seq, kinds[kind], account, actions[action], *rest)
                     for seq, kind, account, action, *rest in result.all()
                 ]
+
+    async def load_journal_sales(self) -> list[JournalRecord]:
+        """Return the journal's sales (of any kind: fills and imports), in seq order."""
+        stmt = (
+            select(*_JOURNAL_COLUMNS)
+            .where(journal.c.action == Action.SELL.value)
+            .order_by(journal.c.seq)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            JournalRecord(seq, _KINDS[kind], account, _ACTIONS[action], *rest)
+            for seq, kind, account, action, *rest in rows
+        ]
+
+    async def journal_size(self) -> int:
+        """Return how many entries the journal holds."""
+        async with self._reading() as conn:
+            return int((await conn.execute(select(func.count()).select_from(journal))).scalar_one())
 
     # -- accounts -----------------------------------------------------------------------------
 
