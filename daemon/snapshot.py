@@ -25,6 +25,7 @@ from daemon.observation import (
 from daemon.orders import first_part, sent_on
 from daemon.settings import Settings
 from ledger.engine import Ledger
+from ledger.model import OpenLot as LedgerLot
 from ledger.model import SaleRow
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -54,7 +55,9 @@ async def build_snapshot(
     """
     today = now.astimezone(NEW_YORK).date()
     halts = await repo.active_halts()
-    sales = list(ledger.sales_by_sale())  # frozen once, for the harvests and the windows
+    # Each read once, for the harvests, the lots and the windows.
+    sales = list(ledger.sales_by_sale())
+    lots = ledger.open_lots()
     state: State = (
         "disconnected"
         if connected is False
@@ -77,16 +80,16 @@ async def build_snapshot(
         journal_entries=await repo.journal_size(),
         orders_in_flight=orders_in_flight,
         halted_symbols=tuple(sorted({h.symbol for h in halts})),
-        open_lots=open_lots(ledger, bids),
+        open_lots=open_lots(lots, bids),
         harvests=await harvests(repo, sales, settings),
-        wash_windows=wash_windows(ledger, sales, today),
+        wash_windows=wash_windows(ledger, sales, lots, today),
     )
 
 
-def open_lots(ledger: Ledger, bids: Mapping[str, Decimal]) -> tuple[OpenLot, ...]:
-    """Return the ledger's open lots at their adjusted basis, priced at `bids` where known."""
+def open_lots(lots: Iterable[LedgerLot], bids: Mapping[str, Decimal]) -> tuple[OpenLot, ...]:
+    """Return the ledger's open `lots` at their adjusted basis, priced at `bids` where known."""
     out = []
-    for lot in ledger.open_lots():
+    for lot in lots:
         price = bids.get(lot.symbol)
         value = None if price is None else (lot.quantity * price).quantize(CENT)
         basis = lot.adjusted_basis
@@ -214,10 +217,10 @@ def _replacements(buys: Iterable[Intent]) -> dict[str, str]:
 
 
 def wash_windows(
-    ledger: Ledger, sales: Iterable[list[SaleRow]], today: date
+    ledger: Ledger, sales: Iterable[list[SaleRow]], lots: Iterable[LedgerLot], today: date
 ) -> tuple[WashWindow, ...]:
-    """Return the wash-sale lockouts open `today` (`sales`: the ledger's rows, sale by sale),
-    for each symbol substantially identical to
+    """Return the wash-sale lockouts open `today` (`sales` and `lots`: the ledger's sale rows,
+    sale by sale, and open lots), for each symbol substantially identical to
     the one traded (`[[identical]]`), the latest of each kind per symbol and account.
 
     IRC §1091(a) (IRS Pub. 550, "Wash Sales"): a loss is disallowed when substantially
@@ -246,7 +249,7 @@ def wash_windows(
         for row in sale:
             if row.date_sold >= start and row.reportable and row.gain_loss < ZERO:
                 add(row.symbol, row.account, "no_buy", row.date_sold)
-    for lot in ledger.open_lots():
+    for lot in lots:
         if lot.acquired >= start:
             add(lot.symbol, lot.account, "no_loss_sale", lot.acquired)
     return tuple(sorted(latest.values(), key=lambda w: (w.until, w.symbol, w.account, w.kind)))
