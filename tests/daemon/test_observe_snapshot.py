@@ -45,10 +45,13 @@ async def harvest_vti(rig: Rig) -> str:
     return rig.harvest_id("VTI", lot)
 
 
-async def test_a_harvest_shows_its_realised_loss_tax_saved_and_replacement(rig: Rig) -> None:
+async def test_a_harvest_shows_its_realised_loss_tax_saved_and_replacement(
+    rigs: Rigs, db_url: str
+) -> None:
     """#10 §3/§5: each harvest with its loss (the ledger's sale rows: $8,000 basis - $7,200
     proceeds) and the tax it saves at the `[tax]` short-term rate, as `daemon/backtest.py`
-    sums them; the replacement is what its replacement buy bought."""
+    sums them; the replacement is what its replacement buy bought (SQLite and PostgreSQL)."""
+    rig = await rigs.open(db_url)
     sale_id = await harvest_vti(rig)
 
     snap = await snapshot(rig)
