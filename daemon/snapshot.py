@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from adapters.storage.records import Intent, IntentKind, IntentStatus, JournalKind, JournalRecord
+from adapters.storage.records import Intent, IntentKind, JournalKind, JournalRecord
 from adapters.storage.repository import Repository
 from daemon.observation import (
     ZERO,
@@ -22,7 +22,7 @@ from daemon.observation import (
     StatusSnapshot,
     WashWindow,
 )
-from daemon.orders import first_part, sent_on
+from daemon.orders import sent_on
 from daemon.settings import Settings
 from ledger.engine import Ledger
 from ledger.model import OpenLot as LedgerLot
@@ -127,11 +127,11 @@ async def harvests(
     """Return every harvest the journal holds (a harvest sale that sold shares), oldest first.
 
     The realised loss is the ledger's (`sales`: its rows, sale by sale): the loss of the sale
-    rows of the harvest's fills (after
-    any wash-sale adjustment, IRC §1091(a); Form 8949 column h), taxed at the `[tax]` rate of
-    each row's term for the estimate, as `daemon.backtest` sums them. A harvest sold in parts
-    (`max_order_notional`) is one harvest. Its replacement is the symbol the replacement buy
-    of its first part bought (or is buying); None when it went to cash.
+    rows of the harvest's fills, after any wash-sale adjustment (IRC §1091(a); Form 8949
+    column h), taxed at the `[tax]` rate of each row's term for the estimate, as
+    `daemon.backtest` sums them. A harvest sold in parts (`max_order_notional`) is one
+    harvest. Its replacement is the symbol the replacement buy of its first part bought (or is
+    buying); None when it went to cash.
     """
     sells = await repo.intents_of_kind(IntentKind.HARVEST_SELL)
     swaps = await repo.intents_of_kind(IntentKind.SWAP_BACK_SELL)
@@ -141,13 +141,10 @@ async def harvests(
     wanted = {seq for seqs in fills.values() for seq in seqs}
     rows_of = {rows[0].seq: rows for rows in sales if rows and rows[0].seq in wanted}
     found: dict[tuple[object, ...], _Harvest] = {}
-    for sale in sells:
+    for sale in sells:  # oldest first: a harvest's first part before the others
         if sale.filled_quantity <= ZERO:
             continue
-        key = _harvest_key(sale)
-        if first_part(sale) or key not in found:
-            found[key] = found.get(key) or _Harvest(sale)
-        harvest = found[key]
+        harvest = found.setdefault(_harvest_key(sale), _Harvest(sale))
         harvest.quantity += sale.filled_quantity
         for seq in fills.get(sale.intent_id, ()):
             harvest.rows += rows_of.get(seq, ())
@@ -208,7 +205,7 @@ def _replacements(buys: Iterable[Intent]) -> dict[str, str]:
     out: dict[str, str] = {}
     for buy in buys:
         bought = buy.filled_quantity > ZERO or not buy.status.terminal
-        if buy.parent_intent_id and bought and buy.status is not IntentStatus.DENIED:
+        if buy.parent_intent_id and bought:
             out.setdefault(buy.parent_intent_id, buy.symbol)
     return out
 
