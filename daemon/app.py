@@ -29,8 +29,7 @@ from strategies.wash_guard import WashGuard
 
 @dataclass(slots=True)
 class Daemon:
-    """The wired daemon: storage, ledger, order manager and engine over one broker, and the
-    runtime pause switch (`daemon.pause`; `tlh run` loads it before the engine starts)."""
+    """The wired daemon: storage, ledger, order manager and engine over one broker."""
 
     db: AsyncEngine
     repo: Repository
@@ -38,9 +37,9 @@ class Daemon:
     orders: OrderManager
     broker: Broker
     lock: JournalLock
-    pause: PauseSwitch
     reconciler: Reconciler | None = None
     watch: OrderWatch | None = None
+    pause: PauseSwitch | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -121,7 +120,8 @@ async def build_daemon(
     `adapters.storage.journal_lock`), `DatabaseUnavailableError` when it cannot be opened.
     Every daemon (`tlh run`, backtests, the demo) judges quotes with the `[prices]` quote
     filter built here, so no caller can leave it out. What the broker can do (lot relief,
-    fractional shares) is read from its `capabilities`.
+    fractional shares) is read from its `capabilities`. The stored pause state
+    (`daemon.pause`) is applied here, before any order can leave.
     """
     url = database_url or settings.database.url
     lock = await lock_journal(url)
@@ -183,6 +183,9 @@ async def build_daemon(
     )
     engine_ref.append(engine)
     reconciler, watch = wire_reconciliation(settings, engine, repo, broker)
+    # Loaded before the engine starts: a daemon restarted while paused stays paused.
+    pause = PauseSwitch(repo, now, engine=engine)
+    await pause.load()
     return Daemon(
         db=db,
         repo=repo,
@@ -190,9 +193,9 @@ async def build_daemon(
         orders=orders,
         broker=broker,
         lock=lock,
-        pause=PauseSwitch(repo, now),
         reconciler=reconciler,
         watch=watch,
+        pause=pause,
     )
 
 

@@ -10,7 +10,14 @@ from datetime import datetime
 from adapters.base import StreamStates
 from daemon.app import Daemon, trading_enabled
 from daemon.market_calendar import MarketCalendar
-from daemon.observation import Counters, Health, PauseSource, PauseState, StatusSnapshot
+from daemon.observation import (
+    NOT_PAUSED,
+    Counters,
+    Health,
+    PauseSource,
+    PauseState,
+    StatusSnapshot,
+)
 from daemon.settings import Settings
 from daemon.snapshot import build_snapshot
 from daemon.supervisor import Verdict
@@ -102,7 +109,7 @@ class RunningDaemonView:
             engine.ledger,
             bids=bids,
             now=self._now(),
-            pause=daemon.pause.state,
+            pause=daemon.pause.state if daemon.pause is not None else NOT_PAUSED,
             connected=self.connected(),
             trading_enabled=self._trading_enabled,
             orders_in_flight=len(daemon.orders.open_intents),
@@ -159,7 +166,10 @@ class RunningDaemonView:
 
     async def set_paused(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
         """Pause or resume new orders (persisted by the pause switch, `daemon.pause`)."""
-        state = await self._daemon.pause.set(paused, by=by, reason=reason)
+        switch = self._daemon.pause
+        if switch is None:  # `build_daemon` always wires one
+            raise RuntimeError("this daemon has no pause switch")
+        state = await switch.set(paused, by=by, reason=reason)
         self._snapshot = None  # the next snapshot shows it
         return state
 

@@ -69,6 +69,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 NO_TRIGGER = float("-inf")
 INFINITY = float("inf")
 REJECTED_HALTED = "journal:rejected_halted_through_seq"  # rejected entries up to it halted
+PAUSED = "paused: new orders are paused (tlh resume)"
+"""The skip reason of a harvest or swap back not started while new orders are paused."""
 SPLIT_WINDOW = timedelta(days=4)
 """How far from a split-like move the split calendar is searched (a column a day late)."""
 YIELD_AFTER_SECONDS = 0.001
@@ -441,6 +443,9 @@ class HarvestEngine:
             return
         if decision.action is not Act.HARVEST:
             return
+        if self.orders.paused:
+            self._skip(account, symbol, today, PAUSED)
+            return
         candidate = decision.candidate
         assert candidate is not None
         plan = HarvestPlan(
@@ -553,6 +558,11 @@ class HarvestEngine:
                         "swap_back_skip", account=buy.account, symbol=buy.symbol, reason=reason
                     )
                 continue
+            if self.orders.paused:
+                self._decide(
+                    "swap_back_skip", account=buy.account, symbol=buy.symbol, reason=PAUSED
+                )
+                continue
             quote = self.quote_of(buy.symbol)
             assert quote is not None  # _swap_back_plan returns no plan without one
             intent = await self.orders.harvest(plan, quote, kind=IntentKind.SWAP_BACK_SELL)
@@ -617,6 +627,17 @@ class HarvestEngine:
             estimated_tax_saved=Decimal(0),
             parcels=tuple(parcels),
         ), ""
+
+    def pause_new_orders(self, paused: bool) -> None:
+        """Pause or resume new sales (the pause switch's hook, issue #10 §4; `daemon.pause`).
+
+        Paused, no harvest or swap back is started: a position that would be harvested is
+        skipped with the reason `PAUSED`, memoised for the day like any skip. Resumed, the
+        day's skips are forgotten, so every position is judged afresh on its next quote.
+        """
+        self.orders.paused = paused
+        if not paused:
+            self._skip_memo.clear()
 
     def _skip(self, account: str, symbol: str, today: date, reason: str) -> None:
         self._skip_memo[(account, symbol)] = today

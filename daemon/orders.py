@@ -253,6 +253,10 @@ class OrderManager:
         self._chains: dict[str, tuple[int, Decimal, str | None]] = {}
         self._sales: dict[str, Intent] = {}  # finished sales whose proceeds are being spent
         self.halted: set[str] = set()  # symbols no order may be placed in (the engine's too)
+        # Set by the pause switch (daemon.pause, issue #10 §4): the engine starts no new sale
+        # while it is set; replacements of sales already filled, cancels and reconciliation
+        # go on (`[risk] kill_switch` is the hard stop of every order).
+        self.paused = False
         self.stats = OrderStats()  # orders by side and status, order latency (issue #10 §1)
         # Set by the engine: why the ledger would reject an entry (None: it accepts it), and
         # what to do instead of journaling one it would (halt its symbol).

@@ -39,6 +39,8 @@ COMMAND_MODULES = {
     "import": "imports",
     "run": "run",
     "lots": "lots",
+    "pause": "pause",
+    "resume": "pause",
     "status": "run",
     "harvest": "run",
     "tax": "tax",
@@ -64,6 +66,7 @@ def _register(argv: Sequence[str] | None = None) -> None:
         halts,
         imports,
         lots,
+        pause,
         run,
         tax,
     )

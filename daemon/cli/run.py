@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -36,7 +35,8 @@ from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
 from daemon.observation import StatusSnapshot
 from daemon.orders import NEW_YORK, denial_kind, pending_buys_of, pending_sells_of
-from daemon.pause import PauseSwitch
+from daemon.pause import describe as describe_pause
+from daemon.pause import read_pause
 from daemon.scheduler import DaemonScheduler
 from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
@@ -48,8 +48,6 @@ from strategies.decision import Decision, Price, decide_positions
 
 ConfigOption = Annotated[Path | None, typer.Option(help="tlh.toml (default ./tlh.toml)")]
 log = structlog.get_logger("tlh.run")
-PAUSE_REREAD_SECONDS = 5.0
-"""How often the running daemon re-reads the pause state (`tlh pause` from another process)."""
 
 
 class WebServer(Protocol):
@@ -96,7 +94,6 @@ async def _run(settings: Settings) -> None:
     observers: list[asyncio.Task[None]] = []
     web = None
     try:
-        await daemon.pause.load()  # before any quote: a paused daemon starts paused
         web = await _start_web(view, settings)  # /healthz and /readyz tell the startup too
         # Not ready while the broker cannot be reached: the network may not be up yet.
         if not await wait_for_broker(broker, stop):
@@ -148,26 +145,17 @@ def _start_observers(
     view: RunningDaemonView, settings: Settings, daemon: Daemon, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
     """Start what follows the running daemon until `stop`: the pause switch's re-reads (a
-    `tlh pause` from another process) and, when `[mqtt] enabled`, the MQTT publisher."""
-    tasks = [asyncio.create_task(_follow_pause(daemon.pause, stop), name="pause")]
+    `tlh pause` from another process, within `daemon.pause.REFRESH_SECONDS`) and, when
+    `[mqtt] enabled`, the MQTT publisher (the adapter is imported only then)."""
+    tasks = []
+    if daemon.pause is not None:
+        tasks.append(asyncio.create_task(daemon.pause.follow(stop), name="pause"))
     if settings.mqtt.enabled:
         from adapters.mqtt.publisher import MqttPublisher
 
         publisher = MqttPublisher(view, settings.mqtt)
         tasks.append(asyncio.create_task(publisher.run(stop), name="mqtt"))
     return tasks
-
-
-async def _follow_pause(pause: PauseSwitch, stop: asyncio.Event) -> None:
-    """Re-read the pause state every `PAUSE_REREAD_SECONDS` until `stop`."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), PAUSE_REREAD_SECONDS)
-            return
-        try:
-            await pause.refresh()
-        except Exception:  # the database may be busy a moment: the next re-read retries
-            log.exception("pause_refresh_failed")
 
 
 async def _stop_observers(tasks: list[asyncio.Task[None]], web: WebServer | None) -> None:
@@ -242,7 +230,7 @@ async def _status(settings: Settings) -> tuple[StatusSnapshot, int, list[Intent]
         ledger,
         bids={},
         now=now,
-        pause=await PauseSwitch(repo, lambda: now).load(),
+        pause=await read_pause(repo),
         connected=None,
         trading_enabled=trading_enabled(settings, settings.broker),
         orders_in_flight=len(await repo.open_intents()),
@@ -255,13 +243,6 @@ def _status_rows(
 ) -> list[tuple[str, str]]:
     """Return the rows of `tlh status`."""
     live = "enabled" if s.live_trading_enabled else "disabled"
-    pause = s.pause
-    paused = (
-        f"yes, by {pause.by or '?'} since {_when(pause.since)}"
-        + (f": {pause.reason}" if pause.reason else "")
-        if pause.paused
-        else "no"
-    )
     year = s.harvests_this_year
     rows = [
         ("mode", f"{s.mode} (live trading {live})"),
@@ -275,17 +256,13 @@ def _status_rows(
         (f"estimated tax saved in {s.today.year}", f"{s.estimated_tax_saved_ytd:,.2f}"),
         ("wash-sale windows open", str(len(s.wash_windows))),
         ("orders in flight", str(s.orders_in_flight)),
-        ("paused", paused),
         ("halted symbols", ", ".join(s.halted_symbols) or "none"),
         ("orders denied", _denials(denied)),
+        ("paused", describe_pause(s.pause)),
     ]
     if any(lot.unrealized is not None for lot in s.open_lots):
         rows.insert(5, ("unrealized loss", f"{s.unrealized_loss:,.2f}"))
     return rows
-
-
-def _when(at: datetime | None) -> str:
-    return "?" if at is None else at.isoformat(timespec="seconds")
 
 
 def _denials(denied: list[Intent]) -> str:

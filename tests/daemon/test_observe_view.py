@@ -216,3 +216,28 @@ async def test_not_alive_when_the_watchdog_itself_stopped(rig: Rig) -> None:
     check = view_of(rig, verdict).liveness().checks["engine"]
 
     assert check.startswith("the watchdog has not checked since")
+
+
+async def test_pausing_through_the_view_shows_in_the_next_snapshot(rig: Rig) -> None:
+    """#10 §4: an observer (MQTT's switch, `POST /pause`) pauses through the view; the pause
+    switch (daemon/pause.py) persists it and the next snapshot, built afresh, says "paused"."""
+    view = view_of(rig)
+    assert (await view.snapshot()).state == "running"
+
+    state = await view.set_paused(True, by="mqtt", reason="away")
+
+    snap = await view.snapshot()
+    assert (state.paused, state.by, state.reason) == (True, "mqtt", "away")
+    assert (snap.state, snap.pause) == ("paused", state)
+    assert (await view.set_paused(False, by="mqtt")).paused is False
+    assert (await view.snapshot()).state == "running"
+
+
+async def test_the_snapshot_is_read_at_most_once_a_second(rig: Rig) -> None:
+    """The view serves one snapshot for a second (`SNAPSHOT_SECONDS`): observers polling it
+    do not read the database each time."""
+    view = view_of(rig)
+    first = await view.snapshot()
+    await rig.hold("VTI", "40", "200")
+
+    assert await view.snapshot() is first

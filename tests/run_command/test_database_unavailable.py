@@ -24,6 +24,8 @@ COMMANDS = [
     ["halts", "clear", "VTI"],
     ["harvest", "--dry-run"],
     ["db", "upgrade"],
+    ["pause"],
+    ["resume"],
 ]
 
 
