@@ -251,10 +251,12 @@ def _status_rows(
         ("journal entries", str(s.journal_entries)),
         ("open lots", str(len(s.open_lots))),
         ("sale rows", str(sales)),
-        (f"harvests in {s.today.year}", str(len(year))),
-        (f"harvested loss in {s.today.year}", f"{s.harvested_loss_ytd:,.2f}"),
-        (f"estimated tax saved in {s.today.year}", f"{s.estimated_tax_saved_ytd:,.2f}"),
-        ("wash-sale windows open", str(len(s.wash_windows))),
+        (
+            f"harvests in {s.today.year}",
+            f"{len(year)}: loss {s.harvested_loss_ytd:,.2f}, "
+            f"est. tax saved {s.estimated_tax_saved_ytd:,.2f}",
+        ),
+        ("wash windows", f"{len(s.wash_windows)} open"),
         ("orders in flight", str(s.orders_in_flight)),
         ("halted symbols", ", ".join(s.halted_symbols) or "none"),
         ("orders denied", _denials(denied)),
