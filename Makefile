@@ -32,9 +32,16 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ledger_report.py
 
-# Regenerate the hash-pinned lock file (needs uv: pip install uv).
+# Regenerate the hash-pinned lock files (needs uv: pip install uv): the development lock, and
+# for the image (its Python: IMAGE_PYTHON matches the Dockerfile's base) the runtime
+# dependencies and the build backend, held to the versions of the development lock, which the
+# tests ran.
+IMAGE_PYTHON := 3.12
+BUILD_REQUIRES := $(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.lock
+	uv pip compile pyproject.toml --python-version $(IMAGE_PYTHON) --generate-hashes -c requirements/dev.lock -o requirements/runtime.lock
+	$(BUILD_REQUIRES) | uv pip compile - --python-version $(IMAGE_PYTHON) --generate-hashes -c requirements/dev.lock -o requirements/build.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

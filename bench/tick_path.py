@@ -9,7 +9,19 @@ which is the common case. Three figures:
 * naive (symbol): the same decision done by scanning the symbol's 50 lots in Decimal;
 * naive (all positions): scanning every position on every quote.
 
-Run: .venv/bin/python bench/tick_path.py [--quotes 1000000]
+With `--metrics`, it measures instead what the Prometheus endpoint costs the tick path (issue #10
+§1: within 5 %): the typical quotes for `--seconds`, yielding to the event loop as
+`HarvestEngine.run` does, alternately without and with the loopback listener
+(`adapters.web.server`) scraped at 1 Hz by another process (Prometheus's default is every 15 s),
+`--rounds` times each. It prints quotes/s and quotes per CPU-second of this process off and on,
+and the median of the rounds' ratios; first, the CPU this process spends serving the scrapes
+while the tick path is idle (the figure that other work on the machine disturbs least). Each
+scraped run reads the status snapshot once (`adapters.web.metrics.SNAPSHOT_MAX_AGE`, 15 s), as a
+long run would.
+`BenchView` stands in for the daemon's view: the engine's statistics, and the ledger's open
+lots priced at the latest bids, rebuilt at most once a second.
+
+Run: .venv/bin/python bench/tick_path.py [--quotes 1000000] [--metrics [--seconds 15 --rounds 5]]
 """
 
 from __future__ import annotations
@@ -17,15 +29,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from adapters.sim.broker import SimBroker
+from adapters.web.server import start_web
+from adapters.web.settings import MetricsSettings
 from daemon.app import build_daemon, harvest_params
+from daemon.engine import YIELD_AFTER_EVENTS, YIELD_AFTER_SECONDS, HarvestEngine
 from daemon.events import Quote
+from daemon.observation import (
+    NOT_PAUSED,
+    Counters,
+    DaemonView,
+    Health,
+    OpenLot,
+    PauseSource,
+    PauseState,
+    StatusSnapshot,
+)
 from daemon.settings import Settings
 from ledger.model import Action, Trade
 from strategies.harvest import evaluate
@@ -58,7 +88,184 @@ def holdings() -> list[Trade]:
     return trades
 
 
-async def main(n_quotes: int) -> None:
+SCRAPER = """
+import sys, time, urllib.request
+url, period, n, worst = sys.argv[1], 1.0, 0, 0.0
+due = time.monotonic()
+while True:
+    t0 = time.monotonic()
+    with urllib.request.urlopen(url, timeout=30) as response:
+        body = response.read()
+    n, worst = n + 1, max(worst, time.monotonic() - t0)
+    print(n, len(body), f"{worst:.4f}", flush=True)
+    due += period
+    time.sleep(max(0.0, due - time.monotonic()))
+"""
+
+
+class BenchView:
+    """A minimal `DaemonView` over the engine: its statistics as counters, and a snapshot of the
+    ledger's open lots priced at the latest bids, rebuilt at most once a second.
+
+    It stands in for the daemon's own view (`daemon.daemon_view`) until that is on main; run
+    with that view instead, the figures were the same.
+    """
+
+    def __init__(self, engine: HarvestEngine, now: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._now = now
+        self._snapshot: StatusSnapshot | None = None
+        self._due = 0.0
+
+    def counters(self) -> Counters:
+        stats = self._engine.stats
+        return Counters(
+            quotes=stats.quotes,
+            decisions={"harvest": stats.harvests, **stats.skips},
+            halted_symbols=len(self._engine.halted),
+        )
+
+    async def snapshot(self) -> StatusSnapshot:
+        if self._snapshot is None or time.monotonic() >= self._due:
+            self._snapshot = self._build()
+            self._due = time.monotonic() + 1.0
+        return self._snapshot
+
+    def _build(self) -> StatusSnapshot:
+        lots = []
+        for lot in self._engine.ledger.open_lots():
+            q = self._engine.quote_of(lot.symbol)
+            price = None if q is None else q.bid_decimal
+            value = None if price is None else (lot.quantity * price).quantize(Decimal("0.01"))
+            basis = lot.adjusted_basis
+            lots.append(
+                OpenLot(
+                    lot.account,
+                    lot.symbol,
+                    lot.lot_id,
+                    lot.quantity,
+                    lot.acquired,
+                    basis,
+                    price,
+                    value,
+                    None if value is None else value - basis,
+                )
+            )
+        now = self._now()
+        return StatusSnapshot(
+            at=now,
+            today=now.date(),
+            mode="paper",
+            live_trading_enabled=False,
+            trading_enabled=True,
+            broker="sim",
+            state="running",
+            pause=NOT_PAUSED,
+            connected=True,
+            journal_entries=len(lots),
+            orders_in_flight=0,
+            halted_symbols=(),
+            open_lots=tuple(lots),
+            harvests=(),
+            wash_windows=(),
+        )
+
+    def liveness(self) -> Health:
+        return Health({"engine": "ok"})
+
+    def readiness(self) -> Health:
+        return Health({"engine": "ok"})
+
+    async def set_paused(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
+        raise NotImplementedError("the benchmark never pauses")
+
+
+class Rate(NamedTuple):
+    """Quotes handled per second of wall time, and per second of this process's CPU time (the
+    fairer figure on a machine busy with other work)."""
+
+    wall: float
+    cpu: float
+
+
+async def pump(engine: HarvestEngine, quotes: list[Quote], seconds: float) -> Rate:
+    """Handle `quotes` over and over for `seconds`, yielding to the event loop as
+    `HarvestEngine.run` does; return the rates."""
+    clock = time.perf_counter
+    t0, cpu0 = clock(), time.process_time()
+    end = t0 + seconds
+    handled, batch, due, i = 0, 0, t0 + YIELD_AFTER_SECONDS, 0
+    while True:
+        await engine.handle(quotes[i])
+        i = i + 1 if i + 1 < len(quotes) else 0
+        batch += 1
+        if batch >= YIELD_AFTER_EVENTS or clock() >= due:
+            handled += batch
+            await asyncio.sleep(0)
+            batch, due = 0, clock() + YIELD_AFTER_SECONDS
+            if due >= end:
+                return Rate(handled / (clock() - t0), handled / (time.process_time() - cpu0))
+
+
+@asynccontextmanager
+async def scraped(view: DaemonView) -> AsyncIterator[list[str]]:
+    """Serve `/metrics` over `view` while another process scrapes it at 1 Hz; the list yielded
+    holds, after the block, the scraper's last line (scrapes, bytes, slowest in seconds)."""
+    server = await start_web(view, MetricsSettings(), port=0)
+    url = f"http://{server.host}:{server.port}/metrics"
+    scraper = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SCRAPER, url, stdout=asyncio.subprocess.PIPE
+    )
+    report: list[str] = []
+    try:
+        yield report
+    finally:
+        scraper.terminate()
+        out, _ = await scraper.communicate()
+        await server.close()
+        report.extend((out.decode().strip().splitlines() or ["0 0 0"])[-1].split())
+
+
+def describe(scrapes: list[str]) -> str:
+    n, size, worst = scrapes
+    return f"{n} scrapes of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms"
+
+
+async def metrics_overhead(
+    engine: HarvestEngine, quotes: list[Quote], view: DaemonView, seconds: float, rounds: int
+) -> None:
+    """Print what serving the scrapes costs this process with the tick path idle, then the
+    tick path's quotes/s without and with the metrics endpoint scraped."""
+    cpu0 = time.process_time()
+    async with scraped(view) as scrapes:
+        await asyncio.sleep(seconds)
+    cost = (time.process_time() - cpu0) / seconds
+    print(
+        f"tick path idle, scraped at 1 Hz for {seconds:g} s ({describe(scrapes)}):"
+        f" {cost * 1000:.1f} ms of CPU per second = {cost:.2%} of a core"
+    )
+    off: list[Rate] = []
+    on: list[Rate] = []
+    for r in range(rounds):
+        off.append(await pump(engine, quotes, seconds))
+        async with scraped(view) as scrapes:
+            on.append(await pump(engine, quotes, seconds))
+        print(
+            f"round {r + 1}: quotes/s off {off[-1].wall:9,.0f}, on {on[-1].wall:9,.0f};"
+            f" per CPU-second off {off[-1].cpu:9,.0f}, on {on[-1].cpu:9,.0f}"
+            f" ({describe(scrapes)})"
+        )
+    for label, field in (("quotes/s", "wall"), ("quotes per CPU-second", "cpu")):
+        a = [getattr(x, field) for x in off]
+        b = [getattr(x, field) for x in on]
+        ratio = statistics.median(y / x for x, y in zip(a, b, strict=True))
+        print(
+            f"median {label}: off {statistics.median(a):,.0f}, on {statistics.median(b):,.0f};"
+            f" median of the rounds' on/off = {ratio:.3f}"
+        )
+
+
+async def main(n_quotes: int, metrics: bool, seconds: float, rounds: int) -> None:
     settings = Settings()
     now = datetime(2021, 6, 1, 15, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +293,12 @@ async def main(n_quotes: int) -> None:
                 bid = round(triggers[sym] * rng.uniform(lo, hi), 2)
                 out.append(Quote(sym, bid, round(bid + 0.01, 2), now))
             return out
+
+        if metrics:
+            view = BenchView(engine, lambda: now)
+            await metrics_overhead(engine, make_quotes(0.10), view, seconds, rounds)
+            await daemon.close()
+            return
 
         rates = {}
         for label, near in (
@@ -147,4 +360,8 @@ async def main(n_quotes: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quotes", type=int, default=1_000_000)
-    asyncio.run(main(ap.parse_args().quotes))
+    ap.add_argument("--metrics", action="store_true", help="measure the /metrics endpoint's cost")
+    ap.add_argument("--seconds", type=float, default=15.0, help="per run, with --metrics")
+    ap.add_argument("--rounds", type=int, default=5, help="runs off and on, with --metrics")
+    args = ap.parse_args()
+    asyncio.run(main(args.quotes, args.metrics, args.seconds, args.rounds))

@@ -1,0 +1,228 @@
+"""`GET /metrics`: the contract names and their values (issue #10 §1), parsed with
+prometheus-client's own parser of the text format."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+from webkit import COUNTERS, LATENCIES, LOTS, SNAPSHOT, TODAY, FakeView, harvest, lot
+
+from adapters.web.metrics import SNAPSHOT_MAX_AGE, DaemonCollector
+from daemon.observation import Counters
+
+# Issue #10 §1: "Metric names are a contract".
+CONTRACT = (
+    "tlh_quotes_total",
+    "tlh_harvests_total",
+    "tlh_harvested_loss_dollars_total",
+    "tlh_estimated_tax_saved_dollars_total",
+    "tlh_wash_sales_avoided_total",
+    "tlh_decisions_total",
+    "tlh_orders_total",
+    "tlh_order_latency_seconds_bucket",
+    "tlh_order_latency_seconds_count",
+    "tlh_order_latency_seconds_sum",
+    "tlh_intents_in_flight",
+    "tlh_halted_symbols",
+    "tlh_stream_connected",
+    "tlh_last_quote_age_seconds",
+    "tlh_unrealized_loss_dollars",
+    "tlh_open_lots",
+    "tlh_harvest_yield_ratio",
+    "tlh_tracking_error_ratio",
+)
+
+
+async def scrape(client: aiohttp.ClientSession) -> list[Sample]:
+    """Return every sample of one scrape of `/metrics`."""
+    async with client.get("/metrics") as response:
+        assert response.status == 200
+        assert response.content_type == "text/plain"
+        text = await response.text()
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def value(samples: list[Sample], name: str, **labels: str) -> float:
+    """Return the value of the one sample named `name` with exactly `labels`."""
+    (found,) = [s.value for s in samples if s.name == name and s.labels == labels]
+    return found
+
+
+def names(samples: list[Sample]) -> set[str]:
+    return {s.name for s in samples}
+
+
+async def test_every_contract_name_is_exposed(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: each name of the contract is in the scrape (the kit's view has figures for
+    the optional ones: a quote age and a tracking error)."""
+    missing = set(CONTRACT) - names(await scrape(client))
+    assert not missing
+
+
+async def test_quotes_are_counted_without_a_symbol_label(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1 allows `tlh_quotes_total` unlabelled when cardinality is a concern (500
+    symbols in a direct index); style-anchors §4.4: every label value is a new series."""
+    assert value(await scrape(client), "tlh_quotes_total") == 12_345
+
+
+async def test_decisions_are_counted_by_outcome(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: `tlh_decisions_total{outcome}`, harvest and each skip kind."""
+    samples = await scrape(client)
+    outcomes = {s.labels["outcome"]: s.value for s in samples if s.name == "tlh_decisions_total"}
+    assert outcomes == {"harvest": 3, "wash": 7, "min_loss": 20}
+
+
+async def test_harvest_outcome_exists_before_the_first_decision(
+    view: FakeView, client: aiohttp.ClientSession
+) -> None:
+    """prometheus/docs practices/instrumentation ("avoid missing metrics"): the harvest series is
+    0, not absent, so `rate()` and alerts work from the start."""
+    view.counters_value = Counters()
+    assert value(await scrape(client), "tlh_decisions_total", outcome="harvest") == 0
+
+
+async def test_orders_are_counted_by_side_and_status(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: `tlh_orders_total{side,status}`."""
+    samples = await scrape(client)
+    assert value(samples, "tlh_orders_total", side="sell", status="filled") == 3
+    assert value(samples, "tlh_orders_total", side="sell", status="rejected") == 1
+    assert value(samples, "tlh_orders_total", side="buy", status="filled") == 3
+
+
+async def test_order_latency_is_a_cumulative_histogram(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: `tlh_order_latency_seconds` is a histogram; its buckets count the
+    observations at or below each bound, and +Inf counts them all (Prometheus text format)."""
+    samples = await scrape(client)
+    bucket = "tlh_order_latency_seconds_bucket"
+    assert value(samples, bucket, le="0.005") == 1  # 0.004
+    assert value(samples, bucket, le="0.025") == 2  # and 0.02
+    assert value(samples, bucket, le="10.0") == 3  # and 0.3, not 12.0
+    assert value(samples, bucket, le="+Inf") == 4
+    assert value(samples, "tlh_order_latency_seconds_count") == 4
+    assert value(samples, "tlh_order_latency_seconds_sum") == sum(LATENCIES)
+
+
+async def test_gauges_read_the_counters(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: in-flight intents, halted symbols, stream state and quote age are gauges of
+    the daemon's counters."""
+    samples = await scrape(client)
+    assert value(samples, "tlh_intents_in_flight") == 1
+    assert value(samples, "tlh_halted_symbols") == 2
+    assert value(samples, "tlh_stream_connected", stream="quotes") == 1
+    assert value(samples, "tlh_stream_connected", stream="trade_updates") == 0
+    assert value(samples, "tlh_last_quote_age_seconds") == 1.5
+    assert value(samples, "tlh_tracking_error_ratio") == 0.004
+
+
+async def test_unknown_figures_are_left_out(view: FakeView, client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: `tlh_tracking_error_ratio` only once direct indexing reports one; a quote age
+    before the first quote would be made up (prometheus/docs: a missing series, not a fake 0)."""
+    view.counters_value = Counters()
+    exposed = names(await scrape(client))
+    assert "tlh_tracking_error_ratio" not in exposed
+    assert "tlh_last_quote_age_seconds" not in exposed
+
+
+async def test_harvest_totals_cover_the_whole_journal(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: the harvest counters come from the journal, so they count every harvest
+    ever made (last year's too) and survive a restart; this year's figures are gauges."""
+    samples = await scrape(client)
+    assert value(samples, "tlh_harvests_total") == 3
+    assert value(samples, "tlh_harvested_loss_dollars_total") == 3000
+    assert value(samples, "tlh_estimated_tax_saved_dollars_total") == 900
+    assert value(samples, "tlh_harvested_loss_ytd_dollars") == 2000
+    assert value(samples, "tlh_estimated_tax_saved_ytd_dollars") == 600
+    assert value(samples, "tlh_harvests_today") == 1
+
+
+async def test_portfolio_gauges_read_the_open_lots(client: aiohttp.ClientSession) -> None:
+    """Issue #10 §1: open lots and the unrealised loss (positive dollars, lots at a loss only)."""
+    samples = await scrape(client)
+    assert value(samples, "tlh_open_lots") == 2
+    assert value(samples, "tlh_unrealized_loss_dollars") == 2500
+    assert value(samples, "tlh_portfolio_value_dollars") == 100_000
+
+
+async def test_harvest_yield_is_annualised_over_the_year_so_far(
+    client: aiohttp.ClientSession,
+) -> None:
+    """Issue #10 §1 (Wealthfront's harvesting yield), as defined in adapters/web/metrics.py:
+    2,000 harvested this year over a 100,000 portfolio on 1 March (day 60 of 365)."""
+    assert TODAY.timetuple().tm_yday == 60
+    expected = float(Decimal(2000) / Decimal(100_000) * 365 / 60)
+    assert value(await scrape(client), "tlh_harvest_yield_ratio") == expected
+
+
+async def test_harvest_yield_is_absent_while_a_lot_is_unpriced(
+    view: FakeView, client: aiohttp.ClientSession
+) -> None:
+    """Issue #10 §1 (this task's brief): no yield without a portfolio value."""
+    view.snapshot_value = replace(SNAPSHOT, open_lots=(*LOTS, lot("VTI", "1000", None)))
+    exposed = names(await scrape(client))
+    assert "tlh_harvest_yield_ratio" not in exposed
+    assert "tlh_portfolio_value_dollars" not in exposed
+
+
+async def test_each_scrape_reads_a_fresh_snapshot(
+    view: FakeView, client: aiohttp.ClientSession
+) -> None:
+    """Issue #10 §1: a harvest journaled between two scrapes shows in the second."""
+    assert value(await scrape(client), "tlh_harvests_total") == 3
+    more = (*SNAPSHOT.harvests, harvest(TODAY, "IWM", "250", "75"))
+    view.snapshot_value = replace(SNAPSHOT, harvests=more)
+    samples = await scrape(client)
+    assert value(samples, "tlh_harvests_total") == 4
+    assert value(samples, "tlh_harvests_today") == 2
+
+
+async def test_a_young_snapshot_serves_the_next_scrapes(view: FakeView) -> None:
+    """adapters/web/metrics.py (issue #10 §1, the tick path must not slow down): the snapshot
+    walks every open lot, so scrapes re-read it only once it is `SNAPSHOT_MAX_AGE` old; the
+    counters are read at every scrape."""
+    clock = [100.0]
+    collector = DaemonCollector(view, clock=lambda: clock[0])
+    registry = CollectorRegistry()
+    registry.register(collector)
+
+    async def scrape_values() -> tuple[float | None, float | None]:
+        await collector.refresh()
+        return (
+            registry.get_sample_value("tlh_harvests_total"),
+            registry.get_sample_value("tlh_quotes_total"),
+        )
+
+    assert await scrape_values() == (3, 12_345)
+    view.snapshot_value = replace(SNAPSHOT, harvests=())
+    view.counters_value = replace(COUNTERS, quotes=20_000)
+    clock[0] += SNAPSHOT_MAX_AGE - 0.5
+    assert await scrape_values() == (3, 20_000)
+    clock[0] += 0.5
+    assert await scrape_values() == (0, 20_000)
+    assert view.snapshot_reads == 2
+
+
+async def test_a_failed_snapshot_still_serves_the_counters(
+    view: FakeView, client: aiohttp.ClientSession
+) -> None:
+    """Issue #10 §2 spirit: an observer sees what is wrong. A database error while reading the
+    snapshot sets `tlh_snapshot_ok` to 0 and leaves the journal's series out, not stale."""
+    view.snapshot_error = OSError("database is locked")
+    samples = await scrape(client)
+    assert value(samples, "tlh_snapshot_ok") == 0
+    assert value(samples, "tlh_quotes_total") == 12_345
+    assert "tlh_harvests_total" not in names(samples)
+
+
+async def test_state_and_mode_are_labelled_series(client: aiohttp.ClientSession) -> None:
+    """style-anchors §4.4 (an info metric for build/mode): `tlh_info{mode,broker}`, the state as
+    a state set (one 0/1 series per state), and the pause switch as 0/1."""
+    samples = await scrape(client)
+    assert value(samples, "tlh_info", mode="paper", broker="sim") == 1
+    assert value(samples, "tlh_state", tlh_state="running") == 1
+    assert value(samples, "tlh_state", tlh_state="halted") == 0
+    assert value(samples, "tlh_paused") == 0

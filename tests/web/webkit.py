@@ -1,0 +1,148 @@
+"""A `DaemonView` double with fixed figures, for the web listener's specifications.
+
+The figures are chosen so each metric has a value worked out by hand (see the constants).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from daemon.observation import (
+    LATENCY_BUCKETS,
+    NOT_PAUSED,
+    Counters,
+    HarvestRecord,
+    Health,
+    LatencyHistogram,
+    OpenLot,
+    PauseSource,
+    PauseState,
+    StatusSnapshot,
+)
+
+TODAY = date(2026, 3, 1)  # day 60 of 365
+AT = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
+LATENCIES = (0.004, 0.02, 0.3, 12.0)  # one beyond the last bound (10 s)
+
+
+def latency_histogram(observations: tuple[float, ...] = LATENCIES) -> LatencyHistogram:
+    """Return the cumulative histogram of `observations` over `LATENCY_BUCKETS`."""
+    return LatencyHistogram(
+        cumulative=tuple(sum(1 for o in observations if o <= b) for b in LATENCY_BUCKETS),
+        count=len(observations),
+        total=sum(observations),
+    )
+
+
+COUNTERS = Counters(
+    quotes=12_345,
+    decisions={"harvest": 3, "wash": 7, "min_loss": 20},
+    wash_sales_avoided=2,
+    orders={("sell", "filled"): 3, ("buy", "filled"): 3, ("sell", "rejected"): 1},
+    order_latency=latency_histogram(),
+    intents_in_flight=1,
+    halted_symbols=2,
+    streams={"quotes": True, "trade_updates": False},
+    last_quote_age_seconds=1.5,
+    tracking_error_ratio=0.004,
+)
+
+
+def harvest(day: date, symbol: str, loss: str, saved: str) -> HarvestRecord:
+    """Return a harvest of `symbol` on `day` into VTI."""
+    return HarvestRecord(
+        intent_id=f"{symbol}-{day}",
+        day=day,
+        account="taxable",
+        symbol=symbol,
+        quantity=Decimal(10),
+        loss=Decimal(loss),
+        estimated_tax_saved=Decimal(saved),
+        replacement="VTI",
+    )
+
+
+def lot(symbol: str, basis: str, value: str | None) -> OpenLot:
+    """Return an open lot of `symbol`, priced at `value` unless None."""
+    market = None if value is None else Decimal(value)
+    return OpenLot(
+        account="taxable",
+        symbol=symbol,
+        lot_id=f"{symbol}-1",
+        quantity=Decimal(100),
+        acquired=date(2025, 6, 2),
+        basis=Decimal(basis),
+        price=None if market is None else market / 100,
+        market_value=market,
+        unrealized=None if market is None else market - Decimal(basis),
+    )
+
+
+# 2,000 harvested this year (500 + 1,500, the latter today) and 1,000 last year; a portfolio of
+# 100,000 with 2,500 of unrealised loss.
+HARVESTS = (
+    harvest(date(2025, 11, 3), "VOO", "1000", "300"),
+    harvest(date(2026, 1, 15), "VXUS", "500", "150"),
+    harvest(TODAY, "VEA", "1500", "450"),
+)
+LOTS = (lot("ITOT", "62500", "60000"), lot("SCHB", "39000", "40000"))
+
+SNAPSHOT = StatusSnapshot(
+    at=AT,
+    today=TODAY,
+    mode="paper",
+    live_trading_enabled=False,
+    trading_enabled=True,
+    broker="sim",
+    state="running",
+    pause=NOT_PAUSED,
+    connected=True,
+    journal_entries=42,
+    orders_in_flight=1,
+    halted_symbols=("ABC", "XYZ"),
+    open_lots=LOTS,
+    harvests=HARVESTS,
+    wash_windows=(),
+)
+
+HEALTHY = Health({"engine": "ok"})
+
+
+@dataclass
+class FakeView:
+    """A `DaemonView` returning the figures above; records what observers asked of it."""
+
+    counters_value: Counters = COUNTERS
+    snapshot_value: StatusSnapshot = SNAPSHOT
+    live: Health = HEALTHY
+    ready: Health = HEALTHY
+    snapshot_gate: asyncio.Event | None = None  # when set, `snapshot()` waits for it
+    snapshot_error: Exception | None = None
+    pauses: list[tuple[bool, PauseSource, str]] = field(default_factory=list)
+    snapshot_reads: int = 0
+
+    def counters(self) -> Counters:
+        return self.counters_value
+
+    async def snapshot(self) -> StatusSnapshot:
+        self.snapshot_reads += 1
+        if self.snapshot_gate is not None:
+            await self.snapshot_gate.wait()
+        if self.snapshot_error is not None:
+            raise self.snapshot_error
+        return self.snapshot_value
+
+    def liveness(self) -> Health:
+        return self.live
+
+    def readiness(self) -> Health:
+        return self.ready
+
+    async def set_paused(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
+        self.pauses.append((paused, by, reason))
+        state = PauseState(paused=paused, since=AT if paused else None, by=by, reason=reason)
+        self.snapshot_value = replace(self.snapshot_value, pause=state)
+        return state
