@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from adapters.base import StreamStates
+from adapters.storage.records import StatusReads
 from daemon.app import Daemon, trading_enabled
 from daemon.market_calendar import MarketCalendar
 from daemon.observation import (
@@ -19,19 +20,22 @@ from daemon.observation import (
     StatusSnapshot,
 )
 from daemon.settings import Settings
-from daemon.snapshot import build_snapshot
+from daemon.snapshot import HARVEST_KINDS, build_snapshot
 from daemon.supervisor import Verdict
 
 OK = "ok"
 SNAPSHOT_SECONDS = 1.0
-"""How long a snapshot is served before the database is read again."""
+"""How long a snapshot is served before it is built again."""
+READS_MAX_SECONDS = 60.0
+"""How long the database's part of the snapshot is reused while this daemon changed nothing
+in it (a `tlh halts clear` from another process shows within this time)."""
 
 
 class RunningDaemonView:
     """What observers (web, MQTT) read of the wired `daemon` and how they pause it.
 
     `verdict` is the supervisor's (`daemon.supervisor.supervise`); `calendar` tells when the
-    market is open, for the market data's freshness.
+    market is open, for the market data's freshness; a snapshot is served `fresh_for` seconds.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class RunningDaemonView:
         verdict: Verdict,
         *,
         calendar: MarketCalendar | None = None,
+        fresh_for: float = SNAPSHOT_SECONDS,
     ) -> None:
         self._daemon = daemon
         self._settings = settings
@@ -49,9 +54,15 @@ class RunningDaemonView:
         self._verdict = verdict
         self._calendar = calendar or MarketCalendar()
         self._trading_enabled = trading_enabled(settings, daemon.broker)
+        self._fresh_for = fresh_for
         self._snapshot: StatusSnapshot | None = None
         self._snapshot_due = 0.0  # time.monotonic() after which it is built again
         self._building = asyncio.Lock()
+        # The database's part, and what this daemon had written when it was read: while quotes
+        # stream in, every read waits its turn on the busy event loop (aiosqlite's thread).
+        self._reads: StatusReads | None = None
+        self._reads_key: tuple[object, ...] = ()
+        self._reads_due = 0.0
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -89,12 +100,22 @@ class RunningDaemonView:
         )
 
     async def snapshot(self) -> StatusSnapshot:
-        """Return the current status, built at most once a second (`SNAPSHOT_SECONDS`)."""
+        """Return the current status, built at most once every `fresh_for` seconds."""
         async with self._building:
             if self._snapshot is None or time.monotonic() >= self._snapshot_due:
                 self._snapshot = await self._build()
-                self._snapshot_due = time.monotonic() + SNAPSHOT_SECONDS
+                self._snapshot_due = time.monotonic() + self._fresh_for
             return self._snapshot
+
+    async def _read(self) -> StatusReads:
+        """Return the database's part of the snapshot: read again once this daemon journaled
+        an entry, stored an intent's status or changed a halt, or `READS_MAX_SECONDS` on."""
+        engine, orders = self._daemon.engine, self._daemon.orders
+        key = (engine.journal_seq, sum(orders.stats.orders.values()), frozenset(engine.halted))
+        if self._reads is None or key != self._reads_key or time.monotonic() >= self._reads_due:
+            self._reads = await self._daemon.repo.status_reads(HARVEST_KINDS)
+            self._reads_key, self._reads_due = key, time.monotonic() + READS_MAX_SECONDS
+        return self._reads
 
     async def _build(self) -> StatusSnapshot:
         daemon = self._daemon
@@ -113,6 +134,7 @@ class RunningDaemonView:
             connected=self.connected(),
             trading_enabled=self._trading_enabled,
             orders_in_flight=len(daemon.orders.open_intents),
+            reads=await self._read(),
         )
 
     # -- health ----------------------------------------------------------------------------

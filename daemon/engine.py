@@ -826,6 +826,11 @@ class HarvestEngine:
         else:
             self.gate[symbol] = self.triggers.get(symbol, NO_TRIGGER) * self._zone
 
+    @property
+    def journal_seq(self) -> int:
+        """Return the seq of the newest journal entry the ledger holds."""
+        return self._last_seq
+
     def newest_quote_at(self) -> datetime | None:
         """Return when the newest quote the engine holds (handled, or held back by the
         broker's gate) was quoted; None before any."""

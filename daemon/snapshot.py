@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from adapters.storage.records import Intent, IntentKind, JournalKind, JournalRecord
+from adapters.storage.records import Intent, IntentKind, JournalKind, JournalRecord, StatusReads
 from adapters.storage.repository import Repository
 from daemon.observation import (
     ZERO,
@@ -25,11 +25,14 @@ from daemon.observation import (
 from daemon.orders import sent_on
 from daemon.settings import Settings
 from ledger.engine import Ledger
+from ledger.model import Action, SaleRow
 from ledger.model import OpenLot as LedgerLot
-from ledger.model import SaleRow
 
 NEW_YORK = ZoneInfo("America/New_York")
 CENT = Decimal("0.01")
+HARVEST_KINDS = (IntentKind.HARVEST_SELL, IntentKind.SWAP_BACK_SELL, IntentKind.REPLACEMENT_BUY)
+"""The intents the harvests are told from: the sales (a swap back's too: its fills are the
+position's sales of that day) and the replacements."""
 Lockout = Literal["no_buy", "no_loss_sale"]
 
 
@@ -44,6 +47,7 @@ async def build_snapshot(
     connected: bool | None,
     trading_enabled: bool,
     orders_in_flight: int,
+    reads: StatusReads | None = None,
 ) -> StatusSnapshot:
     """Return what the daemon is doing `now`: the ledger's open lots (priced at `bids`, the
     latest bid of each symbol known; empty for `tlh status`), the harvests and halts the
@@ -51,10 +55,11 @@ async def build_snapshot(
 
     `connected`: whether the broker's streams are up (None: unknown, no daemon);
     `trading_enabled`: whether orders may leave by mode and live flag (the kill switch is
-    added here); `orders_in_flight`: the intents not yet final.
+    added here); `orders_in_flight`: the intents not yet final; `reads`: what the database
+    holds for it (`Repository.status_reads` of `HARVEST_KINDS`), read here when not given.
     """
     today = now.astimezone(NEW_YORK).date()
-    halts = await repo.active_halts()
+    reads = reads or await repo.status_reads(HARVEST_KINDS)
     # Each read once, for the harvests, the lots and the windows.
     sales = list(ledger.sales_by_sale())
     lots = ledger.open_lots()
@@ -77,11 +82,11 @@ async def build_snapshot(
         state=state,
         pause=pause,
         connected=connected,
-        journal_entries=await repo.journal_size(),
+        journal_entries=reads.journal_entries,
         orders_in_flight=orders_in_flight,
-        halted_symbols=tuple(sorted({h.symbol for h in halts})),
+        halted_symbols=tuple(sorted({h.symbol for h in reads.halts})),
         open_lots=open_lots(lots, bids),
-        harvests=await harvests(repo, sales, settings),
+        harvests=harvests(reads, sales, settings),
         wash_windows=wash_windows(ledger, sales, lots, today),
     )
 
@@ -121,10 +126,11 @@ class _Harvest:
     rows: list[SaleRow] = field(default_factory=list)
 
 
-async def harvests(
-    repo: Repository, sales: Iterable[list[SaleRow]], settings: Settings
+def harvests(
+    reads: StatusReads, sales: Iterable[list[SaleRow]], settings: Settings
 ) -> tuple[HarvestRecord, ...]:
-    """Return every harvest the journal holds (a harvest sale that sold shares), oldest first.
+    """Return every harvest the database holds (`reads`: a harvest sale that sold shares),
+    oldest first.
 
     The realised loss is the ledger's (`sales`: its rows, sale by sale): the loss of the sale
     rows of the harvest's fills, after any wash-sale adjustment (IRC §1091(a); Form 8949
@@ -133,11 +139,10 @@ async def harvests(
     harvest. Its replacement is the symbol the replacement buy of its first part bought (or is
     buying); None when it went to cash.
     """
-    sells = await repo.intents_of_kind(IntentKind.HARVEST_SELL)
-    swaps = await repo.intents_of_kind(IntentKind.SWAP_BACK_SELL)
-    buys = await repo.intents_of_kind(IntentKind.REPLACEMENT_BUY)
-    sold = [i for i in (*sells, *swaps) if i.filled_quantity > ZERO]
-    fills = _fills_of(sold, await repo.load_journal_sales())
+    sells = [i for i in reads.intents if i.kind is IntentKind.HARVEST_SELL]
+    buys = [i for i in reads.intents if i.kind is IntentKind.REPLACEMENT_BUY]
+    sold = [i for i in reads.intents if i.side is Action.SELL and i.filled_quantity > ZERO]
+    fills = _fills_of(sold, reads.journal_sales)
     wanted = {seq for seqs in fills.values() for seq in seqs}
     rows_of = {rows[0].seq: rows for rows in sales if rows and rows[0].seq in wanted}
     found: dict[tuple[object, ...], _Harvest] = {}

@@ -22,7 +22,7 @@ from daemon.supervisor import Verdict, supervise
 CALENDAR = MarketCalendar()
 
 
-def view_of(rig: Rig, verdict: Verdict | None = None) -> RunningDaemonView:
+def view_of(rig: Rig, verdict: Verdict | None = None, fresh_for: float = 1.0) -> RunningDaemonView:
     """Return the view `tlh run` builds over the rig's daemon."""
     return RunningDaemonView(
         rig.daemon,
@@ -30,6 +30,7 @@ def view_of(rig: Rig, verdict: Verdict | None = None) -> RunningDaemonView:
         rig.clock.now,
         verdict or Verdict(interval=30.0),
         calendar=CALENDAR,
+        fresh_for=fresh_for,
     )
 
 
@@ -241,3 +242,18 @@ async def test_the_snapshot_is_read_at_most_once_a_second(rig: Rig) -> None:
     await rig.hold("VTI", "40", "200")
 
     assert await view.snapshot() is first
+
+
+async def test_the_database_is_read_again_once_the_daemon_wrote_to_it(rig: Rig) -> None:
+    """The snapshot's database part is reused while the daemon journals nothing and stores no
+    intent's status (quotes stream in meanwhile); a harvest changes both, so it shows."""
+    view = view_of(rig, fresh_for=0.0)
+    await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00, 50.04)
+    before = await view.snapshot()
+
+    await rig.quote("VTI", 180.00, 180.04)
+    after = await view.snapshot()
+
+    assert (before.harvests, before.journal_entries) == ((), 1)
+    assert (len(after.harvests), after.journal_entries) == (1, 4)

@@ -76,19 +76,13 @@ async def test_load_order_is_seq_order_and_after_seq_resumes(repo: Repository) -
 
 
 def test_the_repository_offers_no_way_to_change_or_remove_journal_rows() -> None:
-    """The journal is append-only: the only journal operations are append and reads (load,
-    load the sales, count)."""
+    """The journal is append-only: the only journal operations are append and load."""
     journal_methods = {
         name
         for name, _ in inspect.getmembers(Repository, inspect.isfunction)
         if "journal" in name and not name.startswith("_")
     }
-    assert journal_methods == {
-        "append_journal",
-        "load_journal",
-        "load_journal_sales",
-        "journal_size",
-    }
+    assert journal_methods == {"append_journal", "load_journal"}
 
 
 async def test_trades_and_splits_replay_as_the_ledger_events_they_recorded(
