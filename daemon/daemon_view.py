@@ -26,7 +26,7 @@ from daemon.supervisor import Verdict
 OK = "ok"
 SNAPSHOT_SECONDS = 1.0
 """How long a snapshot is served before it is built again."""
-READS_MAX_SECONDS = 60.0
+READS_MAX_SECONDS = 300.0
 """How long the database's part of the snapshot is reused while this daemon changed nothing
 in it (a `tlh halts clear` from another process shows within this time)."""
 
