@@ -20,23 +20,28 @@ between keep the journal in time order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from datetime import time as day_time
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from adapters.prices.csvload import load_price_dir, load_prices
 from adapters.prices.model import PriceSeries, split_share_ratio
 from adapters.sim.broker import SimBroker
-from daemon.app import Daemon
+from daemon.app import Daemon, make_ledger
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Event, Quote, Scheduled, SplitEvent
+from daemon.journal_replay import replay as replay_journal
 from daemon.settings import Settings
 from ledger.model import Action, Trade
 
@@ -179,6 +184,17 @@ class PriceReplay:
             if (start is None or day >= start) and (end is None or day <= end):
                 yield day, rows
 
+    def skip(self, day: date, rows: range) -> None:
+        """Take note of a session played before a restart, without playing it again: the next
+        session's bars are judged repeats of its bars, as they would have been."""
+        at = at_close(day)
+        sids, previous, quoted_at = self.prices.symbol_ids, self._previous, self._quoted_at
+        for i in rows:
+            sid = sids[i]
+            if not self._repeats(previous[sid], i):
+                quoted_at[sid] = at
+            previous[sid] = i
+
     async def begin(self, day: date, feed: Feed) -> None:
         """Import the holdings dated on or before `day`, before the first session plays."""
         await self._import_due(day, feed)
@@ -252,6 +268,163 @@ class PriceReplay:
         for account, symbol in {(t.account, t.symbol) for t in batch}:
             self.broker.set_position(account, symbol, engine.ledger.position(account, symbol))
         await feed.settle()
+
+
+# -- `tlh run`: the replay through the running daemon ------------------------------------------
+
+
+class ReplayFileError(ValueError):
+    """The `[sim] replay` prices cannot be played (the message names the file and line)."""
+
+
+def load_replay(settings: Settings) -> LiveReplay | None:
+    """Return the replay `[sim]` asks of `tlh run`, its prices loaded; None when the broker is
+    not the simulator or `replay = "none"`. Raise `ReplayFileError` for prices it cannot play."""
+    if settings.broker != "sim" or settings.sim.replay == "none":
+        return None
+    if settings.sim.replay == "demo":
+        from daemon.demo_data import demo_prices_path
+
+        path = demo_prices_path()
+    else:
+        path = Path(settings.sim.replay).expanduser()
+    try:
+        prices = load_price_dir(path) if path.is_dir() else load_prices(path)
+    except OSError as exc:
+        raise ReplayFileError(f"[sim] replay: {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a missing column: the message names the file and the column
+        raise ReplayFileError(f"[sim] replay: {exc}") from exc
+    if not len(prices):
+        first = prices.examples[0] if prices.examples else None
+        where = f"{first.source}:{first.line}: {first.reason}" if first else f"{path}"
+        raise ReplayFileError(
+            f"[sim] replay: {where}: no price row can be played "
+            f"({prices.skipped_total} skipped, by reason: {dict(prices.skipped)})"
+        )
+    return LiveReplay(prices, path, settings)
+
+
+class LiveReplay:
+    """Play prices through the running daemon, `[sim] speed` sessions per wall-clock minute.
+
+    The daemon runs on `clock`; `start` starts its engine where an earlier run stopped, and
+    `run` feeds the engine's queue while its `run` loop consumes it, then keeps the daemon up
+    and idle once the prices are played out. The last session played is kept in the
+    repository's state (`LAST_DAY_KEY`): a restarted daemon goes on with the next one.
+    """
+
+    def __init__(self, prices: PriceSeries, path: Path, settings: Settings) -> None:
+        self.prices = prices
+        self.path = path
+        self.settings = settings
+        self.clock = SimulatedClock(at_close(prices.first_date))
+        self._replay: PriceReplay | None = None
+        self._after: date | None = None
+
+    async def start(self, daemon: Daemon) -> None:
+        """Start the engine (`HarvestEngine.start`) on the simulator as the journal left it.
+
+        The clock is set to the close of the last session played, the simulator given the
+        journal's positions (before the engine resumes orders that may sell them), and, when
+        the journal is empty, the demo's starting holdings (`demo_holdings`) are due on the
+        first session.
+        """
+        broker = daemon.broker
+        if not isinstance(broker, SimBroker):
+            raise TypeError(f"[sim] replay needs the simulated broker, not {broker.name}")
+        raw = await daemon.repo.get_state(LAST_DAY_KEY)
+        self._after = date.fromisoformat(raw) if raw else None
+        if self._after is not None and at_close(self._after) > self.clock.now():
+            self.clock.advance_to(at_close(self._after))
+        records = await daemon.repo.load_journal()
+        ledger, _ = replay_journal(make_ledger(self.settings), [r.to_event() for r in records])
+        for (account, symbol), quantity in ledger.positions().items():
+            broker.set_position(account, symbol, quantity)
+        holdings = [] if records else demo_holdings(self.prices, self.settings)
+        if not records and not holdings:
+            log.warning(
+                "replay_without_holdings",
+                reason="the journal is empty and no [[substitutes]] group's first symbol is "
+                "in the prices: nothing is bought, so nothing can be harvested",
+            )
+        await daemon.engine.start()
+        self._replay = PriceReplay(self.prices, daemon, broker, self.clock, holdings=holdings)
+
+    async def run(self, daemon: Daemon, stop: asyncio.Event) -> None:
+        """Feed the sessions to the engine while it consumes them, until `stop` is set.
+
+        A stop finishes the session in hand first (the engine consumes until it is played),
+        so a restart never plays a session twice. An error in either task stops both.
+        """
+        halt = asyncio.Event()
+        consumer = asyncio.ensure_future(daemon.engine.run(halt))
+        feeder = asyncio.ensure_future(self._feed(daemon, stop))
+        try:
+            done, _ = await asyncio.wait({consumer, feeder}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raise what ended it
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+            halt.set()
+            await consumer
+
+    async def _feed(self, daemon: Daemon, stop: asyncio.Event) -> None:
+        replay = self._replay
+        if replay is None:
+            raise RuntimeError("LiveReplay.run before start")
+        after = self._after
+        sessions = []
+        for day, rows in replay.sessions():
+            if after is not None and day <= after:
+                replay.skip(day, rows)
+            else:
+                sessions.append((day, rows))
+        self._log_start(len(sessions), after)
+        feed = Queued(daemon.engine)
+        await replay.begin(sessions[0][0] if sessions else self.prices.first_date, feed)
+        pace = 60.0 / self.settings.sim.speed
+        due = time.monotonic()
+        for day, rows in sessions:
+            if stop.is_set():
+                return
+            await replay.play(day, rows, feed)
+            await daemon.repo.set_state(LAST_DAY_KEY, day.isoformat())
+            log.debug("replay_day", day=day.isoformat(), quotes=len(rows))
+            due = max(due + pace, time.monotonic())  # late sessions do not pile up
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=due - time.monotonic())
+        log.info(
+            "replay_finished",
+            file=str(self.path),
+            days=replay.days,
+            last_day=self.prices.last_date.isoformat(),
+            harvests=daemon.engine.stats.harvests,
+            note="the prices are played out; the daemon stays up, serving its state",
+        )
+        await stop.wait()
+
+    def _log_start(self, days: int, after: date | None) -> None:
+        prices = self.prices
+        log.info(
+            "replay_started",
+            file=str(self.path),
+            days=days,
+            speed=self.settings.sim.speed,
+            first_day=prices.first_date.isoformat(),
+            last_day=prices.last_date.isoformat(),
+            resumed_after=after.isoformat() if after else None,
+            holdings=len(self._replay.waiting) if self._replay else 0,
+        )
+        for example in prices.examples:
+            log.warning(
+                "replay_row_skipped",
+                file=example.source,
+                line=example.line,
+                reason=example.reason,
+                text=example.text,
+            )
 
 
 def _repeat_test(prices: PriceSeries) -> Callable[[int, int], bool]:
