@@ -39,10 +39,15 @@ def test_sim_with_another_broker_is_refused_naming_the_key(
     assert problem.startswith(f'{path}: {key}: applies only to broker = "sim"')
 
 
-def test_the_example_replays_the_demo_with_its_groups() -> None:
-    """examples/tlh-sim.toml plays the demo prices on the simulator with the demo's substitute
-    groups, so the replay buys the demo's nine positions."""
-    example = load_settings(REPO / "examples" / "tlh-sim.toml")
+@pytest.mark.parametrize("config", ["examples/tlh-sim.toml", "deploy/tlh/tlh.toml"])
+def test_the_shipped_replay_configs_replay_the_demo_with_its_groups(
+    config: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example and the compose stack's default config play the demo prices on the
+    simulator with the demo's substitute groups, so the replay buys the demo's nine positions
+    and harvests (issue #10 §6: a live harvest)."""
+    monkeypatch.setenv("TLH_MQTT__PASSWORD", "correct-horse-battery")  # the stack's secret
+    example = load_settings(REPO / config)
     demo = load_settings(demo_config_path())
 
     assert (example.broker, example.sim.replay) == ("sim", "demo")
