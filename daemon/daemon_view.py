@@ -142,14 +142,14 @@ class RunningDaemonView:
     def liveness(self) -> Health:
         """Return whether the engine consumed the supervisor's last tick (`/healthz`)."""
         v = self._verdict
-        if v.checked_at is None:
+        if v.checked_at is None or v.checked_monotonic is None:
             engine = "not started: replaying the journal or waiting for the broker"
         elif not v.healthy:
             engine = (
                 f"stopped consuming events: the tick queued {v.interval:g} s before "
                 f"{v.checked_at.isoformat()} was not handled (last: {_iso(v.last_tick)})"
             )
-        elif (self._now() - v.checked_at).total_seconds() > 2 * v.interval:
+        elif time.monotonic() - v.checked_monotonic > 2 * v.interval:
             engine = f"the watchdog has not checked since {v.checked_at.isoformat()}"
         else:
             engine = OK

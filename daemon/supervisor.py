@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,12 +32,15 @@ class Verdict:
     """The supervisor's latest check, for `/healthz` (`daemon.daemon_view`).
 
     `healthy`: the engine handled the tick queued one interval before `checked_at` (or the
-    check was the first); `checked_at`: when the supervisor last checked (None: not yet).
+    check was the first); `checked_at`: when the supervisor last checked (None: not yet), on
+    the supervisor's clock, and `checked_monotonic` the same on `time.monotonic()` (the
+    daemon's clock may be a replay's).
     """
 
     interval: float
     healthy: bool = False
     checked_at: datetime | None = None
+    checked_monotonic: float | None = None
     last_tick: datetime | None = None
 
 
@@ -67,8 +71,8 @@ async def supervise(
                 raise
         healthy = sent is None or engine.last_tick == sent
         if verdict is not None:
-            verdict.healthy, verdict.checked_at = healthy, now()
-            verdict.last_tick = engine.last_tick
+            verdict.healthy, verdict.last_tick = healthy, engine.last_tick
+            verdict.checked_at, verdict.checked_monotonic = now(), time.monotonic()
         if healthy:
             notify(
                 "WATCHDOG=1",

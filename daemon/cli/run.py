@@ -27,7 +27,7 @@ from daemon.brokers import BrokerUnavailableError, broker_capabilities, build_br
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.cli.failures import fail
-from daemon.clock import LiveClock
+from daemon.clock import Clock, LiveClock
 from daemon.daemon_view import RunningDaemonView
 from daemon.hooks import EngineHooks
 from daemon.journal_replay import replay
@@ -37,6 +37,7 @@ from daemon.observation import StatusSnapshot
 from daemon.orders import NEW_YORK, denial_kind, pending_buys_of, pending_sells_of
 from daemon.pause import describe as describe_pause
 from daemon.pause import read_pause
+from daemon.replay import LiveReplay, ReplayFileError, load_replay
 from daemon.scheduler import DaemonScheduler
 from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
@@ -58,7 +59,7 @@ class WebServer(Protocol):
     async def close(self) -> None: ...
 
 
-def make_broker(settings: Settings, clock: LiveClock) -> Broker:
+def make_broker(settings: Settings, clock: Clock) -> Broker:
     """Return the broker adapter that `settings.broker` selects, on `clock`; exit 2 when this
     build does not have it."""
     try:
@@ -67,12 +68,14 @@ def make_broker(settings: Settings, clock: LiveClock) -> Broker:
         fail(str(exc))
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None:
     health = os.environ.get("TLH_HEALTH_FILE")
     health_file = Path(health) if health else None
     if health_file is not None:
         health_file.unlink(missing_ok=True)  # a previous run's file would say "healthy"
-    clock = LiveClock()
+    wall = LiveClock()
+    # `[sim] replay`: the daemon lives on the replay's clock, fed by it instead of the timetable.
+    clock: Clock = wall if sim_replay is None else sim_replay.clock
     broker = make_broker(settings, clock)
     daemon = await build_daemon(settings, broker, clock.now)
     stop = asyncio.Event()
@@ -87,7 +90,7 @@ async def _run(settings: Settings) -> None:
         database=settings.database.safe_url,
     )
     calendar = MarketCalendar()
-    scheduler = DaemonScheduler(calendar, clock, EngineHooks(daemon.engine))
+    scheduler = DaemonScheduler(calendar, wall, EngineHooks(daemon.engine))
     supervisor: asyncio.Task[None] | None = None
     verdict = Verdict(interval=watchdog_interval() or 30.0)
     view = RunningDaemonView(daemon, settings, clock.now, verdict, calendar=calendar)
@@ -98,16 +101,19 @@ async def _run(settings: Settings) -> None:
         # Not ready while the broker cannot be reached: the network may not be up yet.
         if not await wait_for_broker(broker, stop):
             return
-        await daemon.engine.start()
-        planned = scheduler.start()
-        log.info("scheduler_started", jobs_today=len(planned))
+        if sim_replay is None:
+            await daemon.engine.start()
+            planned = scheduler.start()
+            log.info("scheduler_started", jobs_today=len(planned))
+        else:
+            await sim_replay.start(daemon)
         # Ready only after recovery: open intents resumed, ledger rebuilt from the journal.
         notify("READY=1", "STATUS=running")
         observers = _start_observers(view, settings, daemon, stop)
         supervisor = asyncio.create_task(
             supervise(
                 daemon.engine,
-                clock.now,
+                wall.now,
                 interval=verdict.interval,
                 health_file=health_file,
                 stop=stop,
@@ -115,7 +121,10 @@ async def _run(settings: Settings) -> None:
                 verdict=verdict,
             )
         )
-        await daemon.engine.run(stop)
+        if sim_replay is None:
+            await daemon.engine.run(stop)
+        else:
+            await sim_replay.run(daemon, stop)
     finally:
         notify("STOPPING=1")
         stop.set()
@@ -175,7 +184,11 @@ def run(config: ConfigOption = None) -> None:
     settings = load_settings_or_exit(config)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
     use_retry_logging()
-    asyncio.run(_run(settings))
+    try:
+        sim_replay = load_replay(settings)
+    except ReplayFileError as exc:
+        fail(str(exc))
+    asyncio.run(_run(settings, sim_replay))
 
 
 async def load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
