@@ -160,6 +160,18 @@ class MarketDataHealth(Protocol):
 
 
 @runtime_checkable
+class StreamStates(Protocol):
+    """Optional broker capability: tell which of its connections are up, by name.
+
+    Read by the daemon's view (`tlh_stream_connected{stream}`, `/readyz`, MQTT's connectivity
+    sensor) at every scrape, so it answers from what the adapter already tracks, without I/O.
+    """
+
+    def stream_states(self) -> Mapping[str, bool]:
+        """Return {stream name: connected} for each connection the adapter runs now."""
+
+
+@runtime_checkable
 class Probing(Protocol):
     """Optional broker capability: check once that the broker answers and accepts us.
 

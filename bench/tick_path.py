@@ -18,8 +18,8 @@ and the median of the rounds' ratios; first, the CPU this process spends serving
 while the tick path is idle (the figure that other work on the machine disturbs least). Each
 scraped run reads the status snapshot once (`adapters.web.metrics.SNAPSHOT_MAX_AGE`, 15 s), as a
 long run would.
-`BenchView` stands in for the daemon's view: the engine's statistics, and the ledger's open
-lots priced at the latest bids, rebuilt at most once a second.
+The listener reads the daemon's own view (`daemon.daemon_view.RunningDaemonView`), as under
+`tlh run`.
 
 Run: .venv/bin/python bench/tick_path.py [--quotes 1000000] [--metrics [--seconds 15 --rounds 5]]
 """
@@ -33,7 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -44,19 +44,12 @@ from adapters.sim.broker import SimBroker
 from adapters.web.server import start_web
 from adapters.web.settings import MetricsSettings
 from daemon.app import build_daemon, harvest_params
+from daemon.daemon_view import RunningDaemonView
 from daemon.engine import YIELD_AFTER_EVENTS, YIELD_AFTER_SECONDS, HarvestEngine
 from daemon.events import Quote
-from daemon.observation import (
-    NOT_PAUSED,
-    Counters,
-    DaemonView,
-    Health,
-    OpenLot,
-    PauseSource,
-    PauseState,
-    StatusSnapshot,
-)
+from daemon.observation import DaemonView
 from daemon.settings import Settings
+from daemon.supervisor import Verdict
 from ledger.model import Action, Trade
 from strategies.harvest import evaluate
 
@@ -101,83 +94,6 @@ while True:
     due += period
     time.sleep(max(0.0, due - time.monotonic()))
 """
-
-
-class BenchView:
-    """A minimal `DaemonView` over the engine: its statistics as counters, and a snapshot of the
-    ledger's open lots priced at the latest bids, rebuilt at most once a second.
-
-    It stands in for the daemon's own view (`daemon.daemon_view`) until that is on main; run
-    with that view instead, the figures were the same.
-    """
-
-    def __init__(self, engine: HarvestEngine, now: Callable[[], datetime]) -> None:
-        self._engine = engine
-        self._now = now
-        self._snapshot: StatusSnapshot | None = None
-        self._due = 0.0
-
-    def counters(self) -> Counters:
-        stats = self._engine.stats
-        return Counters(
-            quotes=stats.quotes,
-            decisions={"harvest": stats.harvests, **stats.skips},
-            halted_symbols=len(self._engine.halted),
-        )
-
-    async def snapshot(self) -> StatusSnapshot:
-        if self._snapshot is None or time.monotonic() >= self._due:
-            self._snapshot = self._build()
-            self._due = time.monotonic() + 1.0
-        return self._snapshot
-
-    def _build(self) -> StatusSnapshot:
-        lots = []
-        for lot in self._engine.ledger.open_lots():
-            q = self._engine.quote_of(lot.symbol)
-            price = None if q is None else q.bid_decimal
-            value = None if price is None else (lot.quantity * price).quantize(Decimal("0.01"))
-            basis = lot.adjusted_basis
-            lots.append(
-                OpenLot(
-                    lot.account,
-                    lot.symbol,
-                    lot.lot_id,
-                    lot.quantity,
-                    lot.acquired,
-                    basis,
-                    price,
-                    value,
-                    None if value is None else value - basis,
-                )
-            )
-        now = self._now()
-        return StatusSnapshot(
-            at=now,
-            today=now.date(),
-            mode="paper",
-            live_trading_enabled=False,
-            trading_enabled=True,
-            broker="sim",
-            state="running",
-            pause=NOT_PAUSED,
-            connected=True,
-            journal_entries=len(lots),
-            orders_in_flight=0,
-            halted_symbols=(),
-            open_lots=tuple(lots),
-            harvests=(),
-            wash_windows=(),
-        )
-
-    def liveness(self) -> Health:
-        return Health({"engine": "ok"})
-
-    def readiness(self) -> Health:
-        return Health({"engine": "ok"})
-
-    async def set_paused(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
-        raise NotImplementedError("the benchmark never pauses")
 
 
 class Rate(NamedTuple):
@@ -295,7 +211,7 @@ async def main(n_quotes: int, metrics: bool, seconds: float, rounds: int) -> Non
             return out
 
         if metrics:
-            view = BenchView(engine, lambda: now)
+            view = RunningDaemonView(daemon, settings, lambda: now, Verdict(interval=30.0))
             await metrics_overhead(engine, make_quotes(0.10), view, seconds, rounds)
             await daemon.close()
             return

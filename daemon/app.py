@@ -56,10 +56,11 @@ class Daemon:
         await self.lock.release()
 
 
-def trading_enabled(settings: Settings, broker: Broker) -> bool:
-    """Return whether orders may leave: the simulator always; real brokers per `mode`
-    (`daemon.brokers.broker_options`)."""
-    return broker.name == "sim" or broker_options(settings).orders_allowed
+def trading_enabled(settings: Settings, broker: Broker | str) -> bool:
+    """Return whether orders may leave through `broker` (or the broker of that name): the
+    simulator always; real brokers per `mode` (`daemon.brokers.broker_options`)."""
+    name = broker if isinstance(broker, str) else broker.name
+    return name == "sim" or broker_options(settings).orders_allowed
 
 
 def harvest_params(settings: Settings) -> HarvestParams:
@@ -211,7 +212,7 @@ def wire_reconciliation(
     reconciler = Reconciler(engine=engine, repo=repo, broker=broker, account=broker.account)
     engine.reconcile = reconciler.run
     if isinstance(broker, ResyncRequests):
-        broker.on_resync(reconciler.run)
+        broker.on_resync(reconciler.resync)
     watch = OrderWatch(
         engine=engine,
         reconciler=reconciler,

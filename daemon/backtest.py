@@ -1,42 +1,33 @@
 """Backtests and the demo: replay daily prices through the real daemon on the simulator.
 
-The very same engine, order manager, ledger and journal run here as live; only the clock (a
-`SimulatedClock` set to each session's close) and the broker (`SimBroker`) differ. Each day,
-splits are applied first, then every bar becomes a quote (the close, less and plus half the
-configured spread) that the engine judges exactly as it judges a live quote: the daemon is
-built by `build_daemon`, as `tlh run` builds it, with the `[prices]` quote filter. A bar that
-repeats the symbol's previous bar field for field is the same quote again, stamped with the
-session it was new in, so a price stuck for days is stale as a live quote that stopped
-updating is; a close under one cent quotes a zero bid, rejected as live.
+The very same engine, order manager, ledger and journal run here as live, built by
+`build_daemon` as `tlh run` builds them (with the `[prices]` quote filter); only the clock (a
+`SimulatedClock` set to each session's close), the broker (`SimBroker`) and the event source
+differ: `daemon.replay.PriceReplay` turns each session into the events the engine handles,
+the same ones that `tlh run` with `[sim] replay` plays through the running daemon.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 from typing import IO
-from zoneinfo import ZoneInfo
 
-from adapters.prices.model import PriceSeries, split_share_ratio
-from adapters.sim.broker import SimBroker, SimCosts
+from adapters.prices.model import PriceSeries
+from adapters.sim.broker import SimCosts
 from adapters.storage.records import IntentKind, JournalKind
 from daemon.app import Daemon, build_daemon
 from daemon.brokers import sim_broker
 from daemon.clock import SimulatedClock
-from daemon.engine import HarvestEngine
-from daemon.events import Quote, SplitEvent
 from daemon.orders import denial_kind, first_part
+from daemon.replay import NEW_YORK, InPlace, PriceReplay, at_close
 from daemon.settings import Settings
 from ledger.forms import quantity
 from ledger.model import Action, Trade
 
-NEW_YORK = ZoneInfo("America/New_York")
-CLOSE = time(16, 0)
 ZERO = Decimal(0)
 
 
@@ -127,145 +118,33 @@ async def run_backtest(
 ) -> BacktestResult:
     """Replay `prices` over `holdings` through the daemon and return what it did."""
     first = start or prices.first_date
-    clock = SimulatedClock(
-        _at_close(min(first, *(t.trade_date for t in holdings)) if holdings else _at_close(first))
-    )
+    clock = SimulatedClock(at_close(min([first, *(t.trade_date for t in holdings)])))
     broker = sim_broker(settings, clock.now, costs)
-    broker.split_calendar = prices  # the split column answers the engine's split checks
     daemon = await build_daemon(
         settings, broker, clock.now, database_url=database_url, on_decision=on_decision
     )
     result = BacktestResult()
     result.unpriced_symbols = sorted({t.symbol for t in holdings} - set(prices.symbols))
     try:
-        engine = daemon.engine
-        await engine.start()
-        # Starting lots enter the journal on their own dates, so that splits and trades in
-        # between keep the journal in time order.
-        waiting = sorted(holdings, key=lambda t: (t.trade_date, t.seq))
-        await _import_due(engine, broker, waiting, first)
-        half = Decimal(spread_bps) / Decimal(20000)
-        lo, hi = float(1 - half), float(1 + half)
-        symbols = prices.symbols
-        repeats = _repeat_test(prices)
-        previous = [-1] * len(symbols)  # each symbol's last row
-        quoted_at = [clock.now()] * len(symbols)  # when each symbol's quote last changed
-        for day, rows in prices.day_ranges():
-            if day < first or (end is not None and day > end):
-                continue
-            clock.advance_to(_at_close(day))
-            at = clock.now()
-            if waiting and waiting[0].trade_date <= day:
-                await _import_due(engine, broker, waiting, day)
-            result.days += 1
+        await daemon.engine.start()
+        replay = PriceReplay(
+            prices, daemon, broker, clock, holdings=holdings, spread_bps=spread_bps
+        )
+        feed = InPlace(daemon.engine)
+        await replay.begin(first, feed)
+        for day, rows in replay.sessions(first, end):
+            await replay.play(day, rows, feed)
             result.first_day = result.first_day or day
             result.last_day = day
-            for row, ratio in _splits_of(prices, rows):
-                name = symbols[prices.symbol_ids[row]]
-                broker.apply_split(name, ratio)
-                await engine.on_split(SplitEvent(name, ratio, at))
-                result.splits += 1
-            close = prices.close_micros
-            sids = prices.symbol_ids
-            for i in rows:
-                sid = sids[i]
-                # A bar that repeats the symbol's previous bar is that quote again: it keeps
-                # the time it was new, and the quote filter judges its age as it judges live.
-                if not repeats(previous[sid], i):
-                    quoted_at[sid] = at
-                previous[sid] = i
-                # Quotes on whole cents around the close, at least one cent wide; a close
-                # below a cent quotes a zero bid, which no live quote would be traded on.
-                c = close[i] / 1_000_000
-                bid = math.floor(c * lo * 100) / 100
-                ask = max(math.ceil(c * hi * 100) / 100, bid + 0.01)
-                quote = Quote(symbols[sid], bid, round(ask, 2), quoted_at[sid])
-                broker.set_quote(quote)
-                if engine.on_quote(quote):
-                    # Only an evaluation can place orders, and so queue the broker's events.
-                    await engine.evaluate(quote)
-                    await engine.drain()
-            result.quotes += len(rows)
-            if daemon.orders.awaiting_quotes:
-                for symbol in sorted(daemon.orders.awaiting_quotes):  # a set: fix the order
-                    q = engine.quotes.get(symbol)
-                    if q is not None:
-                        await daemon.orders.on_quote(q)
-                await engine.drain()
-            if engine.swap_back and await engine.swap_back_check(day):
-                await engine.drain()
             if on_day is not None:
                 on_day(day, daemon)
-        result.holdings_not_replayed = len(waiting)
+        result.days, result.quotes, result.splits = replay.days, replay.quotes, replay.splits
+        result.holdings_not_replayed = len(replay.waiting)
         result.split_holds = sorted(daemon.engine.split_holds)
         await _summarize(daemon, result, settings)
     finally:
         await daemon.close()
     return result
-
-
-async def _import_due(
-    engine: HarvestEngine, broker: SimBroker, waiting: list[Trade], day: date
-) -> None:
-    """Import (and pop) the starting lots dated on or before `day`."""
-    due = 0
-    while due < len(waiting) and waiting[due].trade_date <= day:
-        due += 1
-    if not due:
-        return
-    batch, waiting[:] = waiting[:due], waiting[due:]
-    await engine.import_trades(batch, source="holdings")
-    for account, symbol in {(t.account, t.symbol) for t in batch}:
-        broker.set_position(account, symbol, engine.ledger.position(account, symbol))
-
-
-def _repeat_test(prices: PriceSeries) -> Callable[[int, int], bool]:
-    """Return a test of whether row `i` repeats row `p` (-1: none) in every field the file
-    gives."""
-    op, hi, lo, cl, vol = (
-        prices.open_micros,
-        prices.high_micros,
-        prices.low_micros,
-        prices.close_micros,
-        prices.volume,
-    )
-    exact = prices.exact
-
-    def repeats(p: int, i: int) -> bool:
-        return (
-            p >= 0
-            and cl[p] == cl[i]
-            and op[p] == op[i]
-            and hi[p] == hi[i]
-            and lo[p] == lo[i]
-            and vol[p] == vol[i]
-            and exact.get(p) == exact.get(i)
-        )
-
-    return repeats
-
-
-def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:
-    if not prices.splits:
-        return []
-    out = []
-    for i in rows:
-        coef = prices.splits.get(i)
-        if coef is None or coef == 1:
-            continue
-        # Spin-off price factors are not share ratios: only real splits move shares.
-        ratio = split_share_ratio(coef)
-        if ratio is not None:
-            out.append((i, _decimal(ratio)))
-    return out
-
-
-def _decimal(ratio: Fraction) -> Decimal:
-    return Decimal(ratio.numerator) / Decimal(ratio.denominator)
-
-
-def _at_close(day: date) -> datetime:
-    return datetime.combine(day, CLOSE, tzinfo=NEW_YORK)
 
 
 async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings) -> None:

@@ -182,6 +182,7 @@ class HarvestEngine:
         self._accounts_by_symbol: dict[str, set[str]] = {}
         self._last_seq = 0
         self.last_tick: datetime | None = None
+        self.started = False  # start() finished: the journal replayed, open orders resumed
         self._in_zone: set[str] = set()
         self._zone = 1.0 + 2 * float(quote_filter.band)
         # The highest bid of each symbol that `on_quote` acts on, for brokers that drop the
@@ -227,6 +228,7 @@ class HarvestEngine:
         await self.drain()
         if self.watch is not None:
             self.watch.start()
+        self.started = True
         log.info("engine_started", journal_entries=entries, symbols=len(self.triggers))
 
     def watched_symbols(self) -> set[str]:
@@ -823,6 +825,20 @@ class HarvestEngine:
             self.gate[symbol] = INFINITY
         else:
             self.gate[symbol] = self.triggers.get(symbol, NO_TRIGGER) * self._zone
+
+    @property
+    def journal_seq(self) -> int:
+        """Return the seq of the newest journal entry the ledger holds."""
+        return self._last_seq
+
+    def newest_quote_at(self) -> datetime | None:
+        """Return when the newest quote the engine holds (handled, or held back by the
+        broker's gate) was quoted; None before any."""
+        symbols = set(self.quotes)
+        if self._gating is not None:
+            symbols.update(self.gate)
+        times = (q.at for s in symbols if (q := self.quote_of(s)) is not None)
+        return max(times, default=None)
 
     def quote_of(self, symbol: str) -> Quote | None:
         """Return the latest quote of `symbol`: handled here, or held back by the gate."""

@@ -9,7 +9,7 @@ handed to an observer cannot change under it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
@@ -158,6 +158,37 @@ class StatusSnapshot:
         if any(v is None for v in values):
             return None
         return sum((v for v in values if v is not None), ZERO)
+
+    def as_json(self) -> dict[str, object]:
+        """Return the snapshot as JSON values (`tlh status --json`): every field, and the
+        totals above; Decimals as strings, dates and instants in ISO 8601."""
+        out = _json(self)
+        assert isinstance(out, dict)
+        out["harvests_this_year"] = len(self.harvests_this_year)
+        for name in (
+            "harvested_loss_ytd",
+            "estimated_tax_saved_ytd",
+            "harvests_today",
+            "unrealized_loss",
+            "portfolio_value",
+        ):
+            out[name] = _json(getattr(self, name))
+        return out
+
+
+def _json(value: object) -> object:
+    """Return `value` as JSON values: Decimals as strings, dates in ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ from adapters.storage.records import (
     transition_allowed,
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
+from daemon.order_stats import OrderStats
 from daemon.tax_optimizer import PAYLOAD_KEY, deadline, deadline_text, lots_to_select
 from ledger.model import Action, Parcel
 from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, fresh
@@ -255,6 +257,7 @@ class OrderManager:
         # while it is set; replacements of sales already filled, cancels and reconciliation
         # go on (`[risk] kill_switch` is the hard stop of every order).
         self.paused = False
+        self.stats = OrderStats()  # orders by side and status, order latency (issue #10 §1)
         # Set by the engine: why the ledger would reject an entry (None: it accepts it), and
         # what to do instead of journaling one it would (halt its symbol).
         self.check_entry: Callable[[JournalEntry], str | None] = lambda entry: None
@@ -295,6 +298,7 @@ class OrderManager:
         deterministic id and its own replacement (bought with that part's proceeds). Return
         the first part's intent; when the sale is done, `plan.replacement` is bought.
         """
+        started = time.perf_counter()  # the order latency runs from here to the ack
         today = self.today()
         limit = _down(quote.bid_decimal * (1 - self._slippage))
         parts = split_quantity(plan.quantity, quote.bid_decimal, self.risk.max_order_notional)
@@ -315,6 +319,7 @@ class OrderManager:
                 today,
                 part=f"{k}/{len(parts)}",
                 select=picks[k - 1] if picks else None,
+                started=started,
             )
             first = first or saved
             if saved.status is IntentStatus.DENIED:
@@ -347,9 +352,11 @@ class OrderManager:
         *,
         part: str,
         select: list[dict[str, str]] | None = None,
+        started: float | None = None,
     ) -> Intent:
         """Persist and submit one sell order (`part` "k/n") of a harvest; `select`: the lots
-        the user picks for it at the broker."""
+        the user picks for it at the broker; `started`: when the quote crossing its trigger
+        was handed over (`time.perf_counter()`), to time the order until it is acknowledged."""
         counted = part.startswith("1/")
         harvest = kind is IntentKind.HARVEST_SELL
         intent = Intent(
@@ -407,7 +414,7 @@ class OrderManager:
             )
             return saved
         self._open[iid] = saved
-        await self._send(saved)  # new, so nothing to ask the broker first
+        await self._send(saved, started=started)  # new, so nothing to ask the broker first
         if PAYLOAD_KEY in saved.payload:
             log.warning(
                 "select_lots_in_tax_optimizer",
@@ -462,7 +469,10 @@ class OrderManager:
                 _format_counters(count + (1 if counts else 0), spent + added),
             )
 
-        return await self._repo.admit_intent(intent, _risk_key(self.today()), admit)
+        saved, created = await self._repo.admit_intent(intent, _risk_key(self.today()), admit)
+        if created:
+            self._count(saved)
+        return saved, created
 
     def _risk_denial(
         self, intent: Intent, *, harvest: bool, follow_up: Decimal, count: int, day: Decimal
@@ -501,8 +511,9 @@ class OrderManager:
                 return
         await self._send(intent)
 
-    async def _send(self, intent: Intent) -> None:
-        """Place the SUBMITTED `intent` and follow the broker's answer."""
+    async def _send(self, intent: Intent, started: float | None = None) -> None:
+        """Place the SUBMITTED `intent` and follow the broker's answer; time it from
+        `started` (`time.perf_counter()`) to its acknowledgement when given."""
         request = OrderRequest(
             client_order_id=intent.intent_id,
             account=intent.account,
@@ -521,6 +532,8 @@ class OrderManager:
             log.warning("order_rejected", intent_id=intent.intent_id, error=str(exc))
             await self._set(intent, status=IntentStatus.REJECTED, reason=str(exc))
             return
+        if started is not None:
+            self.stats.latency.observe(time.perf_counter() - started)
         log.info(
             "order_submitted",
             intent_id=intent.intent_id,
@@ -1065,7 +1078,13 @@ class OrderManager:
         saved = await self._repo.update_intent(intent.intent_id, current=current, **changes)
         if intent.intent_id in self._open:
             self._open[intent.intent_id] = saved
+        if "status" in changes:
+            self._count(saved)
         return saved
+
+    def _count(self, intent: Intent) -> None:
+        """Count `intent` as stored in its status (`tlh_orders_total{side,status}`)."""
+        self.stats.status(intent.side.value.lower(), intent.status.value)
 
     def today(self) -> date:
         """Return the trading date in New York."""

@@ -99,6 +99,8 @@ class Reconciler:
         self._start_begun = False
         self.passes = 0
         self.last_pass: float | None = None  # time.monotonic() of the last finished pass
+        self.resync_asked: float | None = None  # time.monotonic() of the last reconnect's ask
+        self.failure = ""  # why the last pass failed ("" when it succeeded)
         self.mismatches: dict[str, tuple[Decimal, Decimal]] = {}
 
     @property
@@ -113,7 +115,29 @@ class Reconciler:
             log.info("reconcile_deferred", reason=reason)
             return
         async with self._lock, self._engine.lock:
-            await self._pass(reason)
+            try:
+                await self._pass(reason)
+            except Exception as exc:
+                self.failure = str(exc) or type(exc).__name__
+                raise
+            self.failure = ""
+
+    async def resync(self, reason: str) -> None:
+        """Reconcile because the broker asked after a reconnect (`ResyncRequests`): until a
+        pass finishes after this, the daemon is not reconciled (`problem`)."""
+        self.resync_asked = time.monotonic()
+        await self.run(reason)
+
+    def problem(self) -> str:
+        """Return why the daemon is not reconciled with the broker now, "" when it is: the
+        last pass succeeded, after the last reconnect."""
+        if self.failure:
+            return f"the last reconciliation failed: {self.failure}"
+        if self.last_pass is None:
+            return "not reconciled yet"
+        if self.resync_asked is not None and self.resync_asked > self.last_pass:
+            return "not reconciled since the broker reconnected"
+        return ""
 
     async def _pass(self, reason: str) -> None:
         engine = self._engine

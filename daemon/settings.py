@@ -445,6 +445,12 @@ def _check_mode(s: Settings) -> None:
         _check_alpaca(s)
     elif s.broker == "ib":
         _check_ib(s)
+    if s.broker != "sim" and "sim" in s.model_fields_set:
+        given = sorted(s.sim.model_fields_set)
+        raise _KeyedError(
+            ("sim", *given[:1]),
+            f'applies only to broker = "sim" (broker is "{s.broker}"); remove [sim]',
+        )
 
 
 def _check_alpaca(s: Settings) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +27,23 @@ from daemon.sdnotify import notify
 log = structlog.get_logger("tlh.supervisor")
 
 
+@dataclass(slots=True)
+class Verdict:
+    """The supervisor's latest check, for `/healthz` (`daemon.daemon_view`).
+
+    `healthy`: the engine handled the tick queued one interval before `checked_at` (or the
+    check was the first); `checked_at`: when the supervisor last checked (None: not yet), on
+    the supervisor's clock, and `checked_monotonic` the same on `time.monotonic()` (the
+    daemon's clock may be a replay's).
+    """
+
+    interval: float
+    healthy: bool = False
+    checked_at: datetime | None = None
+    checked_monotonic: float | None = None
+    last_tick: datetime | None = None
+
+
 async def supervise(
     engine: HarvestEngine,
     now: Callable[[], datetime],
@@ -33,8 +52,10 @@ async def supervise(
     health_file: Path | None = None,
     stop: asyncio.Event,
     lock: JournalLock | None = None,
+    verdict: Verdict | None = None,
 ) -> None:
-    """Ping the watchdog and touch `health_file` while the engine keeps up, until `stop`.
+    """Ping the watchdog and touch `health_file` while the engine keeps up, until `stop`;
+    keep each check's outcome in `verdict`.
 
     Set `stop` and raise `JournalLockLostError` when `lock` is lost.
     """
@@ -49,6 +70,9 @@ async def supervise(
                 stop.set()
                 raise
         healthy = sent is None or engine.last_tick == sent
+        if verdict is not None:
+            verdict.healthy, verdict.last_tick = healthy, engine.last_tick
+            verdict.checked_at, verdict.checked_monotonic = now(), time.monotonic()
         if healthy:
             notify(
                 "WATCHDOG=1",

@@ -202,6 +202,16 @@ class AlpacaBroker:
             return False
         return (self._now() - quote.at).total_seconds() <= self.config.stale_after
 
+    def stream_states(self) -> dict[str, bool]:
+        """Return whether each stream is authorized (`base.StreamStates`): trade updates
+        always, a market-data stream while it runs (once it has symbols)."""
+        trading = self.trading.health
+        states = {trading.name: self._connected and trading.authorized}
+        for feed in (self.stocks, self.crypto):
+            if feed.running:
+                states[feed.health.name] = feed.health.authorized
+        return states
+
     # -- streams ---------------------------------------------------------------------------
 
     def _trading_stream(self, hooks: StreamHooks) -> HookedTradingStream:

@@ -154,6 +154,12 @@ class IBBroker:
         TWS linked to IB (no error 1100 pending), and no older than the stale limit."""
         return self.market_data.fresh(quote)
 
+    def stream_states(self) -> dict[str, bool]:
+        """Return the API connection to TWS / IB Gateway ("tws") and whether TWS is linked to
+        IB's servers ("ib-servers", no error 1100 pending) (`adapters.base.StreamStates`)."""
+        up = self.connection.up
+        return {"tws": up, "ib-servers": up and self.connection.linked}
+
     def quote_gate(self) -> MutableMapping[str, float]:
         """Return the gate the engine keeps current (`adapters.base.QuoteGating`)."""
         return self.market_data.gate

@@ -130,6 +130,11 @@ class SimBroker:
         """Stop delivering events."""
         self._sink = None
 
+    def stream_states(self) -> dict[str, bool]:
+        """Return the one stream, the replay, connected while events are delivered
+        (`adapters.base.StreamStates`)."""
+        return {"replay": self._sink is not None}
+
     async def subscribe(self, symbols: set[str]) -> None:
         """Record the symbols the daemon follows (the replay sends quotes for all)."""
         self.subscribed = set(symbols)

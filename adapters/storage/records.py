@@ -395,3 +395,13 @@ class Halt:
     reason: str
     created_at: datetime
     cleared_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReads:
+    """What the status snapshot reads from the database at once (`Repository.status_reads`)."""
+
+    journal_entries: int
+    journal_sales: list[JournalRecord]  # in seq order
+    intents: list[Intent]  # oldest first
+    halts: list[Halt]  # the active ones

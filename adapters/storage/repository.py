@@ -20,8 +20,9 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, bindparam, exists, insert, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.storage.engine import read_connection, take_write_lock
@@ -38,6 +39,7 @@ from adapters.storage.records import (
     JournalKind,
     JournalRecord,
     OrderEvent,
+    StatusReads,
     transition_allowed,
 )
 from adapters.storage.schema import accounts, daemon_state, halts, intents, journal, order_events
@@ -380,6 +382,41 @@ class Repository:
         async with self._reading() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_intent_from_row(r) for r in rows]
+
+    async def status_reads(self, kinds: Iterable[IntentKind]) -> StatusReads:
+        """Return what the status snapshot reads (`daemon.snapshot`): the journal's size and
+        its sales (of any kind, in seq order), the intents of `kinds` (oldest first) and the
+        active halts, in one read transaction and one round trip to the driver.
+
+        The running daemon builds the snapshot while quotes stream in, when every round trip
+        to aiosqlite's thread waits its turn on the busy event loop (see `fast_write`).
+        """
+        count = select(func.count()).select_from(journal)
+        sales = (
+            select(*_JOURNAL_COLUMNS)
+            .where(journal.c.action == Action.SELL.value)
+            .order_by(journal.c.seq)
+        )
+        of_kinds = (
+            select(intents)
+            .where(intents.c.kind.in_([k.value for k in kinds]))
+            .order_by(intents.c.created_at, intents.c.intent_id)
+        )
+        active = select(halts).where(halts.c.cleared_at.is_(None)).order_by(halts.c.halt_id)
+
+        def work(conn: Connection) -> StatusReads:
+            return StatusReads(
+                journal_entries=int(conn.execute(count).scalar_one()),
+                journal_sales=[
+                    JournalRecord(seq, _KINDS[kind], account, _ACTIONS[action], *rest)
+                    for seq, kind, account, action, *rest in conn.execute(sales).all()
+                ],
+                intents=[_intent_from_row(r) for r in conn.execute(of_kinds).all()],
+                halts=[_halt_from_row(r) for r in conn.execute(active).all()],
+            )
+
+        async with self._reading() as conn:
+            return await conn.run_sync(work)
 
     async def append_order_event(self, event: OrderEvent) -> int:
         """Append a broker order update for an existing intent and return its event id.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -20,34 +19,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from adapters.prices.csvload import load_prices
-from adapters.prices.model import PriceSeries
 from daemon.app import Daemon
 from daemon.backtest import run_backtest
 from daemon.cli import app
 from daemon.cli.backtest import print_summary
 from daemon.cli.config import exit_on_config_error
 from daemon.logging import configure_logging
-from daemon.settings import Settings, load_settings
-from ledger.model import Action, Trade
-
-PER_POSITION = Decimal(10_000)
-
-
-def demo_holdings(prices: PriceSeries, settings: Settings) -> list[Trade]:
-    """Return the demo's starting portfolio: $10,000 of each group's first symbol, day one."""
-    first_day, bars = next(prices.days())
-    closes = {b.symbol: b.close for b in bars}
-    trades = []
-    for n, group in enumerate(settings.substitute_groups(), start=2):
-        symbol = group[0]
-        close = closes.get(symbol)
-        if close is None:
-            continue
-        qty = (PER_POSITION / close).quantize(Decimal(1), rounding=ROUND_DOWN)
-        trades.append(
-            Trade(n, first_day, "taxable", Action.BUY, symbol, qty, close, source="demo:holdings")
-        )
-    return trades
+from daemon.replay import demo_holdings
+from daemon.settings import load_settings
 
 
 @app.command("demo")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import structlog
 import typer
@@ -26,19 +27,22 @@ from daemon.brokers import BrokerUnavailableError, broker_capabilities, build_br
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.cli.failures import fail
-from daemon.clock import LiveClock
+from daemon.clock import Clock, LiveClock
+from daemon.daemon_view import RunningDaemonView
 from daemon.hooks import EngineHooks
 from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
-from daemon.observation import PauseState
+from daemon.observation import StatusSnapshot
 from daemon.orders import NEW_YORK, denial_kind, pending_buys_of, pending_sells_of
 from daemon.pause import describe as describe_pause
 from daemon.pause import read_pause
+from daemon.replay import LiveReplay, ReplayFileError, load_replay
 from daemon.scheduler import DaemonScheduler
 from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
-from daemon.supervisor import supervise
+from daemon.snapshot import build_snapshot
+from daemon.supervisor import Verdict, supervise
 from ledger.engine import Ledger
 from strategies.decision import Action as Act
 from strategies.decision import Decision, Price, decide_positions
@@ -47,7 +51,15 @@ ConfigOption = Annotated[Path | None, typer.Option(help="tlh.toml (default ./tlh
 log = structlog.get_logger("tlh.run")
 
 
-def make_broker(settings: Settings, clock: LiveClock) -> Broker:
+class WebServer(Protocol):
+    """The running loopback listener (`adapters.web.server.start_web`)."""
+
+    port: int
+
+    async def close(self) -> None: ...
+
+
+def make_broker(settings: Settings, clock: Clock) -> Broker:
     """Return the broker adapter that `settings.broker` selects, on `clock`; exit 2 when this
     build does not have it."""
     try:
@@ -56,12 +68,14 @@ def make_broker(settings: Settings, clock: LiveClock) -> Broker:
         fail(str(exc))
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None:
     health = os.environ.get("TLH_HEALTH_FILE")
     health_file = Path(health) if health else None
     if health_file is not None:
         health_file.unlink(missing_ok=True)  # a previous run's file would say "healthy"
-    clock = LiveClock()
+    wall = LiveClock()
+    # `[sim] replay`: the daemon lives on the replay's clock, fed by it instead of the timetable.
+    clock: Clock = wall if sim_replay is None else sim_replay.clock
     broker = make_broker(settings, clock)
     daemon = await build_daemon(settings, broker, clock.now)
     stop = asyncio.Event()
@@ -75,30 +89,42 @@ async def _run(settings: Settings) -> None:
         trading_enabled=trading_enabled(settings, broker),
         database=settings.database.safe_url,
     )
-    scheduler = DaemonScheduler(MarketCalendar(), clock, EngineHooks(daemon.engine))
+    calendar = MarketCalendar()
+    scheduler = DaemonScheduler(calendar, wall, EngineHooks(daemon.engine))
     supervisor: asyncio.Task[None] | None = None
-    follower = _follow_pause(daemon, stop)
+    verdict = Verdict(interval=watchdog_interval() or 30.0)
+    view = RunningDaemonView(daemon, settings, clock.now, verdict, calendar=calendar)
+    observers: list[asyncio.Task[None]] = []
+    web = None
     try:
+        web = await _start_web(view, settings)  # /healthz and /readyz tell the startup too
         # Not ready while the broker cannot be reached: the network may not be up yet.
         if not await wait_for_broker(broker, stop):
             return
-        await daemon.engine.start()
-        planned = scheduler.start()
-        log.info("scheduler_started", jobs_today=len(planned))
+        if sim_replay is None:
+            await daemon.engine.start()
+            planned = scheduler.start()
+            log.info("scheduler_started", jobs_today=len(planned))
+        else:
+            await sim_replay.start(daemon)
         # Ready only after recovery: open intents resumed, ledger rebuilt from the journal.
         notify("READY=1", "STATUS=running")
-        interval = watchdog_interval() or 30.0
+        observers = _start_observers(view, settings, daemon, stop)
         supervisor = asyncio.create_task(
             supervise(
                 daemon.engine,
-                clock.now,
-                interval=interval,
+                wall.now,
+                interval=verdict.interval,
                 health_file=health_file,
                 stop=stop,
                 lock=daemon.lock,
+                verdict=verdict,
             )
         )
-        await daemon.engine.run(stop)
+        if sim_replay is None:
+            await daemon.engine.run(stop)
+        else:
+            await sim_replay.run(daemon, stop)
     finally:
         notify("STOPPING=1")
         stop.set()
@@ -106,8 +132,7 @@ async def _run(settings: Settings) -> None:
             if supervisor is not None:
                 await supervisor  # raises JournalLockLostError when the lock was lost
         finally:
-            if follower is not None:
-                await follower  # `stop` is set: it ends
+            await _stop_observers(observers, web)
             scheduler.shutdown()
             # Intents are persisted before any order leaves, so stopping here loses nothing:
             # the next start resumes them through the same recovery path.
@@ -115,10 +140,42 @@ async def _run(settings: Settings) -> None:
             await daemon.close()
 
 
-def _follow_pause(daemon: Daemon, stop: asyncio.Event) -> asyncio.Task[None] | None:
-    """Start re-reading the pause state until `stop` is set (issue #10 §4): a `tlh pause`
-    from another process reaches the running daemon within `daemon.pause.REFRESH_SECONDS`."""
-    return None if daemon.pause is None else asyncio.create_task(daemon.pause.follow(stop))
+async def _start_web(view: RunningDaemonView, settings: Settings) -> WebServer | None:
+    """Start the loopback listener (`/metrics`, `/healthz`, `/readyz`, `/`) when
+    `[metrics] enabled`; the adapter is imported only then."""
+    if not settings.metrics.enabled:
+        return None
+    from adapters.web.server import start_web
+
+    return await start_web(view, settings.metrics)
+
+
+def _start_observers(
+    view: RunningDaemonView, settings: Settings, daemon: Daemon, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """Start what follows the running daemon until `stop`: the pause switch's re-reads (a
+    `tlh pause` from another process, within `daemon.pause.REFRESH_SECONDS`) and, when
+    `[mqtt] enabled`, the MQTT publisher (the adapter is imported only then)."""
+    tasks = []
+    if daemon.pause is not None:
+        tasks.append(asyncio.create_task(daemon.pause.follow(stop), name="pause"))
+    if settings.mqtt.enabled:
+        from adapters.mqtt.publisher import MqttPublisher
+
+        publisher = MqttPublisher(view, settings.mqtt)
+        tasks.append(asyncio.create_task(publisher.run(stop), name="mqtt"))
+    return tasks
+
+
+async def _stop_observers(tasks: list[asyncio.Task[None]], web: WebServer | None) -> None:
+    """Let the observers end on `stop` (cancelled after a few seconds), close the listener."""
+    if tasks:
+        _done, pending = await asyncio.wait(tasks, timeout=5.0)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if web is not None:
+        await web.close()
 
 
 @app.command("run")
@@ -127,7 +184,11 @@ def run(config: ConfigOption = None) -> None:
     settings = load_settings_or_exit(config)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
     use_retry_logging()
-    asyncio.run(_run(settings))
+    try:
+        sim_replay = load_replay(settings)
+    except ReplayFileError as exc:
+        fail(str(exc))
+    asyncio.run(_run(settings, sim_replay))
 
 
 async def load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
@@ -147,45 +208,76 @@ async def load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
 
 
 @app.command("status")
-def status(config: ConfigOption = None) -> None:
-    """Show mode, broker, journal, open lots and orders in flight."""
+def status(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the status snapshot as JSON.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show mode, broker, journal, open lots, this year's harvests, halts, pause and orders
+    in flight: the numbers of the status page and MQTT (`daemon.snapshot`)."""
     settings = load_settings_or_exit(config)
-
-    async def gather() -> tuple[Ledger, list[object], list[object], int, list[Intent], PauseState]:
-        ledger, repo = await load_ledger(settings)
-        denied = [
-            i
-            for kind in IntentKind
-            for i in await repo.intents_of_kind(kind, (IntentStatus.DENIED,))
-        ]
-        return (
-            ledger,
-            list(await repo.open_intents()),
-            list(await repo.active_halts()),
-            len(await repo.load_journal()),
-            denied,
-            await read_pause(repo),
-        )
-
-    ledger, intents, halts, entries, denied, paused = asyncio.run(gather())
+    snapshot, sales, denied = asyncio.run(_status(settings))
+    if as_json:
+        typer.echo(json.dumps(snapshot.as_json(), indent=2))
+        return
     table = Table(title="tlh status", show_header=False)
     table.add_column("what")
     table.add_column("value")
-    table.add_row(
-        "mode",
-        f"{settings.mode} (live trading "
-        f"{'enabled' if settings.live_trading_enabled else 'disabled'})",
-    )
-    table.add_row("broker", settings.broker)
-    table.add_row("database", settings.database.safe_url)
-    table.add_row("journal entries", str(entries))
-    table.add_row("open lots", str(len(ledger.open_lots())))
-    table.add_row("sale rows", str(len(ledger.sales)))
-    table.add_row("orders in flight", str(len(intents)))
-    table.add_row("halted symbols", ", ".join(h.symbol for h in halts) or "none")  # type: ignore[attr-defined]
-    table.add_row("orders denied", _denials(denied))
-    table.add_row("paused", describe_pause(paused))
+    for what, value in _status_rows(settings, snapshot, sales, denied):
+        table.add_row(what, value)
     Console().print(table)
+
+
+async def _status(settings: Settings) -> tuple[StatusSnapshot, int, list[Intent]]:
+    """Return the snapshot of the journal as it stands (no daemon: nothing priced, the
+    connection unknown), the number of sale rows and the orders denied."""
+    ledger, repo = await load_ledger(settings)
+    now = datetime.now(UTC)
+    denied = [
+        i for kind in IntentKind for i in await repo.intents_of_kind(kind, (IntentStatus.DENIED,))
+    ]
+    snapshot = await build_snapshot(
+        settings,
+        repo,
+        ledger,
+        bids={},
+        now=now,
+        pause=await read_pause(repo),
+        connected=None,
+        trading_enabled=trading_enabled(settings, settings.broker),
+        orders_in_flight=len(await repo.open_intents()),
+    )
+    return snapshot, len(ledger.sales), denied
+
+
+def _status_rows(
+    settings: Settings, s: StatusSnapshot, sales: int, denied: list[Intent]
+) -> list[tuple[str, str]]:
+    """Return the rows of `tlh status`."""
+    live = "enabled" if s.live_trading_enabled else "disabled"
+    year = s.harvests_this_year
+    rows = [
+        ("mode", f"{s.mode} (live trading {live})"),
+        ("broker", s.broker),
+        ("database", settings.database.safe_url),
+        ("journal entries", str(s.journal_entries)),
+        ("open lots", str(len(s.open_lots))),
+        ("sale rows", str(sales)),
+        (
+            f"harvests in {s.today.year}",
+            f"{len(year)}: loss {s.harvested_loss_ytd:,.2f}, "
+            f"est. tax saved {s.estimated_tax_saved_ytd:,.2f}",
+        ),
+        ("wash windows", f"{len(s.wash_windows)} open"),
+        ("orders in flight", str(s.orders_in_flight)),
+        ("halted symbols", ", ".join(s.halted_symbols) or "none"),
+        ("orders denied", _denials(denied)),
+        ("paused", describe_pause(s.pause)),
+    ]
+    if any(lot.unrealized is not None for lot in s.open_lots):
+        rows.insert(5, ("unrealized loss", f"{s.unrealized_loss:,.2f}"))
+    return rows
 
 
 def _denials(denied: list[Intent]) -> str:

@@ -148,6 +148,7 @@ def test_the_daemon_runs_without_writable_executable_memory(tmp_path: Path) -> N
     env |= {
         "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'tlh.sqlite'}",
         "TLH_LOGGING__FORMAT": "json",
+        "TLH_SIM__REPLAY": "none",  # the real-time timetable, whose start the test waits for
     }
     proc = subprocess.Popen(
         [str(TLH), "run", "--config", str(config)],

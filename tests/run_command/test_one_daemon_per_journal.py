@@ -29,7 +29,12 @@ pytestmark = pytest.mark.timeout(120)
 
 def tlh_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    return env | {"TLH_DATABASE__URL": url, "TLH_LOGGING__FORMAT": "json"}
+    # The daemon on its real-time timetable: no price replay on the simulator.
+    return env | {
+        "TLH_DATABASE__URL": url,
+        "TLH_LOGGING__FORMAT": "json",
+        "TLH_SIM__REPLAY": "none",
+    }
 
 
 def start_daemon(url: str, cwd: Path) -> subprocess.Popen[str]:

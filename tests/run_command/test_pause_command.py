@@ -27,7 +27,12 @@ PAUSED_ACK = "paused: the running daemon stopped new orders"
 
 def tlh_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    return env | {"TLH_DATABASE__URL": url, "TLH_LOGGING__FORMAT": "json"}
+    # The daemon on its real-time timetable: no price replay on the simulator.
+    return env | {
+        "TLH_DATABASE__URL": url,
+        "TLH_LOGGING__FORMAT": "json",
+        "TLH_SIM__REPLAY": "none",
+    }
 
 
 def tlh(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

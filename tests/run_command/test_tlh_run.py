@@ -21,6 +21,8 @@ def start(tmp_path: Path, **extra: str) -> subprocess.Popen[str]:
     env |= {
         "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite'}",
         "TLH_LOGGING__FORMAT": "json",
+        # The daemon on its real-time timetable: no price replay on the simulator.
+        "TLH_SIM__REPLAY": "none",
         **extra,
     }
     return subprocess.Popen(
