@@ -22,6 +22,7 @@ from daemon.observation import (
     StatusSnapshot,
     WashWindow,
 )
+from tests.web_page.dom import Node
 
 TODAY = date(2026, 12, 4)
 
@@ -91,3 +92,9 @@ async def served(html: str) -> AsyncIterator[str]:
         yield f"http://{host}:{port}/"
     finally:
         await runner.cleanup()
+
+
+def cell(row: Node, field: str) -> Node:
+    """Return the cell of the page's table row `row` for `field` (its `data-field`)."""
+    (td,) = row.find_all("td", data_field=field)
+    return td

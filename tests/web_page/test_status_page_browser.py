@@ -13,7 +13,7 @@ from adapters.web.status_page import render_status_page
 from daemon.observation import PauseState, StatusSnapshot
 from tests.web_page.browser import Chromium
 from tests.web_page.dom import Node, parse
-from tests.web_page.pagekit import HARVEST_DAYS, served, snapshot
+from tests.web_page.pagekit import HARVEST_DAYS, cell, served, snapshot
 from tests.web_page.png import read_png
 
 CHART_BLUE = (0x09, 0x69, 0xDA)  # the chart's line and points (status page CSS)
@@ -26,12 +26,6 @@ async def rendered(chromium: Chromium, snap: StatusSnapshot) -> Node:
         return parse(await chromium.dump_dom(url))
 
 
-def cell(row: Node, field: str) -> str:
-    """Return the text of `row`'s cell for `field`."""
-    (td,) = row.find_all("td", data_field=field)
-    return td.text
-
-
 async def test_open_lots_show_quantity_basis_and_unrealized(chromium: Chromium) -> None:
     """#10 §5: the page shows open lots with unrealized gain/loss, money as the CLI prints it."""
     dom = await rendered(chromium, snapshot())
@@ -39,13 +33,13 @@ async def test_open_lots_show_quantity_basis_and_unrealized(chromium: Chromium) 
             if "data-lot-id" in r.attrs}  # fmt: skip
     assert sorted(rows) == ["lot-1", "lot-2", "lot-3"]
     vti = rows["lot-1"]
-    assert (cell(vti, "quantity"), cell(vti, "basis"), cell(vti, "unrealized")) == (
+    assert (cell(vti, "quantity").text, cell(vti, "basis").text, cell(vti, "unrealized").text) == (
         "10.5",
         "2,345.67",
         "-244.62",
     )
-    assert cell(rows["lot-2"], "unrealized") == "15.75"
-    assert cell(rows["lot-3"], "price") == "—"
+    assert cell(rows["lot-2"], "unrealized").text == "15.75"
+    assert cell(rows["lot-3"], "price").text == "—"
     assert dom.by_id("unrealized-loss").text == "244.62"
     assert dom.by_id("open-lots-count").text == "3"
 
@@ -56,7 +50,7 @@ async def test_this_years_harvests_and_their_totals(chromium: Chromium) -> None:
     assert dom.by_id("harvested-loss-ytd").text == "1,747.76"  # 1234.50 + 10.01 + 503.25
     assert dom.by_id("estimated-tax-saved-ytd").text == "422.40"
     rows = dom.by_id("harvests-table").find_all("tr", data_day="2026-03-03")
-    assert {(r.attrs["data-symbol"], cell(r, "replacement")) for r in rows} == {
+    assert {(r.attrs["data-symbol"], cell(r, "replacement").text) for r in rows} == {
         ("VTI", "ITOT"),
         ("VWO", "cash"),
     }

@@ -30,6 +30,7 @@ import pytest
 from tests.backtest.barkit import CONFIG, HEADER, HOLDINGS_CSV, Row, flat
 from tests.web_page.browser import Chromium, find_chromium
 from tests.web_page.dom import Node, parse
+from tests.web_page.pagekit import cell
 
 TLH = Path(sys.executable).with_name("tlh")
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,12 +161,6 @@ def lots_table(out: str) -> dict[str, tuple[str, str]]:
         if len(cells) == 8 and re.fullmatch(r"\d{4}-\d\d-\d\d", cells[4]):
             rows[cells[2]] = (cells[3], cells[7])
     return rows
-
-
-def cell(row: Node, field: str) -> Node:
-    """Return `row`'s cell for `field`."""
-    (td,) = row.find_all("td", data_field=field)
-    return td
 
 
 def test_the_page_names_the_mode_and_the_broker(seen: Seen) -> None:
