@@ -23,7 +23,11 @@ async def fake() -> AsyncIterator[FakeAlpaca]:
 
 @pytest.fixture
 async def daemons(fake: FakeAlpaca, sqlite_url: str) -> AsyncIterator[Daemons]:
-    """Yield a daemon factory over the fake and a fresh SQLite file."""
+    """Yield a daemon factory over the fake and a fresh SQLite file.
+
+    A test that also takes `db_url` names it before `daemons`: fixtures are torn down in
+    reverse order, so its database then outlives the daemons killed here.
+    """
     factory = Daemons(fake, sqlite_url)
     try:
         yield factory

@@ -88,7 +88,7 @@ async def test_fill_missed_during_a_disconnect_is_recovered_once_on_reconnect(
 
 
 async def test_daemon_killed_between_sale_and_replacement_resumes_without_duplicates(
-    fake: FakeAlpaca, daemons: Daemons, db_url: str
+    fake: FakeAlpaca, db_url: str, daemons: Daemons
 ) -> None:
     """Issue §5: the daemon is killed between the sale and the replacement; the sale fills
     while it is down. The restarted daemon sends no second sale, journals the fill once and

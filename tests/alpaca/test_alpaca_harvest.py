@@ -52,7 +52,7 @@ async def test_falling_price_harvests_then_buys_the_substitute_both_filled(
 
 
 async def test_partial_fills_are_journaled_once_each_and_sum_to_the_sale(
-    fake: FakeAlpaca, daemons: Daemons, db_url: str
+    fake: FakeAlpaca, db_url: str, daemons: Daemons
 ) -> None:
     """Issue §3: partial fills accumulate into the journal exactly once (execution dedupe),
     on SQLite and PostgreSQL; the replacement is sized from the sum of both fills."""
