@@ -35,7 +35,7 @@ POLL_SECONDS = 2.0
 RETRY_INITIAL = 1.0
 RETRY_MAX = 60.0
 KEEPALIVE_SECONDS = 30
-# How long a goodbye (`offline`) may take when the publisher stops.
+# How long saying `offline` and disconnecting may take when the publisher stops.
 GOODBYE_SECONDS = 2.0
 QOS = 1
 
@@ -43,7 +43,14 @@ QOS = 1
 def backoff(attempt: int, initial: float, cap: float) -> float:
     """Return the wait before reconnection `attempt` (1, 2, ...): doubling from `initial` up
     to `cap`, plus up to `initial` of jitter so that restarted clients do not reconnect in step."""
-    return min(cap, initial * 2 ** min(attempt - 1, 30)) + random.uniform(0, initial)
+    return min(cap, initial * 2.0 ** min(attempt - 1, 30)) + random.uniform(0, initial)
+
+
+def _hurry(deadline: asyncio.Timeout) -> None:
+    """Leave at most GOODBYE_SECONDS to what is under way, the goodbye and the disconnection:
+    the daemon is stopping, and a dead connection can take aiomqtt's whole timeout to notice."""
+    if deadline.when() is None:  # not hurried yet (nor expiring)
+        deadline.reschedule(asyncio.get_running_loop().time() + GOODBYE_SECONDS)
 
 
 class MqttPublisher:
@@ -76,10 +83,11 @@ class MqttPublisher:
         attempt = 0
         while not stop.is_set():
             try:
-                async with self._client() as client:
+                # No deadline until the publisher stops (`_hurry`).
+                async with asyncio.timeout(None) as deadline, self._client() as client:
                     attempt = 0
                     log.info("mqtt_connected", **self._where())
-                    await self._session(client, stop)
+                    await self._session(client, stop, deadline)
             except aiomqtt.MqttError as exc:
                 attempt += 1
                 wait = backoff(attempt, self._retry_initial, self._retry_max)
@@ -92,6 +100,8 @@ class MqttPublisher:
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), wait)
+            except TimeoutError:
+                log.warning("mqtt_goodbye_timed_out", seconds=GOODBYE_SECONDS)
         log.info("mqtt_stopped")
 
     def _where(self) -> dict[str, object]:
@@ -114,19 +124,17 @@ class MqttPublisher:
             tls_context=ssl.create_default_context() if tls else None,
         )
 
-    async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+    async def _session(
+        self, client: aiomqtt.Client, stop: asyncio.Event, deadline: asyncio.Timeout
+    ) -> None:
         """Announce, then refresh every poll until `stop` or a lost connection (MqttError)."""
-        self._published.clear()
-        for topic, payload in self._discovery.items():
-            await client.publish(topic, payload, qos=QOS, retain=True)
-        if self._settings.allow_commands:
-            await client.subscribe(self._topics.pause_command, qos=QOS)
-        await self._refresh(client)
-        await client.publish(self._topics.availability, t.ONLINE, qos=QOS, retain=True)
-        # Iterating the messages also notices a lost connection between two publications.
-        listener = asyncio.ensure_future(self._listen(client))
         stopping = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(lambda task: None if task.cancelled() else _hurry(deadline))
+        listener: asyncio.Future[None] | None = None
         try:
+            await self._announce(client)
+            # Iterating the messages also notices a lost connection between two publications.
+            listener = asyncio.ensure_future(self._listen(client))
             while True:
                 await asyncio.wait(
                     {listener, stopping}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
@@ -138,25 +146,32 @@ class MqttPublisher:
                     break
                 await self._refresh(client)
         except asyncio.CancelledError:
+            _hurry(deadline)
             await self._goodbye(client)
             raise
         else:
             await self._goodbye(client)
         finally:
             for task in (listener, stopping):
-                task.cancel()
-            await asyncio.gather(listener, stopping, return_exceptions=True)
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                        await task
+
+    async def _announce(self, client: aiomqtt.Client) -> None:
+        """Publish the discovery configs and all retained state, subscribe, then say online."""
+        self._published.clear()
+        for topic, payload in self._discovery.items():
+            await client.publish(topic, payload, qos=QOS, retain=True)
+        if self._settings.allow_commands:
+            await client.subscribe(self._topics.pause_command, qos=QOS)
+        await self._refresh(client)
+        await client.publish(self._topics.availability, t.ONLINE, qos=QOS, retain=True)
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """Say ``offline`` on purpose: a clean disconnection does not send the last will."""
         with contextlib.suppress(aiomqtt.MqttError):
-            await client.publish(
-                self._topics.availability,
-                t.OFFLINE,
-                qos=QOS,
-                retain=True,
-                timeout=GOODBYE_SECONDS,
-            )
+            await client.publish(self._topics.availability, t.OFFLINE, qos=QOS, retain=True)
 
     async def _observe(self) -> StatusSnapshot | None:
         """Take a snapshot and queue the harvests it holds that the first one did not."""

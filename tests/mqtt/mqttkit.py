@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -96,6 +97,7 @@ class FakeView:
         self.snap = snap or snapshot()
         self.pauses: list[tuple[bool, PauseSource]] = []
         self.snapshots = 0
+        self._polled = asyncio.Event()
 
     def update(self, **changes: Any) -> None:
         """Change what the next snapshot returns."""
@@ -106,7 +108,15 @@ class FakeView:
 
     async def snapshot(self) -> StatusSnapshot:
         self.snapshots += 1
+        self._polled.set()
         return self.snap
+
+    async def polls(self, count: int) -> None:
+        """Wait until the view has been asked for `count` more snapshots."""
+        target = self.snapshots + count
+        while self.snapshots < target:
+            self._polled.clear()
+            await asyncio.wait_for(self._polled.wait(), WAIT_SECONDS)
 
     def liveness(self) -> Health:
         return Health({"engine": "ok"})
@@ -221,17 +231,33 @@ async def watching(url: str, *filters: str) -> AsyncIterator[Watcher]:
                 await task
 
 
-async def clear_retained(url: str, *filters: str) -> None:
-    """Delete the retained messages under `filters` (the broker is shared and persistent)."""
-    async with watching(url, *filters) as watcher:
-        # The retained messages arrive right after the subscription; a round trip of our own
-        # marks their end.
-        marker = f"{filters[0].removesuffix('#')}__end"
+async def retained(url: str, *filters: str) -> dict[str, bytes]:
+    """Return the retained messages under `filters`, as a new subscriber gets them."""
+    marker = f"tlhtest/marker/{uuid.uuid4().hex}"
+    async with watching(url, *filters, marker) as watcher:
+        # The retained messages arrive right after each subscription, so before a message
+        # published after the last one.
         await watcher.client.publish(marker, b"end", qos=1)
         await watcher.wait_for(marker)
-        for message in watcher.messages:
-            if message.retain and message.payload:
-                await watcher.client.publish(message.topic.value, b"", qos=1, retain=True)
+    return {m.topic.value: m.payload for m in watcher.messages if m.retain and m.payload}  # type: ignore[misc]
+
+
+async def clear_retained(url: str, *filters: str) -> None:
+    """Delete the retained messages under `filters` (the broker is shared and persistent)."""
+    host, port = host_port(url)
+    async with aiomqtt.Client(host, port) as client:
+        for topic in await retained(url, *filters):
+            await client.publish(topic, b"", qos=1, retain=True)
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait until `condition()` holds, checking every 10 ms, for what no message announces."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 def free_port() -> int:
