@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -46,13 +47,6 @@ def backoff(attempt: int, initial: float, cap: float) -> float:
     return min(cap, initial * 2.0 ** min(attempt - 1, 30)) + random.uniform(0, initial)
 
 
-def _hurry(deadline: asyncio.Timeout) -> None:
-    """Leave at most GOODBYE_SECONDS to what is under way, the goodbye and the disconnection:
-    the daemon is stopping, and a dead connection can take aiomqtt's whole timeout to notice."""
-    if deadline.when() is None:  # not hurried yet (nor expiring)
-        deadline.reschedule(asyncio.get_running_loop().time() + GOODBYE_SECONDS)
-
-
 class MqttPublisher:
     """Publish `view`'s state, harvest events and discovery to the broker of `settings`."""
 
@@ -76,33 +70,55 @@ class MqttPublisher:
         self._events: list[HarvestRecord] = []  # new harvests not yet published
         self._published: dict[str, bytes] = {}  # retained state sent on this connection
         self._lock = asyncio.Lock()  # one refresh at a time: polls and commands
+        self._deadline: asyncio.Timeout | None = None  # the connection's, while connected
+        self._connected = False  # whether the last attempt got connected
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, reconnecting whenever the broker is lost."""
         await self._observe()  # what is already in the journal is history, not news
+        stopping = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(lambda task: None if task.cancelled() else self._hurry())
         attempt = 0
-        while not stop.is_set():
-            try:
-                # No deadline until the publisher stops (`_hurry`).
-                async with asyncio.timeout(None) as deadline, self._client() as client:
-                    attempt = 0
-                    log.info("mqtt_connected", **self._where())
-                    await self._session(client, stop, deadline)
-            except aiomqtt.MqttError as exc:
-                attempt += 1
-                wait = backoff(attempt, self._retry_initial, self._retry_max)
-                log.warning(
-                    "mqtt_unavailable",
-                    **self._where(),
-                    attempt=attempt,
-                    wait_seconds=round(wait, 1),
-                    error=str(exc) or type(exc).__name__,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
-            except TimeoutError:
-                log.warning("mqtt_goodbye_timed_out", seconds=GOODBYE_SECONDS)
+        try:
+            while not stopping.done():
+                try:
+                    await self._connection(stopping)
+                except aiomqtt.MqttError as exc:
+                    attempt = 1 if self._connected else attempt + 1  # a lost connection: anew
+                    wait = backoff(attempt, self._retry_initial, self._retry_max)
+                    log.warning(
+                        "mqtt_unavailable",
+                        **self._where(),
+                        attempt=attempt,
+                        wait_seconds=round(wait, 1),
+                        error=str(exc) or type(exc).__name__,
+                    )
+                    await asyncio.wait({stopping}, timeout=wait)
+                except TimeoutError:
+                    log.warning("mqtt_goodbye_timed_out", seconds=GOODBYE_SECONDS)
+        finally:
+            stopping.cancel()
         log.info("mqtt_stopped")
+
+    def _hurry(self) -> None:
+        """Leave at most GOODBYE_SECONDS to what is under way, the goodbye and the disconnection:
+        the daemon is stopping, and a dead connection can take aiomqtt's whole timeout to
+        notice (and to connect to an unresponsive broker)."""
+        deadline = self._deadline
+        if deadline is not None and deadline.when() is None:  # not hurried yet (nor expiring)
+            deadline.reschedule(asyncio.get_running_loop().time() + GOODBYE_SECONDS)
+
+    async def _connection(self, stopping: asyncio.Future[Any]) -> None:
+        """Connect, and publish until `stopping` or a lost connection (MqttError)."""
+        self._connected = False
+        try:
+            # No deadline until the publisher stops (`_hurry`).
+            async with asyncio.timeout(None) as self._deadline, self._client() as client:
+                self._connected = True
+                log.info("mqtt_connected", **self._where())
+                await self._session(client, stopping)
+        finally:
+            self._deadline = None
 
     def _where(self) -> dict[str, object]:
         parts = urlsplit(self._settings.url)  # the url holds no credentials (settings check)
@@ -124,12 +140,8 @@ class MqttPublisher:
             tls_context=ssl.create_default_context() if tls else None,
         )
 
-    async def _session(
-        self, client: aiomqtt.Client, stop: asyncio.Event, deadline: asyncio.Timeout
-    ) -> None:
-        """Announce, then refresh every poll until `stop` or a lost connection (MqttError)."""
-        stopping = asyncio.ensure_future(stop.wait())
-        stopping.add_done_callback(lambda task: None if task.cancelled() else _hurry(deadline))
+    async def _session(self, client: aiomqtt.Client, stopping: asyncio.Future[Any]) -> None:
+        """Announce, then refresh every poll until `stopping` or a lost connection."""
         listener: asyncio.Future[None] | None = None
         try:
             await self._announce(client)
@@ -146,17 +158,16 @@ class MqttPublisher:
                     break
                 await self._refresh(client)
         except asyncio.CancelledError:
-            _hurry(deadline)
+            self._hurry()
             await self._goodbye(client)
             raise
         else:
             await self._goodbye(client)
         finally:
-            for task in (listener, stopping):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                        await task
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await listener
 
     async def _announce(self, client: aiomqtt.Client) -> None:
         """Publish the discovery configs and all retained state, subscribe, then say online."""

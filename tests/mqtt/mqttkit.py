@@ -268,10 +268,12 @@ def free_port() -> int:
 
 
 class Proxy:
-    """A TCP proxy to the broker on a port of its own, to cut and restore the connection."""
+    """A TCP proxy to the broker on a port of its own, to cut and restore the connection; with
+    `forward` false, a broker that accepts connections and never answers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, forward: bool = True) -> None:
         self.target = host_port(url)
+        self.forward = forward
         self.port = free_port()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -298,6 +300,11 @@ class Proxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if not self.forward:
+            self._writers.add(writer)
+            while await reader.read(65536):
+                pass
+            return
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers |= {writer, up_writer}
         await asyncio.gather(

@@ -15,6 +15,7 @@ import structlog
 from mqttkit import FakeView, Names, Proxy, Start, Watcher, harvest, until
 
 import adapters.mqtt.publisher
+from adapters.mqtt.publisher import GOODBYE_SECONDS, MqttPublisher
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -107,6 +108,26 @@ async def test_a_harvest_during_an_outage_is_published_after_it(
 
     event = await watch.wait_json(f"{names.prefix}/event/harvest")
     assert (event["symbol"], event["intent_id"]) == ("VTI", "h1")
+
+
+async def test_a_broker_that_never_answers_does_not_hold_up_the_stop(
+    mqtt_url: str, names: Names
+) -> None:
+    """A broker that accepts the connection and never answers (CONNACK, PUBACK) does not hold
+    up the daemon's stop beyond the publisher's goodbye time (#10 §3: never block)."""
+    silent = Proxy(mqtt_url, forward=False)
+    await silent.start()
+    stop = asyncio.Event()
+    publisher = MqttPublisher(FakeView(), names.settings(silent.url))
+    task = asyncio.ensure_future(publisher.run(stop))
+    try:
+        await until(lambda: silent.connections > 0, "a connection attempt")
+        stop.set()
+        done, _ = await asyncio.wait({task}, timeout=GOODBYE_SECONDS + 1)
+        assert task in done
+    finally:
+        task.cancel()
+        await silent.stop()
 
 
 async def test_the_password_is_never_logged(
