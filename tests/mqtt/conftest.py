@@ -33,11 +33,13 @@ async def watch(mqtt_url: str, names: Names) -> AsyncIterator[Watcher]:
 
 @pytest.fixture
 async def start() -> AsyncIterator[Start]:
-    """Yield `start(view, settings, **options)`: run an `MqttPublisher`, stopped after the test."""
+    """Yield `start(view, settings, **options)`: run an `MqttPublisher` (polling and retrying
+    fast unless `options` say otherwise), stopped after the test."""
     running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
     def _start(view: FakeView, settings: MqttSettings, **options: Any) -> MqttPublisher:
-        publisher = MqttPublisher(view, settings, poll_seconds=POLL, **options)
+        fast = {"poll_seconds": POLL, "retry_initial": 0.05, "retry_max": 0.2}
+        publisher = MqttPublisher(view, settings, **(fast | options))
         stop = asyncio.Event()
         running.append((stop, asyncio.ensure_future(publisher.run(stop))))
         return publisher

@@ -57,7 +57,7 @@ async def test_reconnection_republishes_discovery_and_state(
     back, the publisher reconnects and republishes discovery and every retained state, even
     if the broker lost them (#10 §3: a slow or absent broker loses nothing that matters)."""
     await proxy.start()
-    start(FakeView(), names.settings(proxy.url), retry_initial=0.05, retry_max=0.2)
+    start(FakeView(), names.settings(proxy.url))
     availability = f"{names.prefix}/availability"
     status_config = names.config("sensor", "status")
     await watch.wait_for(availability, b"online")
@@ -81,7 +81,7 @@ async def test_broker_absent_at_start_is_retried(
     """A broker that is not reachable yet when the daemon starts is retried until it is
     (capped backoff), and the state is published then (#10 §3: reconnect with backoff)."""
     view = FakeView()
-    start(view, names.settings(proxy.url), retry_initial=0.05, retry_max=0.2)
+    start(view, names.settings(proxy.url))
     await view.polls(1)  # the publisher runs, with nowhere to connect
 
     await proxy.start()
@@ -97,7 +97,7 @@ async def test_a_harvest_during_an_outage_is_published_after_it(
     broker is back (#10 §3: a slow or absent broker loses nothing that matters)."""
     view = FakeView()
     await proxy.start()
-    start(view, names.settings(proxy.url), retry_initial=0.05, retry_max=0.2)
+    start(view, names.settings(proxy.url))
     availability = f"{names.prefix}/availability"
     await watch.wait_for(availability, b"online")
     await proxy.stop()
@@ -148,8 +148,6 @@ async def test_the_password_is_never_logged(
         start(
             FakeView(),
             names.settings(proxy.url, username="tlh", password=password),
-            retry_initial=0.05,
-            retry_max=0.1,
         )
         await until(lambda: any(e["event"] == "mqtt_unavailable" for e in logs), "a failure")
         await proxy.start()
