@@ -55,7 +55,9 @@ class MqttSettings(Section):
     def _password_needs_username(
         cls, value: SecretStr | None, info: ValidationInfo
     ) -> SecretStr | None:
-        # `username` is declared first, so it is validated (and in `info.data`) by now.
-        if value is not None and info.data.get("username") is None:
+        # `enabled` and `username` are declared first, so they are in `info.data` by now. A
+        # password alone is refused only when it would be used: the secrets directory may
+        # hold it for every command, whatever its configuration.
+        if value is not None and info.data.get("enabled") and info.data.get("username") is None:
             raise ValueError("needs [mqtt] username too (MQTT sends no password without one)")
         return value

@@ -262,7 +262,7 @@ def test_systemd_credentials_directory_is_used(tmp_path: Path) -> None:
     """Under systemd, $CREDENTIALS_DIRECTORY is the secrets directory by default."""
     (tmp_path / "TLH_MQTT__PASSWORD").write_text("mqtt-pass-123")
 
-    s = load_settings(None, {"CREDENTIALS_DIRECTORY": str(tmp_path), "TLH_MQTT__USERNAME": "tlh"})
+    s = load_settings(None, {"CREDENTIALS_DIRECTORY": str(tmp_path)})
 
     assert s.mqtt.password is not None
     assert s.mqtt.password.get_secret_value() == "mqtt-pass-123"
@@ -272,8 +272,7 @@ def test_environment_beats_secret_files(tmp_path: Path) -> None:
     """An environment variable overrides the secret file of the same name."""
     (tmp_path / "TLH_MQTT__PASSWORD").write_text("from-file")
 
-    env = {"TLH_SECRETS_DIR": str(tmp_path), "TLH_MQTT__PASSWORD": "from-env"}
-    s = load_settings(None, env | {"TLH_MQTT__USERNAME": "tlh"})
+    s = load_settings(None, {"TLH_SECRETS_DIR": str(tmp_path), "TLH_MQTT__PASSWORD": "from-env"})
 
     assert s.mqtt.password is not None
     assert s.mqtt.password.get_secret_value() == "from-env"
