@@ -78,6 +78,10 @@ BAD_FILES: list[tuple[str, str]] = [
     ('[mqtt]\nurl = "http://127.0.0.1:1883"\n', "mqtt.url"),
     ('[mqtt]\nurl = "mqttx://127.0.0.1"\n', "mqtt.url"),
     ('[mqtt]\nhost = "127.0.0.1"\n', "mqtt.host"),  # the broker is given by url
+    ('[mqtt]\nurl = "mqtt://tlh:long-password@127.0.0.1"\n', "mqtt.url"),  # logged: no secrets
+    ('[mqtt]\ntopic_prefix = "tlh/#"\n', "mqtt.topic_prefix"),
+    ('[mqtt]\ndiscovery_prefix = "homeassistant/"\n', "mqtt.discovery_prefix"),
+    ('[mqtt]\nenabled = true\npassword = "long-password"\n', "mqtt.password"),  # needs a username
     ("[metrics]\nport = 0\n", "metrics.port"),
     ("[sim]\nspeed = 0\n", "sim.speed"),
     ('[sim]\nreplay = ""\n', "sim.replay"),
