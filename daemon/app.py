@@ -15,6 +15,7 @@ from adapters.storage.journal_lock import JournalLock, lock_journal
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
 from daemon.brokers import broker_options
+from daemon.clock import LiveClock
 from daemon.engine import HarvestEngine
 from daemon.orders import OrderManager, RiskLimits
 from daemon.pause import PauseSwitch
@@ -184,7 +185,8 @@ async def build_daemon(
     engine_ref.append(engine)
     reconciler, watch = wire_reconciliation(settings, engine, repo, broker)
     # Loaded before the engine starts: a daemon restarted while paused stays paused.
-    pause = PauseSwitch(repo, now, engine=engine)
+    # An operator's pause happens in wall-clock time, whatever clock a replay trades on.
+    pause = PauseSwitch(repo, LiveClock().now, engine=engine)
     await pause.load()
     return Daemon(
         db=db,
