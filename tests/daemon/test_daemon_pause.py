@@ -56,7 +56,8 @@ async def test_the_state_is_stored_and_read_back_from_the_database_file(
 
     assert reread == stored
     assert (stored.paused, stored.by, stored.reason) == (True, "mqtt", "holiday")
-    assert stored.since is not None and before <= stored.since <= after
+    assert stored.since is not None
+    assert before <= stored.since <= after
     assert rig.clock.now() < before - timedelta(days=1)  # the engine's clock is elsewhere
 
 
