@@ -24,7 +24,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as day_time
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
@@ -37,6 +37,7 @@ import structlog
 from adapters.prices.csvload import load_price_dir, load_prices
 from adapters.prices.model import PriceSeries, split_share_ratio
 from adapters.sim.broker import SimBroker
+from adapters.storage.repository import Repository
 from daemon.app import Daemon, make_ledger
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
@@ -58,6 +59,19 @@ _BUSY_SPINS = 32
 def at_close(day: date) -> datetime:
     """Return the close (16:00 New York) of `day`, the instant a replayed session is quoted."""
     return datetime.combine(day, CLOSE, tzinfo=NEW_YORK)
+
+
+async def replayed_now(settings: Settings, repo: Repository) -> datetime | None:
+    """Return the instant the journal's replay stands at (the close of the last day it
+    played), or None when `settings` replay nothing or nothing was replayed yet.
+
+    A replay trades on its own clock: `tlh status` reads the journal at that instant, so its
+    year-to-date figures are the status page's.
+    """
+    if settings.broker != "sim" or settings.sim.replay == "none":
+        return None
+    raw = await repo.get_state(LAST_DAY_KEY)
+    return at_close(date.fromisoformat(raw)).astimezone(UTC) if raw else None
 
 
 def demo_holdings(prices: PriceSeries, settings: Settings) -> list[Trade]:

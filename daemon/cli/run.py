@@ -37,7 +37,7 @@ from daemon.observation import StatusSnapshot
 from daemon.orders import NEW_YORK, denial_kind, pending_buys_of, pending_sells_of
 from daemon.pause import describe as describe_pause
 from daemon.pause import read_pause
-from daemon.replay import LiveReplay, ReplayFileError, load_replay
+from daemon.replay import LiveReplay, ReplayFileError, load_replay, replayed_now
 from daemon.scheduler import DaemonScheduler
 from daemon.sdnotify import notify, watchdog_interval
 from daemon.settings import Settings
@@ -233,7 +233,7 @@ async def _status(settings: Settings) -> tuple[StatusSnapshot, int, list[Intent]
     """Return the snapshot of the journal as it stands (no daemon: nothing priced, the
     connection unknown), the number of sale rows and the orders denied."""
     ledger, repo = await load_ledger(settings)
-    now = datetime.now(UTC)
+    now = await replayed_now(settings, repo) or datetime.now(UTC)
     denied = [
         i for kind in IntentKind for i in await repo.intents_of_kind(kind, (IntentStatus.DENIED,))
     ]

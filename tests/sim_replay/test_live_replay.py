@@ -9,8 +9,12 @@ backtest and demo, only the clock, the broker adapter and the event source chang
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,8 @@ from adapters.prices.csvload import load_prices
 from adapters.storage.records import JournalKind
 from daemon.demo_data import demo_prices_path
 from tests.sim_replay.replaykit import (
+    REPO,
+    TLH,
     TlhRun,
     backtest_trades,
     daemon_trades,
@@ -165,3 +171,33 @@ def test_replay_none_runs_the_timetable(tmp_path: Path, runs: list[TlhRun]) -> N
     records, last = read_journal(tmp_path)
     assert records == []
     assert last is None
+
+
+def test_tlh_status_reads_the_journal_at_the_replays_day(
+    tmp_path: Path, runs: list[TlhRun]
+) -> None:
+    """`tlh status` of a replayed journal stands on the last day replayed, the day the status
+    page shows (the replay's clock), so its year-to-date harvests are the page's: issue #10 §5
+    "numbers match `tlh status`"."""
+    prices = write_demo_slice(tmp_path / "prices.csv", sessions=120)
+    config = write_config(tmp_path, f'replay = "{prices}"\nspeed = 100000')
+    run = start(runs, config)
+    run.wait_for("replay_finished")
+    assert run.stop() == 0
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
+    env["PYTHONPATH"] = str(REPO)
+    shown = subprocess.run(
+        [str(TLH), "status", "--json", "--config", str(config)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status = json.loads(shown.stdout)
+    assert status["today"] == "2013-07-31"
+    assert status["harvests_this_year"] == len(status["harvests"]) == 5
+    assert Decimal(status["harvested_loss_ytd"]) == sum(
+        Decimal(h["loss"]) for h in status["harvests"]
+    )
