@@ -72,7 +72,8 @@ class WashWindow:
 
     `no_buy`: sold at a loss on `since`, so buying it (or anything substantially identical)
     before `until` would wash the loss. `no_loss_sale`: bought on `since`, so a loss sale
-    before `until` would be washed by that purchase.
+    before `until` would be washed by that purchase. Either holds in every account of the
+    household, IRAs included (IRC §1091, Rev. Rul. 2008-5): `account` is where the trade was.
     """
 
     symbol: str

@@ -215,7 +215,14 @@ def _harvests(s: StatusSnapshot) -> str:
 
 def _wash_windows(windows: Iterable[WashWindow]) -> str:
     ordered = sorted(windows, key=lambda w: (w.until, w.symbol, w.account))
-    parts = ['<section id="wash-windows">', "<h2>Wash-sale calendar</h2>"]
+    parts = [
+        '<section id="wash-windows">',
+        "<h2>Wash-sale calendar</h2>",
+        # IRC §1091 and Rev. Rul. 2008-5: a purchase in any of the household's accounts, IRAs
+        # included, washes a loss; the account column names where the trade was made.
+        '<p class="note">Each lockout holds in every account of the household, IRAs included; '
+        "the account is where the sale or purchase was made.</p>",
+    ]
     for kind, title, since in (
         ("no_buy", "May not be bought until", "sold at a loss on"),
         ("no_loss_sale", "May not be sold at a loss until", "bought on"),
@@ -231,7 +238,7 @@ def _wash_windows(windows: Iterable[WashWindow]) -> str:
         table_id = kind.replace("_", "-")
         parts.append(f"<h3>{title}</h3>")
         parts.append(
-            _table(table_id, _head("symbol", "account", since, "until"), rows, "")
+            _table(table_id, _head("symbol", "traded in", since, "until"), rows, "")
             if rows
             else f'<p id="{table_id}-empty">Nothing.</p>'
         )
