@@ -4,9 +4,9 @@ Issue #10 §4: `tlh pause` / `tlh resume`, the MQTT switch and `POST /pause` sto
 new orders; the state survives a restart and `tlh status` shows it.
 
 What paused means:
-- No new sale is started: the engine skips a position it would harvest, and a swap back it
-  would start, with the reason `daemon.engine.PAUSED` (counted and memoised for the day like any
-  skip). A swap back held back so waits for the next daily check.
+- No new sale is started: the engine skips a position it would harvest with the reason
+  `daemon.engine.PAUSED` (counted and memoised for the day like any skip). A swap back it
+  would start is only logged as held back; it waits for the next daily check.
 - A replacement buy that completes a sale already filled still goes out: stopping it would
   leave the position in cash, out of the market, for as long as the pause lasts. Open orders
   are followed, cancelled and reconciled as usual, and an order already being placed when the
@@ -17,10 +17,14 @@ What paused means:
 
 The state is kept in the database's state table (key `PAUSE_KEY`, JSON), so it survives a
 restart and `tlh pause` / `tlh resume` can set it from another process: the running daemon
-loads it at start, before any order can leave, re-reads it every `REFRESH_SECONDS` (`follow`),
-and applies it at once when it is set through the daemon itself (MQTT, HTTP). Each stored state
-carries a stamp; the daemon writes the stamp of each state it applies under `APPLIED_KEY`, so
-that the command that set it can tell when the daemon acknowledged it (`acknowledged`).
+loads it at start, before any order can leave, re-reads it at once and then every
+`REFRESH_SECONDS` (`follow`), and applies it at once when it is set through the daemon itself
+(MQTT, HTTP). Reads and applies are serialised, and a re-read that began before a `set` is
+dropped, so an older stored state never overrides a newer one. A pause reaches the engine
+before it is stored: a database that cannot be written does not keep the daemon trading.
+Each stored state carries a stamp; the daemon writes the stamp of each state it applies under
+`APPLIED_KEY`, so that the command that set it can tell when the daemon acknowledged it
+(`acknowledged`).
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ class PauseSwitch:
 
     With an `engine` it drives a daemon: applying a state sets the order manager's flag and
     tells the engine, logs `orders_paused` / `orders_resumed`, acknowledges the state under
-    `APPLIED_KEY` and calls `on_change`. Without one (`tlh pause`, `tlh status`) it only reads
+    `APPLIED_KEY`. Without one (`tlh pause`, `tlh status`) it only reads
     and writes the stored state.
     """
 
@@ -73,45 +77,70 @@ class PauseSwitch:
         self._now = now
         self._engine = engine
         self.state: PauseState = NOT_PAUSED
-        # Called with each new state the daemon applies; `state` is the one in force.
-        self.on_change: Callable[[PauseState], None] | None = None
         self._stamp: str | None = None  # the stamp of the state in `state`; None: not loaded
+        self._lock = asyncio.Lock()  # one read-and-apply at a time
+        self._sets = 0  # how many `set` calls began: a re-read begun before one is stale
+        self._unsaved: tuple[PauseState, str] | None = None  # a pause applied, not yet stored
 
     async def load(self) -> PauseState:
         """Read the stored state and apply it."""
-        return await self._apply(*await self._read())
+        async with self._lock:
+            return await self._apply(*await self._read())
 
     async def set(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
         """Store and apply a new state; return it.
 
         Setting the state it is in already changes nothing: the stored state (its time, source
-        and reason) is kept and returned.
+        and reason) is kept and returned. A pause is applied before it is stored, a resume
+        after: when storing fails (logged as `pause_not_stored`, then raised), the engine is
+        left paused either way, and a pause not stored is stored again by the next `refresh`.
         """
-        state, stamp = await self._read()
-        if state.paused != paused:
+        self._sets += 1
+        async with self._lock:
+            state, stamp = self._unsaved or await self._read()
+            if state.paused == paused:
+                return await self._apply(state, stamp)
             state = PauseState(paused=paused, since=self._now(), by=by, reason=reason)
             stamp = uuid.uuid4().hex
-            await self._repo.set_state(PAUSE_KEY, encode(state, stamp))
-        return await self._apply(state, stamp)
+            if paused:
+                self._take(state, stamp)
+                self._unsaved = (state, stamp)
+                await self._store(state, stamp)
+                self._unsaved = None
+                await self._acknowledge(stamp)
+                return state
+            await self._store(state, stamp)
+            self._unsaved = None
+            return await self._apply(state, stamp)
 
     async def refresh(self) -> PauseState:
-        """Re-read the stored state (another process may have set it) and apply a change."""
-        return await self.load()
+        """Re-read the stored state (another process may have set it) and apply a change.
+
+        A re-read that began before a `set` is dropped: it may have read the state that `set`
+        replaced. A pause applied but not stored yet is stored first, never overridden.
+        """
+        began = self._sets
+        async with self._lock:
+            if self._unsaved is not None:
+                await self._store(*self._unsaved)
+                self._unsaved = None
+            read = await self._read()
+            if began != self._sets:
+                return self.state
+            return await self._apply(*read)
 
     async def follow(self, stop: asyncio.Event, every: float = REFRESH_SECONDS) -> None:
-        """Re-read the stored state every `every` seconds until `stop` is set.
+        """Re-read the stored state at once, then every `every` seconds until `stop` is set.
 
         A failed read is logged and tried again at the next turn: the switch keeps its state.
         """
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
-            if stop.is_set():
-                return
+        while not stop.is_set():
             try:
                 await self.refresh()
             except Exception as exc:  # e.g. the database is briefly unreachable
                 log.warning("pause_refresh_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
 
     async def acknowledged(self, within: float = ACK_SECONDS) -> bool:
         """Return whether a running daemon applied this switch's state within `within` seconds.
@@ -132,13 +161,31 @@ class PauseSwitch:
     async def _read(self) -> tuple[PauseState, str]:
         return decode(await self._repo.get_state(PAUSE_KEY))
 
+    async def _store(self, state: PauseState, stamp: str) -> None:
+        try:
+            await self._repo.set_state(PAUSE_KEY, encode(state, stamp))
+        except Exception as exc:
+            log.error(
+                "pause_not_stored",
+                paused=state.paused,
+                engine_paused=self.state.paused if self._engine is not None else None,
+                error=str(exc),
+            )
+            raise
+
     async def _apply(self, state: PauseState, stamp: str) -> PauseState:
         if stamp == self._stamp:
             return self.state
+        self._take(state, stamp)
+        await self._acknowledge(stamp)
+        return state
+
+    def _take(self, state: PauseState, stamp: str) -> None:
+        """Make `state` the one in force and tell the engine."""
         was = self.state
         self.state, self._stamp = state, stamp
         if self._engine is None:
-            return state
+            return
         self._engine.pause_new_orders(state.paused)
         if state.paused or was.paused:
             log.info(
@@ -147,6 +194,11 @@ class PauseSwitch:
                 reason=state.reason,
                 since=state.since.isoformat() if state.since else None,
             )
+
+    async def _acknowledge(self, stamp: str) -> None:
+        """Record that the daemon applied the state of `stamp` (for `acknowledged`)."""
+        if self._engine is None:
+            return
         marker = {
             "stamp": stamp,
             "pid": os.getpid(),
@@ -154,9 +206,6 @@ class PauseSwitch:
             "at": self._now().isoformat(),
         }
         await self._repo.set_state(APPLIED_KEY, json.dumps(marker))
-        if self.on_change is not None:
-            self.on_change(state)
-        return state
 
 
 def encode(state: PauseState, stamp: str) -> str:
