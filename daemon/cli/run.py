@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -97,10 +98,14 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
     observers: list[asyncio.Task[None]] = []
     web = None
     try:
+        # Followed from now on: a `tlh pause` during the startup is applied (and acknowledged)
+        # while the daemon waits for the broker or replays the journal.
+        observers = _follow_pause(daemon, stop)
         web = await _start_web(view, settings)  # /healthz and /readyz tell the startup too
         # Not ready while the broker cannot be reached: the network may not be up yet.
         if not await wait_for_broker(broker, stop):
             return
+        await _refresh_pause(daemon)  # the state in force before the first order can leave
         if sim_replay is None:
             await daemon.engine.start()
             planned = scheduler.start()
@@ -109,7 +114,7 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
             await sim_replay.start(daemon)
         # Ready only after recovery: open intents resumed, ledger rebuilt from the journal.
         notify("READY=1", "STATUS=running")
-        observers = _start_observers(view, settings, daemon, stop)
+        observers += _start_observers(view, settings, stop)
         supervisor = asyncio.create_task(
             supervise(
                 daemon.engine,
@@ -121,6 +126,7 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
                 verdict=verdict,
             )
         )
+        await _refresh_pause(daemon)
         if sim_replay is None:
             await daemon.engine.run(stop)
         else:
@@ -150,21 +156,54 @@ async def _start_web(view: RunningDaemonView, settings: Settings) -> WebServer |
     return await start_web(view, settings.metrics)
 
 
-def _start_observers(
-    view: RunningDaemonView, settings: Settings, daemon: Daemon, stop: asyncio.Event
-) -> list[asyncio.Task[None]]:
-    """Start what follows the running daemon until `stop`: the pause switch's re-reads (a
-    `tlh pause` from another process, within `daemon.pause.REFRESH_SECONDS`) and, when
-    `[mqtt] enabled`, the MQTT publisher (the adapter is imported only then)."""
-    tasks = []
+async def _refresh_pause(daemon: Daemon) -> None:
+    """Apply the stored pause state now (`tlh pause` from another process)."""
     if daemon.pause is not None:
-        tasks.append(asyncio.create_task(daemon.pause.follow(stop), name="pause"))
-    if settings.mqtt.enabled:
-        from adapters.mqtt.publisher import MqttPublisher
+        await daemon.pause.refresh()
 
-        publisher = MqttPublisher(view, settings.mqtt)
-        tasks.append(asyncio.create_task(publisher.run(stop), name="mqtt"))
-    return tasks
+
+def _follow_pause(daemon: Daemon, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """Start re-reading the stored pause state until `stop` (a `tlh pause` from another
+    process, at once and then within `daemon.pause.REFRESH_SECONDS`)."""
+    if daemon.pause is None:
+        return []
+    return [_observe(daemon.pause.follow(stop), "pause", stop, guards_money=True)]
+
+
+def _start_observers(
+    view: RunningDaemonView, settings: Settings, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """Start what follows the running daemon until `stop`: when `[mqtt] enabled`, the MQTT
+    publisher (the adapter is imported only then)."""
+    if not settings.mqtt.enabled:
+        return []
+    from adapters.mqtt.publisher import MqttPublisher
+
+    publisher = MqttPublisher(view, settings.mqtt)
+    return [_observe(publisher.run(stop), "mqtt", stop)]
+
+
+def _observe(
+    work: Coroutine[object, object, None],
+    name: str,
+    stop: asyncio.Event,
+    *,
+    guards_money: bool = False,
+) -> asyncio.Task[None]:
+    """Run `work` as a task whose failure is logged as `observer_failed`; when it
+    `guards_money` (the pause follower), its failure also stops the daemon: a daemon that no
+    longer follows the pause switch must not go on trading."""
+
+    def ended(task: asyncio.Task[None]) -> None:
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        log.error("observer_failed", observer=name, stopping_daemon=guards_money, exc_info=exc)
+        if guards_money:
+            stop.set()
+
+    task = asyncio.create_task(work, name=name)
+    task.add_done_callback(ended)
+    return task
 
 
 async def _stop_observers(tasks: list[asyncio.Task[None]], web: WebServer | None) -> None:

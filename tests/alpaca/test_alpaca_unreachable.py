@@ -49,6 +49,7 @@ class Daemon:
     proc: asyncio.subprocess.Process
     notify: socket.socket
     health: Path
+    env: dict[str, str]
     events: list[dict[str, object]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
@@ -106,7 +107,7 @@ async def unreachable(tmp_path: Path) -> AsyncIterator[tuple[Daemon, int]]:
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        yield Daemon(proc, notify, health), port
+        yield Daemon(proc, notify, health, env), port
     finally:
         notify.close()
         if proc.returncode is None:
@@ -158,6 +159,24 @@ async def test_sigterm_stops_it_while_it_waits(unreachable: tuple[Daemon, int]) 
     assert daemon.proc.returncode == 0
     assert '"daemon_stopping"' in rest.decode()
     assert "Traceback" not in "".join(daemon.lines) + rest.decode()
+
+
+async def test_a_pause_while_it_waits_is_applied_and_acknowledged(
+    unreachable: tuple[Daemon, int], tmp_path: Path
+) -> None:
+    """#10 §4 review: the daemon follows the pause switch from its start, so a `tlh pause`
+    while it waits for the broker is applied before any trading begins, and the command
+    says the running daemon stopped new orders (not "it will start paused")."""
+    daemon, _ = unreachable
+    await daemon.wait_for("retrying")
+
+    pause = await asyncio.create_subprocess_exec(
+        str(TLH), "pause", cwd=tmp_path, env=daemon.env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(pause.communicate(), 30)
+
+    assert out.decode().strip() == "paused: the running daemon stopped new orders"
+    await daemon.wait_for("orders_paused")
 
 
 async def test_rejected_keys_end_it_with_one_line(tmp_path: Path) -> None:
