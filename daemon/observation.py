@@ -105,7 +105,7 @@ class StatusSnapshot:
     today: date  # the New York trading date of `at`
     mode: str
     live_trading_enabled: bool
-    trading_enabled: bool  # orders may leave: mode, live flag and kill switch together
+    trading_enabled: bool  # new orders may leave: mode, live flag, kill switch and pause
     broker: str
     state: State
     pause: PauseState

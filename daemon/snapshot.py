@@ -54,22 +54,24 @@ async def build_snapshot(
     database holds, and the wash-sale windows open today.
 
     `connected`: whether the broker's streams are up (None: unknown, no daemon);
-    `trading_enabled`: whether orders may leave by mode and live flag (the kill switch is
-    added here); `orders_in_flight`: the intents not yet final; `reads`: what the database
-    holds for it (`Repository.status_reads` of `HARVEST_KINDS`), read here when not given.
+    `trading_enabled`: whether orders may leave by mode and live flag (the kill switch and
+    the pause are added here); `orders_in_flight`: the intents not yet final; `reads`: what
+    the database holds for it (`Repository.status_reads` of `HARVEST_KINDS`), read here when
+    not given.
     """
     today = now.astimezone(NEW_YORK).date()
     reads = reads or await repo.status_reads(HARVEST_KINDS)
     # Each read once, for the harvests, the lots and the windows.
     sales = list(ledger.sales_by_sale())
     lots = ledger.open_lots()
+    # The hard stop first: the kill switch holds every order, a pause only new ones.
     state: State = (
         "disconnected"
         if connected is False
-        else "paused"
-        if pause.paused
         else "halted"
         if settings.risk.kill_switch
+        else "paused"
+        if pause.paused
         else "running"
     )
     return StatusSnapshot(
@@ -77,7 +79,7 @@ async def build_snapshot(
         today=today,
         mode=settings.mode,
         live_trading_enabled=settings.live_trading_enabled,
-        trading_enabled=trading_enabled and not settings.risk.kill_switch,
+        trading_enabled=trading_enabled and not settings.risk.kill_switch and not pause.paused,
         broker=settings.broker,
         state=state,
         pause=pause,

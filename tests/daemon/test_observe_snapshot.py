@@ -152,7 +152,7 @@ async def test_wash_windows_close_after_30_days(rig: Rig) -> None:
     ("connected", "paused", "kill_switch", "state"),
     [
         (False, True, True, "disconnected"),
-        (True, True, True, "paused"),
+        (True, True, True, "halted"),
         (None, True, False, "paused"),
         (True, False, True, "halted"),
         (True, False, False, "running"),
@@ -162,14 +162,15 @@ async def test_wash_windows_close_after_30_days(rig: Rig) -> None:
 async def test_the_state_names_the_first_thing_that_stops_orders(
     rigs: Rigs, connected: bool | None, paused: bool, kill_switch: bool, state: str
 ) -> None:
-    """#10 §3 status: disconnected, else paused (`tlh pause`), else halted (the `[risk]`
-    kill switch), else running; the kill switch also means no order may leave."""
+    """#10 §3 status: disconnected, else halted (the `[risk]` kill switch, the hard stop of
+    every order), else paused (`tlh pause`), else running; the kill switch or a pause means
+    no new order may leave (#10 §4 review)."""
     rig = await rigs.open(settings=make_settings(risk={"kill_switch": kill_switch}))
 
     snap = await snapshot(rig, connected=connected, pause=PauseState(paused=paused))
 
     assert snap.state == state
-    assert snap.trading_enabled is not kill_switch
+    assert snap.trading_enabled is not (kill_switch or paused)
 
 
 async def test_halted_symbols_and_journal_entries_come_from_the_database(rig: Rig) -> None:
