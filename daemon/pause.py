@@ -146,16 +146,17 @@ class PauseSwitch:
         """Return whether a running daemon applied this switch's state within `within` seconds.
 
         Returns False at once when the daemon that last applied a state ran on this host and
-        has exited: no daemon is running (a daemon starting meanwhile loads the state anyway).
+        has exited, even if it applied this very state (`tlh pause` when already paused): no
+        daemon is running (a daemon starting meanwhile loads the state anyway).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
             marker = _decode_marker(await self._repo.get_state(APPLIED_KEY))
-            if marker.get("stamp") == self._stamp:
-                return True
             if loop.time() >= deadline or _exited(marker):
                 return False
+            if marker.get("stamp") == self._stamp:
+                return True
             await asyncio.sleep(ACK_POLL_SECONDS)
 
     async def _read(self) -> tuple[PauseState, str]:

@@ -136,6 +136,25 @@ def test_pausing_twice_says_it_was_already_paused(
     assert ack == PAUSED_ACK
 
 
+def test_pausing_again_after_the_daemon_exited_claims_no_acknowledgement(
+    db_url: str, tmp_path: Path
+) -> None:
+    """#10 §4 review: the daemon that acknowledged the pause has exited; a second `tlh pause`
+    must not report the old acknowledgement as a running daemon's."""
+    daemon = RunningDaemon.start(db_url, tmp_path)
+    try:
+        assert tlh(db_url, tmp_path, "pause").stdout.strip() == PAUSED_ACK
+    finally:
+        daemon.stop()
+
+    again = tlh(db_url, tmp_path, "pause")
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.strip().splitlines()[1:] == [
+        "paused: no running daemon acknowledged; it will start paused"
+    ]
+
+
 def test_tlh_status_shows_the_pause(db_url: str, tmp_path: Path, daemon: RunningDaemon) -> None:
     """`tlh status` shows whether new orders are paused, since when, by whom and why."""
     before = tlh(db_url, tmp_path, "status")
