@@ -140,11 +140,15 @@ class RunningDaemonView:
     # -- health ----------------------------------------------------------------------------
 
     def liveness(self) -> Health:
-        """Return whether the engine consumed the supervisor's last tick (`/healthz`)."""
+        """Return whether the engine consumed the supervisor's last tick (`/healthz`).
+
+        Alive, "starting", until the supervisor's first check: waiting for the broker and
+        replaying the journal is no failure (`readiness` says the daemon is not ready yet).
+        """
         v = self._verdict
         if v.checked_at is None or v.checked_monotonic is None:
-            engine = "not started: replaying the journal or waiting for the broker"
-        elif not v.healthy:
+            return Health({"engine": OK}, detail="starting")
+        if not v.healthy:
             engine = (
                 f"stopped consuming events: the tick queued {v.interval:g} s before "
                 f"{v.checked_at.isoformat()} was not handled (last: {_iso(v.last_tick)})"

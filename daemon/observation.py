@@ -221,9 +221,11 @@ class Counters:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """A health verdict and each check behind it: name -> "ok" or what is wrong."""
+    """A health verdict and each check behind it: name -> "ok" or what is wrong; `detail`
+    qualifies a verdict that passed (e.g. "starting")."""
 
     checks: Mapping[str, str]
+    detail: str = ""
 
     @property
     def ok(self) -> bool:
@@ -237,11 +239,12 @@ class Health:
 
     def as_json(self) -> dict[str, object]:
         """Return the JSON body of `/healthz` and `/readyz`."""
-        return {
+        body: dict[str, object] = {
             "status": "ok" if self.ok else "fail",
             "checks": dict(self.checks),
             "problems": self.problems,
         }
+        return body | ({"detail": self.detail} if self.detail else {})
 
 
 @runtime_checkable
