@@ -66,8 +66,8 @@ class PauseSwitch:
 
     With an `engine` it drives a daemon: applying a state sets the order manager's flag and
     tells the engine, logs `orders_paused` / `orders_resumed`, acknowledges the state under
-    `APPLIED_KEY`. Without one (`tlh pause`, `tlh status`) it only reads
-    and writes the stored state.
+    `APPLIED_KEY`. Without one (`tlh pause`, `tlh status`) it only reads and writes the stored
+    state.
     """
 
     def __init__(
@@ -153,10 +153,12 @@ class PauseSwitch:
         deadline = loop.time() + within
         while True:
             marker = _decode_marker(await self._repo.get_state(APPLIED_KEY))
-            if loop.time() >= deadline or _exited(marker):
+            if _exited(marker):
                 return False
             if marker.get("stamp") == self._stamp:
                 return True
+            if loop.time() >= deadline:
+                return False
             await asyncio.sleep(ACK_POLL_SECONDS)
 
     async def _read(self) -> tuple[PauseState, str]:
