@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.web.server import SECURITY_HEADERS
 from daemon.observation import (
     NOT_PAUSED,
     HarvestRecord,
@@ -76,10 +77,12 @@ def snapshot(**changes: Any) -> StatusSnapshot:
 
 @asynccontextmanager
 async def served(html: str) -> AsyncIterator[str]:
-    """Serve `html` at `/` on a free loopback port; yield its URL."""
+    """Serve `html` at `/` on a free loopback port with the listener's security headers (its
+    content security policy must leave the page's inline style and chart working); yield its
+    URL."""
 
     async def page(_request: web.Request) -> web.Response:
-        return web.Response(text=html, content_type="text/html")
+        return web.Response(text=html, content_type="text/html", headers=SECURITY_HEADERS)
 
     app = web.Application()
     app.router.add_get("/", page)
