@@ -20,7 +20,7 @@ from typing import Any
 import aiomqtt
 import pytest
 import yaml
-from deploykit import CONTRACT_METRICS, DEPLOY, free_port, metric_family, services
+from deploykit import CONTRACT_METRICS, DEPLOY, free_port, metric_family, services, tlh_config
 from prometheus_client import CollectorRegistry
 
 from daemon import observation as o
@@ -109,6 +109,18 @@ def test_prometheus_scrapes_the_tlh_metrics_endpoint() -> None:
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert jobs["tlh"].get("metrics_path", "/metrics") == "/metrics"
     assert [t for c in jobs["tlh"]["static_configs"] for t in c["targets"]] == ["tlh:9877"]
+
+
+def test_the_listener_answers_the_host_prometheus_scrapes() -> None:
+    """adapters/web/server.py answers only loopback hosts and `[metrics] allowed_hosts` (DNS
+    rebinding): the default config allows the host of every Prometheus target, else every
+    scrape is refused with 421."""
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = [
+        t for j in config["scrape_configs"] for c in j["static_configs"] for t in c["targets"]
+    ]
+    hosts = {t.rsplit(":", 1)[0] for t in targets}
+    assert hosts <= set(tlh_config()["metrics"].get("allowed_hosts", []))
 
 
 def test_mosquitto_requires_a_password_from_the_compose_secret() -> None:
