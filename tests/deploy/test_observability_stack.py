@@ -20,7 +20,8 @@ from typing import Any
 import aiomqtt
 import pytest
 import yaml
-from deploykit import CONTRACT_METRICS, DEPLOY, free_port, metric_family, services, tlh_config
+from deploykit import DEPLOY, free_port, metric_family, services, tlh_config
+from observation_kit import CONTRACT_METRICS, status_snapshot
 from prometheus_client import CollectorRegistry
 
 from daemon import observation as o
@@ -45,7 +46,7 @@ def test_the_dashboard_queries_only_the_metric_names_of_the_contract() -> None:
     panel would stay empty."""
     queried = queried_metrics()
     assert queried, "the dashboard queries no tlh metric"
-    assert queried - CONTRACT_METRICS == set()
+    assert queried - set(CONTRACT_METRICS) == set()
 
 
 def test_the_dashboard_shows_the_harvest_and_health_figures() -> None:
@@ -215,22 +216,14 @@ def collector_names() -> set[str]:
     harvest = o.HarvestRecord(
         "i1", date(2026, 3, 2), "main", "XOM", Decimal(10), Decimal(100), Decimal(24), "CVX"
     )
-    snapshot = o.StatusSnapshot(
+    snapshot = status_snapshot(
         at=datetime(2026, 3, 2, 15, tzinfo=UTC),
         today=date(2026, 3, 2),
         mode="paper",
-        live_trading_enabled=False,
         trading_enabled=True,
-        broker="sim",
-        state="running",
-        pause=o.NOT_PAUSED,
-        connected=True,
         journal_entries=3,
-        orders_in_flight=0,
-        halted_symbols=(),
         open_lots=(lot,),
         harvests=(harvest,),
-        wash_windows=(),
     )
     counters = o.Counters(
         quotes=5,

@@ -7,9 +7,8 @@ import logging
 
 import aiohttp
 import pytest
-from webkit import SNAPSHOT, FakeView
-
 from pydantic import ValidationError
+from webkit import SNAPSHOT, FakeView
 
 from adapters.web import status_page
 from adapters.web.server import SECURITY_HEADERS, WebServer, start_web

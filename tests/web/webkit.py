@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from observation_kit import status_snapshot
+
 from daemon.observation import (
     LATENCY_BUCKETS,
-    NOT_PAUSED,
     Counters,
     HarvestRecord,
     Health,
@@ -90,22 +91,16 @@ HARVESTS = (
 )
 LOTS = (lot("ITOT", "62500", "60000"), lot("SCHB", "39000", "40000"))
 
-SNAPSHOT = StatusSnapshot(
+SNAPSHOT = status_snapshot(
     at=AT,
     today=TODAY,
     mode="paper",
-    live_trading_enabled=False,
     trading_enabled=True,
-    broker="sim",
-    state="running",
-    pause=NOT_PAUSED,
-    connected=True,
     journal_entries=42,
     orders_in_flight=1,
     halted_symbols=("ABC", "XYZ"),
     open_lots=LOTS,
     harvests=HARVESTS,
-    wash_windows=(),
 )
 
 HEALTHY = Health({"engine": "ok"})
