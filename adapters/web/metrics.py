@@ -13,7 +13,9 @@ From the counters, since this process started:
 * `tlh_quotes_total`: quotes received, deliberately **unlabelled**: a `symbol` label would make
   one series per symbol, 500 for a direct index, for a figure nobody alerts on per symbol;
 * `tlh_decisions_total{outcome}` (`harvest` and each skip kind), `tlh_wash_sales_avoided_total`,
-  `tlh_orders_total{side,status}`, `tlh_order_latency_seconds` (crossing quote to the broker's
+  `tlh_orders_total{side,status}` (every outcome of `DECISION_OUTCOMES` and every side and
+  status of `ORDER_SIDES` x `ORDER_STATUSES` from the first scrape, at 0, so that `rate()` and
+  alerts see them; daemon.observation), `tlh_order_latency_seconds` (crossing quote to the broker's
   acknowledgement), `tlh_intents_in_flight`, `tlh_halted_symbols`, `tlh_stream_connected{stream}`,
   `tlh_last_quote_age_seconds` (absent before the first quote), `tlh_tracking_error_ratio`
   (absent until direct indexing reports one).
@@ -43,6 +45,7 @@ series are then left out rather than shown stale, until a scrape reads it again.
 from __future__ import annotations
 
 import calendar
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -61,7 +64,16 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from daemon.observation import Counters, DaemonView, LatencyHistogram, State, StatusSnapshot
+from daemon.observation import (
+    DECISION_OUTCOMES,
+    ORDER_SIDES,
+    ORDER_STATUSES,
+    Counters,
+    DaemonView,
+    LatencyHistogram,
+    State,
+    StatusSnapshot,
+)
 
 log = structlog.get_logger("tlh.web.metrics")
 STATES: tuple[str, ...] = get_args(State)
@@ -125,7 +137,7 @@ def counter_metrics(c: Counters) -> Iterator[Metric]:
         "Harvest decisions by outcome: harvest or the skip kind.",
         labels=["outcome"],
     )
-    for outcome, n in sorted({"harvest": 0, **c.decisions}.items()):
+    for outcome, n in sorted((dict.fromkeys(DECISION_OUTCOMES, 0) | dict(c.decisions)).items()):
         decisions.add_metric([outcome], n)
     yield decisions
     yield CounterMetricFamily(
@@ -136,7 +148,8 @@ def counter_metrics(c: Counters) -> Iterator[Metric]:
     orders = CounterMetricFamily(
         "tlh_orders", "Orders by side and status.", labels=["side", "status"]
     )
-    for (side, status), n in sorted(c.orders.items()):
+    every = dict.fromkeys(itertools.product(ORDER_SIDES, ORDER_STATUSES), 0)
+    for (side, status), n in sorted((every | dict(c.orders)).items()):
         orders.add_metric([side, status], n)
     yield orders
     yield latency_histogram(c.order_latency)

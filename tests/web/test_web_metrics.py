@@ -3,6 +3,7 @@ prometheus-client's own parser of the text format."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from prometheus_client.samples import Sample
 from webkit import COUNTERS, LATENCIES, LOTS, SNAPSHOT, TODAY, FakeView, harvest, lot
 
 from adapters.web.metrics import SNAPSHOT_MAX_AGE, DaemonCollector
-from daemon.observation import Counters
+from daemon.observation import DECISION_OUTCOMES, ORDER_SIDES, ORDER_STATUSES, Counters
 
 
 async def scrape(client: aiohttp.ClientSession) -> list[Sample]:
@@ -62,17 +63,27 @@ async def test_quotes_are_counted_without_a_symbol_label(client: aiohttp.ClientS
 async def test_decisions_are_counted_by_outcome(client: aiohttp.ClientSession) -> None:
     """Issue #10 §1: `tlh_decisions_total{outcome}`, harvest and each skip kind."""
     samples = await scrape(client)
-    outcomes = {s.labels["outcome"]: s.value for s in samples if s.name == "tlh_decisions_total"}
-    assert outcomes == {"harvest": 3, "wash": 7, "min_loss": 20}
+    assert value(samples, "tlh_decisions_total", outcome="harvest") == 3
+    assert value(samples, "tlh_decisions_total", outcome="wash") == 7
+    assert value(samples, "tlh_decisions_total", outcome="min_loss") == 20
 
 
-async def test_harvest_outcome_exists_before_the_first_decision(
+async def test_every_label_series_exists_before_it_first_moves(
     view: FakeView, client: aiohttp.ClientSession
 ) -> None:
-    """prometheus/docs practices/instrumentation ("avoid missing metrics"): the harvest series is
-    0, not absent, so `rate()` and alerts work from the start."""
+    """prometheus/docs practices/instrumentation ("avoid missing metrics"): every outcome of
+    `DECISION_OUTCOMES` and every side x status of the orders (daemon/observation.py) is 0, not
+    absent, so `rate()` and alerts work from the start."""
     view.counters_value = Counters()
-    assert value(await scrape(client), "tlh_decisions_total", outcome="harvest") == 0
+    samples = await scrape(client)
+    decisions = {s.labels["outcome"]: s.value for s in samples if s.name == "tlh_decisions_total"}
+    orders = {
+        (s.labels["side"], s.labels["status"]): s.value
+        for s in samples
+        if s.name == "tlh_orders_total"
+    }
+    assert decisions == dict.fromkeys(DECISION_OUTCOMES, 0)
+    assert orders == dict.fromkeys(itertools.product(ORDER_SIDES, ORDER_STATUSES), 0)
 
 
 async def test_orders_are_counted_by_side_and_status(client: aiohttp.ClientSession) -> None:
