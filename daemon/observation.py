@@ -48,6 +48,9 @@ ORDER_STATUSES: tuple[str, ...] = (
 """The sides and statuses of `tlh_orders_total{side,status}` (an order intent's
 `adapters.storage.records.IntentStatus`), every pair shown from the start, at 0."""
 
+FRESH_SNAPSHOT_SECONDS = 1.0
+"""The oldest status snapshot an observer is served unless it asks otherwise (`max_age`)."""
+
 # Buckets of `tlh_order_latency_seconds`: a crossing quote to the broker's acknowledgement.
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.001,
@@ -280,8 +283,9 @@ class DaemonView(Protocol):
         """Return the counters and gauges held in memory (no I/O)."""
         ...
 
-    async def snapshot(self) -> StatusSnapshot:
-        """Return the current status (it may read the database; cached briefly)."""
+    async def snapshot(self, max_age: float = FRESH_SNAPSHOT_SECONDS) -> StatusSnapshot:
+        """Return the current status, at most `max_age` seconds old: the view keeps the last
+        one it built (building it may read the database and walks every open lot)."""
         ...
 
     def liveness(self) -> Health:

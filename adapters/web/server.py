@@ -45,7 +45,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from adapters.web import status_page
 from adapters.web.metrics import SNAPSHOT_MAX_AGE, DaemonCollector
 from adapters.web.settings import MetricsSettings
-from daemon.observation import DaemonView, Health, PauseState
+from daemon.observation import FRESH_SNAPSHOT_SECONDS, DaemonView, Health, PauseState
 
 log = structlog.get_logger("tlh.web")
 MAX_BODY = 4096
@@ -81,8 +81,9 @@ async def start_web(
     snapshot_max_age: float = SNAPSHOT_MAX_AGE,
 ) -> WebServer:
     """Serve the routes on `settings.host` and `port` (default `settings.port`; 0 picks a free
-    port, for tests) and return the running server. `/metrics` re-reads the status snapshot
-    once it is `snapshot_max_age` seconds old (`adapters.web.metrics`)."""
+    port, for tests) and return the running server. `/metrics` asks the view for a status
+    snapshot at most `snapshot_max_age` seconds old (`adapters.web.metrics`), the page for one
+    at most `FRESH_SNAPSHOT_SECONDS` old."""
     app = web.Application(
         client_max_size=MAX_BODY, middlewares=[_host_check(settings.allowed_hosts)]
     )
@@ -129,7 +130,8 @@ def _health_handler(check: Callable[[], Health]) -> Handler:
 
 def _page_handler(view: DaemonView) -> Handler:
     async def page(request: web.Request) -> web.StreamResponse:
-        html = status_page.render_status_page(await view.snapshot())
+        snapshot = await view.snapshot(max_age=FRESH_SNAPSHOT_SECONDS)
+        html = status_page.render_status_page(snapshot)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     return page

@@ -238,7 +238,7 @@ def collector_names() -> set[str]:
         def counters(self) -> o.Counters:
             return counters
 
-        async def snapshot(self) -> o.StatusSnapshot:
+        async def snapshot(self, max_age: float = o.FRESH_SNAPSHOT_SECONDS) -> o.StatusSnapshot:
             return snapshot
 
     collector = metrics.DaemonCollector(View())

@@ -21,6 +21,7 @@ from observation_kit import status_snapshot
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.mqtt.settings import MqttSettings
 from daemon.observation import (
+    FRESH_SNAPSHOT_SECONDS,
     Counters,
     HarvestRecord,
     Health,
@@ -89,7 +90,7 @@ class FakeView:
     def counters(self) -> Counters:
         return Counters()
 
-    async def snapshot(self) -> StatusSnapshot:
+    async def snapshot(self, max_age: float = FRESH_SNAPSHOT_SECONDS) -> StatusSnapshot:
         self.snapshots += 1
         self._polled.set()
         return self.snap

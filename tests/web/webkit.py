@@ -13,6 +13,7 @@ from decimal import Decimal
 from observation_kit import status_snapshot
 
 from daemon.observation import (
+    FRESH_SNAPSHOT_SECONDS,
     LATENCY_BUCKETS,
     Counters,
     HarvestRecord,
@@ -117,13 +118,13 @@ class FakeView:
     snapshot_gate: asyncio.Event | None = None  # when set, `snapshot()` waits for it
     snapshot_error: Exception | None = None
     pauses: list[tuple[bool, PauseSource, str]] = field(default_factory=list)
-    snapshot_reads: int = 0
+    max_ages: list[float] = field(default_factory=list)  # each `snapshot()`'s `max_age`
 
     def counters(self) -> Counters:
         return self.counters_value
 
-    async def snapshot(self) -> StatusSnapshot:
-        self.snapshot_reads += 1
+    async def snapshot(self, max_age: float = FRESH_SNAPSHOT_SECONDS) -> StatusSnapshot:
+        self.max_ages.append(max_age)
         if self.snapshot_gate is not None:
             await self.snapshot_gate.wait()
         if self.snapshot_error is not None:
