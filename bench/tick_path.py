@@ -179,8 +179,9 @@ def describe(loads: list[str]) -> str:
     return f"{n} loads of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms"
 
 
-METRICS = ("/metrics",)
-PAGE = ("/metrics", "/")
+OFF: tuple[str, ...] = ()
+METRICS: tuple[str, ...] = ("/metrics",)
+PAGE: tuple[str, ...] = ("/metrics", "/")
 
 
 async def metrics_overhead(
@@ -202,7 +203,7 @@ async def metrics_overhead(
     worst = dict.fromkeys(runs, 0.0)
     for r in range(rounds):
         line = []
-        for label, paths in (("off", ()), ("scraped", METRICS), ("page", PAGE)):
+        for label, paths in (("off", OFF), ("scraped", METRICS), ("page", PAGE)):
             async with stalls() as stall, scraped(view, paths) as loads:
                 runs[label].append(await pump(engine, quotes, seconds))
             worst[label] = max(worst[label], stall[0])
