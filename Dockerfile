@@ -39,10 +39,11 @@ USER tlh
 WORKDIR /data
 VOLUME ["/data"]
 # Alive while the engine keeps consuming events: GET /healthz (issue #10 §2) when [metrics] is
-# enabled on port 9877; when nothing listens there (metrics off), the engine's heartbeat file
-# (touched every 30 s) instead. Any other failure, a timeout or a non-2xx answer, is unhealthy.
+# enabled, on port TLH_METRICS__PORT when set, else 9877 (a port set in tlh.toml only is not
+# seen here: set the variable too); when nothing listens there (metrics off), the engine's
+# heartbeat file (touched every 30 s) instead. Any other failure, a timeout or a non-2xx answer, is unhealthy.
 # Python, because the slim image has no curl.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=5m --retries=3 \
-  CMD ["python", "-c", "import os, sys, time, urllib.error, urllib.request\ntry:\n    urllib.request.urlopen('http://127.0.0.1:9877/healthz', timeout=5)\nexcept urllib.error.URLError as e:\n    if not isinstance(getattr(e, 'reason', None), ConnectionRefusedError):\n        sys.exit(f'unhealthy: {e}')\n    sys.exit(time.time() - os.path.getmtime('/data/health') > 120)\n"]
+  CMD ["python", "-c", "import os, sys, time, urllib.error, urllib.request\nport = os.environ.get('TLH_METRICS__PORT') or '9877'\ntry:\n    urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=5)\nexcept urllib.error.URLError as e:\n    if not isinstance(getattr(e, 'reason', None), ConnectionRefusedError):\n        sys.exit(f'unhealthy: {e}')\n    sys.exit(time.time() - os.path.getmtime('/data/health') > 120)\n"]
 ENTRYPOINT ["tlh"]
 CMD ["run", "--config", "/config/tlh.toml"]

@@ -13,11 +13,14 @@ With `--metrics`, it measures instead what the Prometheus endpoint costs the tic
 §1: within 5 %): the typical quotes for `--seconds`, yielding to the event loop as
 `HarvestEngine.run` does, alternately without and with the loopback listener
 (`adapters.web.server`) scraped at 1 Hz by another process (Prometheus's default is every 15 s),
-`--rounds` times each. It prints quotes/s and quotes per CPU-second of this process off and on,
-and the median of the rounds' ratios; first, the CPU this process spends serving the scrapes
+`--rounds` times each; and with the status page `/` loaded at 1 Hz as well. It prints quotes/s
+and quotes per CPU-second of this process off and on, and the median of the rounds' ratios;
+first, the CPU this process spends serving the scrapes (then the scrapes and the page loads)
 while the tick path is idle (the figure that other work on the machine disturbs least). Each
-scraped run reads the status snapshot once (`adapters.web.metrics.SNAPSHOT_MAX_AGE`, 15 s), as a
-long run would.
+scraped run builds the status snapshot once (`adapters.web.metrics.SNAPSHOT_MAX_AGE`, 15 s), as
+a long run would; the page asks for one at most 1 s old, so it builds one at about every load.
+Every run also prints the longest event-loop stall seen: how late a task sleeping 5 ms at a time
+was woken (off, the tick path's own batches of `YIELD_AFTER_SECONDS`).
 The listener reads the daemon's own view (`daemon.daemon_view.RunningDaemonView`), as under
 `tlh run`.
 
@@ -34,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +58,8 @@ from strategies.harvest import evaluate
 
 SYMBOLS = 500
 LOTS = 50
+STALL_PERIOD = 0.005
+"""How often the stall watcher wakes, seconds."""
 
 
 def holdings() -> list[Trade]:
@@ -124,61 +129,100 @@ async def pump(engine: HarvestEngine, quotes: list[Quote], seconds: float) -> Ra
 
 
 @asynccontextmanager
-async def scraped(view: DaemonView) -> AsyncIterator[list[str]]:
-    """Serve `/metrics` over `view` while another process scrapes it at 1 Hz; the list yielded
-    holds, after the block, the scraper's last line (scrapes, bytes, slowest in seconds)."""
+async def stalls() -> AsyncIterator[list[float]]:
+    """Watch the event loop while the block runs; the list yielded holds, after it, the longest
+    a task sleeping `STALL_PERIOD` at a time was woken late, seconds."""
+    worst = [0.0]
+    loop = asyncio.get_running_loop()
+
+    async def watch() -> None:
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(STALL_PERIOD)
+            worst[0] = max(worst[0], loop.time() - t0 - STALL_PERIOD)
+
+    task = asyncio.create_task(watch())
+    try:
+        yield worst
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+@asynccontextmanager
+async def scraped(view: DaemonView, paths: tuple[str, ...]) -> AsyncIterator[list[str]]:
+    """Serve the listener over `view` while one process per path of `paths` loads it at 1 Hz;
+    the list yielded holds, after the block, each loader's description."""
     server = await start_web(view, MetricsSettings(), port=0)
-    url = f"http://{server.host}:{server.port}/metrics"
-    scraper = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SCRAPER, url, stdout=asyncio.subprocess.PIPE
-    )
+    base = f"http://{server.host}:{server.port}"
+    loaders = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", SCRAPER, base + path, stdout=asyncio.subprocess.PIPE
+        )
+        for path in paths
+    ]
     report: list[str] = []
     try:
         yield report
     finally:
-        scraper.terminate()
-        out, _ = await scraper.communicate()
+        for path, loader in zip(paths, loaders, strict=True):
+            loader.terminate()
+            out, _ = await loader.communicate()
+            last = (out.decode().strip().splitlines() or ["0 0 0"])[-1].split()
+            report.append(f"{path}: {describe(last)}")
         await server.close()
-        report.extend((out.decode().strip().splitlines() or ["0 0 0"])[-1].split())
 
 
-def describe(scrapes: list[str]) -> str:
-    n, size, worst = scrapes
-    return f"{n} scrapes of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms"
+def describe(loads: list[str]) -> str:
+    n, size, worst = loads
+    return f"{n} loads of {int(size):,} bytes, slowest {float(worst) * 1000:.0f} ms"
+
+
+OFF: tuple[str, ...] = ()
+METRICS: tuple[str, ...] = ("/metrics",)
+PAGE: tuple[str, ...] = ("/metrics", "/")
 
 
 async def metrics_overhead(
     engine: HarvestEngine, quotes: list[Quote], view: DaemonView, seconds: float, rounds: int
 ) -> None:
-    """Print what serving the scrapes costs this process with the tick path idle, then the
-    tick path's quotes/s without and with the metrics endpoint scraped."""
-    cpu0 = time.process_time()
-    async with scraped(view) as scrapes:
-        await asyncio.sleep(seconds)
-    cost = (time.process_time() - cpu0) / seconds
-    print(
-        f"tick path idle, scraped at 1 Hz for {seconds:g} s ({describe(scrapes)}):"
-        f" {cost * 1000:.1f} ms of CPU per second = {cost:.2%} of a core"
-    )
-    off: list[Rate] = []
-    on: list[Rate] = []
+    """Print what serving the scrapes (then the page too) costs this process with the tick
+    path idle, then the tick path's quotes/s without and with them, and the longest stalls."""
+    for label, paths in (("scraped", METRICS), ("scraped and page loaded", PAGE)):
+        cpu0 = time.process_time()
+        async with stalls() as stall, scraped(view, paths) as loads:
+            await asyncio.sleep(seconds)
+        cost = (time.process_time() - cpu0) / seconds
+        print(
+            f"tick path idle, {label} at 1 Hz for {seconds:g} s ({'; '.join(loads)}):"
+            f" {cost * 1000:.1f} ms of CPU per second = {cost:.2%} of a core;"
+            f" longest event-loop stall {stall[0] * 1000:.0f} ms"
+        )
+    runs: dict[str, list[Rate]] = {"off": [], "scraped": [], "page": []}
+    worst = dict.fromkeys(runs, 0.0)
     for r in range(rounds):
-        off.append(await pump(engine, quotes, seconds))
-        async with scraped(view) as scrapes:
-            on.append(await pump(engine, quotes, seconds))
-        print(
-            f"round {r + 1}: quotes/s off {off[-1].wall:9,.0f}, on {on[-1].wall:9,.0f};"
-            f" per CPU-second off {off[-1].cpu:9,.0f}, on {on[-1].cpu:9,.0f}"
-            f" ({describe(scrapes)})"
-        )
-    for label, field in (("quotes/s", "wall"), ("quotes per CPU-second", "cpu")):
-        a = [getattr(x, field) for x in off]
-        b = [getattr(x, field) for x in on]
-        ratio = statistics.median(y / x for x, y in zip(a, b, strict=True))
-        print(
-            f"median {label}: off {statistics.median(a):,.0f}, on {statistics.median(b):,.0f};"
-            f" median of the rounds' on/off = {ratio:.3f}"
-        )
+        line = []
+        for label, paths in (("off", OFF), ("scraped", METRICS), ("page", PAGE)):
+            async with stalls() as stall, scraped(view, paths) as loads:
+                runs[label].append(await pump(engine, quotes, seconds))
+            worst[label] = max(worst[label], stall[0])
+            rate = runs[label][-1]
+            line.append(f"{label} {rate.wall:9,.0f}/s {rate.cpu:9,.0f}/CPU-s")
+        print(f"round {r + 1}: {', '.join(line)} ({'; '.join(loads)})")
+    for on in ("scraped", "page"):
+        for label, field in (("quotes/s", "wall"), ("quotes per CPU-second", "cpu")):
+            a = [getattr(x, field) for x in runs["off"]]
+            b = [getattr(x, field) for x in runs[on]]
+            ratio = statistics.median(y / x for x, y in zip(a, b, strict=True))
+            print(
+                f"{on}: median {label}: off {statistics.median(a):,.0f},"
+                f" on {statistics.median(b):,.0f}; median of the rounds' on/off = {ratio:.3f}"
+            )
+    print(
+        "longest event-loop stall with the tick path running: "
+        + ", ".join(f"{label} {w * 1000:.0f} ms" for label, w in worst.items())
+    )
 
 
 async def main(n_quotes: int, metrics: bool, seconds: float, rounds: int) -> None:

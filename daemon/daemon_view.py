@@ -12,6 +12,7 @@ from adapters.storage.records import StatusReads
 from daemon.app import Daemon, trading_enabled
 from daemon.market_calendar import MarketCalendar
 from daemon.observation import (
+    FRESH_SNAPSHOT_SECONDS,
     NOT_PAUSED,
     Counters,
     Health,
@@ -24,8 +25,6 @@ from daemon.snapshot import HARVEST_KINDS, build_snapshot
 from daemon.supervisor import Verdict
 
 OK = "ok"
-SNAPSHOT_SECONDS = 1.0
-"""How long a snapshot is served before it is built again."""
 READS_MAX_SECONDS = 300.0
 """How long the database's part of the snapshot is reused while this daemon changed nothing
 in it (a `tlh halts clear` from another process shows within this time)."""
@@ -35,7 +34,8 @@ class RunningDaemonView:
     """What observers (web, MQTT) read of the wired `daemon` and how they pause it.
 
     `verdict` is the supervisor's (`daemon.supervisor.supervise`); `calendar` tells when the
-    market is open, for the market data's freshness; a snapshot is served `fresh_for` seconds.
+    market is open, for the market data's freshness. It holds one status snapshot, built again
+    when an observer asks for a younger one (`snapshot(max_age)`).
     """
 
     def __init__(
@@ -46,7 +46,6 @@ class RunningDaemonView:
         verdict: Verdict,
         *,
         calendar: MarketCalendar | None = None,
-        fresh_for: float = SNAPSHOT_SECONDS,
     ) -> None:
         self._daemon = daemon
         self._settings = settings
@@ -54,9 +53,8 @@ class RunningDaemonView:
         self._verdict = verdict
         self._calendar = calendar or MarketCalendar()
         self._trading_enabled = trading_enabled(settings, daemon.broker)
-        self._fresh_for = fresh_for
         self._snapshot: StatusSnapshot | None = None
-        self._snapshot_due = 0.0  # time.monotonic() after which it is built again
+        self._built_at = 0.0  # time.monotonic() when it was built
         self._building = asyncio.Lock()
         # The database's part, and what this daemon had written when it was read: while quotes
         # stream in, every read waits its turn on the busy event loop (aiosqlite's thread).
@@ -99,12 +97,13 @@ class RunningDaemonView:
             last_quote_age_seconds=self.quote_age(),
         )
 
-    async def snapshot(self) -> StatusSnapshot:
-        """Return the current status, built at most once every `fresh_for` seconds."""
+    async def snapshot(self, max_age: float = FRESH_SNAPSHOT_SECONDS) -> StatusSnapshot:
+        """Return the current status, built again if the one held is over `max_age` seconds
+        old (the page asks for 1 s, Prometheus's scrapes for 15 s: `adapters.web`)."""
         async with self._building:
-            if self._snapshot is None or time.monotonic() >= self._snapshot_due:
+            if self._snapshot is None or time.monotonic() - self._built_at > max_age:
                 self._snapshot = await self._build()
-                self._snapshot_due = time.monotonic() + self._fresh_for
+                self._built_at = time.monotonic()
             return self._snapshot
 
     async def _read(self) -> StatusReads:

@@ -19,6 +19,38 @@ ZERO = Decimal(0)
 State = Literal["running", "paused", "halted", "disconnected"]
 PauseSource = Literal["cli", "mqtt", "http"]
 
+DECISION_OUTCOMES: tuple[str, ...] = (
+    "harvest",
+    "wash_guard",  # strategies.decision: a wash sale would follow
+    "no_replacement",  # strategies.decision: no fresh, allowed replacement
+    "paused",  # daemon.engine.PAUSED
+    # daemon.orders: the order was denied locally
+    "dry_run",
+    "risk",
+    "halted",
+)
+"""The outcomes of `tlh_decisions_total{outcome}`: a harvest, and the kind (the reason's first
+word) of each skip the engine counts; observers show every one from the start, at 0. A broker's
+rejection is counted under its own message's first word, which no list can foresee."""
+ORDER_SIDES: tuple[str, ...] = ("buy", "sell")
+ORDER_STATUSES: tuple[str, ...] = (
+    "pending",
+    "submitted",
+    "accepted",
+    "partially_filled",
+    "pending_cancel",
+    "filled",
+    "canceled",
+    "expired",
+    "rejected",
+    "denied",
+)
+"""The sides and statuses of `tlh_orders_total{side,status}` (an order intent's
+`adapters.storage.records.IntentStatus`), every pair shown from the start, at 0."""
+
+FRESH_SNAPSHOT_SECONDS = 1.0
+"""The oldest status snapshot an observer is served unless it asks otherwise (`max_age`)."""
+
 # Buckets of `tlh_order_latency_seconds`: a crossing quote to the broker's acknowledgement.
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.001,
@@ -255,8 +287,9 @@ class DaemonView(Protocol):
         """Return the counters and gauges held in memory (no I/O)."""
         ...
 
-    async def snapshot(self) -> StatusSnapshot:
-        """Return the current status (it may read the database; cached briefly)."""
+    async def snapshot(self, max_age: float = FRESH_SNAPSHOT_SECONDS) -> StatusSnapshot:
+        """Return the current status, at most `max_age` seconds old: the view keeps the last
+        one it built (building it may read the database and walks every open lot)."""
         ...
 
     def liveness(self) -> Health:

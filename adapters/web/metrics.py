@@ -2,18 +2,21 @@
 
 `DaemonCollector` is a prometheus-client custom collector: nothing is counted on the tick path
 for Prometheus's sake. Each scrape reads `view.counters()` (memory only) and the status snapshot
-that `refresh()` fetched just before (`view.snapshot()`), which is re-read only once it is
-`SNAPSHOT_MAX_AGE` old: building it walks every open lot (about 250 ms for 25,000 lots), so
-re-reading it at every scrape of a 1 Hz scraper took a quarter of the tick path's throughput
-(`bench/tick_path.py --metrics`). The snapshot's series are thus up to that old; the counters'
-are current. The names are a contract (issue #10 §1; prometheus/docs `practices/naming.md`).
+that `refresh()` fetched just before with `view.snapshot(max_age=SNAPSHOT_MAX_AGE)`: the view
+builds it again only once the one it holds is that old, since building it walks every open lot
+(about 250 ms for 25,000 lots) and doing so at every scrape of a 1 Hz scraper took a quarter of
+the tick path's throughput (`bench/tick_path.py --metrics`). The snapshot's series are thus up
+to that old; the counters' are current. The names are a contract (issue #10 §1; prometheus/docs
+`practices/naming.md`).
 
 From the counters, since this process started:
 
 * `tlh_quotes_total`: quotes received, deliberately **unlabelled**: a `symbol` label would make
   one series per symbol, 500 for a direct index, for a figure nobody alerts on per symbol;
 * `tlh_decisions_total{outcome}` (`harvest` and each skip kind), `tlh_wash_sales_avoided_total`,
-  `tlh_orders_total{side,status}`, `tlh_order_latency_seconds` (crossing quote to the broker's
+  `tlh_orders_total{side,status}` (every outcome of `DECISION_OUTCOMES` and every side and
+  status of `ORDER_SIDES` x `ORDER_STATUSES` from the first scrape, at 0, so that `rate()` and
+  alerts see them; daemon.observation), `tlh_order_latency_seconds` (crossing quote to the broker's
   acknowledgement), `tlh_intents_in_flight`, `tlh_halted_symbols`, `tlh_stream_connected{stream}`,
   `tlh_last_quote_age_seconds` (absent before the first quote), `tlh_tracking_error_ratio`
   (absent until direct indexing reports one).
@@ -43,8 +46,8 @@ series are then left out rather than shown stale, until a scrape reads it again.
 from __future__ import annotations
 
 import calendar
-import time
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import get_args
@@ -61,48 +64,46 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from daemon.observation import Counters, DaemonView, LatencyHistogram, State, StatusSnapshot
+from daemon.observation import (
+    DECISION_OUTCOMES,
+    ORDER_SIDES,
+    ORDER_STATUSES,
+    Counters,
+    DaemonView,
+    LatencyHistogram,
+    State,
+    StatusSnapshot,
+)
 
 log = structlog.get_logger("tlh.web.metrics")
 STATES: tuple[str, ...] = get_args(State)
 SNAPSHOT_MAX_AGE = 15.0
-"""Seconds a status snapshot serves scrapes (Prometheus's usual scrape interval)."""
+"""The oldest status snapshot a scrape is served, seconds (Prometheus's usual interval)."""
 
 
 class DaemonCollector(Collector):
     """Collect the daemon's metrics from its view at scrape time.
 
-    The snapshot's families are computed once per snapshot: the daemon hands out the same
-    (immutable) snapshot until it rebuilds it, and summing thousands of lots per scrape would
-    cost the tick path for nothing.
+    The snapshot's families are computed once per snapshot: the view hands out the same
+    (immutable) snapshot until it builds another, and summing thousands of lots per scrape
+    would cost the tick path for nothing.
     """
 
-    def __init__(
-        self,
-        view: DaemonView,
-        *,
-        max_age: float = SNAPSHOT_MAX_AGE,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, view: DaemonView, *, max_age: float = SNAPSHOT_MAX_AGE) -> None:
         self._view = view
         self._max_age = max_age
-        self._clock = clock
         self._snapshot: StatusSnapshot | None = None
-        self._read_at = 0.0
         self._families: tuple[Metric, ...] = ()
 
     async def refresh(self) -> None:
-        """Fetch the status snapshot the next `collect` reports, unless the one held is younger
-        than `max_age`; forget it if that fails (the next scrape tries again)."""
-        if self._snapshot is not None and self._clock() - self._read_at < self._max_age:
-            return
+        """Fetch the status snapshot, at most `max_age` old, that the next `collect` reports;
+        forget it if that fails (the next scrape tries again)."""
         try:
-            snapshot = await self._view.snapshot()
+            snapshot = await self._view.snapshot(max_age=self._max_age)
         except Exception:
             log.exception("metrics_snapshot_failed")
             self._snapshot, self._families = None, ()
             return
-        self._read_at = self._clock()
         if snapshot is not self._snapshot:
             self._snapshot, self._families = snapshot, tuple(snapshot_metrics(snapshot))
 
@@ -125,7 +126,7 @@ def counter_metrics(c: Counters) -> Iterator[Metric]:
         "Harvest decisions by outcome: harvest or the skip kind.",
         labels=["outcome"],
     )
-    for outcome, n in sorted({"harvest": 0, **c.decisions}.items()):
+    for outcome, n in sorted((dict.fromkeys(DECISION_OUTCOMES, 0) | dict(c.decisions)).items()):
         decisions.add_metric([outcome], n)
     yield decisions
     yield CounterMetricFamily(
@@ -136,7 +137,8 @@ def counter_metrics(c: Counters) -> Iterator[Metric]:
     orders = CounterMetricFamily(
         "tlh_orders", "Orders by side and status.", labels=["side", "status"]
     )
-    for (side, status), n in sorted(c.orders.items()):
+    every = dict.fromkeys(itertools.product(ORDER_SIDES, ORDER_STATUSES), 0)
+    for (side, status), n in sorted((every | dict(c.orders)).items()):
         orders.add_metric([side, status], n)
     yield orders
     yield latency_histogram(c.order_latency)

@@ -17,9 +17,13 @@ A web page the operator visits must not pause either (cross-site request forgery
 accepts only ``Content-Type: application/json``, which an HTML form cannot send and a script on
 another origin can send only after a CORS preflight this listener never answers; and it refuses
 any request carrying an ``Origin`` header, which browsers add to every POST (curl and scripts
-send none). Bound to a loopback address, the listener also answers only requests addressed to a
-loopback name or address (the ``Host`` header), so a page whose domain an attacker re-points at
-127.0.0.1 (DNS rebinding) cannot read the status page or the metrics either.
+send none). Wherever it is bound (0.0.0.0 in a container, whose port is published on the host's
+127.0.0.1), the listener answers only requests addressed to a loopback name or address or to one
+of `[metrics] allowed_hosts` (the ``Host`` header), so a page whose domain an attacker re-points
+at 127.0.0.1 (DNS rebinding) cannot read the status page or the metrics either.
+
+Every response carries `SECURITY_HEADERS`: the page loads nothing (its style and chart are
+inline), may not be framed, is never sniffed as another type, and sends no referrer.
 
 There is no access log: request lines say nothing an operator needs, and a log line per scrape
 would drown the daemon's own.
@@ -41,12 +45,19 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from adapters.web import status_page
 from adapters.web.metrics import SNAPSHOT_MAX_AGE, DaemonCollector
 from adapters.web.settings import MetricsSettings
-from daemon.observation import DaemonView, Health, PauseState
+from daemon.observation import FRESH_SNAPSHOT_SECONDS, DaemonView, Health, PauseState
 
 log = structlog.get_logger("tlh.web")
 MAX_BODY = 4096
 MAX_REASON = 200
-LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
+LOOPBACK_NAMES = frozenset({"localhost"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 @dataclass(slots=True)
@@ -70,9 +81,13 @@ async def start_web(
     snapshot_max_age: float = SNAPSHOT_MAX_AGE,
 ) -> WebServer:
     """Serve the routes on `settings.host` and `port` (default `settings.port`; 0 picks a free
-    port, for tests) and return the running server. `/metrics` re-reads the status snapshot
-    once it is `snapshot_max_age` seconds old (`adapters.web.metrics`)."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=_middlewares(settings.host))
+    port, for tests) and return the running server. `/metrics` asks the view for a status
+    snapshot at most `snapshot_max_age` seconds old (`adapters.web.metrics`), the page for one
+    at most `FRESH_SNAPSHOT_SECONDS` old."""
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[_host_check(settings.allowed_hosts)]
+    )
+    app.on_response_prepare.append(_add_security_headers)
     app.router.add_get(
         "/metrics", _metrics_handler(DaemonCollector(view, max_age=snapshot_max_age))
     )
@@ -115,7 +130,8 @@ def _health_handler(check: Callable[[], Health]) -> Handler:
 
 def _page_handler(view: DaemonView) -> Handler:
     async def page(request: web.Request) -> web.StreamResponse:
-        html = status_page.render_status_page(await view.snapshot())
+        snapshot = await view.snapshot(max_age=FRESH_SNAPSHOT_SECONDS)
+        html = status_page.render_status_page(snapshot)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     return page
@@ -170,22 +186,38 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _middlewares(host: str) -> list[Middleware]:
-    """Return the Host check when bound to a loopback address (see the module docstring)."""
-    return [_loopback_host_only] if _is_loopback(host) else []
+def _host_check(allowed_hosts: tuple[str, ...]) -> Middleware:
+    """Return the middleware answering 421 to a request addressed to a host that is neither a
+    loopback name or address nor one of `allowed_hosts` (see the module docstring)."""
+    allowed = frozenset(allowed_hosts)
+
+    @web.middleware
+    async def host_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = _normal_host(request.url.host or "")
+        if host not in allowed and not _is_loopback(host):
+            return _error(421, "this listener answers loopback and allowed hosts only (Host)")
+        return await handler(request)
+
+    return host_check
 
 
-@web.middleware
-async def _loopback_host_only(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not _is_loopback(request.url.host or ""):
-        return _error(421, "this listener answers loopback addresses only (Host header)")
-    return await handler(request)
+async def _add_security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+
+
+def _normal_host(host: str) -> str:
+    """Return `host` as `MetricsSettings.allowed_hosts` holds it: an IP address in its
+    canonical form, a name lower-cased without a trailing dot."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return host.lower().removesuffix(".")
 
 
 def _is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
+    if host in LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

@@ -22,7 +22,7 @@ from daemon.supervisor import Verdict, supervise
 CALENDAR = MarketCalendar()
 
 
-def view_of(rig: Rig, verdict: Verdict | None = None, fresh_for: float = 1.0) -> RunningDaemonView:
+def view_of(rig: Rig, verdict: Verdict | None = None) -> RunningDaemonView:
     """Return the view `tlh run` builds over the rig's daemon."""
     return RunningDaemonView(
         rig.daemon,
@@ -30,7 +30,6 @@ def view_of(rig: Rig, verdict: Verdict | None = None, fresh_for: float = 1.0) ->
         rig.clock.now,
         verdict or Verdict(interval=30.0),
         calendar=CALENDAR,
-        fresh_for=fresh_for,
     )
 
 
@@ -249,26 +248,31 @@ async def test_pausing_through_the_view_shows_in_the_next_snapshot(rig: Rig) -> 
     assert (await view.snapshot()).state == "running"
 
 
-async def test_the_snapshot_is_read_at_most_once_a_second(rig: Rig) -> None:
-    """The view serves one snapshot for a second (`SNAPSHOT_SECONDS`): observers polling it
-    do not read the database each time."""
+async def test_the_snapshot_is_built_again_only_when_older_than_asked(rig: Rig) -> None:
+    """The view holds one snapshot and builds another only for an observer asking for a younger
+    one (`max_age`, by default `FRESH_SNAPSHOT_SECONDS`): observers polling it do not read the
+    database each time, and the page (1 s) and the scrapes (15 s) share it."""
     view = view_of(rig)
     first = await view.snapshot()
     await rig.hold("VTI", "40", "200")
 
     assert await view.snapshot() is first
+    assert await view.snapshot(max_age=15) is first
+    fresh = await view.snapshot(max_age=0)
+    assert (len(first.open_lots), len(fresh.open_lots)) == (0, 1)
+    assert await view.snapshot(max_age=15) is fresh
 
 
 async def test_the_database_is_read_again_once_the_daemon_wrote_to_it(rig: Rig) -> None:
     """The snapshot's database part is reused while the daemon journals nothing and stores no
     intent's status (quotes stream in meanwhile); a harvest changes both, so it shows."""
-    view = view_of(rig, fresh_for=0.0)
+    view = view_of(rig)
     await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
-    before = await view.snapshot()
+    before = await view.snapshot(max_age=0)
 
     await rig.quote("VTI", 180.00, 180.04)
-    after = await view.snapshot()
+    after = await view.snapshot(max_age=0)
 
     assert (before.harvests, before.journal_entries) == ((), 1)
     assert (len(after.harvests), after.journal_entries) == (1, 4)

@@ -12,27 +12,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
-# The metric names of issue #10 §1, a contract.
-CONTRACT_METRICS = frozenset(
-    {
-        "tlh_quotes_total",
-        "tlh_harvests_total",
-        "tlh_harvested_loss_dollars_total",
-        "tlh_estimated_tax_saved_dollars_total",
-        "tlh_wash_sales_avoided_total",
-        "tlh_decisions_total",
-        "tlh_orders_total",
-        "tlh_order_latency_seconds",
-        "tlh_intents_in_flight",
-        "tlh_halted_symbols",
-        "tlh_stream_connected",
-        "tlh_last_quote_age_seconds",
-        "tlh_unrealized_loss_dollars",
-        "tlh_open_lots",
-        "tlh_harvest_yield_ratio",
-        "tlh_tracking_error_ratio",
-    }
-)
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 

@@ -118,10 +118,12 @@ def healthcheck_code() -> str:
     return code
 
 
-def test_the_health_check_asks_healthz_on_the_metrics_port() -> None:
+def test_the_health_check_asks_healthz_on_the_default_metrics_port() -> None:
     """Issue #10 §2: "The Docker health check uses" GET /healthz on the loopback listener
-    (`[metrics] port`, 9877 by default)."""
-    assert "http://127.0.0.1:9877/healthz" in healthcheck_code()
+    (`[metrics] port`, 9877 by default: adapters/web/settings.py)."""
+    code = healthcheck_code()
+    assert "http://127.0.0.1:{port}/healthz" in code
+    assert "os.environ.get('TLH_METRICS__PORT') or '9877'" in code
 
 
 class Answer(BaseHTTPRequestHandler):
@@ -151,11 +153,23 @@ def healthz(request: pytest.FixtureRequest) -> Iterator[int]:
 
 
 def run_healthcheck(port: int, health_file: Path) -> int:
-    """Run the image's health check against `port`, with `health_file` as the heartbeat."""
-    code = (
-        healthcheck_code().replace(":9877/", f":{port}/").replace("/data/health", str(health_file))
-    )
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30).returncode
+    """Run the image's health check with `TLH_METRICS__PORT=port` and `health_file` as the
+    heartbeat."""
+    code = healthcheck_code().replace("/data/health", str(health_file))
+    env = {k: v for k, v in os.environ.items() if k != "TLH_METRICS__PORT"}
+    env["TLH_METRICS__PORT"] = str(port)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, env=env)
+    return run.returncode
+
+
+@pytest.mark.parametrize("healthz", [503], indirect=True)
+def test_the_health_check_asks_the_port_in_tlh_metrics_port(healthz: int, tmp_path: Path) -> None:
+    """A container whose `[metrics] port` is moved with `TLH_METRICS__PORT` (the settings'
+    environment override) is checked on that port: the stalled engine there is seen, although
+    the heartbeat file is fresh (before, the check asked 9877 only)."""
+    heartbeat = tmp_path / "health"
+    heartbeat.write_text("now")
+    assert run_healthcheck(healthz, heartbeat) != 0
 
 
 @pytest.mark.parametrize(("healthz", "healthy"), [(200, True), (503, False)], indirect=["healthz"])

@@ -20,7 +20,8 @@ from typing import Any
 import aiomqtt
 import pytest
 import yaml
-from deploykit import CONTRACT_METRICS, DEPLOY, free_port, metric_family, services
+from deploykit import DEPLOY, free_port, metric_family, services, tlh_config
+from observation_kit import CONTRACT_METRICS, status_snapshot
 from prometheus_client import CollectorRegistry
 
 from daemon import observation as o
@@ -45,7 +46,7 @@ def test_the_dashboard_queries_only_the_metric_names_of_the_contract() -> None:
     panel would stay empty."""
     queried = queried_metrics()
     assert queried, "the dashboard queries no tlh metric"
-    assert queried - CONTRACT_METRICS == set()
+    assert queried - set(CONTRACT_METRICS) == set()
 
 
 def test_the_dashboard_shows_the_harvest_and_health_figures() -> None:
@@ -109,6 +110,18 @@ def test_prometheus_scrapes_the_tlh_metrics_endpoint() -> None:
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert jobs["tlh"].get("metrics_path", "/metrics") == "/metrics"
     assert [t for c in jobs["tlh"]["static_configs"] for t in c["targets"]] == ["tlh:9877"]
+
+
+def test_the_listener_answers_the_host_prometheus_scrapes() -> None:
+    """adapters/web/server.py answers only loopback hosts and `[metrics] allowed_hosts` (DNS
+    rebinding): the default config allows the host of every Prometheus target, else every
+    scrape is refused with 421."""
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = [
+        t for j in config["scrape_configs"] for c in j["static_configs"] for t in c["targets"]
+    ]
+    hosts = {t.rsplit(":", 1)[0] for t in targets}
+    assert hosts <= set(tlh_config()["metrics"].get("allowed_hosts", []))
 
 
 def test_mosquitto_requires_a_password_from_the_compose_secret() -> None:
@@ -203,22 +216,14 @@ def collector_names() -> set[str]:
     harvest = o.HarvestRecord(
         "i1", date(2026, 3, 2), "main", "XOM", Decimal(10), Decimal(100), Decimal(24), "CVX"
     )
-    snapshot = o.StatusSnapshot(
+    snapshot = status_snapshot(
         at=datetime(2026, 3, 2, 15, tzinfo=UTC),
         today=date(2026, 3, 2),
         mode="paper",
-        live_trading_enabled=False,
         trading_enabled=True,
-        broker="sim",
-        state="running",
-        pause=o.NOT_PAUSED,
-        connected=True,
         journal_entries=3,
-        orders_in_flight=0,
-        halted_symbols=(),
         open_lots=(lot,),
         harvests=(harvest,),
-        wash_windows=(),
     )
     counters = o.Counters(
         quotes=5,
@@ -233,7 +238,7 @@ def collector_names() -> set[str]:
         def counters(self) -> o.Counters:
             return counters
 
-        async def snapshot(self) -> o.StatusSnapshot:
+        async def snapshot(self, max_age: float = o.FRESH_SNAPSHOT_SECONDS) -> o.StatusSnapshot:
             return snapshot
 
     collector = metrics.DaemonCollector(View())

@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
+from observation_kit import status_snapshot
 
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.mqtt.settings import MqttSettings
 from daemon.observation import (
-    NOT_PAUSED,
+    FRESH_SNAPSHOT_SECONDS,
     Counters,
     HarvestRecord,
     Health,
@@ -70,24 +71,7 @@ def lot(symbol: str, basis: str, value: str) -> OpenLot:
 
 def snapshot(**changes: Any) -> StatusSnapshot:
     """Return a running dry-run daemon's snapshot, with `changes`."""
-    base = StatusSnapshot(
-        at=datetime(2026, 12, 4, 15, 0, tzinfo=UTC),
-        today=TODAY,
-        mode="dry_run",
-        live_trading_enabled=False,
-        trading_enabled=False,
-        broker="sim",
-        state="running",
-        pause=NOT_PAUSED,
-        connected=True,
-        journal_entries=0,
-        orders_in_flight=0,
-        halted_symbols=(),
-        open_lots=(),
-        harvests=(),
-        wash_windows=(),
-    )
-    return replace(base, **changes)
+    return status_snapshot(**changes)
 
 
 class FakeView:
@@ -106,7 +90,7 @@ class FakeView:
     def counters(self) -> Counters:
         return Counters()
 
-    async def snapshot(self) -> StatusSnapshot:
+    async def snapshot(self, max_age: float = FRESH_SNAPSHOT_SECONDS) -> StatusSnapshot:
         self.snapshots += 1
         self._polled.set()
         return self.snap

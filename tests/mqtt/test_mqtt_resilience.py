@@ -34,7 +34,7 @@ async def test_sigkill_turns_availability_offline(
 ) -> None:
     """The publishing process killed with SIGKILL (no goodbye possible): the broker publishes
     the retained last will `offline` on the availability topic (#10 §3; MQTT 3.1.1 §3.1.2.5)."""
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(REPO), str(HERE), str(HERE.parent)])}
     args = [mqtt_url, names.prefix, names.discovery, names.client_id]
     script = str(HERE / "publisher_process.py")
     proc = await asyncio.create_subprocess_exec(sys.executable, script, *args, env=env)

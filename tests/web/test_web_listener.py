@@ -7,10 +7,11 @@ import logging
 
 import aiohttp
 import pytest
+from pydantic import ValidationError
 from webkit import SNAPSHOT, FakeView
 
 from adapters.web import status_page
-from adapters.web.server import WebServer, start_web
+from adapters.web.server import SECURITY_HEADERS, WebServer, start_web
 from adapters.web.settings import MetricsSettings
 from daemon.observation import StatusSnapshot
 
@@ -67,6 +68,58 @@ async def test_a_foreign_host_name_is_refused(client: aiohttp.ClientSession) -> 
         assert response.status == 421
     async with client.get("/healthz", headers={"Host": "localhost:9877"}) as response:
         assert response.status == 200
+
+
+@pytest.mark.parametrize("bound", ["127.0.0.1", "0.0.0.0"])
+async def test_a_foreign_host_name_is_refused_on_every_bound_address(
+    view: FakeView, bound: str
+) -> None:
+    """DNS rebinding through a published port: bound to 0.0.0.0 in a container whose port is
+    published on the host's 127.0.0.1 (deploy/tlh/tlh.toml), the listener still answers only
+    loopback names and `[metrics] allowed_hosts` (issue #10 review)."""
+    settings = MetricsSettings(host=bound, allowed_hosts=("tlh", "10.0.0.7"))
+    web = await start_web(view, settings, port=0)
+    try:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{web.port}") as session:
+            for host, status in (
+                ("attacker.example:9877", 421),
+                ("tlh.attacker.example", 421),
+                ("10.0.0.8", 421),
+                ("TLH:9877", 200),
+                ("10.0.0.7:9877", 200),
+                ("[::1]:9877", 200),
+                ("localhost", 200),
+            ):
+                async with session.get("/metrics", headers={"Host": host}) as response:
+                    assert (host, response.status) == (host, status)
+    finally:
+        await web.close()
+
+
+@pytest.mark.parametrize("entry", ["tlh prom", "-tlh", "a..b", "http://tlh", "tlh:9877", ""])
+def test_an_allowed_host_must_be_a_host_name_or_an_ip_address(entry: str) -> None:
+    """Developers' guide ("nothing the configuration accepts is silently inert"): an entry of
+    `[metrics] allowed_hosts` that no Host header could match is refused, naming it."""
+    with pytest.raises(ValidationError, match="allowed_hosts"):
+        MetricsSettings(allowed_hosts=(entry,))
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics", "/healthz", "/nowhere"])
+async def test_every_response_carries_the_security_headers(
+    client: aiohttp.ClientSession, path: str
+) -> None:
+    """OWASP Secure Headers (https://owasp.org/www-project-secure-headers/): a content
+    security policy loading nothing from elsewhere and forbidding framing, no MIME sniffing, no
+    referrer; on the page, the machine-read routes and errors alike."""
+    async with client.get(path) as response:
+        assert {k: response.headers.get(k) for k in SECURITY_HEADERS} == {
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                "frame-ancestors 'none'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
 
 
 async def test_requests_leave_no_access_log(

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from observation_kit import status_snapshot
+
 from daemon.observation import (
+    FRESH_SNAPSHOT_SECONDS,
     LATENCY_BUCKETS,
-    NOT_PAUSED,
     Counters,
     HarvestRecord,
     Health,
@@ -90,22 +92,16 @@ HARVESTS = (
 )
 LOTS = (lot("ITOT", "62500", "60000"), lot("SCHB", "39000", "40000"))
 
-SNAPSHOT = StatusSnapshot(
+SNAPSHOT = status_snapshot(
     at=AT,
     today=TODAY,
     mode="paper",
-    live_trading_enabled=False,
     trading_enabled=True,
-    broker="sim",
-    state="running",
-    pause=NOT_PAUSED,
-    connected=True,
     journal_entries=42,
     orders_in_flight=1,
     halted_symbols=("ABC", "XYZ"),
     open_lots=LOTS,
     harvests=HARVESTS,
-    wash_windows=(),
 )
 
 HEALTHY = Health({"engine": "ok"})
@@ -122,13 +118,13 @@ class FakeView:
     snapshot_gate: asyncio.Event | None = None  # when set, `snapshot()` waits for it
     snapshot_error: Exception | None = None
     pauses: list[tuple[bool, PauseSource, str]] = field(default_factory=list)
-    snapshot_reads: int = 0
+    max_ages: list[float] = field(default_factory=list)  # each `snapshot()`'s `max_age`
 
     def counters(self) -> Counters:
         return self.counters_value
 
-    async def snapshot(self) -> StatusSnapshot:
-        self.snapshot_reads += 1
+    async def snapshot(self, max_age: float = FRESH_SNAPSHOT_SECONDS) -> StatusSnapshot:
+        self.max_ages.append(max_age)
         if self.snapshot_gate is not None:
             await self.snapshot_gate.wait()
         if self.snapshot_error is not None:

@@ -6,7 +6,6 @@ previous tax year and this one, two of them on the same day; one wash window of 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -14,9 +13,10 @@ from decimal import Decimal as D
 from typing import Any
 
 from aiohttp import web
+from observation_kit import status_snapshot
 
+from adapters.web.server import SECURITY_HEADERS
 from daemon.observation import (
-    NOT_PAUSED,
     HarvestRecord,
     OpenLot,
     StatusSnapshot,
@@ -54,32 +54,25 @@ WINDOWS = (
 
 def snapshot(**changes: Any) -> StatusSnapshot:
     """Return the household's snapshot, with `changes` to its fields."""
-    base = StatusSnapshot(
-        at=datetime(2026, 12, 4, 15, 30, tzinfo=UTC),
-        today=TODAY,
-        mode="dry_run",
-        live_trading_enabled=False,
-        trading_enabled=False,
-        broker="sim",
-        state="running",
-        pause=NOT_PAUSED,
-        connected=True,
-        journal_entries=42,
-        orders_in_flight=0,
-        halted_symbols=(),
-        open_lots=LOTS,
-        harvests=HARVESTS,
-        wash_windows=WINDOWS,
-    )
-    return dataclasses.replace(base, **changes)
+    household: dict[str, Any] = {
+        "at": datetime(2026, 12, 4, 15, 30, tzinfo=UTC),
+        "today": TODAY,
+        "journal_entries": 42,
+        "open_lots": LOTS,
+        "harvests": HARVESTS,
+        "wash_windows": WINDOWS,
+    }
+    return status_snapshot(**(household | changes))
 
 
 @asynccontextmanager
 async def served(html: str) -> AsyncIterator[str]:
-    """Serve `html` at `/` on a free loopback port; yield its URL."""
+    """Serve `html` at `/` on a free loopback port with the listener's security headers (its
+    content security policy must leave the page's inline style and chart working); yield its
+    URL."""
 
     async def page(_request: web.Request) -> web.Response:
-        return web.Response(text=html, content_type="text/html")
+        return web.Response(text=html, content_type="text/html", headers=SECURITY_HEADERS)
 
     app = web.Application()
     app.router.add_get("/", page)
