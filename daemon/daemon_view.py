@@ -55,6 +55,7 @@ class RunningDaemonView:
         self._trading_enabled = trading_enabled(settings, daemon.broker)
         self._snapshot: StatusSnapshot | None = None
         self._built_at = 0.0  # time.monotonic() when it was built
+        self._built_key: tuple[object, ...] = ()
         self._building = asyncio.Lock()
         # The database's part, and what this daemon had written when it was read: while quotes
         # stream in, every read waits its turn on the busy event loop (aiosqlite's thread).
@@ -101,10 +102,29 @@ class RunningDaemonView:
         """Return the current status, built again if the one held is over `max_age` seconds
         old (the page asks for 1 s, Prometheus's scrapes for 15 s: `adapters.web`)."""
         async with self._building:
-            if self._snapshot is None or time.monotonic() - self._built_at > max_age:
+            changed = self._change_key()
+            if (
+                self._snapshot is None
+                or changed != self._built_key
+                or time.monotonic() - self._built_at > max_age
+            ):
                 self._snapshot = await self._build()
-                self._built_at = time.monotonic()
+                self._built_at, self._built_key = time.monotonic(), changed
             return self._snapshot
+
+    def _change_key(self) -> tuple[object, ...]:
+        """Return what, once changed, makes the held snapshot wrong whatever its age: the
+        journal, the orders' statuses, the halts, the pause and the connections (prices only
+        age it)."""
+        daemon = self._daemon
+        engine, orders = daemon.engine, daemon.orders
+        return (
+            engine.journal_seq,
+            sum(orders.stats.orders.values()),
+            frozenset(engine.halted),
+            daemon.pause.state if daemon.pause is not None else NOT_PAUSED,
+            tuple(sorted(self.streams().items())),
+        )
 
     async def _read(self) -> StatusReads:
         """Return the database's part of the snapshot: read again once this daemon journaled

@@ -33,6 +33,9 @@ from daemon.observation import DaemonView, HarvestRecord, StatusSnapshot
 log = structlog.get_logger("tlh.mqtt")
 
 POLL_SECONDS = 2.0
+# Prices alone re-price the retained figures this often; the view rebuilds its snapshot at
+# once when a harvest, an order, a halt, the pause or a connection changes (daemon_view).
+SNAPSHOT_MAX_AGE = 15.0
 RETRY_INITIAL = 1.0
 RETRY_MAX = 60.0
 KEEPALIVE_SECONDS = 30
@@ -187,7 +190,7 @@ class MqttPublisher:
     async def _observe(self) -> StatusSnapshot | None:
         """Take a snapshot and queue the harvests it holds that the first one did not."""
         try:
-            snapshot = await self._view.snapshot()
+            snapshot = await self._view.snapshot(max_age=SNAPSHOT_MAX_AGE)
         except Exception as exc:  # an observer must not die of what it observes
             log.warning("mqtt_snapshot_failed", error=str(exc) or type(exc).__name__)
             return None

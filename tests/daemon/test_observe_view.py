@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 
 import pytest
 from daemonkit import Rig, Rigs, make_settings
@@ -249,18 +250,37 @@ async def test_pausing_through_the_view_shows_in_the_next_snapshot(rig: Rig) -> 
 
 
 async def test_the_snapshot_is_built_again_only_when_older_than_asked(rig: Rig) -> None:
-    """The view holds one snapshot and builds another only for an observer asking for a younger
-    one (`max_age`, by default `FRESH_SNAPSHOT_SECONDS`): observers polling it do not read the
-    database each time, and the page (1 s) and the scrapes (15 s) share it."""
+    """The view holds one snapshot and, while only prices move, builds another only for an
+    observer asking for a younger one (`max_age`, by default `FRESH_SNAPSHOT_SECONDS`):
+    observers polling it do not walk the lots each time, and the page (1 s), the scrapes and
+    MQTT (15 s) share it."""
     view = view_of(rig)
-    first = await view.snapshot()
     await rig.hold("VTI", "40", "200")
+    first = await view.snapshot()
+    await rig.quote("VTI", 199.00, 199.04)
 
     assert await view.snapshot() is first
     assert await view.snapshot(max_age=15) is first
     fresh = await view.snapshot(max_age=0)
-    assert (len(first.open_lots), len(fresh.open_lots)) == (0, 1)
+    assert (first.open_lots[0].price, fresh.open_lots[0].price) == (None, Decimal("199"))
     assert await view.snapshot(max_age=15) is fresh
+
+
+async def test_a_harvest_is_in_the_next_snapshot_whatever_its_age(rig: Rig) -> None:
+    """What the journal, the orders, the halts, the pause or the connections change is shown at
+    once, however old a snapshot the observer accepts: MQTT's harvest event and state do not
+    wait for the prices' refresh (issue #10 §3)."""
+    view = view_of(rig)
+    await rig.hold("VTI", "40", "200")
+    before = await view.snapshot(max_age=3600)
+
+    await rig.quote("SCHB", 50.00, 50.04)
+    await rig.quote("VTI", 180.00, 180.04)
+    after = await view.snapshot(max_age=3600)
+
+    assert (len(before.harvests), len(after.harvests)) == (0, 1)
+    await view.set_paused(True, by="cli")
+    assert (await view.snapshot(max_age=3600)).state == "paused"
 
 
 async def test_the_database_is_read_again_once_the_daemon_wrote_to_it(rig: Rig) -> None:
