@@ -24,7 +24,9 @@ From the counters, since this process started:
 From the snapshot (the journal and the ledger):
 
 * `tlh_harvests_total`, `tlh_harvested_loss_dollars_total`, `tlh_estimated_tax_saved_dollars_total`
-  over every harvest in the journal, so they survive restarts and never go down; this tax
+  over every harvest in the journal, so they survive restarts; each harvest counts with the
+  largest loss it was seen with, so a later wash adjustment of its loss (a repurchase within
+  30 days) lowers the year's gauge but never these counters within a process; this tax
   year's `tlh_harvested_loss_ytd_dollars` and `tlh_estimated_tax_saved_ytd_dollars`;
   `tlh_harvests_today`;
 * `tlh_open_lots`, `tlh_unrealized_loss_dollars` (positive dollars over the priced lots at a loss),
@@ -94,6 +96,8 @@ class DaemonCollector(Collector):
         self._max_age = max_age
         self._snapshot: StatusSnapshot | None = None
         self._families: tuple[Metric, ...] = ()
+        # intent id -> the largest (loss, estimated tax saved) each harvest was seen with
+        self._booked: dict[str, tuple[Decimal, Decimal]] = {}
 
     async def refresh(self) -> None:
         """Fetch the status snapshot, at most `max_age` old, that the next `collect` reports;
@@ -105,7 +109,17 @@ class DaemonCollector(Collector):
             self._snapshot, self._families = None, ()
             return
         if snapshot is not self._snapshot:
-            self._snapshot, self._families = snapshot, tuple(snapshot_metrics(snapshot))
+            self._book(snapshot)
+            self._snapshot = snapshot
+            self._families = tuple(snapshot_metrics(snapshot, self._booked.values()))
+
+    def _book(self, snapshot: StatusSnapshot) -> None:
+        """Keep each harvest's largest loss and tax saving seen: a later wash adjustment
+        lowers a harvest's loss in the journal, and a counter must never go down."""
+        booked = self._booked
+        for h in snapshot.harvests:
+            loss, saved = booked.get(h.intent_id, (Decimal(0), Decimal(0)))
+            booked[h.intent_id] = (max(loss, h.loss), max(saved, h.estimated_tax_saved))
 
     def collect(self) -> Iterator[Metric]:
         """Yield the counters' families, then the snapshot's when there is one."""
@@ -175,14 +189,19 @@ def latency_histogram(h: LatencyHistogram) -> HistogramMetricFamily:
     )
 
 
-def snapshot_metrics(s: StatusSnapshot) -> Iterator[Metric]:
-    """Yield the families read from the status snapshot (the journal and the ledger)."""
+def snapshot_metrics(
+    s: StatusSnapshot, booked: Iterable[tuple[Decimal, Decimal]] | None = None
+) -> Iterator[Metric]:
+    """Yield the families read from the status snapshot (the journal and the ledger); the
+    dollar counters sum `booked` (each harvest's loss and tax saving, as `DaemonCollector`
+    keeps them), by default the snapshot's own."""
+    amounts = list(booked if booked is not None else _amounts(s))
     yield CounterMetricFamily("tlh_harvests", "Harvests in the journal.", len(s.harvests))
-    yield _dollars_counter("tlh_harvested_loss", "Losses harvested", (h.loss for h in s.harvests))
+    yield _dollars_counter("tlh_harvested_loss", "Losses harvested", (a[0] for a in amounts))
     yield _dollars_counter(
         "tlh_estimated_tax_saved",
         "Tax the harvests are estimated to save",
-        (h.estimated_tax_saved for h in s.harvests),
+        (a[1] for a in amounts),
     )
     yield _gauge(
         "tlh_harvested_loss_ytd_dollars", "Losses harvested this tax year.", s.harvested_loss_ytd
@@ -226,6 +245,10 @@ def harvest_yield(harvested_ytd: Decimal, value: Decimal, today: date) -> Decima
 
 def _gauge(name: str, documentation: str, value: float | Decimal) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, float(value))
+
+
+def _amounts(s: StatusSnapshot) -> Iterator[tuple[Decimal, Decimal]]:
+    return ((h.loss, h.estimated_tax_saved) for h in s.harvests)
 
 
 def _dollars_counter(name: str, what: str, amounts: Iterable[Decimal]) -> CounterMetricFamily:

@@ -147,6 +147,28 @@ async def test_harvest_totals_cover_the_whole_journal(client: aiohttp.ClientSess
     assert value(samples, "tlh_harvests_today") == 1
 
 
+async def test_a_later_wash_adjustment_never_lowers_the_dollar_counters(
+    view: FakeView, client: aiohttp.ClientSession
+) -> None:
+    """prometheus/docs (metric types): a counter only goes up, a fall reads as a reset. When a
+    repurchase within 30 days washes part of a harvest's loss (IRC §1091), the journal's loss of
+    that harvest falls: the year's gauge follows it, the `_total` counters keep the largest
+    loss each harvest was seen with."""
+    first = value(await scrape(client), "tlh_harvested_loss_dollars_total")
+    washed = tuple(
+        replace(h, loss=h.loss - 400, estimated_tax_saved=h.estimated_tax_saved - 120)
+        if h.day == TODAY
+        else h
+        for h in view.snapshot_value.harvests
+    )
+    view.snapshot_value = replace(view.snapshot_value, harvests=washed)
+
+    samples = await scrape(client)
+    assert value(samples, "tlh_harvested_loss_dollars_total") == first == 3000
+    assert value(samples, "tlh_estimated_tax_saved_dollars_total") == 900
+    assert value(samples, "tlh_harvested_loss_ytd_dollars") == 1600
+
+
 async def test_portfolio_gauges_read_the_open_lots(client: aiohttp.ClientSession) -> None:
     """Issue #10 §1: open lots and the unrealised loss (positive dollars, lots at a loss only)."""
     samples = await scrape(client)
