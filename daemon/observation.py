@@ -301,5 +301,9 @@ class DaemonView(Protocol):
         ...
 
     async def set_paused(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
-        """Pause or resume new orders; persisted, so it survives a restart."""
+        """Pause or resume new orders; persisted, so it survives a restart.
+
+        A pause applies at once, before it is stored: when storing it fails this raises, and
+        new orders stay paused in this process (a resume is stored first, then applied).
+        """
         ...

@@ -147,7 +147,15 @@ def _pause_handler(view: DaemonView) -> Handler:
             reason = _reason(await request.text())
         except ValueError as exc:
             return _error(400, str(exc))
-        state = await view.set_paused(True, by="http", reason=reason)
+        try:
+            state = await view.set_paused(True, by="http", reason=reason)
+        except Exception as exc:  # the database: the pause holds until the daemon restarts
+            log.error("pause_over_http_not_stored", error=str(exc) or type(exc).__name__)
+            return _error(
+                500,
+                "new orders are paused in the running daemon, but the pause could not be "
+                f"stored and ends if it restarts: {str(exc) or type(exc).__name__}",
+            )
         log.warning("paused_over_http", reason=reason)
         return web.json_response(_pause_json(state))
 

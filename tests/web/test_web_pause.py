@@ -24,6 +24,21 @@ async def test_a_json_post_pauses_new_orders(view: FakeView, client: aiohttp.Cli
     }
 
 
+async def test_a_pause_that_could_not_be_stored_is_an_error_saying_so(
+    view: FakeView, client: aiohttp.ClientSession
+) -> None:
+    """`DaemonView.set_paused` (daemon/observation.py): a pause applies before it is stored, so
+    a database failure leaves new orders paused until a restart; the answer is a 500 that
+    says exactly that, not a bare server error."""
+    view.pause_error = OSError("disk I/O error")
+    async with client.post("/pause", json={"reason": "db down"}) as response:
+        assert response.status == 500
+        body = await response.json()
+    assert view.pauses == [(True, "http", "db down")]
+    assert "paused in the running daemon" in body["error"]
+    assert "disk I/O error" in body["error"]
+
+
 async def test_an_empty_json_post_pauses_without_a_reason(
     view: FakeView, client: aiohttp.ClientSession
 ) -> None:

@@ -117,6 +117,7 @@ class FakeView:
     ready: Health = HEALTHY
     snapshot_gate: asyncio.Event | None = None  # when set, `snapshot()` waits for it
     snapshot_error: Exception | None = None
+    pause_error: Exception | None = None  # raised by `set_paused` (after recording the call)
     pauses: list[tuple[bool, PauseSource, str]] = field(default_factory=list)
     max_ages: list[float] = field(default_factory=list)  # each `snapshot()`'s `max_age`
 
@@ -139,6 +140,8 @@ class FakeView:
 
     async def set_paused(self, paused: bool, *, by: PauseSource, reason: str = "") -> PauseState:
         self.pauses.append((paused, by, reason))
+        if self.pause_error is not None:
+            raise self.pause_error
         state = PauseState(paused=paused, since=AT if paused else None, by=by, reason=reason)
         self.snapshot_value = replace(self.snapshot_value, pause=state)
         return state
