@@ -8,9 +8,10 @@ contract (daemon/observation.py) is added here once.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from daemon.observation import NOT_PAUSED, StatusSnapshot
+from daemon.observation import NOT_PAUSED, HarvestRecord, OpenLot, StatusSnapshot
 
 # The metric names of issue #10 §1, a contract: counters end in _total, the latency is a
 # histogram, the others are gauges (prometheus/docs practices/naming.md).
@@ -63,3 +64,51 @@ def status_snapshot(**changes: Any) -> StatusSnapshot:
         "wash_windows": (),
     }
     return StatusSnapshot(**(fields | changes))
+
+
+def open_lot(
+    symbol: str,
+    basis: str,
+    value: str | None,
+    *,
+    quantity: int,
+    account: str,
+    acquired: date,
+) -> OpenLot:
+    """Return an open lot of `quantity` `symbol` at cost `basis`, worth `value` (None:
+    unpriced), its price and unrealised gain derived from them."""
+    market = None if value is None else Decimal(value)
+    return OpenLot(
+        account=account,
+        symbol=symbol,
+        lot_id=f"{symbol}-1",
+        quantity=Decimal(quantity),
+        acquired=acquired,
+        basis=Decimal(basis),
+        price=None if market is None else market / quantity,
+        market_value=market,
+        unrealized=None if market is None else market - Decimal(basis),
+    )
+
+
+def harvest_record(
+    intent_id: str,
+    day: date,
+    symbol: str,
+    loss: str | Decimal,
+    saved: str | Decimal,
+    *,
+    account: str,
+    replacement: str,
+) -> HarvestRecord:
+    """Return a harvest of 10 `symbol` on `day` at a `loss`, saving `saved`."""
+    return HarvestRecord(
+        intent_id=intent_id,
+        day=day,
+        account=account,
+        symbol=symbol,
+        quantity=Decimal(10),
+        loss=Decimal(loss),
+        estimated_tax_saved=Decimal(saved),
+        replacement=replacement,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
-from observation_kit import status_snapshot
+from observation_kit import harvest_record, open_lot, status_snapshot
 
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.mqtt.settings import MqttSettings
@@ -42,31 +42,13 @@ Start = Callable[..., MqttPublisher]
 
 def harvest(intent_id: str, symbol: str, loss: str, *, day: date = TODAY) -> HarvestRecord:
     """Return a harvest of 10 `symbol` at a `loss`, saving 24 % of it, replaced by SCHB."""
-    return HarvestRecord(
-        intent_id=intent_id,
-        day=day,
-        account="main",
-        symbol=symbol,
-        quantity=Decimal(10),
-        loss=Decimal(loss),
-        estimated_tax_saved=Decimal(loss) * Decimal("0.24"),
-        replacement="SCHB",
-    )
+    saved = Decimal(loss) * Decimal("0.24")
+    return harvest_record(intent_id, day, symbol, loss, saved, account="main", replacement="SCHB")
 
 
 def lot(symbol: str, basis: str, value: str) -> OpenLot:
     """Return a priced open lot of 10 `symbol`."""
-    return OpenLot(
-        account="main",
-        symbol=symbol,
-        lot_id=f"{symbol}-1",
-        quantity=Decimal(10),
-        acquired=date(2026, 3, 2),
-        basis=Decimal(basis),
-        price=Decimal(value) / 10,
-        market_value=Decimal(value),
-        unrealized=Decimal(value) - Decimal(basis),
-    )
+    return open_lot(symbol, basis, value, quantity=10, account="main", acquired=date(2026, 3, 2))
 
 
 def snapshot(**changes: Any) -> StatusSnapshot:

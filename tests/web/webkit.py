@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
-from observation_kit import status_snapshot
+from observation_kit import harvest_record, open_lot, status_snapshot
 
 from daemon.observation import (
     FRESH_SNAPSHOT_SECONDS,
@@ -55,31 +54,14 @@ COUNTERS = Counters(
 
 def harvest(day: date, symbol: str, loss: str, saved: str) -> HarvestRecord:
     """Return a harvest of `symbol` on `day` into VTI."""
-    return HarvestRecord(
-        intent_id=f"{symbol}-{day}",
-        day=day,
-        account="taxable",
-        symbol=symbol,
-        quantity=Decimal(10),
-        loss=Decimal(loss),
-        estimated_tax_saved=Decimal(saved),
-        replacement="VTI",
-    )
+    intent = f"{symbol}-{day}"
+    return harvest_record(intent, day, symbol, loss, saved, account="taxable", replacement="VTI")
 
 
 def lot(symbol: str, basis: str, value: str | None) -> OpenLot:
     """Return an open lot of `symbol`, priced at `value` unless None."""
-    market = None if value is None else Decimal(value)
-    return OpenLot(
-        account="taxable",
-        symbol=symbol,
-        lot_id=f"{symbol}-1",
-        quantity=Decimal(100),
-        acquired=date(2025, 6, 2),
-        basis=Decimal(basis),
-        price=None if market is None else market / 100,
-        market_value=market,
-        unrealized=None if market is None else market - Decimal(basis),
+    return open_lot(
+        symbol, basis, value, quantity=100, account="taxable", acquired=date(2025, 6, 2)
     )
 
 
