@@ -13,7 +13,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,10 @@ import aiomqtt
 import pytest
 import yaml
 from deploykit import DEPLOY, free_port, metric_family, services, tlh_config
-from observation_kit import CONTRACT_METRICS, status_snapshot
+from observation_kit import CONTRACT_METRICS, harvest_record, open_lot, status_snapshot
 from prometheus_client import CollectorRegistry
 
+from adapters.web.metrics import DaemonCollector
 from daemon import observation as o
 
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "tlh.json"
@@ -198,23 +198,9 @@ def test_mosquitto_accepts_a_user_of_the_password_file(mosquitto: int) -> None:
 
 def collector_names() -> set[str]:
     """Return every sample name the daemon's Prometheus collector yields over a full view."""
-    metrics = pytest.importorskip("adapters.web.metrics", reason="adapters/web/metrics.py")
-    if not hasattr(metrics, "DaemonCollector"):
-        pytest.skip("adapters.web.metrics has no DaemonCollector yet")
-
-    lot = o.OpenLot(
-        account="main",
-        symbol="XOM",
-        lot_id="1",
-        quantity=Decimal(10),
-        acquired=date(2026, 1, 5),
-        basis=Decimal(1000),
-        price=Decimal(90),
-        market_value=Decimal(900),
-        unrealized=Decimal(-100),
-    )
-    harvest = o.HarvestRecord(
-        "i1", date(2026, 3, 2), "main", "XOM", Decimal(10), Decimal(100), Decimal(24), "CVX"
+    lot = open_lot("XOM", "1000", "900", quantity=10, account="main", acquired=date(2026, 1, 5))
+    harvest = harvest_record(
+        "i1", date(2026, 3, 2), "XOM", "100", "24", account="main", replacement="CVX"
     )
     snapshot = status_snapshot(
         at=datetime(2026, 3, 2, 15, tzinfo=UTC),
@@ -241,7 +227,7 @@ def collector_names() -> set[str]:
         async def snapshot(self, max_age: float = o.FRESH_SNAPSHOT_SECONDS) -> o.StatusSnapshot:
             return snapshot
 
-    collector = metrics.DaemonCollector(View())
+    collector = DaemonCollector(View())
     asyncio.run(collector.refresh())
     registry = CollectorRegistry()
     registry.register(collector)
