@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fake_tws import DEFAULT_ACCOUNT, FakeTWS
+from fake_tws import DEFAULT_ACCOUNT, FakeTWS, FillPolicy
 from running_daemon import RunningDaemon
 
 from adapters.base import OrderRequest, OrderSnapshot
@@ -186,6 +186,20 @@ class Daemons:
         running = await start_daemon(tws, self.url, settings, lambda: datetime.now(UTC) + ahead)
         self.started.append(running)
         return running
+
+
+async def sale_resting_at_ib(
+    daemons: Daemons, tws: FakeTWS, settings: Settings | None = None
+) -> tuple[Running, str]:
+    """Hold 40 VTI (in the journal and at IB), have IB hold VTI's orders unfilled, start a
+    daemon and let VTI cross its trigger; return the daemon and its sale's ``orderRef`` once
+    the sale rests at IB."""
+    await seed_journal(daemons.url, tws, {"VTI": "40"})
+    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
+    running = await daemons.start(settings)
+    await crossing_quotes(tws)
+    await tws.wait_until(lambda: len(tws.orders) == 1)
+    return running, tws.orders[0].order_ref
 
 
 class CrashBeforePlacing:

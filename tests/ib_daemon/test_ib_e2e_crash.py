@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from fake_tws import FakeTWS, FillPolicy
+from fake_tws import FakeTWS
 from ibdaemonkit import (
     CrashBeforePlacing,
     Daemons,
@@ -20,6 +20,7 @@ from ibdaemonkit import (
     crossing_quotes,
     make_settings,
     placed,
+    sale_resting_at_ib,
     seed_journal,
     until,
 )
@@ -94,13 +95,8 @@ async def test_a_crash_after_place_order_before_the_fill_finds_the_order_and_nev
     daemon finds the order by its ``orderRef`` and sends no second sale: a fill that happened
     while it was down is read from today's executions, one that comes later arrives live;
     either way it is journaled once and the replacement bought."""
-    await seed_journal(daemons.url, tws, {"VTI": "40"})
-    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
-    first = await daemons.start()
-    await crossing_quotes(tws)
-    await tws.wait_until(lambda: len(tws.orders) == 1)
+    first, ref = await sale_resting_at_ib(daemons, tws)
     await first.kill()
-    ref = tws.orders[0].order_ref
     if filled_while_down:
         await tws.fill(ref, price="179.65")
 
@@ -143,13 +139,8 @@ async def test_a_daemon_restarted_under_another_client_id_still_follows_the_orde
     still works, the daemon finds it among all clients' open orders, sends no second sale,
     and learns of its fill by looking the order up while it is in flight (``[orders]
     poll_seconds``)."""
-    await seed_journal(daemons.url, tws, {"VTI": "40"})
-    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
-    first = await daemons.start()
-    await crossing_quotes(tws)
-    await tws.wait_until(lambda: len(tws.orders) == 1)
+    first, ref = await sale_resting_at_ib(daemons, tws)
     await first.kill()
-    ref = tws.orders[0].order_ref
 
     settings = make_settings(tws, ib={"client_id": 18}, orders={"poll_seconds": 0.2})
     second = await daemons.start(settings)

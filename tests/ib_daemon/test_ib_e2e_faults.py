@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from fake_tws import FakeTWS, FillPolicy, wire
+from fake_tws import FakeTWS, wire
 from ibdaemonkit import (
     ACCOUNT,
     Daemons,
@@ -21,6 +21,7 @@ from ibdaemonkit import (
     crossing_quotes,
     make_settings,
     placed,
+    sale_resting_at_ib,
     seed_journal,
     until,
 )
@@ -55,12 +56,7 @@ async def test_a_fill_while_disconnected_is_journaled_exactly_once_after_reconne
     fills meanwhile. After the reconnect the daemon reconciles (today's executions): the
     missed fill is journaled exactly once, also after another pass, and the replacement goes
     out, once."""
-    await seed_journal(daemons.url, tws, {"VTI": "40"})
-    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
-    running = await daemons.start()
-    await crossing_quotes(tws)
-    await tws.wait_until(lambda: len(tws.orders) == 1)
-    ref = tws.orders[0].order_ref
+    running, ref = await sale_resting_at_ib(daemons, tws)
     await tws.fill(ref, 15, "179.70")
     await until(lambda: running.position("VTI") == 25, what="the first fill journaled")
 
@@ -112,12 +108,8 @@ async def test_a_holding_appearing_mid_session_halts_at_the_scheduled_reconcilia
     """Issue #9 §1: while an order is in flight the daemon reconciles every ``[orders]
     reconcile_seconds`` with no reconnect: shares that appear at IB (a transfer in) halt
     their symbol."""
-    await seed_journal(daemons.url, tws, {"VTI": "40"})
-    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
     settings = make_settings(tws, orders={"poll_seconds": 0.1, "reconcile_seconds": 0.2})
-    running = await daemons.start(settings)
-    await crossing_quotes(tws)
-    await tws.wait_until(lambda: len(tws.orders) == 1)  # rests at IB: an order in flight
+    running, _ref = await sale_resting_at_ib(daemons, tws, settings)  # an order in flight
     tws.set_position("ITOT", "7", "100")
 
     await until(lambda: "ITOT" in running.engine.halted, what="the scheduled pass")

@@ -14,13 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from fake_tws import FakeTWS, FillPolicy
+from fake_tws import FakeTWS
 from ibdaemonkit import (
     ACCOUNT,
     Daemons,
-    crossing_quotes,
     flex_statement,
-    seed_journal,
+    sale_resting_at_ib,
     tlh,
     tlh_env,
     until,
@@ -39,13 +38,8 @@ async def test_a_fill_of_an_own_order_missing_from_the_journal_is_imported_once(
     statement with that execution journals it (the intent SUBMITTED, nothing of it journaled),
     a second import adds nothing, and a daemon started afterwards takes IB's report of the
     same execution for a repeat: one sale in the journal."""
-    await seed_journal(daemons.url, tws, {"VTI": "40"})
-    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
-    first = await daemons.start()
-    await crossing_quotes(tws)
-    await tws.wait_until(lambda: len(tws.orders) == 1)
+    first, ref = await sale_resting_at_ib(daemons, tws)
     await first.kill()
-    ref = tws.orders[0].order_ref
     await tws.fill(ref, price="179.65")
     statement = flex_statement(tws, tmp_path)
     env = tlh_env(tws, tmp_path, TLH_DATABASE__URL=daemons.url)

@@ -9,8 +9,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from fake_tws import FakeTWS, FillPolicy
-from ibdaemonkit import Daemons, crossing_quotes, make_settings, placed, seed_journal, until
+from fake_tws import FakeTWS
+from ibdaemonkit import (
+    Daemons,
+    crossing_quotes,
+    make_settings,
+    placed,
+    sale_resting_at_ib,
+    seed_journal,
+    until,
+)
 
 from adapters.storage.records import IntentKind, IntentStatus
 
@@ -75,12 +83,7 @@ async def test_partial_fills_are_journaled_once_each_and_sum_to_the_sale(
     """Issue #9 §2 ("partial fills"): the sale fills in two executions; each is journaled
     once, with its own commission, even after a second reconciliation reads today's
     executions again; the replacement is sized from their sum."""
-    await seed_journal(daemons.url, tws, {"VTI": "40"})
-    tws.set_fill_policy(FillPolicy(mode="hold"), symbol="VTI")
-    running = await daemons.start()
-    await crossing_quotes(tws)
-    await tws.wait_until(lambda: len(tws.orders) == 1)
-    ref = tws.orders[0].order_ref
+    running, ref = await sale_resting_at_ib(daemons, tws)
 
     await tws.fill(ref, 15, "179.70")
     await tws.fill(ref, 25, "179.60")
