@@ -10,31 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from commandkit import TLH, tlh, tlh_env
 from sqlalchemy.engine import make_url
 
-TLH = Path(sys.executable).with_name("tlh")
 pytestmark = pytest.mark.timeout(120)
-
-
-def tlh_env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    # The daemon on its real-time timetable: no price replay on the simulator.
-    return env | {
-        "TLH_DATABASE__URL": url,
-        "TLH_LOGGING__FORMAT": "json",
-        "TLH_SIM__REPLAY": "none",
-    }
 
 
 def start_daemon(url: str, cwd: Path) -> subprocess.Popen[str]:
@@ -62,17 +50,6 @@ def wait_until_started(proc: subprocess.Popen[str], seconds: float = 60) -> None
         if line.startswith("{") and json.loads(line).get("event") == "scheduler_started":
             return
     raise AssertionError("the daemon did not start:\n" + "".join(seen))
-
-
-def tlh(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(TLH), *args],
-        cwd=cwd,
-        env=tlh_env(url),
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture

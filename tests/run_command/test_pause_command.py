@@ -9,36 +9,18 @@ command says whether a running daemon did (`daemon/pause.py`, `daemon/cli/pause.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from commandkit import TLH, tlh, tlh_env
 
-TLH = Path(sys.executable).with_name("tlh")
 pytestmark = pytest.mark.timeout(120)
 PAUSED_ACK = "paused: the running daemon stopped new orders"
-
-
-def tlh_env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TLH_")}
-    # The daemon on its real-time timetable: no price replay on the simulator.
-    return env | {
-        "TLH_DATABASE__URL": url,
-        "TLH_LOGGING__FORMAT": "json",
-        "TLH_SIM__REPLAY": "none",
-    }
-
-
-def tlh(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(TLH), *args], cwd=cwd, env=tlh_env(url), text=True, capture_output=True, timeout=60
-    )
 
 
 @dataclass
