@@ -52,10 +52,12 @@ from pydantic_settings.sources import EnvSettingsSource, NestedSecretsSettingsSo
 from adapters.alpaca.settings import AlpacaSettings
 from adapters.ib.settings import IBSettings
 from adapters.mqtt.settings import MqttSettings
+from adapters.plaid.settings import PlaidSettings
 from adapters.settings_types import (
     MIN_SECRET_LENGTH,
     Seconds,
     Section,
+    Text,
 )
 from adapters.sim.settings import SimSettings
 from adapters.web.settings import MetricsSettings
@@ -225,6 +227,15 @@ class IdenticalGroup(_SymbolGroup):
     """Securities the user declares substantially identical (e.g. SPY, VOO, IVV)."""
 
 
+class RecurringPurchase(Section):
+    """A purchase an account makes on a schedule (dividend reinvestment, an automatic
+    investment plan): the wash guard treats its next expected date as a planned buy."""
+
+    account: Text
+    symbol: str
+    schedule: Text
+
+
 class WashSaleSettings(Section):
     """Conventions on points the wash-sale law leaves open (see `ledger.conventions`)."""
 
@@ -365,6 +376,8 @@ class Settings(BaseSettings):
     sim: SimSettings = SimSettings()
     metrics: MetricsSettings = MetricsSettings()
     mqtt: MqttSettings = MqttSettings()
+    plaid: PlaidSettings = PlaidSettings()
+    recurring: tuple[RecurringPurchase, ...] = ()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

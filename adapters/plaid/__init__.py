@@ -1,0 +1,1 @@
+"""Plaid investment accounts (plaid-python): outside purchases for the wash guard."""
