@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,14 +14,18 @@ from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.journal_lock import JournalLock, lock_journal
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.repository import Repository
+from daemon.broker_accounts import BrokerAccounts
 from daemon.brokers import broker_options
 from daemon.clock import LiveClock
 from daemon.engine import HarvestEngine
+from daemon.engine_import import EngineImportSink
+from daemon.import_inbox import ImportInbox
 from daemon.orders import OrderManager, RiskLimits
 from daemon.pause import PauseSwitch
 from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
 from ledger.engine import Ledger
+from ledger.model import AccountType
 from strategies.decision import Policy
 from strategies.harvest import HarvestParams
 from strategies.price_sanity import QuoteSanity
@@ -41,6 +45,8 @@ class Daemon:
     reconciler: Reconciler | None = None
     watch: OrderWatch | None = None
     pause: PauseSwitch | None = None
+    imports: EngineImportSink | None = None  # the door for imports while it runs
+    inbox: ImportInbox | None = None  # `tlh import` requests, through the database
 
     @property
     def ledger(self) -> Ledger:
@@ -134,7 +140,14 @@ async def build_daemon(
         await lock.release()
         raise
     repo = Repository(db, clock=now)
-    ledger = make_ledger(settings)
+    accounts = BrokerAccounts(broker, await repo.accounts())
+
+    def ledger_for(types: Mapping[str, AccountType]) -> Ledger:
+        return make_ledger(settings.model_copy(update={"accounts": dict(types)}))
+
+    # Imported accounts keep their recorded type; the configuration's [accounts] prevail.
+    recorded = {name: a.type for name, a in accounts.recorded().items()}
+    ledger = ledger_for({**recorded, **settings.accounts})
     engine_ref: list[HarvestEngine] = []
 
     async def on_journal(seqs: list[int], entries: list) -> None:  # type: ignore[type-arg]
@@ -183,7 +196,10 @@ async def build_daemon(
         on_decision=on_decision,
     )
     engine_ref.append(engine)
-    reconciler, watch = wire_reconciliation(settings, engine, repo, broker)
+    engine.trades_account = accounts.trades
+    imports = EngineImportSink(engine, repo, accounts, ledger_for, settings.accounts)
+    inbox = ImportInbox(repo, imports)
+    reconciler, watch = wire_reconciliation(settings, engine, repo, broker, inbox)
     # Loaded before the engine starts: a daemon restarted while paused stays paused.
     # An operator's pause happens in wall-clock time, whatever clock a replay trades on.
     pause = PauseSwitch(repo, LiveClock().now, engine=engine)
@@ -198,21 +214,34 @@ async def build_daemon(
         reconciler=reconciler,
         watch=watch,
         pause=pause,
+        imports=imports,
+        inbox=inbox,
     )
 
 
 def wire_reconciliation(
-    settings: Settings, engine: HarvestEngine, repo: Repository, broker: Broker
+    settings: Settings,
+    engine: HarvestEngine,
+    repo: Repository,
+    broker: Broker,
+    inbox: ImportInbox | None = None,
 ) -> tuple[Reconciler | None, OrderWatch | None]:
     """Reconcile `engine` with a broker that reports an account: on start (`engine.start`),
     when the broker asks (after its reconnects), and while orders are in flight (the watch).
+    After each pass, the `inbox`'s waiting imports are applied.
 
     The simulator reports no account: its book is the replay itself, nothing to reconcile.
     """
     if not isinstance(broker, AccountReports):
         return None, None
     reconciler = Reconciler(engine=engine, repo=repo, broker=broker, account=broker.account)
-    engine.reconcile = reconciler.run
+
+    async def reconcile(reason: str) -> None:
+        await reconciler.run(reason)
+        if inbox is not None:
+            await inbox.poll()
+
+    engine.reconcile = reconcile
     if isinstance(broker, ResyncRequests):
         broker.on_resync(reconciler.resync)
     watch = OrderWatch(

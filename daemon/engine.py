@@ -180,6 +180,10 @@ class HarvestEngine:
         # symbol -> positions skipped today because it (a replacement) had no fresh quote
         self._price_waiters: dict[str, set[tuple[str, str]]] = {}
         self._accounts_by_symbol: dict[str, set[str]] = {}
+        # Whether the broker trades an account (`daemon.broker_accounts`): an outside account
+        # (an imported IRA, a spouse's account) is never harvested; its purchases still count
+        # in the wash guard, as trades of the ledger.
+        self.trades_account: Callable[[str], bool] = lambda account: True
         self._last_seq = 0
         self.last_tick: datetime | None = None
         self.started = False  # start() finished: the journal replayed, open orders resumed
@@ -234,7 +238,8 @@ class HarvestEngine:
     def watched_symbols(self) -> set[str]:
         """Return the held symbols, every substitute that may replace them, and the symbols
         a replacement waits to be quoted in."""
-        held = set(self._accounts_by_symbol)
+        traded = self.trades_account
+        held = {s for s, accounts in self._accounts_by_symbol.items() if any(map(traded, accounts))}
         out = set(held)
         for group in self.substitutes:
             if held.intersection(group):
@@ -427,7 +432,7 @@ class HarvestEngine:
         today = q.at.astimezone(NEW_YORK).date()
         self.stats.evaluations += 1
         for account in sorted(self._accounts_by_symbol.get(symbol, ())):
-            if self._skip_memo.get((account, symbol)) == today:
+            if self._skip_memo.get((account, symbol)) == today or not self.trades_account(account):
                 continue
             await self._evaluate_position(account, symbol, q, today)
 
@@ -718,9 +723,10 @@ class HarvestEngine:
         if refresh:
             self.refresh_trigger(event.symbol)
 
-    async def rebuild(self) -> None:
-        """Rebuild the ledger from the journal (the source of truth)."""
-        await self._replay_journal(self.ledger.empty_copy())
+    async def rebuild(self, empty: Ledger | None = None) -> None:
+        """Rebuild the ledger from the journal (the source of truth), into `empty` when given
+        (a ledger configured anew, e.g. with an imported account's type)."""
+        await self._replay_journal(self.ledger.empty_copy() if empty is None else empty)
 
     async def _replay_journal(self, empty: Ledger) -> int:
         """Replay the whole journal into `empty`, which becomes the ledger; halt the symbols
@@ -798,7 +804,9 @@ class HarvestEngine:
         best = NO_TRIGGER
         if symbol not in self.halted:
             for account in self._accounts_by_symbol.get(symbol, ()):
-                if self.ledger.account_type(account).tax_advantaged:
+                if self.ledger.account_type(account).tax_advantaged or not self.trades_account(
+                    account
+                ):
                     continue
                 parcels = list(self.ledger.parcels(account, symbol))
                 if parcels:

@@ -353,7 +353,8 @@ class LiveReplay:
         records = await daemon.repo.load_journal()
         ledger, _ = replay_journal(make_ledger(self.settings), [r.to_event() for r in records])
         for (account, symbol), quantity in ledger.positions().items():
-            broker.set_position(account, symbol, quantity)
+            if daemon.engine.trades_account(account):  # not an imported outside account
+                broker.set_position(account, symbol, quantity)
         holdings = [] if records else demo_holdings(self.prices, self.settings)
         if not records and not holdings:
             log.warning(

@@ -20,7 +20,17 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -505,6 +515,22 @@ class Repository:
         values = {"key": key, "value": value, "updated_at": self._clock()}
         async with self._writing() as conn:
             await conn.execute(_state_upsert(conn.dialect.name), values)
+
+    async def states(self, prefix: str) -> dict[str, str]:
+        """Return the values stored under keys starting with `prefix`, by key (ordered)."""
+        stmt = (
+            select(daemon_state.c.key, daemon_state.c.value)
+            .where(daemon_state.c.key.startswith(prefix, autoescape=True))
+            .order_by(daemon_state.c.key)
+        )
+        async with self._reading() as conn:
+            return {r.key: r.value for r in (await conn.execute(stmt)).all()}
+
+    async def delete_state(self, key: str) -> bool:
+        """Delete the value under `key`; return whether there was one (the caller took it)."""
+        async with self._writing() as conn:
+            result = await conn.execute(delete(daemon_state).where(daemon_state.c.key == key))
+            return bool(result.rowcount)
 
     # -- transactions -------------------------------------------------------------------------
 

@@ -5,12 +5,14 @@ Interactive Brokers Flex statement) and ``--ib-flex-fetch`` (the same, downloade
 Flex Web Service with ``[ib] flex_token`` and ``flex_query_id``). ``--ofx`` and ``--plaid``
 (issue #11) are refused in this version.
 
-The import owns the journal while it runs: it takes the journal lock as the daemon does, so
-it exits 2 naming the process while `tlh run` holds the journal (stop the daemon, import,
-start it again: the daemon rebuilds its ledger from the journal on start). ``--dry-run``
-only reads, so it runs beside the daemon, and writes nothing. Every new entry is checked
-against the ledger (the journal replayed with them) before anything is written; the entries
-are appended in one transaction (`adapters.importers.journal_import`).
+The import owns the journal while it runs: it takes the journal lock as the daemon does.
+While `tlh run` holds the journal, the import is checked here (read-only, as ``--dry-run``)
+and handed to the daemon through the database (`daemon.import_inbox`), which applies it
+without a restart and answers with what it added; a daemon that does not answer in time
+imports nothing. Another process holding the journal: exit 2 naming it. ``--dry-run`` only
+reads, so it runs beside the daemon, and writes nothing. Every new entry is checked against
+the ledger (the journal replayed with them) before anything is written; the entries are
+appended in one transaction (`adapters.importers.journal_import`).
 
 For a Flex statement ``--account`` defaults to the statement's accountId; given and
 different, it is an error naming both.
@@ -39,7 +41,7 @@ from adapters.importers.journal_import import (
 )
 from adapters.importers.trades_source import trade_rows
 from adapters.storage.engine import create_engine
-from adapters.storage.journal_lock import lock_journal
+from adapters.storage.journal_lock import JournalLockedError, lock_journal
 from adapters.storage.migrate import current_revision, upgrade_database
 from adapters.storage.records import LOT_METHODS, Account
 from adapters.storage.repository import Repository
@@ -47,6 +49,8 @@ from daemon.app import make_ledger
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
 from daemon.cli.failures import fail
+from daemon.engine_import import own_orders
+from daemon.import_inbox import ANSWER_SECONDS, answer, daemon_takes_imports, submit
 from daemon.logging import configure_logging
 from daemon.settings import Settings
 from ledger.model import AccountType
@@ -236,23 +240,55 @@ async def _import(
     configured = settings.model_copy(update={"accounts": {**settings.accounts, account: kind}})
     if dry_run:
         return await _plan_only(url, configured, rows, skipped)
-    lock = await lock_journal(url)
+    method = settings.harvest.lot_method.value
+    record = Account(account, kind, "import", method if method in LOT_METHODS else "fifo")
+    try:
+        lock = await lock_journal(url)
+    except JournalLockedError as exc:
+        return await _hand_to_daemon(url, configured, rows, skipped, record, exc)
     db = create_engine(url)
     try:
         await upgrade_database(db)
         repo = Repository(db)
         plan = await _plan(repo, configured, rows, skipped)
-        stored = None
-        if given is not None:
-            method = settings.harvest.lot_method.value
-            broker = "import"
-            stored = Account(account, kind, broker, method if method in LOT_METHODS else "fifo")
+        stored = record if given is not None else None
         if plan.entries or stored is not None:
             await write_import(repo, plan, stored)
         return plan
     finally:
         await db.dispose()
         await lock.release()
+
+
+async def _hand_to_daemon(
+    url: str,
+    settings: Settings,
+    rows: list[ImportRow],
+    skipped: Counter[str],
+    account: Account,
+    locked: JournalLockedError,
+) -> ImportPlan:
+    """Have the running daemon, which holds the journal, apply the import (checked here
+    first, read-only); raise `locked` when the holder is not a daemon that takes imports."""
+    holder = locked.holder
+    await _plan_only(url, settings, rows, skipped)  # errors early, nothing written
+    db = create_engine(url)
+    try:
+        repo = Repository(db)
+        if holder is None or not await daemon_takes_imports(repo, holder.pid, holder.host):
+            raise locked
+        request = await submit(repo, rows, account)
+        found = await answer(repo, request)
+    finally:
+        await db.dispose()
+    if found is None:
+        fail(
+            f"the running daemon ({holder.describe()}) did not take the import within "
+            f"{ANSWER_SECONDS:.0f} s; nothing imported (is it stuck? see its log)"
+        )
+    if found.error is not None:
+        fail(found.error, bare=found.error.startswith(tuple(str(r.where.path) for r in rows)))
+    return ImportPlan(found.entries, 0, found.known, found.own_orders, skipped)
 
 
 async def _plan_only(
@@ -283,9 +319,7 @@ async def _plan(
     repo: Repository, settings: Settings, rows: list[ImportRow], skipped: Counter[str]
 ) -> ImportPlan:
     records = await repo.load_journal()
-    refs = {r.order_ref for r in rows if r.order_ref}
-    intents = [await repo.get_intent(ref) for ref in refs]
-    own = {i.intent_id: i.filled_quantity for i in intents if i is not None}
+    own = await own_orders(repo, rows)
     return plan_import(records, make_ledger(settings), rows, own_orders=own, skipped=skipped)
 
 

@@ -115,6 +115,8 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
         # Ready only after recovery: open intents resumed, ledger rebuilt from the journal.
         notify("READY=1", "STATUS=running")
         observers += _start_observers(view, settings, stop)
+        if daemon.inbox is not None:  # `tlh import` beside the daemon, from now on
+            observers.append(_observe(daemon.inbox.follow(stop), "imports", stop))
         supervisor = asyncio.create_task(
             supervise(
                 daemon.engine,
