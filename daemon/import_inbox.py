@@ -178,6 +178,7 @@ class ImportInbox:
         """Announce, then poll at once and every `every` seconds until `stop` is set; a failed
         poll (the database briefly away) is logged and tried again at the next turn."""
         await self.announce()
+        log.info("imports_open", poll_seconds=every)
         while not stop.is_set():
             try:
                 await self.poll()

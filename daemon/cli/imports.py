@@ -271,11 +271,16 @@ async def _hand_to_daemon(
     """Have the running daemon, which holds the journal, apply the import (checked here
     first, read-only); raise `locked` when the holder is not a daemon that takes imports."""
     holder = locked.holder
+    if holder is None or await asyncio.to_thread(_no_database_file, url):
+        raise locked  # no daemon runs on a database that does not exist yet
     await _plan_only(url, settings, rows, skipped)  # errors early, nothing written
     db = create_engine(url)
     try:
         repo = Repository(db)
-        if holder is None or not await daemon_takes_imports(repo, holder.pid, holder.host):
+        if (
+            await current_revision(db) is None  # no tables yet: no daemon runs on it
+            or not await daemon_takes_imports(repo, holder.pid, holder.host)
+        ):
             raise locked
         request = await submit(repo, rows, account)
         found = await answer(repo, request)

@@ -8,63 +8,14 @@ command says whether a running daemon did (`daemon/pause.py`, `daemon/cli/pause.
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from commandkit import TLH, tlh, tlh_env
+from commandkit import RunningDaemon, tlh
 
 pytestmark = pytest.mark.timeout(120)
 PAUSED_ACK = "paused: the running daemon stopped new orders"
-
-
-@dataclass
-class RunningDaemon:
-    """A `tlh run` process whose JSON log lines go to a file."""
-
-    proc: subprocess.Popen[str]
-    log: Path
-
-    @classmethod
-    def start(cls, url: str, cwd: Path, name: str = "run.log") -> RunningDaemon:
-        log = cwd / name
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [str(TLH), "run"], cwd=cwd, env=tlh_env(url), text=True, stdout=out, stderr=out
-            )
-        daemon = cls(proc, log)
-        daemon.wait_for("scheduler_started")
-        return daemon
-
-    def events(self) -> list[dict[str, object]]:
-        lines = self.log.read_text().splitlines()
-        return [json.loads(x) for x in lines if x.startswith("{")]
-
-    def wait_for(self, event: str, seconds: float = 60) -> dict[str, object]:
-        """Return the first log record of `event`, waiting for it while the daemon runs."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            found = [e for e in self.events() if e.get("event") == event]
-            if found:
-                return found[0]
-            assert self.proc.poll() is None, f"the daemon exited:\n{self.log.read_text()}"
-            time.sleep(0.05)
-        raise AssertionError(f"no {event} within {seconds} s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            finally:
-                if self.proc.poll() is None:
-                    self.proc.kill()
-                    self.proc.wait()
 
 
 @pytest.fixture
