@@ -178,7 +178,9 @@ async def build_daemon(
         trading_enabled=trading_enabled(settings, broker),
         fee_per_order=settings.harvest.fee_per_order,
     )
-    guard = WashGuard.for_ledger(lambda: engine_ref[0].ledger if engine_ref else ledger)
+    guard = WashGuard.for_ledger(
+        lambda: engine_ref[0].ledger if engine_ref else ledger, settings.recurring_purchases()
+    )
     engine = HarvestEngine(
         ledger=ledger,
         repo=repo,

@@ -27,6 +27,7 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -65,6 +66,7 @@ from ledger.conventions import HoldingPeriodMethod, LotMethod, WashSaleConventio
 from ledger.forms import DateAcquired
 from ledger.identity import Identity, normalize_symbol
 from ledger.model import AccountType
+from strategies.recurring import Recurring, Schedule
 
 ENV_PREFIX = "TLH_"
 DEFAULT_CONFIG_FILE = Path("tlh.toml")
@@ -229,11 +231,33 @@ class IdenticalGroup(_SymbolGroup):
 
 class RecurringPurchase(Section):
     """A purchase an account makes on a schedule (dividend reinvestment, an automatic
-    investment plan): the wash guard treats its next expected date as a planned buy."""
+    investment plan): the wash guard treats its next expected date as a planned buy.
+
+    `schedule` is a crontab expression (`strategies.recurring`: e.g. ``"0 0 15 * *"``, the
+    15th of each month); `slack_days` how far the real purchase may fall from a scheduled date
+    (weekends, holidays, a dividend's moving pay date); `until` the last day of the plan.
+    The account need not be in `[accounts]`: imported accounts carry their own type.
+    """
 
     account: Text
     symbol: str
     schedule: Text
+    slack_days: int = Field(default=3, ge=0, le=15)
+    until: date | None = None
+
+    @field_validator("symbol", mode="after")
+    @classmethod
+    def _ticker(cls, symbol: str) -> str:
+        normalized = normalize_symbol(symbol)
+        if not _SYMBOL.fullmatch(normalized):
+            raise ValueError(f"{symbol!r} is not a ticker symbol")
+        return normalized
+
+    @field_validator("schedule", mode="after")
+    @classmethod
+    def _schedule(cls, schedule: str) -> str:
+        Schedule.parse(schedule)
+        return schedule.strip()
 
 
 class WashSaleSettings(Section):
@@ -431,6 +455,20 @@ class Settings(BaseSettings):
     def substitute_groups(self) -> tuple[tuple[str, ...], ...]:
         """Return the substitute groups as plain symbol tuples, in preference order."""
         return tuple(g.symbols for g in self.substitutes)
+
+    def recurring_purchases(self) -> tuple[Recurring, ...]:
+        """Return the `[[recurring]]` purchases for the wash guard."""
+        return tuple(
+            Recurring(
+                account=r.account,
+                symbol=r.symbol,
+                schedule=Schedule.parse(r.schedule),
+                slack_days=r.slack_days,
+                until=r.until,
+                where=f"recurring[{n}]",
+            )
+            for n, r in enumerate(self.recurring)
+        )
 
     def secret_values(self) -> tuple[str, ...]:
         """Return every configured secret string, for the log redactor; never log these."""

@@ -213,6 +213,8 @@ class Ledger:
         self._positions: dict[tuple[str, str], deque[_Lot]] = {}
         self._lots: dict[str, _Lot] = {}
         self._groups: dict[str, _Group] = {}
+        # (account, group key) -> the last date the account bought anything of the group.
+        self._last_bought: dict[tuple[str, str], date] = {}
         self._sales: list[_Sale] = []
         self._last_key: tuple[date, datetime, int] | None = None
         self._applies: dict[str, bool] = {}
@@ -319,6 +321,10 @@ class Ledger:
         """Return the last date anything identical to `symbol` was bought, in any account."""
         group = self._groups.get(self.identity.key(symbol))
         return group.last_purchase if group else None
+
+    def last_purchase_in(self, account: str, symbol: str) -> date | None:
+        """Return the last date `account` bought anything identical to `symbol`."""
+        return self._last_bought.get((account, self.identity.key(symbol)))
 
     def last_loss_sale(self, symbol: str) -> date | None:
         """Return the last date anything identical to `symbol` was sold at a loss (taxable)."""
@@ -469,6 +475,7 @@ class Ledger:
         if self._wash_applies(t.symbol):
             group = self._group(t.symbol)
             group.last_purchase = t.trade_date
+            self._last_bought[(t.account, self.identity.key(t.symbol))] = t.trade_date
             self._absorb_pending(group, lot, t.trade_date)
             rest = lot.parcels[-1]
             if rest.quantity > ZERO and not rest.replacement_used:

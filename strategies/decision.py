@@ -28,6 +28,7 @@ from ledger.engine import Ledger
 from ledger.model import Parcel
 from ledger.relief import PRICE_RANKED, relief_rank
 from strategies.harvest import Candidate, HarvestParams, candidates, subset_trigger, symbol_trigger
+from strategies.recurring import Recurring
 from strategies.wash_guard import WashGuard
 
 REPLACEMENT_QUOTE_MAX_AGE = timedelta(days=4)
@@ -230,13 +231,15 @@ def decide_positions(
     busy: Collection[tuple[str, str]] = (),
     pending_buys: Collection[str] = (),
     pending_loss_sales: Collection[str] = (),
+    recurring: Sequence[Recurring] = (),
 ) -> list[tuple[str, str, Decision]]:
     """Decide every priced position of `ledger` as the engine would on these quotes.
 
     For previews (`tlh harvest --dry-run`, `tlh doctor`): the same `decide_harvest`, the same
-    guard over the ledger, the broker's relief order, halts and the orders in flight.
+    guard over the ledger and the `recurring` purchases, the broker's relief order, halts and
+    the orders in flight.
     """
-    guard = WashGuard.for_ledger(lambda: ledger)
+    guard = WashGuard.for_ledger(lambda: ledger, recurring)
     out = []
     for account, symbol in sorted(ledger.positions()):
         price = prices.get(symbol)

@@ -7,7 +7,10 @@ Both directions, household-wide (IRC §1091(a), 30 days either side):
   they are purchases in the journal), never the sold lot's own purchase (convention 2); nor
   while a buy of anything substantially identical is pending;
 * no buy of anything substantially identical to a security sold at a loss in the last 30 days,
-  or whose loss sale is pending.
+  or whose loss sale is pending;
+* no harvest of anything substantially identical to a declared recurring purchase (`[[recurring]]`:
+  dividend reinvestment, an automatic investment plan) expected within 30 days either side of
+  today and not in the journal (`strategies.recurring.planned_buy`).
 
 The guard asks the ledger through callables (`for_ledger` wires them), so it stays pure.
 """
@@ -21,6 +24,7 @@ from datetime import date, timedelta
 from ledger.engine import Ledger
 from ledger.identity import Identity
 from ledger.model import Parcel
+from strategies.recurring import LastBought, Recurring, planned_buy
 
 LastDate = Callable[[str], date | None]
 AtLoss = Callable[[Parcel], bool]
@@ -36,10 +40,15 @@ class WashGuard:
     last_loss_sale: LastDate
     applies: Callable[[str], bool]
     window_days: int = 30
+    recurring: Sequence[Recurring] = ()
+    last_bought: LastBought = lambda account, symbol: None
 
     @classmethod
-    def for_ledger(cls, ledger: Callable[[], Ledger]) -> WashGuard:
-        """Return the guard over the ledger `ledger()` returns (the current one)."""
+    def for_ledger(
+        cls, ledger: Callable[[], Ledger], recurring: Sequence[Recurring] = ()
+    ) -> WashGuard:
+        """Return the guard over the ledger `ledger()` returns (the current one) and the
+        declared recurring purchases."""
         return cls(
             identity=ledger().identity,
             replacements=lambda parcels, day, at_loss: ledger().wash_replacements(
@@ -48,6 +57,8 @@ class WashGuard:
             last_loss_sale=lambda s: ledger().last_loss_sale(s),
             applies=lambda s: ledger().wash_sales_apply(s),
             window_days=ledger().conventions.window_days,
+            recurring=tuple(recurring),
+            last_bought=lambda account, s: ledger().last_purchase_in(account, s),
         )
 
     def harvest_blocked(
@@ -73,7 +84,9 @@ class WashGuard:
         for pending in sorted(pending_buys):
             if self.identity.identical(pending, symbol):
                 return f"a buy of {pending} is pending"
-        return None
+        plans = (r for r in self.recurring if self.identity.identical(r.symbol, symbol))
+        planned = planned_buy(plans, today, self.window_days, self.last_bought)
+        return planned.describe(today, self.window_days) if planned is not None else None
 
     def buy_blocked(
         self, symbol: str, today: date, pending_loss_sales: Collection[str] = ()

@@ -10,7 +10,8 @@ account (`AccountReports`): the journal plus the broker's fills not journaled ye
 (`fills_since`), replayed in memory with nothing written, against the broker's `positions`;
 no symbol is halted. Then it decides every position with the daemon's own decision function
 (`strategies.decision`: the broker's lot relief, the wash guard, halts, the New York date) at
-the broker's latest quotes (`QuoteSnapshots`).
+the broker's latest quotes (`QuoteSnapshots`). Each `[[recurring]]` purchase is listed with its
+next expected date.
 
 Exit status 0 when every check passes, 1 otherwise. Secrets are never printed: adapters report
 credentials as present or missing, and log output goes through the redacting logger.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -116,6 +117,7 @@ async def diagnose(settings: Settings, broker: Broker) -> Diagnosis:
         f"mode {settings.mode}, broker {broker.name}, orders "
         f"{'allowed' if trading_enabled(settings, broker) else 'disabled'}",
     )
+    _list_recurring(out, settings, datetime.now(UTC).astimezone(NEW_YORK).date())
     db = create_engine(settings.database.url)
     try:
         journal = await _open_journal(out, settings, db)
@@ -134,6 +136,20 @@ async def diagnose(settings: Settings, broker: Broker) -> Diagnosis:
     finally:
         await db.dispose()
     return out
+
+
+def _list_recurring(out: Diagnosis, settings: Settings, today: date) -> None:
+    """List each `[[recurring]]` purchase with its next expected date (the wash guard keeps
+    harvests of anything substantially identical away from it)."""
+    for plan in settings.recurring_purchases():
+        upcoming = plan.next_date(today)
+        out.add(
+            plan.where,
+            True,
+            f"{plan.symbol} in {plan.account}, schedule {plan.schedule.text!r} "
+            f"(± {plan.slack_days} days): "
+            + (f"next expected {upcoming}" if upcoming else f"ended (until {plan.until})"),
+        )
 
 
 async def _open_journal(out: Diagnosis, settings: Settings, db: AsyncEngine) -> _Journal | None:
@@ -359,6 +375,7 @@ def _harvestable(
         prices=prices,
         today=now.astimezone(NEW_YORK).date(),
         halted=halted,
+        recurring=settings.recurring_purchases(),
     )
     out = []
     refused = []

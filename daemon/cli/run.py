@@ -422,4 +422,5 @@ async def preview(
             (str(w.payload["replacement"]) for w in waiting if w.payload.get("replacement")),
         ),
         pending_loss_sales=pending_sells_of(open_intents),
+        recurring=settings.recurring_purchases(),
     )
