@@ -280,3 +280,55 @@ def test_tlh_doctor_on_the_simulator(tmp_path: Path) -> None:
         "Nothing to harvest now (prices: none: sim gives no quotes on request)",
     ):
         assert line in result.stdout, result.stdout
+
+
+def _with_plan(tmp_path: Path, schedule: str) -> Settings:
+    """Return `settings_for` plus the spouse IRA's recurring VTI purchase on `schedule`."""
+    plan = f'[{{"account": "spouse-ira", "symbol": "VTI", "schedule": "{schedule}"}}]'
+    return load_settings(
+        None,
+        {
+            "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'doctor.sqlite'}",
+            "TLH_SUBSTITUTES": '[{"symbols": ["VTI", "SCHB"]}]',
+            "TLH_ACCOUNTS": f'{{"{ACCOUNT}": "taxable"}}',
+            "TLH_RECURRING": plan,
+        },
+    )
+
+
+async def test_doctor_lists_each_recurring_purchase_with_its_next_expected_date(
+    tmp_path: Path,
+) -> None:
+    """Issue #11 §3: a declared recurring purchase is a planned buy; doctor shows when the next
+    one is expected (the 15th of the month, this one's or the next's, New York date)."""
+    today = datetime.now(UTC).astimezone(NEW_YORK).date()
+    month = date(today.year, today.month, 15)
+    expected = month if today.day <= 15 else (month + timedelta(days=31)).replace(day=15)
+
+    diagnosis = await diagnose(_with_plan(tmp_path, "0 0 15 * *"), SmallBroker())
+
+    assert (
+        f"ok   recurring[0]: VTI in spouse-ira, schedule '0 0 15 * *' (± 3 days): next "
+        f"expected {expected}"
+    ) in printed(diagnosis)
+
+
+async def test_doctor_does_not_preview_a_harvest_into_a_recurring_purchase(
+    tmp_path: Path,
+) -> None:
+    """The preview decides with the daemon's guard, recurring purchases included: a daily
+    purchase of VTI is always within 30 days, so the VTI harvest is not proposed, and why."""
+    broker = SmallBroker()
+    await broker.bought("VTI", "40", 200.0)
+    now = datetime.now(UTC)
+    broker.quotes = {
+        "VTI": Quote("VTI", 180.0, 180.04, now),
+        "SCHB": Quote("SCHB", 50.0, 50.02, now),
+    }
+
+    diagnosis = await diagnose(_with_plan(tmp_path, "@daily"), broker)
+
+    assert diagnosis.harvests == []
+    [(account, symbol, reason)] = diagnosis.not_harvested
+    assert (account, symbol) == (ACCOUNT, "VTI")
+    assert reason.startswith("wash_guard: recurring purchase of VTI in spouse-ira (recurring[0])")
