@@ -92,6 +92,13 @@ def summary_rows(settings: Settings) -> list[tuple[str, str]]:
         *_group_rows("substitutes", [" ↔ ".join(g.symbols) for g in s.substitutes]),
         *_group_rows("identical", [" = ".join(g.symbols) for g in s.identical]),
         ("accounts", ", ".join(f"{n} ({t})" for n, t in s.accounts.items()) or "none"),
+        *_group_rows(
+            "recurring",
+            [
+                f"{p.symbol} in {p.account}: {p.schedule} (± {p.slack_days} days)"
+                for p in s.recurring
+            ],
+        ),
         ("secrets_dir", str(s.secrets_dir) if s.secrets_dir else "none"),
     ]
 
