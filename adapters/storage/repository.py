@@ -621,6 +621,8 @@ def _journal_values(entry: JournalEntry, recorded_at: datetime) -> dict[str, Any
         "source": entry.source,
         "external_id": entry.external_id,
         "recorded_at": recorded_at,
+        "new_symbol": entry.new_symbol,
+        "basis_fraction": entry.basis_fraction,
     }
 
 
