@@ -132,6 +132,13 @@ class Repository:
             result = await conn.execute(stmt, rows)
             return sorted(result.scalars().all())
 
+    async def journaled(self, external_ids: Iterable[str]) -> set[str]:
+        """Return which of `external_ids` the journal already holds."""
+        rows = [{"external_id": e} for e in external_ids]
+        async with self._reading() as conn:
+            fresh = await _drop_known_external_ids(conn, rows)
+        return {r["external_id"] for r in rows} - {r["external_id"] for r in fresh}
+
     async def load_journal(self, after_seq: int = 0) -> list[JournalRecord]:
         """Return the journal entries with seq > `after_seq`, in seq (replay) order."""
         stmt = select(*_JOURNAL_COLUMNS).where(journal.c.seq > after_seq).order_by(journal.c.seq)
