@@ -88,7 +88,7 @@ async def apply_activities(
 ) -> int:
     """Journal and apply `activities` (oldest first); halt the symbol of each one that cannot
     be applied; return how many were journaled now."""
-    done = await repo.journaled(external_id(a) for a in activities)
+    done = await repo.known_external_ids(external_id(a) for a in activities)
     journaled = 0
     for activity in activities:
         if external_id(activity) in done:

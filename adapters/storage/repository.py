@@ -132,7 +132,7 @@ class Repository:
             result = await conn.execute(stmt, rows)
             return sorted(result.scalars().all())
 
-    async def journaled(self, external_ids: Iterable[str]) -> set[str]:
+    async def known_external_ids(self, external_ids: Iterable[str]) -> set[str]:
         """Return which of `external_ids` the journal already holds."""
         rows = [{"external_id": e} for e in external_ids]
         async with self._reading() as conn:
