@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import StrEnum
 from fractions import Fraction
 from typing import Literal, Protocol, runtime_checkable
 
@@ -285,6 +286,56 @@ class SplitReports(Protocol):
     async def splits_due(self, symbols: set[str]) -> Sequence[SplitEvent]:
         """Return the splits of `symbols` in effect by today (within the broker's look-back),
         oldest first; raise `BrokerError` when the broker cannot tell."""
+
+
+class ActivityKind(StrEnum):
+    """What the ledger does with a broker's non-trade activity (`AccountActivity`)."""
+
+    SPLIT = "split"  # every lot of `symbol` gets `ratio` times the shares
+    CONVERSION = "conversion"  # lots of `symbol` become lots of `new_symbol`, `ratio` per share
+    SPIN_OFF = "spin_off"  # `quantity` shares of `new_symbol` on `symbol`, `basis_fraction`
+    SALE = "sale"  # cash for shares (cash merger, cash in lieu): `quantity` at `price`
+    PURCHASE = "purchase"  # shares bought outside an order (dividend reinvestment)
+    TRANSFER_IN = "transfer_in"  # shares received: a lot needs `price` (basis) and `acquired`
+    TRANSFER_OUT = "transfer_out"  # shares delivered away: lots relieved, no sale
+    DIVIDEND = "dividend"  # cash only: logged, no lot changes
+    UNKNOWN = "unknown"  # not understood, or lacking data: halts `symbol`, naming `problem`
+
+
+@dataclass(frozen=True, slots=True)
+class AccountActivity:
+    """A non-trade activity of the broker account, normalised for the ledger.
+
+    `activity_id` is the broker's stable id (the journal's external id); `name` says which
+    activity it is (type and id) in logs and halt reasons. `problem` is set when the activity
+    cannot be applied as it stands (then `kind` is UNKNOWN, or the data it lacks is named).
+    """
+
+    activity_id: str
+    name: str
+    kind: ActivityKind
+    symbol: str
+    at: datetime
+    new_symbol: str = ""
+    ratio: Decimal | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    basis_fraction: Decimal | None = None
+    acquired: date | None = None
+    problem: str = ""
+
+
+@runtime_checkable
+class ActivityReports(Protocol):
+    """Optional broker capability: report the account's non-trade activities (corporate
+    actions, dividends, transfers), normalised (`AccountActivity`).
+
+    Each reconciliation pass journals and applies them (once each: the activity id is the
+    journal's external id) before it compares the ledger's positions with the broker's.
+    """
+
+    async def activities_since(self, since: datetime | None) -> Sequence[AccountActivity]:
+        """Return the non-trade activities after `since` (all when None), oldest first."""
 
 
 @runtime_checkable

@@ -49,7 +49,7 @@ from daemon.journal_replay import RejectedEntry, replay
 from daemon.orders import HarvestPlan, OrderManager, Repository, follow_up_id
 from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
-from ledger.model import Action, Split, Trade
+from ledger.model import Action, Conversion, LedgerEvent, SpinOff, Split, Trade
 from strategies.decision import Action as Act
 from strategies.decision import (
     Policy,
@@ -706,7 +706,7 @@ class HarvestEngine:
         for seq, entry in zip(seqs, entries, strict=True):
             await self._apply_or_rebuild(entry.to_event(seq))
 
-    async def _apply_or_rebuild(self, event: Trade | Split) -> None:
+    async def _apply_or_rebuild(self, event: LedgerEvent) -> None:
         try:
             self._apply(event)
         except LedgerError as exc:
@@ -715,11 +715,15 @@ class HarvestEngine:
             log.error("ledger_apply_failed", seq=event.seq, symbol=event.symbol, error=str(exc))
             await self.rebuild()
 
-    def _apply(self, event: Trade | Split, *, refresh: bool = True) -> None:
+    def _apply(self, event: LedgerEvent, *, refresh: bool = True) -> None:
         self.ledger.apply(event)
         self._last_seq = max(self._last_seq, event.seq)
         if isinstance(event, Trade):
             self._accounts_by_symbol.setdefault(event.symbol, set()).add(event.account)
+        elif isinstance(event, Conversion | SpinOff):
+            self._accounts_by_symbol.setdefault(event.new_symbol, set()).add(event.account)
+            if refresh:
+                self.refresh_trigger(event.new_symbol)
         if refresh:
             self.refresh_trigger(event.symbol)
 
@@ -770,7 +774,7 @@ class HarvestEngine:
                 self.refresh_trigger(symbol)
         return len(seqs)
 
-    def _note_splits(self, events: Sequence[Trade | Split]) -> None:
+    def _note_splits(self, events: Sequence[LedgerEvent]) -> None:
         for e in events:
             if isinstance(e, Split) and e.trade_date > self._journaled_splits.get(
                 e.symbol, date.min

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ledger.engine import Ledger, event_order
 from ledger.errors import LedgerError
-from ledger.model import LedgerEvent, Trade
+from ledger.model import LedgerEvent, Split
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,6 @@ def replay(ledger: Ledger, events: Iterable[LedgerEvent]) -> tuple[Ledger, list[
                 continue
             except LedgerError as exc:
                 error = exc
-        account = event.account if isinstance(event, Trade) else None
+        account = None if isinstance(event, Split) else event.account
         rejected.append(RejectedEntry(event.seq, account, event.symbol, str(error)))
     return fresh, rejected

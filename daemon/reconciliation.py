@@ -11,11 +11,14 @@ while away asks for a pass after reconnecting (`adapters.base.ResyncRequests`). 
    watermark) and hands every one to the order manager's `on_fill`, the one path that
    journals fills: it skips what is journaled already and refuses, halting its symbol, an
    entry the ledger would reject (a sale of shares the history does not explain);
-4. journals the splits in effect at the broker for the symbols the ledger then holds
+4. journals and applies the broker's non-trade activities after a persisted watermark
+   (`adapters.base.ActivityReports`, `daemon.corporate_actions`): mergers, symbol changes,
+   spin-offs, dividend reinvestments, transfers in; one it cannot apply halts its symbol, named;
+5. journals the splits in effect at the broker for the symbols the ledger then holds
    (`adapters.base.SplitReports`) through the engine's `on_split`, which journals each once:
    the broker has applied them to its positions, so the ledger follows before the two are
    compared (a calendar that cannot be read is logged, and a split it hides is a mismatch);
-5. compares the ledger's positions with the broker's. A symbol that differs is halted
+6. compares the ledger's positions with the broker's. A symbol that differs is halted
    (`engine.halted` and `repo.set_halt`) and reported as an ``error`` log event
    ``reconcile_mismatch``. Nothing is ever traded to make them agree: a person clears the halt.
 
@@ -41,8 +44,9 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.base import Broker, BrokerError, OrderSnapshot, SplitReports
+from adapters.base import ActivityReports, Broker, BrokerError, OrderSnapshot, SplitReports
 from adapters.storage.repository import Repository
+from daemon.corporate_actions import apply_activities
 
 if TYPE_CHECKING:
     from daemon.engine import HarvestEngine
@@ -148,6 +152,7 @@ class Reconciler:
             broker_positions = await self._broker.positions()
             open_orders = list(await self._broker.open_orders())
             fills = await self._import_fills()
+            await self._import_activities()
             await self._journal_splits()
             mismatches = self._compare(broker_positions)
             busy = {_key(o.symbol) for o in open_orders}
@@ -196,6 +201,28 @@ class Reconciler:
             return
         for split in splits:
             await self._engine.on_split(split)
+
+    async def _import_activities(self) -> None:
+        """Journal and apply the broker's non-trade activities after the watermark."""
+        broker = self._broker
+        if not isinstance(broker, ActivityReports):
+            return
+        key = f"{broker.name}:{self._account}:activities_after"
+        raw = await self._repo.get_state(key)
+        since = datetime.fromisoformat(raw) if raw else None
+        activities = await broker.activities_since(since)
+        await apply_activities(
+            self._engine,
+            self._repo,
+            activities,
+            account=self._account,
+            source=f"{broker.name}:activity",
+            halt=lambda symbol, reason: self._halt(symbol, reason),
+        )
+        if activities:
+            newest = max(a.at for a in activities) - WATERMARK_OVERLAP
+            if since is None or newest > since:
+                await self._repo.set_state(key, newest.isoformat())
 
     async def _import_fills(self) -> int:
         """Hand the broker's fills after the watermark to `on_fill`; return how many were read.

@@ -41,10 +41,12 @@ from ledger.model import (
     ZERO,
     AccountType,
     Action,
+    Conversion,
     LedgerEvent,
     OpenLot,
     Parcel,
     SaleRow,
+    SpinOff,
     Split,
     Trade,
     instant_of,
@@ -412,6 +414,8 @@ class Ledger:
             if isinstance(event, Split):
                 if not event.ratio > ZERO:
                     raise LedgerError(f"split ratio must be positive (got {event.ratio})")
+            elif isinstance(event, Conversion | SpinOff):
+                self._check_corporate_action(event)
             elif event.action is Action.BUY:
                 _check_trade(event)
                 if event.lot_id and event.lot_id in self._lots:
@@ -439,6 +443,10 @@ class Ledger:
     def _dispatch(self, event: LedgerEvent) -> None:
         if isinstance(event, Split):
             self._split(event)
+        elif isinstance(event, Conversion):
+            self._convert(event)
+        elif isinstance(event, SpinOff):
+            self._spin_off(event)
         elif event.action is Action.BUY:
             self._buy(event)
         else:
@@ -873,6 +881,162 @@ class Ledger:
             for _sale, portion in group.pending:
                 if portion.symbol == s.symbol:
                     portion.share_factor *= s.ratio
+
+    # -- reorganizations ---------------------------------------------------------------------
+
+    def _check_corporate_action(self, event: Conversion | SpinOff) -> Decimal:
+        """Raise unless `event` can apply; return the shares of the position it acts on."""
+        if isinstance(event, Conversion):
+            if not event.ratio > ZERO:
+                raise LedgerError(
+                    f"conversion ratio must be positive (got {event.ratio})", field="ratio"
+                )
+        else:
+            if not event.quantity > ZERO:
+                raise LedgerError(
+                    f"spin-off quantity must be greater than 0 (got {event.quantity})",
+                    field="quantity",
+                )
+            if not ZERO <= event.basis_fraction <= ONE:
+                raise LedgerError(
+                    f"spin-off basis fraction must be from 0 to 1 (got {event.basis_fraction})",
+                    field="basis_fraction",
+                )
+        if event.new_symbol == event.symbol:
+            raise LedgerError(f"{event.symbol} cannot become itself", field="new_symbol")
+        held = self.position(event.account, event.symbol)
+        if not held > ZERO:
+            raise OversellError(
+                f"no shares of {event.symbol} in account {event.account!r} to reorganize",
+                field="symbol",
+            )
+        return held
+
+    def _convert(self, c: Conversion) -> None:
+        """Carry every lot of the position to the new symbol (see `Conversion`).
+
+        The wash-sale state of the lots goes with them: their shares still in the 30-day
+        window stay candidate replacements, and the position's losses still waiting for
+        replacement shares wait for shares of the new symbol (`ratio` new per sold share).
+        """
+        self._check_corporate_action(c)
+        account, old, new, ratio = c.account, c.symbol, c.new_symbol, c.ratio
+        moved = self._positions.pop((account, old))
+        self._hifo_heaps.pop((account, old), None)
+        for lot in moved:
+            lot.symbol = new
+            for p in lot.parcels:
+                p.symbol = new
+                if p.quantity:
+                    p.quantity *= ratio
+                p.basis_per_share = None
+        into = self._positions.get((account, new), deque())
+        self._positions[(account, new)] = deque(sorted([*into, *moved], key=lambda lot: lot.order))
+        for lot in moved:
+            for p in lot.open_span():
+                self._hifo_push(p)
+        self._carry_wash_state(c, moved)
+
+    def _carry_wash_state(self, c: Conversion, moved: Iterable[_Lot]) -> None:
+        """Move the converted lots' replacement candidates and the position's pending losses
+        from the old symbol's group to the new one's."""
+        old_group = self._groups.get(self.identity.key(c.symbol))
+        if old_group is None:
+            return
+        new_group = self._group(c.new_symbol) if self._wash_applies(c.new_symbol) else None
+        ids = {id(p) for lot in moved for p in lot.parcels}
+        pending = [
+            (sale, portion)
+            for sale, portion in old_group.pending
+            if portion.account == c.account and portion.symbol == c.symbol
+        ]
+        for _sale, portion in pending:
+            portion.share_factor *= c.ratio
+        if new_group is None or new_group is old_group:
+            return
+        recent = [p for p in old_group.recent if id(p) in ids]
+        old_group.recent = deque(p for p in old_group.recent if id(p) not in ids)
+        new_group.recent = deque(
+            sorted([*new_group.recent, *recent], key=lambda p: (p.acquired, p.acquired_at))
+        )
+        moving = {id(portion) for _sale, portion in pending}
+        old_group.pending = deque(e for e in old_group.pending if id(e[1]) not in moving)
+        new_group.pending = deque(
+            sorted([*new_group.pending, *pending], key=lambda e: e[1].date_sold)
+        )
+        if old_group.last_purchase is not None and (
+            new_group.last_purchase is None or old_group.last_purchase > new_group.last_purchase
+        ):
+            new_group.last_purchase = old_group.last_purchase
+
+    def _spin_off(self, s: SpinOff) -> None:
+        """Give every lot of the parent a lot of the distributed shares (see `SpinOff`).
+
+        Shares are shared pro rata to 1e-9 and basis to the cent, the last parcel taking what
+        is left, so the new shares and the parent's basis are conserved exactly. The new lots
+        are no purchase: they replace nothing in the wash-sale rule's sense and wash nothing.
+        """
+        held = self._check_corporate_action(s)
+        account, fraction = s.account, s.basis_fraction
+        parents = [lot for lot in self._positions[(account, s.symbol)] if lot.first_open()]
+        open_parcels = [p for lot in parents for p in lot.open_span() if p.quantity > ZERO]
+        last = open_parcels[-1]
+        shares_left = s.quantity
+        children: list[_Lot] = []
+        for lot in parents:
+            parcels: list[Parcel] = []
+            for p in lot.open_span():
+                if p.quantity <= ZERO:
+                    continue
+                if p is last:
+                    qty = shares_left
+                else:
+                    qty = (s.quantity * p.quantity / held).quantize(SHARE_QUANTUM, ROUND_DOWN)
+                shares_left -= qty
+                cost, adjustment = cents(p.cost * fraction), cents(p.wash_adjustment * fraction)
+                p.cost -= cost
+                p.wash_adjustment -= adjustment
+                p.basis_per_share = None
+                self._hifo_push(p)
+                if qty > ZERO:
+                    parcels.append(
+                        Parcel(
+                            lot_id="",
+                            account=account,
+                            account_type=p.account_type,
+                            symbol=s.new_symbol,
+                            quantity=qty,
+                            cost=cost,
+                            acquired=p.acquired,
+                            holding_period_start=p.holding_period_start,
+                            acquired_at=p.acquired_at,
+                            seq=s.seq,
+                            wash_adjustment=adjustment,
+                            source=s.source,
+                        )
+                    )
+            if parcels:
+                child_id = self._spun_lot_id(lot.lot_id, s.new_symbol)
+                for p in parcels:
+                    p.lot_id = child_id
+                child = _Lot(child_id, account, s.new_symbol, parcels, lot.order)
+                self._lots[child_id] = child
+                children.append(child)
+        into = self._positions.get((account, s.new_symbol), deque())
+        self._positions[(account, s.new_symbol)] = deque(
+            sorted([*into, *children], key=lambda lot: lot.order)
+        )
+        for child in children:
+            for p in child.parcels:
+                self._hifo_push(p)
+
+    def _spun_lot_id(self, parent: str, symbol: str) -> str:
+        base = f"{parent}>{symbol}"
+        lot_id, n = base, 1
+        while lot_id in self._lots:
+            n += 1
+            lot_id = f"{base}-{n}"
+        return lot_id
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -109,7 +109,62 @@ class Split:
         return instant_of(self.trade_date, self.at)
 
 
-LedgerEvent = Trade | Split
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """Every lot of `symbol` in `account` becomes a lot of `new_symbol`, `ratio` new shares per old.
+
+    A symbol or CUSIP change, or a stock-for-stock merger (a reorganization, IRC §368): no gain
+    or loss is recognized (§354), the new shares take the old ones' basis (§358) and holding
+    period (§1223(1)). Each lot keeps its id, cost, acquisition date, holding period and wash
+    adjustments; only its symbol and share count change. Cash received in the same exchange
+    (boot, cash in lieu of a fraction) is a separate sale.
+    """
+
+    seq: int
+    trade_date: date
+    account: str
+    symbol: str
+    new_symbol: str
+    ratio: Decimal
+    at: datetime | None = None
+    source: str = ""
+
+    @property
+    def instant(self) -> datetime:
+        """Return the instant used to order this event among trades."""
+        return instant_of(self.trade_date, self.at)
+
+
+@dataclass(frozen=True, slots=True)
+class SpinOff:
+    """`quantity` shares of `new_symbol` distributed on the shares of `symbol` held in `account`.
+
+    A tax-free distribution (IRC §355): the parent's basis is allocated between the parent and
+    the distributed shares in proportion to their fair market values (§358(c), Reg.
+    §1.358-2(a)(2)); `basis_fraction` is the part that moves to the new shares (the issuer
+    publishes it on Form 8937). Every parent lot gives a new lot with the parent's acquisition
+    date and holding period (§1223(1)); the new shares are shared among the lots in proportion
+    to their shares.
+    """
+
+    seq: int
+    trade_date: date
+    account: str
+    symbol: str
+    new_symbol: str
+    quantity: Decimal
+    basis_fraction: Decimal
+    at: datetime | None = None
+    source: str = ""
+
+    @property
+    def instant(self) -> datetime:
+        """Return the instant used to order this event among trades."""
+        return instant_of(self.trade_date, self.at)
+
+
+CorporateAction = Conversion | SpinOff
+LedgerEvent = Trade | Split | Conversion | SpinOff
 
 
 @dataclass(slots=True)

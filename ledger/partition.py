@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ledger.engine import default_lot_id
 from ledger.identity import Identity
-from ledger.model import Action, LedgerEvent, Split, Trade
+from ledger.model import Action, Conversion, LedgerEvent, SpinOff, Trade
 
 SALE_WEIGHT = 2  # see `assign_parts`
 
@@ -27,9 +27,12 @@ def split_history(
 ) -> list[list[LedgerEvent]] | None:
     """Return `events` split into at most `parts` independent parts, in their given order.
 
-    Return None when the history cannot be split exactly, has only one group, or has two
-    events with the same `seq` (the generated lot ids that tell purchases apart include it).
+    Return None when the history cannot be split exactly, has only one group, has a
+    reorganization (`Conversion`, `SpinOff`: it ties two groups), or has two events with the same
+    `seq` (the generated lot ids that tell purchases apart include it).
     """
+    if any(isinstance(e, Conversion | SpinOff) for e in events):
+        return None  # a reorganization carries lots from one group to another
     key = identity.key
     groups = [key(e.symbol) for e in events]
     weights: Counter[str] = Counter()
@@ -71,7 +74,7 @@ def assign_parts(sizes: Mapping[str, int], parts: int) -> dict[str, int] | None:
 def named_lots(events: Iterable[LedgerEvent]) -> set[str]:
     """Return the lot ids the purchases among `events` name (generated ones left out)."""
     return {
-        e.lot_id for e in events if not isinstance(e, Split) and e.action is Action.BUY and e.lot_id
+        e.lot_id for e in events if isinstance(e, Trade) and e.action is Action.BUY and e.lot_id
     }
 
 
@@ -86,7 +89,7 @@ def lot_ids_independent(part: Sequence[LedgerEvent], named_elsewhere: Collection
     """
     bought: set[str] = set()
     for e in part:
-        if isinstance(e, Split) or e.action is not Action.BUY:
+        if not isinstance(e, Trade) or e.action is not Action.BUY:
             continue
         lot_id = e.lot_id or default_lot_id(e)
         if lot_id in bought or lot_id in named_elsewhere:
@@ -95,5 +98,5 @@ def lot_ids_independent(part: Sequence[LedgerEvent], named_elsewhere: Collection
     return all(
         e.lot_id in bought
         for e in part
-        if not isinstance(e, Split) and e.action is Action.SELL and e.lot_id
+        if isinstance(e, Trade) and e.action is Action.SELL and e.lot_id
     )

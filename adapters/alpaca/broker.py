@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.alpaca import doctor
+from adapters.alpaca.activities import normalise
 from adapters.alpaca.client import AlpacaRest, RestError, split_actions
 from adapters.alpaca.config import AlpacaConfig
 from adapters.alpaca.parsing import (
@@ -60,6 +61,7 @@ from adapters.alpaca.streams import (
     StreamSupervisor,
 )
 from adapters.base import (
+    AccountActivity,
     BrokerError,
     BrokerOptions,
     Capabilities,
@@ -640,6 +642,18 @@ class AlpacaBroker:
                 self._malformed("activities", item, exc)
         fills.sort(key=lambda f: f.at)
         return fills
+
+    async def activities_since(self, since: datetime | None) -> list[AccountActivity]:
+        """Return the non-trade activities after `since` (all when None) that touch lots,
+        normalised (`activities.normalise`), oldest first."""
+        params: dict[str, Any] = {"direction": "asc", "category": "non_trade_activity"}
+        if since is not None:
+            params["after"] = since.astimezone(UTC).isoformat()
+        raw = await self._rest.pages("/account/activities", params, page_size=ACTIVITIES_PAGE)
+        found, bad = normalise(raw, self.config.spin_off_basis)
+        for problem in bad:
+            self._malformed("activities", problem, ValueError(problem))
+        return found
 
     # -- more of the account ---------------------------------------------------------------
 

@@ -10,7 +10,9 @@ a log line through this object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,6 +57,7 @@ class AlpacaConfig:
     backoff: tuple[float, float] = (1.0, 30.0)
     clock_refresh: float = 60.0
     submit_attempts: int = 3
+    spin_off_basis: Mapping[str, Decimal] = field(default_factory=dict)
 
     @classmethod
     def from_settings(
@@ -80,6 +83,7 @@ class AlpacaConfig:
             crypto_ws_url=crypto_url(a.data_ws_url),
             data_url=a.data_rest_url(),
             feed=a.feed,
+            spin_off_basis=dict(a.spin_off_basis),
             orders_allowed=options.orders_allowed and not (options.live and paper),
             data_timeout=options.stale_after_seconds,
             stale_after=options.stale_after_seconds,

@@ -6,9 +6,10 @@ Composed into the daemon's `Settings` as ``alpaca``; the checks that involve oth
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from adapters.settings_types import Secret, Section, check_url
 
@@ -27,6 +28,16 @@ class AlpacaSettings(Section):
     data_ws_url: str | None = None
     trading_ws_url: str | None = None
     feed: Literal["iex", "sip"] = "iex"
+    # New symbol of a spin-off -> the part of the parent's basis it takes (issuer's Form 8937).
+    spin_off_basis: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("spin_off_basis")
+    @classmethod
+    def _fractions(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for symbol, fraction in value.items():
+            if not Decimal(0) <= fraction <= 1:
+                raise ValueError(f"spin_off_basis.{symbol} must be from 0 to 1 (got {fraction})")
+        return value
 
     @field_validator("base_url", "data_url")
     @classmethod

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from ledger.conventions import LotMethod
-from ledger.model import ZERO, AccountType, Action, LedgerEvent, Split, Trade
+from ledger.model import ZERO, AccountType, Action, Conversion, LedgerEvent, SpinOff, Split, Trade
 
 
 class JournalKind(StrEnum):
@@ -21,6 +21,14 @@ class JournalKind(StrEnum):
     TRADE = "trade"  # a fill seen live (broker stream, simulator)
     SPLIT = "split"  # a stock split or reverse split
     IMPORT = "import"  # a trade row imported from a history file or a broker's past activity
+    CONVERSION = (
+        "conversion"  # a symbol change or stock-for-stock merger (`ledger.model.Conversion`)
+    )
+    SPIN_OFF = "spin_off"  # shares distributed in a spin-off (`ledger.model.SpinOff`)
+
+
+TRADE_KINDS = frozenset({JournalKind.TRADE, JournalKind.IMPORT})
+"""Kinds whose entries are trades (account, action, quantity, price and fees)."""
 
 
 # Every method the ledger models (`ledger.conventions.LotMethod`), plus lots named per sale.
@@ -33,9 +41,11 @@ class JournalEntry:
     """One event to append to the journal (the source of truth the ledger is rebuilt from).
 
     Trades and imports need `account`, `action`, `quantity` and `price`; splits need `ratio` and
-    have no account, action, quantity, price or fees. `external_id` is the dedupe key (e.g. a
-    broker execution id): appending an entry whose `external_id` is already stored is a no-op.
-    Build entries with `trade`, `split` or `from_event`.
+    have no account, action, quantity, price or fees; a conversion needs `account`, `ratio` and
+    `new_symbol`; a spin-off `account`, `new_symbol`, `quantity` (the new shares) and
+    `basis_fraction` (`_SHAPES`). `external_id` is the dedupe key (e.g. a broker execution id):
+    appending an entry whose `external_id` is already stored is a no-op. Build entries with
+    `trade`, `split` or `from_event`.
     """
 
     kind: JournalKind
@@ -51,6 +61,8 @@ class JournalEntry:
     occurred_at: datetime | None = None
     ratio: Decimal | None = None
     external_id: str | None = None
+    new_symbol: str | None = None
+    basis_fraction: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.occurred_at is not None and self.occurred_at.utcoffset() is None:
@@ -59,15 +71,26 @@ class JournalEntry:
             if self.ratio is None:
                 raise ValueError("a split entry needs a ratio")
             trade_fields = (self.account, self.action, self.quantity, self.price, self.fees)
-            if any(f is not None for f in trade_fields):
+            if any(f is not None for f in trade_fields) or self._reorganizes:
                 raise ValueError("a split entry has no account, action, quantity, price or fees")
-        else:
+        elif self.kind in TRADE_KINDS:
             needed = (self.account, self.action, self.quantity, self.price, self.fees)
-            if any(f is None for f in needed) or self.ratio is not None:
+            if any(f is None for f in needed) or self.ratio is not None or self._reorganizes:
                 raise ValueError(
                     f"a {self.kind} entry needs account, action, quantity, price and fees, "
                     "and no ratio"
                 )
+        else:
+            needed_names = _SHAPES[self.kind]
+            for name in _OPTIONAL_FIELDS:
+                if (getattr(self, name) is not None) != (name in needed_names):
+                    raise ValueError(
+                        f"a {self.kind} entry needs {', '.join(needed_names)} and nothing else"
+                    )
+
+    @property
+    def _reorganizes(self) -> bool:
+        return self.new_symbol is not None or self.basis_fraction is not None
 
     @classmethod
     def trade(
@@ -124,7 +147,7 @@ class JournalEntry:
             external_id=external_id,
         )
 
-    def to_event(self, seq: int) -> Trade | Split:
+    def to_event(self, seq: int) -> LedgerEvent:
         """Return the ledger event this entry is once journaled as `seq`."""
         return _to_event(self, seq)
 
@@ -136,7 +159,32 @@ class JournalEntry:
         kind: JournalKind = JournalKind.TRADE,
         external_id: str | None = None,
     ) -> JournalEntry:
-        """Return the entry that records a ledger `Trade` or `Split` (its `seq` is not kept)."""
+        """Return the entry that records a ledger event (its `seq` is not kept)."""
+        if isinstance(event, Conversion):
+            return cls(
+                kind=JournalKind.CONVERSION,
+                symbol=event.symbol,
+                trade_date=event.trade_date,
+                source=event.source,
+                account=event.account,
+                ratio=event.ratio,
+                new_symbol=event.new_symbol,
+                occurred_at=event.at,
+                external_id=external_id,
+            )
+        if isinstance(event, SpinOff):
+            return cls(
+                kind=JournalKind.SPIN_OFF,
+                symbol=event.symbol,
+                trade_date=event.trade_date,
+                source=event.source,
+                account=event.account,
+                quantity=event.quantity,
+                new_symbol=event.new_symbol,
+                basis_fraction=event.basis_fraction,
+                occurred_at=event.at,
+                external_id=external_id,
+            )
         if isinstance(event, Split):
             return cls.split(
                 symbol=event.symbol,
@@ -184,14 +232,62 @@ class JournalRecord:
     source: str
     external_id: str | None
     recorded_at: datetime
+    new_symbol: str | None = None
+    basis_fraction: Decimal | None = None
 
     def to_event(self) -> LedgerEvent:
         """Return the ledger event this record replays as (its `seq` is the journal's)."""
         return _to_event(self, self.seq)
 
 
-def _to_event(stored: JournalEntry | JournalRecord, seq: int) -> Trade | Split:
+_OPTIONAL_FIELDS = (
+    "account",
+    "action",
+    "quantity",
+    "price",
+    "fees",
+    "ratio",
+    "new_symbol",
+    "basis_fraction",
+)
+_SHAPES: dict[JournalKind, tuple[str, ...]] = {
+    JournalKind.CONVERSION: ("account", "ratio", "new_symbol"),
+    JournalKind.SPIN_OFF: ("account", "quantity", "new_symbol", "basis_fraction"),
+}
+
+
+def _to_event(stored: JournalEntry | JournalRecord, seq: int) -> LedgerEvent:
     """Return the ledger event `stored` (an entry or a record of one) is, numbered `seq`."""
+    if stored.kind is JournalKind.CONVERSION:
+        assert stored.account is not None
+        assert stored.ratio is not None
+        assert stored.new_symbol is not None
+        return Conversion(
+            seq=seq,
+            trade_date=stored.trade_date,
+            account=stored.account,
+            symbol=stored.symbol,
+            new_symbol=stored.new_symbol,
+            ratio=stored.ratio,
+            at=stored.occurred_at,
+            source=stored.source,
+        )
+    if stored.kind is JournalKind.SPIN_OFF:
+        assert stored.account is not None
+        assert stored.quantity is not None
+        assert stored.new_symbol is not None
+        assert stored.basis_fraction is not None
+        return SpinOff(
+            seq=seq,
+            trade_date=stored.trade_date,
+            account=stored.account,
+            symbol=stored.symbol,
+            new_symbol=stored.new_symbol,
+            quantity=stored.quantity,
+            basis_fraction=stored.basis_fraction,
+            at=stored.occurred_at,
+            source=stored.source,
+        )
     if stored.kind is JournalKind.SPLIT:
         assert stored.ratio is not None
         return Split(

@@ -142,6 +142,13 @@ class Repository:
             result = await conn.execute(stmt, rows)
             return sorted(result.scalars().all())
 
+    async def known_external_ids(self, external_ids: Iterable[str]) -> set[str]:
+        """Return which of `external_ids` the journal already holds."""
+        rows = [{"external_id": e} for e in external_ids]
+        async with self._reading() as conn:
+            fresh = await _drop_known_external_ids(conn, rows)
+        return {r["external_id"] for r in rows} - {r["external_id"] for r in fresh}
+
     async def load_journal(self, after_seq: int = 0) -> list[JournalRecord]:
         """Return the journal entries with seq > `after_seq`, in seq (replay) order."""
         stmt = select(*_JOURNAL_COLUMNS).where(journal.c.seq > after_seq).order_by(journal.c.seq)
@@ -647,6 +654,8 @@ def _journal_values(entry: JournalEntry, recorded_at: datetime) -> dict[str, Any
         "source": entry.source,
         "external_id": entry.external_id,
         "recorded_at": recorded_at,
+        "new_symbol": entry.new_symbol,
+        "basis_fraction": entry.basis_fraction,
     }
 
 

@@ -61,6 +61,23 @@ class Base(AsyncAttrs, DeclarativeBase):
     }
 
 
+JOURNAL_SHAPE = (
+    "(kind = 'split' AND ratio IS NOT NULL AND account IS NULL AND action IS NULL"
+    " AND quantity IS NULL AND price IS NULL AND fees IS NULL"
+    " AND new_symbol IS NULL AND basis_fraction IS NULL)"
+    " OR (kind IN ('trade', 'import') AND ratio IS NULL AND account IS NOT NULL"
+    " AND action IS NOT NULL AND quantity IS NOT NULL AND price IS NOT NULL"
+    " AND fees IS NOT NULL AND new_symbol IS NULL AND basis_fraction IS NULL)"
+    " OR (kind = 'conversion' AND account IS NOT NULL AND ratio IS NOT NULL"
+    " AND new_symbol IS NOT NULL AND action IS NULL AND quantity IS NULL AND price IS NULL"
+    " AND fees IS NULL AND basis_fraction IS NULL)"
+    " OR (kind = 'spin_off' AND account IS NOT NULL AND quantity IS NOT NULL"
+    " AND new_symbol IS NOT NULL AND basis_fraction IS NOT NULL AND action IS NULL"
+    " AND price IS NULL AND fees IS NULL AND ratio IS NULL)"
+)
+"""Which columns each kind of journal entry fills (`records.JournalEntry`)."""
+
+
 class JournalRow(Base):
     """The append-only journal of trades, splits and imports; `seq` is the replay order."""
 
@@ -68,14 +85,7 @@ class JournalRow(Base):
     __table_args__ = (
         CheckConstraint(_one_of("kind", [k.value for k in JournalKind]), name="kind"),
         CheckConstraint("action IS NULL OR action IN ('BUY', 'SELL')", name="action"),
-        CheckConstraint(
-            "(kind = 'split' AND ratio IS NOT NULL AND account IS NULL AND action IS NULL"
-            " AND quantity IS NULL AND price IS NULL AND fees IS NULL)"
-            " OR (kind <> 'split' AND ratio IS NULL AND account IS NOT NULL"
-            " AND action IS NOT NULL AND quantity IS NOT NULL AND price IS NOT NULL"
-            " AND fees IS NOT NULL)",
-            name="shape",
-        ),
+        CheckConstraint(JOURNAL_SHAPE, name="shape"),
         # AUTOINCREMENT: a seq is never reused on SQLite, even after the newest row is lost.
         {"sqlite_autoincrement": True},
     )
@@ -95,6 +105,8 @@ class JournalRow(Base):
     source: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     recorded_at: Mapped[datetime]
+    new_symbol: Mapped[str | None] = mapped_column(String(32))
+    basis_fraction: Mapped[Decimal | None]
 
 
 class AccountRow(Base):

@@ -439,6 +439,27 @@ class FakeAlpaca:
         """Add a non-trade account activity (SPLIT, DIV, ACATC, ...) and return it."""
         return self.state.add_activity(activity_type, when=when, **fields)
 
+    def reorganize(
+        self,
+        activity_type: str,
+        old: str,
+        old_qty: Number,
+        new: str,
+        new_qty: Number,
+        *,
+        when: datetime | None = None,
+    ) -> tuple[Payload, Payload]:
+        """Book a reorganization as Alpaca does (``NC``, ``MA``, ``SPLIT``…): an entry removing
+        the old position (negative ``qty``) and one adding the new, the same day; the positions
+        follow (the new one at the old one's cost)."""
+        held = self.state.positions.get(old)
+        cost = held.cost_basis if held is not None else Decimal(0)
+        removal = self.add_activity(activity_type, when=when, symbol=old, qty=f"-{old_qty}")
+        addition = self.add_activity(activity_type, when=when, symbol=new, qty=str(new_qty))
+        self.set_position(old, 0, 0)
+        self.set_position(new, new_qty, cost / to_decimal(new_qty) if cost else 1)
+        return removal, addition
+
     def set_fill_policy(
         self, policy: FillPolicy | str, symbol: str | None = None, *, reason: str | None = None
     ) -> None:

@@ -1,0 +1,184 @@
+"""Alpaca's non-trade activities reach the ledger instead of halting the symbol (issue #11 §4).
+
+"Alpaca's account activities beyond FILL — splits, reverse splits, mergers, spin-offs, symbol
+changes, cash dividends, dividend reinvestment, journal/ACATS transfers — are imported and
+applied to the ledger instead of halting the symbol as a mismatch; a type the daemon does not
+understand still halts it, with the activity named in the halt." Alpaca books a reorganization
+as a removal (negative ``qty``) and an addition the same day (its docs, of ``NC``); the fake
+serves them through ``GET /v2/account/activities`` to the real alpaca-py client.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from alpacakit import ACCOUNT, Daemons, Running, hold, make_settings
+from fake_alpaca import FakeAlpaca
+
+from adapters.storage.records import JournalKind
+
+pytestmark = pytest.mark.timeout(60)
+NEW_YORK = ZoneInfo("America/New_York")
+DAY = datetime.now(UTC) - timedelta(days=3)
+
+
+def lots(running: Running, symbol: str) -> list[tuple[str, Decimal, Decimal]]:
+    engine = running.engine
+    return [
+        (lot.lot_id, lot.quantity, lot.cost_basis)
+        for lot in engine.ledger.open_lots()
+        if lot.symbol == symbol
+    ]
+
+
+async def halts(running: Running) -> dict[str, str]:
+    repo = running.daemon.repo
+    return {h.symbol: h.reason for h in await repo.active_halts()}
+
+
+async def test_a_symbol_change_carries_the_lots_and_reconciles_without_a_halt(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """FB -> META one for one (two NC entries): the ledger holds the lot as META."""
+    hold(fake, "FB", "10", "250")
+    fake.reorganize("NC", "FB", "10", "META", "10", when=DAY)
+    running = await daemons.start()
+    assert running.engine.ledger.positions() == {(ACCOUNT, "META"): Decimal(10)}
+    assert [(q, c) for _id, q, c in lots(running, "META")] == [(Decimal(10), Decimal("2500.00"))]
+    assert await halts(running) == {}
+    kinds = [r.kind for r in await running.journal()]
+    assert kinds.count(JournalKind.CONVERSION) == 1
+
+
+async def test_a_stock_merger_converts_at_its_ratio(fake: FakeAlpaca, daemons: Daemons) -> None:
+    """Two ACQ for each TGT (two MA entries): 20 ACQ with the 10 TGT's basis."""
+    hold(fake, "TGT", "10", "40")
+    fake.reorganize("MA", "TGT", "10", "ACQ", "20", when=DAY)
+    running = await daemons.start()
+    assert [(q, c) for _id, q, c in lots(running, "ACQ")] == [(Decimal(20), Decimal("400.00"))]
+    assert await halts(running) == {}
+
+
+async def test_a_cash_merger_is_a_sale(fake: FakeAlpaca, daemons: Daemons) -> None:
+    """TGT bought out at 55 a share: the 10 shares are sold for 550, and none are held."""
+    hold(fake, "TGT", "10", "40")
+    fake.add_activity("MA", when=DAY, symbol="TGT", qty="-10", net_amount="550")
+    fake.set_position("TGT", 0, 0)
+    running = await daemons.start()
+    (row,) = running.engine.ledger.sales
+    assert (row.quantity, row.proceeds, row.cost_basis) == (
+        Decimal(10),
+        Decimal("550.00"),
+        Decimal("400.00"),
+    )
+    assert await halts(running) == {}
+
+
+async def test_a_spin_off_with_its_basis_fraction_makes_lots_of_the_new_symbol(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """One SOLV per four MMM; `[alpaca] spin_off_basis` gives SOLV 8.32 % of the basis."""
+    hold(fake, "MMM", "40", "150")
+    fake.add_activity("SPIN", when=DAY, symbol="MMM", qty="0")
+    fake.add_activity("SPIN", when=DAY, symbol="SOLV", qty="10")
+    fake.set_position("SOLV", "10", "49.92")
+    settings = make_settings(fake)
+    alpaca = settings.alpaca.model_copy(update={"spin_off_basis": {"SOLV": Decimal("0.0832")}})
+    running = await daemons.start(settings=settings.model_copy(update={"alpaca": alpaca}))
+    assert [(q, c) for _id, q, c in lots(running, "SOLV")] == [(Decimal(10), Decimal("499.20"))]
+    assert [(q, c) for _id, q, c in lots(running, "MMM")] == [(Decimal(40), Decimal("5500.80"))]
+    assert await halts(running) == {}
+
+
+async def test_a_spin_off_without_its_basis_fraction_halts_naming_it(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """The daemon does not guess the allocation: both symbols halt, the activity named."""
+    hold(fake, "MMM", "40", "150")
+    fake.add_activity("SPIN", when=DAY, symbol="MMM", qty="0")
+    child = fake.add_activity("SPIN", when=DAY, symbol="SOLV", qty="10")
+    fake.set_position("SOLV", "10", "49.92")
+    running = await daemons.start()
+    reasons = await halts(running)
+    assert child["id"] in reasons["SOLV"]
+    assert "spin_off_basis" in reasons["MMM"]
+
+
+async def test_an_unknown_activity_on_a_held_symbol_halts_it_naming_type_and_id(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    hold(fake, "VTI", "10", "200")
+    odd = fake.add_activity("OPASN", when=DAY, symbol="VTI", qty="-1")
+    running = await daemons.start()
+    reason = (await halts(running))["VTI"]
+    assert "OPASN" in reason
+    assert odd["id"] in reason
+
+
+async def test_dividends_reinvestment_and_a_transfer_in_with_basis(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """A cash dividend changes no lot; a reinvested one buys shares (a lot the wash guard
+    sees); an ACATS transfer carrying basis and date becomes a lot with that date."""
+    hold(fake, "VTI", "10", "200", position="13.5")
+    fake.add_activity("DIV", when=DAY, symbol="VTI", qty="10", net_amount="9.00")
+    fake.add_activity(
+        "DIV",
+        when=DAY,
+        symbol="VTI",
+        qty="0.5",
+        per_share_amount="210",
+        net_amount="-105",
+        description="DRIP reinvestment",
+    )
+    fake.add_activity(
+        "ACATS",
+        when=DAY,
+        symbol="VTI",
+        qty="3",
+        cost_basis="450",
+        acquisition_date="2020-02-03",
+    )
+    running = await daemons.start()
+    assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal("13.5")}
+    assert running.engine.ledger.last_purchase("VTI") == DAY.astimezone(NEW_YORK).date()
+    assert "2020-02-03" in {str(lot.acquired) for lot in running.engine.ledger.open_lots()}
+    assert await halts(running) == {}
+
+
+async def test_a_transfer_in_without_basis_halts_and_says_to_import(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    hold(fake, "VTI", "10", "200", position="13")
+    fake.add_activity("JNLS", when=DAY, symbol="VTI", qty="3")
+    running = await daemons.start()
+    assert "tlh import" in (await halts(running))["VTI"]
+
+
+async def test_reconciling_again_journals_nothing_twice(fake: FakeAlpaca, daemons: Daemons) -> None:
+    hold(fake, "FB", "10", "250")
+    fake.reorganize("NC", "FB", "10", "META", "10", when=DAY)
+    running = await daemons.start()
+    before = len(await running.journal())
+    assert running.daemon.reconciler is not None
+    await running.daemon.reconciler.run("test: again")
+    assert len(await running.journal()) == before
+    assert await halts(running) == {}
+
+
+async def test_a_split_reported_by_the_calendar_and_the_activities_applies_once(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """4:1 on VTI, in the corporate-actions calendar and as SPLIT activities: 160 shares."""
+    hold(fake, "VTI", "40", "200")
+    day = DAY.astimezone(NEW_YORK).date()
+    fake.add_split("VTI", 4, 1, day)
+    fake.reorganize("SPLIT", "VTI", "40", "VTI", "160", when=DAY)
+    running = await daemons.start()
+    splits = [r for r in await running.journal() if r.kind is JournalKind.SPLIT]
+    assert len(splits) == 1
+    assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal(160)}
+    assert await halts(running) == {}
