@@ -90,8 +90,7 @@ class OfxImport:
 class _Text:
     """The file's text, to find the line of an element of the parsed body."""
 
-    def __init__(self, path: str, text: str, body: str) -> None:
-        self.path = path
+    def __init__(self, text: str, body: str) -> None:
         stripped = body.lstrip()
         self.offset = text.rfind(stripped) if stripped else 0
         self.starts = [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", text))]
@@ -122,11 +121,11 @@ def read_ofx(data: bytes, path: str, account: str) -> OfxImport:
             path, lines.get(root, 1), "INVSTMTRS", "no investment statement in the file"
         )
     reader = _StatementReader(path, account, lines, _securities(root, path, lines))
-    accounts: dict[tuple[str, str], int] = {}
+    accounts: dict[tuple[str, str], int | None] = {}
     for n, statement in enumerate(statements, start=1):
         prefix = f"INVSTMTRS[{n}]/" if len(statements) > 1 else ""
         key = reader.read(statement, prefix)
-        accounts.setdefault(key, lines[statement])
+        accounts.setdefault(key, lines.get(statement))
     if len(accounts) > 1:
         listed = ", ".join(f"{broker}/{acct}" for broker, acct in accounts)
         raise InputError(
@@ -145,8 +144,13 @@ def _parse(data: bytes, path: str) -> tuple[ET.Element, dict[ET.Element, int]]:
         text = data.decode(header.codec)
     except (OFXHeaderError, ValueError, LookupError) as exc:
         raise InputError(path, 1, "header", f"not an OFX file: {exc}") from None
-    located = _Text(path, text, body)
-    builder = TreeBuilder()
+    located = _Text(text, body)
+    body = body.lstrip()
+    # Every start tag the parser matches makes one element, in document order.
+    starts = [
+        m.start() for m in TreeBuilder.regex.finditer(body) if not m.group("tag").startswith("/")
+    ]
+    builder = _CheckedBuilder()
     try:
         builder.feed(body)
         root = builder.close()
@@ -154,25 +158,56 @@ def _parse(data: bytes, path: str) -> tuple[ET.Element, dict[ET.Element, int]]:
         found = _POSITION.search(str(exc))
         line = located.line(int(found.group(1))) if found else None
         reason = _POSITION.split(str(exc))[0].rstrip(" -")
+        reason = re.sub(r"^(Tail text '.*?') in .*", r"\1", reason, flags=re.S)[:200]
         raise InputError(path, line, None, f"malformed OFX: {reason}") from None
-    except (AssertionError, IndexError):  # an end tag that closes no open element
-        raise InputError(path, None, None, "malformed OFX: unbalanced end tags") from None
-    # Every start tag the parser matched made one element, in document order.
-    starts = [
-        m.start()
-        for m in TreeBuilder.regex.finditer(body.lstrip())
-        if not m.group("tag").startswith("/")
-    ]
+    except _UnclosedError as exc:
+        line = located.line(starts[exc.index]) if exc.index < len(starts) else None
+        raise InputError(path, line, exc.tag, "malformed OFX: never closed") from None
     elements = list(root.iter())
-    if len(starts) != len(elements):
-        return root, dict.fromkeys(elements, 1)
+    if len(starts) != len(elements):  # not expected: then no line is better than a wrong one
+        return root, {}
     return root, {e: located.line(s) for e, s in zip(elements, starts, strict=True)}
+
+
+class _UnclosedError(Exception):
+    def __init__(self, tag: str, index: int) -> None:
+        super().__init__(tag)
+        self.tag = tag
+        self.index = index
+
+
+class _CheckedBuilder(TreeBuilder):
+    """ofxtools' parser, with end tags checked against the open elements (the tree builder
+    underneath pops whatever is open, so a stray end tag would go unnoticed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._open: list[tuple[str, int]] = []
+        self._count = 0
+
+    def start(self, tag: str, attrs: dict[str, str], /) -> ET.Element:
+        self._open.append((tag, self._count))
+        self._count += 1
+        return super().start(tag, attrs)
+
+    def end(self, tag: str, /) -> ET.Element:
+        if not self._open:
+            raise ParseError(f"</{tag}> closes no open element")
+        if self._open[-1][0] != tag:
+            raise ParseError(f"</{tag}> where <{self._open[-1][0]}> is open")
+        self._open.pop()
+        return super().end(tag)
+
+    def close(self) -> ET.Element:
+        if self._open:
+            raise _UnclosedError(*self._open[-1])
+        return super().close()
 
 
 @dataclass(frozen=True, slots=True)
 class _Security:
     ticker: str | None
-    line: int
+    line: int | None
     element: str
 
 
@@ -189,9 +224,9 @@ def _securities(
             secinfo = info.find("SECINFO")
             secid = secinfo.find("SECID") if secinfo is not None else None
             if secinfo is None or secid is None:
-                raise InputError(path, lines[info], f"{name}/SECINFO/SECID", "missing")
+                raise InputError(path, lines.get(info), f"{name}/SECINFO/SECID", "missing")
             ticker = normalize_symbol(secinfo.findtext("TICKER") or "") or None
-            found[_secid_key(secid)] = _Security(ticker, lines[secinfo], f"{name}/SECINFO")
+            found[_secid_key(secid)] = _Security(ticker, lines.get(secinfo), f"{name}/SECINFO")
     return found
 
 
@@ -214,7 +249,7 @@ class _Transaction:
         self.reader = reader
         self.node = node
         self.name = name
-        self.line = reader.lines[node]
+        self.line = reader.lines.get(node)
         # INVBUY / INVSELL hold the common fields of buys and sales.
         self.inner = node.find("INVBUY")
         if self.inner is None:
@@ -229,10 +264,18 @@ class _Transaction:
         return InputError(self.reader.path, line, name, message)
 
     def _find(self, tag: str) -> tuple[ET.Element | None, str]:
+        """Return field `tag` (in INVBUY/INVSELL, else the transaction) and its path; a
+        missing field is named where the common fields are."""
         element = self.base.find(tag)
         if element is not None:
             return element, f"{self.inner_name}{tag}"
-        return self.node.find(tag), tag
+        element = self.node.find(tag)
+        return element, tag if element is not None else f"{self.inner_name}{tag}"
+
+    def field_error(self, tag: str, message: str) -> InputError:
+        """Return the error for field `tag`, at its line."""
+        element, path = self._find(tag)
+        return self.error(path, message, element)
 
     def text(self, tag: str) -> str | None:
         """Return the trimmed text of field `tag` (None when absent or empty)."""
@@ -256,8 +299,8 @@ class _Transaction:
             return None
         try:
             value = _DECIMAL.convert(raw)
-        except (ArithmeticError, ValueError, TypeError) as exc:
-            raise self.error(path, f"cannot read {raw!r}: not a number ({exc})", element) from None
+        except (ArithmeticError, ValueError, TypeError):
+            raise self.error(path, f"cannot read {raw!r}: not a number", element) from None
         if not isinstance(value, Decimal) or not value.is_finite():
             raise self.error(path, f"must be a finite number (got {raw!r})", element)
         return value
@@ -372,7 +415,7 @@ class _StatementReader:
 
     def read(self, statement: ET.Element, prefix: str) -> tuple[str, str]:
         """Read one `<INVSTMTRS>`; return its (BROKERID, ACCTID)."""
-        line = self.lines[statement]
+        line = self.lines.get(statement)
         curdef = (statement.findtext("CURDEF") or "").strip().upper()
         if curdef and curdef != "USD":
             node = statement.find("CURDEF")
@@ -390,7 +433,10 @@ class _StatementReader:
             value = (acct.findtext(tag) or "").strip()
             if not value:
                 raise InputError(
-                    self.path, self.lines[acct], f"{prefix}INVSTMTRS/INVACCTFROM/{tag}", "missing"
+                    self.path,
+                    self.lines.get(acct),
+                    f"{prefix}INVSTMTRS/INVACCTFROM/{tag}",
+                    "missing",
                 )
             ids.append(value)
         broker, acctid = ids
@@ -458,12 +504,12 @@ class _StatementReader:
         action = Action.SELL if tag in SELLS else Action.BUY
         for kind_tag, short in (("BUYTYPE", "BUYTOCOVER"), ("SELLTYPE", "SELLSHORT")):
             if t.text(kind_tag) == short:
-                raise t.error(kind_tag, f"short sales ({short}) are not supported")
+                raise t.field_error(kind_tag, f"short sales ({short}) are not supported")
         symbol, debt = t.symbol()
         units = self._units(t)
         price = t.decimal("UNITPRICE")
         if price < ZERO:
-            raise t.error(f"{t.inner_name}UNITPRICE", f"must not be negative (got {price})")
+            raise t.field_error("UNITPRICE", f"must not be negative (got {price})")
         if debt:
             price = price / PERCENT
         day, at = t.trade_date()
@@ -472,9 +518,9 @@ class _StatementReader:
     def _transfer(self, t: _Transaction, fitid: str) -> ImportRow:
         direction = t.text("TFERACTION")
         if direction not in ("IN", "OUT"):
-            raise t.error("TFERACTION", f"must be IN or OUT (got {direction!r})")
+            raise t.field_error("TFERACTION", f"must be IN or OUT (got {direction!r})")
         if t.text("POSTYPE") == "SHORT":
-            raise t.error("POSTYPE", "transfers of short positions are not supported")
+            raise t.field_error("POSTYPE", "transfers of short positions are not supported")
         symbol, _debt = t.symbol()
         units = self._units(t)
         basis = t.optional_decimal("AVGCOSTBASIS")
@@ -503,7 +549,7 @@ class _StatementReader:
             top, bottom = t.decimal("NEWUNITS"), t.decimal("OLDUNITS")
             field_name = "OLDUNITS"
         if top <= ZERO or bottom <= ZERO or top == bottom:
-            raise t.error(field_name, f"not a split ratio: {top}/{bottom}")
+            raise t.field_error(field_name, f"not a split ratio: {top}/{bottom}")
         ratio = top / bottom
         day, at = t.trade_date()
         entry = JournalEntry.split(
@@ -519,7 +565,7 @@ class _StatementReader:
     def _units(self, t: _Transaction) -> Decimal:
         units = t.decimal("UNITS")
         if units == ZERO:
-            raise t.error(f"{t.inner_name}UNITS", "must not be 0")
+            raise t.field_error("UNITS", "must not be 0")
         return abs(units)  # sales are written negative
 
     def _row(

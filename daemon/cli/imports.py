@@ -148,7 +148,8 @@ def import_command(
         fail(f"--account is required with {source}")
     settings = load_settings_or_exit(config)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    for chatty in ("alembic", "ofxtools"):  # INFO lines on every migration, every OFX parse
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         if source == "--trades":
             assert trades is not None

@@ -209,7 +209,7 @@ def test_a_short_sale_is_refused() -> None:
     """SELLTYPE SELLSHORT: the ledger holds long positions."""
     data = edited("<SELLTYPE>SELL</SELLTYPE>", "<SELLTYPE>SELLSHORT</SELLTYPE>")
 
-    expect_error(data, line_of(data, "<SELLSTOCK>"), "SELLSTOCK[1]/SELLTYPE", "short sales")
+    expect_error(data, line_of(data, "<SELLTYPE>SELLSHORT"), "SELLSTOCK[1]/SELLTYPE", "short sales")
 
 
 def test_another_currency_is_refused() -> None:
