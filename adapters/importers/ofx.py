@@ -139,11 +139,20 @@ def read_ofx(data: bytes, path: str, account: str) -> OfxImport:
 
 def _parse(data: bytes, path: str) -> tuple[ET.Element, dict[ET.Element, int]]:
     """Return the element tree of an OFX file and the line of each element."""
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark, as Windows tools write
     try:
         header, body = parse_header(io.BytesIO(data))
         text = data.decode(header.codec)
     except (OFXHeaderError, ValueError, LookupError) as exc:
-        raise InputError(path, 1, "header", f"not an OFX file: {exc}") from None
+        first = str(exc).strip().partition("\n")[0].rstrip(":")
+        reason = first if "BytesIO" not in first else "no OFX header"
+        raise InputError(
+            path,
+            1,
+            "header",
+            f"not an OFX file ({reason[:120]}): expected OFXHEADER:100 (OFX 1.x) or "
+            '<?xml ...?><?OFX OFXHEADER="200" ...?> (OFX 2.x)',
+        ) from None
     located = _Text(text, body)
     body = body.lstrip()
     # Every start tag the parser matches makes one element, in document order.
@@ -163,6 +172,8 @@ def _parse(data: bytes, path: str) -> tuple[ET.Element, dict[ET.Element, int]]:
     except _UnclosedError as exc:
         line = located.line(starts[exc.index]) if exc.index < len(starts) else None
         raise InputError(path, line, exc.tag, "malformed OFX: never closed") from None
+    if root is None:
+        raise InputError(path, None, None, "the file holds no OFX element")
     elements = list(root.iter())
     if len(starts) != len(elements):  # not expected: then no line is better than a wrong one
         return root, {}
@@ -285,17 +296,17 @@ class _Transaction:
 
     def decimal(self, tag: str) -> Decimal:
         """Return the required field `tag` as a finite `Decimal` (ofxtools' conversion)."""
-        value = self.optional_decimal(tag, required=True)
-        assert value is not None
+        value = self.optional_decimal(tag)
+        if value is None:
+            element, path = self._find(tag)
+            raise self.error(path, "missing", element)
         return value
 
-    def optional_decimal(self, tag: str, *, required: bool = False) -> Decimal | None:
+    def optional_decimal(self, tag: str) -> Decimal | None:
         """Return field `tag` as a finite `Decimal` (ofxtools' conversion), None if absent."""
         element, path = self._find(tag)
         raw = (element.text or "").strip() if element is not None else ""
         if not raw:
-            if required:
-                raise self.error(path, "missing", element)
             return None
         try:
             value = _DECIMAL.convert(raw)
@@ -314,8 +325,9 @@ class _Transaction:
         try:
             instant = _DATETIME.convert(raw)
         except (ArithmeticError, ValueError, TypeError) as exc:
+            reason = "YYYYMMDD[HHMMSS[.XXX][[offset:TZ]]]" if "conform" in str(exc) else exc
             raise self.error(
-                path, f"cannot read {raw!r}: not an OFX date ({exc})", element
+                path, f"cannot read {raw!r}: not an OFX date ({reason})", element
             ) from None
         # The tax date is the date as the statement writes it, not the UTC date.
         day = date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
@@ -333,11 +345,13 @@ class _Transaction:
         return fitid
 
     def invtran_text(self, tag: str) -> str | None:
+        """Return the trimmed text of field `tag` of the INVTRAN (None when absent)."""
         invtran = self.base.find("INVTRAN")
         value = (invtran.findtext(tag) or "").strip() if invtran is not None else ""
         return value or None
 
     def trade_date(self) -> tuple[date, datetime | None]:
+        """Return the date and instant of the INVTRAN's DTTRADE."""
         invtran = self.base.find("INVTRAN")
         if invtran is None:
             raise self.error(f"{self.inner_name}INVTRAN", "missing")
@@ -368,6 +382,7 @@ class _Transaction:
         return security.ticker, security.element.startswith("SECLIST/DEBTINFO")
 
     def check_currency(self) -> None:
+        """Raise when the amounts are in another currency than USD."""
         for tag in ("CURRENCY", "ORIGCURRENCY"):
             element, path = self._find(tag)
             if element is None:
@@ -382,6 +397,7 @@ class _Transaction:
                 )
 
     def fees(self) -> Decimal:
+        """Return COMMISSION + TAXES + FEES + LOAD (MARKUP is part of UNITPRICE)."""
         total = ZERO
         for tag in FEE_FIELDS:
             total += self.optional_decimal(tag) or ZERO

@@ -246,3 +246,34 @@ def test_a_security_not_in_the_seclist_names_the_transactions_secid() -> None:
         "BUYMF[1]/INVBUY/SECID/UNIQUEID",
         "not in the SECLIST",
     )
+
+
+def test_a_byte_order_mark_is_skipped() -> None:
+    """Windows tools write a UTF-8 byte-order mark before the XML declaration."""
+    data = b"\xef\xbb\xbf" + (FIXTURES / "overlap.qfx").read_bytes()
+
+    assert len(read_ofx(data, "s.qfx", "a").rows) == 2
+
+
+def test_statements_of_two_accounts_in_one_file_are_refused() -> None:
+    """One account per import: the second statement's account is named."""
+    text = (FIXTURES / "spec_example.ofx").read_text()
+    start = text.index("<INVSTMTTRNRS>")
+    end = text.index("</INVSTMTTRNRS>") + len("</INVSTMTTRNRS>\n")
+    other = text[start:end].replace("<ACCTID>999988", "<ACCTID>111111")
+    data = (text[:end] + other + text[end:]).encode()
+
+    expect_error(
+        data,
+        line_of(data, "<INVSTMTRS>", "</INVSTMTTRNRS>"),
+        "INVSTMTRS/INVACCTFROM",
+        "several accounts (121099999/999988, 121099999/111111)",
+    )
+
+
+def test_a_header_without_a_body_is_refused() -> None:
+    """An OFX header and nothing after it."""
+    header = b"".join((FIXTURES / "spec_example.ofx").read_bytes().splitlines(True)[:10])
+
+    with pytest.raises(InputError, match="holds no OFX element"):
+        read_ofx(header, "s.ofx", "a")
