@@ -52,17 +52,19 @@ SPLIT_MATCH_DAYS = 5  # a split of the same symbol and ratio this close is the s
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where a row was read: file, line and (for XML) the element, e.g. ``Trade[3]``."""
+    """Where a row was read: file, line and (for XML) the element, e.g. ``Trade[3]``;
+    `separator` joins the element and a field (``Trade[3]/@quantity``, ``BUYSTOCK[1]/UNITS``)."""
 
     path: str
     line: int | None
     element: str | None = None
+    separator: str = "/@"
 
     def error(self, field: str | None, message: str) -> InputError:
         """Return the `InputError` for `field` of this row (an XML attribute or a column)."""
         if self.element is None:
             return InputError(self.path, self.line, field, message)
-        name = self.element if field is None else f"{self.element}/@{field}"
+        name = self.element if field is None else f"{self.element}{self.separator}{field}"
         return InputError(self.path, self.line, name, message)
 
 

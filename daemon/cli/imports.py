@@ -2,8 +2,9 @@
 
 Sources: ``--trades FILE.csv`` (the `tlh tax report` format), ``--ib-flex FILE.xml`` (an
 Interactive Brokers Flex statement) and ``--ib-flex-fetch`` (the same, downloaded through the
-Flex Web Service with ``[ib] flex_token`` and ``flex_query_id``). ``--ofx`` and ``--plaid``
-(issue #11) are refused in this version.
+Flex Web Service with ``[ib] flex_token`` and ``flex_query_id``), ``--ofx FILE`` (an OFX/QFX
+investment statement, `adapters.importers.ofx`). ``--plaid`` (issue #11) is refused in this
+version.
 
 The import owns the journal while it runs: it takes the journal lock as the daemon does.
 While `tlh run` holds the journal, the import is checked here (read-only, as ``--dry-run``)
@@ -15,7 +16,8 @@ the ledger (the journal replayed with them) before anything is written; the entr
 appended in one transaction (`adapters.importers.journal_import`).
 
 For a Flex statement ``--account`` defaults to the statement's accountId; given and
-different, it is an error naming both.
+different, it is an error naming both. For an OFX 401(k) statement (``INV401K``) ``--type``
+defaults to 401k when [accounts] does not declare the account.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from adapters.importers.journal_import import (
     plan_import,
     write_import,
 )
+from adapters.importers.ofx import read_ofx_file
 from adapters.importers.trades_source import trade_rows
 from adapters.storage.engine import create_engine
 from adapters.storage.journal_lock import JournalLockedError, lock_journal
@@ -67,7 +70,6 @@ class ImportType(StrEnum):
 
 
 _UNAVAILABLE = {
-    "--ofx": "OFX/QFX statements",
     "--plaid": "Plaid investment accounts",
 }
 
@@ -109,7 +111,9 @@ def import_command(
     ] = False,
     ofx: Annotated[
         Path | None,
-        typer.Option("--ofx", help="OFX/QFX statement (not available in this version)."),
+        typer.Option(
+            "--ofx", help="OFX/QFX investment statement (SGML 1.x or XML 2.x).", dir_okay=False
+        ),
     ] = None,
     plaid: Annotated[
         bool,
@@ -134,22 +138,34 @@ def import_command(
     ]
     if len(given) != 1:
         fail(
-            "give exactly one source: --trades FILE.csv, --ib-flex FILE.xml or --ib-flex-fetch"
-            + (f" (got {', '.join(given)})" if given else "")
+            "give exactly one source: --trades FILE.csv, --ib-flex FILE.xml, --ib-flex-fetch or "
+            "--ofx FILE.ofx" + (f" (got {', '.join(given)})" if given else "")
         )
     source = given[0]
     if source in _UNAVAILABLE:
         fail(f"{source}: {_UNAVAILABLE[source]} are not available in this version")
-    if source == "--trades" and not account:
-        fail("--account is required with --trades")
+    if source in ("--trades", "--ofx") and not account:
+        fail(f"--account is required with {source}")
     settings = load_settings_or_exit(config)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    for chatty in ("alembic", "ofxtools"):  # INFO lines on every migration, every OFX parse
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         if source == "--trades":
             assert trades is not None
             assert account is not None
             name, rows, skipped = account, trade_rows(trades, account), Counter[str]()
+        elif source == "--ofx":
+            assert ofx is not None
+            assert account is not None
+            statement = read_ofx_file(ofx, account)
+            name, rows, skipped = account, statement.rows, statement.skipped
+            if account_type is None and account not in settings.accounts and statement.account_type:
+                account_type = ImportType(statement.account_type.value)
+                typer.echo(
+                    f"{ofx} is a {account_type.value} statement: --type {account_type.value}",
+                    err=True,
+                )
         else:
             name, rows, skipped = _flex_rows(settings, ib_flex, account)
     except InputError as exc:
