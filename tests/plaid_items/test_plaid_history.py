@@ -22,9 +22,11 @@ from tests.fake_plaid.server import FakePlaid, Security, Transaction
 from .plaidkit import CASH, TODAY, RepoSink, days_ago, hold, ira_item, position, settings
 
 
-def tx(n: int, day: date, kind: str, subtype: str, quantity: float, price: float, **kw: object) -> Transaction:  # fmt: skip
+def tx(
+    n: int, day: date, kind: str, subtype: str, quantity: float, price: float, fees: float = 0.0
+) -> Transaction:
     """Return a VTI transaction of the fake's account."""
-    return Transaction(f"tx-{n}", "acct-1", "sec-vti", day, kind, subtype, quantity, price, **kw)  # type: ignore[arg-type]
+    return Transaction(f"tx-{n}", "acct-1", "sec-vti", day, kind, subtype, quantity, price, fees)
 
 
 async def test_buys_and_reinvestments_are_bought_sells_sold_cash_and_fees_skipped(
