@@ -15,6 +15,7 @@ from tests.fake_plaid.server import (
     PRODUCT_NOT_READY,
     RATE_LIMIT,
     SECRET,
+    Failure,
     FakePlaid,
     Transaction,
 )
@@ -47,7 +48,9 @@ async def test_transactions_are_read_across_pages_until_the_total(fake_plaid: Fa
 
 @pytest.mark.usefixtures("no_backoff")
 @pytest.mark.parametrize("failure", [PRODUCT_NOT_READY, RATE_LIMIT], ids=lambda f: f.error_code)
-async def test_a_retryable_error_is_retried_then_succeeds(fake_plaid: FakePlaid, failure) -> None:  # type: ignore[no-untyped-def]
+async def test_a_retryable_error_is_retried_then_succeeds(
+    fake_plaid: FakePlaid, failure: Failure
+) -> None:
     """PRODUCT_NOT_READY (history still loading after link) and rate limits are retried."""
     item = ira_item(fake_plaid)
     item.transactions.append(
