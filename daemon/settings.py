@@ -479,6 +479,7 @@ class Settings(BaseSettings):
             self.mqtt.password,
         )
         values = [s.get_secret_value() for s in secrets if s is not None]
+        values += self.plaid.secret_values()
         db_password = self.database.password
         if db_password:
             values.append(db_password)

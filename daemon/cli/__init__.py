@@ -40,6 +40,7 @@ COMMAND_MODULES = {
     "run": "run",
     "lots": "lots",
     "pause": "pause",
+    "plaid": "plaid",
     "resume": "pause",
     "status": "run",
     "harvest": "run",
@@ -67,6 +68,7 @@ def _register(argv: Sequence[str] | None = None) -> None:
         imports,
         lots,
         pause,
+        plaid,
         run,
         tax,
     )

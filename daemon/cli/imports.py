@@ -3,8 +3,8 @@
 Sources: ``--trades FILE.csv`` (the `tlh tax report` format), ``--ib-flex FILE.xml`` (an
 Interactive Brokers Flex statement) and ``--ib-flex-fetch`` (the same, downloaded through the
 Flex Web Service with ``[ib] flex_token`` and ``flex_query_id``), ``--ofx FILE`` (an OFX/QFX
-investment statement, `adapters.importers.ofx`). ``--plaid`` (issue #11) is refused in this
-version.
+investment statement, `adapters.importers.ofx`) and ``--plaid`` (every ``[[plaid.items]]``
+entry, or the one of ``--account``: `daemon.cli.plaid`).
 
 The import owns the journal while it runs: it takes the journal lock as the daemon does.
 While `tlh run` holds the journal, the import is checked here (read-only, as ``--dry-run``)
@@ -69,11 +69,6 @@ class ImportType(StrEnum):
     HSA = "hsa"
 
 
-_UNAVAILABLE = {
-    "--plaid": "Plaid investment accounts",
-}
-
-
 @app.command("import")
 def import_command(
     account: Annotated[
@@ -117,7 +112,7 @@ def import_command(
     ] = None,
     plaid: Annotated[
         bool,
-        typer.Option("--plaid", help="Plaid (not available in this version)."),
+        typer.Option("--plaid", help="Plaid: every [[plaid.items]] entry, or --account's."),
     ] = False,
     config: ConfigOption = None,
     dry_run: Annotated[
@@ -139,17 +134,18 @@ def import_command(
     if len(given) != 1:
         fail(
             "give exactly one source: --trades FILE.csv, --ib-flex FILE.xml, --ib-flex-fetch or "
-            "--ofx FILE.ofx" + (f" (got {', '.join(given)})" if given else "")
+            "--ofx FILE.ofx or --plaid" + (f" (got {', '.join(given)})" if given else "")
         )
     source = given[0]
-    if source in _UNAVAILABLE:
-        fail(f"{source}: {_UNAVAILABLE[source]} are not available in this version")
     if source in ("--trades", "--ofx") and not account:
         fail(f"--account is required with {source}")
     settings = load_settings_or_exit(config)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
     for chatty in ("alembic", "ofxtools"):  # INFO lines on every migration, every OFX parse
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if source == "--plaid":
+        _import_plaid(settings, account, account_type, dry_run)
+        return
     try:
         if source == "--trades":
             assert trades is not None
@@ -171,19 +167,54 @@ def import_command(
     except InputError as exc:
         fail(str(exc), bare=True)
     kind = _account_type(settings, name, account_type)
-    try:
-        plan = asyncio.run(_import(settings, name, kind, account_type, rows, skipped, dry_run))
-    except InputError as exc:
-        fail(str(exc), bare=True)
-    except JournalChangedError as exc:
-        fail(f"nothing imported: {exc}")
-    _report(plan, name, dry_run)
+    _import_and_report(settings, name, kind, account_type, rows, skipped, dry_run)
     if account_type is not None and name not in settings.accounts:
         typer.echo(
             f'note: declare `{name} = "{kind.value}"` under [accounts] in tlh.toml, so that the '
             "daemon treats the account as such",
             err=True,
         )
+
+
+def _import_and_report(
+    settings: Settings,
+    name: str,
+    kind: AccountType,
+    given: ImportType | None,
+    rows: list[ImportRow],
+    skipped: Counter[str],
+    dry_run: bool,
+    broker: str = "import",
+) -> None:
+    try:
+        plan = asyncio.run(_import(settings, name, kind, given, rows, skipped, dry_run, broker))
+    except InputError as exc:
+        fail(str(exc), bare=True)
+    except JournalChangedError as exc:
+        fail(f"nothing imported: {exc}")
+    _report(plan, name, dry_run)
+
+
+def _import_plaid(
+    settings: Settings, account: str | None, given: ImportType | None, dry_run: bool
+) -> None:
+    """Import each Item (one transaction each); its type: --type, the item's `type`,
+    [accounts], else Plaid's account subtype. The type is stored with the account."""
+    from daemon.cli.plaid import fetch_history, plaid_items, report_unexplained
+    from daemon.plaid_sync import BROKER
+
+    for item in plaid_items(settings, account):
+        history = fetch_history(settings, item)
+        kind = (
+            _account_type(settings, item.account, given)
+            if given is not None
+            else item.type or settings.accounts.get(item.account) or history.account_type
+        )
+        stored = ImportType(kind.value)
+        _import_and_report(
+            settings, item.account, kind, stored, history.rows, history.skipped, dry_run, BROKER
+        )
+        report_unexplained(history)
 
 
 def _flex_rows(
@@ -250,14 +281,16 @@ async def _import(
     rows: list[ImportRow],
     skipped: Counter[str],
     dry_run: bool,
+    broker: str = "import",
 ) -> ImportPlan:
-    """Plan the import against the journal and, unless `dry_run`, write it."""
+    """Plan the import against the journal and, unless `dry_run`, write it; the account is
+    recorded under `broker` (the source: an outside account is never traded)."""
     url = settings.database.url
     configured = settings.model_copy(update={"accounts": {**settings.accounts, account: kind}})
     if dry_run:
         return await _plan_only(url, configured, rows, skipped)
     method = settings.harvest.lot_method.value
-    record = Account(account, kind, "import", method if method in LOT_METHODS else "fifo")
+    record = Account(account, kind, broker, method if method in LOT_METHODS else "fifo")
     try:
         lock = await lock_journal(url)
     except JournalLockedError as exc:

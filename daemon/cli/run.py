@@ -110,6 +110,7 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
             await daemon.engine.start()
             planned = scheduler.start()
             log.info("scheduler_started", jobs_today=len(planned))
+            _schedule_plaid(settings, daemon, calendar, wall, scheduler)
         else:
             await sim_replay.start(daemon)
         # Ready only after recovery: open intents resumed, ledger rebuilt from the journal.
@@ -146,6 +147,31 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
             # the next start resumes them through the same recovery path.
             log.info("daemon_stopping", open_intents=len(daemon.orders.open_intents))
             await daemon.close()
+
+
+def _schedule_plaid(
+    settings: Settings,
+    daemon: Daemon,
+    calendar: MarketCalendar,
+    clock: Clock,
+    scheduler: DaemonScheduler,
+) -> None:
+    """Sync the `[[plaid.items]]` into the journal: once now, then hourly in the session."""
+    if not settings.plaid.items or daemon.imports is None:
+        return
+    from adapters.storage.records import LOT_METHODS
+    from daemon.plaid_sync import PlaidSync
+
+    method = settings.harvest.lot_method.value
+    PlaidSync(
+        settings.plaid,
+        daemon.imports,
+        daemon.repo.load_journal,
+        calendar,
+        clock,
+        accounts=settings.accounts,
+        lot_method=method if method in LOT_METHODS else "fifo",
+    ).register(scheduler.scheduler)
 
 
 async def _start_web(view: RunningDaemonView, settings: Settings) -> WebServer | None:

@@ -181,14 +181,6 @@ def test_an_account_other_than_the_statements_exits_2_naming_both(db: Path) -> N
     assert journal(db) == []
 
 
-def test_plaid_is_refused_in_this_version(db: Path) -> None:
-    """Issue #11's other sources are not silently accepted: exit 2, saying so."""
-    result = tlh(db, "import", "--account", "ira", "--plaid")
-
-    assert result.returncode == 2
-    assert "not available in this version" in result.stderr
-
-
 def test_an_import_while_another_process_owns_the_journal_exits_2_naming_it(db: Path) -> None:
     """The import takes the journal lock as `tlh run` does; held elsewhere, it exits 2
     naming the holder, and writes nothing."""

@@ -1,0 +1,1 @@
+"""A fake Plaid API server for the tests (see `server`)."""
