@@ -6,6 +6,8 @@ does not exist, or whose tables are not this version's, is an error (exit 2) nam
 The journal's fills, imports and splits replay as the daemon replays them
 (`daemon.journal_replay`); an entry the ledger rejects stops the report, naming the entry,
 since a report without it would be wrong.
+
+The database layer is imported only when the journal is read: the CSV report starts without it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,6 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from adapters.storage.engine import create_engine, safe_url
-from adapters.storage.migrate import current_revision, head_revision
-from adapters.storage.repository import Repository
 from daemon.journal_replay import replay
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger
@@ -44,6 +41,10 @@ def read_journal(url: str) -> JournalHistory:
 
 
 async def _read(url: str) -> JournalHistory:
+    from adapters.storage.engine import create_engine, safe_url
+    from adapters.storage.migrate import current_revision, head_revision
+    from adapters.storage.repository import Repository
+
     where = safe_url(url)
     database = sqlite_file(url)
     if database is not None and not database.exists():
@@ -87,6 +88,8 @@ def replay_journal(ledger: Ledger, events: list[LedgerEvent]) -> Ledger:
 
 def sqlite_file(url: str) -> Path | None:
     """Return the database file of a SQLite `url`; None for PostgreSQL, in memory or a URI."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     database = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
