@@ -208,9 +208,10 @@ def _report(
         tax_report = _build(inputs, year)
     except (InputError, JournalError) as exc:
         fail(str(exc), bare=True)
-    in_file = [s for s in tax_report.form8949_sales() if in_txf(s)]
-    _warn_of_years(output_format, {s.sale.date_sold.year for s in in_file})
-    _warn_of_digital_assets(output_format, left_out_of_txf(tax_report.form8949_sales()))
+    if output_format is ReportFormat.TXF:
+        sales = tax_report.form8949_sales()
+        _warn_of_years(output_format, {s.sale.date_sold.year for s in sales if in_txf(s)})
+        _warn_of_digital_assets(output_format, left_out_of_txf(sales))
     chunks = _render(tax_report, output_format, output, txf_format5, inputs.date_acquired)
     if chunks is None:  # the table went straight to the terminal
         return
