@@ -6,8 +6,9 @@ sums them. The renderers in `ledger.forms` turn a `TaxReport` into JSON, Form 89
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
@@ -18,9 +19,10 @@ from ledger.model import ZERO, OpenLot, SaleRow, Term, new_tuple
 class Form1099(StrEnum):
     """What the broker reports for an account's sales (the Form 8949 checkbox it leads to).
 
-    ``reported``: Form 1099-B with basis reported to the IRS (box A short, D long).
-    ``unreported``: Form 1099-B without basis reported to the IRS (B / E).
-    ``none``: no Form 1099-B (C / F).
+    For stock and securities, Form 1099-B: ``reported`` (basis reported to the IRS; box A
+    short, D long), ``unreported`` (basis not reported; B / E), ``none`` (no Form 1099-B;
+    C / F). For digital assets sold from 2025, Form 1099-DA, with the same three values and
+    boxes G / J, H / K and I / L (2025 Form 8949 instructions).
     """
 
     REPORTED = "reported"
@@ -29,7 +31,8 @@ class Form1099(StrEnum):
 
 
 class Box(StrEnum):
-    """Form 8949 checkbox: A–C in Part I (short term), D–F in Part II (long term)."""
+    """Form 8949 checkbox: A–C and G–I in Part I (short term), D–F and J–L in Part II (long
+    term); G–L are the digital-asset boxes of the 2025 form."""
 
     A = "A"
     B = "B"
@@ -37,12 +40,26 @@ class Box(StrEnum):
     D = "D"
     E = "E"
     F = "F"
+    G = "G"
+    H = "H"
+    I = "I"  # noqa: E741 (the form's own letter)
+    J = "J"
+    K = "K"
+    L = "L"
 
     @property
     def term(self) -> Term:
         """Return the holding-period class of the Form 8949 part this box belongs to."""
-        return Term.SHORT if self in (Box.A, Box.B, Box.C) else Term.LONG
+        return Term.SHORT if self in _SHORT_BOXES else Term.LONG
 
+    @property
+    def digital(self) -> bool:
+        """Return whether this is a digital-asset box (G–L)."""
+        return self in _DIGITAL_BOXES
+
+
+_SHORT_BOXES = frozenset({Box.A, Box.B, Box.C, Box.G, Box.H, Box.I})
+_DIGITAL_BOXES = frozenset({Box.G, Box.H, Box.I, Box.J, Box.K, Box.L})
 
 _BOXES: dict[tuple[Term, Form1099], Box] = {
     (Term.SHORT, Form1099.REPORTED): Box.A,
@@ -52,11 +69,51 @@ _BOXES: dict[tuple[Term, Form1099], Box] = {
     (Term.LONG, Form1099.UNREPORTED): Box.E,
     (Term.LONG, Form1099.NONE): Box.F,
 }
+_DIGITAL_ASSET_BOXES: dict[tuple[Term, Form1099], Box] = {
+    (Term.SHORT, Form1099.REPORTED): Box.G,
+    (Term.SHORT, Form1099.UNREPORTED): Box.H,
+    (Term.SHORT, Form1099.NONE): Box.I,
+    (Term.LONG, Form1099.REPORTED): Box.J,
+    (Term.LONG, Form1099.UNREPORTED): Box.K,
+    (Term.LONG, Form1099.NONE): Box.L,
+}
+
+# Form 1099-DA reports digital-asset sales from 1 January 2025: gross proceeds from then, basis
+# only for sales from 2026 of units acquired from 2026 in the same account (covered securities;
+# Treas. Reg. §1.6045-1 as amended by T.D. 10000, 2024).
+FIRST_1099_DA = date(2025, 1, 1)
+FIRST_DA_BASIS = date(2026, 1, 1)
 
 
 def box_for(term: Term, form_1099: Form1099 = Form1099.REPORTED) -> Box:
     """Return the Form 8949 box of a sale (Form 8949 instructions, Part I / Part II checkboxes)."""
     return _BOXES[(term, form_1099)]
+
+
+def digital_asset_form_1099(row: SaleRow, declared: Form1099 | None = None) -> Form1099 | None:
+    """Return what Form 1099-DA reports for a digital-asset sale; None before 2025.
+
+    `declared` is the account's own word (ACCOUNTS.csv ``form_1099_da``) and applies to every
+    sale from 2025. Without it: a 2025 sale, or a later sale of units acquired before 2026, has
+    its gross proceeds reported but not its basis (``unreported``: box H / K); a sale from 2026
+    of units acquired from 2026 has its basis reported (``reported``: G / J). Before 2025 there
+    was no Form 1099-DA and no digital-asset box: None, the account's Form 1099-B rule applies.
+    """
+    if row.date_sold < FIRST_1099_DA:
+        return None
+    if declared is not None:
+        return declared
+    covered = row.date_sold >= FIRST_DA_BASIS and row.acquired >= FIRST_DA_BASIS
+    return Form1099.REPORTED if covered else Form1099.UNREPORTED
+
+
+@dataclass(frozen=True, slots=True)
+class DigitalAssets:
+    """Which symbols are digital assets, and what each account's broker reports for them
+    (`Form1099` per account, Form 1099-DA; unlisted: `digital_asset_form_1099`'s default)."""
+
+    is_digital: Callable[[str], bool]
+    form_1099_da: Mapping[str, Form1099] = field(default_factory=dict)
 
 
 class ReportedSale(NamedTuple):
@@ -109,15 +166,17 @@ def build_report(
     open_lots: Iterable[OpenLot],
     year: int | None = None,
     boxes: Mapping[str, Form1099] | None = None,
+    digital: DigitalAssets | None = None,
 ) -> TaxReport:
     """Return the report of `year`'s sales (all sales when None) and the given open lots.
 
     The whole history must already have gone through the ledger, so that purchases after the
     year end have washed its losses; this only selects sales by `date_sold`. `boxes` maps an
-    account to what its broker reports (default `Form1099.REPORTED`, boxes A / D). Sales inside
-    tax-advantaged accounts get no box and are left out of the totals.
+    account to what its broker reports (default `Form1099.REPORTED`, boxes A / D); sales of
+    `digital` assets from 2025 go in boxes G–L instead. Sales inside tax-advantaged accounts
+    get no box and are left out of the totals.
     """
-    selected = tuple(reported_sales(sales, year, boxes))
+    selected = tuple(reported_sales(sales, year, boxes, digital))
     return TaxReport(
         sales=selected,
         open_lots=tuple(open_lots),
@@ -130,19 +189,55 @@ def reported_sales(
     sales: Iterable[SaleRow],
     year: int | None = None,
     boxes: Mapping[str, Form1099] | None = None,
+    digital: DigitalAssets | None = None,
 ) -> list[ReportedSale]:
     """Return `year`'s sales (all when None) with their Form 8949 box, as `build_report` does."""
     kinds = boxes or {}
     box_of = _BOXES.get
     reported = Form1099.REPORTED
+    if digital is None:
+        return [
+            new_tuple(
+                ReportedSale,
+                (
+                    row,
+                    box_of((row.term, kinds.get(row.account, reported)))
+                    if row.reportable
+                    else None,
+                ),
+            )
+            for row in sales
+            if year is None or row.date_sold.year == year
+        ]
+    is_digital = _Memo(digital.is_digital)
+    declared = digital.form_1099_da
+
+    def box(row: SaleRow) -> Box | None:
+        if not row.reportable:
+            return None
+        if is_digital[row.symbol]:
+            form = digital_asset_form_1099(row, declared.get(row.account))
+            if form is not None:
+                return _DIGITAL_ASSET_BOXES[(row.term, form)]
+        return _BOXES[(row.term, kinds.get(row.account, reported))]
+
     return [
-        new_tuple(
-            ReportedSale,
-            (row, box_of((row.term, kinds.get(row.account, reported))) if row.reportable else None),
-        )
+        new_tuple(ReportedSale, (row, box(row)))
         for row in sales
         if year is None or row.date_sold.year == year
     ]
+
+
+class _Memo(dict[str, bool]):
+    """`is_digital` of each symbol, asked once (a history has few symbols, many sales)."""
+
+    def __init__(self, ask: Callable[[str], bool]) -> None:
+        super().__init__()
+        self._ask = ask
+
+    def __missing__(self, symbol: str) -> bool:
+        answer = self[symbol] = self._ask(symbol)
+        return answer
 
 
 def add_totals(a: Totals, b: Totals) -> Totals:

@@ -11,6 +11,11 @@ Columns (header required, any order, names case-insensitive, extra columns ignor
 * optional ``form_1099``: ``reported`` (Form 1099-B with basis reported to the IRS; Form 8949
   box A / D), ``unreported`` (basis not reported; B / E) or ``none`` (no 1099-B; C / F);
   empty means ``reported``.
+* optional ``form_1099_da``: what the account's broker reports on Form 1099-DA for its
+  digital-asset sales from 2025, in the same words: ``reported`` (Form 8949 box G / J),
+  ``unreported`` (H / K) or ``none`` (no 1099-DA, as for a self-custody wallet; I / L). Empty:
+  basis not reported for 2025 sales and for later sales of units bought before 2026, reported
+  for units bought from 2026 (`ledger.report.digital_asset_form_1099`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ledger.model import AccountType
 from ledger.report import Form1099
 
 REQUIRED = ("account", "type")
-OPTIONAL = ("lot_method", "form_1099")
+OPTIONAL = ("lot_method", "form_1099", "form_1099_da")
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -39,6 +44,7 @@ class Accounts:
     types: dict[str, AccountType] = field(default_factory=dict)
     lot_methods: dict[str, LotMethod] = field(default_factory=dict)
     form_1099: dict[str, Form1099] = field(default_factory=dict)
+    form_1099_da: dict[str, Form1099] = field(default_factory=dict)
 
 
 def parse_accounts(path: str | Path) -> Accounts:
@@ -57,6 +63,8 @@ def parse_accounts(path: str | Path) -> Accounts:
             accounts.lot_methods[name] = _choice(path, row, "lot_method", LotMethod)
         if row.get("form_1099"):
             accounts.form_1099[name] = _choice(path, row, "form_1099", Form1099)
+        if row.get("form_1099_da"):
+            accounts.form_1099_da[name] = _choice(path, row, "form_1099_da", Form1099)
     return accounts
 
 

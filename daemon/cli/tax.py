@@ -1,4 +1,4 @@
-"""`tlh tax ...`: tax reports from a trade history."""
+"""`tlh tax ...`: tax reports from a trade history (TRADES.csv) or the daemon's journal."""
 
 from __future__ import annotations
 
@@ -35,18 +35,19 @@ from adapters.importers.trades_csv import (
 )
 from daemon.cli import app
 from daemon.cli.failures import fail
+from daemon.cli.tax_journal import JournalError, read_journal, replay_journal, sqlite_file
 from daemon.cli.tax_parts import Output, PartFormat, available_cores, write_in_parts
-from daemon.settings import ConfigError, load_settings
+from daemon.settings import ConfigError, Settings, default_config_path, load_settings
 from ledger.conventions import LotMethod, WashSaleConventions
 from ledger.engine import Ledger
 from ledger.errors import LedgerError
 from ledger.forms import DateAcquired, date_acquired, money, quantity
 from ledger.forms.form8949_csv import render_form8949_csv
 from ledger.forms.json_report import iter_json
-from ledger.forms.txf import render_txf
+from ledger.forms.txf import in_txf, left_out_of_txf, render_txf
 from ledger.identity import Identity
-from ledger.model import AccountType, Term, Trade
-from ledger.report import Form1099, TaxReport, build_report
+from ledger.model import AccountType, LedgerEvent, Term, Trade
+from ledger.report import DigitalAssets, Form1099, TaxReport, Totals, build_report
 
 tax_app = typer.Typer(help="Tax reports: Form 8949, TXF, JSON.", no_args_is_help=True)
 app.add_typer(tax_app, name="tax")
@@ -66,18 +67,27 @@ class ReportFormat(StrEnum):
 @tax_app.command("report")
 def report(
     trades: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--trades",
             help="Trade history CSV: date,account,action,symbol,quantity,price,fees,lot_id.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    journal: Annotated[
+        bool,
+        typer.Option(
+            "--journal",
+            help="Report from the journal of --config's database (fills and imports) instead "
+            "of --trades; only reads, so it runs beside the daemon.",
+        ),
+    ] = False,
     accounts: Annotated[
         Path | None,
         typer.Option(
             "--accounts",
-            help="Accounts CSV: account,type[,lot_method][,form_1099]. Unlisted: taxable.",
+            help="Accounts CSV: account,type[,lot_method][,form_1099][,form_1099_da]. "
+            "Unlisted: taxable.",
         ),
     ] = None,
     config: Annotated[
@@ -97,13 +107,15 @@ def report(
         ),
     ] = None,
     lot_method: Annotated[
-        LotMethod,
+        LotMethod | None,
         typer.Option(
             "--lot-method",
             case_sensitive=False,
-            help="Lot relief for sales without a lot_id (an account's lot_method overrides).",
+            help="Lot relief for sales without a lot_id (an account's lot_method overrides); "
+            "default fifo, with --journal the daemon's [harvest] lot_method.",
+            show_default=False,
         ),
-    ] = LotMethod.FIFO,
+    ] = None,
     output_format: Annotated[
         ReportFormat,
         typer.Option("--format", case_sensitive=False, help="Output format."),
@@ -141,7 +153,16 @@ def report(
     gc.disable()
     try:
         _report(
-            trades, accounts, config, year, lot_method, output_format, output, txf_format5, jobs
+            trades,
+            journal,
+            accounts,
+            config,
+            year,
+            lot_method,
+            output_format,
+            output,
+            txf_format5,
+            jobs,
         )
     finally:
         if collecting:
@@ -149,34 +170,48 @@ def report(
 
 
 def _report(
-    trades: Path,
+    trades: Path | None,
+    journal: bool,
     accounts: Path | None,
     config: Path | None,
     year: int | None,
-    lot_method: LotMethod,
+    lot_method: LotMethod | None,
     output_format: ReportFormat,
     output: Path | None,
     txf_format5: bool,
     jobs: int,
 ) -> None:
+    if (trades is not None) == journal:
+        fail("give the history: --trades FILE.csv or --journal (one of them)")
     if output is not None:
         _refuse_an_input(output, {"--trades": trades, "--accounts": accounts, "--config": config})
     try:
-        inputs = _read(trades, accounts, config, lot_method)
-    except (InputError, ConfigError) as exc:
+        if trades is not None:
+            inputs = _read(trades, accounts, config, lot_method or LotMethod.FIFO)
+        else:
+            inputs = _read_journal(accounts, config, lot_method, output)
+    except (InputError, ConfigError, JournalError) as exc:
         fail(str(exc), bare=True)
     sale_years: set[int] = set()
+    left_out: list[Totals] = []
     try:
-        if _write_in_parts(inputs, year, output_format, txf_format5, jobs, output, sale_years):
+        written = _write_in_parts(
+            inputs, year, output_format, txf_format5, jobs, output, sale_years, left_out
+        )
+        if written:
             _warn_of_years(output_format, sale_years)
+            _warn_of_digital_assets(output_format, left_out[0])
             return
     except OSError as exc:
         fail(f"{output}: cannot write: {exc.strerror or exc}", bare=True)
     try:
         tax_report = _build(inputs, year)
-    except InputError as exc:
+    except (InputError, JournalError) as exc:
         fail(str(exc), bare=True)
-    _warn_of_years(output_format, {s.sale.date_sold.year for s in tax_report.form8949_sales()})
+    if output_format is ReportFormat.TXF:
+        sales = tax_report.form8949_sales()
+        _warn_of_years(output_format, {s.sale.date_sold.year for s in sales if in_txf(s)})
+        _warn_of_digital_assets(output_format, left_out_of_txf(sales))
     chunks = _render(tax_report, output_format, output, txf_format5, inputs.date_acquired)
     if chunks is None:  # the table went straight to the terminal
         return
@@ -201,6 +236,19 @@ def _warn_of_years(output_format: ReportFormat, years: set[int]) -> None:
         )
 
 
+def _warn_of_digital_assets(output_format: ReportFormat, left_out: Totals) -> None:
+    """Warn on stderr when the TXF leaves out digital-asset sales: TXF v042 has no refnum for
+    Form 8949 boxes G–L, so they must be entered by hand (or from the Form 8949 CSV)."""
+    if output_format is ReportFormat.TXF and left_out.count:
+        typer.echo(
+            f"warning: the TXF leaves out {left_out.count} digital-asset sale(s) "
+            f"(proceeds {money(left_out.proceeds)}, cost basis {money(left_out.adjusted_basis)}, "
+            f"gain/loss {money(left_out.gain_loss)}): TXF v042 has no code for Form 8949 boxes "
+            "G-L; enter them by hand, or from --format csv",
+            err=True,
+        )
+
+
 class _NotWritten(Exception):
     """The report was not made on several cores: discard the file, make it here."""
 
@@ -213,12 +261,14 @@ def _write_in_parts(
     jobs: int,
     output: Path | None,
     sale_years: set[int],
+    left_out: list[Totals],
 ) -> bool:
     """Write the report made on several cores (`tax_parts`); False: make it here instead.
 
-    `sale_years` receives the tax years of the Form 8949 sales written (csv, txf).
+    `sale_years` receives the tax years of the Form 8949 sales written (csv, txf), `left_out`
+    the totals of the sales a TXF leaves out. A journal's history is made here.
     """
-    if output_format is ReportFormat.TABLE:
+    if output_format is ReportFormat.TABLE or inputs.path is None:
         return False
     try:
         size = inputs.path.stat().st_size
@@ -244,6 +294,8 @@ def _write_in_parts(
             year=year,
             boxes=inputs.form_1099,
             sale_years=sale_years,
+            digital=inputs.digital,
+            left_out=left_out,
         )
 
     if output is None:
@@ -299,20 +351,25 @@ def _render(
 
 @dataclass(frozen=True, slots=True)
 class _Inputs:
-    """A report's inputs: the history's file, and how to build its ledger."""
+    """A report's inputs: the history (a TRADES.csv file, or the journal's events), and how
+    to build its ledger."""
 
-    path: Path
+    path: Path | None
     identity: Identity
     new_ledger: Callable[[], Ledger]
     form_1099: dict[str, Form1099]
     date_acquired: DateAcquired = DateAcquired.HOLDING_PERIOD
+    digital: DigitalAssets | None = None
+    journal: list[LedgerEvent] | None = None
 
     def trades(self) -> list[Trade]:
         """Read the history; raise `InputError` naming the line of a malformed row."""
+        assert self.path is not None
         return parse_trades(self.path)
 
     def rows(self) -> TradeRows:
         """Read the history's rows, unparsed; raise `InputError` for a malformed file."""
+        assert self.path is not None
         return read_trade_rows(self.path)
 
 
@@ -343,6 +400,53 @@ def _read(
         new_ledger,
         dict(accounts.form_1099),
         config.date_acquired,
+        DigitalAssets(config.identity.is_crypto, dict(accounts.form_1099_da)),
+    )
+
+
+def _read_journal(
+    accounts_path: Path | None,
+    config_path: Path | None,
+    lot_method: LotMethod | None,
+    output: Path | None,
+) -> _Inputs:
+    """Read the configuration (./tlh.toml by default, as the daemon), the accounts and the
+    journal of its database; raise `InputError`, `ConfigError` or `JournalError`.
+
+    Account types: the journal's accounts table, then ``[accounts]``, then ACCOUNTS.csv, each
+    overriding the one before; lot methods: the accounts table, then ACCOUNTS.csv, else
+    `lot_method`, else ``[harvest] lot_method`` (the daemon's ledger's).
+    """
+    path = config_path if config_path is not None else default_config_path()
+    settings = _offline_settings(path)
+    url = settings.database.url
+    database = sqlite_file(url)
+    if output is not None and database is not None:
+        _refuse_an_input(output, {"--journal": database})
+    config = _report_config(settings)
+    accounts = parse_accounts(accounts_path) if accounts_path is not None else Accounts()
+    history = read_journal(url)
+    account_types = {**history.account_types, **config.account_types, **accounts.types}
+    lot_methods = {**history.lot_methods, **accounts.lot_methods}
+    default_method = lot_method or settings.harvest.lot_method
+
+    def new_ledger() -> Ledger:
+        return Ledger(
+            identity=config.identity,
+            conventions=config.conventions,
+            account_types=account_types,
+            lot_methods=lot_methods,
+            default_lot_method=default_method,
+        )
+
+    return _Inputs(
+        None,
+        config.identity,
+        new_ledger,
+        dict(accounts.form_1099),
+        config.date_acquired,
+        DigitalAssets(config.identity.is_crypto, dict(accounts.form_1099_da)),
+        history.events,
     )
 
 
@@ -352,13 +456,23 @@ def _build(inputs: _Inputs, year: int | None) -> TaxReport:
     Raise `InputError` for a malformed row or a trade the ledger refuses, before anything is
     written.
     """
-    trades = inputs.trades()
-    ledger = inputs.new_ledger()
-    try:
-        ledger.apply_all(trades)
-    except LedgerError as exc:
-        raise locate_refusal(exc, trades, inputs.new_ledger, inputs.path) from exc
-    return build_report(ledger.sales, ledger.open_lots(), year=year, boxes=inputs.form_1099)
+    if inputs.journal is not None:
+        ledger = replay_journal(inputs.new_ledger(), inputs.journal)
+    else:
+        assert inputs.path is not None
+        trades = inputs.trades()
+        ledger = inputs.new_ledger()
+        try:
+            ledger.apply_all(trades)
+        except LedgerError as exc:
+            raise locate_refusal(exc, trades, inputs.new_ledger, inputs.path) from exc
+    return build_report(
+        ledger.sales,
+        ledger.open_lots(),
+        year=year,
+        boxes=inputs.form_1099,
+        digital=inputs.digital,
+    )
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -383,15 +497,23 @@ def load_config(path: Path | None) -> ReportConfig:
     """
     if path is None:
         return ReportConfig(Identity(), WashSaleConventions(), {})
-    # The report needs no broker: read the file as an offline simulator would, so a trading
-    # setup whose credentials live only on the daemon's host still reports anywhere.
+    return _report_config(_offline_settings(path))
+
+
+def _offline_settings(path: Path | None) -> Settings:
+    """Return the settings of `path` (defaults when None) read as an offline simulator would:
+    the report needs no broker, so a trading setup whose credentials live only on the
+    daemon's host still reports anywhere. Raise `ConfigError`."""
     offline = {
         **os.environ,
         "TLH_BROKER": "sim",
         "TLH_MODE": "dry_run",
         "TLH_LIVE_TRADING_ENABLED": "false",
     }
-    settings = load_settings(path, env=offline)
+    return load_settings(path, env=offline)
+
+
+def _report_config(settings: Settings) -> ReportConfig:
     return ReportConfig(
         settings.identity(),
         settings.wash_sale_conventions(),

@@ -44,11 +44,19 @@ from ledger.engine import Ledger, event_order
 from ledger.forms import DateAcquired
 from ledger.forms.form8949_csv import Form8949Lines
 from ledger.forms.json_report import FIRST_ROW, JSON_HEAD, ROW_SEPARATOR, SaleLines, json_tail
-from ledger.forms.txf import txf_header, txf_record, txf_text
+from ledger.forms.txf import in_txf, txf_header, txf_record, txf_text
 from ledger.identity import Identity
 from ledger.model import Action, LedgerEvent, OpenLot, SaleRow, Trade
 from ledger.partition import SALE_WEIGHT, assign_parts, lot_ids_independent
-from ledger.report import Form1099, ReportedSale, Totals, add_totals, reported_sales, totals_of
+from ledger.report import (
+    DigitalAssets,
+    Form1099,
+    ReportedSale,
+    Totals,
+    add_totals,
+    reported_sales,
+    totals_of,
+)
 
 MIN_BYTES = 1_000_000  # about 20,000 trades: below, starting workers costs more than it saves
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
@@ -73,11 +81,13 @@ class Output:
 
 @dataclass(frozen=True, slots=True)
 class _PartResult:
-    """A worker's part of the report, in memory: its texts by key, totals and open lots."""
+    """A worker's part of the report, in memory: its texts by key, totals and open lots, and
+    the totals of the sales a TXF leaves out."""
 
     blocks: list[Block]  # sorted by key
     totals: Totals
     open_lots: list[OpenLot]
+    left_out: Totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,8 @@ def write_in_parts(
     year: int | None = None,
     boxes: Mapping[str, Form1099] | None = None,
     sale_years: set[int] | None = None,
+    digital: DigitalAssets | None = None,
+    left_out: list[Totals] | None = None,
 ) -> bool:
     """Write the report to the empty file open at `fd` (read and write) with `jobs` workers.
 
@@ -117,12 +129,15 @@ def write_in_parts(
     when the report was not made so (the file may hold part of it): the history is small,
     cannot be split, fork is not available, or a worker failed. The caller then runs the
     sequential report, which explains any failure with file and line as always. `sale_years`,
-    if given, receives the tax years of the Form 8949 sales written (csv and txf).
+    if given, receives the tax years of the Form 8949 sales written (csv and txf); `left_out`
+    the totals of the digital-asset sales a TXF leaves out (`ledger.forms.txf.left_out_of_txf`).
     """
     if jobs < 2 or size < MIN_BYTES or sys.platform != "linux":
         return False
-    job = _Job(read, identity, new_ledger, output, jobs, year, boxes, fd)
-    return _run_workers(job, set() if sale_years is None else sale_years)
+    job = _Job(read, identity, new_ledger, output, jobs, year, boxes, digital, fd)
+    return _run_workers(
+        job, set() if sale_years is None else sale_years, [] if left_out is None else left_out
+    )
 
 
 def _layout(output: Output) -> _Layout:
@@ -172,10 +187,11 @@ class _Job:
     jobs: int
     year: int | None
     boxes: Mapping[str, Form1099] | None
+    digital: DigitalAssets | None
     fd: int
 
 
-def _run_workers(job: _Job, sale_years: set[int]) -> bool:
+def _run_workers(job: _Job, sale_years: set[int], left_out: list[Totals]) -> bool:
     """Run the workers in two rounds: each sends its texts' keys and lengths; the parent
     orders them and sends each worker where its texts go; the workers write them in place."""
     context = multiprocessing.get_context("fork")
@@ -199,6 +215,10 @@ def _run_workers(job: _Job, sale_years: set[int]) -> bool:
         totals = parts[0].totals
         for part in parts[1:]:
             totals = add_totals(totals, part.totals)
+        left = parts[0].left_out
+        for part in parts[1:]:
+            left = add_totals(left, part.left_out)
+        left_out.append(left)
         lots = list(heapq.merge(*(part.open_lots for part in parts), key=_position))
         places, end = _place(parts, layout)
         tail = layout.tail(lots, totals, end > len(layout.head))
@@ -226,6 +246,7 @@ class _Part:
     lengths: array[int]
     totals: Totals
     open_lots: list[OpenLot]
+    left_out: Totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +310,7 @@ def _work(job: _Job, index: int, conn: Connection, parent: int) -> None:
     else:
         keys = [key for key, _text in result.blocks]
         lengths = array("q", [len(text) for _key, text in result.blocks])
-        _send(conn, _Part(keys, lengths, result.totals, result.open_lots))
+        _send(conn, _Part(keys, lengths, result.totals, result.open_lots, result.left_out))
         try:
             place = pickle.loads(conn.recv_bytes())
             _write_blocks(job, result.blocks, place)
@@ -364,14 +385,18 @@ def _replay_part(job: _Job, index: int) -> _PartResult | None:
     write = _writer(job.output)
     blocks: list[Block] = []
     reportable: list[SaleRow] = []
+    left: list[SaleRow] = []
+    txf = job.output.format == "txf"
     for sell, rows in zip(sells, ledger.sales_by_sale(), strict=True):
-        sale = reported_sales(rows, job.year, job.boxes)
+        sale = reported_sales(rows, job.year, job.boxes, job.digital)
         if sale:
             blocks.extend(write(_sortable(sell), sale))
             reportable.extend(s.sale for s in sale if s.reportable)
+            if txf:
+                left.extend(s.sale for s in sale if s.reportable and not in_txf(s))
     if job.output.format != "json":
         blocks.sort(key=itemgetter(0))
-    return _PartResult(blocks, totals_of(reportable), ledger.open_lots())
+    return _PartResult(blocks, totals_of(reportable), ledger.open_lots(), totals_of(left))
 
 
 def _writer(output: Output) -> Callable[[SortKey, list[ReportedSale]], list[Block]]:
@@ -384,6 +409,7 @@ def _writer(output: Output) -> Callable[[SortKey, list[ReportedSale]], list[Bloc
 
         return json_block
     render: Callable[[ReportedSale], bytes]
+    written: Callable[[ReportedSale], bool] = _on_form8949
     if output.format == "csv":
         lines = Form8949Lines(acquired=output.date_acquired)
 
@@ -391,6 +417,7 @@ def _writer(output: Output) -> Callable[[SortKey, list[ReportedSale]], list[Bloc
             return lines(s).encode()
     else:
         unwashed, acquired = output.txf_unwashed_format, output.date_acquired
+        written = in_txf
 
         def render(s: ReportedSale) -> bytes:
             record = txf_record(s, unwashed_format=unwashed, acquired=acquired)
@@ -401,10 +428,14 @@ def _writer(output: Output) -> Callable[[SortKey, list[ReportedSale]], list[Bloc
         return [
             ((str(s.box), s.sale.date_sold.toordinal(), key, i), render(s))
             for i, s in enumerate(sale)
-            if s.box is not None
+            if written(s)
         ]
 
     return form8949_blocks
+
+
+def _on_form8949(reported: ReportedSale) -> bool:
+    return reported.box is not None
 
 
 def _sortable(event: LedgerEvent) -> SortKey:

@@ -1,11 +1,11 @@
 """Form 8949 as CSV: one row per reportable sale, columns (a)–(h) plus the box.
 
-Columns: ``box`` (the Part I / Part II checkbox, A–F), ``description`` (a), ``date_acquired``
-(b), ``date_sold`` (c), ``proceeds`` (d), ``cost_basis`` (e, the adjusted basis), ``code`` (f,
-``W`` where a loss is washed), ``adjustment`` (g, the disallowed loss as a positive number),
-``gain_loss`` (h = d − e + g), then extras that are not on the form: ``term``,
-``holding_period_start`` (the wash-adjusted start that decides the term), ``account``,
-``lot_id``.
+Columns: ``box`` (the Part I / Part II checkbox: A–F, or G–L for digital assets sold from
+2025), ``description`` (a), ``date_acquired`` (b), ``date_sold`` (c), ``proceeds`` (d),
+``cost_basis`` (e, the adjusted basis), ``code`` (f, ``W`` where a loss is washed),
+``adjustment`` (g, the disallowed loss as a positive number), ``gain_loss`` (h = d − e + g),
+then extras that are not on the form: ``term``, ``holding_period_start`` (the wash-adjusted
+start that decides the term), ``account``, ``lot_id``.
 
 Column (b) is the date acquired as `DateAcquired` chooses: by default the start of the
 holding period, the adjusted acquisition date brokers report on Form 1099-B for replacement

@@ -15,16 +15,19 @@ v042, refnums 321/711/712 short term boxes A/B/C, 323/713/714 long term boxes D/
 * The spec does not name a line ending. Lines end CRLF by default, as GnuCash's TXF export
   writes them ("TurboTax seems to want these", gnucash ``taxtxf.scm``); pass ``newline="\n"``
   for LF. The text is ASCII (the spec: "an ascii file with no tabs").
+* Digital-asset sales (Form 8949 boxes G–L, from the 2025 form) have no refnum in v042: they are
+  left out of the file (`render_txf`); `left_out_of_txf` sums them, so that the caller can say
+  what must be entered by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Literal
 
 from ledger.forms import DateAcquired, date_acquired, description, mdy, money
-from ledger.report import Box, ReportedSale, TaxReport
+from ledger.report import Box, ReportedSale, TaxReport, Totals, totals_of
 
 VERSION = "V042"
 REFNUMS: dict[Box, int] = {
@@ -46,11 +49,24 @@ def render_txf(
     newline: str = "\r\n",
     acquired: DateAcquired = DateAcquired.HOLDING_PERIOD,
 ) -> str:
-    """Return a complete TXF file: the header, then one record per Form 8949 sale."""
+    """Return a complete TXF file: the header, then one record per Form 8949 sale that has a
+    refnum (every box but the digital-asset boxes G–L: `left_out_of_txf`)."""
     lines = txf_header(program, export_date)
     for reported in report.form8949_sales():
+        if not in_txf(reported):
+            continue
         lines.extend(txf_record(reported, unwashed_format=unwashed_format, acquired=acquired))
     return txf_text(lines, newline)
+
+
+def in_txf(reported: ReportedSale) -> bool:
+    """Return whether the sale goes in a TXF: on Form 8949 in a box that has a refnum."""
+    return reported.box is not None and reported.box in REFNUMS
+
+
+def left_out_of_txf(sales: Sequence[ReportedSale]) -> Totals:
+    """Return the totals of the Form 8949 sales a TXF leaves out (digital assets, G–L)."""
+    return totals_of(s.sale for s in sales if s.box is not None and s.box not in REFNUMS)
 
 
 def txf_text(lines: Iterable[str], newline: str = "\r\n") -> str:
@@ -72,6 +88,11 @@ def txf_record(
     """Return one detail record (format 5 when the loss is washed, else `unwashed_format`)."""
     if reported.box is None:
         raise ValueError(f"sale of lot {reported.sale.lot_id!r} is not reportable on Form 8949")
+    if reported.box not in REFNUMS:
+        raise ValueError(
+            f"sale of lot {reported.sale.lot_id!r} goes in Form 8949 box {reported.box}, "
+            "which TXF v042 has no refnum for"
+        )
     s = reported.sale
     lines = [
         "TD",

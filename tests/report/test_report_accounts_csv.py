@@ -73,3 +73,21 @@ def test_missing_type_column(tmp_path: Path) -> None:
     """Contract: the header must name account and type."""
     with pytest.raises(InputError, match=r"missing required column\(s\): type"):
         parse_accounts(write(tmp_path, "a.csv", "account,kind\na,ira\n"))
+
+
+def test_form_1099_da_is_read_per_account(tmp_path: Path) -> None:
+    """ACCOUNTS.csv ``form_1099_da``: what each account's broker reports on Form 1099-DA
+    (Form 8949 boxes G–L); empty means the default, a bad value names line and field."""
+    path = write(
+        tmp_path,
+        "a.csv",
+        "account,type,form_1099_da\ncoinbase,taxable,unreported\ncold,taxable,NONE\nbrk,taxable,\n",
+    )
+    assert parse_accounts(path).form_1099_da == {
+        "coinbase": Form1099.UNREPORTED,
+        "cold": Form1099.NONE,
+    }
+    bad = write(tmp_path, "b.csv", "account,type,form_1099_da\nw,taxable,maybe\n")
+    with pytest.raises(InputError) as caught:
+        parse_accounts(bad)
+    assert (caught.value.line, caught.value.field) == (2, "form_1099_da")

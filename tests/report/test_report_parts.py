@@ -18,6 +18,8 @@ from reportkit import REPO
 from daemon.cli.tax import ReportFormat, _build, _read, _render
 from daemon.cli.tax_parts import MIN_BYTES, Output, PartFormat, write_in_parts
 from ledger.conventions import LotMethod
+from ledger.forms.txf import left_out_of_txf
+from ledger.report import Totals
 
 TLH = Path(sys.executable).with_name("tlh")
 FORMATS = ("json", "csv", "txf")
@@ -149,3 +151,58 @@ def test_a_trade_the_ledger_refuses_fails_the_same_way_with_two_jobs(
     assert one.returncode == two.returncode == 2
     assert two.stderr == one.stderr
     assert f"{bad}:{last + 2}: quantity: sells 1000000" in two.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def digital(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The history eight years later (2028–2032: the same leap days), with two of its symbols
+    declared digital assets, so that their sales go in boxes G–L."""
+    out = tmp_path_factory.mktemp("digital")
+    header, *rows = (history / "TRADES.csv").read_text().splitlines(keepends=True)
+    symbols = sorted({row.split(",")[3] for row in rows})[:2]
+    later = [f"{int(row[:4]) + 8}{row[4:]}" for row in rows]
+    (out / "TRADES.csv").write_text(header + "".join(later))
+    (out / "ACCOUNTS.csv").write_bytes((history / "ACCOUNTS.csv").read_bytes())
+    toml = (history / "tlh.toml").read_text()
+    assert "[wash_sale]" not in toml
+    listed = ", ".join(f'"{s}"' for s in symbols)
+    (out / "tlh.toml").write_text(f"{toml}\n[wash_sale]\ncrypto_symbols = [{listed}]\n")
+    return out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_digital_asset_sales_are_left_out_of_the_txf_the_same_way_with_two_jobs(
+    digital: Path, fmt: str
+) -> None:
+    """Issue #11 §5 on several cores: the same boxes G–L in csv and json, the same TXF without
+    them, and the same warning naming how many sales and their totals were left out."""
+    one, two = one_job_and_two(digital, fmt)
+    assert (one.returncode, two.returncode) == (0, 0)
+    assert two.stderr == one.stderr
+    assert two.stdout == one.stdout
+    if fmt == "txf":
+        assert b"warning: the TXF leaves out " in one.stderr
+        assert b"digital-asset sale(s) (proceeds " in one.stderr
+    elif fmt == "csv":
+        boxes = {line[:1] for line in one.stdout.splitlines()[1:]}
+        assert boxes & {b"G", b"H", b"J", b"K"}
+
+
+def test_workers_sum_the_digital_asset_sales_they_leave_out_of_the_txf(
+    digital: Path, tmp_path: Path
+) -> None:
+    """The split path is taken, and the totals it gives for the warning are the sequential
+    report's (`left_out_of_txf`)."""
+    inputs = _read(
+        digital / "TRADES.csv", digital / "ACCOUNTS.csv", digital / "tlh.toml", LotMethod.FIFO
+    )
+    left_out: list[Totals] = []
+    with (tmp_path / "report.txf").open("w+b") as f:
+        done = write_in_parts(
+            inputs.rows, MIN_BYTES, inputs.identity, inputs.new_ledger, Output("txf"), f.fileno(),
+            jobs=2, boxes=inputs.form_1099, digital=inputs.digital, left_out=left_out,
+        )  # fmt: skip
+    assert done, "the history was not split"
+    expected = left_out_of_txf(_build(inputs, None).form8949_sales())
+    assert expected.count > 0
+    assert left_out == [expected]
