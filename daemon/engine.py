@@ -507,6 +507,7 @@ class HarvestEngine:
             quote=price_of(q),
             today=today,
             tax_advantaged=self.ledger.account_type(account).tax_advantaged,
+            traded=self.trades_account(account),
             halted=symbol in self.halted,
             busy=self.orders.busy(account, symbol),
             pending_buys=self.orders.pending_buy_symbols(),
