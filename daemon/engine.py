@@ -615,9 +615,11 @@ class HarvestEngine:
             loss_sale_day=date.fromisoformat(str(buy.payload["trade_date"])),
             today=today,
             max_short_term_gain=self.swap_back_max_st_gain,
+            guard=self.guard,
+            pending_buys=self.orders.pending_buy_symbols(),
         )
         if not decision.go:
-            return None, decision.reason if "window" not in decision.reason else ""
+            return None, "" if decision.reason.startswith("wash-sale window") else decision.reason
         blocked = self.guard.buy_blocked(original, today, self.orders.pending_sell_symbols())
         if blocked is not None:
             return None, f"wash_guard: {blocked}"
