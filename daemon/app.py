@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +13,7 @@ from adapters.storage.engine import create_engine
 from adapters.storage.fast_write import dispose_fast_writer
 from adapters.storage.journal_lock import JournalLock, lock_journal
 from adapters.storage.migrate import upgrade_database
+from adapters.storage.records import Account
 from adapters.storage.repository import Repository
 from daemon.broker_accounts import BrokerAccounts
 from daemon.brokers import broker_options
@@ -102,12 +103,14 @@ def make_quote_filter(settings: Settings) -> QuoteSanity:
     )
 
 
-def make_ledger(settings: Settings) -> Ledger:
-    """Return an empty ledger configured from settings."""
+def make_ledger(settings: Settings, recorded: Iterable[Account] = ()) -> Ledger:
+    """Return an empty ledger configured from settings; the `recorded` accounts (imported:
+    `Repository.accounts`) keep their type unless `[accounts]` declares another, as in the
+    daemon."""
     return Ledger(
         identity=settings.identity(),
         conventions=settings.wash_sale_conventions(),
-        account_types=settings.accounts,
+        account_types={**{a.account: a.type for a in recorded}, **settings.accounts},
         default_lot_method=settings.harvest.lot_method,
     )
 
@@ -140,7 +143,7 @@ async def build_daemon(
         await lock.release()
         raise
     repo = Repository(db, clock=now)
-    accounts = BrokerAccounts(broker, await repo.accounts())
+    accounts = BrokerAccounts.of(broker, await repo.accounts())
 
     def ledger_for(types: Mapping[str, AccountType]) -> Ledger:
         return make_ledger(settings.model_copy(update={"accounts": dict(types)}))

@@ -27,10 +27,17 @@ from adapters.storage.records import Account
 class BrokerAccounts:
     """Tell the running broker's accounts from the outside ones."""
 
-    def __init__(self, broker: Broker, recorded: Iterable[Account]) -> None:
-        self.broker = broker.name
-        self.account = broker.account if isinstance(broker, AccountReports) else None
+    def __init__(self, broker: str, account: str | None, recorded: Iterable[Account]) -> None:
+        """Tell them for the broker named `broker` reporting `account` (None: the simulator)."""
+        self.broker = broker
+        self.account = account
         self._recorded = {a.account: a for a in recorded}
+
+    @classmethod
+    def of(cls, broker: Broker, recorded: Iterable[Account]) -> BrokerAccounts:
+        """Tell them for the running `broker`."""
+        account = broker.account if isinstance(broker, AccountReports) else None
+        return cls(broker.name, account, recorded)
 
     def trades(self, account: str) -> bool:
         """Return whether the running broker trades `account`."""

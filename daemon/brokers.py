@@ -99,6 +99,16 @@ def broker_capabilities(settings: Settings) -> Capabilities:
     return capabilities
 
 
+def broker_account(settings: Settings) -> str | None:
+    """Return the account the configured broker reports, without connecting to it (Alpaca's
+    one account, `[ib] account`); None for the simulator, which reports none."""
+    if settings.broker == "alpaca":
+        from adapters.alpaca.config import DEFAULT_ACCOUNT
+
+        return DEFAULT_ACCOUNT
+    return None if settings.broker == "sim" else settings.ib.account
+
+
 def _unavailable(name: str, exc: ImportError) -> BrokerUnavailableError:
     return BrokerUnavailableError(
         f"broker {name!r}: the adapter is not available in this build ({exc})"

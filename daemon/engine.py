@@ -206,7 +206,7 @@ class HarvestEngine:
         # the move and the ratio it looks like, until the split calendar explains it.
         self.split_holds: dict[str, tuple[date, Fraction]] = {}
         self._splits_applied: dict[str, date] = {}
-        self._journaled_splits: dict[str, date] = {}  # symbol -> day of its latest split entry
+        self._journaled_splits: dict[str, list[Split]] = {}  # symbol -> its split entries
         self._calendar = broker if isinstance(broker, SplitCalendar) else None
         orders.replacement_check = self._replacement_check
 
@@ -507,6 +507,7 @@ class HarvestEngine:
             quote=price_of(q),
             today=today,
             tax_advantaged=self.ledger.account_type(account).tax_advantaged,
+            traded=self.trades_account(account),
             halted=symbol in self.halted,
             busy=self.orders.busy(account, symbol),
             pending_buys=self.orders.pending_buy_symbols(),
@@ -614,9 +615,11 @@ class HarvestEngine:
             loss_sale_day=date.fromisoformat(str(buy.payload["trade_date"])),
             today=today,
             max_short_term_gain=self.swap_back_max_st_gain,
+            guard=self.guard,
+            pending_buys=self.orders.pending_buy_symbols(),
         )
         if not decision.go:
-            return None, decision.reason if "window" not in decision.reason else ""
+            return None, "" if decision.reason.startswith("wash-sale window") else decision.reason
         blocked = self.guard.buy_blocked(original, today, self.orders.pending_sell_symbols())
         if blocked is not None:
             return None, f"wash_guard: {blocked}"
@@ -775,21 +778,24 @@ class HarvestEngine:
         return len(seqs)
 
     def _note_splits(self, events: Sequence[LedgerEvent]) -> None:
+        self._journaled_splits = {}
         for e in events:
-            if isinstance(e, Split) and e.trade_date > self._journaled_splits.get(
-                e.symbol, date.min
-            ):
-                self._journaled_splits[e.symbol] = e.trade_date
+            if isinstance(e, Split):
+                self._journaled_splits.setdefault(e.symbol, []).append(e)
 
     async def on_split(self, event: SplitEvent) -> None:
         """Journal a split and apply it to the ledger, once: a split dated on or before the
-        symbol's latest journaled split (from any source) is one the ledger has already."""
+        symbol's latest journaled split (from any source), or the same split as a journaled
+        one (`ledger.model.Split.same_as`: the same ratio within a few days, e.g. the
+        calendar's ex-date and the broker's booking date), is one the ledger has already."""
         day = event.at.astimezone(NEW_YORK).date()
         applied = self._splits_applied.get(event.symbol, date.min)
         self._splits_applied[event.symbol] = max(applied, day)
-        if day <= self._journaled_splits.get(event.symbol, date.min):
+        split = Split(0, day, event.symbol, event.ratio, event.at)
+        journaled = self._journaled_splits.setdefault(event.symbol, [])
+        if any(day <= s.trade_date or s.same_as(split) for s in journaled):
             return
-        self._journaled_splits[event.symbol] = day
+        journaled.append(split)
         entry = JournalEntry.split(
             symbol=event.symbol,
             ratio=event.ratio,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -107,6 +107,20 @@ class Split:
     def instant(self) -> datetime:
         """Return the instant used to order this event among trades."""
         return instant_of(self.trade_date, self.at)
+
+    def same_as(self, other: Split) -> bool:
+        """Return whether `other` is this split as another source reports it: the same
+        symbol and ratio, dated within `SPLIT_MATCH_DAYS` (a calendar's ex-date, a broker's
+        booking or pay date, a statement's date)."""
+        return (
+            self.symbol == other.symbol
+            and self.ratio == other.ratio
+            and abs(self.trade_date - other.trade_date) <= timedelta(days=SPLIT_MATCH_DAYS)
+        )
+
+
+SPLIT_MATCH_DAYS = 5
+"""How many days apart two reports of one split may be dated (`Split.same_as`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ date, `decide_harvest` returns what to do and why:
 
 * `HARVEST`: sell `candidate` and buy `replacement` (None: hold cash, `allow_cash`);
 * `SKIP`: a loss qualifies but may not be taken today (the wash guard, no replacement);
-* `NONE`: nothing to do (no qualifying loss, a tax-advantaged account, a halt, an order in
-  flight).
+* `NONE`: nothing to do (no qualifying loss, a tax-advantaged account, an outside account
+  the broker does not trade, a halt, an order in flight).
 
 Order of the checks: the share sets that qualify (`strategies.harvest`), largest net loss
 first, the first one the guard allows (the ledger's own matching, `Ledger.wash_replacements`);
@@ -35,6 +35,10 @@ REPLACEMENT_QUOTE_MAX_AGE = timedelta(days=4)
 """How old a substitute's quote may be for it to price a replacement: a daily close of the
 last session before a long weekend still counts; a symbol not quoted for longer (delisted, not
 listed yet) does not."""
+
+
+OUTSIDE_ACCOUNT = "outside account: watched by the wash guard, not traded"
+"""The reason a loss in an account the broker does not trade is not harvested."""
 
 
 class Action(Enum):
@@ -75,6 +79,9 @@ class Position:
     quote: Price
     today: date  # the New York trading date
     tax_advantaged: bool = False
+    # False for an outside account (an imported IRA, a spouse's account): its purchases count
+    # in the wash guard, but the broker does not trade it (`daemon.broker_accounts`).
+    traded: bool = True
     halted: bool = False
     busy: bool = False  # an order of this position is in flight
     pending_buys: Collection[str] = ()
@@ -173,6 +180,8 @@ def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Deci
     if not found:
         return Decision(Action.NONE, "no share set the broker can sell has a qualifying loss")
     best = found[0]
+    if not position.traded:
+        return Decision(Action.NONE, OUTSIDE_ACCOUNT, best)
     if position.halted:
         return Decision(Action.NONE, f"halted: trading in {position.symbol} is halted", best)
     if position.busy:
@@ -232,12 +241,13 @@ def decide_positions(
     pending_buys: Collection[str] = (),
     pending_loss_sales: Collection[str] = (),
     recurring: Sequence[Recurring] = (),
+    traded: Callable[[str], bool] = lambda account: True,
 ) -> list[tuple[str, str, Decision]]:
     """Decide every priced position of `ledger` as the engine would on these quotes.
 
     For previews (`tlh harvest --dry-run`, `tlh doctor`): the same `decide_harvest`, the same
-    guard over the ledger and the `recurring` purchases, the broker's relief order, halts and
-    the orders in flight.
+    guard over the ledger and the `recurring` purchases, the broker's relief order, halts, the
+    orders in flight, and the accounts the broker trades (`traded`; the engine's rule).
     """
     guard = WashGuard.for_ledger(lambda: ledger, recurring)
     out = []
@@ -258,6 +268,7 @@ def decide_positions(
             quote=price,
             today=today,
             tax_advantaged=ledger.account_type(account).tax_advantaged,
+            traded=traded(account),
             halted=symbol in halted,
             busy=(account, symbol) in busy,
             pending_buys=pending_buys,

@@ -4,18 +4,22 @@ Optional (`harvest.swap_back`). A replacement bought by a harvest may be sold an
 security bought back once more than 30 days have passed since the loss sale (IRC §1091(a):
 buying it back any earlier would wash the harvested loss). It never happens when selling the
 replacement would realize a net short-term gain above `max_short_term_gain`, since that would
-give back part of the harvest at the highest rate.
+give back part of the harvest at the highest rate. A sale of the replacement at a loss must
+pass the wash guard a harvest passes (`WashGuard.harvest_blocked`: identical shares bought in
+the last 30 days in any account, a pending buy, a declared recurring purchase expected): the
+daemon never creates a wash sale itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from ledger.holding import term_of
 from ledger.model import Parcel, Term
+from strategies.wash_guard import WashGuard
 
 ZERO = Decimal(0)
 
@@ -50,9 +54,13 @@ def decide_swap_back(
     loss_sale_day: date,
     today: date,
     max_short_term_gain: Decimal,
+    guard: WashGuard,
+    pending_buys: Collection[str] = (),
     window_days: int = 30,
 ) -> SwapBackDecision:
-    """Decide whether to sell the replacement `parcels` and buy the original back today."""
+    """Decide whether to sell the replacement `parcels` (in relief order) and buy the original
+    back today; a sale at a loss only if `guard` allows it as a harvest (`pending_buys`: the
+    symbols of buys in flight)."""
     if not parcels:
         return SwapBackDecision(False, "replacement no longer held")
     if not window_over(loss_sale_day, today, window_days):
@@ -66,4 +74,12 @@ def decide_swap_back(
             f"would realize a short-term gain of {gain:.2f} (limit {max_short_term_gain})",
             gain,
         )
+
+    def at_loss(p: Parcel) -> bool:
+        return p.adjusted_basis > p.quantity * bid
+
+    if any(map(at_loss, parcels)):
+        blocked = guard.harvest_blocked(parcels, today, pending_buys, at_loss)
+        if blocked is not None:
+            return SwapBackDecision(False, f"wash_guard: {blocked}", gain)
     return SwapBackDecision(True, "window over", gain)

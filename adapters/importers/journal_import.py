@@ -29,7 +29,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from adapters.importers import InputError
@@ -43,11 +43,10 @@ from adapters.storage.records import (
 from adapters.storage.repository import Repository
 from ledger.engine import Ledger, event_order
 from ledger.errors import LedgerError
-from ledger.model import ZERO, Action, LedgerEvent
+from ledger.model import ZERO, Action, LedgerEvent, Split
 
 CENT = Decimal("0.01")
 LEG_SEPARATOR = "#"  # external ids of the sales one sale was split into: ID#1, ID#2, ...
-SPLIT_MATCH_DAYS = 5  # a split of the same symbol and ratio this close is the same split
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,16 +239,12 @@ async def write_import(
 
 def _split_known(entry: JournalEntry, splits: Sequence[JournalRecord]) -> bool:
     """Return whether a split `entry` is journaled already (from another source, dated a few
-    days apart: the broker's ex-date and its booking date)."""
+    days apart: the broker's ex-date and its booking date; `ledger.model.Split.same_as`)."""
     if entry.kind is not JournalKind.SPLIT:
         return False
-    window = timedelta(days=SPLIT_MATCH_DAYS)
-    return any(
-        s.symbol == entry.symbol
-        and s.ratio == entry.ratio
-        and abs(s.trade_date - entry.trade_date) <= window
-        for s in splits
-    )
+    split = entry.to_event(0)
+    assert isinstance(split, Split)
+    return any(isinstance(e := s.to_event(), Split) and split.same_as(e) for s in splits)
 
 
 def _replay_with(

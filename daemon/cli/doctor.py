@@ -20,6 +20,7 @@ credentials as present or missing, and log output goes through the redacting log
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -42,9 +43,10 @@ from adapters.base import (
 )
 from adapters.storage.engine import create_engine
 from adapters.storage.migrate import upgrade_database
-from adapters.storage.records import Halt, JournalEntry, JournalRecord
+from adapters.storage.records import Account, Halt, JournalEntry, JournalRecord
 from adapters.storage.repository import Repository
 from daemon.app import decision_policy, make_ledger, trading_enabled
+from daemon.broker_accounts import BrokerAccounts
 from daemon.brokers import BrokerUnavailableError, build_broker
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
@@ -106,6 +108,7 @@ class _Journal:
     repo: Repository
     records: list[JournalRecord]
     halts: list[Halt]
+    accounts: list[Account]  # recorded (imported) accounts
 
 
 async def diagnose(settings: Settings, broker: Broker) -> Diagnosis:
@@ -132,7 +135,8 @@ async def diagnose(settings: Settings, broker: Broker) -> Diagnosis:
         ledger, halted = await _reconciled_ledger(out, settings, broker, journal)
         if ledger is None:
             return out
-        await _preview(out, settings, broker, ledger, halted)
+        traded = BrokerAccounts.of(broker, journal.accounts).trades
+        await _preview(out, settings, broker, ledger, halted, traded)
     finally:
         await db.dispose()
     return out
@@ -159,11 +163,12 @@ async def _open_journal(out: Diagnosis, settings: Settings, db: AsyncEngine) -> 
         repo = Repository(db)
         records = await repo.load_journal()
         halts = list(await repo.active_halts())
+        accounts = await repo.accounts()
     except Exception as exc:
         out.add("database", False, f"{settings.database.safe_url}: {exc}")
         return None
     out.add("database", True, f"{settings.database.safe_url}, {len(records)} journal entries")
-    return _Journal(repo, records, halts)
+    return _Journal(repo, records, halts, accounts)
 
 
 async def _check_connectivity(out: Diagnosis, broker: Broker) -> bool:
@@ -275,7 +280,7 @@ async def _reconciled_ledger(
     seq = max((r.seq for r in records), default=0)
     events = [r.to_event() for r in records]
     events += [entry.to_event(seq + n) for n, entry in enumerate(fresh, 1)]
-    ledger, rejected = replay(make_ledger(settings), events)
+    ledger, rejected = replay(make_ledger(settings, journal.accounts), events)
     mismatches = (
         compare_positions(ledger.positions(), broker_positions, account)
         if account is not None
@@ -336,9 +341,15 @@ async def _unjournaled(
 
 
 async def _preview(
-    out: Diagnosis, settings: Settings, broker: Broker, ledger: Ledger, halted: set[str]
+    out: Diagnosis,
+    settings: Settings,
+    broker: Broker,
+    ledger: Ledger,
+    halted: set[str],
+    traded: Callable[[str], bool],
 ) -> None:
-    """Decide the broker's positions at its latest quotes, as the daemon would now."""
+    """Decide the positions at the broker's latest quotes, as the daemon would now (`traded`:
+    whether the broker trades an account)."""
     account = broker.account if isinstance(broker, AccountReports) else None
     held = {s for (acct, s) in ledger.positions() if account is None or acct == account}
     # The substitutes too: a harvest needs its replacement priced.
@@ -358,14 +369,19 @@ async def _preview(
             }
     else:
         out.prices_from = "nothing held"
-    out.harvests, out.not_harvested = _harvestable(settings, broker, ledger, prices, halted)
+    out.harvests, out.not_harvested = _harvestable(settings, broker, ledger, prices, halted, traded)
 
 
 def _harvestable(
-    settings: Settings, broker: Broker, ledger: Ledger, prices: Prices, halted: set[str]
+    settings: Settings,
+    broker: Broker,
+    ledger: Ledger,
+    prices: Prices,
+    halted: set[str],
+    traded: Callable[[str], bool],
 ) -> tuple[list[Harvestable], list[tuple[str, str, str]]]:
     """Decide every taxable position as the daemon would at the latest prices (the broker's lot
-    relief, the wash guard, halts, the New York trading date)."""
+    relief, the wash guard, halts, the accounts it trades, the New York trading date)."""
     now = datetime.now(UTC)
     relief = broker.capabilities.lot_relief
     decisions = decide_positions(
@@ -376,6 +392,7 @@ def _harvestable(
         today=now.astimezone(NEW_YORK).date(),
         halted=halted,
         recurring=settings.recurring_purchases(),
+        traded=traded,
     )
     out = []
     refused = []

@@ -23,8 +23,14 @@ from adapters.storage.migrate import upgrade_database
 from adapters.storage.records import Intent, IntentKind, IntentStatus
 from adapters.storage.repository import Repository
 from daemon.app import Daemon, build_daemon, decision_policy, make_ledger, trading_enabled
+from daemon.broker_accounts import BrokerAccounts
 from daemon.broker_wait import use_retry_logging, wait_for_broker
-from daemon.brokers import BrokerUnavailableError, broker_capabilities, build_broker
+from daemon.brokers import (
+    BrokerUnavailableError,
+    broker_account,
+    broker_capabilities,
+    build_broker,
+)
 from daemon.cli import app
 from daemon.cli.config import load_settings_or_exit
 from daemon.cli.failures import fail
@@ -421,12 +427,14 @@ async def preview(
     settings: Settings, prices: dict[str, Decimal], now: datetime | None = None
 ) -> list[tuple[str, str, Decision]]:
     """Decide every priced position as the daemon would `now`, from the journal and the
-    orders in flight (New York trading date; the broker's lot relief; halts)."""
+    orders in flight (New York trading date; the broker's lot relief; halts; only the
+    accounts the broker trades are harvested, `daemon.broker_accounts`)."""
     db = create_engine(settings.database.url)
     try:
         await upgrade_database(db)
         repo = Repository(db)
-        ledger = make_ledger(settings)
+        recorded = await repo.accounts()
+        ledger = make_ledger(settings, recorded)
         ledger.apply_all(r.to_event() for r in await repo.load_journal())
         open_intents = await repo.open_intents()
         waiting = await repo.finished_harvests_without_replacement()
@@ -449,4 +457,5 @@ async def preview(
         ),
         pending_loss_sales=pending_sells_of(open_intents),
         recurring=settings.recurring_purchases(),
+        traded=BrokerAccounts(settings.broker, broker_account(settings), recorded).trades,
     )

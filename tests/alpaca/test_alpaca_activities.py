@@ -182,3 +182,23 @@ async def test_a_split_reported_by_the_calendar_and_the_activities_applies_once(
     assert len(splits) == 1
     assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal(160)}
     assert await halts(running) == {}
+
+
+async def test_a_split_booked_days_after_the_calendars_ex_date_applies_once(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """4:1 on VTI, journaled from the calendar on its ex-date; Alpaca books the SPLIT
+    activities two days later (the pay date), after that pass. A split of the same symbol and
+    ratio within `ledger.model.SPLIT_MATCH_DAYS` of a journaled one is that split: 160
+    shares, not 640."""
+    hold(fake, "VTI", "40", "200", position="160")
+    fake.add_split("VTI", 4, 1, DAY.astimezone(NEW_YORK).date())
+    running = await daemons.start()
+    assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal(160)}
+    fake.reorganize("SPLIT", "VTI", "40", "VTI", "160", when=DAY + timedelta(days=2))
+    assert running.daemon.reconciler is not None
+    await running.daemon.reconciler.run("test: the activities booked")
+    splits = [r for r in await running.journal() if r.kind is JournalKind.SPLIT]
+    assert len(splits) == 1
+    assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal(160)}
+    assert await halts(running) == {}

@@ -15,11 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from daemonkit import IRA, TAXABLE, Rig, Rigs
+from daemonkit import IRA, TAXABLE, Rig, Rigs, make_settings
 
 from adapters.importers import InputError
 from adapters.importers.journal_import import ClosedLot, ImportRow, Where
 from adapters.storage.records import Account, JournalEntry, JournalKind
+from daemon.cli.run import preview
 from daemon.import_inbox import (
     REQUEST_PREFIX,
     answer,
@@ -28,6 +29,8 @@ from daemon.import_inbox import (
     submit,
 )
 from ledger.model import AccountType, Action
+from strategies.decision import OUTSIDE_ACCOUNT
+from strategies.decision import Action as Act
 
 SPOUSE = "spouse"
 
@@ -162,6 +165,32 @@ async def test_an_outside_taxable_account_is_never_harvested(rigs: Rigs) -> None
     assert not rig.engine.trades_account(SPOUSE)
     assert rig.engine.trades_account(TAXABLE)
     assert "VEA" not in rig.engine.watched_symbols()
+
+
+async def test_the_preview_shows_an_outside_accounts_loss_as_watched_not_traded(
+    rigs: Rigs, sqlite_url: str
+) -> None:
+    """Issue #13 A.8: one decision function serves the engine, `tlh harvest --dry-run` and
+    doctor, with the engine's account rule (daemon/broker_accounts.py). The spouse's VEA at a
+    large loss: the preview does not propose it; it names the loss and says the account is
+    watched, not traded."""
+    settings = make_settings(database={"url": sqlite_url})
+    rig = await rigs.open(sqlite_url, settings=settings)
+    assert rig.daemon.imports is not None
+    await rig.daemon.imports.apply_import(
+        [bought("VEA", "100", "60", date(2023, 11, 1), account=SPOUSE, sid="s-1")],
+        Account(SPOUSE, AccountType.TAXABLE, "plaid"),
+    )
+
+    previewed = await preview(
+        settings, {"VEA": Decimal(40), "IEFA": Decimal(60)}, now=rig.clock.now()
+    )
+
+    [(account, symbol, decision)] = previewed
+    assert (account, symbol, decision.action) == (SPOUSE, "VEA", Act.NONE)
+    assert decision.reason == OUTSIDE_ACCOUNT
+    assert decision.candidate is not None
+    assert decision.candidate.net_loss == Decimal(2000)
 
 
 async def test_lots_imported_into_the_simulators_own_account_stay_traded(rig: Rig) -> None:

@@ -69,8 +69,11 @@ async def test_at_a_fifo_broker_the_preview_never_sells_one_lot_alone(
         alpaca={"api_key": "test-key", "secret_key": "test-secret"},
     )
     rig = await rigs.open(sqlite_url, settings=make_settings(database={"url": sqlite_url}))
-    await rig.hold("VTI", "10", "150", lot_id="old")
-    await rig.hold("VTI", "40", "230", day=rig.today() - timedelta(days=60), lot_id="new")
+    # In Alpaca's account: the preview, like the daemon, harvests only the broker's account.
+    await rig.hold("VTI", "10", "150", account="alpaca", lot_id="old")
+    await rig.hold(
+        "VTI", "40", "230", account="alpaca", day=rig.today() - timedelta(days=60), lot_id="new"
+    )
     # The simulator names lots: there the newer lot alone would be the best harvest.
     (alone,) = [
         d

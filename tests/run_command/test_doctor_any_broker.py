@@ -29,11 +29,17 @@ from adapters.base import (
     SessionCalendar,
 )
 from adapters.sim.broker import SimBroker
+from adapters.storage.engine import create_engine
+from adapters.storage.migrate import upgrade_database
+from adapters.storage.records import Account, JournalEntry, JournalKind
+from adapters.storage.repository import Repository
 from daemon.cli.doctor import Diagnosis, diagnose, print_diagnosis
 from daemon.events import OrderSide, Quote
 from daemon.market_calendar import MarketCalendar
 from daemon.settings import HarvestSettings, Settings, load_settings
 from ledger.conventions import LotMethod
+from ledger.model import AccountType, Action
+from strategies.decision import OUTSIDE_ACCOUNT
 
 TLH = Path(sys.executable).with_name("tlh")
 ACCOUNT = "acct"
@@ -332,3 +338,49 @@ async def test_doctor_does_not_preview_a_harvest_into_a_recurring_purchase(
     [(account, symbol, reason)] = diagnosis.not_harvested
     assert (account, symbol) == (ACCOUNT, "VTI")
     assert reason.startswith("wash_guard: recurring purchase of VTI in spouse-ira (recurring[0])")
+
+
+async def _journal_outside_purchase(settings: Settings, account: str) -> None:
+    """Journal a purchase of 10 VTI at $200 long ago in `account`, imported from Plaid (the
+    account recorded as Plaid's, as `tlh import --plaid` records it)."""
+    db = create_engine(settings.database.url)
+    try:
+        await upgrade_database(db)
+        repo = Repository(db)
+        await repo.upsert_account(Account(account, AccountType.TAXABLE, "plaid"))
+        entry = JournalEntry.trade(
+            account=account,
+            action=Action.BUY,
+            symbol="VTI",
+            quantity=Decimal(10),
+            price=Decimal(200),
+            trade_date=LONG_AGO.date(),
+            source="plaid",
+            external_id="plaid:spouse-1",
+            kind=JournalKind.IMPORT,
+        )
+        await repo.append_journal([entry])
+    finally:
+        await db.dispose()
+
+
+async def test_doctor_does_not_propose_a_harvest_in_an_outside_account(tmp_path: Path) -> None:
+    """Issue #11 §3 and daemon/broker_accounts.py: the daemon trades only its broker's
+    account; doctor decides with the engine's account rule (issue #13 A.8: one decision
+    function serves the engine, previews and doctor). The spouse's VTI, at the same loss as
+    the broker's, is listed as watched, not traded; only the broker's account is proposed."""
+    settings = settings_for(tmp_path)
+    await _journal_outside_purchase(settings, "spouse")
+    broker = SmallBroker()
+    await broker.bought("VTI", "40", 200.0)
+    now = datetime.now(UTC)
+    broker.quotes = {
+        "VTI": Quote("VTI", 180.0, 180.04, now),
+        "SCHB": Quote("SCHB", 50.0, 50.02, now),
+    }
+
+    diagnosis = await diagnose(settings, broker)
+
+    assert [(h.account, h.symbol) for h in diagnosis.harvests] == [(ACCOUNT, "VTI")]
+    assert diagnosis.not_harvested == [("spouse", "VTI", OUTSIDE_ACCOUNT)]
+    assert f"Not harvested: VTI in spouse: {OUTSIDE_ACCOUNT}" in printed(diagnosis)
