@@ -271,7 +271,7 @@ async def load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
     await upgrade_database(db)
     repo = Repository(db)
     events = [r.to_event() for r in await repo.load_journal()]
-    ledger, rejected = replay(make_ledger(settings), events)
+    ledger, rejected = replay(make_ledger(settings, await repo.accounts()), events)
     for entry in rejected:  # skipped, as the daemon skips them (it halts their symbols)
         typer.echo(
             f"tlh: warning: {entry.reason}; skipped, trading in {entry.symbol} is halted",
