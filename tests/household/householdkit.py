@@ -30,17 +30,18 @@ SPOUSE = "spouse"
 IRA = "ira"
 
 
-def ira_statement(folder: Path, bought: date) -> Path:
+def ira_statement(folder: Path, bought: date, fitid: str = "IRA") -> Path:
     """Write the IRA's OFX statement (100 VTI bought, 0.4 reinvested) with both purchases on
-    `bought`; the FITIDs stay the fixture's, so a second import is the same statement."""
-    text = IRA_STATEMENT.read_text()
+    `bought`; the FITIDs are the fixture's (``IRA-…``, so a second import is the same
+    statement) with `fitid` for their prefix."""
+    text = IRA_STATEMENT.read_text().replace("<FITID>IRA-", f"<FITID>{fitid}-")
     day = bought.strftime("%Y%m%d")
     start = (bought - timedelta(days=14)).strftime("%Y%m%d")
     for old, new in (("20250314", day), ("20250325", day), ("20250331", day)):
         assert old in text, old
         text = text.replace(old, new)
     text = text.replace("20250301", start)
-    path = folder / "ira.qfx"
+    path = folder / f"{fitid.lower()}.qfx"
     path.write_text(text)
     return path
 

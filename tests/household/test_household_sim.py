@@ -16,6 +16,7 @@ import sink its sync uses (tests/household/test_household_alpaca.py has the sync
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,8 @@ async def test_the_household_on_the_simulator(
 ) -> None:
     """VTI falls to 180 on the third session: the taxable lot bought at 200 is harvested,
     unless an outside account bought VTI within 30 days; then the skip's `wash_guard:` reason
-    names that account's lot. Only the taxable account is ever traded."""
+    names that account's lot. Only the taxable account is ever traded. `tlh tax report
+    --journal` reports the harvest, washed by an IRA purchase imported after it."""
     sessions = last_sessions(3)
     (tmp_path / "prices.csv").write_text(
         "date,symbol,open,high,low,close,volume\n"
@@ -108,6 +110,11 @@ async def test_the_household_on_the_simulator(
                 "40",
             )
             await run.wait_for("fill", symbol="SCHB")  # the replacement, journaled
+            # The IRA buys VTI on the day of the sale: the guard cannot stop that purchase;
+            # the report shows the loss washed (for good: Rev. Rul. 2008-5).
+            later = ira_statement(tmp_path, sessions[-1], fitid="IRA2")
+            bought = await tlh(config, env, "import", "--account", IRA, "--ofx", str(later))
+            assert "imported 2 journal entries into account ira" in bought.stdout, bought
         else:
             skip = await run.wait_for("skip", seconds=90)
             assert skip["symbol"] == "VTI"
@@ -132,3 +139,18 @@ async def test_the_household_on_the_simulator(
     assert [r["account"] for r in run.events("harvest")] == ([TAXABLE] if blocker is None else [])
     assert {a for a, _, _ in rows} == {TAXABLE, IRA, SPOUSE}
     assert intent_accounts(database) == ({TAXABLE} if blocker is None else set())
+    report = await tlh(config, env, "tax", "report", "--journal", "--format", "csv")
+    assert report.returncode == 0, report.stderr
+    sales = [line.split(",")[:9] for line in report.stdout.splitlines()[1:]]
+    if blocker is not None:
+        assert sales == []
+    else:
+        ((box, what, _, sold, proceeds, cost, code, adjustment, gain),) = sales
+        assert (box, what, sold, code, gain) == (
+            "D",  # long-term: bought 2023-06-01
+            "40 VTI",
+            sessions[-1].strftime("%m/%d/%Y"),
+            "W",
+            "0.00",
+        )
+        assert Decimal(adjustment) == Decimal(cost) - Decimal(proceeds) > 0
