@@ -264,7 +264,7 @@ def _entry_from(d: dict[str, Any]) -> JournalEntry:
 
 
 def _where(w: Where) -> list[Any]:
-    return [w.path, w.line, w.element]
+    return [w.path, w.line, w.element, w.separator]
 
 
 def _row(r: ImportRow) -> dict[str, Any]:

@@ -1082,12 +1082,13 @@ class Ledger:
         Wash-sale state (the convention; README, "Transfers"): a transfer is neither a sale
         nor a purchase (§1091 counts shares acquired "by purchase or by an exchange"), so it
         starts and ends no wash sale. Losses sold earlier and still waiting for replacement
-        shares keep waiting. Between the household's accounts the parcels keep what they
-        carry: a wash adjustment and tacked holding period, whether they already served as
-        replacement shares (they serve once), and their place among the candidate
-        replacements of later losses (bought in the last 30 days, still held). Out of the
-        ledger they are no longer held here, so they replace no later loss; the group's last
-        purchase date stays, so the wash guard still counts the purchase.
+        shares keep waiting. The parcels keep what they carry: a wash adjustment and tacked
+        holding period, whether they already served as replacement shares (they serve once),
+        and their place among the candidate replacements of later losses (bought in the last 30
+        days). Shares transferred out of the ledger are still the household's (at the other
+        broker), so for the rest of their 30 days they still replace a loss sold here, which the
+        ledger washes into them there (the sale row names their lot, ``LOT@out``); after that
+        they are forgotten.
         """
         self._check_transfer(t)
         hifo = self._is_hifo(t.account)
@@ -1100,8 +1101,7 @@ class Ledger:
             taken.append((parcel, self._take(parcel, qty)))
             if hifo:
                 self._hifo_push(parcel)
-        if t.to_account is not None:
-            self._arrive(t, t.to_account, taken)
+        self._arrive(t, taken)
 
     def _take(self, parcel: Parcel, qty: Decimal) -> Parcel:
         """Return `qty` shares of `parcel` as a new parcel of its own; `parcel` keeps the rest."""
@@ -1134,43 +1134,56 @@ class Ledger:
             parcel.part,
         )
 
-    def _arrive(self, t: Transfer, dest: str, taken: list[tuple[Parcel, Parcel]]) -> None:
-        """Put the parts `taken` off the parcels of `t`'s account into account `dest`.
+    def _arrive(self, t: Transfer, taken: list[tuple[Parcel, Parcel]]) -> None:
+        """Put the parts `taken` off the parcels of `t`'s account where they go.
 
-        Each lot's parts form a lot there, in the order its parcels had; a lot that moved
-        whole keeps its id, a part of one gets a new id that remembers the lot it came from.
+        Into `t.to_account`: each lot's parts form a lot there, in the order its parcels had; a
+        lot that moved whole keeps its id, a part of one gets a new id (``LOT@account``) that
+        remembers the lot it came from. Out of the ledger: only the parts still candidate
+        replacement shares are kept, in a lot held by no position (``LOT@out``, account
+        "ACCOUNT (transferred out)"), until their 30 days are over.
         """
+        group = self._groups.get(self.identity.key(t.symbol))
+        candidates = {id(p) for p in group.recent} if group is not None else set()
+        dest = t.to_account
+        if dest is None:
+            taken = [
+                (relieved, part)
+                for relieved, part in taken
+                if id(relieved) in candidates and not part.replacement_used
+            ]
         by_lot: dict[str, list[tuple[Parcel, Parcel]]] = {}
         for relieved, part in taken:
             by_lot.setdefault(relieved.lot_id, []).append((relieved, part))
-        dest_type = self.account_type(dest)
-        group = self._groups.get(self.identity.key(t.symbol))
-        candidates = {id(p) for p in group.recent} if group is not None else set()
+        account = f"{t.account} (transferred out)" if dest is None else dest
+        account_type = self.account_type(dest if dest is not None else t.account)
         arrived: list[_Lot] = []
         replacing: list[Parcel] = []
         for lot_id, pairs in by_lot.items():
             source = self._lots[lot_id]
             position = {id(p): i for i, p in enumerate(source.parcels)}
             pairs.sort(key=lambda pair: position[id(pair[0])])
-            new_id = lot_id if source.first_open() is None else self._free_lot_id(f"{lot_id}@{dest}")
+            whole = dest is not None and source.first_open() is None
+            new_id = lot_id if whole else self._free_lot_id(f"{lot_id}@{dest or 'out'}")
             parts = [part for _relieved, part in pairs]
             for part in parts:
-                part.lot_id, part.account, part.account_type = new_id, dest, dest_type
-            if new_id == lot_id:
+                part.lot_id, part.account, part.account_type = new_id, account, account_type
+            if whole:
                 source.release()
             else:
                 self._origin[new_id] = self._origin.get(lot_id, lot_id)
-            lot = _Lot(new_id, dest, t.symbol, parts, source.order)
+            lot = _Lot(new_id, account, t.symbol, parts, source.order)
             self._lots[new_id] = lot
             arrived.append(lot)
             replacing.extend(part for relieved, part in pairs if id(relieved) in candidates)
-        into = self._positions.get((dest, t.symbol), deque())
-        self._positions[(dest, t.symbol)] = deque(
-            sorted([*into, *arrived], key=lambda lot: lot.order)
-        )
-        for lot in arrived:
-            for p in lot.parcels:
-                self._hifo_push(p)
+        if dest is not None:
+            into = self._positions.get((dest, t.symbol), deque())
+            self._positions[(dest, t.symbol)] = deque(
+                sorted([*into, *arrived], key=lambda lot: lot.order)
+            )
+            for lot in arrived:
+                for p in lot.parcels:
+                    self._hifo_push(p)
         if group is not None and replacing:
             group.recent = deque(
                 sorted([*group.recent, *replacing], key=lambda p: (p.acquired, p.acquired_at))

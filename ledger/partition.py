@@ -87,9 +87,9 @@ def lot_ids_independent(part: Sequence[LedgerEvent], named_elsewhere: Collection
 
     `named_elsewhere` holds the ids the other parts' purchases name. The ids of this part's
     purchases (named, or the ones the ledger would generate) must be distinct and not named
-    elsewhere, and a sale (or transfer) of a named lot must relieve one bought here. Checked for every part, this
-    keeps every id of the history distinct, given distinct `seq` values: a generated id ends
-    with its purchase's `seq`, so two generated ids never meet.
+    elsewhere, and a sale (or transfer) of a named lot must relieve one bought here. Checked for
+    every part, this keeps every id of the history distinct, given distinct `seq` values: a
+    generated id ends with its purchase's `seq`, so two generated ids never meet.
     """
     bought: set[str] = set()
     for e in part:

@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from ledger.conventions import LotMethod
 from ledger.engine import Ledger
 from ledger.errors import LedgerError, OversellError
+from ledger.identity import Identity
 from ledger.model import AccountType, Transfer
+from ledger.partition import split_history
 from ledger.report import build_report
 from tests.ledger.helpers import D, buy, run, sell
 from tests.ledger.test_properties import ACCOUNTS, IDENTITY, History, histories
@@ -110,7 +112,8 @@ def test_a_wash_adjustment_and_tacked_holding_period_move_with_the_parcel() -> N
         accounts=TAXABLE_PAIR,
     )
     (lot,) = ledger.open_lots()
-    assert (lot.account, lot.cost_basis, lot.adjusted_basis) == ("spouse", D("820.00"), D("1020.00"))
+    assert (lot.account, lot.cost_basis) == ("spouse", D("820.00"))
+    assert lot.adjusted_basis == D("1020.00")
     assert lot.holding_period_start == date(2024, 1, 2) + (date(2024, 2, 5) - date(2024, 2, 1))
 
 
@@ -152,17 +155,34 @@ def test_shares_moved_to_an_own_account_still_replace_a_later_loss() -> None:
     assert (lot.account, lot.adjusted_basis) == ("spouse", D("1050.00"))
 
 
-def test_shares_transferred_out_of_the_ledger_replace_nothing_here() -> None:
-    """Shares gone to another broker are not held in the ledger: a later loss finds no
-    replacement among them (the convention), but the guard still sees the purchase date."""
+def test_shares_transferred_out_still_replace_a_loss_within_their_30_days() -> None:
+    """Shares bought 2024-02-20 and delivered to another broker are still the household's:
+    a loss sold here on 2024-03-01 is washed into them (their lot named ``B@out``) and the
+    guard's query finds them; they are in no position of the ledger."""
     ledger = run(
         buy("2024-01-02", "VTI", "10", "100", lot="A"),
         buy("2024-02-20", "VTI", "10", "85", lot="B"),
         transfer("2024-02-25", "VTI", "10", lot="B"),
-        sell("2024-03-01", "VTI", "10", "80", lot="A"),
+    )
+    (lot_a,) = ledger.parcels("brokerage", "VTI")
+    found = ledger.wash_replacements([lot_a], date(2024, 3, 1))
+    assert [(p.lot_id, p.quantity) for p in found] == [("B@out", D("10"))]
+    ledger.apply(sell("2024-03-01", "VTI", "10", "80", lot="A"))
+    (row,) = ledger.sales
+    assert (row.wash_sale_disallowed, row.replacement_lot_ids) == (D("200.00"), ("B@out",))
+    assert ledger.open_lots() == []
+
+
+def test_shares_transferred_out_replace_nothing_after_their_30_days() -> None:
+    """The window is measured from their purchase (§1091(a)): a loss 31 days later is
+    allowed."""
+    ledger = run(
+        buy("2024-01-02", "VTI", "10", "100", lot="A"),
+        buy("2024-02-20", "VTI", "10", "85", lot="B"),
+        transfer("2024-02-25", "VTI", "10", lot="B"),
+        sell("2024-03-22", "VTI", "10", "80", lot="A"),
     )
     assert ledger.sales[0].wash_sale_disallowed == ZERO
-    assert ledger.last_purchase("VTI") == date(2024, 2, 20)
 
 
 def test_a_lot_split_by_a_transfer_never_replaces_itself() -> None:
@@ -214,6 +234,19 @@ def test_a_transfer_that_cannot_apply_is_refused_and_changes_nothing(
     with pytest.raises(error):
         ledger.apply(event)
     assert ledger.position("brokerage", "VTI") == D("10")
+
+
+def test_a_history_with_a_transfer_between_accounts_is_not_split() -> None:
+    """The lot ids a transfer makes step around every id taken, so its history is replayed
+    whole; a transfer out of the ledger makes none and leaves the history splittable."""
+    trades = [
+        buy("2024-01-02", "VTI", "10", "100", lot="V"),
+        buy("2024-01-02", "BND", "10", "70", lot="B"),
+    ]
+    between = [*trades, transfer("2024-02-01", "VTI", "4", to="spouse")]
+    out = [*trades, transfer("2024-02-01", "VTI", "4")]
+    assert split_history(between, Identity(), 2) is None
+    assert split_history(out, Identity(), 2) is not None
 
 
 # -- properties ----------------------------------------------------------------------------

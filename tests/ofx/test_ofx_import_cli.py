@@ -297,6 +297,21 @@ def test_a_transfer_out_leaves_the_ledger_without_a_sale(db: Path) -> None:
     assert {lot.acquired.isoformat() for lot in lots} == {"2025-01-06"}
 
 
+def test_a_transfer_out_of_more_than_is_held_imports_nothing(db: Path) -> None:
+    """TRANSFER OUT of 100 VTI when the statement leaves 50: refused as a sale of more than is
+    held, naming the transfer; nothing of the file is imported."""
+    bad, _ = edited(db.parent, "all_types.ofx", "<UNITS>-10</UNITS>", "<UNITS>-100</UNITS>")
+    text = bad.read_text()
+    line = text[: text.index("<TRANSFER>", text.index("T-IN-1"))].count("\n") + 1
+
+    result = tlh(db, "import", "--account", "a", "--ofx", str(bad))
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{bad}:{line}: TRANSFER[2]/quantity:"), result.stderr
+    assert "transfers 100 but only 50 held" in result.stderr
+    assert journal(db) == []
+
+
 async def load_journal(db: Path) -> list:  # type: ignore[type-arg]
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     try:
