@@ -325,3 +325,30 @@ def test_a_whole_position_moves_lot_for_lot(history: History, data: st.DataObjec
     ledger.apply(Transfer(10_000, last, account, symbol, ledger.position(account, symbol), to))
     assert parcels(account) == []
     assert parcels(to) == sorted(leaving + staying)
+
+
+@PROPERTY
+@given(histories(fees=True), st.data())
+def test_a_transfer_out_of_the_ledger_realises_nothing_and_keeps_what_stays(
+    history: History, data: st.DataObject
+) -> None:
+    """Whatever the history, a transfer out adds no sale row, takes exactly its quantity
+    from its position only, and leaves every share that stays at the basis per share it had."""
+    ledger = _ledger(history)
+    held = sorted(ledger.positions().items())
+    if not held:
+        return
+    (account, symbol), qty = data.draw(st.sampled_from(held))
+    moving = Decimal(data.draw(st.integers(1, int(qty))))
+    per_share = {id(p): p.adjusted_basis / p.quantity for p in ledger.parcels(account, symbol)}
+    before, sales = ledger.positions(), ledger.sales
+    last = max(t.trade_date for t in history.trades)
+    ledger.apply(Transfer(10_000, last, account, symbol, moving))
+    after = ledger.positions()
+    assert ledger.sales == sales
+    assert after.get((account, symbol), ZERO) == before[(account, symbol)] - moving
+    assert {k: v for k, v in after.items() if k != (account, symbol)} == {
+        k: v for k, v in before.items() if k != (account, symbol)
+    }
+    for p in ledger.parcels(account, symbol):
+        assert abs(p.adjusted_basis / p.quantity - per_share[id(p)]) < Decimal("0.01")
