@@ -22,7 +22,7 @@ from adapters.base import AccountActivity, ActivityKind
 from adapters.storage.records import JournalEntry, JournalKind
 from adapters.storage.repository import Repository
 from daemon.events import SplitEvent
-from ledger.model import Action, Conversion, SpinOff
+from ledger.model import Action, Conversion, SpinOff, Transfer
 
 if TYPE_CHECKING:
     from daemon.engine import HarvestEngine
@@ -54,6 +54,10 @@ def entry_of(activity: AccountActivity, account: str, source: str) -> JournalEnt
             0, day, account, a.symbol, a.new_symbol, a.quantity, a.basis_fraction, a.at, source
         )
         return JournalEntry.from_event(spin, external_id=ext)
+    if kind is ActivityKind.TRANSFER_OUT and a.quantity is not None:
+        # Delivered to another broker or account: no sale; the lots leave the ledger.
+        transfer = Transfer(0, day, account, a.symbol, a.quantity, at=a.at, source=source)
+        return JournalEntry.from_event(transfer, external_id=ext)
     trades = {
         ActivityKind.SALE: Action.SELL,
         ActivityKind.PURCHASE: Action.BUY,

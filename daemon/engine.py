@@ -49,7 +49,7 @@ from daemon.journal_replay import RejectedEntry, replay
 from daemon.orders import HarvestPlan, OrderManager, Repository, follow_up_id
 from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
-from ledger.model import Action, Conversion, LedgerEvent, SpinOff, Split, Trade
+from ledger.model import Action, Conversion, LedgerEvent, SpinOff, Split, Trade, Transfer
 from strategies.decision import Action as Act
 from strategies.decision import (
     Policy,
@@ -727,6 +727,8 @@ class HarvestEngine:
             self._accounts_by_symbol.setdefault(event.new_symbol, set()).add(event.account)
             if refresh:
                 self.refresh_trigger(event.new_symbol)
+        elif isinstance(event, Transfer) and event.to_account is not None:
+            self._accounts_by_symbol.setdefault(event.symbol, set()).add(event.to_account)
         if refresh:
             self.refresh_trigger(event.symbol)
 

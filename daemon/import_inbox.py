@@ -236,6 +236,9 @@ def _entry(e: JournalEntry) -> dict[str, Any]:
         "occurred_at": e.occurred_at.isoformat() if e.occurred_at else None,
         "ratio": _text(e.ratio),
         "external_id": e.external_id,
+        "new_symbol": e.new_symbol,
+        "basis_fraction": _text(e.basis_fraction),
+        "to_account": e.to_account,
     }
 
 
@@ -254,11 +257,14 @@ def _entry_from(d: dict[str, Any]) -> JournalEntry:
         occurred_at=datetime.fromisoformat(d["occurred_at"]) if d["occurred_at"] else None,
         ratio=_decimal(d["ratio"]),
         external_id=d["external_id"],
+        new_symbol=d.get("new_symbol"),
+        basis_fraction=_decimal(d.get("basis_fraction")),
+        to_account=d.get("to_account"),
     )
 
 
 def _where(w: Where) -> list[Any]:
-    return [w.path, w.line, w.element]
+    return [w.path, w.line, w.element, w.separator]
 
 
 def _row(r: ImportRow) -> dict[str, Any]:

@@ -13,7 +13,8 @@ while away asks for a pass after reconnecting (`adapters.base.ResyncRequests`). 
    entry the ledger would reject (a sale of shares the history does not explain);
 4. journals and applies the broker's non-trade activities after a persisted watermark
    (`adapters.base.ActivityReports`, `daemon.corporate_actions`): mergers, symbol changes,
-   spin-offs, dividend reinvestments, transfers in; one it cannot apply halts its symbol, named;
+   spin-offs, dividend reinvestments, transfers in and out; one it cannot apply halts its
+   symbol, named;
 5. journals the splits in effect at the broker for the symbols the ledger then holds
    (`adapters.base.SplitReports`) through the engine's `on_split`, which journals each once:
    the broker has applied them to its positions, so the ledger follows before the two are

@@ -49,6 +49,7 @@ from ledger.model import (
     SpinOff,
     Split,
     Trade,
+    Transfer,
     instant_of,
     midnight,
     new_tuple,
@@ -232,6 +233,9 @@ class Ledger:
         self._hifo_heaps: dict[tuple[str, str], list[_HeapEntry]] = {}
         self._hifo_accounts: dict[str, bool] = {}
         self._counter = itertools.count(1)
+        # Lot id of the part of a lot a transfer moved to another account -> the id of the
+        # purchase lot it came from: a lot's own shares never replace it, wherever they are.
+        self._origin: dict[str, str] = {}
 
     def empty_copy(self) -> Ledger:
         """Return a new, empty ledger with this one's identity, conventions and accounts."""
@@ -416,6 +420,8 @@ class Ledger:
                     raise LedgerError(f"split ratio must be positive (got {event.ratio})")
             elif isinstance(event, Conversion | SpinOff):
                 self._check_corporate_action(event)
+            elif isinstance(event, Transfer):
+                self._check_transfer(event)
             elif event.action is Action.BUY:
                 _check_trade(event)
                 if event.lot_id and event.lot_id in self._lots:
@@ -447,6 +453,8 @@ class Ledger:
             self._convert(event)
         elif isinstance(event, SpinOff):
             self._spin_off(event)
+        elif isinstance(event, Transfer):
+            self._transfer(event)
         elif event.action is Action.BUY:
             self._buy(event)
         else:
@@ -493,12 +501,7 @@ class Ledger:
         return self._lots[lot_id].order
 
     def _new_lot_id(self, t: Trade) -> str:
-        base = default_lot_id(t)
-        lot_id, n = base, 1
-        while lot_id in self._lots:
-            n += 1
-            lot_id = f"{base}-{n}"
-        return lot_id
+        return self._free_lot_id(default_lot_id(t))
 
     def _absorb_pending(self, group: _Group, lot: _Lot, day: date) -> None:
         """Let a new purchase wash losses sold in the 30 days before it (oldest sale first)."""
@@ -581,14 +584,15 @@ class Ledger:
         for p in raised:
             self._hifo_push(p)
 
-    def _check_relief(self, t: Trade) -> None:
-        """Raise unless the sale's lot (or position) exists and holds enough shares."""
+    def _check_relief(self, t: Trade | Transfer) -> None:
+        """Raise unless the sale's (or transfer's) lot or position exists and holds enough
+        shares."""
         self._drop_empty_lots(t.account, t.symbol)
         if t.lot_id:
             lot = self._lots.get(t.lot_id)
             if lot is None or lot.quantity <= ZERO:
                 raise UnknownLotError(
-                    f"no open lot {t.lot_id!r} to sell from"
+                    f"no open lot {t.lot_id!r} to {'sell' if isinstance(t, Trade) else 'move'} from"
                     + (" (it is fully sold)" if lot is not None else ""),
                     field="lot_id",
                 )
@@ -609,12 +613,14 @@ class Ledger:
                     break
         if t.quantity > held:
             where = f"lot {t.lot_id!r}" if t.lot_id else f"{t.symbol} in account {t.account!r}"
+            verb = "sells" if isinstance(t, Trade) else "transfers"
             raise OversellError(
-                f"sells {t.quantity} but only {held} held in {where}", field="quantity"
+                f"{verb} {t.quantity} but only {held} held in {where}", field="quantity"
             )
 
-    def _next_parcel(self, t: Trade) -> Parcel:
-        """Return the open parcel a sale relieves next (specific lot, else the lot method)."""
+    def _next_parcel(self, t: Trade | Transfer) -> Parcel:
+        """Return the open parcel a sale or transfer relieves next (specific lot, else the lot
+        method)."""
         parcel = self._lots[t.lot_id].first_open() if t.lot_id else self._by_method(t)
         if parcel is None:
             # Only when rounding to the context's precision (quantities after an inexact split)
@@ -622,11 +628,15 @@ class Ledger:
             raise StopIteration
         return parcel
 
-    def _by_method(self, t: Trade) -> Parcel | None:
+    def _by_method(self, t: Trade | Transfer) -> Parcel | None:
         """Return the open parcel the account's lot method relieves next (None if none)."""
         account, symbol = t.account, t.symbol
         lots = self._positions.get((account, symbol), ())
         method = self.lot_method(account)
+        if method in PRICE_RANKED:
+            if isinstance(t, Trade):
+                return self._ranked_best(t, method, lots)
+            method = LotMethod.FIFO  # a transfer has no price to rank the lots by
         if method is LotMethod.FIFO:  # first open parcel in acquisition order
             for lot in lots:
                 if (p := lot.first_open()) is not None:
@@ -637,8 +647,6 @@ class Ledger:
                 if (p := lot.last_open()) is not None:
                     return p
             return None
-        if method in PRICE_RANKED:
-            return self._ranked_best(t, method, lots)
         # HIFO: highest adjusted basis per share first, as it stood when the sale was made (a
         # loss this sale washes into a parcel it is about to relieve does not re-rank that
         # parcel); ties keep acquisition order.
@@ -702,6 +710,9 @@ class Ledger:
         """
         earliest = date_sold - self._window
         own_lot_replaces = self.conventions.own_lot_replaces
+        origin = self._origin.get if self._origin else None
+        if origin is not None:
+            lot_id = origin(lot_id, lot_id)
         for candidate in group.recent:
             if (
                 candidate.quantity <= ZERO
@@ -710,7 +721,10 @@ class Ledger:
                 or candidate.acquired > date_sold
             ):
                 continue
-            if candidate.lot_id == lot_id and not own_lot_replaces:
+            candidate_lot = candidate.lot_id
+            if origin is not None:
+                candidate_lot = origin(candidate_lot, candidate_lot)
+            if candidate_lot == lot_id and not own_lot_replaces:
                 continue
             yield candidate
 
@@ -1016,7 +1030,7 @@ class Ledger:
                         )
                     )
             if parcels:
-                child_id = self._spun_lot_id(lot.lot_id, s.new_symbol)
+                child_id = self._free_lot_id(f"{lot.lot_id}>{s.new_symbol}")
                 for p in parcels:
                     p.lot_id = child_id
                 child = _Lot(child_id, account, s.new_symbol, parcels, lot.order)
@@ -1030,13 +1044,150 @@ class Ledger:
             for p in child.parcels:
                 self._hifo_push(p)
 
-    def _spun_lot_id(self, parent: str, symbol: str) -> str:
-        base = f"{parent}>{symbol}"
+    def _free_lot_id(self, base: str) -> str:
+        """Return `base`, or `base-2`, `base-3` ... if taken: a lot id no lot has."""
         lot_id, n = base, 1
         while lot_id in self._lots:
             n += 1
             lot_id = f"{base}-{n}"
         return lot_id
+
+    # -- transfers ---------------------------------------------------------------------------
+
+    def _check_transfer(self, t: Transfer) -> None:
+        """Raise unless `t` can apply: shares held, and a destination of the same kind."""
+        if not t.quantity > ZERO:
+            raise LedgerError(
+                f"quantity must be greater than 0 (got {t.quantity})", field="quantity"
+            )
+        if t.to_account is not None:
+            if t.to_account == t.account:
+                raise LedgerError(
+                    f"a transfer from account {t.account!r} to itself", field="to_account"
+                )
+            source, dest = self.account_type(t.account), self.account_type(t.to_account)
+            if source.tax_advantaged != dest.tax_advantaged:
+                # Contributions to an IRA are cash (IRC §408(a)(1)); shares leaving one are
+                # a distribution: neither moves lots with their basis.
+                raise LedgerError(
+                    f"shares cannot move in kind from a {source} account ({t.account!r}) to a "
+                    f"{dest} one ({t.to_account!r}) without a sale",
+                    field="to_account",
+                )
+        self._check_relief(t)
+
+    def _transfer(self, t: Transfer) -> None:
+        """Move the shares of `t` out of its account (see `Transfer`); nothing is sold.
+
+        Wash-sale state (the convention; README, "Transfers"): a transfer is neither a sale
+        nor a purchase (§1091 counts shares acquired "by purchase or by an exchange"), so it
+        starts and ends no wash sale. Losses sold earlier and still waiting for replacement
+        shares keep waiting. The parcels keep what they carry: a wash adjustment and tacked
+        holding period, whether they already served as replacement shares (they serve once),
+        and their place among the candidate replacements of later losses (bought in the last 30
+        days). Shares transferred out of the ledger are still the household's (at the other
+        broker), so for the rest of their 30 days they still replace a loss sold here, which the
+        ledger washes into them there (the sale row names their lot, ``LOT@out``); after that
+        they are forgotten.
+        """
+        self._check_transfer(t)
+        hifo = self._is_hifo(t.account)
+        taken: list[tuple[Parcel, Parcel]] = []  # (parcel relieved, the part it gave)
+        qty_left = t.quantity
+        while qty_left > ZERO:
+            parcel = self._next_parcel(t)
+            qty = min(qty_left, parcel.quantity)
+            qty_left -= qty
+            taken.append((parcel, self._take(parcel, qty)))
+            if hifo:
+                self._hifo_push(parcel)
+        self._arrive(t, taken)
+
+    def _take(self, parcel: Parcel, qty: Decimal) -> Parcel:
+        """Return `qty` shares of `parcel` as a new parcel of its own; `parcel` keeps the rest."""
+        held = parcel.quantity
+        if qty == held:
+            cost, adjustment = parcel.cost, parcel.wash_adjustment
+            parcel.cost = parcel.wash_adjustment = parcel.quantity = ZERO
+        else:
+            cost = share(parcel.cost, qty, held)
+            adjustment = share(parcel.wash_adjustment, qty, held)
+            parcel.cost -= cost
+            parcel.wash_adjustment -= adjustment
+            parcel.quantity = held - qty
+        parcel.basis_per_share = None
+        return Parcel(  # positional, in field order
+            parcel.lot_id,
+            parcel.account,
+            parcel.account_type,
+            parcel.symbol,
+            qty,
+            cost,
+            parcel.acquired,
+            parcel.holding_period_start,
+            parcel.acquired_at,
+            parcel.seq,
+            adjustment,
+            parcel.replacement_used,
+            parcel.source,
+            None,
+            parcel.part,
+        )
+
+    def _arrive(self, t: Transfer, taken: list[tuple[Parcel, Parcel]]) -> None:
+        """Put the parts `taken` off the parcels of `t`'s account where they go.
+
+        Into `t.to_account`: each lot's parts form a lot there, in the order its parcels had; a
+        lot that moved whole keeps its id, a part of one gets a new id (``LOT@account``) that
+        remembers the lot it came from. Out of the ledger: only the parts still candidate
+        replacement shares are kept, in a lot held by no position (``LOT@out``, account
+        "ACCOUNT (transferred out)"), until their 30 days are over.
+        """
+        group = self._groups.get(self.identity.key(t.symbol))
+        candidates = {id(p) for p in group.recent} if group is not None else set()
+        dest = t.to_account
+        if dest is None:
+            taken = [
+                (relieved, part)
+                for relieved, part in taken
+                if id(relieved) in candidates and not part.replacement_used
+            ]
+        by_lot: dict[str, list[tuple[Parcel, Parcel]]] = {}
+        for relieved, part in taken:
+            by_lot.setdefault(relieved.lot_id, []).append((relieved, part))
+        account = f"{t.account} (transferred out)" if dest is None else dest
+        account_type = self.account_type(dest if dest is not None else t.account)
+        arrived: list[_Lot] = []
+        replacing: list[Parcel] = []
+        for lot_id, pairs in by_lot.items():
+            source = self._lots[lot_id]
+            position = {id(p): i for i, p in enumerate(source.parcels)}
+            pairs.sort(key=lambda pair: position[id(pair[0])])
+            whole = dest is not None and source.first_open() is None
+            new_id = lot_id if whole else self._free_lot_id(f"{lot_id}@{dest or 'out'}")
+            parts = [part for _relieved, part in pairs]
+            for part in parts:
+                part.lot_id, part.account, part.account_type = new_id, account, account_type
+            if whole:
+                source.release()
+            else:
+                self._origin[new_id] = self._origin.get(lot_id, lot_id)
+            lot = _Lot(new_id, account, t.symbol, parts, source.order)
+            self._lots[new_id] = lot
+            arrived.append(lot)
+            replacing.extend(part for relieved, part in pairs if id(relieved) in candidates)
+        if dest is not None:
+            into = self._positions.get((dest, t.symbol), deque())
+            self._positions[(dest, t.symbol)] = deque(
+                sorted([*into, *arrived], key=lambda lot: lot.order)
+            )
+            for lot in arrived:
+                for p in lot.parcels:
+                    self._hifo_push(p)
+        if group is not None and replacing:
+            group.recent = deque(
+                sorted([*group.recent, *replacing], key=lambda p: (p.acquired, p.acquired_at))
+            )
 
     # -- helpers ---------------------------------------------------------------------------
 

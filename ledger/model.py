@@ -177,8 +177,38 @@ class SpinOff:
         return instant_of(self.trade_date, self.at)
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """`quantity` shares of `symbol` leave `account` without a sale (an ACATS transfer, a journal).
+
+    Nothing is realised: a transfer of securities in kind is no sale or exchange (IRC §1001(a)
+    needs one), so it makes no sale row. The shares are relieved as a sale would relieve them
+    (the lot `lot_id`, else the account's lot method; the Tax Optimizer methods, which rank by
+    a sale's price, relieve in FIFO order). With `to_account` (another account of the
+    household, of the same kind: taxable, or tax-advantaged) the same parcels arrive there
+    with their cost, acquisition date, holding period and wash adjustments; without it they
+    leave the ledger. The wash-sale state that goes with them is described at
+    `Ledger._transfer`.
+    """
+
+    seq: int
+    trade_date: date
+    account: str
+    symbol: str
+    quantity: Decimal
+    to_account: str | None = None
+    lot_id: str | None = None
+    at: datetime | None = None
+    source: str = ""
+
+    @property
+    def instant(self) -> datetime:
+        """Return the instant used to order this event among trades."""
+        return instant_of(self.trade_date, self.at)
+
+
 CorporateAction = Conversion | SpinOff
-LedgerEvent = Trade | Split | Conversion | SpinOff
+LedgerEvent = Trade | Split | Conversion | SpinOff | Transfer
 
 
 @dataclass(slots=True)

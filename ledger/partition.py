@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from ledger.engine import default_lot_id
 from ledger.identity import Identity
-from ledger.model import Action, Conversion, LedgerEvent, SpinOff, Trade
+from ledger.model import Action, Conversion, LedgerEvent, SpinOff, Trade, Transfer
 
 SALE_WEIGHT = 2  # see `assign_parts`
 
@@ -28,10 +28,14 @@ def split_history(
     """Return `events` split into at most `parts` independent parts, in their given order.
 
     Return None when the history cannot be split exactly, has only one group, has a
-    reorganization (`Conversion`, `SpinOff`: it ties two groups), or has two events with the same
-    `seq` (the generated lot ids that tell purchases apart include it).
+    reorganization (`Conversion`, `SpinOff`: it ties two groups) or a transfer between accounts
+    (the lot ids it makes step around every id taken), or has two events with the same `seq`
+    (the generated lot ids that tell purchases apart include it).
     """
-    if any(isinstance(e, Conversion | SpinOff) for e in events):
+    if any(
+        isinstance(e, Conversion | SpinOff) or (isinstance(e, Transfer) and e.to_account)
+        for e in events
+    ):
         return None  # a reorganization carries lots from one group to another
     key = identity.key
     groups = [key(e.symbol) for e in events]
@@ -83,9 +87,9 @@ def lot_ids_independent(part: Sequence[LedgerEvent], named_elsewhere: Collection
 
     `named_elsewhere` holds the ids the other parts' purchases name. The ids of this part's
     purchases (named, or the ones the ledger would generate) must be distinct and not named
-    elsewhere, and a sale of a named lot must sell one bought here. Checked for every part, this
-    keeps every id of the history distinct, given distinct `seq` values: a generated id ends
-    with its purchase's `seq`, so two generated ids never meet.
+    elsewhere, and a sale (or transfer) of a named lot must relieve one bought here. Checked for
+    every part, this keeps every id of the history distinct, given distinct `seq` values: a
+    generated id ends with its purchase's `seq`, so two generated ids never meet.
     """
     bought: set[str] = set()
     for e in part:
@@ -98,5 +102,6 @@ def lot_ids_independent(part: Sequence[LedgerEvent], named_elsewhere: Collection
     return all(
         e.lot_id in bought
         for e in part
-        if isinstance(e, Trade) and e.action is Action.SELL and e.lot_id
+        if (isinstance(e, Transfer) or (isinstance(e, Trade) and e.action is Action.SELL))
+        and e.lot_id
     )

@@ -25,8 +25,8 @@ the old position (``qty`` negative), one adding the new (``qty`` positive) — i
 * ``ACATS``, ``JNLS``: securities in (``qty`` > 0) need the lot's basis and acquisition date,
   which Alpaca's object carries only when the transfer did (``cost_basis`` total or ``price``
   per share, and ``acquisition_date``); otherwise the symbol halts, telling the user to import
-  the lots with ``tlh import``. Securities out (``qty`` < 0) halt as well: the ledger cannot yet
-  relieve lots without a sale.
+  the lots with ``tlh import``. Securities out (``qty`` < 0) are a transfer out: the shares
+  leave the account by its lot method, with no sale (nothing realised, nothing on Form 8949).
 * Anything else that names a symbol (or any pairing that does not fit) is UNKNOWN: the symbol
   halts with the activity's type and id in the reason. Cash-only types (``CSD``, ``CSW``,
   ``INT``, fees, ``JNLC``, ``ACATC``…) touch no lots and are left out.
@@ -163,10 +163,13 @@ def _single(item: _Item) -> list[AccountActivity]:
 
 def _transfer(item: _Item) -> AccountActivity:
     if item.qty < ZERO:
-        return _unknown(
-            item,
-            f"{item.name} delivered {-item.qty} {item.symbol} out of the account; the ledger "
-            "does not relieve lots without a sale: record the lots' new home by hand",
+        return AccountActivity(
+            item.activity_id,
+            item.name,
+            ActivityKind.TRANSFER_OUT,
+            item.symbol,
+            item.at,
+            quantity=-item.qty,
         )
     total = _decimal(item.raw.get("cost_basis"))
     price = total / item.qty if total else _decimal(item.raw.get("price"))

@@ -397,6 +397,18 @@ def describe(entry: JournalEntry) -> tuple[str, str, str, str, str, str, str, st
             "",
             entry.external_id or "",
         )
+    if entry.kind is JournalKind.TRANSFER:
+        where = f"to {entry.to_account}" if entry.to_account else "out"
+        return (
+            entry.trade_date.isoformat(),
+            f"TRANSFER {where}",
+            entry.symbol,
+            str(entry.quantity),
+            "",
+            "",
+            entry.lot_id or "",
+            entry.external_id or "",
+        )
     return (
         entry.trade_date.isoformat(),
         str(entry.action),

@@ -19,8 +19,9 @@ from each ``<INVSTMTRS>`` (one account per file; ``--account`` names it in tlh):
   original cost and date, so the holding period and basis carry over). Without them the
   statement is refused, naming the element: a lot dated the transfer day at its market price
   would be a wrong basis and a purchase that never happened; add them to the file from the
-  sending broker's records. ``TRANSFER`` out: a sale at ``AVGCOSTBASIS`` (else
-  ``UNITPRICE``), so that the shares leave the ledger realising no gain in total.
+  sending broker's records. ``TRANSFER`` out: a transfer (`ledger.model.Transfer`), no
+  sale: the shares leave the account by its lot method, nothing is realised and nothing goes
+  on Form 8949 (``AVGCOSTBASIS`` and ``UNITPRICE`` are not needed).
 * ``SPLIT``: a split of the symbol, ratio ``NUMERATOR/DENOMINATOR`` (else
   ``NEWUNITS/OLDUNITS``), journaled as the daemon journals a split (``split:SYMBOL:DATE``).
 * A transaction with ``REVERSALFITID`` cancels the one it names: both are left out when that
@@ -549,11 +550,18 @@ class _StatementReader:
                 )
             day, at = t.when("DTPURCHASE")
             return self._row(t, fitid, Action.BUY, symbol, units, basis, ZERO, day, at)
-        price = basis if basis is not None else t.optional_decimal("UNITPRICE")
-        if price is None:
-            raise t.error("AVGCOSTBASIS", "missing: a transfer out needs AVGCOSTBASIS or UNITPRICE")
         day, at = t.trade_date()
-        return self._row(t, fitid, Action.SELL, symbol, units, price, ZERO, day, at)
+        entry = JournalEntry(
+            kind=JournalKind.TRANSFER,
+            symbol=symbol,
+            trade_date=day,
+            source=f"{SOURCE_PREFIX}:{t.node.tag}:{fitid}",
+            account=self.account,
+            quantity=units,
+            occurred_at=at,
+            external_id=f"{self._namespace}:{fitid}",
+        )
+        return ImportRow(entry, Where(self.path, t.line, t.name, "/"))
 
     def _split(self, t: _Transaction) -> ImportRow:
         symbol, _debt = t.symbol()

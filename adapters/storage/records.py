@@ -12,7 +12,17 @@ from enum import StrEnum
 from typing import Any
 
 from ledger.conventions import LotMethod
-from ledger.model import ZERO, AccountType, Action, Conversion, LedgerEvent, SpinOff, Split, Trade
+from ledger.model import (
+    ZERO,
+    AccountType,
+    Action,
+    Conversion,
+    LedgerEvent,
+    SpinOff,
+    Split,
+    Trade,
+    Transfer,
+)
 
 
 class JournalKind(StrEnum):
@@ -25,6 +35,7 @@ class JournalKind(StrEnum):
         "conversion"  # a symbol change or stock-for-stock merger (`ledger.model.Conversion`)
     )
     SPIN_OFF = "spin_off"  # shares distributed in a spin-off (`ledger.model.SpinOff`)
+    TRANSFER = "transfer"  # shares moved out of an account, no sale (`ledger.model.Transfer`)
 
 
 TRADE_KINDS = frozenset({JournalKind.TRADE, JournalKind.IMPORT})
@@ -43,7 +54,8 @@ class JournalEntry:
     Trades and imports need `account`, `action`, `quantity` and `price`; splits need `ratio` and
     have no account, action, quantity, price or fees; a conversion needs `account`, `ratio` and
     `new_symbol`; a spin-off `account`, `new_symbol`, `quantity` (the new shares) and
-    `basis_fraction` (`_SHAPES`). `external_id` is the dedupe key (e.g. a broker execution id):
+    `basis_fraction`; a transfer `account` and `quantity`, and may name `to_account` and
+    `lot_id` (`_SHAPES`, `_MAY`). `external_id` is the dedupe key (e.g. a broker execution id):
     appending an entry whose `external_id` is already stored is a no-op. Build entries with
     `trade`, `split` or `from_event`.
     """
@@ -63,6 +75,7 @@ class JournalEntry:
     external_id: str | None = None
     new_symbol: str | None = None
     basis_fraction: Decimal | None = None
+    to_account: str | None = None
 
     def __post_init__(self) -> None:
         if self.occurred_at is not None and self.occurred_at.utcoffset() is None:
@@ -71,21 +84,30 @@ class JournalEntry:
             if self.ratio is None:
                 raise ValueError("a split entry needs a ratio")
             trade_fields = (self.account, self.action, self.quantity, self.price, self.fees)
-            if any(f is not None for f in trade_fields) or self._reorganizes:
+            if any(f is not None for f in trade_fields) or self._reorganizes or self.to_account:
                 raise ValueError("a split entry has no account, action, quantity, price or fees")
         elif self.kind in TRADE_KINDS:
             needed = (self.account, self.action, self.quantity, self.price, self.fees)
-            if any(f is None for f in needed) or self.ratio is not None or self._reorganizes:
+            if (
+                any(f is None for f in needed)
+                or self.ratio is not None
+                or self._reorganizes
+                or self.to_account is not None
+            ):
                 raise ValueError(
                     f"a {self.kind} entry needs account, action, quantity, price and fees, "
                     "and no ratio"
                 )
         else:
-            needed_names = _SHAPES[self.kind]
+            needed_names, may = _SHAPES[self.kind], _MAY.get(self.kind, ())
             for name in _OPTIONAL_FIELDS:
+                if name in may:
+                    continue
                 if (getattr(self, name) is not None) != (name in needed_names):
+                    also = f" (and may have {', '.join(may)})" if may else ""
                     raise ValueError(
-                        f"a {self.kind} entry needs {', '.join(needed_names)} and nothing else"
+                        f"a {self.kind} entry needs {', '.join(needed_names)}{also} "
+                        "and nothing else"
                     )
 
     @property
@@ -160,6 +182,19 @@ class JournalEntry:
         external_id: str | None = None,
     ) -> JournalEntry:
         """Return the entry that records a ledger event (its `seq` is not kept)."""
+        if isinstance(event, Transfer):
+            return cls(
+                kind=JournalKind.TRANSFER,
+                symbol=event.symbol,
+                trade_date=event.trade_date,
+                source=event.source,
+                account=event.account,
+                quantity=event.quantity,
+                to_account=event.to_account,
+                lot_id=event.lot_id,
+                occurred_at=event.at,
+                external_id=external_id,
+            )
         if isinstance(event, Conversion):
             return cls(
                 kind=JournalKind.CONVERSION,
@@ -234,6 +269,7 @@ class JournalRecord:
     recorded_at: datetime
     new_symbol: str | None = None
     basis_fraction: Decimal | None = None
+    to_account: str | None = None
 
     def to_event(self) -> LedgerEvent:
         """Return the ledger event this record replays as (its `seq` is the journal's)."""
@@ -249,15 +285,33 @@ _OPTIONAL_FIELDS = (
     "ratio",
     "new_symbol",
     "basis_fraction",
+    "to_account",
 )
 _SHAPES: dict[JournalKind, tuple[str, ...]] = {
     JournalKind.CONVERSION: ("account", "ratio", "new_symbol"),
     JournalKind.SPIN_OFF: ("account", "quantity", "new_symbol", "basis_fraction"),
+    JournalKind.TRANSFER: ("account", "quantity"),
 }
+_MAY: dict[JournalKind, tuple[str, ...]] = {JournalKind.TRANSFER: ("to_account",)}
+"""Fields an entry of a kind may leave empty or fill (`lot_id` any entry may have)."""
 
 
 def _to_event(stored: JournalEntry | JournalRecord, seq: int) -> LedgerEvent:
     """Return the ledger event `stored` (an entry or a record of one) is, numbered `seq`."""
+    if stored.kind is JournalKind.TRANSFER:
+        assert stored.account is not None
+        assert stored.quantity is not None
+        return Transfer(
+            seq=seq,
+            trade_date=stored.trade_date,
+            account=stored.account,
+            symbol=stored.symbol,
+            quantity=stored.quantity,
+            to_account=stored.to_account,
+            lot_id=stored.lot_id,
+            at=stored.occurred_at,
+            source=stored.source,
+        )
     if stored.kind is JournalKind.CONVERSION:
         assert stored.account is not None
         assert stored.ratio is not None

@@ -656,6 +656,7 @@ def _journal_values(entry: JournalEntry, recorded_at: datetime) -> dict[str, Any
         "recorded_at": recorded_at,
         "new_symbol": entry.new_symbol,
         "basis_fraction": entry.basis_fraction,
+        "to_account": entry.to_account,
     }
 
 

@@ -64,16 +64,20 @@ class Base(AsyncAttrs, DeclarativeBase):
 JOURNAL_SHAPE = (
     "(kind = 'split' AND ratio IS NOT NULL AND account IS NULL AND action IS NULL"
     " AND quantity IS NULL AND price IS NULL AND fees IS NULL"
-    " AND new_symbol IS NULL AND basis_fraction IS NULL)"
+    " AND new_symbol IS NULL AND basis_fraction IS NULL AND to_account IS NULL)"
     " OR (kind IN ('trade', 'import') AND ratio IS NULL AND account IS NOT NULL"
     " AND action IS NOT NULL AND quantity IS NOT NULL AND price IS NOT NULL"
-    " AND fees IS NOT NULL AND new_symbol IS NULL AND basis_fraction IS NULL)"
+    " AND fees IS NOT NULL AND new_symbol IS NULL AND basis_fraction IS NULL"
+    " AND to_account IS NULL)"
     " OR (kind = 'conversion' AND account IS NOT NULL AND ratio IS NOT NULL"
     " AND new_symbol IS NOT NULL AND action IS NULL AND quantity IS NULL AND price IS NULL"
-    " AND fees IS NULL AND basis_fraction IS NULL)"
+    " AND fees IS NULL AND basis_fraction IS NULL AND to_account IS NULL)"
     " OR (kind = 'spin_off' AND account IS NOT NULL AND quantity IS NOT NULL"
     " AND new_symbol IS NOT NULL AND basis_fraction IS NOT NULL AND action IS NULL"
-    " AND price IS NULL AND fees IS NULL AND ratio IS NULL)"
+    " AND price IS NULL AND fees IS NULL AND ratio IS NULL AND to_account IS NULL)"
+    " OR (kind = 'transfer' AND account IS NOT NULL AND quantity IS NOT NULL"
+    " AND action IS NULL AND price IS NULL AND fees IS NULL AND ratio IS NULL"
+    " AND new_symbol IS NULL AND basis_fraction IS NULL)"
 )
 """Which columns each kind of journal entry fills (`records.JournalEntry`)."""
 
@@ -107,6 +111,7 @@ class JournalRow(Base):
     recorded_at: Mapped[datetime]
     new_symbol: Mapped[str | None] = mapped_column(String(32))
     basis_fraction: Mapped[Decimal | None]
+    to_account: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccountRow(Base):

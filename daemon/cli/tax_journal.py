@@ -3,9 +3,9 @@
 Only reads, as `tlh lots` and `tlh status` do: no journal lock, so it runs beside a running
 daemon; unlike them, no migration either, and no database file is created: a journal that
 does not exist, or whose tables are not this version's, is an error (exit 2) naming it.
-The journal's fills, imports and splits replay as the daemon replays them
-(`daemon.journal_replay`); an entry the ledger rejects stops the report, naming the entry,
-since a report without it would be wrong.
+The journal's fills, imports, splits, reorganizations and transfers (no sale: nothing to
+report) replay as the daemon replays them (`daemon.journal_replay`); an entry the ledger
+rejects stops the report, naming the entry, since a report without it would be wrong.
 
 The database layer is imported only when the journal is read: the CSV report starts without it.
 """

@@ -158,6 +158,40 @@ async def test_a_transfer_in_without_basis_halts_and_says_to_import(
     assert "tlh import" in (await halts(running))["VTI"]
 
 
+async def test_an_acats_transfer_out_relieves_lots_without_a_sale(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """ACATS out (qty negative) of 6 of 10 VTI: a transfer, not a sale (IRC §1001(a)): the
+    oldest lot gives its 6 shares (FIFO), no sale row is made, the 4 left reconcile with the
+    broker's position and nothing halts."""
+    hold(fake, "VTI", "6", "200", position="4")
+    hold(fake, "VTI", "4", "210", when=DAY - timedelta(days=30), position="4")
+    fake.add_activity("ACATS", when=DAY, symbol="VTI", qty="-6")
+    running = await daemons.start()
+    ledger = running.engine.ledger
+    assert ledger.positions() == {(ACCOUNT, "VTI"): Decimal(4)}
+    assert [(q, c) for _id, q, c in lots(running, "VTI")] == [(Decimal(4), Decimal("840.00"))]
+    assert ledger.sales == []
+    assert await halts(running) == {}
+    kinds = [r.kind for r in await running.journal()]
+    assert kinds.count(JournalKind.TRANSFER) == 1
+
+
+async def test_a_journal_out_of_more_than_is_held_halts_naming_it(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """JNLS out of 12 VTI when the ledger holds 10: refused as a sale of more than is held
+    would be; the symbol halts with the activity named, and nothing is journaled."""
+    hold(fake, "VTI", "10", "200", position="0")
+    jnls = fake.add_activity("JNLS", when=DAY, symbol="VTI", qty="-12")
+    running = await daemons.start()
+    reason = (await halts(running))["VTI"]
+    assert jnls["id"] in reason
+    assert "transfers 12 but only 10 held" in reason
+    kinds = [r.kind for r in await running.journal()]
+    assert JournalKind.TRANSFER not in kinds
+
+
 async def test_reconciling_again_journals_nothing_twice(fake: FakeAlpaca, daemons: Daemons) -> None:
     hold(fake, "FB", "10", "250")
     fake.reorganize("NC", "FB", "10", "META", "10", when=DAY)

@@ -28,7 +28,7 @@ from daemon.import_inbox import (
     rows_to_json,
     submit,
 )
-from ledger.model import AccountType, Action
+from ledger.model import AccountType, Action, Transfer
 from strategies.decision import OUTSIDE_ACCOUNT
 from strategies.decision import Action as Act
 
@@ -282,5 +282,13 @@ def test_rows_travel_as_json_unchanged() -> None:
         ),
         Where("t.csv", None),
     )
+    moved = ImportRow(
+        JournalEntry.from_event(
+            Transfer(0, date(2024, 3, 4), IRA, "VTI", Decimal("2.5"), "rollover-ira", "L1"),
+            external_id="ofx:b:a:T-1",
+        ),
+        Where("s.ofx", 40, "TRANSFER[1]", "/"),
+    )
 
-    assert rows_from_json(rows_to_json([row, split])) == [row, split]
+    rows = [row, split, moved]
+    assert rows_from_json(rows_to_json(rows)) == rows

@@ -65,7 +65,7 @@ def test_a_statement_is_imported_once(db: Path) -> None:
     assert "skipped 1 cash-only transactions (INCOME)" in first.stdout
     assert "skipped 2 reversed transactions and their reversals" in first.stdout
     assert len(entries) == 12
-    assert {kind for kind, _id, _account in entries} == {"import", "split"}
+    assert {kind for kind, _id, _account in entries} == {"import", "split", "transfer"}
     assert second.returncode == 0, second.stderr
     assert "imported 0 journal entries" in second.stdout
     assert "12 transaction(s) already in the journal" in second.stdout
@@ -273,6 +273,43 @@ def test_an_ira_purchase_washes_a_taxable_loss_for_good(db: Path) -> None:
     assert sale.wash_sale_disallowed == Decimal(2000)
     assert sale.permanently_disallowed == Decimal(2000)
     assert sale.gain_loss == Decimal(0)
+
+
+def test_a_transfer_out_leaves_the_ledger_without_a_sale(db: Path) -> None:
+    """TRANSFER OUT of 10 VTI on 2025-07-01 (all_types.ofx; OFX 2.x §13.9.2.4): the dry run
+    shows a transfer, and the journal's replay has no sale that day (no sale or exchange, IRC
+    §1001(a)); the position left is what the FIFO transfer did not take."""
+    statement = str(FIXTURES / "all_types.ofx")
+    dry = tlh(db, "import", "--account", "brokerage", "--ofx", statement, "--dry-run")
+    result = tlh(db, "import", "--account", "brokerage", "--ofx", statement)
+    assert dry.returncode == 0, dry.stderr
+    assert "TRANSFER out" in dry.stdout
+    assert result.returncode == 0, result.stderr
+
+    ledger = make_ledger(load_settings(None, env={}))
+    ledger.apply_all(r.to_event() for r in asyncio.run(load_journal(db)))
+
+    assert all(s.date_sold.isoformat() != "2025-07-01" for s in ledger.sales)
+    # 10 in (2020-01-15) + 20 bought, 5 sold (FIFO: the 2020 lot), x2 split: 10 + 40;
+    # the transfer out takes the 2020 lot's 10 (FIFO); X-1's purchase is reversed.
+    assert ledger.position("brokerage", "VTI") == Decimal(40)
+    lots = [lot for lot in ledger.open_lots() if lot.symbol == "VTI"]
+    assert {lot.acquired.isoformat() for lot in lots} == {"2025-01-06"}
+
+
+def test_a_transfer_out_of_more_than_is_held_imports_nothing(db: Path) -> None:
+    """TRANSFER OUT of 100 VTI when the statement leaves 50: refused as a sale of more than is
+    held, naming the transfer; nothing of the file is imported."""
+    bad, _ = edited(db.parent, "all_types.ofx", "<UNITS>-10</UNITS>", "<UNITS>-100</UNITS>")
+    text = bad.read_text()
+    line = text[: text.index("<TRANSFER>", text.index("T-IN-1"))].count("\n") + 1
+
+    result = tlh(db, "import", "--account", "a", "--ofx", str(bad))
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{bad}:{line}: TRANSFER[2]/quantity:"), result.stderr
+    assert "transfers 100 but only 50 held" in result.stderr
+    assert journal(db) == []
 
 
 async def load_journal(db: Path) -> list:  # type: ignore[type-arg]

@@ -88,7 +88,6 @@ def test_sgml_and_xml_give_the_same_entry() -> None:
         ("S-3", Action.SELL, "GLD", "1", "210.00", "0", date(2025, 4, 12)),  # SELLOTHER
         ("S-4", Action.SELL, "T2030", "500", "0.99", "0", date(2025, 4, 14)),  # SELLDEBT
         ("T-IN-1", Action.BUY, "VTI", "10", "150.00", "0", date(2020, 1, 15)),  # TRANSFER IN
-        ("T-OUT-1", Action.SELL, "VTI", "10", "75.00", "0", date(2025, 7, 1)),  # TRANSFER OUT
     ],
 )
 def test_each_trade_type_becomes_a_purchase_or_a_sale(
@@ -113,6 +112,30 @@ def test_each_trade_type_becomes_a_purchase_or_a_sale(
     )
     assert entry.trade_date == day
     assert entry.external_id == f"ofx:broker.example.com:5550001:{fitid}"
+
+
+def test_a_transfer_out_is_a_transfer_not_a_sale() -> None:
+    """OFX §13.9.2.4.6 TRANSFER with TFERACTION OUT: the shares leave the account in kind; no
+    sale or exchange (IRC §1001(a)), so no sale price and nothing for Form 8949."""
+    entry = by_fitid(read("all_types.ofx"))["T-OUT-1"]
+
+    assert entry == JournalEntry(
+        kind=JournalKind.TRANSFER,
+        symbol="VTI",
+        trade_date=date(2025, 7, 1),
+        source="ofx:TRANSFER:T-OUT-1",
+        account="acct",
+        quantity=Decimal(10),
+        external_id="ofx:broker.example.com:5550001:T-OUT-1",
+    )
+
+
+def test_a_transfer_out_needs_no_cost_or_price() -> None:
+    """The basis leaving is the ledger's, by its lot method: AVGCOSTBASIS is not needed."""
+    data = edited("<AVGCOSTBASIS>75.00</AVGCOSTBASIS>\n          </TRANSFER>", "</TRANSFER>")
+    entry = by_fitid(read_ofx(data, "s.ofx", "acct"))["T-OUT-1"]
+
+    assert (entry.kind, entry.quantity, entry.price) == (JournalKind.TRANSFER, Decimal(10), None)
 
 
 def test_a_split_is_journaled_as_the_daemon_journals_splits() -> None:

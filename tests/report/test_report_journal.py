@@ -27,7 +27,7 @@ from adapters.storage.journal_lock import JournalLockedError, lock_journal
 from adapters.storage.migrate import upgrade_database
 from adapters.storage.records import Account, JournalEntry, JournalKind
 from adapters.storage.repository import Repository
-from ledger.model import AccountType, Action
+from ledger.model import AccountType, Action, Transfer
 
 FILL, IMPORT = JournalKind.TRADE, JournalKind.IMPORT
 # (kind, date, account, action, symbol, quantity, price, fees, lot_id): the journal's entries
@@ -61,12 +61,12 @@ def _entry(row: tuple[JournalKind, str, str, str, str, str, str, str, str]) -> J
     )
 
 
-async def _write_journal(url: str) -> None:
+async def _write_journal(url: str, *more: JournalEntry) -> None:
     db = create_engine(url)
     try:
         await upgrade_database(db)
         repo = Repository(db)
-        await repo.append_journal([_entry(row) for row in HISTORY])
+        await repo.append_journal([_entry(row) for row in HISTORY] + list(more))
         await repo.upsert_account(IRA)
     finally:
         await db.dispose()
@@ -121,6 +121,25 @@ def test_the_journal_report_holds_the_imported_accounts(journal: tuple[str, Path
         ["D", "3 SPY", "05/02/2022", "06/03/2024", "1349.00", "1201.00", "", "", "148.00"],
         ["H", "0.1 BTC-USD", "01/03/2025", "02/03/2025", "5000.00", "4000.00", "", "", "1000.00"],
     ]
+
+
+def test_a_transfer_out_is_in_no_report(db_url: str, tmp_path: Path) -> None:
+    """The IRA's 5 VTI delivered to another broker in kind (a journaled transfer): no sale or
+    exchange (IRC §1001(a)), so Form 8949 has the same rows as without it, and no lot of it is
+    left open."""
+    gone = Transfer(0, date(2024, 4, 1), "spouse-ira", "VTI", Decimal(5), source="test")
+    asyncio.run(_write_journal(db_url, JournalEntry.from_event(gone, external_id="acats:1")))
+    config = write(tmp_path, "tlh.toml", f'[database]\nurl = "{db_url}"\n')
+    result = tlh("tax", "report", "--journal", "--config", config, "--format", "csv")
+    as_json = tlh("tax", "report", "--journal", "--config", config, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(",")[:2] for line in result.stdout.splitlines()[1:]] == [
+        ["A", "5 VTI"],
+        ["A", "5 VTI"],
+        ["D", "3 SPY"],
+        ["H", "0.1 BTC-USD"],
+    ]
+    assert '"VTI"' not in as_json.stdout.split('"open_lots"')[1]
 
 
 def test_the_report_runs_while_the_daemon_holds_the_journal_lock(
