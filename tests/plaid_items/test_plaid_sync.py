@@ -40,7 +40,7 @@ def sync(fake: FakePlaid, sink: RepoSink, repo: Repository, now: datetime) -> Pl
     plaid = settings(
         fake, **{"spouse-ira": "access-sandbox-ira-0001", "k401": "access-sandbox-401k-0001"}
     )
-    return PlaidSync(plaid, sink, repo.load_journal, CALENDAR, SimulatedClock(now))
+    return PlaidSync(plaid, sink, CALENDAR, SimulatedClock(now))
 
 
 async def test_every_item_is_imported_once(fake_plaid: FakePlaid, repo: Repository) -> None:
