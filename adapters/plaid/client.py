@@ -5,8 +5,8 @@ plaid-python is a synchronous urllib3 client: every call runs in a thread
 the history) and rate limits (HTTP 429, ``RATE_LIMIT_EXCEEDED``) are retried with backoff
 (`stamina`) for at most `PlaidSettings.retry_seconds` in all; every other error becomes one
 `PlaidError` naming the account and Plaid's ``error_code`` — never the access token or the
-secret: they are scrubbed from Plaid's message too (a server may echo them). Responses are returned as plain dicts (the generated models' ``to_dict()``), after the
-models have checked them.
+secret: they are scrubbed from Plaid's message too (a server may echo them). Responses are
+returned as plain dicts (the generated models' ``to_dict()``), after the models checked them.
 """
 
 from __future__ import annotations
