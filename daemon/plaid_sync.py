@@ -53,9 +53,8 @@ class PlaidSync:
         accounts: Mapping[str, AccountType] | None = None,
         lot_method: str = "fifo",
     ) -> None:
-        """`accounts` is `[accounts]` (a type declared
-        there wins over Plaid's subtype, an item's `type` over both); `lot_method` is stored
-        with the accounts."""
+        """`accounts` is `[accounts]` (a type declared there wins over Plaid's subtype, an
+        item's `type` over both); `lot_method` is stored with the accounts."""
         self._settings = settings
         self._sink = sink
         self._calendar = calendar
