@@ -25,6 +25,7 @@ from adapters.storage.records import Account
 from adapters.storage.repository import Repository
 from daemon.broker_accounts import BrokerAccounts
 from daemon.engine import HarvestEngine
+from daemon.import_sink import Derive
 from ledger.engine import Ledger
 from ledger.model import AccountType
 
@@ -63,22 +64,32 @@ class EngineImportSink:
         recorded = {name: a.type for name, a in self._accounts.recorded().items()}
         return {**recorded, **self._configured}
 
-    async def apply_import(self, rows: Sequence[ImportRow], account: Account) -> ImportPlan:
-        """Plan, write and apply `rows` of `account`; return the plan (what was added).
+    async def apply_import(
+        self, rows: Sequence[ImportRow], account: Account, *, derive: Derive | None = None
+    ) -> ImportPlan:
+        """Plan, write and apply `rows` of `account` and `derive(journal)` (under the engine
+        lock); return the plan (what was added).
 
         Raise `adapters.importers.InputError` (nothing written) when the ledger would reject
         a row.
         """
-        return await self.apply(rows, account)
+        return await self.apply(rows, account, derive=derive)
 
     async def apply(
-        self, rows: Sequence[ImportRow], account: Account, *, within: Within | None = None
+        self,
+        rows: Sequence[ImportRow],
+        account: Account,
+        *,
+        within: Within | None = None,
+        derive: Derive | None = None,
     ) -> ImportPlan:
         """`apply_import`, with `within` run in the import's transaction after its writes."""
         rows = list(rows)
         engine = self._engine
         async with engine.lock:
             records = await self._repo.load_journal()
+            if derive is not None:
+                rows = [*derive(records), *rows]
             kind = self._configured.get(account.account, account.type)
             stored = self._accounts.to_record(
                 replace(account, type=kind),

@@ -2,15 +2,17 @@
 is open, into the running daemon's journal through its `ImportSink`.
 
 Each Item is fetched (`adapters.plaid.fetch.fetch_item`: 24 months of transactions and the
-holdings, against the journal as it is) and handed to the sink, which plans it against the
-journal (idempotent by source id: a sync that finds nothing new adds nothing), appends it and
-re-arms the wash guard. One Item failing (Plaid down, a revoked token) is logged with its
-account and Plaid's error code and does not stop the others; the next sync tries again.
+holdings) and handed to the sink, which, under the engine lock, reconciles it with the journal
+(`ItemHistory.reconcile`: opening lots on the account's first import only, the source checked),
+plans it (idempotent by source id: a sync that finds nothing new adds nothing), appends it and
+re-arms the wash guard. One Item failing (Plaid down, a revoked token, bad data, any error) is
+logged with its account and the error's type and does not stop the others; the next sync tries
+again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import structlog
@@ -19,9 +21,10 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.importers import InputError
-from adapters.importers.journal_import import ImportPlan
+from adapters.importers.journal_import import ImportPlan, ImportRow
 from adapters.plaid.client import PlaidClient, PlaidError
 from adapters.plaid.fetch import fetch_item
+from adapters.plaid.history import Reconciled
 from adapters.plaid.settings import PlaidItem, PlaidSettings
 from adapters.storage.records import Account, JournalRecord
 from daemon.clock import Clock
@@ -44,19 +47,16 @@ class PlaidSync:
         self,
         settings: PlaidSettings,
         sink: ImportSink,
-        journal: Callable[[], Awaitable[Sequence[JournalRecord]]],
         calendar: SessionCalendar,
         clock: Clock,
         *,
         accounts: Mapping[str, AccountType] | None = None,
         lot_method: str = "fifo",
     ) -> None:
-        """`journal` reads the journal's records; `accounts` is `[accounts]` (a type declared
-        there wins over Plaid's subtype, an item's `type` over both); `lot_method` is stored
-        with the accounts."""
+        """`accounts` is `[accounts]` (a type declared there wins over Plaid's subtype, an
+        item's `type` over both); `lot_method` is stored with the accounts."""
         self._settings = settings
         self._sink = sink
-        self._journal = journal
         self._calendar = calendar
         self._clock = clock
         self._accounts = dict(accounts or {})
@@ -106,25 +106,34 @@ class PlaidSync:
     async def sync_item(self, item: PlaidItem) -> ImportPlan | Exception:
         """Fetch `item` and hand it to the sink; return the plan, or the error (logged)."""
         today: date = self._clock.now().astimezone(NEW_YORK).date()
+        found: list[Reconciled] = []
         try:
             if self._client is None:
                 self._client = PlaidClient(self._settings)
-            history = await fetch_item(
-                self._settings,
-                item,
-                today=today,
-                journal=await self._journal(),
-                client=self._client,
-            )
+            history = await fetch_item(self._settings, item, today=today, client=self._client)
             kind = item.type or self._accounts.get(item.account) or history.account_type
+
+            def derive(journal: Sequence[JournalRecord]) -> list[ImportRow]:
+                found.append(history.reconcile(journal))
+                return found[-1].openings
+
             account = Account(item.account, kind, BROKER, self._lot_method)
-            plan = await self._sink.apply_import(history.rows, account)
-        except (PlaidError, InputError) as exc:
-            log.error("plaid_sync_failed", account=item.account, error=str(exc))
+            plan = await self._sink.apply_import(history.transactions, account, derive=derive)
+        except Exception as exc:  # one Item's failure, whatever it is, spares the others
+            log.error(
+                "plaid_sync_failed",
+                account=item.account,
+                error_type=type(exc).__name__,
+                error=str(exc) if isinstance(exc, PlaidError | InputError) else repr(exc),
+            )
             return exc
-        for symbol, extra in history.unexplained.items():
+        for symbol, extra in found[-1].unexplained.items():
             log.warning(
                 "plaid_position_unexplained", account=item.account, symbol=symbol, extra=str(extra)
+            )
+        for symbol, extra in found[-1].unposted.items():
+            log.warning(
+                "plaid_purchase_not_posted", account=item.account, symbol=symbol, extra=str(extra)
             )
         log.info(
             "plaid_sync_done",

@@ -5,8 +5,8 @@ plaid-python is a synchronous urllib3 client: every call runs in a thread
 the history) and rate limits (HTTP 429, ``RATE_LIMIT_EXCEEDED``) are retried with backoff
 (`stamina`) for at most `PlaidSettings.retry_seconds` in all; every other error becomes one
 `PlaidError` naming the account and Plaid's ``error_code`` — never the access token or the
-secret. Responses are returned as plain dicts (the generated models' ``to_dict()``), after the
-models have checked them.
+secret: they are scrubbed from Plaid's message too (a server may echo them). Responses are
+returned as plain dicts (the generated models' ``to_dict()``), after the models checked them.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class PlaidClient:
         )
         self._api = plaid_api.PlaidApi(plaid.ApiClient(configuration))
         self._retry_seconds = settings.retry_seconds
+        self._secrets = settings.secret_values()
 
     async def investment_transactions(
         self, item: PlaidItem, start: date, end: date
@@ -99,7 +100,9 @@ class PlaidClient:
             request = InvestmentsTransactionsGetRequest(
                 access_token=item.token(), start_date=start, end_date=end, options=options
             )
-            page = await self._call(item.account, self._api.investments_transactions_get, request)
+            page = await self._call(
+                item.account, self._api.investments_transactions_get, request, item.token()
+            )
             batch = page["investment_transactions"]
             total = int(page["total_investment_transactions"])
             accounts = page["accounts"]
@@ -116,7 +119,9 @@ class PlaidClient:
         request = InvestmentsHoldingsGetRequest(access_token=item.token())
         if item.account_id is not None:
             request.options = InvestmentHoldingsGetRequestOptions(account_ids=[item.account_id])
-        return await self._call(item.account, self._api.investments_holdings_get, request)
+        return await self._call(
+            item.account, self._api.investments_holdings_get, request, item.token()
+        )
 
     async def sandbox_public_token(self) -> str:
         """Create a sandbox Item with the investments product; return its public token."""
@@ -130,12 +135,16 @@ class PlaidClient:
         """Exchange a public token from Link; return the access token and the Item id."""
         request = ItemPublicTokenExchangeRequest(public_token=public_token)
         response = await self._call(
-            "public token exchange", self._api.item_public_token_exchange, request
+            "public token exchange", self._api.item_public_token_exchange, request, public_token
         )
         return str(response["access_token"]), str(response["item_id"])
 
-    async def _call(self, where: str, method: Callable[..., Any], request: Any) -> dict[str, Any]:
-        """Call `method(request)` in a thread, retrying what Plaid says to retry."""
+    async def _call(
+        self, where: str, method: Callable[..., Any], request: Any, *secrets: str
+    ) -> dict[str, Any]:
+        """Call `method(request)` in a thread, retrying what Plaid says to retry; `secrets`
+        (beside the configured ones) never appear in its errors."""
+        hidden = (*self._secrets, *secrets)
         async for attempt in stamina.retry_context(
             on=_retryable,
             attempts=None,
@@ -144,7 +153,7 @@ class PlaidClient:
             wait_max=30.0,
         ):
             with attempt:
-                return await asyncio.to_thread(_invoke, where, method, request)
+                return await asyncio.to_thread(_invoke, where, method, request, hidden)
         raise AssertionError("unreachable: stamina re-raises the last error")
 
 
@@ -152,14 +161,17 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, PlaidError) and exc.retryable
 
 
-def _invoke(where: str, method: Callable[..., Any], request: Any) -> dict[str, Any]:
+def _invoke(
+    where: str, method: Callable[..., Any], request: Any, secrets: tuple[str, ...]
+) -> dict[str, Any]:
     """Call the generated method; turn its failures into `PlaidError` without secrets."""
     try:
         response = method(request, _request_timeout=REQUEST_TIMEOUT_SECONDS)
     except plaid.ApiException as exc:
-        raise _error(where, exc) from None
+        raise _error(where, exc, secrets) from None
     except OpenApiException as exc:  # ApiValueError, ApiTypeError: a response off the schema
-        raise PlaidError(where, "INVALID_RESPONSE", f"unexpected response: {exc}") from None
+        message = _scrub(f"unexpected response: {exc}", secrets)
+        raise PlaidError(where, "INVALID_RESPONSE", message) from None
     except (OSError, urllib3.exceptions.HTTPError) as exc:
         raise PlaidError(
             where, "UNREACHABLE", f"cannot reach Plaid: {type(exc).__name__}"
@@ -168,7 +180,14 @@ def _invoke(where: str, method: Callable[..., Any], request: Any) -> dict[str, A
     return result
 
 
-def _error(where: str, exc: plaid.ApiException) -> PlaidError:
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """Return `text` with every secret (longest first) replaced by ``[redacted]``."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _error(where: str, exc: plaid.ApiException, secrets: tuple[str, ...]) -> PlaidError:
     """Return the `PlaidError` for Plaid's error object in `exc` (or its HTTP status)."""
     try:
         body = json.loads(exc.body or b"{}")
@@ -186,4 +205,4 @@ def _error(where: str, exc: plaid.ApiException) -> PlaidError:
         or code in RETRIED_CODES
         or body.get("error_type") == "RATE_LIMIT_EXCEEDED"
     )
-    return PlaidError(where, code, message, retryable=retryable)
+    return PlaidError(where, _scrub(code, secrets), _scrub(message, secrets), retryable=retryable)

@@ -134,10 +134,17 @@ async def _journal(url: str) -> Sequence[JournalRecord]:
 
 
 def report_unexplained(history: ItemHistory) -> None:
-    """Warn (stderr) about positions the journal holds more of than Plaid."""
+    """Warn (stderr) about positions the journal holds more, or less, of than Plaid."""
     for symbol, extra in sorted(history.unexplained.items()):
         typer.echo(
             f"warning: account {history.account}: the journal holds {extra} {symbol} more than "
             "Plaid's holdings (a transfer out, or holdings Plaid has not updated yet)",
+            err=True,
+        )
+    for symbol, extra in sorted(history.unposted.items()):
+        typer.echo(
+            f"warning: account {history.account}: Plaid holds {extra} {symbol} more than the "
+            "journal (a purchase whose transaction has not posted yet, or a transfer in); "
+            "nothing is added until its transaction posts",
             err=True,
         )

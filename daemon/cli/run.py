@@ -172,7 +172,6 @@ def _schedule_plaid(
     PlaidSync(
         settings.plaid,
         daemon.imports,
-        daemon.repo.load_journal,
         calendar,
         clock,
         accounts=settings.accounts,

@@ -14,8 +14,8 @@ import asyncio
 import itertools
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -79,6 +79,8 @@ class Transaction:
     fees: float | None = 0.0
     name: str = "trade"
     iso_currency_code: str | None = "USD"
+    transaction_datetime: datetime | None = None
+    cancel_transaction_id: str | None = None
 
     def wire(self) -> dict[str, Any]:
         """Return the transaction as Plaid sends it."""
@@ -87,7 +89,10 @@ class Transaction:
             "account_id": self.account_id,
             "security_id": self.security_id,
             "date": self.date.isoformat(),
-            "transaction_datetime": None,
+            "transaction_datetime": (
+                None if self.transaction_datetime is None else self.transaction_datetime.isoformat()
+            ),
+            "cancel_transaction_id": self.cancel_transaction_id,
             "name": self.name,
             "quantity": self.quantity,
             "amount": round(self.quantity * self.price + (self.fees or 0.0), 2),
@@ -209,6 +214,10 @@ RATE_LIMIT = Failure(
 INVALID_ACCESS_TOKEN = Failure(
     400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "provided access token is in an invalid format"
 )
+ECHO = "{access_token}"  # in an error_message: the fake puts the request's token there
+ECHOING_ACCESS_TOKEN = Failure(
+    400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", f"access token {ECHO} is not valid here"
+)
 
 
 class FakePlaid:
@@ -308,7 +317,9 @@ class FakePlaid:
                     )
                 )
             if self.failures[path]:
-                return self._error(self.failures[path].pop(0))
+                failure = self.failures[path].pop(0)
+                echoed = failure.error_message.replace(ECHO, str(body.get("access_token")))
+                return self._error(replace(failure, error_message=echoed))  # a hostile echo
             result: web.Response = await handler(body)
             return result
 

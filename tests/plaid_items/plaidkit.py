@@ -17,6 +17,7 @@ from adapters.importers.journal_import import ImportPlan, ImportRow, plan_import
 from adapters.plaid.settings import PlaidSettings
 from adapters.storage.records import Account
 from adapters.storage.repository import Repository
+from daemon.import_sink import Derive
 from ledger.engine import Ledger
 from ledger.model import AccountType
 from tests.fake_plaid.server import CLIENT_ID, SECRET, FakePlaid, Holding, Item, Security
@@ -62,10 +63,15 @@ class RepoSink:
         self.plans: list[ImportPlan] = []
         self.changed = asyncio.Event()  # set on each import applied
 
-    async def apply_import(self, rows: Sequence[ImportRow], account: Account) -> ImportPlan:
-        """Plan `rows` against the journal and write them (all or nothing)."""
+    async def apply_import(
+        self, rows: Sequence[ImportRow], account: Account, *, derive: Derive | None = None
+    ) -> ImportPlan:
+        """Plan `rows` and `derive(journal)` against the journal and write them (all or
+        nothing)."""
         self.types[account.account] = account.type
         records = await self.repo.load_journal()
+        if derive is not None:
+            rows = [*derive(records), *rows]
         plan = plan_import(records, Ledger(account_types=self.types), rows)
         await write_import(self.repo, plan, account)
         self.plans.append(plan)

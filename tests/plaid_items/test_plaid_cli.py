@@ -10,7 +10,13 @@ import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
-from tests.fake_plaid.server import CLIENT_ID, INVALID_ACCESS_TOKEN, SECRET, FakePlaid, Transaction
+from tests.fake_plaid.server import (
+    CLIENT_ID,
+    ECHOING_ACCESS_TOKEN,
+    SECRET,
+    FakePlaid,
+    Transaction,
+)
 from tests.run_command.commandkit import TLH, tlh_env
 
 from .plaidkit import TOKEN, hold, ira_item
@@ -76,18 +82,21 @@ def test_import_plaid_dry_run_then_import_then_nothing_new(
 def test_a_plaid_error_exits_2_naming_the_account_and_code_without_secrets(
     fake_plaid: FakePlaid, tmp_path: Path, sqlite_url: str
 ) -> None:
-    """INVALID_ACCESS_TOKEN: one line naming the account and the code, exit 2, nothing of the
-    token or the credentials on stdout or stderr (logs at DEBUG included)."""
+    """INVALID_ACCESS_TOKEN, its message echoing the token (as a hostile server may): one
+    line naming the account and the code, exit 2, nothing of the token or the credentials on
+    stdout or stderr (logs at DEBUG included)."""
     linked(fake_plaid)
-    fake_plaid.fail_next("/investments/transactions/get", INVALID_ACCESS_TOKEN)
+    fake_plaid.fail_next("/investments/transactions/get", ECHOING_ACCESS_TOKEN)
 
     result = run(fake_plaid, tmp_path, sqlite_url, "import", "--plaid")
 
     assert result.returncode == 2
     assert "spouse-ira" in result.stderr
     assert "INVALID_ACCESS_TOKEN" in result.stderr
+    assert "[redacted]" in result.stderr  # the echo arrived, scrubbed
     for secret in (TOKEN, SECRET, CLIENT_ID):
-        assert secret not in result.stdout + result.stderr
+        for part in (secret, secret[:12], secret[-12:]):
+            assert part not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -11,7 +11,7 @@ import pytest
 from adapters.plaid.client import PAGE_SIZE, PlaidClient, PlaidError
 from adapters.plaid.fetch import fetch_item
 from tests.fake_plaid.server import (
-    INVALID_ACCESS_TOKEN,
+    ECHOING_ACCESS_TOKEN,
     PRODUCT_NOT_READY,
     RATE_LIMIT,
     SECRET,
@@ -86,9 +86,9 @@ async def test_a_hard_error_names_the_account_and_code_not_the_secrets(
     fake_plaid: FakePlaid,
 ) -> None:
     """INVALID_ACCESS_TOKEN is not retried; the error names the item's account and Plaid's
-    error_code, never the access token or the secret."""
+    error_code, never the access token or the secret, even when Plaid's message echoes it."""
     ira_item(fake_plaid)
-    fake_plaid.fail_next(TRANSACTIONS, INVALID_ACCESS_TOKEN)
+    fake_plaid.fail_next(TRANSACTIONS, ECHOING_ACCESS_TOKEN)
     plaid = settings(fake_plaid)
 
     with pytest.raises(PlaidError) as caught:

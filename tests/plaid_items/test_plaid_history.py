@@ -7,14 +7,17 @@ buys, negative for sells; Security.ticker_symbol; Holding.cost_basis total, null
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from adapters.importers import InputError
+from adapters.importers.journal_import import ImportRow
 from adapters.plaid.fetch import fetch_item
-from adapters.storage.records import Account, JournalEntry, JournalKind
+from adapters.plaid.history import Reconciled
+from adapters.storage.records import Account, JournalEntry, JournalKind, JournalRecord
 from adapters.storage.repository import Repository
 from ledger.model import AccountType, Action
 from tests.fake_plaid.server import FakePlaid, Security, Transaction
@@ -220,3 +223,170 @@ async def test_the_items_type_overrides_the_subtype(fake_plaid: FakePlaid) -> No
     history = await fetch_item(plaid, item, today=TODAY)
 
     assert history.account_type is AccountType.HSA
+
+
+def vti_buy(n: int, day: date, quantity: float, **extra: object) -> Transaction:
+    """Return a VTI buy at 250 of the fake's account."""
+    return Transaction(f"tx-{n}", "acct-1", "sec-vti", day, "buy", "buy", quantity, 250.0, **extra)  # type: ignore[arg-type]
+
+
+async def sync_once(fake: FakePlaid, sink: RepoSink, today: date = TODAY) -> Reconciled:
+    """Fetch the Item and apply it as the daemon does: reconciled with the journal in the
+    sink's apply; return the reconciliation."""
+    plaid = settings(fake)
+    history = await fetch_item(plaid, plaid.items[0], today=today)
+    found: list[Reconciled] = []
+
+    def derive(journal: Sequence[JournalRecord]) -> list[ImportRow]:
+        found.append(history.reconcile(journal))
+        return found[-1].openings
+
+    account = Account("spouse-ira", AccountType.IRA, "plaid")
+    await sink.apply_import(history.transactions, account, derive=derive)
+    return found[-1]
+
+
+async def test_holdings_ahead_of_a_posting_purchase_never_become_a_lot(
+    fake_plaid: FakePlaid, repo: Repository
+) -> None:
+    """After the first import, Plaid's holdings running ahead of its transactions (a purchase
+    not posted yet) is reported, not journaled as a back-dated lot: when the purchase posts,
+    the ledger holds Plaid's 13 shares, not 23 (reviewer's reproduction)."""
+    item = ira_item(fake_plaid)
+    item.transactions.append(vti_buy(1, days_ago(3), 3))
+    hold(item, 3, 750.0)
+    sink = RepoSink(repo)
+    await sync_once(fake_plaid, sink)
+
+    item.holdings[0].quantity = 13  # holdings update first
+    early = await sync_once(fake_plaid, sink)
+    item.transactions.append(vti_buy(2, days_ago(1), 10))  # the purchase posts a day later
+    await sync_once(fake_plaid, sink)
+
+    assert early.openings == []
+    assert early.unposted == {"VTI": Decimal(10)}
+    assert await position(sink, "spouse-ira", "VTI") == Decimal(13)
+
+
+async def test_the_opening_lots_id_does_not_change_with_the_day(fake_plaid: FakePlaid) -> None:
+    """The opening lot's source id names the account and symbol, not the window's date."""
+    hold(ira_item(fake_plaid), 5, 1000.0)
+    plaid = settings(fake_plaid)
+
+    today = await fetch_item(plaid, plaid.items[0], today=TODAY)
+    tomorrow = await fetch_item(plaid, plaid.items[0], today=TODAY + timedelta(days=1))
+
+    assert [r.source_id for r in today.rows] == ["plaid:opening:spouse-ira:VTI"]
+    assert [r.source_id for r in tomorrow.rows] == [r.source_id for r in today.rows]
+
+
+async def test_the_trade_date_is_transaction_datetimes_new_york_date(
+    fake_plaid: FakePlaid,
+) -> None:
+    """Plaid's `date` is "typically the settlement date" (plaid-python InvestmentTransaction);
+    `transaction_datetime`, when given, dates the trade, in New York (02:00 UTC on the 2nd is
+    the evening of the 1st there)."""
+    item = ira_item(fake_plaid)
+    at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    item.transactions.append(vti_buy(1, date(2026, 12, 3), 2, transaction_datetime=at))
+    item.transactions.append(vti_buy(2, date(2026, 12, 3), 1))
+    hold(item, 3, 750.0)
+    plaid = settings(fake_plaid)
+
+    history = await fetch_item(plaid, plaid.items[0], today=TODAY)
+
+    dates = {r.source_id: r.entry.trade_date for r in history.transactions}
+    assert dates == {"plaid:tx-1": date(2026, 12, 1), "plaid:tx-2": date(2026, 12, 3)}
+
+
+async def test_a_cancel_drops_the_trade_it_cancels_in_the_same_fetch(
+    fake_plaid: FakePlaid,
+) -> None:
+    """A cancel and the buy it reverses (same account, security, quantity, price) are both
+    left out, as OFX's REVERSALFITID (adapters/importers/ofx.py): no phantom purchase."""
+    item = ira_item(fake_plaid)
+    item.transactions += [
+        vti_buy(1, days_ago(4), 10),
+        Transaction("tx-2", "acct-1", "sec-vti", days_ago(3), "cancel", "cancel", -10, 250.0),
+        vti_buy(3, days_ago(2), 1),
+    ]
+    hold(item, 1, 250.0)
+    plaid = settings(fake_plaid)
+
+    history = await fetch_item(plaid, plaid.items[0], today=TODAY)
+
+    assert [r.source_id for r in history.rows] == ["plaid:tx-3"]
+    assert history.skipped["cancelled transactions and their cancels"] == 2
+
+
+async def test_a_cancel_of_a_journaled_trade_is_refused_naming_it(
+    fake_plaid: FakePlaid, repo: Repository
+) -> None:
+    """The journal is append-only: a cancel of a purchase imported before refuses the sync
+    with an error naming the purchase, rather than leaving it silently in place."""
+    item = ira_item(fake_plaid)
+    item.transactions.append(vti_buy(1, days_ago(4), 10))
+    hold(item, 10, 2500.0)
+    sink = RepoSink(repo)
+    await sync_once(fake_plaid, sink)
+    item.transactions.append(
+        Transaction("tx-2", "acct-1", None, days_ago(3), "cancel", "cancel", -10, 250.0,
+                    cancel_transaction_id="tx-1")
+    )  # fmt: skip
+
+    with pytest.raises(InputError) as caught:
+        await sync_once(fake_plaid, sink)
+
+    assert "plaid:tx-1" in str(caught.value)
+
+
+async def test_an_account_imported_from_elsewhere_is_refused_naming_both(
+    fake_plaid: FakePlaid, repo: Repository
+) -> None:
+    """Linking an account already imported from OFX would journal its trades twice under
+    new ids: refused, naming the other source and the Item."""
+    await repo.append_journal(
+        [JournalEntry.trade(account="spouse-ira", action=Action.BUY, symbol="VTI",
+                            quantity=Decimal(3), price=Decimal(240), trade_date=days_ago(9),
+                            source="ofx:statement.ofx", external_id="ofx:T1")]
+    )  # fmt: skip
+    item = ira_item(fake_plaid)
+    item.transactions.append(vti_buy(1, days_ago(9), 3))
+    hold(item, 3, 720.0)
+
+    with pytest.raises(InputError) as caught:
+        await sync_once(fake_plaid, RepoSink(repo))
+
+    assert "ofx:statement.ofx" in str(caught.value)
+    assert item.item_id in str(caught.value)
+
+
+async def test_a_relinked_item_is_refused(fake_plaid: FakePlaid, repo: Repository) -> None:
+    """Re-linking gives a new Item with new transaction ids: its history would import twice,
+    so the account, imported from the old Item, refuses it."""
+    item = ira_item(fake_plaid)
+    item.transactions.append(vti_buy(1, days_ago(9), 3))
+    hold(item, 3, 720.0)
+    sink = RepoSink(repo)
+    await sync_once(fake_plaid, sink)
+    item.item_id = "item-relinked"
+    item.transactions[0].investment_transaction_id = "tx-new-1"
+
+    with pytest.raises(InputError) as caught:
+        await sync_once(fake_plaid, sink)
+
+    assert "item-relinked" in str(caught.value)
+    assert await position(sink, "spouse-ira", "VTI") == Decimal(3)
+
+
+async def test_an_absurd_quantity_is_an_error_naming_it(fake_plaid: FakePlaid) -> None:
+    """Numbers are bounded where they are read: an error naming the transaction and field."""
+    item = ira_item(fake_plaid)
+    item.transactions.append(vti_buy(1, days_ago(2), 1e30))
+    plaid = settings(fake_plaid)
+
+    with pytest.raises(InputError) as caught:
+        await fetch_item(plaid, plaid.items[0], today=TODAY)
+
+    assert "tx-1" in str(caught.value)
+    assert "quantity" in str(caught.value)

@@ -4,16 +4,19 @@ and then every `sync_minutes` while the market is open (issue #11 §2)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from adapters.importers.journal_import import ImportPlan
+from adapters.importers.journal_import import ImportPlan, ImportRow
 from adapters.plaid.client import PlaidError
+from adapters.storage.records import Account
 from adapters.storage.repository import Repository
 from daemon.clock import SimulatedClock
+from daemon.import_sink import Derive
 from daemon.market_calendar import NEW_YORK, MarketCalendar
 from daemon.plaid_sync import START_JOB_ID, SYNC_JOB_ID, PlaidSync
 from ledger.model import AccountType
@@ -40,7 +43,7 @@ def sync(fake: FakePlaid, sink: RepoSink, repo: Repository, now: datetime) -> Pl
     plaid = settings(
         fake, **{"spouse-ira": "access-sandbox-ira-0001", "k401": "access-sandbox-401k-0001"}
     )
-    return PlaidSync(plaid, sink, repo.load_journal, CALENDAR, SimulatedClock(now))
+    return PlaidSync(plaid, sink, CALENDAR, SimulatedClock(now))
 
 
 async def test_every_item_is_imported_once(fake_plaid: FakePlaid, repo: Repository) -> None:
@@ -109,3 +112,28 @@ async def test_registered_jobs_sync_at_start_then_every_sync_minutes(
         assert scheduler.get_job(START_JOB_ID) is None  # one-shot: done
     finally:
         scheduler.shutdown(wait=False)
+
+
+class BreakingSink(RepoSink):
+    """A sink that fails with a non-Plaid error (as a bad number would) for one account."""
+
+    async def apply_import(
+        self, rows: Sequence[ImportRow], account: Account, *, derive: Derive | None = None
+    ) -> ImportPlan:
+        if account.account == "spouse-ira":
+            raise ArithmeticError("decimal overflow")
+        return await super().apply_import(rows, account, derive=derive)
+
+
+async def test_any_error_of_one_item_spares_the_others(
+    fake_plaid: FakePlaid, repo: Repository
+) -> None:
+    """Not only Plaid's and input errors: whatever one Item meets is returned (and logged
+    with its type), and the next Item is still synced (PlaidSync.sync_item's docstring)."""
+    two_items(fake_plaid)
+    sink = BreakingSink(repo)
+
+    results = await sync(fake_plaid, sink, repo, OPEN).sync_all()
+
+    assert isinstance(results["spouse-ira"], ArithmeticError)
+    assert await position(sink, "k401", "VTI") == Decimal(2)
