@@ -13,6 +13,8 @@ split of a symbol once however many sources report it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -81,6 +83,21 @@ def entry_of(activity: AccountActivity, account: str, source: str) -> JournalEnt
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one `apply_activities` call did.
+
+    `waiting` is the instant of the oldest activity left unrecorded that may apply on a later
+    pass: a spin-off awaiting ``[alpaca] spin_off_basis``, or one the ledger refused (lots
+    missing until the user imports them). The caller reads activities again from before it.
+    An activity the daemon does not understand, or a transfer in without basis (the user
+    imports those lots instead), never applies: it halts its symbol and is not waited for.
+    """
+
+    journaled: int = 0
+    waiting: datetime | None = None
+
+
 async def apply_activities(
     engine: HarvestEngine,
     repo: Repository,
@@ -89,11 +106,12 @@ async def apply_activities(
     account: str,
     source: str,
     halt: Halt,
-) -> int:
+) -> Applied:
     """Journal and apply `activities` (oldest first); halt the symbol of each one that cannot
-    be applied; return how many were journaled now."""
+    be applied; return how many were journaled now and the oldest that may apply later."""
     done = await repo.known_external_ids(external_id(a) for a in activities)
     journaled = 0
+    waiting: list[datetime] = []
     for activity in activities:
         if external_id(activity) in done:
             continue
@@ -105,12 +123,15 @@ async def apply_activities(
             continue
         entry = entry_of(activity, account, source)
         if entry is None:
+            if activity.kind is ActivityKind.SPIN_OFF and activity.basis_fraction is None:
+                waiting.append(activity.at)
             reason = activity.problem or f"activity {activity.name} is not understood"
             for symbol in {activity.symbol, activity.new_symbol} - {""}:
                 await halt(symbol, f"reconcile: {reason}")
             continue
         refused = engine.ledger.refusal(entry.to_event(engine.journal_seq + 1))
         if refused is not None:
+            waiting.append(activity.at)
             await halt(
                 activity.symbol, f"reconcile: activity {activity.name} not applied: {refused}"
             )
@@ -120,4 +141,4 @@ async def apply_activities(
             journaled += 1
             log.info("activity_journaled", activity=activity.name, kind=activity.kind.value)
             await engine.on_journal(seqs, [entry])
-    return journaled
+    return Applied(journaled, min(waiting, default=None))

@@ -236,3 +236,26 @@ async def test_a_split_booked_days_after_the_calendars_ex_date_applies_once(
     assert len(splits) == 1
     assert running.engine.ledger.positions() == {(ACCOUNT, "VTI"): Decimal(160)}
     assert await halts(running) == {}
+
+
+async def test_a_spin_off_halted_for_its_basis_applies_once_the_basis_is_set(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """The spin-off halts without `[alpaca] spin_off_basis`; a dividend two days later must
+    not move the activity watermark past it: once the user sets the basis and restarts, the
+    spin-off is read again and splits the parent's basis (else MMM keeps its whole basis and
+    a loss that does not exist could be harvested)."""
+    hold(fake, "MMM", "40", "150")
+    spun = DAY - timedelta(days=2)
+    fake.add_activity("SPIN", when=spun, symbol="MMM", qty="0")
+    fake.add_activity("SPIN", when=spun, symbol="SOLV", qty="10")
+    fake.set_position("SOLV", "10", "49.92")
+    fake.add_activity("DIV", when=DAY, symbol="MMM", qty="40", net_amount="28.00")
+    first = await daemons.start()
+    assert "spin_off_basis" in (await halts(first))["MMM"]
+    await first.close()
+    settings = make_settings(fake)
+    alpaca = settings.alpaca.model_copy(update={"spin_off_basis": {"SOLV": Decimal("0.0832")}})
+    again = await daemons.start(first.url, settings=settings.model_copy(update={"alpaca": alpaca}))
+    assert [(q, c) for _id, q, c in lots(again, "SOLV")] == [(Decimal(10), Decimal("499.20"))]
+    assert [(q, c) for _id, q, c in lots(again, "MMM")] == [(Decimal(40), Decimal("5500.80"))]
