@@ -6,6 +6,11 @@ the broker has booked no longer reads as a mismatch. Each activity is journaled 
 the journal entry's external id) and only if the ledger accepts it; one it cannot apply, or does
 not understand, halts its symbol with the activity named in the reason.
 
+An activity dated before the ledger's last event (Alpaca books corporate actions at the day's
+start; the pass reads that day's fills first) is checked where it falls in the history, as
+`tlh import` checks a row (`plan_import`), and the ledger is rebuilt from the journal with it,
+so the live ledger is the journal's replay (what `tlh tax report --journal` reports).
+
 Splits go through `HarvestEngine.on_split`, the path the split calendar uses, which journals a
 split of a symbol once however many sources report it.
 """
@@ -21,6 +26,8 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.base import AccountActivity, ActivityKind
+from adapters.importers import InputError
+from adapters.importers.journal_import import ImportRow, Where, plan_import
 from adapters.storage.records import JournalEntry, JournalKind
 from adapters.storage.repository import Repository
 from daemon.events import SplitEvent
@@ -129,7 +136,13 @@ async def apply_activities(
             for symbol in {activity.symbol, activity.new_symbol} - {""}:
                 await halt(symbol, f"reconcile: {reason}")
             continue
-        refused = engine.ledger.refusal(entry.to_event(engine.journal_seq + 1))
+        event = entry.to_event(engine.journal_seq + 1)
+        in_order = engine.ledger.applies_next(event)
+        if in_order:
+            error = engine.ledger.refusal(event)
+            refused = None if error is None else str(error)
+        else:
+            refused = await _refusal_in_history(engine, repo, entry, activity)
         if refused is not None:
             waiting.append(activity.at)
             await halt(
@@ -140,5 +153,23 @@ async def apply_activities(
         if seqs:
             journaled += 1
             log.info("activity_journaled", activity=activity.name, kind=activity.kind.value)
-            await engine.on_journal(seqs, [entry])
+            if in_order:
+                await engine.on_journal(seqs, [entry])
+            else:
+                await engine.rebuild()
     return Applied(journaled, min(waiting, default=None))
+
+
+async def _refusal_in_history(
+    engine: HarvestEngine, repo: Repository, entry: JournalEntry, activity: AccountActivity
+) -> str | None:
+    """Return why the journal cannot take `entry`, an activity dated before the ledger's
+    last event (a corporate action booked at the day's start, read after that day's fills),
+    checked where it falls in the history as `tlh import` checks a row: the journal replayed
+    with it, the entry itself and every later one still applying. None: it can."""
+    row = ImportRow(entry, Where(activity.name, None))
+    try:
+        plan_import(await repo.load_journal(), engine.ledger.empty_copy(), [row])
+    except InputError as exc:
+        return exc.message
+    return None

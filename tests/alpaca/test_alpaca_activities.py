@@ -10,6 +10,7 @@ serves them through ``GET /v2/account/activities`` to the real alpaca-py client.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from alpacakit import ACCOUNT, Daemons, Running, hold, make_settings
 from fake_alpaca import FakeAlpaca
 
 from adapters.storage.records import JournalKind
+from daemon.journal_replay import replay
 
 pytestmark = pytest.mark.timeout(60)
 NEW_YORK = ZoneInfo("America/New_York")
@@ -259,3 +261,48 @@ async def test_a_spin_off_halted_for_its_basis_applies_once_the_basis_is_set(
     again = await daemons.start(first.url, settings=settings.model_copy(update={"alpaca": alpaca}))
     assert [(q, c) for _id, q, c in lots(again, "SOLV")] == [(Decimal(10), Decimal("499.20"))]
     assert [(q, c) for _id, q, c in lots(again, "MMM")] == [(Decimal(40), Decimal("5500.80"))]
+
+
+def sell(fake: FakeAlpaca, symbol: str, qty: str, price: str, when: datetime) -> None:
+    """Add the FILL activity of a sale made outside tlh (the position is set by the test)."""
+    fake.add_activity(
+        "FILL",
+        when=when,
+        transaction_time=when.isoformat().replace("+00:00", "Z"),
+        type="fill",
+        price=price,
+        qty=qty,
+        side="sell",
+        symbol=symbol,
+        leaves_qty="0",
+        order_id=str(uuid.uuid4()),
+        cum_qty=qty,
+        order_status="filled",
+    )
+
+
+async def test_a_spin_off_after_a_same_day_sale_of_the_parent_applies_as_on_replay(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """Alpaca books the spin-off at the day's start (before the open), so it applies before
+    that day's sale of all 40 MMM, which reconciliation reads first. The journal's replay is
+    the truth (`tlh tax report --journal`): the live ledger must be that replay, the spin-off
+    applied and the sale's basis cut to the parent's share, not the spin-off refused."""
+    hold(fake, "MMM", "40", "150", position="0")
+    spun = DAY.astimezone(NEW_YORK).replace(hour=0, minute=0, second=0, microsecond=0)
+    sell(fake, "MMM", "40", "140", spun + timedelta(hours=11))
+    fake.add_activity("SPIN", when=spun, symbol="MMM", qty="0")
+    fake.add_activity("SPIN", when=spun, symbol="SOLV", qty="10")
+    fake.set_position("SOLV", "10", "49.92")
+    settings = make_settings(fake)
+    alpaca = settings.alpaca.model_copy(update={"spin_off_basis": {"SOLV": Decimal("0.0832")}})
+    running = await daemons.start(settings=settings.model_copy(update={"alpaca": alpaca}))
+    live = running.engine.ledger
+    replayed, rejected = replay(live.empty_copy(), [r.to_event() for r in await running.journal()])
+    assert rejected == []
+    assert [(r.quantity, r.cost_basis) for r in live.sales] == [(Decimal(40), Decimal("5500.80"))]
+    assert [(r.quantity, r.cost_basis) for r in live.sales] == [
+        (r.quantity, r.cost_basis) for r in replayed.sales
+    ]
+    assert [(q, c) for _id, q, c in lots(running, "SOLV")] == [(Decimal(10), Decimal("499.20"))]
+    assert await halts(running) == {}
