@@ -306,3 +306,48 @@ async def test_a_spin_off_after_a_same_day_sale_of_the_parent_applies_as_on_repl
     ]
     assert [(q, c) for _id, q, c in lots(running, "SOLV")] == [(Decimal(10), Decimal("499.20"))]
     assert await halts(running) == {}
+
+
+async def test_cash_in_lieu_of_a_fractional_share_is_its_sale(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """A 1-for-4 reverse split of 10 VTI delivers 2 shares and 40 in cash for the half share
+    (two SPLIT entries and a cash one): the cash is the sale of 0.5 VTI for 40 with a fifth
+    of the basis (Rev. Rul. 66-365; IRS Pub. 550, "Fractional shares"), on Form 8949."""
+    hold(fake, "VTI", "10", "200")
+    fake.reorganize("SPLIT", "VTI", "10", "VTI", "2", when=DAY)
+    fake.add_activity(
+        "SPLIT", when=DAY, symbol="VTI", qty="0", net_amount="40", per_share_amount="80"
+    )
+    running = await daemons.start()
+    ledger = running.engine.ledger
+    assert [(r.quantity, r.proceeds, r.cost_basis) for r in ledger.sales] == [
+        (Decimal("0.5"), Decimal("40.00"), Decimal("400.00"))
+    ]
+    assert ledger.positions() == {(ACCOUNT, "VTI"): Decimal(2)}
+    assert await halts(running) == {}
+
+
+async def test_cash_in_lieu_without_a_price_halts_naming_it(
+    fake: FakeAlpaca, daemons: Daemons
+) -> None:
+    """Which fraction the cash pays for cannot be told without its price per share: the
+    conversion is not applied and both symbols halt, the cash entry named."""
+    hold(fake, "TGT", "10", "40")
+    fake.reorganize("MA", "TGT", "10", "ACQ", "6", when=DAY)
+    cash = fake.add_activity("MA", when=DAY, symbol="ACQ", qty="0", net_amount="12.34")
+    running = await daemons.start()
+    reasons = await halts(running)
+    assert cash["id"] in reasons["TGT"]
+    assert cash["id"] in reasons["ACQ"]
+    assert JournalKind.CONVERSION not in [r.kind for r in await running.journal()]
+
+
+async def test_a_stock_dividend_halts_naming_it(fake: FakeAlpaca, daemons: Daemons) -> None:
+    """A DIV entry that brings 2 VTI in without cash and without saying it was reinvested is
+    a stock dividend, not cash: the daemon does not apply it, and VTI halts, the activity
+    named (issue #11 §4: a type it does not understand still halts)."""
+    hold(fake, "VTI", "10", "200", position="12")
+    div = fake.add_activity("DIV", when=DAY, symbol="VTI", qty="2", description="stock dividend")
+    running = await daemons.start()
+    assert div["id"] in (await halts(running))["VTI"]
