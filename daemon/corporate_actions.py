@@ -6,6 +6,11 @@ the broker has booked no longer reads as a mismatch. Each activity is journaled 
 the journal entry's external id) and only if the ledger accepts it; one it cannot apply, or does
 not understand, halts its symbol with the activity named in the reason.
 
+An activity dated before the ledger's last event (Alpaca books corporate actions at the day's
+start; the pass reads that day's fills first) is checked where it falls in the history, as
+`tlh import` checks a row (`plan_import`), and the ledger is rebuilt from the journal with it,
+so the live ledger is the journal's replay (what `tlh tax report --journal` reports).
+
 Splits go through `HarvestEngine.on_split`, the path the split calendar uses, which journals a
 split of a symbol once however many sources report it.
 """
@@ -13,12 +18,16 @@ split of a symbol once however many sources report it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from adapters.base import AccountActivity, ActivityKind
+from adapters.importers import InputError
+from adapters.importers.journal_import import ImportRow, Where, plan_import
 from adapters.storage.records import JournalEntry, JournalKind
 from adapters.storage.repository import Repository
 from daemon.events import SplitEvent
@@ -81,6 +90,21 @@ def entry_of(activity: AccountActivity, account: str, source: str) -> JournalEnt
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one `apply_activities` call did.
+
+    `waiting` is the instant of the oldest activity left unrecorded that may apply on a later
+    pass: a spin-off awaiting ``[alpaca] spin_off_basis``, or one the ledger refused (lots
+    missing until the user imports them). The caller reads activities again from before it.
+    An activity the daemon does not understand, or a transfer in without basis (the user
+    imports those lots instead), never applies: it halts its symbol and is not waited for.
+    """
+
+    journaled: int = 0
+    waiting: datetime | None = None
+
+
 async def apply_activities(
     engine: HarvestEngine,
     repo: Repository,
@@ -89,11 +113,12 @@ async def apply_activities(
     account: str,
     source: str,
     halt: Halt,
-) -> int:
+) -> Applied:
     """Journal and apply `activities` (oldest first); halt the symbol of each one that cannot
-    be applied; return how many were journaled now."""
+    be applied; return how many were journaled now and the oldest that may apply later."""
     done = await repo.known_external_ids(external_id(a) for a in activities)
     journaled = 0
+    waiting: list[datetime] = []
     for activity in activities:
         if external_id(activity) in done:
             continue
@@ -105,12 +130,21 @@ async def apply_activities(
             continue
         entry = entry_of(activity, account, source)
         if entry is None:
+            if activity.kind is ActivityKind.SPIN_OFF and activity.basis_fraction is None:
+                waiting.append(activity.at)
             reason = activity.problem or f"activity {activity.name} is not understood"
             for symbol in {activity.symbol, activity.new_symbol} - {""}:
                 await halt(symbol, f"reconcile: {reason}")
             continue
-        refused = engine.ledger.refusal(entry.to_event(engine.journal_seq + 1))
+        event = entry.to_event(engine.journal_seq + 1)
+        in_order = engine.ledger.applies_next(event)
+        if in_order:
+            error = engine.ledger.refusal(event)
+            refused = None if error is None else str(error)
+        else:
+            refused = await _refusal_in_history(engine, repo, entry, activity)
         if refused is not None:
+            waiting.append(activity.at)
             await halt(
                 activity.symbol, f"reconcile: activity {activity.name} not applied: {refused}"
             )
@@ -119,5 +153,23 @@ async def apply_activities(
         if seqs:
             journaled += 1
             log.info("activity_journaled", activity=activity.name, kind=activity.kind.value)
-            await engine.on_journal(seqs, [entry])
-    return journaled
+            if in_order:
+                await engine.on_journal(seqs, [entry])
+            else:
+                await engine.rebuild()
+    return Applied(journaled, min(waiting, default=None))
+
+
+async def _refusal_in_history(
+    engine: HarvestEngine, repo: Repository, entry: JournalEntry, activity: AccountActivity
+) -> str | None:
+    """Return why the journal cannot take `entry`, an activity dated before the ledger's
+    last event (a corporate action booked at the day's start, read after that day's fills),
+    checked where it falls in the history as `tlh import` checks a row: the journal replayed
+    with it, the entry itself and every later one still applying. None: it can."""
+    row = ImportRow(entry, Where(activity.name, None))
+    try:
+        plan_import(await repo.load_journal(), engine.ledger.empty_copy(), [row])
+    except InputError as exc:
+        return exc.message
+    return None

@@ -14,7 +14,8 @@ while away asks for a pass after reconnecting (`adapters.base.ResyncRequests`). 
 4. journals and applies the broker's non-trade activities after a persisted watermark
    (`adapters.base.ActivityReports`, `daemon.corporate_actions`): mergers, symbol changes,
    spin-offs, dividend reinvestments, transfers in and out; one it cannot apply halts its
-   symbol, named;
+   symbol, named, and the watermark stays before one that may apply later (a spin-off
+   awaiting its basis, one the ledger refused for lots it lacks), so it is read again;
 5. journals the splits in effect at the broker for the symbols the ledger then holds
    (`adapters.base.SplitReports`) through the engine's `on_split`, which journals each once:
    the broker has applied them to its positions, so the ledger follows before the two are
@@ -212,7 +213,7 @@ class Reconciler:
         raw = await self._repo.get_state(key)
         since = datetime.fromisoformat(raw) if raw else None
         activities = await broker.activities_since(since)
-        await apply_activities(
+        applied = await apply_activities(
             self._engine,
             self._repo,
             activities,
@@ -221,9 +222,14 @@ class Reconciler:
             halt=lambda symbol, reason: self._halt(symbol, reason),
         )
         if activities:
-            newest = max(a.at for a in activities) - WATERMARK_OVERLAP
-            if since is None or newest > since:
-                await self._repo.set_state(key, newest.isoformat())
+            # Never past an activity that may still apply (a spin-off awaiting its basis):
+            # it is read again on every pass until it is journaled.
+            newest = max(a.at for a in activities)
+            if applied.waiting is not None:
+                newest = min(newest, applied.waiting)
+            mark = newest - WATERMARK_OVERLAP
+            if since is None or mark > since:
+                await self._repo.set_state(key, mark.isoformat())
 
     async def _import_fills(self) -> int:
         """Hand the broker's fills after the watermark to `on_fill`; return how many were read.

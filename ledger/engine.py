@@ -404,6 +404,11 @@ class Ledger:
             if collecting:
                 gc.enable()
 
+    def applies_next(self, event: LedgerEvent) -> bool:
+        """Return whether `event` comes after every event applied so far (`apply` takes it
+        in order; one dated earlier needs the history replayed with it)."""
+        return self._last_key is None or event_order(event)[:2] >= self._last_key[:2]
+
     def apply(self, event: LedgerEvent) -> None:
         """Apply one event; events must come in (date, timestamp, seq) order."""
         self._apply(event, event_order(event))

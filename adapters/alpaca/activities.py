@@ -10,6 +10,10 @@ the old position (``qty`` negative), one adding the new (``qty`` positive) — i
 
 * ``SPLIT`` (or the former code ``SSP``), one removal and one addition of the same symbol: a
   split of ``added / removed`` new shares per old one.
+* Either of those (or a conversion below) with one cash entry (``qty`` 0, cash in lieu of a
+  fractional share): the fraction is the cash over its ``per_share_amount`` (else ``price``);
+  the ratio includes it, and the fraction is sold for the cash at once (a sale on Form 8949).
+  Without a price the fraction cannot be told and the symbols halt, naming the cash entry.
 * ``NC``, ``MA``, ``REORG`` (or a split whose symbol changed), one removal and one addition: a
   conversion of every lot to the new symbol at ``added / removed``.
 * ``MA``/``REORG``, a removal only, with cash (``net_amount`` > 0): a cash merger, a sale of the
@@ -21,7 +25,9 @@ the old position (``qty`` negative), one adding the new (``qty`` positive) — i
   parent's basis), else the spin-off halts both symbols until it is set.
 * ``DIV*``: cash, logged; one whose description says it was reinvested (``reinvest``/``DRIP``)
   with a share ``qty`` is a purchase of those shares at ``per_share_amount`` (else
-  ``|net_amount| / qty``): the wash guard must see it.
+  ``|net_amount| / qty``): the wash guard must see it. One that brings shares in (``qty`` > 0)
+  with no cash paid out (``net_amount`` <= 0) and no such description is a stock dividend,
+  which the daemon does not apply: the symbol halts, naming the activity.
 * ``ACATS``, ``JNLS``: securities in (``qty`` > 0) need the lot's basis and acquisition date,
   which Alpaca's object carries only when the transfer did (``cost_basis`` total or ``price``
   per share, and ``acquisition_date``); otherwise the symbol halts, telling the user to import
@@ -39,19 +45,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from adapters.alpaca.splits import ratio_decimal
 from adapters.base import AccountActivity, ActivityKind
 
 NEW_YORK = ZoneInfo("America/New_York")
 ZERO = Decimal(0)
+ONE = Decimal(1)
 SPLITS = frozenset({"SPLIT", "SSP"})
 CONVERSIONS = frozenset({"NC", "MA", "REORG"})
 SPINS = frozenset({"SPIN", "SSO"})
 TRANSFERS = frozenset({"ACATS", "JNLS"})
 PAIRED = SPLITS | CONVERSIONS | SPINS
 REINVESTED = ("reinvest", "drip")
+SPLIT_DENOMINATOR = 1000  # the largest denominator a split's ratio is taken to have
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +94,19 @@ def normalise(
             continue
         if item is not None:
             items.append(item)
-    out: list[AccountActivity] = []
+    out: list[tuple[tuple[datetime, str, int], AccountActivity]] = []
     paired: dict[tuple[str, date], list[_Item]] = defaultdict(list)
     for item in items:
         if item.type in PAIRED:
             paired[(_family(item.type), item.day)].append(item)
         else:
-            out.extend(_single(item))
+            out.extend(((a.at, a.activity_id, 0), a) for a in _single(item))
     for (family, _day), group in paired.items():
-        out.extend(_paired(family, group, spin_off_basis or {}))
-    out.sort(key=lambda a: (a.at, a.activity_id))
-    return out, bad
+        found = _paired(family, group, spin_off_basis or {})
+        # A group's activities keep their order (a cash-in-lieu sale after its conversion).
+        out.extend(((a.at, found[0].activity_id, n), a) for n, a in enumerate(found))
+    out.sort(key=lambda pair: pair[0])
+    return [a for _key, a in out], bad
 
 
 def _item(entry: Any) -> _Item | None:
@@ -141,7 +153,17 @@ def _single(item: _Item) -> list[AccountActivity]:
     base = (item.activity_id, item.name)
     if item.type.startswith("DIV"):
         text = str(item.raw.get("description") or "").lower()
-        if item.qty > ZERO and any(word in text for word in REINVESTED) and item.symbol:
+        reinvested = any(word in text for word in REINVESTED)
+        if item.qty > ZERO and item.net <= ZERO and not reinvested:
+            # Shares came in, no cash: a stock dividend (IRC §305, §307 basis), not cash.
+            return [
+                _unknown(
+                    item,
+                    f"{item.name} brought {item.qty} {item.symbol} in without cash (a stock "
+                    "dividend?); the daemon does not apply it",
+                )
+            ]
+        if item.qty > ZERO and reinvested and item.symbol:
             per_share = _decimal(item.raw.get("per_share_amount")) or abs(item.net) / item.qty
             return [
                 AccountActivity(
@@ -199,25 +221,15 @@ def _paired(
         return _spin(group, spin_off_basis)
     removed = [i for i in group if i.qty < ZERO]
     added = [i for i in group if i.qty > ZERO]
-    if len(removed) == 1 and len(added) == 1 and not removed[0].net and not added[0].net:
-        old, new = removed[0], added[0]
-        ratio = new.qty / -old.qty
-        kind = (
-            ActivityKind.SPLIT
-            if family == "SPLIT" and old.symbol == new.symbol
-            else ActivityKind.CONVERSION
-        )
-        return [
-            AccountActivity(
-                old.activity_id,
-                f"{old.name} + {new.activity_id}",
-                kind,
-                old.symbol,
-                old.at,
-                new_symbol="" if kind is ActivityKind.SPLIT else new.symbol,
-                ratio=ratio,
-            )
-        ]
+    cash = [i for i in group if not i.qty and i.net]
+    if (
+        len(removed) == 1
+        and len(added) == 1
+        and len(cash) <= 1
+        and not removed[0].net
+        and not added[0].net
+    ):
+        return _reorganized(family, removed[0], added[0], cash[0] if cash else None)
     if family == "CONVERSION" and len(removed) == 1 and not added and removed[0].net > ZERO:
         old = removed[0]
         return [
@@ -237,6 +249,65 @@ def _paired(
         for i in group
         if i.symbol
     ]
+
+
+def _reorganized(
+    family: str, old: _Item, new: _Item, in_lieu: _Item | None
+) -> list[AccountActivity]:
+    """Return the split or conversion of `old` into `new`, and the sale of the fractional
+    share that `in_lieu` (cash in lieu, if any) pays for.
+
+    The shares delivered are rounded down; the cash pays for the fraction, sold at once
+    (a sale on Form 8949: Rev. Rul. 66-365; IRS Pub. 550, "Fractional shares"). The fraction
+    is the cash over its price per new share (``per_share_amount``, else ``price``); without
+    one it cannot be told, and every symbol involved halts, naming the cash activity.
+    """
+    kind = (
+        ActivityKind.SPLIT
+        if family == "SPLIT" and old.symbol == new.symbol
+        else ActivityKind.CONVERSION
+    )
+    symbol = "" if kind is ActivityKind.SPLIT else new.symbol
+    name = f"{old.name} + {new.activity_id}"
+    fraction = ZERO
+    if in_lieu is not None:
+        per_share = _decimal(in_lieu.raw.get("per_share_amount")) or _decimal(
+            in_lieu.raw.get("price")
+        )
+        fraction = in_lieu.net / per_share if per_share > ZERO else ZERO
+    ratio = (new.qty + fraction) / -old.qty
+    if kind is ActivityKind.SPLIT and fraction:
+        # A split's ratio is a small fraction (1 for 3); the calendar's report of it must
+        # match this one exactly to be recognised as the same split.
+        ratio = ratio_decimal(Fraction(ratio).limit_denominator(SPLIT_DENOMINATOR))
+        fraction = -old.qty * ratio - new.qty
+    if in_lieu is not None:
+        if not ZERO < fraction < ONE:
+            problem = (
+                f"{in_lieu.name}: cannot tell which fraction of a share of {new.symbol} the cash "
+                f"in lieu of {name} pays for (it needs a price per share, per_share_amount, "
+                "that makes it less than one share)"
+            )
+            return [_unknown(i, problem) for i in (old, new) if i.symbol]
+        name = f"{name} + {in_lieu.activity_id}"
+    out = [
+        AccountActivity(
+            old.activity_id, name, kind, old.symbol, old.at, new_symbol=symbol, ratio=ratio
+        )
+    ]
+    if in_lieu is not None:
+        out.append(
+            AccountActivity(
+                in_lieu.activity_id,
+                in_lieu.name,
+                ActivityKind.SALE,
+                new.symbol,
+                old.at,
+                quantity=fraction,
+                price=in_lieu.net / fraction,
+            )
+        )
+    return out
 
 
 def _spin(group: list[_Item], spin_off_basis: Mapping[str, Decimal]) -> list[AccountActivity]:
