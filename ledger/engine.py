@@ -957,17 +957,40 @@ class Ledger:
         self._carry_wash_state(c, moved)
 
     def _carry_wash_state(self, c: Conversion, moved: Iterable[_Lot]) -> None:
-        """Move the converted lots' replacement candidates and the position's pending losses
-        from the old symbol's group to the new one's."""
-        old_group = self._groups.get(self.identity.key(c.symbol))
+        """Move the old symbol's wash-sale state to the new one's group (IRC §1091(a)).
+
+        The new shares stand for the old ones (a reorganization, see `Conversion`), so buying
+        them inside the window of a loss on the old ones washes it (Pub 550: a successor's
+        stock may be substantially identical), and the guard must see that before the buy:
+
+        * the converted lots' parcels still in the window stay candidate replacements;
+        * the losses on the old symbol still waiting for replacement shares wait for shares of
+          the new one (`ratio` new per sold share): the account's own, and those of every other
+          account of the household that holds none of the old symbol, which has no conversion
+          of its own to carry them (an account still holding it does, when it is converted);
+        * the last purchase and the last loss sale of the group, and each account's last
+          purchase, become the later of the two groups' dates (`last_purchase`,
+          `last_loss_sale`, `last_purchase_in`, read by `strategies.wash_guard`). The old
+          group's dates are taken whole: a loss on a symbol declared identical to the old one
+          blocks the new one too (the guard errs towards refusing).
+        """
+        old_key = self.identity.key(c.symbol)
+        old_group = self._groups.get(old_key)
         if old_group is None:
             return
         new_group = self._group(c.new_symbol) if self._wash_applies(c.new_symbol) else None
         ids = {id(p) for lot in moved for p in lot.parcels}
+        # Within one group, other accounts' losses already wait for the new symbol; they are
+        # left as they are, lest each account's conversion scale them once more.
+        across = new_group is not None and new_group is not old_group
         pending = [
             (sale, portion)
             for sale, portion in old_group.pending
-            if portion.account == c.account and portion.symbol == c.symbol
+            if portion.symbol == c.symbol
+            and (
+                portion.account == c.account
+                or (across and not self.position(portion.account, c.symbol))
+            )
         ]
         for _sale, portion in pending:
             portion.share_factor *= c.ratio
@@ -983,10 +1006,14 @@ class Ledger:
         new_group.pending = deque(
             sorted([*new_group.pending, *pending], key=lambda e: e[1].date_sold)
         )
-        if old_group.last_purchase is not None and (
-            new_group.last_purchase is None or old_group.last_purchase > new_group.last_purchase
-        ):
-            new_group.last_purchase = old_group.last_purchase
+        new_group.last_purchase = _later(new_group.last_purchase, old_group.last_purchase)
+        new_group.last_loss_sale = _later(new_group.last_loss_sale, old_group.last_loss_sale)
+        new_key = self.identity.key(c.new_symbol)
+        bought = self._last_bought
+        for (account, key), day in list(bought.items()):
+            if key == old_key:
+                earlier = bought.get((account, new_key))
+                bought[(account, new_key)] = day if earlier is None else max(earlier, day)
 
     def _spin_off(self, s: SpinOff) -> None:
         """Give every lot of the parent a lot of the distributed shares (see `SpinOff`).
@@ -994,6 +1021,13 @@ class Ledger:
         Shares are shared pro rata to 1e-9 and basis to the cent, the last parcel taking what
         is left, so the new shares and the parent's basis are conserved exactly. The new lots
         are no purchase: they replace nothing in the wash-sale rule's sense and wash nothing.
+
+        The wash-sale state stays with the parent, which goes on trading under its symbol: the
+        distributed shares are another corporation's stock, ordinarily not substantially
+        identical to the parent's (Pub 550), so a loss on the parent waits for the parent's
+        shares only, and its dates (`last_loss_sale`, `last_purchase_in`) are not the new
+        symbol's. Whoever holds the two as identical declares it (`Identity`), and both then
+        share one group.
         """
         held = self._check_corporate_action(s)
         account, fraction = s.account, s.basis_fraction
@@ -1209,6 +1243,13 @@ class Ledger:
         if group is None:
             group = self._groups[key] = _Group()
         return group
+
+
+def _later(a: date | None, b: date | None) -> date | None:
+    """Return the later of two dates, either of which may be unknown."""
+    if a is None or b is None:
+        return a if b is None else b
+    return max(a, b)
 
 
 def default_lot_id(t: Trade) -> str:

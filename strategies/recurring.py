@@ -203,12 +203,16 @@ def planned_buy(
     expected date whose purchase (``slack_days`` either side) may fall in that window counts:
 
     * ahead of today, it is a planned buy: the sale would be washed when it is made;
-    * behind today, the purchase was due. When the journal holds a purchase of anything
+    * on or behind today, the purchase was due. When the journal holds a purchase of anything
       identical in that account from that date on (less the slack), the import has caught up
       with it and the ledger's own matching judges what was really bought
       (`Ledger.wash_replacements`). Otherwise it is taken as made: an outside account's
       statement is imported late, and a plan enrolled in is a standing order to buy (§1091(a)
       counts a "contract or option so to acquire").
+
+    A purchase in the journal never stands for an expected date still ahead: one made inside
+    the slack before it may be the plan buying early, or the purchase before it (a lot the
+    harvest may sell, which the coming purchase would wash); only the date passing tells.
 
     `plans` are those of a symbol substantially identical to the one sold.
     """
@@ -217,7 +221,11 @@ def planned_buy(
         reach = timedelta(days=window_days + plan.slack_days)
         recorded = last_bought(plan.account, plan.symbol)
         for on in plan.dates(today - reach, today + reach):
-            if recorded is not None and recorded >= on - timedelta(days=plan.slack_days):
+            if (
+                on <= today
+                and recorded is not None
+                and recorded >= on - timedelta(days=plan.slack_days)
+            ):
                 continue
             found.append((abs((on - today).days), on < today, PlannedBuy(plan, on)))
     if not found:

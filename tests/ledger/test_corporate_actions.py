@@ -81,6 +81,82 @@ def test_a_loss_before_a_symbol_change_is_washed_by_buying_the_new_symbol() -> N
     assert ledger.sales[0].wash_sale_disallowed == D("200.00")
 
 
+def test_a_symbol_change_carries_the_last_loss_sale_date_to_the_new_symbol() -> None:
+    """A loss on OLD on 3/1, OLD became NEW on 3/5: a buy of NEW until 3/31 washes it (IRC
+    §1091(a), the successor's shares; wash-sale-rules.md, "Substantially identical"), so the
+    date the guard refuses such a buy by (`last_loss_sale`) is the new symbol's too."""
+    ledger = run(
+        buy("2024-01-02", "OLD", "11", "100"),
+        sell("2024-03-01", "OLD", "10", "80"),
+        convert("2024-03-05", "OLD", "NEW", "1"),
+    )
+    assert ledger.last_loss_sale("NEW") == date(2024, 3, 1)
+
+
+def test_a_symbol_change_carries_each_accounts_last_purchase_to_the_new_symbol() -> None:
+    """The spouse bought OLD on 2/20 and sold it; OLD became NEW: the spouse's last purchase
+    of anything identical to NEW is that one (`last_purchase_in`, which the guard reads to know
+    a recurring purchase is in the journal)."""
+    ledger = run(
+        buy("2024-01-02", "OLD", "10", "100"),
+        buy("2024-02-20", "OLD", "2", "90", account="spouse"),
+        sell("2024-02-25", "OLD", "2", "95", account="spouse"),
+        convert("2024-03-05", "OLD", "NEW", "1"),
+    )
+    assert ledger.last_purchase_in("spouse", "NEW") == date(2024, 2, 20)
+    assert ledger.last_purchase_in("brokerage", "NEW") == date(2024, 1, 2)
+
+
+def test_a_loss_of_an_account_holding_none_of_the_old_symbol_waits_for_the_new_one() -> None:
+    """The spouse sold all its OLD at a loss on 3/1 and so gets no conversion of its own; the
+    brokerage's OLD became NEW on 3/5 and the brokerage bought NEW on 3/10: the household
+    acquired the successor's shares within 30 days of the spouse's loss (§1091(a); Pub 550:
+    a spouse's purchase washes), so the loss is disallowed."""
+    ledger = run(
+        buy("2024-01-02", "OLD", "10", "100"),
+        buy("2024-01-02", "OLD", "10", "100", account="spouse"),
+        sell("2024-03-01", "OLD", "10", "80", account="spouse"),
+        convert("2024-03-05", "OLD", "NEW", "1"),
+        buy("2024-03-10", "NEW", "10", "81"),
+    )
+    assert ledger.sales[0].wash_sale_disallowed == D("200.00")
+
+
+def test_a_loss_of_an_account_still_holding_the_old_symbol_is_scaled_once() -> None:
+    """Two NEW per OLD, converted in the brokerage and then in the spouse's account, which sold
+    10 OLD at a loss and kept 5: its loss waits for its own conversion and then for 20 NEW
+    (two per sold share, not four); buying 20 NEW washes all of it (Pub 550, "More or less
+    stock bought than sold")."""
+    ledger = run(
+        buy("2024-01-02", "OLD", "10", "100"),
+        buy("2024-01-02", "OLD", "15", "100", account="spouse"),
+        sell("2024-03-01", "OLD", "10", "80", account="spouse"),
+        convert("2024-03-05", "OLD", "NEW", "2"),
+        convert("2024-03-05", "OLD", "NEW", "2", account="spouse"),
+        buy("2024-03-10", "NEW", "20", "41"),
+    )
+    (row,) = ledger.sales
+    assert (row.quantity, row.wash_sale_disallowed) == (D("10"), D("200.00"))
+
+
+def test_a_spin_off_leaves_the_wash_sale_state_with_the_parent() -> None:
+    """The convention for spin-offs: the distributed shares are another corporation's stock,
+    ordinarily not substantially identical to the parent's (Pub 550), and the parent goes on
+    trading. A loss on MMM on 3/1 is not washed by buying SOLV after the 3/5 spin-off, nor is
+    its date SOLV's; a buy of MMM still washes it."""
+    ledger = run(
+        buy("2024-01-02", "MMM", "40", "150"),
+        sell("2024-03-01", "MMM", "10", "120"),
+        spin("2024-03-05", "MMM", "SOLV", "7.5", "0.08"),
+    )
+    assert ledger.last_loss_sale("SOLV") is None
+    assert ledger.last_purchase_in("brokerage", "SOLV") is None
+    ledger.apply(buy("2024-03-10", "SOLV", "10", "30"))
+    assert ledger.sales[0].wash_sale_disallowed == ZERO
+    ledger.apply(buy("2024-03-11", "MMM", "10", "121"))
+    assert ledger.sales[0].wash_sale_disallowed == D("300.00")
+
+
 def test_a_conversion_of_a_position_not_held_is_refused() -> None:
     """The ledger refuses what it cannot apply instead of inventing shares."""
     ledger = Ledger()

@@ -21,8 +21,10 @@ from guardkit import IRA, ME, SPOUSE, TODAY, decide, household, plan, trade
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.engine import Ledger
 from ledger.model import Action
 from strategies.decision import Action as Act
+from strategies.recurring import PlannedBuy, planned_buy
 
 PROPERTY = settings(max_examples=300, deadline=None)
 
@@ -121,6 +123,50 @@ def test_an_imported_purchase_still_held_blocks_as_the_ledgers_replacement() -> 
     assert decision.action is Act.SKIP
     assert "in spouse bought 2026-11-21" in decision.reason
     assert "recurring" not in decision.reason
+
+
+# A quarterly plan of "me" due 2027-04-01 (slack 3 days) and a purchase of it recorded on
+# 2027-03-29, within the slack before the date; today is 2027-03-31.
+_QUARTERLY = "0 0 1 1,4,7,10 *"
+_RECORDED, _DUE, _EVE = date(2027, 3, 29), date(2027, 4, 1), date(2027, 3, 31)
+
+
+def test_a_purchase_recorded_before_a_date_still_ahead_does_not_stand_for_it() -> None:
+    """The 2027-03-29 purchase may be the plan's April buy made early, or a purchase before it:
+    until the date passes the guard cannot tell, so the April purchase stays planned (§1091(a):
+    an acquisition in the 30 days after a sale washes it; wash-sale-rules.md, "Trigger")."""
+    quarterly = plan(_QUARTERLY, account=ME)
+
+    found = planned_buy([quarterly], _EVE, 30, lambda account, symbol: _RECORDED)
+
+    assert found == PlannedBuy(quarterly, _DUE)
+
+
+def test_once_the_date_has_passed_the_recorded_purchase_stands_for_it() -> None:
+    """The control: on 2027-04-02 the same purchase is the plan's April buy, and the ledger's
+    own matching judges it (`Ledger.wash_replacements`)."""
+    quarterly = plan(_QUARTERLY, account=ME)
+
+    found = planned_buy([quarterly], _DUE + timedelta(days=1), 30, lambda a, s: _RECORDED)
+
+    assert found is None
+
+
+def test_the_lot_bought_just_before_a_planned_purchase_is_not_harvested_into_it() -> None:
+    """Through the harvest decision: "me" holds only the 40 VTI bought at $200 on 2027-03-29,
+    quoted at $180. The lot is not its own replacement (convention 2), so the ledger finds
+    nothing to wash it; the plan's purchase due tomorrow would (IRC §1091(a)), and the decision
+    skips naming it."""
+    ledger = Ledger(identity=household().identity)
+    ledger.apply(trade(ledger, _RECORDED, ME, Action.BUY, "VTI", "40", "200"))
+
+    decision = decide(ledger, [plan(_QUARTERLY, account=ME)], today=_EVE)
+
+    assert decision.action is Act.SKIP
+    assert decision.reason == (
+        "wash_guard: recurring purchase of VTI in me (recurring[0]) expected on "
+        "2027-04-01, within 30 days"
+    )
 
 
 def test_a_plan_ended_by_until_no_longer_blocks() -> None:
