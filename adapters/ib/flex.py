@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 from ibflex import Types, enums
 from ibflex.parser import FlexParserError, parse_element_attr
 
-from adapters.importers import InputError
+from adapters.importers import InputError, inexact
 from adapters.importers.journal_import import ClosedLot, ImportRow, Where
 from adapters.storage.records import JournalEntry, JournalKind
 from ledger.identity import normalize_symbol
@@ -202,17 +202,23 @@ _USED = {
 
 
 def _convert(cls: type[E], node: _Node, where: Where) -> E:
-    """Return `node` as ibflex's `cls`, the attributes tlh reads converted by ibflex."""
+    """Return `node` as ibflex's `cls`, the attributes tlh reads converted by ibflex (numbers
+    bounded as every importer bounds them: `adapters.importers.inexact`)."""
     used = _USED[cls]
     values: dict[str, Any] = {}
     for name, raw in node.attrs.items():
         if name not in used:
             continue
         try:
-            _name, values[name] = parse_element_attr(cls, name, raw)  # type: ignore[arg-type]
+            _name, value = parse_element_attr(cls, name, raw)  # type: ignore[arg-type]
         except FlexParserError as exc:
             reason = str(exc).rpartition(" - ")[2]
             raise where.error(name, f"cannot read {raw!r}: {reason}") from None
+        if isinstance(value, Decimal):
+            problem = inexact(value) if value.is_finite() else "must be a finite number"
+            if problem:
+                raise where.error(name, f"{problem} (got {raw!r})")
+        values[name] = value
     return cls(**values)
 
 

@@ -165,6 +165,34 @@ def _header(
     return names
 
 
+# Bounds of a number: below a trillion (shares, or dollars a share); no finer than the smallest
+# unit of any asset traded (1 wei = 10^-18 ether); no more digits than the ledger's arithmetic
+# keeps (decimal's default context: 28), so that no value is rounded on its way in.
+MAX_INTEGER_DIGITS = 12
+MAX_PLACES = 18
+MAX_DIGITS = 28
+
+
+def inexact(value: Decimal) -> str | None:
+    """Return why the ledger could not compute with the finite `value` exactly (out of
+    range, too fine, too many digits), or None if it can: every importer bounds its numbers
+    with it, so that no imported value overflows or is rounded in the ledger's arithmetic."""
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), "a finite number"
+    if not value:
+        return None
+    zeros = 0  # trailing: '1.50' is exactly '1.5'
+    while digits[len(digits) - 1 - zeros] == 0:
+        zeros += 1
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        return f"out of range: must be less than 10^{MAX_INTEGER_DIGITS}"
+    if -(exponent + zeros) > MAX_PLACES:
+        return f"more than {MAX_PLACES} decimal places"
+    if len(digits) - zeros > MAX_DIGITS:
+        return f"more than {MAX_DIGITS} significant digits: the ledger's arithmetic would round it"
+    return None
+
+
 # A plain decimal number: optional sign, digits with an optional fraction, optional exponent.
 # Deliberately narrower than `Decimal()`, which also takes "NaN", "Infinity", "1_000" and the
 # digits of every script (full-width "１０"): ASCII digits only.

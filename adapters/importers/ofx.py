@@ -59,7 +59,7 @@ from ofxtools import Types
 from ofxtools.header import OFXHeaderError, parse_header
 from ofxtools.Parser import ParseError, TreeBuilder
 
-from adapters.importers import InputError
+from adapters.importers import InputError, inexact
 from adapters.importers.journal_import import ImportRow, Where
 from adapters.storage.records import JournalEntry, JournalKind
 from ledger.identity import normalize_symbol
@@ -296,7 +296,7 @@ class _Transaction:
         return value or None
 
     def decimal(self, tag: str) -> Decimal:
-        """Return the required field `tag` as a finite `Decimal` (ofxtools' conversion)."""
+        """Return the required field `tag` as a bounded `Decimal` (ofxtools' conversion)."""
         value = self.optional_decimal(tag)
         if value is None:
             element, path = self._find(tag)
@@ -304,7 +304,8 @@ class _Transaction:
         return value
 
     def optional_decimal(self, tag: str) -> Decimal | None:
-        """Return field `tag` as a finite `Decimal` (ofxtools' conversion), None if absent."""
+        """Return field `tag` as a `Decimal` (ofxtools' conversion) the ledger computes with
+        exactly (`adapters.importers.inexact`), None if absent."""
         element, path = self._find(tag)
         raw = (element.text or "").strip() if element is not None else ""
         if not raw:
@@ -315,6 +316,9 @@ class _Transaction:
             raise self.error(path, f"cannot read {raw!r}: not a number", element) from None
         if not isinstance(value, Decimal) or not value.is_finite():
             raise self.error(path, f"must be a finite number (got {raw!r})", element)
+        problem = inexact(value)
+        if problem:
+            raise self.error(path, f"{problem} (got {raw!r})", element)
         return value
 
     def when(self, tag: str) -> tuple[date, datetime | None]:

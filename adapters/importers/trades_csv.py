@@ -13,9 +13,9 @@ Columns (header required, any order, names case-insensitive, extra columns ignor
 * ``account``: empty means ``default``. Symbols are normalised (`normalize_symbol`).
 
 Numbers are parsed exactly with `Decimal` (see `parse_decimal` for the notation accepted) and
-must be values the ledger computes with exactly: below 10^12 (`MAX_INTEGER_DIGITS`), at most 18
-decimal places (`MAX_PLACES`) and 28 significant digits (`MAX_DIGITS`, the precision of the
-`decimal` context the ledger computes in), trailing zeros aside. Dates lie within
+must be values the ledger computes with exactly (`adapters.importers.inexact`): below 10^12, at
+most 18 decimal places and 28 significant digits (the precision of the `decimal` context the
+ledger computes in), trailing zeros aside. Dates lie within
 `FIRST_DATE`..`LAST_DATE`.
 """
 
@@ -27,7 +27,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from adapters.importers import CsvRow, InputError, parse_decimal, read_csv_records
+from adapters.importers import (
+    CsvRow,
+    InputError,
+    inexact,
+    parse_decimal,
+    read_csv_records,
+)
 from ledger.engine import Ledger, event_order
 from ledger.errors import LedgerError
 from ledger.identity import normalize_symbol
@@ -42,12 +48,6 @@ _Fail = Callable[[str, str], InputError]
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*")
 
-# Bounds of a number: below a trillion (shares, or dollars a share); no finer than the smallest
-# unit of any asset traded (1 wei = 10^-18 ether); no more digits than the ledger's arithmetic
-# keeps (decimal's default context: 28), so that no value is rounded on its way in.
-MAX_INTEGER_DIGITS = 12
-MAX_PLACES = 18
-MAX_DIGITS = 28
 # Bounds of a date: a tax date of modern markets, far enough from the calendar's ends (years 1
 # and 9999) that the ledger's date arithmetic (windows, holding periods) never overflows.
 FIRST_DATE = date(1900, 1, 1)
@@ -236,28 +236,10 @@ def _number(row: CsvRow, column: str, fail: _Fail) -> Decimal:
         value = parse_decimal(text)
     except ValueError as exc:
         raise fail(column, str(exc)) from None
-    problem = _inexact(value)
+    problem = inexact(value)
     if problem:
         raise fail(column, f"{problem} (got {text!r})")
     return value
-
-
-def _inexact(value: Decimal) -> str | None:
-    """Return why the ledger could not compute with `value` exactly, or None if it can."""
-    _sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # `parse_decimal` returns finite numbers only
-    if not value:
-        return None
-    zeros = 0  # trailing: '1.50' is exactly '1.5'
-    while digits[len(digits) - 1 - zeros] == 0:
-        zeros += 1
-    if value.adjusted() >= MAX_INTEGER_DIGITS:
-        return f"out of range: must be less than 10^{MAX_INTEGER_DIGITS}"
-    if -(exponent + zeros) > MAX_PLACES:
-        return f"more than {MAX_PLACES} decimal places"
-    if len(digits) - zeros > MAX_DIGITS:
-        return f"more than {MAX_DIGITS} significant digits: the ledger's arithmetic would round it"
-    return None
 
 
 def locate_refusal(

@@ -46,9 +46,11 @@ from adapters.importers.trades_source import trade_rows
 from adapters.storage.engine import create_engine
 from adapters.storage.journal_lock import JournalLockedError, lock_journal
 from adapters.storage.migrate import current_revision, upgrade_database
-from adapters.storage.records import LOT_METHODS, Account
+from adapters.storage.records import LOT_METHODS, Account, JournalRecord
 from adapters.storage.repository import Repository
 from daemon.app import make_ledger
+from daemon.broker_accounts import BrokerAccounts
+from daemon.brokers import broker_account
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
 from daemon.cli.failures import fail
@@ -284,8 +286,13 @@ async def _import(
     broker: str = "import",
 ) -> ImportPlan:
     """Plan the import against the journal and, unless `dry_run`, write it; the account is
-    recorded under `broker` (the source: an outside account is never traded)."""
+    recorded under `broker` (the source: an outside account is never traded) unless the
+    configured broker trades it (`BrokerAccounts.to_record`). Without `given` or [accounts],
+    a recorded account keeps its type."""
     url = settings.database.url
+    if given is None and account not in settings.accounts:
+        known = await _recorded(url, account)
+        kind = known.type if known is not None else kind
     configured = settings.model_copy(update={"accounts": {**settings.accounts, account: kind}})
     if dry_run:
         return await _plan_only(url, configured, rows, skipped)
@@ -299,9 +306,11 @@ async def _import(
     try:
         await upgrade_database(db)
         repo = Repository(db)
-        plan = await _plan(repo, configured, rows, skipped)
-        stored = record if given is not None else None
-        if plan.entries or stored is not None:
+        records = await repo.load_journal()
+        accounts = BrokerAccounts(settings.broker, broker_account(settings), await repo.accounts())
+        stored = accounts.to_record(record, in_journal=any(r.account == account for r in records))
+        plan = await _plan(repo, configured, rows, skipped, records)
+        if plan.entries or accounts.recorded().get(account) != stored:
             await write_import(repo, plan, stored)
         return plan
     finally:
@@ -360,6 +369,19 @@ async def _plan_only(
         await db.dispose()
 
 
+async def _recorded(url: str, account: str) -> Account | None:
+    """Return how `account` is recorded, reading only (None: unrecorded, or no journal yet)."""
+    if await asyncio.to_thread(_no_database_file, url):
+        return None
+    db = create_engine(url)
+    try:
+        if await current_revision(db) is None:
+            return None
+        return next((a for a in await Repository(db).accounts() if a.account == account), None)
+    finally:
+        await db.dispose()
+
+
 def _no_database_file(url: str) -> bool:
     """Return whether `url` names a SQLite file that does not exist (yet)."""
     parsed = make_url(url)
@@ -370,9 +392,13 @@ def _no_database_file(url: str) -> bool:
 
 
 async def _plan(
-    repo: Repository, settings: Settings, rows: list[ImportRow], skipped: Counter[str]
+    repo: Repository,
+    settings: Settings,
+    rows: list[ImportRow],
+    skipped: Counter[str],
+    records: list[JournalRecord] | None = None,
 ) -> ImportPlan:
-    records = await repo.load_journal()
+    records = await repo.load_journal() if records is None else records
     own = await own_orders(repo, rows)
     return plan_import(records, make_ledger(settings), rows, own_orders=own, skipped=skipped)
 

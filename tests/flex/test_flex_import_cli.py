@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -133,6 +134,57 @@ def test_a_bad_file_exits_2_naming_file_line_and_field(db: Path) -> None:
         "Can't convert '5O' to <class 'decimal.Decimal'>"
     )
     assert "Traceback" not in result.stderr
+    assert journal(db) == []
+
+
+@pytest.mark.parametrize(
+    ("attribute", "raw", "message"),
+    [
+        ("quantity", "1e400000000", "out of range: must be less than 10^12"),
+        ("quantity", "1E+30", "out of range: must be less than 10^12"),
+        ("tradePrice", "NaN", "must be a finite number"),
+        ("tradePrice", "0.0000000000000000001", "more than 18 decimal places"),
+    ],
+)
+def test_a_number_out_of_bounds_exits_2_naming_its_attribute(
+    db: Path, attribute: str, raw: str, message: str
+) -> None:
+    """Numbers are bounded as TRADES.csv's are (`adapters.importers.inexact`): a value the
+    ledger's arithmetic would overflow or round is refused at its attribute, not a traceback."""
+    lines = FIXTURE.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if 'transactionID="1002"' in line)
+    old = re.search(rf'{attribute}="[^"]*"', lines[number])
+    assert old is not None
+    lines[number] = lines[number].replace(old.group(), f'{attribute}="{raw}"')
+    bad = tmp_statement(db.parent, lines)
+
+    result = tlh(db, "import", "--ib-flex", str(bad))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"{bad}:{number + 1}: Trade[3]/@{attribute}: {message} (got {raw!r})"
+    )
+    assert journal(db) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("1e400000000", "out of range: must be less than 10^12"),
+        ("1E+30", "out of range: must be less than 10^12"),
+    ],
+)
+def test_a_csv_number_out_of_bounds_exits_2(db: Path, raw: str, message: str) -> None:
+    """TRADES.csv: the same bounds, named at the row's line and column."""
+    csv = db.parent / "trades.csv"
+    csv.write_text(
+        f"date,account,action,symbol,quantity,price,fees,lot_id\n2025-01-02,,BUY,VTI,{raw},200,0,\n"
+    )
+
+    result = tlh(db, "import", "--account", "ira", "--trades", str(csv))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{csv}:2: quantity: {message} (got {raw!r})"
     assert journal(db) == []
 
 

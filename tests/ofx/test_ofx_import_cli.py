@@ -139,6 +139,27 @@ def edited(folder: Path, name: str, old: str, new: str) -> tuple[Path, int]:
             "BUYSTOCK[1]/INVBUY/UNITS",
             "cannot read '1O0': not a number",
         ),
+        (  # a number beyond what decimal arithmetic holds (it overflowed in the ledger)
+            "spec_example.ofx",
+            "<UNITS>100\n<UNITPRICE>",
+            "<UNITS>1e400000000\n<UNITPRICE>",
+            "BUYSTOCK[1]/INVBUY/UNITS",
+            "out of range: must be less than 10^12 (got '1e400000000')",
+        ),
+        (  # a number the ledger's 28 digits would round (InvalidOperation in ledger/money.py)
+            "spec_example.ofx",
+            "<UNITS>100\n<UNITPRICE>",
+            "<UNITS>1E+30\n<UNITPRICE>",
+            "BUYSTOCK[1]/INVBUY/UNITS",
+            "out of range: must be less than 10^12 (got '1E+30')",
+        ),
+        (  # a price finer than any asset's smallest unit, XML
+            "overlap.qfx",
+            "<UNITPRICE>52.00</UNITPRICE>",
+            "<UNITPRICE>0.0000000000000000001</UNITPRICE>",
+            "SELLSTOCK[1]/INVSELL/UNITPRICE",
+            "more than 18 decimal places (got '0.0000000000000000001')",
+        ),
         (  # a bad date, XML
             "all_types.ofx",
             "<DTTRADE>20250107</DTTRADE>",

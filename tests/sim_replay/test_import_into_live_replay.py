@@ -2,8 +2,9 @@
 (issue #11 §3: "a purchase in either outside account blocks the harvest that would have been
 washed"; IRC §1091(a), Rev. Rul. 2008-5).
 
-The simulator replays VTI at $200 for two sessions, then at $180: the taxable lot bought at
-$200 crosses its trigger on the third session. Before it, `tlh import` hands the daemon an IRA
+The simulator replays VTI at $200 for two sessions, then at $180: the taxable lot the replay
+buys on an empty journal (its starting holdings: the simulator's own account) at $200 crosses
+its trigger on the third session. Before it, `tlh import` hands the daemon an IRA
 purchase of VTI dated within the 30 days before: the daemon applies it without a restart, and
 the harvest is skipped by the wash guard.
 """
@@ -43,7 +44,6 @@ def test_an_ira_purchase_imported_beside_the_replay_blocks_the_harvest(tmp_path:
     """The import is applied while the daemon runs, and the loss sale it would wash is
     skipped with a `wash_guard:` reason; no harvest is placed."""
     (tmp_path / "prices.csv").write_text(PRICES)
-    (tmp_path / "taxable.csv").write_text(HEADER + "2023-06-01,taxable,BUY,VTI,40,200,0,\n")
     (tmp_path / "ira.csv").write_text(HEADER + "2024-02-28,ira,BUY,VTI,5,190,0,\n")
     config = tmp_path / "tlh.toml"
     config.write_text(
@@ -55,8 +55,6 @@ def test_an_ira_purchase_imported_beside_the_replay_blocks_the_harvest(tmp_path:
         '[accounts]\ntaxable = "taxable"\nira = "ira"\n'
         '[[substitutes]]\nsymbols = ["VTI", "SCHB"]\n'
     )
-    seeded = _tlh(config, "import", "--account", "taxable", "--trades", "taxable.csv")
-    assert seeded.returncode == 0, seeded.stderr
     run = TlhRun.start(config)
     try:
         run.wait_for("imports_open")
