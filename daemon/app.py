@@ -143,7 +143,7 @@ async def build_daemon(
         await lock.release()
         raise
     repo = Repository(db, clock=now)
-    accounts = BrokerAccounts.of(broker, await repo.accounts())
+    accounts = BrokerAccounts.of(broker, await repo.accounts(), settings.sim.accounts)
 
     def ledger_for(types: Mapping[str, AccountType]) -> Ledger:
         return make_ledger(settings.model_copy(update={"accounts": dict(types)}))

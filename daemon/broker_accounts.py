@@ -8,7 +8,8 @@ trades of the ledger.
 - A broker that reports one account (`adapters.base.AccountReports`: Alpaca, IBKR) trades
   that account and no other.
 - The simulator has no account of its own (its book is the journal): it trades every account
-  not recorded (`adapters.storage.records.Account`) as another broker's or source's.
+  not recorded (`adapters.storage.records.Account`) as another broker's or source's. A first
+  import records an account as the simulator's when `[sim] accounts` names it.
 
 An imported account is recorded under its source (``import``, ``ofx``, ``plaid``) unless the
 running broker trades it already (its own lots, imported to explain a transfer): that record
@@ -27,17 +28,27 @@ from adapters.storage.records import Account
 class BrokerAccounts:
     """Tell the running broker's accounts from the outside ones."""
 
-    def __init__(self, broker: str, account: str | None, recorded: Iterable[Account]) -> None:
-        """Tell them for the broker named `broker` reporting `account` (None: the simulator)."""
+    def __init__(
+        self,
+        broker: str,
+        account: str | None,
+        recorded: Iterable[Account],
+        own: Iterable[str] = (),
+    ) -> None:
+        """Tell them for the broker named `broker` reporting `account` (None: the simulator,
+        whose own accounts are those in the journal already and `own`, `[sim] accounts`)."""
         self.broker = broker
         self.account = account
+        self.own = frozenset(own)
         self._recorded = {a.account: a for a in recorded}
 
     @classmethod
-    def of(cls, broker: Broker, recorded: Iterable[Account]) -> BrokerAccounts:
-        """Tell them for the running `broker`."""
+    def of(
+        cls, broker: Broker, recorded: Iterable[Account], own: Iterable[str] = ()
+    ) -> BrokerAccounts:
+        """Tell them for the running `broker` (`own`: the simulator's declared accounts)."""
         account = broker.account if isinstance(broker, AccountReports) else None
-        return cls(broker.name, account, recorded)
+        return cls(broker.name, account, recorded, own)
 
     def trades(self, account: str) -> bool:
         """Return whether the running broker trades `account`."""
@@ -53,7 +64,10 @@ class BrokerAccounts:
         known = self._recorded.get(account.account)
         if known is not None:
             return replace(account, broker=known.broker, lot_method=known.lot_method)
-        own = account.account == self.account if self.account is not None else in_journal
+        if self.account is not None:
+            own = account.account == self.account
+        else:
+            own = in_journal or account.account in self.own
         return replace(account, broker=self.broker) if own else account
 
     def note(self, account: Account) -> None:

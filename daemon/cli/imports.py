@@ -307,7 +307,9 @@ async def _import(
         await upgrade_database(db)
         repo = Repository(db)
         records = await repo.load_journal()
-        accounts = BrokerAccounts(settings.broker, broker_account(settings), await repo.accounts())
+        accounts = BrokerAccounts(
+            settings.broker, broker_account(settings), await repo.accounts(), settings.sim.accounts
+        )
         stored = accounts.to_record(record, in_journal=any(r.account == account for r in records))
         plan = await _plan(repo, configured, rows, skipped, records)
         if plan.entries or accounts.recorded().get(account) != stored:

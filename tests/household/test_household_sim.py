@@ -81,7 +81,7 @@ async def test_the_household_on_the_simulator(
     head = (
         'broker = "sim"\n'
         f'[database]\nurl = "sqlite+aiosqlite:///{database}"\n'
-        '[sim]\nreplay = "prices.csv"\nspeed = 4\n'
+        f'[sim]\nreplay = "prices.csv"\nspeed = 4\naccounts = ["{TAXABLE}"]\n'
     )
     config = household_toml(fake_plaid, tmp_path, head, TAXABLE)
     env = household_env()

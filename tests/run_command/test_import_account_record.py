@@ -117,6 +117,34 @@ def test_lots_imported_into_the_simulators_account_stay_traded(
     assert _sim_trades(sqlite_url, "taxable")
 
 
+def test_a_first_import_into_a_declared_sim_account_is_the_simulators(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """`[sim] accounts` names the simulator's own accounts (adapters/sim/settings.py): a first
+    import into an empty journal records such an account as the simulator's, and it is
+    traded; an account the setting does not name stays outside."""
+    (tmp_path / "tlh.toml").write_text('broker = "sim"\n[sim]\naccounts = ["taxable"]\n')
+    seed = tmp_path / "taxable.csv"
+    seed.write_text(HEADER + "2025-05-01,taxable,BUY,VTI,5,250,0,\n")
+
+    declared = tlh(sqlite_url, tmp_path, "import", "--account", "taxable", "--trades", str(seed))
+    outside = tlh(
+        sqlite_url,
+        tmp_path,
+        "import",
+        "--account",
+        "spouse",
+        "--trades",
+        str(_spouse_csv(tmp_path)),
+    )
+
+    assert declared.returncode == outside.returncode == 0, declared.stderr + outside.stderr
+    recorded = _recorded(sqlite_url)
+    assert (recorded["taxable"].broker, recorded["spouse"].broker) == ("sim", "import")
+    assert _sim_trades(sqlite_url, "taxable")
+    assert not _sim_trades(sqlite_url, "spouse")
+
+
 def test_a_flex_import_into_the_configured_ib_account_is_the_brokers(
     sqlite_url: str, tmp_path: Path
 ) -> None:
