@@ -75,6 +75,14 @@ def hold(
     `position` overrides the position's quantity (a holding the history does not explain).
     """
     fake.set_position(symbol, position or qty, price)
+    return fill_activity(fake, "buy", symbol, qty, price, when)
+
+
+def fill_activity(
+    fake: FakeAlpaca, side: str, symbol: str, qty: str, price: str, when: datetime
+) -> dict[str, Any]:
+    """Add the FILL activity of a whole `side` order filled at `when` (the position is the
+    caller's)."""
     return fake.add_activity(
         "FILL",
         when=when,
@@ -82,7 +90,7 @@ def hold(
         type="fill",
         price=price,
         qty=qty,
-        side="buy",
+        side=side,
         symbol=symbol,
         leaves_qty="0",
         order_id=str(uuid.uuid4()),

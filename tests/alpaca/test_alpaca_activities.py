@@ -10,13 +10,12 @@ serves them through ``GET /v2/account/activities`` to the real alpaca-py client.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from alpacakit import ACCOUNT, Daemons, Running, hold, make_settings
+from alpacakit import ACCOUNT, Daemons, Running, fill_activity, hold, make_settings
 from fake_alpaca import FakeAlpaca
 
 from adapters.storage.records import JournalKind
@@ -263,24 +262,6 @@ async def test_a_spin_off_halted_for_its_basis_applies_once_the_basis_is_set(
     assert [(q, c) for _id, q, c in lots(again, "MMM")] == [(Decimal(40), Decimal("5500.80"))]
 
 
-def sell(fake: FakeAlpaca, symbol: str, qty: str, price: str, when: datetime) -> None:
-    """Add the FILL activity of a sale made outside tlh (the position is set by the test)."""
-    fake.add_activity(
-        "FILL",
-        when=when,
-        transaction_time=when.isoformat().replace("+00:00", "Z"),
-        type="fill",
-        price=price,
-        qty=qty,
-        side="sell",
-        symbol=symbol,
-        leaves_qty="0",
-        order_id=str(uuid.uuid4()),
-        cum_qty=qty,
-        order_status="filled",
-    )
-
-
 async def test_a_spin_off_after_a_same_day_sale_of_the_parent_applies_as_on_replay(
     fake: FakeAlpaca, daemons: Daemons
 ) -> None:
@@ -290,7 +271,7 @@ async def test_a_spin_off_after_a_same_day_sale_of_the_parent_applies_as_on_repl
     applied and the sale's basis cut to the parent's share, not the spin-off refused."""
     hold(fake, "MMM", "40", "150", position="0")
     spun = DAY.astimezone(NEW_YORK).replace(hour=0, minute=0, second=0, microsecond=0)
-    sell(fake, "MMM", "40", "140", spun + timedelta(hours=11))
+    fill_activity(fake, "sell", "MMM", "40", "140", spun + timedelta(hours=11))
     fake.add_activity("SPIN", when=spun, symbol="MMM", qty="0")
     fake.add_activity("SPIN", when=spun, symbol="SOLV", qty="10")
     fake.set_position("SOLV", "10", "49.92")
