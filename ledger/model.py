@@ -89,8 +89,21 @@ class Trade(NamedTuple):
         return instant_of(self.trade_date, self.at)
 
 
+class _Dated:
+    """An event ordered among trades by its date and, when known, its timestamp."""
+
+    __slots__ = ()
+    trade_date: date
+    at: datetime | None
+
+    @property
+    def instant(self) -> datetime:
+        """Return the instant used to order this event among trades."""
+        return instant_of(self.trade_date, self.at)
+
+
 @dataclass(frozen=True, slots=True)
-class Split:
+class Split(_Dated):
     """A stock split (or reverse split): every lot of `symbol` gets `ratio` times the shares.
 
     Basis and holding period are unchanged; per-share basis divides by `ratio`.
@@ -102,11 +115,6 @@ class Split:
     ratio: Decimal
     at: datetime | None = None
     source: str = ""
-
-    @property
-    def instant(self) -> datetime:
-        """Return the instant used to order this event among trades."""
-        return instant_of(self.trade_date, self.at)
 
     def same_as(self, other: Split) -> bool:
         """Return whether `other` is this split as another source reports it: the same
@@ -124,7 +132,7 @@ SPLIT_MATCH_DAYS = 5
 
 
 @dataclass(frozen=True, slots=True)
-class Conversion:
+class Conversion(_Dated):
     """Every lot of `symbol` in `account` becomes a lot of `new_symbol`, `ratio` new shares per old.
 
     A symbol or CUSIP change, or a stock-for-stock merger (a reorganization, IRC §368): no gain
@@ -143,14 +151,9 @@ class Conversion:
     at: datetime | None = None
     source: str = ""
 
-    @property
-    def instant(self) -> datetime:
-        """Return the instant used to order this event among trades."""
-        return instant_of(self.trade_date, self.at)
-
 
 @dataclass(frozen=True, slots=True)
-class SpinOff:
+class SpinOff(_Dated):
     """`quantity` shares of `new_symbol` distributed on the shares of `symbol` held in `account`.
 
     A tax-free distribution (IRC §355): the parent's basis is allocated between the parent and
@@ -171,14 +174,9 @@ class SpinOff:
     at: datetime | None = None
     source: str = ""
 
-    @property
-    def instant(self) -> datetime:
-        """Return the instant used to order this event among trades."""
-        return instant_of(self.trade_date, self.at)
-
 
 @dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(_Dated):
     """`quantity` shares of `symbol` leave `account` without a sale (an ACATS transfer, a journal).
 
     Nothing is realised: a transfer of securities in kind is no sale or exchange (IRC §1001(a)
@@ -200,11 +198,6 @@ class Transfer:
     lot_id: str | None = None
     at: datetime | None = None
     source: str = ""
-
-    @property
-    def instant(self) -> datetime:
-        """Return the instant used to order this event among trades."""
-        return instant_of(self.trade_date, self.at)
 
 
 CorporateAction = Conversion | SpinOff
