@@ -797,29 +797,7 @@ class Ledger:
         """
         if qty == parcel.quantity:
             return parcel
-        cost = share(parcel.cost, qty, parcel.quantity)
-        adjustment = share(parcel.wash_adjustment, qty, parcel.quantity)
-        part = Parcel(  # positional, in field order: one per wash sale
-            parcel.lot_id,
-            parcel.account,
-            parcel.account_type,
-            parcel.symbol,
-            qty,
-            cost,
-            parcel.acquired,
-            parcel.holding_period_start,
-            parcel.acquired_at,
-            parcel.seq,
-            adjustment,
-            False,
-            parcel.source,
-            None,
-            next(self._counter),
-        )
-        parcel.quantity -= qty
-        parcel.cost -= cost
-        parcel.wash_adjustment -= adjustment
-        parcel.basis_per_share = None
+        part = _carve(parcel, qty, replacement_used=False, part=next(self._counter))
         parcels = lot.parcels
         if parcels[-1] is parcel:  # the unwashed remainder, as always
             parcels.insert(len(parcels) - 1, part)
@@ -1137,41 +1115,11 @@ class Ledger:
             parcel = self._next_parcel(t)
             qty = min(qty_left, parcel.quantity)
             qty_left -= qty
-            taken.append((parcel, self._take(parcel, qty)))
+            part = _carve(parcel, qty, replacement_used=parcel.replacement_used, part=parcel.part)
+            taken.append((parcel, part))
             if hifo:
                 self._hifo_push(parcel)
         self._arrive(t, taken)
-
-    def _take(self, parcel: Parcel, qty: Decimal) -> Parcel:
-        """Return `qty` shares of `parcel` as a new parcel of its own; `parcel` keeps the rest."""
-        held = parcel.quantity
-        if qty == held:
-            cost, adjustment = parcel.cost, parcel.wash_adjustment
-            parcel.cost = parcel.wash_adjustment = parcel.quantity = ZERO
-        else:
-            cost = share(parcel.cost, qty, held)
-            adjustment = share(parcel.wash_adjustment, qty, held)
-            parcel.cost -= cost
-            parcel.wash_adjustment -= adjustment
-            parcel.quantity = held - qty
-        parcel.basis_per_share = None
-        return Parcel(  # positional, in field order
-            parcel.lot_id,
-            parcel.account,
-            parcel.account_type,
-            parcel.symbol,
-            qty,
-            cost,
-            parcel.acquired,
-            parcel.holding_period_start,
-            parcel.acquired_at,
-            parcel.seq,
-            adjustment,
-            parcel.replacement_used,
-            parcel.source,
-            None,
-            parcel.part,
-        )
 
     def _arrive(self, t: Transfer, taken: list[tuple[Parcel, Parcel]]) -> None:
         """Put the parts `taken` off the parcels of `t`'s account where they go.
@@ -1394,3 +1342,36 @@ def event_order(event: LedgerEvent) -> tuple[date, datetime, int]:
     day, at = event.trade_date, event.at
     # `event.instant`, without its two calls for the plain dates of most histories.
     return (day, midnight(day) if at is None else instant_of(day, at), event.seq)
+
+
+def _carve(parcel: Parcel, qty: Decimal, *, replacement_used: bool, part: int) -> Parcel:
+    """Return `qty` shares of `parcel`, with their share of its cost and wash adjustment, as a
+    new parcel of its own (numbered `part`); `parcel` keeps the rest."""
+    held = parcel.quantity
+    if qty == held:
+        cost, adjustment = parcel.cost, parcel.wash_adjustment
+        parcel.cost = parcel.wash_adjustment = parcel.quantity = ZERO
+    else:
+        cost = share(parcel.cost, qty, held)
+        adjustment = share(parcel.wash_adjustment, qty, held)
+        parcel.cost -= cost
+        parcel.wash_adjustment -= adjustment
+        parcel.quantity = held - qty
+    parcel.basis_per_share = None
+    return Parcel(  # positional, in field order
+        parcel.lot_id,
+        parcel.account,
+        parcel.account_type,
+        parcel.symbol,
+        qty,
+        cost,
+        parcel.acquired,
+        parcel.holding_period_start,
+        parcel.acquired_at,
+        parcel.seq,
+        adjustment,
+        replacement_used,
+        parcel.source,
+        None,
+        part,
+    )
