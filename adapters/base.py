@@ -339,6 +339,15 @@ class ActivityReports(Protocol):
 
 
 @runtime_checkable
+class CashBalances(Protocol):
+    """A broker that reports an account's cash, so the daemon sees deposits and dividends."""
+
+    async def cash_balance(self, account: str) -> Decimal:
+        """Return the settled cash of `account` that may be spent on purchases."""
+        ...
+
+
+@runtime_checkable
 class SessionCalendar(Protocol):
     """Optional broker capability: the broker's own trading calendar, for `tlh doctor`.
 

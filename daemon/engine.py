@@ -130,6 +130,18 @@ class EngineStats:
         return sum(1 for _a, _s, r in self.distinct_skips if r.startswith(kind))
 
 
+class IndexRunner(Protocol):
+    """The direct index the engine drives (`daemon.index_manager.IndexManager`)."""
+
+    async def rebalance(self, day: date) -> None:
+        """Invest cash above the buffer and trade toward the target, on the rebalance days."""
+        ...
+
+    def replacements(self, symbol: str) -> Sequence[str]:
+        """Return the names that may replace a harvested `symbol`, best first."""
+        ...
+
+
 class HarvestEngine:
     """Consume events, keep the ledger current, and harvest losses that cross thresholds."""
 
@@ -174,6 +186,9 @@ class HarvestEngine:
         # run after resume() in start(), after the broker's reconnects and on a schedule, under
         # `lock`: `run` handles each event under it, so a pass never interleaves with an event.
         self.reconcile: Callable[[str], Awaitable[None]] | None = None
+        # Set by the daemon's wiring when `[index]` is configured (daemon.index_manager): the
+        # direct index's scheduled rebalance and its replacements for harvested stocks.
+        self.index: IndexRunner | None = None
         self.lock = asyncio.Lock()
         self.stats = EngineStats()
         self._skip_memo: dict[tuple[str, str], date] = {}
@@ -322,6 +337,9 @@ class HarvestEngine:
             self._skip_memo.clear()
         elif event.hook == "swap_back_check":
             await self.swap_back_check(event.day)
+        elif event.hook == "index_rebalance":
+            if self.index is not None:
+                await self.index.rebalance(event.day)
         elif event.hook == "end_of_day_summary":
             log.info(
                 "end_of_day_summary",

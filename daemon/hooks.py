@@ -44,3 +44,7 @@ class EngineHooks:
     async def end_of_day_summary(self, day: date) -> None:
         """Queue the end-of-day summary."""
         self._queue("end_of_day_summary", day)
+
+    async def index_rebalance(self, day: date) -> None:
+        """Queue the direct index's rebalance (a no-op without `[index]`)."""
+        self._queue("index_rebalance", day)

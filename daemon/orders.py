@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -42,6 +42,7 @@ from daemon.order_stats import OrderStats
 from daemon.tax_optimizer import PAYLOAD_KEY, deadline, deadline_text, lots_to_select
 from ledger.model import Action, Parcel
 from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, fresh
+from strategies.index.rebalance import PlannedTrade
 
 log = structlog.get_logger("tlh.orders")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -188,6 +189,8 @@ _PREFIX = {
     IntentKind.REPLACEMENT_BUY: "rb",
     IntentKind.SWAP_BACK_SELL: "ss",
     IntentKind.SWAP_BACK_BUY: "sb",
+    IntentKind.REBALANCE_SELL: "xs",
+    IntentKind.REBALANCE_BUY: "xb",
 }
 
 JournalHook = Callable[[list[int], list[JournalEntry]], Awaitable[None]]
@@ -326,6 +329,18 @@ class OrderManager:
                 break  # the later parts would be denied too, or split the harvest unevenly
         assert first is not None
         return first
+
+    async def place_plan(
+        self, plan_id: str, account: str, trades: Sequence[PlannedTrade]
+    ) -> list[Intent]:
+        """Persist a rebalance plan's orders as intents and submit them; return them.
+
+        Each order's id is deterministic (`intent_id` of its kind, `plan_id`, account, symbol
+        and lots), so a crash or a retry never submits one twice; the sales go first and the
+        buys once the sales are done (the buys spend their proceeds), and a restart resumes
+        the plan where it stood (`resume`: startup and recovery are one code path).
+        """
+        raise NotImplementedError
 
     def _lots_to_select(
         self, plan: HarvestPlan, parts: list[Decimal]

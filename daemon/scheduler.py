@@ -30,6 +30,7 @@ HookName = Literal[
     "swap_back_check",
     "on_market_close",
     "end_of_day_summary",
+    "index_rebalance",
 ]
 
 PLANNER_JOB_ID = "plan_day"
@@ -65,6 +66,10 @@ class DaemonHooks(Protocol):
         """Publish the day's summary."""
         ...
 
+    async def index_rebalance(self, day: date) -> None:
+        """Invest new cash and rebalance a direct index toward its target (`[index]`)."""
+        ...
+
 
 class SessionCalendar(Protocol):
     """The part of `MarketCalendar` that planning needs."""
@@ -88,6 +93,7 @@ DEFAULT_TIMETABLE: tuple[HookTime, ...] = (
     HookTime("wash_window_expiry", "open", timedelta(minutes=-15)),
     HookTime("on_market_open", "open"),
     HookTime("swap_back_check", "open", timedelta(minutes=30)),
+    HookTime("index_rebalance", "close", timedelta(minutes=-30)),
     HookTime("on_market_close", "close"),
     HookTime("end_of_day_summary", "close", timedelta(minutes=15)),
 )

@@ -62,6 +62,7 @@ from adapters.settings_types import (
 )
 from adapters.sim.settings import SimSettings
 from adapters.web.settings import MetricsSettings
+from daemon.index_settings import IndexSettings
 from ledger.conventions import HoldingPeriodMethod, LotMethod, WashSaleConventions
 from ledger.forms import DateAcquired
 from ledger.identity import Identity, normalize_symbol
@@ -402,6 +403,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     plaid: PlaidSettings = PlaidSettings()
     recurring: tuple[RecurringPurchase, ...] = ()
+    index: IndexSettings = IndexSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

@@ -394,6 +394,8 @@ class IntentKind(StrEnum):
     REPLACEMENT_BUY = "replacement_buy"
     SWAP_BACK_SELL = "swap_back_sell"
     SWAP_BACK_BUY = "swap_back_buy"
+    REBALANCE_SELL = "rebalance_sell"  # a direct index's rebalance, investment or withdrawal
+    REBALANCE_BUY = "rebalance_buy"
 
 
 class IntentStatus(StrEnum):

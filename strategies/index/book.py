@@ -1,0 +1,57 @@
+"""The portfolio as the optimiser sees it: holdings with their lots, prices, cash, lockouts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from ledger.model import Parcel
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One held name: its parcels in the broker's relief order (`decision.relief_order`)."""
+
+    symbol: str
+    parcels: Sequence[Parcel]
+
+    @property
+    def quantity(self) -> Decimal:
+        """Return the shares held."""
+        return sum((p.quantity for p in self.parcels), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Lockouts:
+    """The wash-sale lockouts, household-wide (Rev. Rul. 2008-5): names that may not be bought
+    (sold at a loss within 30 days, or a loss sale pending) and names whose loss lots may not
+    be sold (bought within 30 days, in any account, or a buy pending); each with its reason."""
+
+    no_buy: Mapping[str, str] = field(default_factory=dict)
+    no_loss_sale: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The account's holdings, the prices to trade at, and the cash, on `today`.
+
+    `prices` holds a price for every held and every target name that may be traded (a name
+    without a price is neither bought nor sold); `cash` is what may be spent before the buffer.
+    """
+
+    account: str
+    today: date
+    cash: Decimal
+    holdings: Mapping[str, Holding]
+    prices: Mapping[str, Decimal]
+    lockouts: Lockouts = Lockouts()
+
+    @property
+    def value(self) -> Decimal:
+        """Return the priced holdings' value plus the cash."""
+        return self.cash + sum(
+            (h.quantity * self.prices[s] for s, h in self.holdings.items() if s in self.prices),
+            Decimal(0),
+        )
