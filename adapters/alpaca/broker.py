@@ -686,6 +686,22 @@ class AlpacaBroker:
             raise BrokerError("account: unexpected response")
         return info
 
+    async def cash_balance(self, account: str) -> Decimal:
+        """Return the cash buys may spend now (`base.CashBalances`): the account's
+        non-marginable buying power, which is its cash less what open buys hold (never margin);
+        zero for an account that is not this broker's."""
+        if account != self.account:
+            return Decimal(0)
+        info = await self.account_info()
+        raw = info.get("non_marginable_buying_power", info.get("cash"))
+        try:
+            value = Decimal(str(raw))
+        except ArithmeticError:
+            raise BrokerError(f"account: cash is not a number: {raw!r}") from None
+        if not value.is_finite():
+            raise BrokerError(f"account: cash is not a number: {raw!r}")
+        return max(value, Decimal(0))
+
     async def rest_get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET any trading REST path (raw JSON), through the adapter's worker thread."""
         return await self._rest.get(path, params)
