@@ -244,6 +244,7 @@ def read_sectors(path: Path) -> dict[str, str]:
     sectors: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for line, record in rows[1:]:
+        _no_extra_fields(path, line, table, record)
         field = table.name(symbol_column)
         symbol = _symbol(path, line, field, _cell(path, line, table, record, symbol_column))
         if symbol in first_line:
@@ -363,6 +364,7 @@ def _entry(
 
     sector = _sector(get("sector")) if "sector" in table.columns else ""
     if table.layout == PLAIN:
+        _no_extra_fields(path, line, table, record)
         symbol = _symbol(path, line, table.name("symbol"), get("symbol"))
         return symbol, _weight(path, line, table.name("weight"), get("weight")), sector
     ticker = normalize_symbol(get("ticker"))
@@ -395,6 +397,17 @@ def _cell(path: Path, line: int, table: _Table, record: list[str], column: str) 
             path, line, table.names[index], f"missing value: the row has {len(record)} fields"
         )
     return record[index].strip()
+
+
+def _no_extra_fields(path: Path, line: int, table: _Table, record: list[str]) -> None:
+    if _filled(record[len(table.names) :]):
+        raise TargetFileError(
+            path,
+            line,
+            None,
+            f"the row has {len(record)} fields but the header {len(table.names)} "
+            "(a decimal comma? write 1.5, or quote the number)",
+        )
 
 
 def _symbol(path: Path, line: int, field: str, text: str) -> str:
