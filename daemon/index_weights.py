@@ -28,7 +28,8 @@ SPDR holdings
     (``Fund Name:,SPDR® S&P 500® ETF Trust``, ``Ticker Symbol:,SPY``,
     ``Holdings:,As of 04-Dec-2026``), a blank line, then the header
     ``Name,Ticker,Identifier,SEDOL,Weight,Sector,Shares Held,Local Currency`` (recognised by
-    ``Ticker`` without ``Weight (%)``/``Asset Class``; ``Ticker`` and ``Weight`` required).
+    ``Ticker`` with ``Identifier``, ``SEDOL`` or ``Shares Held``, or by ``Ticker`` below a
+    preamble; ``Ticker`` and ``Weight`` required).
     Skipped: rows whose ticker is empty or ``-``/``--``, whose ticker or identifier starts with
     ``CASH_`` (``CASH_USD``), whose name is ``US DOLLAR``/``CASH``/``USD CASH``, or whose sector
     is ``-`` or ``Cash``. The table ends at the first blank row (Excel writes ``,,,,``) or a
@@ -304,15 +305,16 @@ def _find_table(path: Path, rows: list[tuple[int, list[str]]]) -> _Table:
     filled = [(line, record) for line, record in rows if _filled(record)]
     if not filled:
         raise TargetFileError(path, 1, "header", f"the file is empty; accepted: {ACCEPTED}")
-    line, record = filled[0]
-    first = {c.strip().lower() for c in record}
-    if first & {"symbol", "weight"}:
-        return _table(path, line, record, PLAIN)
-    for line, record in filled[:PREAMBLE_ROWS]:
+    for index, (line, record) in enumerate(filled[:PREAMBLE_ROWS]):
         names = {c.strip().lower() for c in record}
+        if "ticker" in names and names & {"weight (%)", "asset class"}:
+            return _table(path, line, record, ISHARES)
+        if "ticker" in names and names & {"identifier", "sedol", "shares held"}:
+            return _table(path, line, record, SPDR)
+        if index == 0 and names & {"symbol", "weight"}:
+            return _table(path, line, record, PLAIN)  # a plain file has no preamble
         if "ticker" in names:
-            holdings = ISHARES if names & {"weight (%)", "asset class"} else SPDR
-            return _table(path, line, record, holdings)
+            return _table(path, line, record, SPDR)
     raise TargetFileError(
         path, filled[0][0], "header", f"unknown layout: no header row found; accepted: {ACCEPTED}"
     )

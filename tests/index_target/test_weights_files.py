@@ -73,6 +73,15 @@ def test_spdr_holdings_skip_cash_and_the_footer() -> None:
     assert file.sectors["DG"] == "Consumer Discretionary"
 
 
+def test_holdings_without_their_preamble_are_still_recognised(tmp_path: Path) -> None:
+    """A SPDR table whose preamble was cut off starts with its own header (which has a
+    `Weight` column, like the plain layout's): it is read as SPDR holdings."""
+    lines = SPY.read_text(encoding="cp1252").splitlines()[4:]
+    path = write(tmp_path, "\n".join(lines) + "\n", "spy.csv")
+    assert read_weights(path).layout == SPDR
+    assert read_weights(path).weights == read_weights(SPY).weights
+
+
 def test_plain_weights_in_percent_with_sectors() -> None:
     """`symbol,weight,sector` with `%` weights and a blank line; BRK B is BRK.B."""
     file = read_weights(PLAIN_FILE)
@@ -163,6 +172,7 @@ BAD_FILES: list[tuple[str, str]] = [
     ("symbol,sector\nAAPL,Tech\n", "weights.csv:1: weight: missing column"),
     ("weight,sector\n1,Tech\n", "weights.csv:1: symbol: missing column"),
     ("sym,wt\nAAPL,1\n", "weights.csv:1: header: unknown layout"),
+    ("ticker,weight\nAAPL,1\n", "weights.csv:1: symbol: missing column"),
     ("AAPL,1\nMSFT,2\n", "weights.csv:1: header: unknown layout"),
     ("", "weights.csv:1: header: the file is empty"),
     ("symbol,weight\n", "weights.csv:1: no weights"),
