@@ -364,11 +364,13 @@ def _entry(
     def get(column: str) -> str:
         return _cell(path, line, table, record, column)
 
-    sector = _sector(get("sector")) if "sector" in table.columns else ""
+    def sector() -> str:
+        return _sector(get("sector")) if "sector" in table.columns else ""
+
     if table.layout == PLAIN:
         _no_extra_fields(path, line, table, record)
         symbol = _symbol(path, line, table.name("symbol"), get("symbol"))
-        return symbol, _weight(path, line, table.name("weight"), get("weight")), sector
+        return symbol, _weight(path, line, table.name("weight"), get("weight")), sector()
     ticker = normalize_symbol(get("ticker"))
     if ticker in {"", "-", "--"}:
         return None
@@ -378,18 +380,18 @@ def _entry(
         symbol = ISHARES_CLASS_TICKERS.get(ticker) or _symbol(
             path, line, table.name("ticker"), ticker
         )
-        return symbol, _weight(path, line, table.name("weight (%)"), get("weight (%)")), sector
+        return symbol, _weight(path, line, table.name("weight (%)"), get("weight (%)")), sector()
     identifier = get("identifier").upper() if "identifier" in table.columns else ""
     name = get("name").upper() if "name" in table.columns else ""
     if (
         ticker.startswith("CASH_")
         or identifier.startswith("CASH_")
         or name in SPDR_CASH_NAMES
-        or ("sector" in table.columns and get("sector").lower() in {"-", "cash"})
+        or ("sector" in table.columns and get("sector").lower() in {"-", "--", "cash"})
     ):
         return None
     symbol = _symbol(path, line, table.name("ticker"), ticker)
-    return symbol, _weight(path, line, table.name("weight"), get("weight")), sector
+    return symbol, _weight(path, line, table.name("weight"), get("weight")), sector()
 
 
 def _cell(path: Path, line: int, table: _Table, record: list[str], column: str) -> str:
