@@ -15,7 +15,9 @@ from rich.table import Table
 
 from daemon.cli import app
 from daemon.cli.failures import FAILURE_EXIT_CODE
+from daemon.index_weights import TargetFileError, load_target
 from daemon.settings import ConfigError, Settings, default_config_path, load_settings
+from strategies.index.target import IndexTarget, TargetError
 
 ConfigOption = Annotated[
     Path | None,
@@ -61,14 +63,38 @@ def check(config: ConfigOption = None) -> None:
     """Validate the configuration and print a short summary (secrets shown as ***)."""
     path = config if config is not None else default_config_path()
     settings = load_settings_or_exit(path)
+    target = index_target_or_exit(settings, path)
     typer.echo(f"Configuration: {path or 'defaults (no file)'}")
     table = Table(show_header=False, box=None)
     table.add_column("key", style="bold")
     table.add_column("value")
-    for key, value in summary_rows(settings):
+    for key, value in [*summary_rows(settings), *_index_rows(target)]:
         table.add_row(key, value)
     Console(highlight=False).print(table)
     typer.echo("Configuration OK.")
+
+
+def index_target_or_exit(settings: Settings, config: Path | None) -> IndexTarget | None:
+    """Return the `[index]` target (None when direct indexing is off), or print why it
+    cannot be read (the file, line and field, or the key) and exit 2."""
+    if not settings.index.enabled:
+        return None
+    try:
+        return load_target(settings.index, config_dir=config.parent if config else None)
+    except TargetFileError as exc:
+        fail_with_config_error(ConfigError([str(exc)]))
+    except TargetError as exc:
+        fail_with_config_error(ConfigError([f"{config or 'configuration'}: {exc}"]))
+
+
+def _index_rows(target: IndexTarget | None) -> list[tuple[str, str]]:
+    if target is None:
+        return [("index", "off")]
+    sectors = target.sector_weights()
+    return [
+        ("index", f"{len(target.weights)} names in {len(sectors)} sectors from {target.source}"),
+        *([("", f"completion fund {target.completion}")] if target.completion else []),
+    ]
 
 
 def summary_rows(settings: Settings) -> list[tuple[str, str]]:
