@@ -26,7 +26,8 @@ investor; the benchmark is the same index bought and held, which realises nothin
   year's last close to the end (each year's benefit, paid at the year's last close, is invested
   in the benchmark). No liquidation at the end: neither side sells, so neither pays tax on its
   unrealised gain (harvesting lowers the portfolio's basis, so liquidating would give back part
-  of the benefit). `pre_tax_excess_annual` is the same without the benefit.
+  of the benefit). `pre_tax_excess_annual` is the same without the benefit. A backtest shorter
+  than a year gives the period's excess, not annualised (as GIPS requires of returns).
 - `harvested_loss_pct_of_invested`: harvested losses (the harvest sales' gross realised losses)
   / the money invested at the end. A year's `harvested_loss`: the losses harvested in the year;
   its `harvested_loss_pct`: that / S_y.
@@ -70,7 +71,8 @@ METHOD = (
     "annualised and weighted by their share of a year.",
     "After-tax excess return (annualised): final wealth against the benchmark's, each year's B "
     "invested in the benchmark from the year's last close to the end; no liquidation at the end "
-    "(neither side pays tax on its unrealised gain, which would give back part of the benefit).",
+    "(neither side pays tax on its unrealised gain, which would give back part of the benefit); "
+    "a backtest shorter than a year gives its period's excess, not annualised.",
     "Harvested losses: the gross losses of the harvest sales, as % of the money invested (a "
     "year's: as % of its start value).",
     "Realised tracking error: the standard deviation of the daily return differences "
@@ -250,8 +252,10 @@ def after_tax_wealth(
 def _annualised(wealth: tuple[Decimal, Decimal] | None, years: Decimal) -> Decimal | None:
     if wealth is None or years <= 0 or wealth[0] <= 0 or wealth[1] <= 0:
         return None
-    ratio = float(wealth[0] / wealth[1])
-    return Decimal(repr(ratio ** (1 / float(years)) - 1))
+    ratio = wealth[0] / wealth[1]
+    if years < 1:  # GIPS: a period shorter than a year is not annualised
+        return ratio - 1
+    return Decimal(repr(float(ratio) ** (1 / float(years)) - 1))
 
 
 def _year_fraction(year: int, start: date, end: date) -> Decimal:
