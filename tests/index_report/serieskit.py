@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -62,3 +63,37 @@ def two_years() -> BacktestSeries:
             harvests=5,
         ),
     )
+
+
+def walk(start: date = date(2019, 1, 2), days: int = 800, seed: int = 12) -> BacktestSeries:
+    """Return a seeded random walk of a harvesting portfolio and its benchmark over `days`
+    weekdays: monthly deposits, losses harvested in down days, ex-ante tracking error once
+    the risk model has 60 days."""
+    rng = random.Random(seed)
+    value = bench = invested = Decimal(1_000_000)
+    harvested = short = long = traded = Decimal(0)
+    lots, harvests, out = 500, 0, []
+    for n, day in enumerate(weekdays(start, days)):
+        deposit = Decimal(10_000) if n and day.day <= 7 and day.weekday() == 0 else Decimal(0)
+        market = Decimal(str(round(rng.gauss(0.0004, 0.012), 6)))
+        own = market + Decimal(str(round(rng.gauss(0, 0.0006), 6)))
+        invested += deposit
+        value = (value * (1 + own) + deposit).quantize(Decimal("0.01"))
+        bench = (bench * (1 + market) + deposit).quantize(Decimal("0.01"))
+        if market < Decimal("-0.01"):
+            loss = (value * -market / 4).quantize(Decimal("0.01"))
+            harvested += loss
+            short -= loss
+            traded += 2 * loss * 10
+            harvests += 1
+            lots += 3
+        if n % 250 == 200:
+            long += Decimal(5_000)
+        traded += deposit
+        te = 0.006 + 0.002 * rng.random() if n >= 60 else None
+        out.append(
+            DaySample(
+                day, value, bench, invested, harvested, short, long, te, lots, traded, harvests
+            )
+        )
+    return BacktestSeries(SHORT_RATE, LONG_RATE, out, "direct index, equal weights")
