@@ -77,7 +77,7 @@ METHOD = (
     "year's: as % of its start value).",
     "Realised tracking error: the standard deviation of the daily return differences "
     "(portfolio − benchmark) × √252; ex-ante: the risk model's estimate at each close. "
-    "Turnover: (notional traded / 2) / mean value / years covered.",
+    "Turnover: half the notional traded, over the mean value, per year covered.",
 )
 
 
