@@ -36,7 +36,14 @@ SIZE = (9.0, 4.5)  # inches
 # The summary key holding the ex-ante tracking-error budget, drawn on the tracking error plot.
 BUDGET_KEY = "tracking_error_budget"
 MONEY_KEYS = frozenset(
-    ("invested", "final_value", "benchmark_final_value", "harvested_loss", "tax_benefit")
+    (
+        "invested",
+        "final_value",
+        "benchmark_final_value",
+        "harvested_loss",
+        "estimated_tax_saved",
+        "tax_benefit",
+    )
 )
 PERCENT_KEYS = frozenset(
     (
@@ -48,8 +55,28 @@ PERCENT_KEYS = frozenset(
         "after_tax_excess_annual",
         "pre_tax_excess_annual",
         BUDGET_KEY,
+        "harvested_loss_pct",  # a year's figures
+        "tax_alpha",
+        "tracking_error",
     )
 )
+# What the summary table calls the figures it knows; others show their `--json` key.
+LABELS = {
+    "invested": "money invested",
+    "final_value": "final value",
+    "benchmark_final_value": "final value of the index bought and held",
+    "harvested_loss": "harvested losses",
+    "harvested_loss_pct_of_invested": "harvested losses, % of money invested",
+    "tax_alpha_annual": "tax alpha, a year (average)",
+    "after_tax_excess_annual": "after-tax excess return, a year",
+    "pre_tax_excess_annual": "pre-tax excess return, a year",
+    "tax_benefit": "tax benefit (sum of the years')",
+    "tracking_error_realized": "realised tracking error",
+    "tracking_error_ex_ante_max": "largest ex-ante tracking error",
+    BUDGET_KEY: "tracking-error budget (ex-ante)",
+    "turnover_annual": "turnover, a year",
+    "years_covered": "years covered",
+}
 DASH = "—"
 
 CSS = """
@@ -177,7 +204,7 @@ def _img(name: str, png: bytes) -> str:
 
 def _figure_table(summary: Mapping[str, object]) -> str:
     rows = [
-        f'<tr><th scope="row">{escape(key)}</th>'
+        f'<tr><th scope="row">{escape(LABELS.get(key, key))}</th>'
         f'<td class="num" data-key="{escape(key)}" data-value="{escape(_raw(value))}">'
         f"{escape(_shown(key, value))}</td></tr>"
         for key, value in summary.items()
@@ -226,6 +253,8 @@ def _raw(value: object) -> str:
     """Return a summary value as the `--json` object has it (null for None)."""
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list | tuple):
         return "; ".join(_raw(v) for v in value)
     if isinstance(value, Mapping):
@@ -240,7 +269,7 @@ def _shown(key: str, value: object) -> str:
         return DASH if value is None else _raw(value)
     if key in MONEY_KEYS:
         return f"${number:,.2f}"
-    if key in PERCENT_KEYS or key in ("harvested_loss_pct", "tax_alpha", "tracking_error"):
+    if key in PERCENT_KEYS:
         return f"{number * 100:.2f} %"
     return _raw(value)
 

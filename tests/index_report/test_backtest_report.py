@@ -145,7 +145,13 @@ def test_hostile_strings_inject_nothing(tmp_path: Path) -> None:
     baseline = two_years()
     baseline.label = "$x^$ _" + HOSTILE  # mathtext and legend-hiding syntax drawn as text
     path = report(
-        tmp_path, one, baseline=baseline, title=HOSTILE, notes=(HOSTILE,), warnings=[HOSTILE]
+        tmp_path,
+        one,
+        baseline=baseline,
+        title=HOSTILE,
+        notes=(HOSTILE,),
+        warnings=[HOSTILE],
+        **{HOSTILE: HOSTILE},
     )
     dom = page(path)
 
