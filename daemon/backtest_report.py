@@ -25,6 +25,7 @@ from matplotlib import style
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
 
 from daemon.backtest_metrics import METHOD, summary_keys
 from daemon.backtest_series import ZERO, BacktestSeries, DaySample
@@ -347,7 +348,7 @@ def _empty(ax: Axes, samples: Sequence[DaySample]) -> bool:
 
 def _value(ax: Axes, series: BacktestSeries, baseline: BacktestSeries | None) -> None:
     ax.set_title("Portfolio value")
-    ax.set_ylabel("USD")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("${x:,.0f}"))
     s = series.samples
     if _empty(ax, s):
         return
