@@ -3,21 +3,34 @@
 The covariance is estimated (scikit-learn's `LedoitWolf`) from the returns of the window
 before the day it is used (never looking ahead), then held as its leading principal
 components plus a diagonal residual, so that the optimiser's problem stays sparse.
+
+Missing returns (a name listed during the window, a day without a close): each name's returns
+are demeaned over the days it has, and the missing days count as its mean (0 after
+demeaning); a name seen on n of the T days has its demeaned returns scaled by sqrt(T / n), so
+that its variance is that of the days it has. A name with fewer than `MIN_OBSERVATIONS`
+returns gets no covariance with the others and the average variance of the names that have
+enough: unknown risk counts as typical idiosyncratic risk, never as none.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg import eigh
+from sklearn.covariance import ledoit_wolf_shrinkage
 
 TRADING_DAYS = 252
+MIN_OBSERVATIONS = 20
 Array = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RiskModel:
     """Annualised covariance as ``loadings.T @ loadings + diag(specific**2)`` over `symbols`.
 
@@ -29,13 +42,92 @@ class RiskModel:
     loadings: Array
     specific: Array
     as_of: date
+    positions: Mapping[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "positions", {s: i for i, s in enumerate(self.symbols)})
+
+    def index(self, symbol: str) -> int:
+        """Return `symbol`'s position in `symbols` (KeyError when the model lacks it)."""
+        return self.positions[symbol]
+
+    def missing(self, symbols: Iterable[str]) -> tuple[str, ...]:
+        """Return those of `symbols` that the model lacks, sorted."""
+        return tuple(sorted(s for s in symbols if s not in self.positions))
+
+    def vector(self, weights: Mapping[str, float | Decimal]) -> Array:
+        """Return `weights` as a vector ordered as `symbols` (0 for a name not in `weights`).
+        Raise `KeyError` naming the symbols of `weights` that the model lacks."""
+        lacking = self.missing(weights)
+        if lacking:
+            raise KeyError(f"risk model as of {self.as_of} lacks {', '.join(lacking)}")
+        vector = np.zeros(len(self.symbols))
+        for symbol, weight in weights.items():
+            vector[self.positions[symbol]] = float(weight)
+        return vector
+
+    def covariance(self) -> Array:
+        """Return the dense annualised covariance (names × names)."""
+        dense: Array = self.loadings.T @ self.loadings + np.diag(self.specific**2)
+        return dense
 
     def tracking_error(self, active: Array) -> float:
         """Return the annualised ex-ante tracking error of `active` weights (holdings minus
         target, ordered as `symbols`)."""
-        raise NotImplementedError
+        factor = self.loadings @ active
+        residual = self.specific * active
+        return float(np.sqrt(factor @ factor + residual @ residual))
 
 
 def estimate(returns: Array, symbols: tuple[str, ...], as_of: date, factors: int = 20) -> RiskModel:
     """Return the model of daily `returns` (days × names; NaN where a name has no return)."""
-    raise NotImplementedError
+    days, names = returns.shape
+    if names != len(symbols):
+        raise ValueError(f"returns have {names} columns for {len(symbols)} symbols")
+    if names == 0:
+        return RiskModel((), np.zeros((0, 0)), np.zeros(0), as_of)
+    observed = np.isfinite(returns)
+    counts = observed.sum(axis=0)
+    enough = counts >= MIN_OBSERVATIONS
+    centred = _centred(returns, observed, counts, enough, days)
+    daily = _ledoit_wolf(centred[:, enough]) if enough.any() else np.zeros((0, 0))
+    typical = float(np.mean(np.diag(daily))) if enough.any() else 0.0
+    covariance = np.diag(np.full(names, typical))
+    covariance[np.ix_(enough, enough)] = daily
+    covariance *= TRADING_DAYS
+    return _factor_form(covariance, symbols, as_of, min(factors, names))
+
+
+def _centred(returns: Array, observed: Mask, counts: Array, enough: Mask, days: int) -> Array:
+    """Return the returns demeaned per name, missing days at 0, each name scaled to the
+    variance of its observed days (names without enough returns: all 0)."""
+    filled = np.where(observed, returns, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = filled.sum(axis=0) / counts
+        scale = np.sqrt(days / counts)
+    centred: Array = np.where(observed, filled - means, 0.0) * np.where(enough, scale, 0.0)
+    return centred
+
+
+def _ledoit_wolf(centred: Array) -> Array:
+    """Return scikit-learn's Ledoit–Wolf covariance of `centred` (``LedoitWolf`` with
+    ``assume_centered=True``: the sample covariance shrunk toward its mean variance), built
+    from its shrinkage intensity, which skips the estimator's slower validation."""
+    sample = centred.T @ centred / centred.shape[0]
+    shrinkage = float(ledoit_wolf_shrinkage(centred, assume_centered=True))
+    mu = float(np.trace(sample)) / sample.shape[0]
+    shrunk: Array = (1.0 - shrinkage) * sample
+    shrunk.flat[:: sample.shape[0] + 1] += shrinkage * mu
+    return shrunk
+
+
+def _factor_form(covariance: Array, symbols: tuple[str, ...], as_of: date, k: int) -> RiskModel:
+    """Return `covariance` as its `k` leading eigenvectors plus a diagonal residual."""
+    names = len(symbols)
+    if k < 1:
+        return RiskModel(symbols, np.zeros((0, names)), np.sqrt(np.diag(covariance)), as_of)
+    values, vectors = eigh(covariance, subset_by_index=[names - k, names - 1])
+    loadings: Array = (vectors * np.sqrt(np.clip(values, 0.0, None))).T[::-1].copy()
+    residual = np.diag(covariance) - np.sum(loadings**2, axis=0)
+    specific: Array = np.sqrt(np.clip(residual, 0.0, None))
+    return RiskModel(symbols, loadings, specific, as_of)
