@@ -5,10 +5,10 @@
 `matrix` returns the simple daily returns of the last `window_days` days. It only ever holds
 days already added: a backtest that adds each day after its close never looks ahead.
 
-Corporate actions adjust the stored history the way an adjusted close does: a split divides
-the past closes by its ratio (the split day is no fake -50 % return), and a dividend scales
-them by ``1 - amount / previous close`` (the ex-day return is the total return, as in CRSP's
-and Yahoo's adjusted closes). Both are called on the event day *before* `add_day` of that day.
+Returns are total returns. A split divides the stored closes (and dividends) by its ratio, so
+the split day is no fake -50 % return; a dividend of D going ex on day t makes that day's
+return ``(close_t + D) / close_{t-1} - 1`` (the convention of Alpha Vantage's adjusted closes
+in the shared S&P set). Both are called on the event day *before* `add_day` of that day.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class ReturnsWindow:
         self.window_days = window_days
         self._rows = window_days + 1
         self._closes: Array = np.full((self._rows, _INITIAL_COLUMNS), np.nan)
+        self._dividends: Array = np.zeros((self._rows, _INITIAL_COLUMNS))
+        self._pending: dict[int, float] = {}  # dividends going ex on the next day added
         self._columns: dict[str, int] = {}
         self._added = 0  # days added so far; the last one sits in row (added - 1) % rows
         self._last: date | None = None
@@ -51,6 +53,11 @@ class ReturnsWindow:
         row = self._closes[self._added % self._rows]
         row.fill(np.nan)
         row[columns] = np.fromiter(map(float, closes.values()), np.float64, len(columns))
+        dividends = self._dividends[self._added % self._rows]
+        dividends.fill(0.0)
+        for column, amount in self._pending.items():
+            dividends[column] = amount
+        self._pending.clear()
         self._added += 1
         self._last = day
 
@@ -62,16 +69,15 @@ class ReturnsWindow:
         column = self._columns.get(symbol)
         if column is not None:
             self._closes[:, column] /= float(ratio)
+            self._dividends[:, column] /= float(ratio)
 
     def apply_dividend(self, symbol: str, amount: float | Decimal) -> None:
-        """Rescale `symbol`'s stored closes for a cash dividend of `amount` per share going ex
-        on the next day added, so that day's return includes the dividend."""
-        column = self._columns.get(symbol)
-        if column is None or self._added == 0:
-            return
-        previous = self._closes[(self._added - 1) % self._rows, column]
-        if np.isfinite(previous) and 0 < float(amount) < previous:
-            self._closes[:, column] *= 1.0 - float(amount) / previous
+        """Count a cash dividend of `amount` per share going ex on the next day added in
+        that day's return."""
+        if amount < 0:
+            raise ValueError(f"dividend of {symbol} must not be negative, got {amount}")
+        column = self._column(symbol)
+        self._pending[column] = self._pending.get(column, 0.0) + float(amount)
 
     def matrix(self, symbols: Sequence[str]) -> tuple[Array, date | None]:
         """Return the daily simple returns (days × `symbols`, oldest first; NaN where a close
@@ -80,12 +86,13 @@ class ReturnsWindow:
         rows = min(self._added, self._rows)
         order = [(self._added - rows + i) % self._rows for i in range(rows)]
         known = [self._columns.get(s, -1) for s in symbols]
-        closes = self._closes[np.ix_(order, [c if c >= 0 else 0 for c in known])]
-        closes[:, [i for i, c in enumerate(known) if c < 0]] = np.nan
         if rows < 2:
             return np.empty((0, len(symbols))), self._last
+        cells = np.ix_(order, [c if c >= 0 else 0 for c in known])
+        closes, dividends = self._closes[cells], self._dividends[cells]
+        closes[:, [i for i, c in enumerate(known) if c < 0]] = np.nan
         with np.errstate(invalid="ignore", divide="ignore"):
-            returns: Array = closes[1:] / closes[:-1] - 1.0
+            returns: Array = (closes[1:] + dividends[1:]) / closes[:-1] - 1.0
         returns[~np.isfinite(returns)] = np.nan
         return returns, self._last
 
@@ -97,5 +104,8 @@ class ReturnsWindow:
                 grown = np.full((self._rows, 2 * column), np.nan)
                 grown[:, :column] = self._closes
                 self._closes = grown
+                paid = np.zeros((self._rows, 2 * column))
+                paid[:, :column] = self._dividends
+                self._dividends = paid
             self._columns[symbol] = column
         return column
