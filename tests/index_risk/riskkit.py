@@ -8,12 +8,13 @@ skips when the shared folder is absent.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from strategies.index.returns import ReturnsWindow
@@ -42,26 +43,29 @@ def sectors() -> dict[str, str]:
         return {row["Symbol"]: row["Sector"] for row in csv.DictReader(f)}
 
 
-def load_days(symbols: list[str], start: date, end: date) -> list[Day]:
+@functools.cache
+def load_days(symbols: tuple[str, ...], start: date, end: date) -> list[Day]:
     """Return the days from `start` to `end` on which any of `symbols` has a close, in order."""
-    days: dict[date, Day] = defaultdict(lambda: Day(date.min))
+    days: dict[date, Day] = {}
+    first, last = start.isoformat(), end.isoformat()
     for symbol in symbols:
         path = SP500 / "daily_adjusted" / f"DA-{symbol}-T-2021-04-21.csv.gz"
         if not path.exists():
             pytest.skip(f"shared price data not present: {path}")
         with gzip.open(path, "rt", newline="") as f:
-            for row in csv.DictReader(f):
-                day = date.fromisoformat(row["timestamp"])
-                if not start <= day <= end:
+            rows = csv.reader(f)
+            next(rows)  # timestamp,open,high,low,close,adjusted_close,volume,dividend,split
+            for stamp, _, _, _, close, adjusted, _, dividend, split in rows:
+                if not first <= stamp <= last:
                     continue
-                entry = days[day]
-                entry.day = day
-                entry.closes[symbol] = float(row["close"])
-                entry.adjusted[symbol] = float(row["adjusted_close"])
-                if float(row["split_coefficient"]) != 1.0:
-                    entry.splits[symbol] = float(row["split_coefficient"])
-                if float(row["dividend_amount"]) > 0:
-                    entry.dividends[symbol] = float(row["dividend_amount"])
+                day = date.fromisoformat(stamp)
+                entry = days.setdefault(day, Day(day))
+                entry.closes[symbol] = float(close)
+                entry.adjusted[symbol] = float(adjusted)
+                if float(split) != 1.0:
+                    entry.splits[symbol] = float(split)
+                if float(dividend) > 0:
+                    entry.dividends[symbol] = float(dividend)
     return [days[d] for d in sorted(days)]
 
 
@@ -74,10 +78,32 @@ def feed(window: ReturnsWindow, day: Day) -> None:
     window.add_day(day.day, day.closes)
 
 
-def sector_slice(names: tuple[str, ...]) -> list[str]:
+def sector_slice(names: tuple[str, ...]) -> tuple[str, ...]:
     """Return the symbols of the constituents list in the sectors `names` that have prices."""
-    return sorted(
-        s
-        for s, sector in sectors().items()
-        if sector in names and (SP500 / "daily_adjusted" / f"DA-{s}-T-2021-04-21.csv.gz").exists()
+    return tuple(
+        sorted(
+            s
+            for s, sector in sectors().items()
+            if sector in names
+            and (SP500 / "daily_adjusted" / f"DA-{s}-T-2021-04-21.csv.gz").exists()
+        )
     )
+
+
+def synthetic_returns(
+    days: int, per_sector: tuple[int, ...], seed: int = 0
+) -> tuple[np.ndarray, tuple[str, ...], dict[str, str]]:
+    """Return daily returns of a market factor, one factor per sector and idiosyncratic noise
+    (roughly the S&P's: 1 % market, 0.8 % sector, 1.5 % own a day), their symbols (S<sector>N<n>)
+    and sectors ("sector<k>")."""
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0.0003, 0.01, days)
+    columns, symbols, sector_of = [], [], {}
+    for k, count in enumerate(per_sector):
+        factor = rng.normal(0.0, 0.008, days)
+        for n in range(count):
+            beta = rng.uniform(0.7, 1.3)
+            columns.append(beta * market + factor + rng.normal(0.0, 0.015, days))
+            symbols.append(f"S{k}N{n}")
+            sector_of[symbols[-1]] = f"sector{k}"
+    return np.column_stack(columns), tuple(symbols), sector_of

@@ -100,7 +100,7 @@ def test_real_returns_match_the_adjusted_closes() -> None:
     the returns of its split- and dividend-adjusted `adjusted_close` (AAPL: 2:1 in 2000 and
     2005, 7:1 in 2014, 4:1 in 2020; MSFT: 2:1 in 2003, quarterly dividends and the $3.08
     special dividend of 2004-11-15)."""
-    days = load_days(["AAPL", "MSFT"], date(1999, 11, 1), date(2021, 4, 21))
+    days = load_days(("AAPL", "MSFT"), date(1999, 11, 1), date(2021, 4, 21))
     window = ReturnsWindow(len(days))
     for day in days:
         feed(window, day)
