@@ -84,50 +84,59 @@ def estimate(returns: Array, symbols: tuple[str, ...], as_of: date, factors: int
     days, names = returns.shape
     if names != len(symbols):
         raise ValueError(f"returns have {names} columns for {len(symbols)} symbols")
-    if names == 0:
-        return RiskModel((), np.zeros((0, 0)), np.zeros(0), as_of)
     observed = np.isfinite(returns)
     counts = observed.sum(axis=0)
     enough = counts >= MIN_OBSERVATIONS
-    centred = _centred(returns, observed, counts, enough, days)
-    daily = _ledoit_wolf(centred[:, enough]) if enough.any() else np.zeros((0, 0))
-    typical = float(np.mean(np.diag(daily))) if enough.any() else 0.0
-    covariance = np.diag(np.full(names, typical))
-    covariance[np.ix_(enough, enough)] = daily
-    covariance *= TRADING_DAYS
-    return _factor_form(covariance, symbols, as_of, min(factors, names))
+    loadings = np.zeros((0, names))
+    variance = np.zeros(names)
+    if enough.any():
+        centred = _centred(returns[:, enough], observed[:, enough], counts[enough], days)
+        factor_loadings, variance[enough] = _ledoit_wolf_factors(centred, factors)
+        variance[~enough] = np.mean(variance[enough])
+        loadings = np.zeros((factor_loadings.shape[0], names))
+        loadings[:, enough] = factor_loadings
+    loadings *= np.sqrt(TRADING_DAYS)
+    variance *= TRADING_DAYS
+    specific = np.sqrt(np.clip(variance - np.sum(loadings**2, axis=0), 0.0, None))
+    return RiskModel(symbols, loadings, specific, as_of)
 
 
-def _centred(returns: Array, observed: Mask, counts: Array, enough: Mask, days: int) -> Array:
+def _centred(returns: Array, observed: Mask, counts: Array, days: int) -> Array:
     """Return the returns demeaned per name, missing days at 0, each name scaled to the
-    variance of its observed days (names without enough returns: all 0)."""
+    variance of its observed days."""
     filled = np.where(observed, returns, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = filled.sum(axis=0) / counts
-        scale = np.sqrt(days / counts)
-    centred: Array = np.where(observed, filled - means, 0.0) * np.where(enough, scale, 0.0)
+    means = filled.sum(axis=0) / counts
+    centred: Array = np.where(observed, filled - means, 0.0) * np.sqrt(days / counts)
     return centred
 
 
-def _ledoit_wolf(centred: Array) -> Array:
-    """Return scikit-learn's Ledoit–Wolf covariance of `centred` (``LedoitWolf`` with
-    ``assume_centered=True``: the sample covariance shrunk toward its mean variance), built
-    from its shrinkage intensity, which skips the estimator's slower validation."""
-    sample = centred.T @ centred / centred.shape[0]
+def _ledoit_wolf_factors(centred: Array, factors: int) -> tuple[Array, Array]:
+    """Return the `factors` leading principal components of scikit-learn's Ledoit–Wolf
+    covariance of `centred` (``LedoitWolf(assume_centered=True)``: the sample covariance S
+    shrunk toward its mean variance μ, ``(1 - δ) S + δ μ I``) as loadings (factors × names),
+    and the covariance's diagonal.
+
+    The shrunk covariance has S's eigenvectors, so they come from the smaller of S and the
+    days' Gram matrix; only when every component is asked for is the dense matrix built."""
+    days, names = centred.shape
     shrinkage = float(ledoit_wolf_shrinkage(centred, assume_centered=True))
-    mu = float(np.trace(sample)) / sample.shape[0]
-    shrunk: Array = (1.0 - shrinkage) * sample
-    shrunk.flat[:: sample.shape[0] + 1] += shrinkage * mu
-    return shrunk
-
-
-def _factor_form(covariance: Array, symbols: tuple[str, ...], as_of: date, k: int) -> RiskModel:
-    """Return `covariance` as its `k` leading eigenvectors plus a diagonal residual."""
-    names = len(symbols)
+    sample_variance = np.sum(centred**2, axis=0) / days
+    mu = float(np.mean(sample_variance))
+    k = min(factors, names)
     if k < 1:
-        return RiskModel(symbols, np.zeros((0, names)), np.sqrt(np.diag(covariance)), as_of)
-    values, vectors = eigh(covariance, subset_by_index=[names - k, names - 1])
+        values, vectors = np.zeros(0), np.zeros((names, 0))
+    elif k >= min(days, names):
+        shrunk = (1.0 - shrinkage) * (centred.T @ centred / days)
+        shrunk.flat[:: names + 1] += shrinkage * mu
+        values, vectors = eigh(shrunk, subset_by_index=[names - k, names - 1])
+    elif days < names:
+        gram = centred @ centred.T / days
+        values, left = eigh(gram, subset_by_index=[days - k, days - 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vectors = np.nan_to_num(centred.T @ left / np.sqrt(days * values))
+        values = (1.0 - shrinkage) * values + shrinkage * mu
+    else:
+        values, vectors = eigh(centred.T @ centred / days, subset_by_index=[names - k, names - 1])
+        values = (1.0 - shrinkage) * values + shrinkage * mu
     loadings: Array = (vectors * np.sqrt(np.clip(values, 0.0, None))).T[::-1].copy()
-    residual = np.diag(covariance) - np.sum(loadings**2, axis=0)
-    specific: Array = np.sqrt(np.clip(residual, 0.0, None))
-    return RiskModel(symbols, loadings, specific, as_of)
+    return loadings, (1.0 - shrinkage) * sample_variance + shrinkage * mu

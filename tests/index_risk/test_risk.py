@@ -37,6 +37,31 @@ def test_with_every_factor_it_is_the_dense_ledoit_wolf_covariance() -> None:
     assert full.tracking_error(active) == pytest.approx(np.sqrt(active @ dense @ active))
 
 
+def _reference_te(returns: np.ndarray, k: int, active: np.ndarray) -> float:
+    """The tracking error of the k leading eigenvectors of sklearn's dense LedoitWolf
+    covariance ×252 plus its diagonal residual, computed the plain way."""
+    dense = LedoitWolf().fit(returns).covariance_ * TRADING_DAYS
+    values, vectors = np.linalg.eigh(dense)
+    loadings = (vectors[:, -k:] * np.sqrt(values[-k:])).T
+    specific = np.sqrt(np.clip(np.diag(dense) - np.sum(loadings**2, axis=0), 0.0, None))
+    return float(np.sqrt(np.sum((loadings @ active) ** 2) + np.sum((specific * active) ** 2)))
+
+
+@pytest.mark.parametrize(("days", "k"), [(252, 5), (60, 10)])
+def test_the_factors_are_the_leading_components_of_ledoit_wolf(days: int, k: int) -> None:
+    """With fewer factors than names the model is the k leading eigenvectors of the dense
+    Ledoit–Wolf covariance plus the diagonal residual, whether there are more days than
+    names (15 names, a year) or fewer (100 names, 60 days)."""
+    returns, symbols, _ = synthetic_returns(days, (40, 30, 30) if days < 100 else (6, 5, 4))
+    model = estimate(returns, symbols, AS_OF, factors=k)
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        active = rng.normal(0.0, 0.01, len(symbols))
+        assert model.tracking_error(active) == pytest.approx(
+            _reference_te(returns, k, active), rel=1e-9
+        )
+
+
 def test_the_factor_form_keeps_every_name_s_variance() -> None:
     """With fewer factors the diagonal residual makes up each name's variance exactly; only
     the covariances beyond the leading factors are dropped."""
@@ -83,17 +108,20 @@ def test_a_model_as_of_a_day_is_unchanged_by_the_days_after_it() -> None:
     np.testing.assert_array_equal(first.covariance(), second.covariance())
 
 
-def test_a_name_with_too_few_returns_gets_the_average_variance_and_no_covariance() -> None:
+@pytest.mark.parametrize("factors", [3, len(SYMBOLS)])
+def test_a_name_with_too_few_returns_gets_the_average_variance_and_no_covariance(
+    factors: int,
+) -> None:
     """A name with fewer than MIN_OBSERVATIONS returns (listed days ago) counts as typical
     idiosyncratic risk: the mean variance of the others, uncorrelated with them, never 0."""
     returns = RETURNS.copy()
     returns[: -(MIN_OBSERVATIONS - 1), 0] = np.nan
-    model = estimate(returns, SYMBOLS, AS_OF, factors=len(SYMBOLS))
+    model = estimate(returns, SYMBOLS, AS_OF, factors=factors)
     covariance = model.covariance()
     others = LedoitWolf().fit(RETURNS[:, 1:]).covariance_ * TRADING_DAYS
     assert covariance[0, 0] == pytest.approx(np.mean(np.diag(others)))
     np.testing.assert_allclose(covariance[0, 1:], 0.0, atol=1e-12)
-    np.testing.assert_allclose(covariance[1:, 1:], others, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.diag(covariance)[1:], np.diag(others), rtol=1e-9)
 
 
 def test_a_name_listed_during_the_window_keeps_its_variance() -> None:
