@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
+from scipy.optimize import nnls
 
 from strategies.index.risk import Array, RiskModel
 from strategies.index.target import IndexTarget
+
+POOL = 12  # names `split_replacement` spreads over before keeping the `max_names` largest
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,78 @@ def rank_replacements(
         f"a year, above the budget of {budget:.4%}",
         before,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """The sold weight spread over up to `max_names` names: (symbol, weight), largest first,
+    the weights summing to the sold weight; the tracking error after; `reason` when empty."""
+
+    weights: tuple[tuple[str, float], ...]
+    tracking_error: float
+    reason: str = ""
+
+
+def split_replacement(
+    sold: str,
+    weights: Mapping[str, float | Decimal],
+    target: IndexTarget,
+    risk: RiskModel,
+    *,
+    allowed: Callable[[str], bool],
+    budget: float,
+    max_names: int = 3,
+) -> Split:
+    """Return `sold`'s weight spread over up to `max_names` of the names `rank_replacements`
+    allows (same sector rule, same budget), in the proportions that minimise the tracking
+    error; never worse than the single best name.
+
+    The proportions solve a small nonnegative least squares problem over the best `POOL`
+    ranked names (the sum-to-the-sold-weight constraint as a heavily weighted row), then
+    again over the `max_names` largest of them."""
+    ranking = rank_replacements(
+        sold, weights, target, risk, allowed=allowed, budget=budget, max_names=max(POOL, max_names)
+    )
+    if not ranking.candidates:
+        return Split((), ranking.tracking_error_before, ranking.reason)
+    weight = float(weights.get(sold, 0))
+    if weight <= 0:
+        return Split((), ranking.tracking_error_before, f"no_weight: {sold} is not held")
+    moved = risk.vector({s: w for s, w in weights.items() if s in risk.positions})
+    moved -= risk.vector({s: w for s, w in target.weights.items() if s in risk.positions})
+    moved[risk.index(sold)] -= weight
+    pool = [s for s, _ in ranking.candidates]
+    spread = _least_tracking_error(risk, moved, pool, weight)
+    kept = sorted(pool, key=lambda s: -spread[s])[:max_names]
+    spread = _least_tracking_error(risk, moved, kept, weight)
+    after = moved.copy()
+    for symbol, share in spread.items():
+        after[risk.index(symbol)] += share
+    best, best_te = ranking.candidates[0]
+    te = risk.tracking_error(after)
+    if te > best_te:
+        return Split(((best, weight),), best_te)
+    parts = sorted(((s, w) for s, w in spread.items() if w > 0), key=lambda p: -p[1])
+    return Split(tuple(parts), te)
+
+
+def _least_tracking_error(
+    risk: RiskModel, moved: Array, pool: list[str], weight: float
+) -> dict[str, float]:
+    """Return the nonnegative weights over `pool`, summing to `weight`, that minimise the
+    tracking error of `moved` plus them."""
+    columns = [risk.index(s) for s in pool]
+    exposure = risk.loadings[:, columns]
+    design = np.vstack([exposure, np.diag(risk.specific[columns])])
+    goal = -np.concatenate([risk.loadings @ moved, risk.specific[columns] * moved[columns]])
+    penalty = 1e3 * max(float(np.abs(design).max()), 1.0)
+    design = np.vstack([design, np.full((1, len(columns)), penalty)])
+    goal = np.append(goal, penalty * weight)
+    shares, _ = nnls(design, goal)
+    total = float(shares.sum())
+    if total <= 0:
+        shares, total = np.eye(len(columns))[0], 1.0
+    return {s: float(x) * weight / total for s, x in zip(pool, shares, strict=True)}
 
 
 def _tracking_error_after(risk: RiskModel, active: Array, sold: int, weight: float) -> Array:

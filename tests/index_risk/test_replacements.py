@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.index.replacements import rank_replacements
+from strategies.index.replacements import rank_replacements, split_replacement
 from strategies.index.returns import ReturnsWindow
 from strategies.index.risk import RiskModel, estimate
 from strategies.index.target import IndexTarget
@@ -180,3 +180,47 @@ def test_real_harvest_replaces_within_sector_under_the_budget() -> None:
     assert all(sector_of[s] == "Information Technology" for s, _ in ranking.candidates)
     assert "MSFT" not in dict(ranking.candidates)
     assert ranking.candidates[0][1] < 0.01
+
+
+def test_a_split_spreads_the_sold_weight_within_the_sector() -> None:
+    """Spread over up to three allowed names of the sector, the sold weight leaves a
+    tracking error no higher than the best single name's, and all of it is reinvested."""
+    allowed = {"S0N1", "S0N2", "S0N3", "S0N4", "S1N0"}.__contains__
+    split = split_replacement("S0N0", HELD, EQUAL, MODEL, allowed=allowed, budget=BUDGET)
+    single = rank_replacements("S0N0", HELD, EQUAL, MODEL, allowed=allowed, budget=BUDGET)
+    assert split.reason == ""
+    assert 1 <= len(split.weights) <= 3
+    assert all(SECTORS[s] == "sector0" and allowed(s) for s, _ in split.weights)
+    assert sum(w for _, w in split.weights) == pytest.approx(HELD["S0N0"])
+    assert all(w > 0 for _, w in split.weights)
+    assert split.tracking_error <= single.candidates[0][1] + 1e-12
+    spread = MODEL.vector(HELD) - MODEL.vector(EQUAL.weights)
+    spread[MODEL.index("S0N0")] = -HELD["S0N0"]
+    for symbol, w in split.weights:
+        spread[MODEL.index(symbol)] += w
+    assert split.tracking_error == pytest.approx(MODEL.tracking_error(spread))
+
+
+@PROPERTY
+@given(situation=_situations(), max_names=st.integers(1, 4))
+def test_a_split_is_never_worse_than_the_best_single_name(
+    situation: tuple[str, dict[str, float], set[str], float], max_names: int
+) -> None:
+    """Whatever the holdings, the names allowed and the budget: the split uses at most
+    `max_names` ranked names, reinvests the sold weight, and its tracking error is at most
+    the first candidate's; with no candidate it is empty with the ranking's reason."""
+    sold, held, allowed, budget = situation
+    split = split_replacement(
+        sold, held, EQUAL, MODEL, allowed=allowed.__contains__, budget=budget, max_names=max_names
+    )
+    ranking = rank_replacements(
+        sold, held, EQUAL, MODEL, allowed=allowed.__contains__, budget=budget, max_names=20
+    )
+    if not ranking.candidates:
+        assert split.weights == ()
+        assert split.reason == ranking.reason
+        return
+    assert len(split.weights) <= max_names
+    assert {s for s, _ in split.weights} <= {s for s, _ in ranking.candidates}
+    assert sum(w for _, w in split.weights) == pytest.approx(held[sold])
+    assert split.tracking_error <= ranking.candidates[0][1] + 1e-12
