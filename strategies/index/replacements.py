@@ -54,17 +54,15 @@ def rank_replacements(
     error after the move first: the names of `sold`'s sector within `budget`, or, when none
     is allowed or all exceed it, the other sectors' names within it.
 
-    `weights` are the current holdings' weights, `sold`'s still in; a name the risk model
-    lacks is never a candidate, and holdings or target weights it lacks make no ranking.
+    `weights` are the current holdings' weights, `sold`'s still in. The risk model must cover
+    the target and the holdings (estimate it over both: a name without history gets the
+    average variance); a weighted name it lacks makes no ranking, the reason names it.
     """
     if max_names < 1:
         raise ValueError(f"max_names must be at least 1, got {max_names}")
-    lacking = risk.missing([sold, *weights, *target.weights])
-    held_lacking = [s for s in lacking if s == sold or weights.get(s, 0)]
-    if held_lacking:
-        return Ranking((), f"risk_model: no estimate for {', '.join(held_lacking)}")
-    active = risk.vector({s: w for s, w in weights.items() if s in risk.positions})
-    active -= risk.vector({s: w for s, w in target.weights.items() if s in risk.positions})
+    active = _active(risk, sold, weights, target)
+    if isinstance(active, str):
+        return Ranking((), active)
     before = risk.tracking_error(active)
     after = _tracking_error_after(risk, active, risk.index(sold), float(weights.get(sold, 0)))
     sector = target.sector(sold)
@@ -130,8 +128,8 @@ def split_replacement(
     weight = float(weights.get(sold, 0))
     if weight <= 0:
         return Split((), ranking.tracking_error_before, f"no_weight: {sold} is not held")
-    moved = risk.vector({s: w for s, w in weights.items() if s in risk.positions})
-    moved -= risk.vector({s: w for s, w in target.weights.items() if s in risk.positions})
+    moved = _active(risk, sold, weights, target)
+    assert not isinstance(moved, str)  # the ranking found candidates
     moved[risk.index(sold)] -= weight
     pool = [s for s, _ in ranking.candidates]
     spread = _least_tracking_error(risk, moved, pool, weight)
@@ -146,6 +144,19 @@ def split_replacement(
         return Split(((best, weight),), best_te)
     parts = sorted(((s, w) for s, w in spread.items() if w > 0), key=lambda p: -p[1])
     return Split(tuple(parts), te)
+
+
+def _active(
+    risk: RiskModel, sold: str, weights: Mapping[str, float | Decimal], target: IndexTarget
+) -> Array | str:
+    """Return the active weights (holdings minus target) in the model's order, or the reason
+    why not: the names with weight (and `sold`) that the model lacks."""
+    weighted = [s for s, w in (*weights.items(), *target.weights.items()) if w]
+    lacking = risk.missing({sold, *weighted})
+    if lacking:
+        return f"risk_model: no estimate for {', '.join(lacking)}"
+    held = {s: w for s, w in weights.items() if w}
+    return risk.vector(held) - risk.vector({s: w for s, w in target.weights.items() if w})
 
 
 def _least_tracking_error(

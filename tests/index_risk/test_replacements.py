@@ -108,12 +108,13 @@ def test_no_allowed_name_says_so() -> None:
 
 
 def test_a_holding_the_model_lacks_makes_no_ranking() -> None:
-    """The tracking error of holdings the model has no estimate for is unknown: no ranking,
-    the reason names them (a target name the model lacks is only never a candidate)."""
-    held = {**HELD, "NEW": 0.01}
-    ranking = rank_replacements("S0N0", held, EQUAL, MODEL, allowed=_everything, budget=1.0)
+    """The tracking error of weights the model has no estimate for is unknown: no ranking,
+    the reason names the names (a held one, a target one)."""
+    held = {**HELD, "NEW": 0.01, "GONE": 0.0}
+    target = IndexTarget({**EQUAL.weights, "LATER": Decimal("0.01")}, SECTORS, "test")
+    ranking = rank_replacements("S0N0", held, target, MODEL, allowed=_everything, budget=1.0)
     assert ranking.candidates == ()
-    assert ranking.reason == "risk_model: no estimate for NEW"
+    assert ranking.reason == "risk_model: no estimate for LATER, NEW"
 
 
 @st.composite
@@ -224,3 +225,14 @@ def test_a_split_is_never_worse_than_the_best_single_name(
     assert {s for s, _ in split.weights} <= {s for s, _ in ranking.candidates}
     assert sum(w for _, w in split.weights) == pytest.approx(held[sold])
     assert split.tracking_error <= ranking.candidates[0][1] + 1e-12
+
+
+def test_a_name_of_unknown_sector_is_replaced_from_any_sector() -> None:
+    """A sold name without a sector ("") has no sector to stay in: the best names of the
+    whole target are ranked."""
+    target = IndexTarget(EQUAL.weights, {**SECTORS, "S0N0": ""}, "test")
+    ranking = rank_replacements(
+        "S0N0", HELD, target, MODEL, allowed=_everything, budget=BUDGET, max_names=20
+    )
+    best = sorted((_te_after("S0N0", s, HELD, MODEL), s) for s in SYMBOLS if s != "S0N0")
+    assert [s for s, _ in ranking.candidates] == [s for te, s in best if te <= BUDGET]
