@@ -9,7 +9,9 @@ are demeaned over the days it has, and the missing days count as its mean (0 aft
 demeaning); a name seen on n of the T days has its demeaned returns scaled by sqrt(T / n), so
 that its variance is that of the days it has. A name with fewer than `MIN_OBSERVATIONS`
 returns gets no covariance with the others and the average variance of the names that have
-enough: unknown risk counts as typical idiosyncratic risk, never as none.
+enough: unknown risk counts as typical idiosyncratic risk, never as none. When no name has
+enough (the first weeks of a backtest), every name gets the pooled variance of the returns
+there are, or, with none at all, `DEFAULT_VOLATILITY`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sklearn.covariance import ledoit_wolf_shrinkage
 
 TRADING_DAYS = 252
 MIN_OBSERVATIONS = 20
+DEFAULT_VOLATILITY = 0.30  # annualised; about a typical S&P 500 stock's
 Array = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 
@@ -95,6 +98,10 @@ def estimate(returns: Array, symbols: tuple[str, ...], as_of: date, factors: int
         variance[~enough] = np.mean(variance[enough])
         loadings = np.zeros((factor_loadings.shape[0], names))
         loadings[:, enough] = factor_loadings
+    elif observed.sum() >= 2:
+        variance[:] = np.var(returns[observed], ddof=1)
+    else:
+        variance[:] = DEFAULT_VOLATILITY**2 / TRADING_DAYS
     loadings *= np.sqrt(TRADING_DAYS)
     variance *= TRADING_DAYS
     specific = np.sqrt(np.clip(variance - np.sum(loadings**2, axis=0), 0.0, None))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sklearn.covariance import LedoitWolf
 
 from strategies.index.returns import ReturnsWindow
-from strategies.index.risk import MIN_OBSERVATIONS, TRADING_DAYS, estimate
+from strategies.index.risk import DEFAULT_VOLATILITY, MIN_OBSERVATIONS, TRADING_DAYS, estimate
 
 from .riskkit import feed, load_days, sector_slice, synthetic_returns
 
@@ -122,6 +122,17 @@ def test_a_name_with_too_few_returns_gets_the_average_variance_and_no_covariance
     assert covariance[0, 0] == pytest.approx(np.mean(np.diag(others)))
     np.testing.assert_allclose(covariance[0, 1:], 0.0, atol=1e-12)
     np.testing.assert_allclose(np.diag(covariance)[1:], np.diag(others), rtol=1e-9)
+
+
+def test_without_enough_history_every_name_gets_the_pooled_variance() -> None:
+    """The first weeks of a backtest: no name has MIN_OBSERVATIONS returns, so each gets the
+    variance of all the returns there are, uncorrelated; before any return, the default."""
+    returns = RETURNS[: MIN_OBSERVATIONS - 1]
+    model = estimate(returns, SYMBOLS, AS_OF)
+    pooled = np.var(returns, ddof=1) * TRADING_DAYS
+    np.testing.assert_allclose(model.covariance(), np.eye(len(SYMBOLS)) * pooled, rtol=1e-9)
+    empty = estimate(np.empty((0, 2)), ("A", "B"), AS_OF)
+    np.testing.assert_allclose(empty.specific, [DEFAULT_VOLATILITY] * 2)
 
 
 def test_a_name_listed_during_the_window_keeps_its_variance() -> None:
