@@ -80,7 +80,7 @@ class ReturnsWindow:
         self._pending[column] = self._pending.get(column, 0.0) + float(amount)
 
     def matrix(self, symbols: Sequence[str]) -> tuple[Array, date | None]:
-        """Return the daily simple returns (days × `symbols`, oldest first; NaN where a close
+        """Return the daily total returns (days × `symbols`, oldest first; NaN where a close
         is missing on either day) of the last `window_days` days up to and including the last
         day added, and that day (None before the first)."""
         rows = min(self._added, self._rows)
