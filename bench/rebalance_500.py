@@ -66,8 +66,8 @@ def synthetic(names: int, lots: tuple[int, int], seed: int) -> tuple[Book, Index
             )
         holdings[s] = Holding(s, tuple(parcels))
     lockouts = Lockouts(
-        no_buy={s: "sold at a loss" for s in symbols[::37]},
-        no_loss_sale={s: "bought within 30 days" for s in symbols[5::41]},
+        no_buy=dict.fromkeys(symbols[::37], "sold at a loss"),
+        no_loss_sale=dict.fromkeys(symbols[5::41], "bought within 30 days"),
     )
     book = Book("bench", TODAY, Decimal(int(VALUE // 100)), holdings, prices, lockouts)
     target = IndexTarget(

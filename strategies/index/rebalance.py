@@ -48,6 +48,12 @@ import cvxpy as cp
 import numpy as np
 import numpy.typing as npt
 
+# The atoms from their own modules: cvxpy's package namespace re-exports them untyped.
+from cvxpy.atoms.affine.binary_operators import multiply
+from cvxpy.atoms.affine.hstack import hstack
+from cvxpy.atoms.affine.sum import sum as total
+from cvxpy.atoms.sum_squares import sum_squares
+
 from ledger.conventions import LotMethod
 from ledger.model import Action, Parcel
 from strategies.index.book import Book
@@ -154,17 +160,18 @@ class _Universe:
 
     def tracking_error(self, d: Array) -> float:
         """Return the annualised ex-ante tracking error of active weights `d`."""
-        return math.sqrt(
-            float(np.sum((self.loadings @ d) ** 2) + np.sum((self.specific * d) ** 2))
-        )
+        return math.sqrt(float(np.sum((self.loadings @ d) ** 2) + np.sum((self.specific * d) ** 2)))
 
 
-def _universe(book: Book, target: IndexTarget, risk: RiskModel, params: RebalanceParams) -> _Universe:
+def _universe(
+    book: Book, target: IndexTarget, risk: RiskModel, params: RebalanceParams
+) -> _Universe:
     value = book.value
     if value <= ZERO:
         raise PlanError(f"nothing to rebalance: account {book.account} holds no value")
     notes = [
-        f"{s}: no price, neither bought nor sold" for s in sorted(book.holdings)
+        f"{s}: no price, neither bought nor sold"
+        for s in sorted(book.holdings)
         if s not in book.prices
     ]
     symbols = sorted(set(target.weights) | {s for s in book.holdings if s in book.prices})
@@ -202,7 +209,10 @@ def _universe(book: Book, target: IndexTarget, risk: RiskModel, params: Rebalanc
         for k, (width, slope) in enumerate(_buckets(segments, BUCKETS)):
             cap[i, k], cost[i, k] = width, slope
     buyable = np.array(
-        [0.0 if p is None or s in book.lockouts.no_buy else 1.0 for s, p in zip(symbols, prices)]
+        [
+            0.0 if p is None or s in book.lockouts.no_buy else 1.0
+            for s, p in zip(symbols, prices, strict=True)
+        ]
     )
     loadings, specific = _risk_arrays(risk, symbols, notes)
     return _Universe(
@@ -332,22 +342,22 @@ def _compiled(n: int, k: int, f: int, m: int) -> _Problem:
     z = cp.Variable(f)
     y = cp.Variable(n)
     objective = (
-        RISK_AVERSION * (cp.sum_squares(z) + cp.sum_squares(y))
-        + cp.sum(cp.multiply(cost, s))
-        + trading_cost * (cp.sum(u) + cp.sum(s))
+        RISK_AVERSION * (sum_squares(z) + sum_squares(y))
+        + total(multiply(cost, s))
+        + trading_cost * (total(u) + total(s))
     )
     constraints = [
-        t == u - cp.sum(s, axis=1),
+        t == u - total(s, axis=1),
         z == a + loadings @ t,
-        y == specific_d0 + cp.multiply(specific, t),
+        y == specific_d0 + multiply(specific, t),
         s <= cap,
         u <= buyable,
-        cp.sum(u) - cp.sum(s) <= cash,
+        total(u) - total(s) <= cash,
         t >= lo,
         t <= hi,
         sector @ t >= sector_lo,
         sector @ t <= sector_hi,
-        cp.SOC(te_max, cp.hstack([z, y])),
+        cp.SOC(te_max, hstack([z, y])),
     ]
     built = _Problem(
         cp.Problem(cp.Minimize(objective), constraints),
@@ -435,14 +445,15 @@ class _Optimiser:
         p.lo.value, p.hi.value = _pad(lo, (n,)), _pad(hi, (n,))
         p.sector.value = _pad(self.member, (m, n))
         p.sector_lo.value, p.sector_hi.value = _pad(slo, (m,), -2.0), _pad(shi, (m,), 2.0)
-        p.cash.value = self.cash_share
+        # Cash below the buffer is restored by sales, as far as the lockouts let lots be sold.
+        p.cash.value = max(self.cash_share, -float(self.cap.sum()))
         p.te_max.value = budget
         p.trading_cost.value = self.params.trading_cost_bps / 1e4 if taxed else 0.0
         status = ""
         k = len(uni.symbols)
         for solver in SOLVERS:
             try:
-                p.problem.solve(solver=solver)
+                p.problem.solve(solver=solver)  # type: ignore[no-untyped-call]
             except cp.SolverError as exc:
                 status = str(exc)
                 continue
@@ -737,9 +748,7 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
         reliefs = relieve(queues[sym], qty)
         tax += sum((r.tax(price, book.today, rates) for r in reliefs), ZERO)
         proceeds += qty * price
-        trades.append(
-            PlannedTrade(sym, Action.SELL, qty, price, lot_ids(reliefs), "raise cash")
-        )
+        trades.append(PlannedTrade(sym, Action.SELL, qty, price, lot_ids(reliefs), "raise cash"))
     return RebalancePlan(
         trades=tuple(trades),
         tracking_error_before=math.nan,

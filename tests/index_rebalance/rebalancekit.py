@@ -64,13 +64,15 @@ def book(
         holdings={s: Holding(s, tuple(ps)) for s, ps in by_symbol.items()},
         prices={s: Decimal(p) for s, p in prices.items()},
         lockouts=Lockouts(
-            no_buy={s: "sold at a loss within 30 days" for s in no_buy},
-            no_loss_sale={s: "bought within 30 days" for s in no_loss_sale},
+            no_buy=dict.fromkeys(no_buy, "sold at a loss within 30 days"),
+            no_loss_sale=dict.fromkeys(no_loss_sale, "bought within 30 days"),
         ),
     )
 
 
-def target(weights: Mapping[str, str | float], sectors: Mapping[str, str] | None = None) -> IndexTarget:
+def target(
+    weights: Mapping[str, str | float], sectors: Mapping[str, str] | None = None
+) -> IndexTarget:
     """Return the target of `weights` (normalised)."""
     raw = {s: Decimal(str(w)) for s, w in weights.items()}
     total = sum(raw.values(), Decimal(0))
@@ -83,7 +85,7 @@ def target(weights: Mapping[str, str | float], sectors: Mapping[str, str] | None
 
 def equal(symbols: Iterable[str]) -> IndexTarget:
     """Return equal weights over `symbols`."""
-    return target({s: 1 for s in symbols})
+    return target(dict.fromkeys(symbols, 1))
 
 
 def risk(symbols: Iterable[str], specific: float = 0.25, market: float = 0.16) -> RiskModel:
