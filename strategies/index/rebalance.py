@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -453,7 +454,10 @@ class _Optimiser:
         k = len(uni.symbols)
         for solver in SOLVERS:
             try:
-                p.problem.solve(solver=solver)  # type: ignore[no-untyped-call]
+                with warnings.catch_warnings():
+                    # An inaccurate solution is accepted here, and said so by its status.
+                    warnings.simplefilter("ignore", UserWarning)
+                    p.problem.solve(solver=solver)  # type: ignore[no-untyped-call]
             except cp.SolverError as exc:
                 status = str(exc)
                 continue

@@ -27,7 +27,9 @@ ACCOUNT = "me"
 _seq = itertools.count(1)
 
 
-def lot(symbol: str, qty: str | int, cost_per_share: str | int, acquired: date = OLD) -> Parcel:
+def lot(
+    symbol: str, qty: Decimal | str | int, cost_per_share: Decimal | str | int, acquired: date = OLD
+) -> Parcel:
     """Return one lot of `qty` shares of `symbol` bought at `cost_per_share` on `acquired`."""
     n = next(_seq)
     q = Decimal(qty)
@@ -46,9 +48,9 @@ def lot(symbol: str, qty: str | int, cost_per_share: str | int, acquired: date =
 
 
 def book(
-    cash: str | int,
+    cash: Decimal | str | int,
     lots: Iterable[Parcel],
-    prices: Mapping[str, str | int],
+    prices: Mapping[str, Decimal | str | int],
     *,
     no_buy: Iterable[str] = (),
     no_loss_sale: Iterable[str] = (),

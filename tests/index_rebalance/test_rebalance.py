@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from rebalancekit import FRESH, book, equal, lot, risk, target, weights_after
 
-from ledger.model import Action
+from ledger.model import Action, Parcel
+from strategies.index.book import Book
 from strategies.index.rebalance import PlanError, RebalanceParams, plan_rebalance
 
 SYMBOLS = [f"S{i:02d}" for i in range(20)]
@@ -78,7 +79,9 @@ def test_never_buys_a_locked_out_name() -> None:
     assert bought == set(SYMBOLS) - {"S05", "S06"}
 
 
-def _overweight_book(no_loss_sale: list[str], *, fresh_loss_first: bool) -> tuple[object, ...]:
+def _overweight_book(
+    no_loss_sale: list[str], *, fresh_loss_first: bool
+) -> tuple[Book, Parcel, Parcel]:
     """Return a book whose S00 is twice its weight (9.5 %, the others 4.8 %), holding an old
     gain lot and a loss lot bought ten days ago (in that order, or the loss lot first)."""
     lots = [lot(s, Decimal(5000) / PRICES[s], PRICES[s] // 2) for s in SYMBOLS[1:]]
@@ -95,22 +98,22 @@ def test_never_sells_a_loss_lot_bought_within_30_days(specific_lots: bool) -> No
     b, gain, loss = _overweight_book(["S00"], fresh_loss_first=False)
     params = RebalanceParams(specific_lots=specific_lots)
 
-    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), params)  # type: ignore[arg-type]
+    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), params)
 
     sales = [t for t in plan.trades if t.side is Action.SELL and t.symbol == "S00"]
     assert sales, "the overweight is cut through the gain lot"
-    assert all(loss.lot_id not in t.lot_ids for t in sales)  # type: ignore[attr-defined]
-    assert sales[0].lot_ids == (gain.lot_id,)  # type: ignore[attr-defined]
+    assert all(loss.lot_id not in t.lot_ids for t in sales)
+    assert sales[0].lot_ids == (gain.lot_id,)
 
 
 def test_without_the_lockout_the_loss_lot_goes_first() -> None:
     """The contrast of the test above: the same book unlocked sells the loss lot first."""
     b, _gain, loss = _overweight_book([], fresh_loss_first=False)
 
-    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), RebalanceParams())  # type: ignore[arg-type]
+    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), RebalanceParams())
 
     (sale,) = [t for t in plan.trades if t.symbol == "S00"]
-    assert sale.lot_ids[0] == loss.lot_id  # type: ignore[attr-defined]
+    assert sale.lot_ids[0] == loss.lot_id
 
 
 def test_fifo_relief_behind_a_locked_loss_lot_sells_nothing() -> None:
@@ -119,7 +122,7 @@ def test_fifo_relief_behind_a_locked_loss_lot_sells_nothing() -> None:
     b, _gain, _loss = _overweight_book(["S00"], fresh_loss_first=True)
     params = RebalanceParams(specific_lots=False, max_tracking_error=0.05)
 
-    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), params)  # type: ignore[arg-type]
+    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), params)
 
     assert all(t.symbol != "S00" or t.side is Action.BUY for t in plan.trades)
     assert not [t for t in plan.trades if t.symbol == "S00"]
@@ -147,7 +150,7 @@ def test_sales_come_first() -> None:
     """The plan lists its sales before its buys (their proceeds pay for the buys)."""
     b, _gain, _loss = _overweight_book([], fresh_loss_first=False)
 
-    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), RebalanceParams())  # type: ignore[arg-type]
+    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), RebalanceParams())
 
     sides = [t.side for t in plan.trades]
     assert Action.SELL in sides
