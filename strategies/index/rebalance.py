@@ -61,6 +61,7 @@ from strategies.index.book import Book
 from strategies.index.lot_choice import (
     Relief,
     TaxRates,
+    at_loss,
     lot_ids,
     relieve,
     sellable,
@@ -86,7 +87,15 @@ _DUST = 1e-9  # weights below this are solver noise
 
 
 class PlanError(ValueError):
-    """No plan meets the constraints (the message says which, and by how much)."""
+    """No plan meets the constraints (the message says which, and by how much).
+
+    `reachable_tracking_error` is, when the tracking-error budget alone cannot be met, the
+    smallest tracking error a plan can reach (a caller may plan again with that budget).
+    """
+
+    def __init__(self, message: str, *, reachable_tracking_error: float | None = None) -> None:
+        super().__init__(message)
+        self.reachable_tracking_error = reachable_tracking_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +429,10 @@ class _Optimiser:
         self.cash_share = float((book.cash - params.cash_buffer * uni.value) / uni.value)
         self.cap = uni.cap.copy()
         self.buyable = uni.buyable.copy()
+        by_key: dict[str, list[int]] = {}
+        for i, sym in enumerate(uni.symbols):
+            by_key.setdefault(book.identity.key(sym), []).append(i)
+        self.groups = [np.array(members) for members in by_key.values()]
         self.n = _padded(n, NAME_STEP)
         self.m = _padded(len(names), SECTOR_STEP)
         self.prob = _compiled(self.n, BUCKETS, uni.loadings.shape[0], self.m)
@@ -471,16 +484,22 @@ class _Optimiser:
         raise PlanError(f"the optimiser failed ({status})")
 
     def unwash(self, sol: _Solution) -> bool:
-        """Keep each name that the solution both buys and sells at a loss to the direction of
-        its net trade (fewer loss buckets, or no buy); return whether any name changed."""
-        loss_sold = (self.uni.cost < 0.0) & (sol.s > _DUST)
-        both = (sol.u > _DUST) & loss_sold.any(axis=1)
-        for i in np.flatnonzero(both):
-            if sol.t[i] >= 0.0:
-                self.cap[i, self.uni.cost[i] < 0.0] = 0.0
+        """Keep each group of substantially identical names (a name alone, mostly) that the
+        solution both buys and sells at a loss to the direction of its net trade: no loss sale
+        or no buy; return whether any group changed."""
+        loss_sold: npt.NDArray[np.bool_] = np.any((self.uni.cost < 0.0) & (sol.s > _DUST), axis=1)
+        bought: npt.NDArray[np.bool_] = np.greater(sol.u, _DUST)
+        changed = False
+        for members in self.groups:
+            if not (bought[members].any() and loss_sold[members].any()):
+                continue
+            changed = True
+            if sol.t[members].sum() >= 0.0:
+                for i in members:
+                    self.cap[i, self.uni.cost[i] < 0.0] = 0.0
             else:
-                self.buyable[i] = 0.0
-        return bool(both.any())
+                self.buyable[members] = 0.0
+        return changed
 
 
 def _optimise(uni: _Universe, book: Book, params: RebalanceParams) -> _Solution:
@@ -511,7 +530,8 @@ def _infeasible(opt: _Optimiser, params: RebalanceParams) -> PlanError:
     return PlanError(
         f"the tracking-error budget {params.max_tracking_error:.2%} cannot be met: the "
         f"smallest ex-ante tracking error reachable with the cash, the bands and the wash-sale "
-        f"lockouts is {reach:.2%}"
+        f"lockouts is {reach:.2%}",
+        reachable_tracking_error=reach,
     )
 
 
@@ -571,8 +591,11 @@ def _buys(
     wanted = {
         int(i): _dec(float(sol.t[i])) * uni.value
         for i in np.flatnonzero(sol.t > _DUST)
-        if uni.prices[i] is not None and uni.symbols[i] not in blocked
+        if uni.prices[i] is not None
     }
+    for i in [i for i in wanted if uni.symbols[i] in blocked]:
+        notes.append(f"{uni.symbols[i]}: not bought, identical to a name sold at a loss")
+        del wanted[i]
     total = sum(wanted.values(), ZERO)
     scale = min(Decimal(1), spendable / total) if total > ZERO else ZERO
     out: dict[int, Decimal] = {}
@@ -632,7 +655,13 @@ def plan_rebalance(
     sales = _sales(uni, sol, book, params, notes)
     proceeds = sum((x.quantity * x.price for x in sales), ZERO)
     spendable = book.cash + proceeds - params.cash_buffer * uni.value
-    sold = {x.symbol for x in sales}
+    # No buy of a name sold, nor of one identical to a name sold at a loss (a wash sale).
+    washed = {
+        book.identity.key(x.symbol)
+        for x in sales
+        if any(at_loss(r.parcel, x.price) for r in x.reliefs)
+    }
+    sold = {x.symbol for x in sales} | {s for s in uni.symbols if book.identity.key(s) in washed}
     buys = _buys(uni, sol, spendable, sold, params, notes)
     held = np.array(
         [

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from rebalancekit import FRESH, book, equal, lot, risk, target, weights_after
 
+from ledger.identity import Identity
 from ledger.model import Action, Parcel
 from strategies.index.book import Book
 from strategies.index.rebalance import PlanError, RebalanceParams, plan_rebalance
@@ -165,8 +167,16 @@ def test_an_unreachable_tracking_error_budget_is_a_plan_error() -> None:
     ]
     b = book(0, lots, PRICES, no_loss_sale=["S00"])
 
-    with pytest.raises(PlanError, match=r"budget 1\.00% cannot be met: .* reachable .* is \d"):
+    with pytest.raises(PlanError, match=r"budget 1\.00% cannot be met: .* reachable .* is \d") as e:
         plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), RebalanceParams())
+
+    reach = e.value.reachable_tracking_error
+    assert reach is not None
+    assert reach > 0.01
+    plan = plan_rebalance(
+        b, equal(SYMBOLS), risk(SYMBOLS), RebalanceParams(max_tracking_error=reach * 1.001)
+    )
+    assert plan.tracking_error_after <= reach * 1.01
 
 
 def test_weights_that_need_more_cash_than_there_is_are_a_plan_error() -> None:
@@ -182,3 +192,22 @@ def test_an_empty_book_without_cash_is_a_plan_error() -> None:
     """Nothing to invest and nothing held: a clear error, nothing planned."""
     with pytest.raises(PlanError, match="holds no value"):
         plan_rebalance(book(0, [], PRICES), equal(SYMBOLS), risk(SYMBOLS), RebalanceParams())
+
+
+def test_never_sells_at_a_loss_and_buys_an_identical_name() -> None:
+    """IRC §1091 "substantially identical" (share classes, `[[identical]]`): a plan that sells
+    one class at a loss does not buy the other, though it is underweight."""
+    lots = [lot(s, Decimal(5000) / PRICES[s], PRICES[s]) for s in SYMBOLS[2:]]
+    lots.append(lot("S00", 1000, 20))  # S00: twice its weight, at a loss; S01 not held
+    b = replace(book(0, lots, PRICES), identity=Identity([["S00", "S01"]]))
+    params = RebalanceParams(max_tracking_error=0.05)
+
+    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), params)
+
+    sold = {t.symbol for t in plan.trades if t.side is Action.SELL}
+    bought = {t.symbol for t in plan.trades if t.side is Action.BUY}
+    assert not ({"S00", "S01"} & sold and {"S00", "S01"} & bought)
+    unrelated = plan_rebalance(book(0, lots, PRICES), equal(SYMBOLS), risk(SYMBOLS), params)
+    assert {("S00", Action.SELL), ("S01", Action.BUY)} <= {
+        (t.symbol, t.side) for t in unrelated.trades
+    }
