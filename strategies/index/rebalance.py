@@ -2,8 +2,7 @@
 
 Minimise ex-ante tracking error plus the tax cost of the lots sold plus trading cost, subject
 to long-only, the budget, the wash-sale lockouts as bounds, and per-name and per-sector bands
-(cvxpy, an open solver). The formulation and how it relates to Moehle, Kochenderfer, Boyd &
-Ang (JOTA 2021) are in the README.
+(cvxpy, an open solver).
 
 Units are weights of the portfolio's value (holdings plus cash). Per name i: a buy u_i ≥ 0,
 sales s_ik ≥ 0 of its K tax buckets, the net trade t_i = u_i - Σ_k s_ik; with d0 the active
@@ -15,17 +14,28 @@ weights before (holdings minus target) and the risk model's loadings B and speci
 
 A name's tax buckets (`_buckets`) are the lots it may sell in the order a sale relieves them
 (`lot_choice.sellable`), as a piecewise-linear tax per dollar sold: bucket k's capacity is its
-lots' value, its cost c_ik their tax per dollar (negative for a loss). With named lots the order
-is least tax first, so the cost is convex and exact. When the broker relieves lots in its own
-order (FIFO at Alpaca) the tax of a prefix is not convex in its size: the buckets are then the
-greatest convex minorant of it (pool adjacent violators), exact at the ends of each bucket and
-below the true tax inside one — the plan's tax is recomputed exactly from the lots relieved.
+lots' value, its cost c_ik their average tax per dollar (negative for a loss). With named lots
+the order is least tax first, so the cost is convex (exact with no more than K lots; else
+neighbours of like cost are pooled, losses kept apart from gains). When the broker relieves
+lots in its own order (FIFO at Alpaca) the tax of a prefix is not convex in its size: the
+buckets are then the greatest convex minorant of it (pool adjacent violators), exact at the
+ends of each bucket and below the true tax inside one — the plan's tax is recomputed exactly
+from the lots relieved.
 A name whose loss lots may not be sold (bought within 30 days, household-wide) has no bucket
 for them; a name that may not be bought (sold at a loss within 30 days) has ū_i = 0. A name
 band that a lockout makes unreachable is relaxed to the nearest reachable trade, and so is a
-sector band. A plan never buys and sells at a loss the same name (a wash sale of its own): when
-the solution does, the name keeps the direction of its net trade and the problem is solved
-again (Moehle et al. likewise never buy and sell one asset together).
+sector band. A plan never sells a name at a loss and buys it, or one substantially identical
+(`Book.identity`), back (a wash sale of its own): when the solution does, the group keeps the
+direction of its net trade and the problem is solved again.
+
+Against Moehle, Kochenderfer, Boyd & Ang (JOTA 2021, arXiv 2008.04985): they give every lot
+its own sale variable and value the realised gains through the year's short- and long-term
+netting (a convex piecewise-linear tax); here a name's lots are pooled into at most K buckets
+(the least-tax order for named lots, the convex minorant under FIFO), every dollar of loss is
+worth its rate (the account is assumed to have gains or income to offset), the wash-sale rule
+enters as bounds from the household's lockouts, and tracking error is both penalised and
+bounded. Like theirs, a plan never buys and sells one asset together; here by solving again
+with the direction fixed (`_Optimiser.unwash`).
 
 The problem is parametrised (DPP): it is compiled once per shape (names, buckets, factors,
 sectors) and cached, so a later rebalance only refills the parameters and solves (Clarabel;
@@ -246,7 +256,7 @@ def _risk_arrays(risk: RiskModel, symbols: Sequence[str], notes: list[str]) -> t
     """Return the model's loadings and specific risk over `symbols`: a name the model lacks
     gets no factor exposure and the model's median specific risk."""
     column = {s: j for j, s in enumerate(risk.symbols)}
-    factors = risk.loadings.shape[0]
+    factors = max(risk.loadings.shape[0], 1)  # a model without factors: one that loads nothing
     loadings = np.zeros((factors, len(symbols)))
     fallback = float(np.median(risk.specific)) if len(risk.specific) else 0.0
     specific = np.full(len(symbols), fallback)
@@ -256,7 +266,7 @@ def _risk_arrays(risk: RiskModel, symbols: Sequence[str], notes: list[str]) -> t
         if j is None:
             missing.append(s)
             continue
-        loadings[:, i] = risk.loadings[:, j]
+        loadings[: risk.loadings.shape[0], i] = risk.loadings[:, j]
         specific[i] = risk.specific[j]
     if missing:
         notes.append(
@@ -271,7 +281,7 @@ def _buckets(segments: Sequence[tuple[float, float]], k: int) -> list[tuple[floa
 
     The greatest convex minorant of the prefix tax (pool adjacent violators: a bucket cheaper
     than the one before merges into it), then the closest neighbours merged until `k` remain,
-    a loss bucket never with a gain bucket while more than two remain.
+    a loss bucket with a gain bucket only when no other pair is left.
     """
     pooled: list[tuple[float, float]] = []
     for width, slope in segments:
@@ -569,6 +579,8 @@ def _sales(
             most = most.to_integral_value(ROUND_FLOOR)
         want = _dec(-float(sol.t[i])) * uni.value / price
         qty = min(most, want.quantize(quantum, ROUND_HALF_EVEN))
+        if (most - qty) * price < params.min_trade_usd:
+            qty = most  # no remainder too small to sell later
         if qty <= ZERO:
             continue
         if qty * price < params.min_trade_usd:
