@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -512,18 +513,21 @@ class _Optimiser:
         return changed
 
 
+_SOLVING = threading.Lock()  # the cached problems' parameters are shared
+UNWASH_ROUNDS = 4  # then the rounding drops any buy still washing a sale (`plan_rebalance`)
+
+
 def _optimise(uni: _Universe, book: Book, params: RebalanceParams) -> _Solution:
-    opt = _Optimiser(uni, book, params)
-    for _ in range(4):
+    with _SOLVING:
+        opt = _Optimiser(uni, book, params)
         sol = opt.solve(params.max_tracking_error)
+        rounds = 0
+        while sol is not None and rounds < UNWASH_ROUNDS and opt.unwash(sol):
+            sol = opt.solve(params.max_tracking_error)
+            rounds += 1
         if sol is None:
             raise _infeasible(opt, params)
-        if not opt.unwash(sol):
-            return sol
-    sol = opt.solve(params.max_tracking_error)
-    if sol is None:
-        raise _infeasible(opt, params)
-    return sol
+        return sol
 
 
 def _infeasible(opt: _Optimiser, params: RebalanceParams) -> PlanError:
