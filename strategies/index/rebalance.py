@@ -749,8 +749,9 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
 
     The proceeds of the sales reach `cash` (the cash already held is not counted); each name's
     lots go in the order a sale relieves them, so with the broker's own relief a cheap lot
-    behind a costly one waits for it. Raise `PlanError` when the lots that may be sold (loss
-    lots of a name bought within 30 days may not) raise less.
+    behind a costly one waits for it. The plan's tracking errors are NaN (no risk model is
+    asked). Raise `PlanError` when the lots that may be sold (loss lots of a name bought within
+    30 days may not) raise less.
     """
     if cash <= ZERO:
         raise PlanError(f"the cash to raise must be positive, not {cash}")
