@@ -54,7 +54,10 @@ def test_relief_takes_whole_lots_then_part_of_the_next() -> None:
 
     reliefs = relieve(parcels, Decimal(15))
 
-    assert [(r.parcel, r.quantity) for r in reliefs] == [(parcels[0], 10), (parcels[1], 5)]
+    assert [(r.parcel, r.quantity) for r in reliefs] == [
+        (parcels[0], Decimal(10)),
+        (parcels[1], Decimal(5)),
+    ]
     assert reliefs[1].tax(PRICE, TODAY, RATES) == Decimal("0.20") * 5 * (10 - 6)
     with pytest.raises(ValueError, match="cannot sell 21 shares"):
         relieve(parcels, Decimal(21))
