@@ -88,10 +88,12 @@ BUCKETS = 4
 NAME_STEP = 64
 SECTOR_STEP = 8
 RISK_AVERSION = 100.0
-"""λ: the weight of TE² against tax and trading cost (both in weights of the portfolio). At
-100 a 0.16 % tracking error left by 1 % of cash outweighs the 5 bp of buying it back in, while
-reducing a 0.1 % overweight of a 30 %-volatile name is worth far less than realising a gain on
-it: the plan sells gains only as far as the budget and the bands make it."""
+"""λ by default: the weight of TE² against tax and trading cost (both in weights of the
+portfolio). At 100 a 0.16 % tracking error left by 1 % of cash outweighs the 5 bp of buying it
+back in, while reducing a 0.1 % overweight of a 30 %-volatile name is worth far less than
+realising a gain on it: the plan sells gains only as far as the budget and the bands make it,
+and sells losses (replaced by other names) until the tracking error they add costs more than
+the tax they save, or reaches the budget."""
 SOLVERS = (cp.CLARABEL, cp.SCS)
 _NO_BUDGET = 10.0  # a tracking-error bound no portfolio reaches: the budget lifted
 _DUST = 1e-9  # weights below this are solver noise
@@ -124,6 +126,7 @@ class RebalanceParams:
     long_term_rate: float = 0.20
     specific_lots: bool = True  # False: the broker relieves lots by `lot_method`
     lot_method: LotMethod = LotMethod.FIFO
+    risk_aversion: float = RISK_AVERSION  # λ: the weight of TE² against tax and trading cost
 
     @property
     def rates(self) -> TaxRates:
@@ -328,6 +331,7 @@ class _Problem:
     cash: cp.Parameter
     te_max: cp.Parameter
     trading_cost: cp.Parameter
+    risk_aversion: cp.Parameter
     u: cp.Variable
     s: cp.Variable
     t: cp.Variable
@@ -357,13 +361,14 @@ def _compiled(n: int, k: int, f: int, m: int) -> _Problem:
     cash = cp.Parameter()
     te_max = cp.Parameter(nonneg=True)
     trading_cost = cp.Parameter(nonneg=True)
+    risk_aversion = cp.Parameter(nonneg=True)
     u = cp.Variable(n, nonneg=True)
     s = cp.Variable((n, k), nonneg=True)
     t = cp.Variable(n)
     z = cp.Variable(f)
     y = cp.Variable(n)
     objective = (
-        RISK_AVERSION * (sum_squares(z) + sum_squares(y))
+        risk_aversion * (sum_squares(z) + sum_squares(y))
         + total(multiply(cost, s))
         + trading_cost * (total(u) + total(s))
     )
@@ -383,7 +388,7 @@ def _compiled(n: int, k: int, f: int, m: int) -> _Problem:
     built = _Problem(
         cp.Problem(cp.Minimize(objective), constraints),
         loadings, a, specific, specific_d0, cap, cost, buyable, lo, hi,
-        sector, sector_lo, sector_hi, cash, te_max, trading_cost, u, s, t,
+        sector, sector_lo, sector_hi, cash, te_max, trading_cost, risk_aversion, u, s, t,
     )  # fmt: skip
     _PROBLEMS[key] = built
     return built
@@ -474,6 +479,7 @@ class _Optimiser:
         p.cash.value = max(self.cash_share, -float(self.cap.sum()))
         p.te_max.value = budget
         p.trading_cost.value = self.params.trading_cost_bps / 1e4 if taxed else 0.0
+        p.risk_aversion.value = self.params.risk_aversion if taxed else 1.0
         status = ""
         k = len(uni.symbols)
         for solver in SOLVERS:
