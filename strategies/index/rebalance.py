@@ -52,7 +52,7 @@ import heapq
 import math
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
@@ -83,6 +83,7 @@ from strategies.index.target import IndexTarget
 
 Array = npt.NDArray[np.float64]
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 FRACTION = Decimal("1e-9")  # the finest fraction of a share an order may carry (Alpaca: 9 dp)
 BUCKETS = 4
 NAME_STEP = 64
@@ -589,7 +590,7 @@ def _sales(
             most = most.to_integral_value(ROUND_FLOOR)
         want = _dec(-float(sol.t[i])) * uni.value / price
         qty = min(most, want.quantize(quantum, ROUND_HALF_EVEN))
-        if (most - qty) * price < params.min_trade_usd:
+        if (most - qty) * price < max(params.min_trade_usd, CENT):
             qty = most  # no remainder too small to sell later
         if qty <= ZERO:
             continue
@@ -642,8 +643,9 @@ def _spend_leftover(
     blocked: set[str],
     params: RebalanceParams,
 ) -> None:
-    """Spend `leftover` dollars one whole share at a time on the most underweight names that
-    fit (a new order at least `min_trade_usd`), none past its band."""
+    """Add to `buys` whole shares for `leftover` dollars, one at a time to the name furthest
+    below its weight (`held`: dollars by name after the trades so far) that fits, a new order
+    of at least `min_trade_usd`, none past its band."""
     value = float(uni.value)
     heap: list[tuple[float, int]] = []
     for i, price in enumerate(uni.prices):
@@ -694,18 +696,11 @@ def plan_rebalance(
     index = {s: i for i, s in enumerate(uni.symbols)}
     for x in sales:
         held[index[x.symbol]] -= float(x.quantity * x.price)
-    cost = sum((q * _price(uni, i) for i, q in buys.items()), ZERO)
-    if not params.fractional and spendable - cost > ZERO:
-        for i, q in buys.items():
-            held[i] += float(q * _price(uni, i))
-        before = dict(buys)
-        _spend_leftover(uni, buys, held, spendable - cost, sold, params)
-        for i, q in buys.items():
-            held[i] += float((q - before.get(i, ZERO)) * _price(uni, i))
-        cost = sum((q * _price(uni, i) for i, q in buys.items()), ZERO)
-    else:
-        for i, q in buys.items():
-            held[i] += float(q * _price(uni, i))
+    if not params.fractional:
+        leftover = spendable - _cost(uni, buys)
+        _spend_leftover(uni, buys, held + _values(uni, buys), leftover, sold, params)
+    held += _values(uni, buys)
+    cost = _cost(uni, buys)
     trades = [
         PlannedTrade(
             x.symbol,
@@ -738,6 +733,19 @@ def plan_rebalance(
         cash_after=book.cash + proceeds - cost,
         notes=tuple(notes),
     )
+
+
+def _cost(uni: _Universe, buys: Mapping[int, Decimal]) -> Decimal:
+    """Return what `buys` (shares by name index) cost."""
+    return sum((q * _price(uni, i) for i, q in buys.items()), ZERO)
+
+
+def _values(uni: _Universe, buys: Mapping[int, Decimal]) -> Array:
+    """Return the dollars `buys` put into each name, as an array over the universe."""
+    out = np.zeros(len(uni.symbols))
+    for i, q in buys.items():
+        out[i] = float(q * _price(uni, i))
+    return out
 
 
 def _price(uni: _Universe, i: int) -> Decimal:
