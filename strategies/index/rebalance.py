@@ -671,7 +671,12 @@ def plan_rebalance(
     book: Book, target: IndexTarget, risk: RiskModel, params: RebalanceParams
 ) -> RebalancePlan:
     """Return the tax-aware trades that bring `book` toward `target` (cash above the buffer is
-    invested, underweights first). Raise `PlanError` when no plan meets the constraints."""
+    invested, underweights first). Raise `PlanError` when no plan meets the constraints.
+
+    `book.cash` is all the account's cash: `params.cash_buffer` of the book's value stays in
+    cash (the target is scaled to the rest), and cash below that is restored by sales. A name
+    the target leaves out but the book holds is sold toward zero, within its band.
+    """
     uni = _universe(book, target, risk, params)
     sol = _optimise(uni, book, params)
     notes = list(uni.notes)
