@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from ledger.identity import Identity
 from ledger.model import Parcel
 
 
@@ -39,6 +40,8 @@ class Book:
 
     `prices` holds a price for every held and every target name that may be traded (a name
     without a price is neither bought nor sold); `cash` is what may be spent before the buffer.
+    `identity` says which names are substantially identical (share classes such as GOOG and
+    GOOGL, `[[identical]]`): a plan never sells one at a loss and buys another.
     """
 
     account: str
@@ -47,6 +50,7 @@ class Book:
     holdings: Mapping[str, Holding]
     prices: Mapping[str, Decimal]
     lockouts: Lockouts = Lockouts()
+    identity: Identity = field(default_factory=Identity)
 
     @property
     def value(self) -> Decimal:

@@ -1,0 +1,125 @@
+"""Which lots a sale relieves: the least tax per dollar first, within the broker's lot relief.
+
+A parcel sold at `price` owes ``rate(term) x (price - basis per share) / price`` of tax per
+dollar raised (negative for a loss: a saving). When the broker lets us name lots, a sale takes
+them least tax per dollar first — so losses first, then the highest basis; long-term before
+short-term at equal tax. Otherwise the broker relieves a prefix of its own order (FIFO at
+Alpaca; `Holding.parcels` come in that order) and so does the plan. A name whose loss lots may
+not be sold (`Lockouts.no_loss_sale`: bought within 30 days, household-wide) sells none of
+them: with named lots they are skipped; in the broker's order the sale stops before the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ledger.holding import term_of
+from ledger.model import Parcel, Term
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRates:
+    """The rates a realised gain or loss is valued at (a loss saves tax at the same rate)."""
+
+    short_term: Decimal
+    long_term: Decimal
+
+    def rate(self, term: Term) -> Decimal:
+        """Return the rate of `term`."""
+        return self.short_term if term is Term.SHORT else self.long_term
+
+
+def basis_per_share(parcel: Parcel) -> Decimal:
+    """Return the parcel's adjusted basis per share."""
+    return parcel.adjusted_basis / parcel.quantity
+
+
+def at_loss(parcel: Parcel, price: Decimal) -> bool:
+    """Return whether selling `parcel` at `price` realises a loss."""
+    return parcel.adjusted_basis > parcel.quantity * price
+
+
+def tax_per_dollar(parcel: Parcel, price: Decimal, today: date, rates: TaxRates) -> Decimal:
+    """Return the tax owed per dollar raised by selling `parcel` at `price` today."""
+    rate = rates.rate(term_of(parcel.holding_period_start, today))
+    return rate * (price - basis_per_share(parcel)) / price
+
+
+def sale_order(
+    parcels: Iterable[Parcel], price: Decimal, today: date, rates: TaxRates, specific_lots: bool
+) -> list[Parcel]:
+    """Return the order a sale relieves `parcels` (given in the broker's relief order) in."""
+    ordered = [p for p in parcels if p.quantity > ZERO]
+    if not specific_lots:
+        return ordered
+
+    def key(p: Parcel) -> tuple[Decimal, int, Decimal]:
+        long_first = 0 if term_of(p.holding_period_start, today) is Term.LONG else 1
+        return (tax_per_dollar(p, price, today, rates), long_first, -basis_per_share(p))
+
+    return sorted(ordered, key=key)  # stable: equals keep the broker's order
+
+
+def sellable(
+    parcels: Iterable[Parcel],
+    price: Decimal,
+    today: date,
+    rates: TaxRates,
+    *,
+    specific_lots: bool,
+    loss_locked: bool,
+) -> list[Parcel]:
+    """Return the parcels a sale may relieve, in the order it relieves them."""
+    ordered = sale_order(parcels, price, today, rates, specific_lots)
+    if not loss_locked:
+        return ordered
+    if specific_lots:
+        return [p for p in ordered if not at_loss(p, price)]
+    allowed: list[Parcel] = []
+    for p in ordered:
+        if at_loss(p, price):
+            break
+        allowed.append(p)
+    return allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Relief:
+    """The part of one parcel a sale relieves."""
+
+    parcel: Parcel
+    quantity: Decimal
+
+    def tax(self, price: Decimal, today: date, rates: TaxRates) -> Decimal:
+        """Return the tax this part of the sale owes at `price` (negative: a saving)."""
+        basis = self.parcel.adjusted_basis * self.quantity / self.parcel.quantity
+        rate = rates.rate(term_of(self.parcel.holding_period_start, today))
+        return rate * (self.quantity * price - basis)
+
+
+def relieve(ordered: Sequence[Parcel], quantity: Decimal) -> list[Relief]:
+    """Return the reliefs of selling `quantity` shares from `ordered` parcels, in order.
+
+    Raise `ValueError` when the parcels hold fewer shares.
+    """
+    left = quantity
+    out: list[Relief] = []
+    for p in ordered:
+        if left <= ZERO:
+            break
+        take = min(left, p.quantity)
+        out.append(Relief(p, take))
+        left -= take
+    if left > ZERO:
+        raise ValueError(f"cannot sell {quantity} shares: the sellable lots hold {quantity - left}")
+    return out
+
+
+def lot_ids(reliefs: Iterable[Relief]) -> tuple[str, ...]:
+    """Return the lot ids of `reliefs`, in order, each once."""
+    return tuple(dict.fromkeys(r.parcel.lot_id for r in reliefs))

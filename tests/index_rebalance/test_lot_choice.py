@@ -1,0 +1,63 @@
+"""Which lots a sale relieves (issue 12 §4: losses first, then highest basis, long-term before
+short-term, within the broker's lot relief)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from rebalancekit import FRESH, TODAY, lot
+
+from strategies.index.lot_choice import TaxRates, relieve, sale_order, sellable
+
+RATES = TaxRates(Decimal("0.37"), Decimal("0.20"))
+PRICE = Decimal(10)
+
+
+def test_named_lots_go_least_tax_per_dollar_first() -> None:
+    """§4: the loss first, then the highest basis; at equal tax (here none: two lots at cost)
+    the long-term lot before the short-term one."""
+    low = lot("AAA", 10, 2)
+    high = lot("AAA", 10, 8)
+    at_cost_short = lot("AAA", 10, 10, FRESH)
+    at_cost_long = lot("AAA", 10, 10)
+    loss = lot("AAA", 10, 12)
+    parcels = [low, high, at_cost_short, at_cost_long, loss]
+
+    ordered = sale_order(parcels, PRICE, TODAY, RATES, specific_lots=True)
+
+    assert ordered == [loss, at_cost_long, at_cost_short, high, low]
+
+
+def test_the_broker_order_is_kept_without_named_lots() -> None:
+    """FIFO at Alpaca: the sale relieves the broker's own order, whatever the tax."""
+    parcels = [lot("AAA", 10, 2), lot("AAA", 10, 12)]
+
+    assert sale_order(parcels, PRICE, TODAY, RATES, specific_lots=False) == parcels
+
+
+@pytest.mark.parametrize(("specific_lots", "kept"), [(True, [0, 2]), (False, [0])])
+def test_a_locked_name_sells_no_loss_lot(specific_lots: bool, kept: list[int]) -> None:
+    """IRC §1091: with named lots the loss lots are skipped; in the broker's order the sale
+    stops before the first of them."""
+    parcels = [lot("AAA", 10, 5), lot("AAA", 10, 12, FRESH), lot("AAA", 10, 6)]
+
+    allowed = sellable(parcels, PRICE, TODAY, RATES, specific_lots=specific_lots, loss_locked=True)
+
+    assert sorted(allowed, key=parcels.index) == [parcels[i] for i in kept]
+
+
+def test_relief_takes_whole_lots_then_part_of_the_next() -> None:
+    """A sale of 15 shares relieves the first lot whole and five shares of the second; more
+    than the lots hold is refused."""
+    parcels = [lot("AAA", 10, 5), lot("AAA", 10, 6)]
+
+    reliefs = relieve(parcels, Decimal(15))
+
+    assert [(r.parcel, r.quantity) for r in reliefs] == [
+        (parcels[0], Decimal(10)),
+        (parcels[1], Decimal(5)),
+    ]
+    assert reliefs[1].tax(PRICE, TODAY, RATES) == Decimal("0.20") * 5 * (10 - 6)
+    with pytest.raises(ValueError, match="cannot sell 21 shares"):
+        relieve(parcels, Decimal(21))
