@@ -28,9 +28,9 @@ from daemon.reconciliation import OrderWatch, Reconciler
 from daemon.settings import Settings
 from ledger.engine import Ledger
 from ledger.model import AccountType
-from strategies.index.target import IndexTarget
 from strategies.decision import Policy
 from strategies.harvest import HarvestParams
+from strategies.index.target import IndexTarget
 from strategies.price_sanity import QuoteSanity
 from strategies.wash_guard import WashGuard
 

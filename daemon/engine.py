@@ -562,9 +562,7 @@ class HarvestEngine:
         if self.guard.buy_blocked(planned, today, {*pending, sold}) is None and priced(planned):
             return planned, ""
         groups = (
-            self.substitutes
-            if self.index is None
-            else [[sold, *self.index.replacements(sold)]]
+            self.substitutes if self.index is None else [[sold, *self.index.replacements(sold)]]
         )
         choice, refusals = self.guard.choose_replacement(
             sold, groups, today, pending, priced=priced

@@ -274,9 +274,7 @@ class IndexManager:
     async def place(self, day: date, book: Book, *, why: str) -> RebalancePlan | None:
         """Plan the rebalance of `book` and hand it to the outbox; log a refusal, trade nothing."""
         relief = self.engine.relief
-        params = rebalance_params(
-            self.settings, relief, self.engine.broker.capabilities.fractional
-        )
+        params = rebalance_params(self.settings, relief, self.engine.broker.capabilities.fractional)
         try:
             plan = plan_rebalance(book, self.target, self.model(day), params)
         except PlanError as exc:

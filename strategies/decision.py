@@ -185,6 +185,19 @@ def fresh(
     )
 
 
+def replacement_groups(symbol: str, policy: Policy) -> tuple[Sequence[Sequence[str]], str]:
+    """Return the substitutes groups a harvest of `symbol` replaces from, and why there is no
+    replacement at all ("" when there may be one): for a direct index its ranking
+    (`[[symbol, *ranked]]`, the best first), else the `[[substitutes]]` groups."""
+    if policy.ranked is None:
+        return policy.substitutes, ""
+    ranking = policy.ranked(symbol)
+    if not ranking:
+        why = ranking.reason if isinstance(ranking, RankedNames) else ""
+        return (), why or "no_replacement: no name is ranked"
+    return [[symbol, *ranking]], ""
+
+
 def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Decision:
     """Decide whether to harvest `position` now, and why (or why not)."""
     if position.tax_advantaged:
@@ -231,13 +244,9 @@ def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Deci
             unpriced.append(symbol)
         return ok
 
-    groups = policy.substitutes
-    if policy.ranked is not None:
-        ranking = policy.ranked(position.symbol)
-        if not ranking:
-            why = ranking.reason if isinstance(ranking, RankedNames) else ""
-            return Decision(Action.SKIP, why or "no_replacement: no name is ranked", chosen)
-        groups = [[position.symbol, *ranking]]
+    groups, why_none = replacement_groups(position.symbol, policy)
+    if why_none:
+        return Decision(Action.SKIP, why_none, chosen)
     replacement, refusals = guard.choose_replacement(
         position.symbol,
         groups,
