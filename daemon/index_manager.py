@@ -7,7 +7,7 @@ dispatches the same hook) calls `rebalance(day)`, which
 1. adds the session's prices (the engine's latest fresh quote of each name) to the returns
    window, and re-estimates the risk model once a week from the returns up to that day only
    (never looking ahead);
-2. publishes the ex-ante tracking error for `tlh status` (the state key `STATUS_KEY`);
+2. publishes the ex-ante tracking error for `tlh status` (`daemon.snapshot.INDEX_STATUS_KEY`);
 3. on a rebalance day (`[index] rebalance`: daily, the first session of the ISO week, or the
    first session of the month, counted from the last rebalance kept in the state table), or
    when cash above the buffer appears (a deposit, dividends: `adapters.base.CashBalances`),
@@ -23,7 +23,7 @@ tracking error lowest (`strategies.index.replacements`), among those the wash gu
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,8 +37,9 @@ from adapters.storage.records import IntentKind
 from daemon.brokers import broker_account
 from daemon.engine import HarvestEngine
 from daemon.settings import Settings
+from daemon.snapshot import INDEX_STATUS_KEY
 from ledger.engine import Ledger
-from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, RankedNames, relief_order
+from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, RankedNames, relief_order
 from strategies.index.book import Book, Holding, Lockouts
 from strategies.index.rebalance import PlanError, RebalanceParams, RebalancePlan, plan_rebalance
 from strategies.index.replacements import rank_replacements
@@ -50,7 +51,6 @@ from strategies.wash_guard import WashGuard
 log = structlog.get_logger("tlh.index")
 NEW_YORK = ZoneInfo("America/New_York")
 
-STATUS_KEY = "index:status"  # {"tracking_error": float | null, "budget": str, "as_of": day}
 LAST_REBALANCE_KEY = "index:last_rebalance"
 MIN_HISTORY_DAYS = 20  # fewer sessions of returns: the prior model below
 PRIOR_VOLATILITY = 0.30  # annualised, of each name, while there is no history
@@ -168,6 +168,93 @@ def tracking_error(book: Book, target: IndexTarget, risk: RiskModel) -> float:
     return risk.tracking_error(active)
 
 
+NO_ALLOWED = "no_replacement: no name of the index may be bought (wash guard, halts, quotes)"
+
+
+def allowed_names(
+    symbol: str,
+    target: IndexTarget,
+    guard: WashGuard,
+    today: date,
+    *,
+    pending_loss_sales: Collection[str],
+    halted: Collection[str],
+    priced: Callable[[str], bool],
+) -> list[str]:
+    """Return the index names that may replace `symbol` now: not substantially identical,
+    allowed by the wash guard (household-wide), not halted, `priced` (a fresh quote)."""
+    pending = {*pending_loss_sales, symbol}
+    return [
+        s
+        for s in target.symbols
+        if s != symbol
+        and not guard.identity.identical(s, symbol)
+        and s not in halted
+        and guard.buy_blocked(s, today, pending) is None
+        and priced(s)
+    ]
+
+
+def ranked_names(
+    symbol: str,
+    book: Book | None,
+    target: IndexTarget,
+    risk: RiskModel,
+    allowed: Sequence[str],
+    budget: float,
+) -> RankedNames:
+    """Return the `allowed` names ranked for a harvest of `symbol` from `book` (lowest
+    tracking error first, `strategies.index.replacements`), with the reason when none is:
+    ``tracking_error: ...`` when each would exceed the `budget`."""
+    if not allowed or book is None:
+        return RankedNames((), NO_ALLOWED)
+    ranking = rank_replacements(
+        symbol, weights_of(book), target, risk, allowed=allowed, budget=budget
+    )
+    names = tuple(s for s, _te in ranking.candidates)
+    reason = ranking.reason
+    if not names and not reason.startswith("tracking_error"):
+        reason = f"tracking_error: {reason or 'no replacement keeps it within the budget'}"
+    return RankedNames(names, reason)
+
+
+def preview_ranker(
+    settings: Settings,
+    target: IndexTarget,
+    ledger: Ledger,
+    prices: Mapping[str, Price],
+    today: date,
+    relief: LotRelief,
+    *,
+    halted: Collection[str] = (),
+    pending_loss_sales: Collection[str] = (),
+) -> Callable[[str], RankedNames]:
+    """Return the replacements as the daemon ranks them, for previews (`tlh harvest
+    --dry-run`, `tlh doctor`): over the journal's ledger at `prices`, with the prior risk
+    model (a preview has no price history)."""
+    guard = WashGuard.for_ledger(lambda: ledger, settings.recurring_purchases())
+    mids = {s: (p.bid + p.ask) / 2 for s, p in prices.items()}
+    account = index_account(settings)
+    holdings = holdings_of(ledger, account, mids, relief, today)
+    book = Book(account, today, Decimal(0), holdings, mids)
+    risk = prior_model(target.symbols, today)
+    budget = float(settings.index.max_tracking_error)
+
+    def ranked(symbol: str) -> RankedNames:
+        allowed = allowed_names(
+            symbol,
+            target,
+            guard,
+            today,
+            pending_loss_sales=pending_loss_sales,
+            halted=halted,
+            priced=lambda s: s in mids,
+        )
+        return ranked_names(symbol, book, target, risk, allowed, budget)
+
+    return ranked
+
+
 def describe_plan(plan: RebalancePlan) -> dict[str, object]:
     """Return a plan's figures for the log."""
     return {
@@ -228,26 +315,19 @@ class IndexManager:
     def replacements(self, symbol: str) -> Sequence[str]:
         """Return the names that may replace a harvested `symbol`, lowest tracking error
         first; empty, with the reason (`RankedNames.reason`), when none may."""
-        today = self.engine.orders.today()
-        allowed = self.allowed_replacements(symbol, today)
-        if not allowed:
-            return RankedNames(
-                (), "no_replacement: no name of the index may be bought (wash guard, quotes)"
-            )
-        book = self.book(today, cash=Decimal(0))
-        ranking = rank_replacements(
+        engine = self.engine
+        today = engine.orders.today()
+        allowed = allowed_names(
             symbol,
-            weights_of(book),
             self.target,
-            self.model(today),
-            allowed=allowed,
-            budget=self.budget,
+            engine.guard,
+            today,
+            pending_loss_sales=engine.orders.pending_sell_symbols(),
+            halted=engine.halted,
+            priced=lambda s: engine.orders.fresh_quote(s) is not None,
         )
-        names = tuple(s for s, _te in ranking.candidates)
-        reason = ranking.reason
-        if not names and not reason.startswith("tracking_error"):
-            reason = f"tracking_error: {reason or 'no replacement keeps it within the budget'}"
-        return RankedNames(names, reason)
+        book = self.book(today, cash=Decimal(0)) if allowed else None
+        return ranked_names(symbol, book, self.target, self.model(today), allowed, self.budget)
 
     async def rebalance(self, day: date) -> None:
         """Record the session's prices and the tracking error; on a rebalance day or when cash
@@ -360,26 +440,10 @@ class IndexManager:
         )
         return Book(self.account, day, cash, holdings, prices, lockouts)
 
-    def allowed_replacements(self, symbol: str, today: date) -> list[str]:
-        """Return the index names that may replace `symbol` now: not substantially identical,
-        allowed by the wash guard, not halted, freshly quoted."""
-        engine = self.engine
-        identity = engine.guard.identity
-        pending = {*engine.orders.pending_sell_symbols(), symbol}
-        return [
-            s
-            for s in self.target.symbols
-            if s != symbol
-            and not identity.identical(s, symbol)
-            and s not in engine.halted
-            and engine.guard.buy_blocked(s, today, pending) is None
-            and engine.orders.fresh_quote(s) is not None
-        ]
-
     async def _publish(self, day: date) -> None:
-        """Keep the tracking error where `tlh status` reads it (`STATUS_KEY`)."""
+        """Keep the tracking error where `tlh status` reads it (`INDEX_STATUS_KEY`)."""
         await self.engine.repo.set_state(
-            STATUS_KEY,
+            INDEX_STATUS_KEY,
             json.dumps(
                 {
                     "tracking_error": self.last_tracking_error,
@@ -388,18 +452,6 @@ class IndexManager:
                 }
             ),
         )
-
-
-def read_status(raw: str | None) -> tuple[float | None, Decimal | None]:
-    """Return the tracking error and budget published under `STATUS_KEY` (None: none)."""
-    if not raw:
-        return None, None
-    try:
-        data = json.loads(raw)
-        te = data.get("tracking_error")
-        return (float(te) if te is not None else None), Decimal(str(data["budget"]))
-    except (ValueError, KeyError, TypeError, ArithmeticError):
-        return None, None
 
 
 def config_dir(config: Path | None) -> Path:
