@@ -1,0 +1,94 @@
+"""The scheduled `index_rebalance` hook (issue #12 §4, §5): it runs every session, but
+rebalances only on the configured days — weekly: the first session of an ISO week — or when
+cash above the buffer appeared (a deposit, dividends). A rebalance that was made is kept in
+the state table (`LAST_REBALANCE_KEY`), which is what these tests read.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from indexkit import IndexRig, open_index_rig, settings
+
+from daemon.index_manager import LAST_REBALANCE_KEY, rebalance_due
+from daemon.snapshot import INDEX_STATUS_KEY
+
+
+async def last_rebalance(rig: IndexRig) -> str | None:
+    """Return the day of the last rebalance the daemon made."""
+    return await rig.daemon.repo.get_state(LAST_REBALANCE_KEY)
+
+
+async def test_weekly_rebalance_runs_on_the_first_session_of_the_week_only(
+    sqlite_url: str,
+) -> None:
+    """Issue #12 §4: "daily or on a schedule". `rebalance = "weekly"`: Monday's hook
+    rebalances, Tuesday's and Wednesday's (no new cash) do not, next Monday's does."""
+    rig = await open_index_rig(sqlite_url, settings(rebalance="weekly"))
+    try:
+        monday = rig.today().isoformat()
+        await rig.hook()
+        assert await last_rebalance(rig) == monday
+        for _ in range(2):
+            rig.next_day()
+            await rig.quote_all()
+            await rig.hook()
+            assert await last_rebalance(rig) == monday
+        rig.next_day(5)
+        await rig.quote_all()
+        await rig.hook()
+        assert await last_rebalance(rig) == rig.today().isoformat()
+    finally:
+        await rig.daemon.close()
+
+
+async def test_cash_above_the_buffer_is_invested_on_any_day(sqlite_url: str) -> None:
+    """Issue #12 §5: "the daemon does the same for a deposit it sees (cash above the buffer)".
+    On Tuesday, after Monday's rebalance, $10,000 appears in the account: that day's hook
+    rebalances; cash within the buffer (0.5% of the $40,000 held) does not."""
+    rig = await open_index_rig(sqlite_url, settings(rebalance="weekly"))
+    try:
+        await rig.hook()
+        rig.next_day()
+        await rig.quote_all()
+        rig.broker.cash = Decimal(100)  # within the buffer
+        await rig.hook()
+        assert await last_rebalance(rig) != rig.today().isoformat()
+
+        rig.next_day()
+        await rig.quote_all()
+        rig.broker.cash = Decimal(10_000)
+        await rig.hook()
+        assert await last_rebalance(rig) == rig.today().isoformat()
+    finally:
+        await rig.daemon.close()
+
+
+async def test_every_session_publishes_the_tracking_error_for_status(sqlite_url: str) -> None:
+    """Issue #12 §2: the ex-ante tracking error is in the status output; the hook publishes it
+    each session, whether or not it rebalances."""
+    rig = await open_index_rig(sqlite_url)
+    try:
+        rig.next_day()  # Tuesday: not a rebalance day
+        await rig.quote_all()
+        await rig.hook()
+        published = await rig.daemon.repo.get_state(INDEX_STATUS_KEY)
+        assert published is not None
+        assert rig.index.last_tracking_error is not None
+        assert rig.index.last_tracking_error >= 0
+    finally:
+        await rig.daemon.close()
+
+
+def test_the_schedules_name_their_first_sessions() -> None:
+    """`[index] rebalance`: daily every session; weekly when the ISO week changed since the
+    last rebalance; monthly when the month did; always when none was made yet."""
+    from datetime import date
+
+    friday, monday, tuesday = date(2024, 3, 1), date(2024, 3, 4), date(2024, 3, 5)
+    assert rebalance_due(tuesday, monday, "daily")
+    assert rebalance_due(monday, friday, "weekly")
+    assert not rebalance_due(tuesday, monday, "weekly")
+    assert rebalance_due(friday, date(2024, 2, 29), "monthly")
+    assert not rebalance_due(tuesday, monday, "monthly")
+    assert rebalance_due(tuesday, None, "monthly")
