@@ -39,6 +39,7 @@ from daemon.engine import HarvestEngine
 from daemon.settings import Settings
 from daemon.snapshot import INDEX_STATUS_KEY
 from ledger.engine import Ledger
+from ledger.model import Action
 from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, RankedNames, relief_order
 from strategies.index.book import Book, Holding, Lockouts
 from strategies.index.rebalance import PlanError, RebalanceParams, RebalancePlan, plan_rebalance
@@ -259,7 +260,7 @@ def describe_plan(plan: RebalancePlan) -> dict[str, object]:
     """Return a plan's figures for the log."""
     return {
         "trades": len(plan.trades),
-        "sells": sum(1 for t in plan.trades if t.side.value == "sell"),
+        "sells": sum(1 for t in plan.trades if t.side is Action.SELL),
         "tracking_error_before": round(plan.tracking_error_before, 6),
         "tracking_error_after": round(plan.tracking_error_after, 6),
         "tax_cost": str(plan.tax_cost.quantize(Decimal("0.01"))),

@@ -261,7 +261,7 @@ def _print(op: str, planned: Planned) -> None:
     header = ("side", "symbol", "shares", "price", "amount", "weight", "target")
     rows = [
         (
-            t.side.value,
+            t.side.value.lower(),
             t.symbol,
             f"{t.quantity.normalize():f}",
             f"{t.price:,.2f}",

@@ -1,0 +1,106 @@
+"""`tlh index build --cash USD [--dry-run]` (issue #12 §5): the plan of the initial purchase,
+printed; nothing traded on a dry run. Bad input (issue #12 §8, developers' guide): a clear
+error naming file, line and field, exit 2, nothing traded.
+
+The simulator prices the plan at its replay's closes (`[sim] replay`, the `tlh backtest`
+price format), the journal is a fresh SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from adapters.storage.engine import create_engine
+from adapters.storage.repository import Repository
+from daemon.cli import _register, app
+
+SYMBOLS = ("AAA", "BBB", "CCC", "DDD")
+HEADER = (
+    "symbol,timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient"
+)
+
+
+def write_prices(path: Path) -> None:
+    """Three sessions of four stocks at $50, $100, $150 and $200."""
+    rows = [HEADER]
+    for day in ("2024-03-04", "2024-03-05", "2024-03-06"):
+        for i, s in enumerate(SYMBOLS, start=1):
+            p = 50 * i
+            rows.append(f"{s},{day},{p},{p},{p},{p},{p},1000,0.0,1.0")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def write_config(tmp: Path, weights: str) -> Path:
+    """Write tlh.toml: the simulator replaying PRICES.csv, the index of `weights`."""
+    write_prices(tmp / "PRICES.csv")
+    config = tmp / "tlh.toml"
+    universe = ", ".join(f'"{s}"' for s in SYMBOLS)
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp / "tlh.sqlite"}"\n\n'
+        f'[sim]\nreplay = "{tmp / "PRICES.csv"}"\n\n'
+        f'[index]\nweights = "{weights}"\nuniverse = [{universe}]\naccount = "taxable"\n'
+    )
+    return config
+
+
+def tlh(*args: str) -> Result:
+    """Run `tlh` in-process; stdout and stderr apart."""
+    _register()
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+async def stored(url: str) -> tuple[int, int]:
+    """Return the journal entries and the intents the database holds."""
+    db = create_engine(url)
+    try:
+        repo = Repository(db)
+        return len(await repo.load_journal()), len(await repo.open_intents())
+    finally:
+        await db.dispose()
+
+
+def test_build_dry_run_prints_the_plan_and_trades_nothing(tmp_path: Path) -> None:
+    """Issue #12 §5: "`tlh index build --cash USD [--dry-run]` plans ... the initial
+    purchase". $100,000 into four equally weighted names: a buy of each, priced at the
+    replay's close, with the tracking error and the cash left; nothing is placed."""
+    config = write_config(tmp_path, "equal")
+
+    result = tlh("index", "build", "--cash", "100000", "--dry-run", "--config", str(config))
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for symbol in SYMBOLS:
+        assert any(line.split()[:2] == ["buy", symbol] for line in lines), result.stdout
+    assert "tracking error" in result.stdout
+    assert "cash left" in result.stdout
+    assert "dry run: nothing placed" in result.stdout
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tlh.sqlite'}"
+    assert asyncio.run(stored(url)) == (0, 0)
+
+
+def test_a_bad_weights_row_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
+    """Issue #12 §1: "a bad row stops with file:line:field, exit 2"; nothing is traded."""
+    weights = tmp_path / "weights.csv"
+    weights.write_text("symbol,weight\nAAA,0.5\nBBB,half\nCCC,0.25\n")
+    config = write_config(tmp_path, str(weights))
+
+    result = tlh("index", "build", "--cash", "100000", "--config", str(config))
+
+    assert result.exit_code == 2
+    assert "weights.csv:3" in result.stderr
+    assert "weight" in result.stderr.split("weights.csv:3", 1)[1]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "tlh.sqlite").exists()
+
+
+def test_a_cash_amount_that_is_not_money_exits_2(tmp_path: Path) -> None:
+    """Developers' guide: bad input is a clear error, exit 2, nothing traded."""
+    config = write_config(tmp_path, "equal")
+
+    result = tlh("index", "build", "--cash", "lots", "--config", str(config))
+
+    assert result.exit_code == 2
+    assert "--cash" in result.stderr
