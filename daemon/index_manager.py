@@ -327,7 +327,7 @@ class IndexManager:
             halted=engine.halted,
             priced=lambda s: engine.orders.fresh_quote(s) is not None,
         )
-        book = self.book(today, cash=Decimal(0)) if allowed else None
+        book = self.book(today, cash=Decimal(0), lockouts=False) if allowed else None
         return ranked_names(symbol, book, self.target, self.model(today), allowed, self.budget)
 
     async def rebalance(self, day: date) -> None:
@@ -426,12 +426,15 @@ class IndexManager:
         excess = book.cash - ix.cash_buffer * book.value
         return excess if excess >= max(ix.min_trade_usd, Decimal("0.01")) else Decimal(0)
 
-    def book(self, day: date, *, cash: Decimal) -> Book:
-        """Return the index account as the optimiser sees it on `day`."""
+    def book(self, day: date, *, cash: Decimal, lockouts: bool = True) -> Book:
+        """Return the index account as the optimiser sees it on `day` (without the wash-sale
+        lockouts unless `lockouts`: a ranking of replacements judges its names itself)."""
         engine = self.engine
         prices = self.prices(day)
         holdings = holdings_of(engine.ledger, self.account, prices, engine.relief, day)
-        lockouts = lockouts_of(
+        if not lockouts:
+            return Book(self.account, day, cash, holdings, prices)
+        locked = lockouts_of(
             engine.guard,
             self._universe,
             holdings,
@@ -439,7 +442,7 @@ class IndexManager:
             pending_buys=engine.orders.pending_buy_symbols(),
             pending_loss_sales=engine.orders.pending_sell_symbols(),
         )
-        return Book(self.account, day, cash, holdings, prices, lockouts)
+        return Book(self.account, day, cash, holdings, prices, locked)
 
     async def _publish(self, day: date) -> None:
         """Keep the tracking error where `tlh status` reads it (`INDEX_STATUS_KEY`)."""

@@ -157,13 +157,16 @@ async def _plan(op: str, settings: Settings, target: IndexTarget, cash: Decimal)
 
     ledger, repo = await load_ledger(settings)
     prices, day, prices_from = await planning_prices(settings, repo, _universe(target, ledger))
-    missing = sorted(s for s in target.symbols if s not in prices)
+    account = index_account(settings)
+    held = {s for (a, s) in ledger.positions() if a == account}
+    needed = target.symbols if op == "build" else held  # a raise sells only what is held
+    missing = sorted(s for s in needed if s not in prices)
     if missing:
         shown = ", ".join(missing[:10]) + (
             f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         )
         fail(f"no price for {len(missing)} index names ({prices_from}): {shown}; nothing planned")
-    book = book_of(settings, ledger, target, prices, day, cash)
+    book = book_of(settings, ledger, target, prices, day, cash if op == "build" else Decimal(0))
     params = rebalance_params(
         settings,
         broker_capabilities(settings).lot_relief,
