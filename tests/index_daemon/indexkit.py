@@ -76,6 +76,7 @@ class IndexRig:
     daemon: Daemon
     broker: CashSim
     clock: SimulatedClock
+    settings: Settings
 
     @property
     def index(self) -> IndexManager:
@@ -125,7 +126,7 @@ async def open_index_rig(url: str, config: Settings | None = None) -> IndexRig:
     await daemon.engine.import_trades(trades, source="history")
     for s in SYMBOLS:
         broker.set_position(ACCOUNT, s, Decimal(100))
-    rig = IndexRig(daemon, broker, clock)
+    rig = IndexRig(daemon, broker, clock, config)
     rig.index.risk = SECTOR_MODEL
     await rig.quote_all()
     return rig

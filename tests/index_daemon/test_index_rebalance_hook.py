@@ -92,3 +92,31 @@ def test_the_schedules_name_their_first_sessions() -> None:
     assert rebalance_due(friday, date(2024, 2, 29), "monthly")
     assert not rebalance_due(tuesday, monday, "monthly")
     assert rebalance_due(tuesday, None, "monthly")
+
+
+async def test_status_json_has_the_tracking_error_and_its_budget(sqlite_url: str) -> None:
+    """Issue #12 §2: "Ex-ante annualised tracking error ... in the status output"; `tlh status
+    --json` adds `index_tracking_error` and `index_tracking_error_budget` (decimals as strings)
+    to its keys, from the one snapshot the status page and MQTT show too."""
+    from daemon.observation import NOT_PAUSED
+    from daemon.snapshot import build_snapshot
+
+    rig = await open_index_rig(sqlite_url)
+    try:
+        await rig.hook()
+        snapshot = await build_snapshot(
+            rig.settings,
+            rig.daemon.repo,
+            rig.daemon.ledger,
+            bids={},
+            now=rig.clock.now(),
+            pause=NOT_PAUSED,
+            connected=None,
+            trading_enabled=True,
+            orders_in_flight=0,
+        )
+        out = snapshot.as_json()
+        assert out["index_tracking_error"] == rig.index.last_tracking_error
+        assert out["index_tracking_error_budget"] == "0.05"
+    finally:
+        await rig.daemon.close()
