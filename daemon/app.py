@@ -223,7 +223,7 @@ async def build_daemon(
     engine.trades_account = accounts.trades
     index = None
     if settings.index.enabled and index_target is not None:
-        index = IndexManager(engine, settings, index_target)
+        index = IndexManager(engine, settings, index_target, repo)
         engine.index = index
     imports = EngineImportSink(engine, repo, accounts, ledger_for, settings.accounts)
     inbox = ImportInbox(repo, imports)

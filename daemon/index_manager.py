@@ -22,7 +22,11 @@ tracking error lowest (`strategies.index.replacements`), among those the wash gu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import socket
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -34,6 +38,7 @@ import structlog
 
 from adapters.base import AccountReports, Broker, CashBalances, LotRelief
 from adapters.storage.records import IntentKind
+from adapters.storage.repository import Repository
 from daemon.brokers import broker_account
 from daemon.engine import HarvestEngine
 from daemon.settings import Settings
@@ -42,7 +47,13 @@ from ledger.engine import Ledger
 from ledger.model import Action
 from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, RankedNames, relief_order
 from strategies.index.book import Book, Holding, Lockouts
-from strategies.index.rebalance import PlanError, RebalanceParams, RebalancePlan, plan_rebalance
+from strategies.index.rebalance import (
+    PlanError,
+    RebalanceParams,
+    RebalancePlan,
+    plan_raise,
+    plan_rebalance,
+)
 from strategies.index.replacements import rank_replacements
 from strategies.index.returns import ReturnsWindow
 from strategies.index.risk import RiskModel, estimate
@@ -53,6 +64,13 @@ log = structlog.get_logger("tlh.index")
 NEW_YORK = ZoneInfo("America/New_York")
 
 LAST_REBALANCE_KEY = "index:last_rebalance"
+# `tlh index build|raise` beside the running daemon, through the state table (as
+# `daemon.import_inbox`): the command stores {"op", "cash"} under REQUEST_PREFIX + id, the
+# daemon takes it (deletes it), plans and places it, and answers under RESULT_PREFIX + id.
+REQUEST_PREFIX = "index:request:"
+RESULT_PREFIX = "index:result:"
+OPEN_KEY = "index:open"  # {"pid", "host"}: the daemon that takes index requests
+POLL_SECONDS = 2.0
 MIN_HISTORY_DAYS = 20  # fewer sessions of returns: the prior model below
 PRIOR_VOLATILITY = 0.30  # annualised, of each name, while there is no history
 REESTIMATE_EVERY = timedelta(days=7)
@@ -277,10 +295,12 @@ class IndexManager:
         engine: HarvestEngine,
         settings: Settings,
         target: IndexTarget,
+        repo: Repository,
         *,
         account: str | None = None,
     ) -> None:
         self.engine = engine
+        self.repo = repo
         self.settings = settings
         self.target = target
         self.account = account or self._broker_account(engine.broker, settings)
@@ -290,6 +310,7 @@ class IndexManager:
         self._estimated_on: date | None = None
         self._last_closes: date | None = None
         self.last_tracking_error: float | None = None
+        self.refusal = ""  # why the last plan was refused
         symbols = set(target.symbols)
         if target.completion:
             symbols.add(target.completion)
@@ -339,7 +360,7 @@ class IndexManager:
         book = self.book(day, cash=cash)
         self.last_tracking_error = tracking_error(book, self.target, self.model(day))
         await self._publish(day)
-        raw = await self.engine.repo.get_state(LAST_REBALANCE_KEY)
+        raw = await self.repo.get_state(LAST_REBALANCE_KEY)
         last = date.fromisoformat(raw) if raw else None
         scheduled = rebalance_due(day, last, self.settings.index.rebalance)
         new_cash = self.cash_to_invest(book)
@@ -350,16 +371,77 @@ class IndexManager:
             return
         await self.place(day, book, why="scheduled" if scheduled else f"cash {new_cash:.2f}")
 
+    # -- `tlh index build|raise` beside the daemon ------------------------------------------
+
+    async def follow(self, stop: asyncio.Event, every: float = POLL_SECONDS) -> None:
+        """Announce that this process takes `tlh index` requests (`OPEN_KEY`), then take them
+        at once and every `every` seconds, between the engine's events, until `stop`."""
+        marker = {"pid": os.getpid(), "host": socket.gethostname()}
+        await self.repo.set_state(OPEN_KEY, json.dumps(marker))
+        while not stop.is_set():
+            try:
+                async with self.engine.lock:
+                    await self.take_requests()
+            except Exception as exc:  # the database briefly away: the next turn retries
+                log.warning("index_request_poll_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+    async def take_requests(self) -> int:
+        """Carry out every waiting `tlh index` request, oldest first; return how many."""
+        repo = self.repo
+        done = 0
+        for key, raw in (await repo.states(REQUEST_PREFIX)).items():
+            if not await repo.delete_state(key):
+                continue  # withdrawn by its command meanwhile
+            answer = await self.carry_out(raw)
+            await repo.set_state(RESULT_PREFIX + key.removeprefix(REQUEST_PREFIX), answer)
+            done += 1
+        return done
+
+    async def carry_out(self, raw: str) -> str:
+        """Plan and place one request (`{"op": "build"|"raise", "cash": "USD"}`); return the
+        answer as JSON: the plan's id and figures, or the error (nothing traded)."""
+        try:
+            request = json.loads(raw)
+            op, cash = str(request["op"]), Decimal(str(request["cash"]))
+            if op not in ("build", "raise") or not cash.is_finite() or cash <= 0:
+                raise ValueError(f"not a request: {raw}")
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            return json.dumps({"error": f"the daemon could not read the request: {exc}"})
+        day = self.engine.orders.today()
+        book = self.book(day, cash=cash if op == "build" else await self.cash())
+        plan = await self.place(day, book, why=f"tlh index {op}", op=op, cash=cash)
+        if plan is None:
+            return json.dumps({"error": self.refusal or "no plan"})
+        return json.dumps(
+            {"plan_id": f"{op}:{day.isoformat()}:{self.account}", **describe_plan(plan)}
+        )
+
     # -- the parts -------------------------------------------------------------------------
 
-    async def place(self, day: date, book: Book, *, why: str) -> RebalancePlan | None:
-        """Plan the rebalance of `book` and hand it to the outbox; log a refusal, trade nothing."""
+    async def place(
+        self,
+        day: date,
+        book: Book,
+        *,
+        why: str,
+        op: str = "rebalance",
+        cash: Decimal = Decimal(0),
+    ) -> RebalancePlan | None:
+        """Plan `op` of `book` (a rebalance, a build, a raise of `cash`) and hand it to the
+        outbox; log a refusal (kept in `refusal`), trade nothing."""
         relief = self.engine.relief
         params = rebalance_params(self.settings, relief, self.engine.broker.capabilities.fractional)
+        self.refusal = ""
         try:
-            plan = plan_rebalance(book, self.target, self.model(day), params)
+            if op == "raise":
+                plan = plan_raise(book, cash, params)
+            else:
+                plan = plan_rebalance(book, self.target, self.model(day), params)
         except PlanError as exc:
-            log.warning("index_rebalance_refused", day=day.isoformat(), reason=str(exc))
+            self.refusal = f"index {op}: {exc}"
+            log.warning("index_rebalance_refused", day=day.isoformat(), op=op, reason=str(exc))
             return None
         log.info(
             "index_rebalance", day=day.isoformat(), account=self.account, why=why,
@@ -367,9 +449,10 @@ class IndexManager:
         )  # fmt: skip
         if plan.trades:
             await self.engine.orders.place_plan(
-                f"rebalance:{day.isoformat()}:{self.account}", self.account, plan.trades
+                f"{op}:{day.isoformat()}:{self.account}", self.account, plan.trades
             )
-        await self.engine.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
+        if op != "raise":
+            await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
         return plan
 
     def record_closes(self, day: date) -> None:
@@ -446,7 +529,7 @@ class IndexManager:
 
     async def _publish(self, day: date) -> None:
         """Keep the tracking error where `tlh status` reads it (`INDEX_STATUS_KEY`)."""
-        await self.engine.repo.set_state(
+        await self.repo.set_state(
             INDEX_STATUS_KEY,
             json.dumps(
                 {

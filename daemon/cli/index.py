@@ -7,8 +7,10 @@ plans the sales that raise that cash at the least tax per dollar, losses first (
 Both print the plan. With ``--dry-run``, or while trading is not enabled (`mode`, the live
 flag), nothing more happens. Otherwise the plan is placed through the outbox, as the daemon
 places its rebalances (`OrderManager.place_plan`: persisted intents, deterministic ids): this
-command then owns the journal, so it refuses (exit 2, nothing placed) while a daemon holds it;
-the running daemon invests cash it sees itself at its next `index_rebalance`.
+command owns the journal, or, while `tlh run` holds it, hands the request to the daemon
+through the state table (`daemon.index_manager`: ``index:request:<id>``), which plans it again
+on its own book at its own quotes, places it and answers; a holder that takes no such
+requests, or does not answer within `ANSWER_SECONDS`: exit 2, nothing placed.
 
 Prices: the broker's latest quotes (`adapters.base.QuoteSnapshots`), or for the simulator the
 closes of the last session its replay played (its first session before any). A target name
@@ -19,6 +21,9 @@ the budget: one line naming the problem, exit 2, nothing traded.
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,7 +35,6 @@ import typer
 
 from adapters.base import QuoteSnapshots
 from adapters.storage.journal_lock import JournalLockedError
-from adapters.storage.records import Intent
 from adapters.storage.repository import Repository
 from daemon.app import build_daemon, trading_enabled
 from daemon.brokers import broker_capabilities
@@ -40,6 +44,9 @@ from daemon.cli.failures import fail
 from daemon.clock import LiveClock
 from daemon.events import Quote
 from daemon.index_manager import (
+    OPEN_KEY,
+    REQUEST_PREFIX,
+    RESULT_PREFIX,
     config_dir,
     holdings_of,
     index_account,
@@ -58,6 +65,8 @@ from strategies.index.target import IndexTarget
 from strategies.wash_guard import WashGuard
 
 CENT = Decimal("0.01")
+ANSWER_SECONDS = 60.0  # how long a command waits for the running daemon's answer
+ANSWER_POLL_SECONDS = 0.2
 
 index_app = typer.Typer(
     help="Direct indexing: build the index from cash, raise cash from it.", no_args_is_help=True
@@ -78,6 +87,7 @@ class Planned:
     book: Book
     target: IndexTarget
     prices_from: str
+    cash: Decimal  # the amount asked: to invest (build) or to raise
 
 
 @index_app.command("build")
@@ -110,8 +120,7 @@ def _command(op: str, cash_text: str, dry_run: bool, config: Path | None) -> Non
     if not planned.plan.trades:
         typer.echo("nothing to trade")
         return
-    placed = asyncio.run(_place(op, settings, target, planned))
-    typer.echo(f"placed {len(placed)} orders (plan {plan_id(op, planned.book)})")
+    typer.echo(asyncio.run(_place(op, settings, target, planned)))
 
 
 def plan_id(op: str, book: Book) -> str:
@@ -179,7 +188,7 @@ async def _plan(op: str, settings: Settings, target: IndexTarget, cash: Decimal)
             plan = plan_raise(book, cash, params)
     except PlanError as exc:
         fail(f"index {op}: {exc}; nothing traded")
-    return Planned(plan, book, target, prices_from)
+    return Planned(plan, book, target, prices_from, cash)
 
 
 def _universe(target: IndexTarget, ledger: Ledger) -> set[str]:
@@ -304,10 +313,10 @@ def _after(book: Book, plan: RebalancePlan) -> dict[str, float]:
     return {s: float(q * book.prices[s] / value) for s, q in shares.items() if s in book.prices}
 
 
-async def _place(
-    op: str, settings: Settings, target: IndexTarget, planned: Planned
-) -> list[Intent]:
-    """Place the plan through the outbox, owning the journal; exit 2 while a daemon holds it."""
+async def _place(op: str, settings: Settings, target: IndexTarget, planned: Planned) -> str:
+    """Place the plan through the outbox, owning the journal; while a daemon holds it, hand
+    the request to that daemon (`daemon.index_manager.IndexManager.follow`). Return what
+    was placed."""
     from daemon.cli.run import make_broker
 
     clock = LiveClock()
@@ -316,10 +325,7 @@ async def _place(
         daemon = await build_daemon(settings, broker, clock.now, index_target=target)
     except JournalLockedError as exc:
         await broker.close()
-        fail(
-            f"the journal is held by another process ({exc}): a running daemon invests the "
-            "cash it sees at its next rebalance; stop it to place this plan here. Nothing placed"
-        )
+        return await _hand_to_daemon(op, settings, planned, exc)
     try:
         _quote_simulator(daemon.broker, planned.book)
         await daemon.engine.start()
@@ -328,9 +334,65 @@ async def _place(
                 plan_id(op, planned.book), planned.book.account, planned.plan.trades
             )
         await daemon.engine.drain()
-        return placed
+        return f"placed {len(placed)} orders (plan {plan_id(op, planned.book)})"
     finally:
         await daemon.close()
+
+
+async def _hand_to_daemon(
+    op: str, settings: Settings, planned: Planned, locked: JournalLockedError
+) -> str:
+    """Have the running daemon that holds the journal plan and place `op` itself (at its own
+    quotes, on its own book); exit 2 when the holder takes no requests or does not answer."""
+    from adapters.storage.engine import create_engine
+
+    holder = locked.holder
+    cash = planned.cash
+    db = create_engine(settings.database.url)
+    try:
+        repo = Repository(db)
+        marker = _json(await repo.get_state(OPEN_KEY))
+        if holder is None or marker != {"pid": holder.pid, "host": holder.host}:
+            fail(f"{locked}; it takes no `tlh index` requests: nothing placed")
+        request_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        await repo.set_state(REQUEST_PREFIX + request_id, json.dumps({"op": op, "cash": str(cash)}))
+        answer = await _answer(repo, request_id)
+    finally:
+        await db.dispose()
+    if answer is None:
+        fail(
+            f"the running daemon ({holder.describe()}) did not take the request within "
+            f"{ANSWER_SECONDS:.0f} s; nothing placed (is it stuck? see its log)"
+        )
+    if "error" in answer:
+        fail(f"the running daemon placed nothing: {answer['error']}")
+    return (
+        f"the running daemon ({holder.describe()}) placed plan {answer.get('plan_id')}: "
+        f"{answer.get('trades')} trades at its own quotes"
+    )
+
+
+async def _answer(repo: Repository, request_id: str) -> dict[str, object] | None:
+    """Wait for the daemon's answer; withdraw the request when it does not come in time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ANSWER_SECONDS
+    while loop.time() < deadline:
+        if (raw := await repo.get_state(RESULT_PREFIX + request_id)) is not None:
+            await repo.delete_state(RESULT_PREFIX + request_id)
+            return _json(raw)
+        await asyncio.sleep(ANSWER_POLL_SECONDS)
+    if await repo.delete_state(REQUEST_PREFIX + request_id):
+        return None  # withdrawn: the daemon never took it
+    raw = await repo.get_state(RESULT_PREFIX + request_id)
+    return _json(raw) if raw is not None else None
+
+
+def _json(raw: str | None) -> dict[str, object] | None:
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _quote_simulator(broker: object, book: Book) -> None:

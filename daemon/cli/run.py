@@ -130,6 +130,8 @@ async def _run(
         observers += _start_observers(view, settings, stop)
         if daemon.inbox is not None:  # `tlh import` beside the daemon, from now on
             observers.append(_observe(daemon.inbox.follow(stop), "imports", stop))
+        if daemon.index is not None:  # `tlh index build|raise` beside the daemon
+            observers.append(_observe(daemon.index.follow(stop), "index", stop))
         supervisor = asyncio.create_task(
             supervise(
                 daemon.engine,
