@@ -24,7 +24,7 @@ from ledger.model import Action
 from strategies.index.book import Book
 from strategies.index.rebalance import PlannedTrade, RebalanceParams, RebalancePlan
 from strategies.index.risk import RiskModel
-from strategies.index.target import IndexTarget
+from strategies.index.target import IndexTarget, TargetError
 
 DAY = date(2024, 3, 4)
 
@@ -113,6 +113,8 @@ def _load_target(settings: IndexSettings, *, config_dir: Path | None = None) -> 
     """`equal` over the universe, or a `symbol,weight` file (a bad weight: file:line:field)."""
     if settings.weights == "equal":
         n = len(settings.universe)
+        if not n:
+            raise TargetError('[index] universe: empty: weights = "equal" needs symbols')
         return IndexTarget({s: Decimal(1) / n for s in settings.universe}, {}, "equal")
     path = Path(str(settings.weights))
     raw = {}

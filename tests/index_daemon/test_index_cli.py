@@ -23,21 +23,27 @@ HEADER = (
 )
 
 
-def write_prices(path: Path) -> None:
+def write_prices(path: Path, symbols: tuple[str, ...] = SYMBOLS) -> None:
     """Three sessions of four stocks at $50, $100, $150 and $200."""
     rows = [HEADER]
     for day in ("2024-03-04", "2024-03-05", "2024-03-06"):
-        for i, s in enumerate(SYMBOLS, start=1):
+        for i, s in enumerate(symbols, start=1):
             p = 50 * i
             rows.append(f"{s},{day},{p},{p},{p},{p},{p},1000,0.0,1.0")
     path.write_text("\n".join(rows) + "\n")
 
 
-def write_config(tmp: Path, weights: str) -> Path:
-    """Write tlh.toml: the simulator replaying PRICES.csv, the index of `weights`."""
-    write_prices(tmp / "PRICES.csv")
+def write_config(
+    tmp: Path,
+    weights: str,
+    universe_of: tuple[str, ...] = SYMBOLS,
+    priced: tuple[str, ...] = SYMBOLS,
+) -> Path:
+    """Write tlh.toml: the simulator replaying PRICES.csv (of `priced`), the index of
+    `weights` (over `universe_of` when "equal")."""
+    write_prices(tmp / "PRICES.csv", priced)
     config = tmp / "tlh.toml"
-    universe = ", ".join(f'"{s}"' for s in SYMBOLS)
+    universe = ", ".join(f'"{s}"' for s in universe_of)
     config.write_text(
         f'[database]\nurl = "sqlite+aiosqlite:///{tmp / "tlh.sqlite"}"\n\n'
         f'[sim]\nreplay = "{tmp / "PRICES.csv"}"\n\n'
@@ -104,3 +110,26 @@ def test_a_cash_amount_that_is_not_money_exits_2(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "--cash" in result.stderr
+
+
+def test_an_index_name_without_a_price_exits_2(tmp_path: Path) -> None:
+    """Brief: "fail clearly (exit 2) when a target name has no price"; nothing is planned."""
+    config = write_config(tmp_path, "equal", priced=SYMBOLS[:3])
+
+    result = tlh("index", "build", "--cash", "100000", "--dry-run", "--config", str(config))
+
+    assert result.exit_code == 2
+    assert "no price" in result.stderr
+    assert "DDD" in result.stderr
+
+
+def test_an_empty_universe_exits_2_and_trades_nothing(tmp_path: Path) -> None:
+    """Issue #12 §8: "an empty universe: a clear error, exit 2, nothing traded"."""
+    config = write_config(tmp_path, "equal", universe_of=())
+
+    result = tlh("index", "build", "--cash", "100000", "--config", str(config))
+
+    assert result.exit_code == 2
+    assert result.stderr.strip()
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "tlh.sqlite").exists()
