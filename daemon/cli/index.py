@@ -41,7 +41,7 @@ from daemon.brokers import broker_capabilities
 from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
 from daemon.cli.failures import fail
-from daemon.clock import LiveClock
+from daemon.clock import Clock, LiveClock, SimulatedClock
 from daemon.events import Quote
 from daemon.index_manager import (
     OPEN_KEY,
@@ -56,6 +56,7 @@ from daemon.index_manager import (
 )
 from daemon.logging import configure_logging
 from daemon.orders import NEW_YORK
+from daemon.replay import at_close
 from daemon.settings import ConfigError, Settings
 from ledger.engine import Ledger
 from ledger.model import Action
@@ -319,7 +320,10 @@ async def _place(op: str, settings: Settings, target: IndexTarget, planned: Plan
     was placed."""
     from daemon.cli.run import make_broker
 
-    clock = LiveClock()
+    # The simulator trades on the replay's day (the lots' dates), a broker on the wall clock.
+    clock: Clock = (
+        SimulatedClock(at_close(planned.book.today)) if settings.broker == "sim" else LiveClock()
+    )
     broker = make_broker(settings, clock)
     try:
         daemon = await build_daemon(settings, broker, clock.now, index_target=target)
@@ -327,7 +331,7 @@ async def _place(op: str, settings: Settings, target: IndexTarget, planned: Plan
         await broker.close()
         return await _hand_to_daemon(op, settings, planned, exc)
     try:
-        _quote_simulator(daemon.broker, planned.book)
+        _quote_simulator(daemon.broker, planned.book, clock.now())
         await daemon.engine.start()
         async with daemon.engine.lock:
             placed = await daemon.orders.place_plan(
@@ -395,13 +399,12 @@ def _json(raw: str | None) -> dict[str, object] | None:
     return value if isinstance(value, dict) else None
 
 
-def _quote_simulator(broker: object, book: Book) -> None:
+def _quote_simulator(broker: object, book: Book, at: datetime) -> None:
     """Give the simulator the planning prices to fill at (a real broker has its own)."""
     from adapters.sim.broker import SimBroker
 
     if not isinstance(broker, SimBroker):
         return
-    at = datetime.now(UTC)
     for symbol, price in book.prices.items():
         p = float(price)
         broker.set_quote(Quote(symbol, p, p, at))

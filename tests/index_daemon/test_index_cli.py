@@ -133,3 +133,15 @@ def test_an_empty_universe_exits_2_and_trades_nothing(tmp_path: Path) -> None:
     assert result.stderr.strip()
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "tlh.sqlite").exists()
+
+
+def test_build_places_the_plan_through_the_outbox_under_its_plan_id(tmp_path: Path) -> None:
+    """Issue #12 §5: with trading enabled (the simulator) and no daemon holding the journal,
+    `tlh index build` places the plan as persisted intents under the deterministic plan id
+    `build:<day>:<account>`, at the replay's day."""
+    config = write_config(tmp_path, "equal")
+
+    result = tlh("index", "build", "--cash", "100000", "--config", str(config))
+
+    assert result.exit_code == 0, result.stderr
+    assert "plan build:2024-03-04:taxable" in result.stdout
