@@ -57,3 +57,55 @@ async def test_the_engine_streams_the_whole_index(sqlite_url: str) -> None:
         assert set(SYMBOLS) <= rig.broker.subscribed
     finally:
         await rig.daemon.close()
+
+
+async def test_a_name_sold_at_a_loss_in_another_account_is_never_the_replacement(
+    sqlite_url: str,
+) -> None:
+    """Issue #12 §3: replacements are "not blocked by the wash guard (both directions,
+    household-wide)" (IRC §1091(a), Rev. Rul. 2008-5). BBB, the best-ranked name, was sold at
+    a loss 10 days ago in the spouse's account: AAA's harvest buys another name."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from indexkit import LONG_AGO
+
+    from ledger.model import Action, Trade
+
+    rig = await open_index_rig(sqlite_url, settings(max_tracking_error="0.5"))
+    try:
+        sold_on = rig.today() - timedelta(days=10)
+        await rig.daemon.engine.import_trades(
+            [
+                Trade(
+                    901,
+                    LONG_AGO,
+                    "spouse",
+                    Action.BUY,
+                    "BBB",
+                    Decimal(10),
+                    Decimal(150),
+                    lot_id="BBB-spouse",
+                    source="history",
+                ),
+                Trade(
+                    902,
+                    sold_on,
+                    "spouse",
+                    Action.SELL,
+                    "BBB",
+                    Decimal(10),
+                    Decimal(100),
+                    source="history",
+                ),
+            ],  # fmt: skip
+            source="history",
+        )
+
+        await rig.quote("AAA", 80.0)
+
+        buys = await rig.daemon.repo.intents_of_kind(IntentKind.REPLACEMENT_BUY, ALL)
+        assert buys
+        assert "BBB" not in {b.symbol for b in buys}
+    finally:
+        await rig.daemon.close()
