@@ -98,7 +98,7 @@ async def test_a_name_sold_at_a_loss_in_another_account_is_never_the_replacement
                     Decimal(100),
                     source="history",
                 ),
-            ],  # fmt: skip
+            ],
             source="history",
         )
 
