@@ -444,9 +444,12 @@ class IndexManager:
             log.warning("index_rebalance_refused", day=day.isoformat(), op=op, reason=str(exc))
             return None
         log.info(
-            "index_rebalance", day=day.isoformat(), account=self.account, why=why,
+            "index_rebalance",
+            day=day.isoformat(),
+            account=self.account,
+            why=why,
             **describe_plan(plan),
-        )  # fmt: skip
+        )
         if plan.trades:
             await self.engine.orders.place_plan(
                 f"{op}:{day.isoformat()}:{self.account}", self.account, plan.trades

@@ -269,8 +269,10 @@ def _mid(q: Quote) -> Decimal:
 def _print(op: str, planned: Planned) -> None:
     plan, book, target = planned.plan, planned.book, planned.target
     after = _after(book, plan)
-    typer.echo(f"index {op} (account {book.account}, {book.today.isoformat()}; prices: "
-               f"{planned.prices_from})")  # fmt: skip
+    typer.echo(
+        f"index {op} (account {book.account}, {book.today.isoformat()}; prices: "
+        f"{planned.prices_from})"
+    )
     header = ("side", "symbol", "shares", "price", "amount", "weight", "target")
     rows = [
         (

@@ -118,10 +118,19 @@ async def open_index_rig(url: str, config: Settings | None = None) -> IndexRig:
     daemon = await build_daemon(config, broker, clock.now, database_url=url, index_target=TARGET)
     seqs = itertools.count(1)
     trades = [
-        Trade(next(seqs), LONG_AGO, ACCOUNT, Action.BUY, s, Decimal(100), Decimal(100),
-              lot_id=f"{s}-1", source="history")
+        Trade(
+            next(seqs),
+            LONG_AGO,
+            ACCOUNT,
+            Action.BUY,
+            s,
+            Decimal(100),
+            Decimal(100),
+            lot_id=f"{s}-1",
+            source="history",
+        )
         for s in SYMBOLS
-    ]  # fmt: skip
+    ]
     await daemon.engine.start()
     await daemon.engine.import_trades(trades, source="history")
     for s in SYMBOLS:
