@@ -459,14 +459,22 @@ class IndexManager:
         return plan
 
     def record_closes(self, day: date) -> None:
-        """Add `day`'s prices to the returns window: each name's latest quote (mid), if it is
-        fresh on `day`; once a day."""
-        if self._last_closes is not None and day <= self._last_closes:
+        """Add the latest session's prices to the returns window, once per session: dated by
+        the newest quote (the hook may run before or after that day's quotes arrive, so a
+        session is recorded on its own date, never on a later one), each name at its latest
+        quote fresh on that date (a name not quoted anew kept its price)."""
+        dates = [
+            q.at.astimezone(NEW_YORK).date()
+            for s in self._universe
+            if (q := self.engine.quote_of(s)) is not None
+        ]
+        session = max((d for d in dates if d <= day), default=None)
+        if session is None or (self._last_closes is not None and session <= self._last_closes):
             return
-        closes = self.prices(day)
+        closes = {s: p for s, p in self.prices(session).items() if s in self._universe}
         if closes:
-            self.returns.add_day(day, closes)
-            self._last_closes = day
+            self.returns.add_day(session, closes)
+            self._last_closes = session
 
     def reestimate(self, day: date) -> None:
         """Re-estimate the risk model from the returns up to `day`, once a week."""

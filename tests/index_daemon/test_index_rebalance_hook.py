@@ -7,6 +7,7 @@ the state table (`LAST_REBALANCE_KEY`), which is what these tests read.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from indexkit import IndexRig, open_index_rig, settings
 
@@ -118,5 +119,48 @@ async def test_status_json_has_the_tracking_error_and_its_budget(sqlite_url: str
         out = snapshot.as_json()
         assert out["index_tracking_error"] == rig.index.last_tracking_error
         assert out["index_tracking_error_budget"] == "0.05"
+    finally:
+        await rig.daemon.close()
+
+
+class Recording:
+    """The returns window, noting each session added to it."""
+
+    def __init__(self, window: Any, recorded: list[Any]) -> None:
+        self.window, self.recorded = window, recorded
+
+    def add_day(self, day: Any, closes: Any) -> None:
+        """Note the session, then add it to the window."""
+        self.recorded.append((day, dict(closes)))
+        self.window.add_day(day, closes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.window, name)
+
+
+async def test_each_session_enters_the_returns_window_once_on_its_own_date(
+    sqlite_url: str,
+) -> None:
+    """Issue #12 §2: the risk model is estimated from daily returns, "never looking ahead".
+    Whether the hook runs after a session's quotes (Monday) or before them (Wednesday,
+    quoted after its hook), each session's prices enter the window once, under the date they
+    were quoted on: never under a later day's date."""
+    from datetime import date
+    from decimal import Decimal
+
+    rig = await open_index_rig(sqlite_url)
+    try:
+        recorded: list[tuple[date, dict[str, Decimal]]] = []
+        rig.index.returns = Recording(rig.index.returns, recorded)  # type: ignore[assignment]
+        monday = rig.today()
+        await rig.hook()  # after Monday's quotes
+        rig.next_day()
+        await rig.quote_all(101.0)  # Tuesday's quotes; no hook on Tuesday
+        rig.next_day()
+        await rig.hook()  # Wednesday, before its quotes
+        await rig.hook()  # a second run the same day adds nothing
+
+        assert [d for d, _ in recorded] == [monday, date.fromordinal(monday.toordinal() + 1)]
+        assert recorded[1][1]["AAA"] == Decimal("101.01")
     finally:
         await rig.daemon.close()
