@@ -71,6 +71,10 @@ REQUEST_PREFIX = "index:request:"
 RESULT_PREFIX = "index:result:"
 OPEN_KEY = "index:open"  # {"pid", "host"}: the daemon that takes index requests
 POLL_SECONDS = 2.0
+# The returns window survives restarts: each session's closes and each split it applied are
+# kept in the state table and played back into the window on the first hook after a start.
+CLOSES_PREFIX = "index:closes:"  # + ISO date -> {symbol: price}
+SPLIT_PREFIX = "index:split:"  # + ISO date + ":" + symbol -> ratio
 MIN_HISTORY_DAYS = 20  # fewer sessions of returns: the prior model below
 PRIOR_VOLATILITY = 0.30  # annualised, of each name, while there is no history
 REESTIMATE_EVERY = timedelta(days=7)
@@ -309,6 +313,8 @@ class IndexManager:
         self.risk: RiskModel | None = None  # estimated from history; None before enough
         self._estimated_on: date | None = None
         self._last_closes: date | None = None
+        self._history_loaded = False
+        self._unsaved_splits: list[tuple[date, str, Decimal]] = []
         self.last_tracking_error: float | None = None
         self.refusal = ""  # why the last plan was refused
         symbols = set(target.symbols)
@@ -331,8 +337,12 @@ class IndexManager:
         return self._universe
 
     def on_split(self, symbol: str, ratio: Decimal) -> None:
-        """Adjust the closes held of `symbol`, so the split shows no return."""
-        self.returns.apply_split(symbol, ratio)
+        """Adjust the closes held of `symbol`, so the split shows no return (kept with the
+        closes at the next hook, `save_history`; before the kept history is loaded, applied
+        after it, `load_history`)."""
+        if self._history_loaded:
+            self.returns.apply_split(symbol, ratio)
+        self._unsaved_splits.append((self.engine.orders.today(), symbol, ratio))
 
     def replacements(self, symbol: str) -> Sequence[str]:
         """Return the names that may replace a harvested `symbol`, lowest tracking error
@@ -354,7 +364,8 @@ class IndexManager:
     async def rebalance(self, day: date) -> None:
         """Record the session's prices and the tracking error; on a rebalance day or when cash
         above the buffer appeared, plan the rebalance and place it (`place_plan`)."""
-        self.record_closes(day)
+        await self.load_history(day)
+        await self.save_history(self.record_closes(day))
         self.reestimate(day)
         cash = await self.cash()
         book = self.book(day, cash=cash)
@@ -458,11 +469,12 @@ class IndexManager:
             await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
         return plan
 
-    def record_closes(self, day: date) -> None:
+    def record_closes(self, day: date) -> tuple[date, dict[str, Decimal]] | None:
         """Add the latest session's prices to the returns window, once per session: dated by
         the newest quote (the hook may run before or after that day's quotes arrive, so a
         session is recorded on its own date, never on a later one), each name at its latest
-        quote fresh on that date (a name not quoted anew kept its price)."""
+        quote fresh on that date (a name not quoted anew kept its price). Return the session
+        recorded, if any."""
         dates = [
             q.at.astimezone(NEW_YORK).date()
             for s in self._universe
@@ -470,11 +482,67 @@ class IndexManager:
         ]
         session = max((d for d in dates if d <= day), default=None)
         if session is None or (self._last_closes is not None and session <= self._last_closes):
-            return
+            return None
         closes = {s: p for s, p in self.prices(session).items() if s in self._universe}
-        if closes:
-            self.returns.add_day(session, closes)
-            self._last_closes = session
+        if not closes:
+            return None
+        self.returns.add_day(session, closes)
+        self._last_closes = session
+        return session, closes
+
+    async def save_history(self, recorded: tuple[date, dict[str, Decimal]] | None) -> None:
+        """Keep the splits applied and the session `recorded` in the state table; forget the
+        sessions older than the window."""
+        for day, symbol, ratio in self._unsaved_splits:
+            await self.repo.set_state(f"{SPLIT_PREFIX}{day.isoformat()}:{symbol}", str(ratio))
+        self._unsaved_splits.clear()
+        if recorded is None:
+            return
+        day, closes = recorded
+        await self.repo.set_state(
+            CLOSES_PREFIX + day.isoformat(), json.dumps({s: str(p) for s, p in closes.items()})
+        )
+        kept = self.settings.index.risk_window_days + 1
+        sessions = sorted(await self.repo.states(CLOSES_PREFIX))
+        for key in sessions[:-kept]:
+            await self.repo.delete_state(key)
+        if len(sessions) > kept:
+            oldest = sessions[-kept].removeprefix(CLOSES_PREFIX)
+            for key in await self.repo.states(SPLIT_PREFIX):
+                if key.removeprefix(SPLIT_PREFIX)[:10] < oldest:
+                    await self.repo.delete_state(key)
+
+    async def load_history(self, today: date) -> None:
+        """Once after a start: play the kept sessions before `today` into the returns window,
+        each split applied between the sessions around it, as it was live."""
+        if self._history_loaded:
+            return
+        self._history_loaded = True
+        splits = sorted(
+            (key.removeprefix(SPLIT_PREFIX)[:10], key.removeprefix(SPLIT_PREFIX)[11:], raw)
+            for key, raw in (await self.repo.states(SPLIT_PREFIX)).items()
+        )
+        pending = iter(splits)
+        split = next(pending, None)
+        loaded = 0
+        for key, raw in sorted((await self.repo.states(CLOSES_PREFIX)).items()):
+            day = key.removeprefix(CLOSES_PREFIX)
+            if date.fromisoformat(day) >= today:
+                break
+            while split is not None and split[0] <= day:  # split before this session's close
+                self.returns.apply_split(split[1], Decimal(split[2]))
+                split = next(pending, None)
+            closes = {s: Decimal(p) for s, p in json.loads(raw).items()}
+            self.returns.add_day(date.fromisoformat(day), closes)
+            self._last_closes = date.fromisoformat(day)
+            loaded += 1
+        while split is not None:  # after the last session kept
+            self.returns.apply_split(split[1], Decimal(split[2]))
+            split = next(pending, None)
+        for _day, symbol, ratio in self._unsaved_splits:  # seen since the start
+            self.returns.apply_split(symbol, ratio)
+        if loaded:
+            log.info("index_history_loaded", sessions=loaded)
 
     def reestimate(self, day: date) -> None:
         """Re-estimate the risk model from the returns up to `day`, once a week."""

@@ -110,10 +110,13 @@ class IndexRig:
         self.clock.advance(timedelta(days=days))
 
 
-async def open_index_rig(url: str, config: Settings | None = None) -> IndexRig:
-    """Start a daemon with the index held at its target weights, every name quoted at $100."""
+async def open_index_rig(
+    url: str, config: Settings | None = None, *, start: datetime = MONDAY
+) -> IndexRig:
+    """Start a daemon with the index held at its target weights, every name quoted at $100
+    (`start`: when; the history is imported once per database)."""
     config = config or settings()
-    clock = SimulatedClock(MONDAY)
+    clock = SimulatedClock(start)
     broker = CashSim(clock.now)
     daemon = await build_daemon(config, broker, clock.now, database_url=url, index_target=TARGET)
     seqs = itertools.count(1)

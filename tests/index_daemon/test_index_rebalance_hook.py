@@ -164,3 +164,32 @@ async def test_each_session_enters_the_returns_window_once_on_its_own_date(
         assert recorded[1][1]["AAA"] == Decimal("101.01")
     finally:
         await rig.daemon.close()
+
+
+async def test_the_returns_window_survives_a_restart(sqlite_url: str) -> None:
+    """Startup is recovery (developers' guide): the sessions recorded before a restart are
+    played back into the returns window at the first hook after it, so the risk model keeps
+    its history; then the new session follows."""
+    from datetime import date, timedelta
+
+    from indexkit import MONDAY
+
+    rig = await open_index_rig(sqlite_url)
+    monday = rig.today()
+    await rig.hook()
+    rig.next_day()
+    await rig.quote_all(101.0)
+    await rig.hook()
+    await rig.daemon.close()
+
+    rig = await open_index_rig(sqlite_url, start=MONDAY + timedelta(days=2))
+    try:
+        recorded: list[tuple[date, dict[str, Decimal]]] = []
+        rig.index.returns = Recording(rig.index.returns, recorded)  # type: ignore[assignment]
+        await rig.hook()
+
+        days = [monday + timedelta(days=n) for n in range(3)]
+        assert [d for d, _ in recorded] == days
+        assert recorded[1][1]["AAA"] == Decimal("101.01")
+    finally:
+        await rig.daemon.close()
