@@ -229,7 +229,10 @@ async def planning_prices(
     try:
         if not isinstance(broker, QuoteSnapshots):
             fail(f"{broker.name} gives no quotes on request: the index cannot be priced")
-        quotes = await broker.latest_quotes(sorted(symbols))
+        try:
+            quotes = await broker.latest_quotes(sorted(symbols))
+        except Exception as exc:  # the broker's own error, one line: the operator's to fix
+            fail(f"{broker.name}'s latest quotes: {exc}; nothing planned")
     finally:
         await broker.close()
     prices = {s: _mid(q) for s, q in quotes.items() if q.bid > 0 and q.ask > 0}
