@@ -145,3 +145,42 @@ def test_build_places_the_plan_through_the_outbox_under_its_plan_id(tmp_path: Pa
 
     assert result.exit_code == 0, result.stderr
     assert "plan build:2024-03-04:taxable" in result.stdout
+
+
+async def test_build_dry_run_prices_the_index_at_alpacas_latest_quotes(tmp_path: Path) -> None:
+    """Issue #12 §5 on a real broker's SDK: the plan is priced at the broker's latest quotes
+    (`adapters.base.QuoteSnapshots`), here Alpaca's REST market data served by the fake on
+    127.0.0.1; a dry run places nothing at the broker."""
+    from tests.alpaca.alpacakit import FakeWithLatestQuotes
+
+    async with FakeWithLatestQuotes() as fake:
+        fake.set_market_open(True)
+        for i, symbol in enumerate(SYMBOLS, start=1):
+            fake.set_quote(symbol, 50 * i, 50 * i + 0.02)
+        config = tmp_path / "tlh.toml"
+        universe = ", ".join(f'"{s}"' for s in SYMBOLS)
+        config.write_text(f'[index]\nweights = "equal"\nuniverse = [{universe}]\n')
+        env = {
+            "TLH_BROKER": "alpaca",
+            "TLH_MODE": "paper",
+            "TLH_ALPACA__API_KEY": fake.KEY,
+            "TLH_ALPACA__SECRET_KEY": fake.SECRET,
+            "TLH_ALPACA__BASE_URL": fake.rest_url,
+            "TLH_ALPACA__TRADING_WS_URL": fake.trading_ws_url,
+            "TLH_ALPACA__DATA_WS_URL": fake.data_ws_url("iex"),
+            "TLH_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'tlh.sqlite'}",
+        }
+
+        def run() -> Result:
+            _register()
+            args = ["index", "build", "--cash", "100000", "--dry-run", "--config", str(config)]
+            return CliRunner(env=env).invoke(app, args, catch_exceptions=False)
+
+        result = await asyncio.to_thread(run)
+
+        assert result.exit_code == 0, result.stderr
+        assert "alpaca's latest quotes" in result.stdout
+        for symbol in SYMBOLS:
+            assert any(line.split()[:2] == ["buy", symbol] for line in result.stdout.splitlines())
+        assert "dry run: nothing placed" in result.stdout
+        assert fake.state.orders == []
