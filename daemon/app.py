@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from daemon.clock import LiveClock
 from daemon.engine import HarvestEngine
 from daemon.engine_import import EngineImportSink
 from daemon.import_inbox import ImportInbox
+from daemon.index_manager import IndexManager
 from daemon.orders import OrderManager, RiskLimits
 from daemon.pause import PauseSwitch
 from daemon.reconciliation import OrderWatch, Reconciler
@@ -29,6 +30,7 @@ from ledger.engine import Ledger
 from ledger.model import AccountType
 from strategies.decision import Policy
 from strategies.harvest import HarvestParams
+from strategies.index.target import IndexTarget
 from strategies.price_sanity import QuoteSanity
 from strategies.wash_guard import WashGuard
 
@@ -48,6 +50,7 @@ class Daemon:
     pause: PauseSwitch | None = None
     imports: EngineImportSink | None = None  # the door for imports while it runs
     inbox: ImportInbox | None = None  # `tlh import` requests, through the database
+    index: IndexManager | None = None  # the direct index (`[index]`), also `engine.index`
 
     @property
     def ledger(self) -> Ledger:
@@ -84,13 +87,19 @@ def harvest_params(settings: Settings) -> HarvestParams:
     )
 
 
-def decision_policy(settings: Settings, relief: LotRelief) -> Policy:
-    """Return the harvest decision's policy from settings and the broker's lot relief."""
+def decision_policy(
+    settings: Settings,
+    relief: LotRelief,
+    ranked: Callable[[str], Sequence[str]] | None = None,
+) -> Policy:
+    """Return the harvest decision's policy from settings and the broker's lot relief;
+    `ranked`: a direct index's replacements (`daemon.index_manager`), else the substitutes."""
     return Policy(
         params=harvest_params(settings),
         specific_lots=relief.specific_lots,
         substitutes=settings.substitute_groups(),
         allow_cash=settings.harvest.allow_cash,
+        ranked=ranked,
     )
 
 
@@ -122,6 +131,7 @@ async def build_daemon(
     *,
     database_url: str | None = None,
     on_decision: Callable[[str, dict[str, object]], None] | None = None,
+    index_target: IndexTarget | None = None,
 ) -> Daemon:
     """Take the journal, migrate the database and wire every part; call `daemon.engine.start()`
     next.
@@ -132,7 +142,16 @@ async def build_daemon(
     filter built here, so no caller can leave it out. What the broker can do (lot relief,
     fractional shares) is read from its `capabilities`. The stored pause state
     (`daemon.pause`) is applied here, before any order can leave.
+
+    With `[index]` configured, the engine drives a direct index (`daemon.index_manager`) of
+    `index_target` (read from `[index]` here when not given, relative paths from the working
+    directory; its errors, `WeightsError` and `TargetError`, are raised before anything is
+    opened: the commands report them as configuration errors).
     """
+    if settings.index.enabled and index_target is None:
+        from daemon.index_weights import load_target
+
+        index_target = load_target(settings.index, config_dir=None)
     url = database_url or settings.database.url
     lock = await lock_journal(url)
     db = create_engine(url)
@@ -202,6 +221,10 @@ async def build_daemon(
     )
     engine_ref.append(engine)
     engine.trades_account = accounts.trades
+    index = None
+    if settings.index.enabled and index_target is not None:
+        index = IndexManager(engine, settings, index_target, repo)
+        engine.index = index
     imports = EngineImportSink(engine, repo, accounts, ledger_for, settings.accounts)
     inbox = ImportInbox(repo, imports)
     reconciler, watch = wire_reconciliation(settings, engine, repo, broker, inbox)
@@ -221,6 +244,7 @@ async def build_daemon(
         pause=pause,
         imports=imports,
         inbox=inbox,
+        index=index,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -141,6 +141,14 @@ class IndexRunner(Protocol):
         """Return the names that may replace a harvested `symbol`, best first."""
         ...
 
+    def watched(self) -> Collection[str]:
+        """Return the symbols the index may trade (its whole universe): the engine's stream."""
+        ...
+
+    def on_split(self, symbol: str, ratio: Decimal) -> None:
+        """Adjust the price history of `symbol` for a split (`ratio` new shares per old)."""
+        ...
+
 
 class HarvestEngine:
     """Consume events, keep the ledger current, and harvest losses that cross thresholds."""
@@ -251,11 +259,13 @@ class HarvestEngine:
         log.info("engine_started", journal_entries=entries, symbols=len(self.triggers))
 
     def watched_symbols(self) -> set[str]:
-        """Return the held symbols, every substitute that may replace them, and the symbols
-        a replacement waits to be quoted in."""
+        """Return the held symbols, every substitute that may replace them, the symbols a
+        replacement waits to be quoted in, and a direct index's whole universe."""
         traded = self.trades_account
         held = {s for s, accounts in self._accounts_by_symbol.items() if any(map(traded, accounts))}
         out = set(held)
+        if self.index is not None:
+            out.update(self.index.watched())
         for group in self.substitutes:
             if held.intersection(group):
                 out.update(group)
@@ -508,6 +518,7 @@ class HarvestEngine:
             specific_lots=self.relief.specific_lots,
             substitutes=self.substitutes,
             allow_cash=self.allow_cash,
+            ranked=self.index.replacements if self.index is not None else None,
         )
 
     def position_of(self, account: str, symbol: str, q: Quote, today: date) -> Position:
@@ -550,8 +561,11 @@ class HarvestEngine:
 
         if self.guard.buy_blocked(planned, today, {*pending, sold}) is None and priced(planned):
             return planned, ""
+        groups = (
+            self.substitutes if self.index is None else [[sold, *self.index.replacements(sold)]]
+        )
         choice, refusals = self.guard.choose_replacement(
-            sold, self.substitutes, today, pending, priced=priced
+            sold, groups, today, pending, priced=priced
         )
         return choice, "; ".join(refusals)
 
@@ -824,6 +838,8 @@ class HarvestEngine:
             occurred_at=event.at,
             external_id=f"split:{event.symbol}:{day.isoformat()}",
         )
+        if self.index is not None:
+            self.index.on_split(event.symbol, event.ratio)
         seqs = await self.repo.append_journal([entry])
         if seqs:
             log.info("split", symbol=event.symbol, ratio=str(event.ratio))

@@ -148,6 +148,11 @@ class StatusSnapshot:
     open_lots: tuple[OpenLot, ...]
     harvests: tuple[HarvestRecord, ...]  # every harvest in the journal, oldest first
     wash_windows: tuple[WashWindow, ...]
+    # A direct index (`[index]`): the ex-ante annualised tracking error of its holdings
+    # against the target, as the daemon last estimated it (None: no index, or not yet), and
+    # the budget (`[index] max_tracking_error`; None: no index).
+    index_tracking_error: float | None = None
+    index_tracking_error_budget: Decimal | None = None
 
     def harvests_in(self, year: int) -> tuple[HarvestRecord, ...]:
         """Return the harvests made in calendar (tax) `year`."""

@@ -3,6 +3,7 @@ daemon (status page, MQTT, gauges) and `tlh status`, so they always agree."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ HARVEST_KINDS = (IntentKind.HARVEST_SELL, IntentKind.SWAP_BACK_SELL, IntentKind.
 """The intents the harvests are told from: the sales (a swap back's too: its fills are the
 position's sales of that day) and the replacements."""
 Lockout = Literal["no_buy", "no_loss_sale"]
+INDEX_STATUS_KEY = "index:status"
+"""Where the daemon keeps a direct index's tracking error for `tlh status` (state table):
+``{"tracking_error": float | null, "budget": "0.01", "as_of": "YYYY-MM-DD"}``."""
 
 
 async def build_snapshot(
@@ -90,7 +94,26 @@ async def build_snapshot(
         open_lots=open_lots(lots, bids),
         harvests=harvests(reads, sales, settings),
         wash_windows=wash_windows(ledger, sales, lots, today),
+        index_tracking_error=await index_tracking_error(settings, repo),
+        index_tracking_error_budget=(
+            settings.index.max_tracking_error if settings.index.enabled else None
+        ),
     )
+
+
+async def index_tracking_error(settings: Settings, repo: Repository) -> float | None:
+    """Return the direct index's tracking error the daemon last published (None: no index,
+    or none published yet)."""
+    if not settings.index.enabled:
+        return None
+    raw = await repo.get_state(INDEX_STATUS_KEY)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw).get("tracking_error")
+        return float(value) if value is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def open_lots(lots: Iterable[LedgerLot], bids: Mapping[str, Decimal]) -> tuple[OpenLot, ...]:

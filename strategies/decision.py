@@ -12,7 +12,9 @@ date, `decide_harvest` returns what to do and why:
 Order of the checks: the share sets that qualify (`strategies.harvest`), largest net loss
 first, the first one the guard allows (the ledger's own matching, `Ledger.wash_replacements`);
 then a replacement that the guard allows and that has a fresh quote. A replacement without a
-price is never chosen, so a harvest never starts that could only end in cash.
+price is never chosen, so a harvest never starts that could only end in cash. A direct index
+(`Policy.ranked`) replaces a stock by the names its tracking error ranks best, in that order,
+instead of a `[[substitutes]]` group.
 """
 
 from __future__ import annotations
@@ -60,13 +62,32 @@ class Price:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """What the configuration decides: thresholds, lot relief, substitutes, cash."""
+    """What the configuration decides: thresholds, lot relief, substitutes, cash.
+
+    `ranked`, set for a direct index (`[index]`), returns the names that may replace a
+    harvested symbol, best first (`daemon.index_manager`); it replaces `substitutes` for the
+    replacement, and an empty ranking skips the harvest with its `reason` (`RankedNames`).
+    """
 
     params: HarvestParams
     specific_lots: bool
     substitutes: Sequence[Sequence[str]]
     allow_cash: bool = False
     replacement_max_age: timedelta = REPLACEMENT_QUOTE_MAX_AGE
+    ranked: Callable[[str], Sequence[str]] | None = None
+
+
+class RankedNames(tuple[str, ...]):
+    """A ranking of replacements, best first, with why it is empty (or short), e.g.
+    ``tracking_error: every replacement raises it above the 1.00% budget``."""
+
+    reason: str
+
+    def __new__(cls, names: Sequence[str] = (), reason: str = "") -> RankedNames:
+        """Return the ranking of `names` (best first) with its `reason`."""
+        ranked = super().__new__(cls, names)
+        ranked.reason = reason
+        return ranked
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +185,19 @@ def fresh(
     )
 
 
+def replacement_groups(symbol: str, policy: Policy) -> tuple[Sequence[Sequence[str]], str]:
+    """Return the substitutes groups a harvest of `symbol` replaces from, and why there is no
+    replacement at all ("" when there may be one): for a direct index its ranking
+    (`[[symbol, *ranked]]`, the best first), else the `[[substitutes]]` groups."""
+    if policy.ranked is None:
+        return policy.substitutes, ""
+    ranking = policy.ranked(symbol)
+    if not ranking:
+        why = ranking.reason if isinstance(ranking, RankedNames) else ""
+        return (), why or "no_replacement: no name is ranked"
+    return [[symbol, *ranking]], ""
+
+
 def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Decision:
     """Decide whether to harvest `position` now, and why (or why not)."""
     if position.tax_advantaged:
@@ -210,9 +244,12 @@ def decide_harvest(position: Position, policy: Policy, guard: WashGuard) -> Deci
             unpriced.append(symbol)
         return ok
 
+    groups, why_none = replacement_groups(position.symbol, policy)
+    if why_none:
+        return Decision(Action.SKIP, why_none, chosen)
     replacement, refusals = guard.choose_replacement(
         position.symbol,
-        policy.substitutes,
+        groups,
         position.today,
         position.pending_loss_sales,
         priced=priced,

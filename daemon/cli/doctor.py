@@ -52,6 +52,7 @@ from daemon.cli import app
 from daemon.cli.config import ConfigOption, load_settings_or_exit
 from daemon.cli.failures import fail
 from daemon.events import Fill, exact
+from daemon.index_manager import preview_ranker
 from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
@@ -61,6 +62,7 @@ from daemon.settings import Settings
 from ledger.engine import Ledger
 from strategies.decision import Action as Act
 from strategies.decision import Price, decide_positions
+from strategies.index.target import IndexTarget
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALENDAR_DAYS = 30
@@ -111,8 +113,11 @@ class _Journal:
     accounts: list[Account]  # recorded (imported) accounts
 
 
-async def diagnose(settings: Settings, broker: Broker) -> Diagnosis:
-    """Run every check against `broker` and the journal `settings` point at."""
+async def diagnose(
+    settings: Settings, broker: Broker, index_target: IndexTarget | None = None
+) -> Diagnosis:
+    """Run every check against `broker` and the journal `settings` point at (`index_target`:
+    a direct index's target, whose ranking replaces harvested stocks in the preview)."""
     out = Diagnosis()
     out.add(
         "configuration",
@@ -136,7 +141,7 @@ async def diagnose(settings: Settings, broker: Broker) -> Diagnosis:
         if ledger is None:
             return out
         traded = BrokerAccounts.of(broker, journal.accounts).trades
-        await _preview(out, settings, broker, ledger, halted, traded)
+        await _preview(out, settings, broker, ledger, halted, traded, index_target)
     finally:
         await db.dispose()
     return out
@@ -347,13 +352,20 @@ async def _preview(
     ledger: Ledger,
     halted: set[str],
     traded: Callable[[str], bool],
+    index_target: IndexTarget | None = None,
 ) -> None:
     """Decide the positions at the broker's latest quotes, as the daemon would now (`traded`:
     whether the broker trades an account)."""
     account = broker.account if isinstance(broker, AccountReports) else None
     held = {s for (acct, s) in ledger.positions() if account is None or acct == account}
-    # The substitutes too: a harvest needs its replacement priced.
-    symbols = sorted(held.union(*(g for g in settings.substitute_groups() if held & set(g))))
+    # The substitutes too (a direct index's whole universe): a harvest needs its replacement
+    # priced.
+    symbols = sorted(
+        held.union(
+            *(g for g in settings.substitute_groups() if held & set(g)),
+            index_target.symbols if index_target is not None else (),
+        )
+    )
     prices: Prices = {}
     if not isinstance(broker, QuoteSnapshots):
         out.prices_from = f"none: {broker.name} gives no quotes on request"
@@ -369,7 +381,9 @@ async def _preview(
             }
     else:
         out.prices_from = "nothing held"
-    out.harvests, out.not_harvested = _harvestable(settings, broker, ledger, prices, halted, traded)
+    out.harvests, out.not_harvested = _harvestable(
+        settings, broker, ledger, prices, halted, traded, index_target
+    )
 
 
 def _harvestable(
@@ -379,17 +393,25 @@ def _harvestable(
     prices: Prices,
     halted: set[str],
     traded: Callable[[str], bool],
+    index_target: IndexTarget | None = None,
 ) -> tuple[list[Harvestable], list[tuple[str, str, str]]]:
     """Decide every taxable position as the daemon would at the latest prices (the broker's lot
-    relief, the wash guard, halts, the accounts it trades, the New York trading date)."""
+    relief, the wash guard, halts, the accounts it trades, the New York trading date; a direct
+    index's ranked replacements)."""
     now = datetime.now(UTC)
+    today = now.astimezone(NEW_YORK).date()
     relief = broker.capabilities.lot_relief
+    ranked = (
+        None
+        if index_target is None
+        else preview_ranker(settings, index_target, ledger, prices, today, relief, halted=halted)
+    )
     decisions = decide_positions(
         ledger,
-        decision_policy(settings, relief),
+        decision_policy(settings, relief, ranked),
         method=relief.method,
         prices=prices,
-        today=now.astimezone(NEW_YORK).date(),
+        today=today,
         halted=halted,
         recurring=settings.recurring_purchases(),
         traded=traded,
@@ -441,13 +463,15 @@ def print_diagnosis(diagnosis: Diagnosis, console: Console) -> None:
     console.print(table)
 
 
-async def _diagnose_configured(settings: Settings) -> Diagnosis:
+async def _diagnose_configured(
+    settings: Settings, index_target: IndexTarget | None = None
+) -> Diagnosis:
     try:
         broker = build_broker(settings)
     except BrokerUnavailableError as exc:
         fail(str(exc))
     try:
-        return await diagnose(settings, broker)
+        return await diagnose(settings, broker, index_target)
     finally:
         await broker.close()
 
@@ -457,6 +481,11 @@ def doctor(config: ConfigOption = None) -> None:
     """Check the setup (configuration, journal, broker, reconciliation) and preview harvests."""
     settings = load_settings_or_exit(config)
     configure_logging("WARNING", settings.logging.format, settings.secret_values())
-    diagnosis = asyncio.run(_diagnose_configured(settings))
+    target = None
+    if settings.index.enabled:
+        from daemon.cli.index import load_target_or_exit
+
+        target = load_target_or_exit(settings, config)
+    diagnosis = asyncio.run(_diagnose_configured(settings, target))
     print_diagnosis(diagnosis, Console(width=140))
     raise typer.Exit(0 if diagnosis.ok else 1)

@@ -37,6 +37,7 @@ from daemon.cli.failures import fail
 from daemon.clock import Clock, LiveClock
 from daemon.daemon_view import RunningDaemonView
 from daemon.hooks import EngineHooks
+from daemon.index_manager import preview_ranker
 from daemon.journal_replay import replay
 from daemon.logging import configure_logging
 from daemon.market_calendar import MarketCalendar
@@ -53,6 +54,7 @@ from daemon.supervisor import Verdict, supervise
 from ledger.engine import Ledger
 from strategies.decision import Action as Act
 from strategies.decision import Decision, Price, decide_positions
+from strategies.index.target import IndexTarget
 
 ConfigOption = Annotated[Path | None, typer.Option(help="tlh.toml (default ./tlh.toml)")]
 log = structlog.get_logger("tlh.run")
@@ -75,7 +77,11 @@ def make_broker(settings: Settings, clock: Clock) -> Broker:
         fail(str(exc))
 
 
-async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None:
+async def _run(
+    settings: Settings,
+    sim_replay: LiveReplay | None = None,
+    index_target: IndexTarget | None = None,
+) -> None:
     health = os.environ.get("TLH_HEALTH_FILE")
     health_file = Path(health) if health else None
     if health_file is not None:
@@ -84,7 +90,7 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
     # `[sim] replay`: the daemon lives on the replay's clock, fed by it instead of the timetable.
     clock: Clock = wall if sim_replay is None else sim_replay.clock
     broker = make_broker(settings, clock)
-    daemon = await build_daemon(settings, broker, clock.now)
+    daemon = await build_daemon(settings, broker, clock.now, index_target=index_target)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -124,6 +130,8 @@ async def _run(settings: Settings, sim_replay: LiveReplay | None = None) -> None
         observers += _start_observers(view, settings, stop)
         if daemon.inbox is not None:  # `tlh import` beside the daemon, from now on
             observers.append(_observe(daemon.inbox.follow(stop), "imports", stop))
+        if daemon.index is not None:  # `tlh index build|raise` beside the daemon
+            observers.append(_observe(daemon.index.follow(stop), "index", stop))
         supervisor = asyncio.create_task(
             supervise(
                 daemon.engine,
@@ -260,7 +268,16 @@ def run(config: ConfigOption = None) -> None:
         sim_replay = load_replay(settings)
     except ReplayFileError as exc:
         fail(str(exc))
-    asyncio.run(_run(settings, sim_replay))
+    asyncio.run(_run(settings, sim_replay, _index_target(settings, config)))
+
+
+def _index_target(settings: Settings, config: Path | None) -> IndexTarget | None:
+    """Return the `[index]` target (None without one); a bad weights file exits 2."""
+    if not settings.index.enabled:
+        return None
+    from daemon.cli.index import load_target_or_exit
+
+    return load_target_or_exit(settings, config)
 
 
 async def load_ledger(settings: Settings) -> tuple[Ledger, Repository]:
@@ -349,6 +366,15 @@ def _status_rows(
     ]
     if any(lot.unrealized is not None for lot in s.open_lots):
         rows.insert(5, ("unrealized loss", f"{s.unrealized_loss:,.2f}"))
+    if s.index_tracking_error_budget is not None:
+        te = s.index_tracking_error
+        rows.append(
+            (
+                "index tracking error",
+                f"{'not estimated yet' if te is None else f'{te:.2%}'} "
+                f"(budget {s.index_tracking_error_budget:.2%}, ex ante, annualised)",
+            )
+        )
     return rows
 
 
@@ -396,7 +422,7 @@ def harvest(
         if not value.is_finite() or value <= 0:
             fail(f"--price {item!r}: the price must be a positive number")
         prices[symbol.strip().upper()] = value
-    decisions = asyncio.run(preview(settings, prices))
+    decisions = asyncio.run(preview(settings, prices, index_target=_index_target(settings, config)))
     table = Table(title="Would harvest (dry run)")
     for col in ("account", "symbol", "lots", "quantity", "net loss", "est. tax saved", "decision"):
         table.add_column(col)
@@ -423,11 +449,16 @@ def harvest(
 
 
 async def preview(
-    settings: Settings, prices: dict[str, Decimal], now: datetime | None = None
+    settings: Settings,
+    prices: dict[str, Decimal],
+    now: datetime | None = None,
+    *,
+    index_target: IndexTarget | None = None,
 ) -> list[tuple[str, str, Decision]]:
     """Decide every priced position as the daemon would `now`, from the journal and the
     orders in flight (New York trading date; the broker's lot relief; halts; only the
-    accounts the broker trades are harvested, `daemon.broker_accounts`)."""
+    accounts the broker trades are harvested, `daemon.broker_accounts`; a direct index's
+    ranked replacements, `index_target`)."""
     db = create_engine(settings.database.url)
     try:
         await upgrade_database(db)
@@ -441,20 +472,37 @@ async def preview(
     finally:
         await db.dispose()
     now = now or datetime.now(UTC)
+    today = now.astimezone(NEW_YORK).date()
     relief = broker_capabilities(settings).lot_relief
+    quoted = {s: Price(p, p, now) for s, p in prices.items()}
+    pending_loss_sales = pending_sells_of(open_intents)
+    ranked = (
+        None
+        if index_target is None
+        else preview_ranker(
+            settings,
+            index_target,
+            ledger,
+            quoted,
+            today,
+            relief,
+            halted={h.symbol for h in halts},
+            pending_loss_sales=pending_loss_sales,
+        )
+    )
     return decide_positions(
         ledger,
-        decision_policy(settings, relief),
+        decision_policy(settings, relief, ranked),
         method=relief.method,
-        prices={s: Price(p, p, now) for s, p in prices.items()},
-        today=now.astimezone(NEW_YORK).date(),
+        prices=quoted,
+        today=today,
         halted={h.symbol for h in halts},
         busy={(i.account, i.symbol) for i in open_intents},
         pending_buys=pending_buys_of(
             open_intents,
             (str(w.payload["replacement"]) for w in waiting if w.payload.get("replacement")),
         ),
-        pending_loss_sales=pending_sells_of(open_intents),
+        pending_loss_sales=pending_loss_sales,
         recurring=settings.recurring_purchases(),
         traded=BrokerAccounts(settings.broker, broker_account(settings), recorded).trades,
     )

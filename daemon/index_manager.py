@@ -1,0 +1,625 @@
+"""The direct index the engine drives (`[index]`): its risk model, replacements and rebalance.
+
+One `IndexManager` per daemon implements `daemon.engine.IndexRunner`. The engine's scheduled
+`index_rebalance` hook (every session, 30 minutes before the close; the backtest's replay
+dispatches the same hook) calls `rebalance(day)`, which
+
+1. adds the session's prices (the engine's latest fresh quote of each name) to the returns
+   window, and re-estimates the risk model once a week from the returns up to that day only
+   (never looking ahead);
+2. publishes the ex-ante tracking error for `tlh status` (`daemon.snapshot.INDEX_STATUS_KEY`);
+3. on a rebalance day (`[index] rebalance`: daily, the first session of the ISO week, or the
+   first session of the month, counted from the last rebalance kept in the state table), or
+   when cash above the buffer appears (a deposit, dividends: `adapters.base.CashBalances`),
+   plans the tax-aware trades toward the target (`strategies.index.rebalance`) and hands
+   them to the outbox (`OrderManager.place_plan`), whose deterministic order ids make a
+   retried plan submit nothing twice.
+
+`replacements(symbol)` ranks, for a harvest of `symbol`, the names whose purchase keeps the
+tracking error lowest (`strategies.index.replacements`), among those the wash guard allows
+(household-wide, both directions), not substantially identical and freshly quoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import structlog
+
+from adapters.base import AccountReports, Broker, CashBalances, LotRelief
+from adapters.storage.records import IntentKind
+from adapters.storage.repository import Repository
+from daemon.brokers import broker_account
+from daemon.engine import HarvestEngine
+from daemon.settings import Settings
+from daemon.snapshot import INDEX_STATUS_KEY
+from ledger.engine import Ledger
+from ledger.model import Action
+from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, RankedNames, relief_order
+from strategies.index.book import Book, Holding, Lockouts
+from strategies.index.rebalance import (
+    PlanError,
+    RebalanceParams,
+    RebalancePlan,
+    plan_raise,
+    plan_rebalance,
+)
+from strategies.index.replacements import rank_replacements
+from strategies.index.returns import ReturnsWindow
+from strategies.index.risk import RiskModel, estimate
+from strategies.index.target import IndexTarget
+from strategies.wash_guard import WashGuard
+
+log = structlog.get_logger("tlh.index")
+NEW_YORK = ZoneInfo("America/New_York")
+
+LAST_REBALANCE_KEY = "index:last_rebalance"
+# `tlh index build|raise` beside the running daemon, through the state table (as
+# `daemon.import_inbox`): the command stores {"op", "cash"} under REQUEST_PREFIX + id, the
+# daemon takes it (deletes it), plans and places it, and answers under RESULT_PREFIX + id.
+REQUEST_PREFIX = "index:request:"
+RESULT_PREFIX = "index:result:"
+OPEN_KEY = "index:open"  # {"pid", "host"}: the daemon that takes index requests
+POLL_SECONDS = 2.0
+# The returns window survives restarts: each session's closes and each split it applied are
+# kept in the state table and played back into the window on the first hook after a start.
+CLOSES_PREFIX = "index:closes:"  # + ISO date -> {symbol: price}
+SPLIT_PREFIX = "index:split:"  # + ISO date + ":" + symbol -> ratio
+MIN_HISTORY_DAYS = 20  # fewer sessions of returns: the prior model below
+PRIOR_VOLATILITY = 0.30  # annualised, of each name, while there is no history
+REESTIMATE_EVERY = timedelta(days=7)
+SIM_ACCOUNT = "sim"  # the simulator's index account when `[index] account` names none
+REBALANCE_KINDS = (IntentKind.REBALANCE_SELL, IntentKind.REBALANCE_BUY)
+
+
+def index_account(settings: Settings) -> str:
+    """Return the account holding the index: `[index] account`, else the broker's own."""
+    return settings.index.account or broker_account(settings) or SIM_ACCOUNT
+
+
+def rebalance_params(settings: Settings, relief: LotRelief, fractional: bool) -> RebalanceParams:
+    """Return the optimiser's parameters from `[index]`, `[tax]` and the broker's abilities
+    (its lot relief; whole shares unless both it and `[index] fractional` allow fractions)."""
+    ix, tax = settings.index, settings.tax
+    return RebalanceParams(
+        max_tracking_error=float(ix.max_tracking_error),
+        name_band=float(ix.name_band),
+        sector_band=float(ix.sector_band),
+        min_trade_usd=ix.min_trade_usd,
+        fractional=ix.fractional and fractional,
+        cash_buffer=ix.cash_buffer,
+        trading_cost_bps=float(ix.trading_cost_bps),
+        short_term_rate=float(tax.short_term_rate),
+        long_term_rate=float(tax.long_term_rate),
+        specific_lots=relief.specific_lots,
+        lot_method=relief.method,
+    )
+
+
+def prior_model(symbols: Sequence[str], as_of: date) -> RiskModel:
+    """Return the model used before there is history: independent names of equal volatility
+    (`PRIOR_VOLATILITY`), so the least tracking error is the target's own weights."""
+    n = len(symbols)
+    return RiskModel(
+        symbols=tuple(symbols),
+        loadings=np.zeros((0, n)),
+        specific=np.full(n, PRIOR_VOLATILITY),
+        as_of=as_of,
+    )
+
+
+def rebalance_due(day: date, last: date | None, schedule: str) -> bool:
+    """Return whether `day` is a rebalance day, the last rebalance having been on `last`:
+    every session (daily), the first session of an ISO week or of a month not yet rebalanced."""
+    if last is None or schedule == "daily":
+        return True
+    if schedule == "weekly":
+        return day.isocalendar()[:2] != last.isocalendar()[:2]
+    return (day.year, day.month) != (last.year, last.month)
+
+
+def holdings_of(
+    ledger: Ledger, account: str, prices: Mapping[str, Decimal], relief: LotRelief, today: date
+) -> dict[str, Holding]:
+    """Return `account`'s positions with their parcels in the broker's relief order."""
+    out = {}
+    for acct, symbol in sorted(ledger.positions()):
+        if acct != account:
+            continue
+        parcels = relief_order(
+            ledger.parcels(account, symbol),
+            relief.specific_lots,
+            relief.method,
+            bid=prices.get(symbol, Decimal(0)),
+            today=today,
+        )
+        if parcels:
+            out[symbol] = Holding(symbol, tuple(parcels))
+    return out
+
+
+def lockouts_of(
+    guard: WashGuard,
+    symbols: Iterable[str],
+    holdings: Mapping[str, Holding],
+    today: date,
+    *,
+    pending_buys: Collection[str] = (),
+    pending_loss_sales: Collection[str] = (),
+) -> Lockouts:
+    """Return the wash-sale lockouts, household-wide, as the guard judges them: a name whose
+    purchase would wash a loss sold within 30 days (or pending) may not be bought; a held name
+    whose loss sale shares bought within 30 days (in any account, or a pending buy) would
+    replace may not be sold at a loss."""
+    no_buy = {s: why for s in symbols if (why := guard.buy_blocked(s, today, pending_loss_sales))}
+    no_loss_sale = {
+        s: why
+        for s, h in holdings.items()
+        if (why := guard.harvest_blocked(h.parcels, today, pending_buys))
+    }
+    return Lockouts(no_buy=no_buy, no_loss_sale=no_loss_sale)
+
+
+def weights_of(book: Book) -> dict[str, float]:
+    """Return each priced holding's share of the book's value (cash included)."""
+    value = book.value
+    if value <= 0:
+        return {}
+    return {
+        s: float(h.quantity * book.prices[s] / value)
+        for s, h in book.holdings.items()
+        if s in book.prices
+    }
+
+
+def tracking_error(book: Book, target: IndexTarget, risk: RiskModel) -> float:
+    """Return the ex-ante annualised tracking error of `book` against `target` under `risk`."""
+    held = weights_of(book)
+    active = np.array(
+        [held.get(s, 0.0) - float(target.weights.get(s, Decimal(0))) for s in risk.symbols]
+    )
+    return risk.tracking_error(active)
+
+
+NO_ALLOWED = "no_replacement: no name of the index may be bought (wash guard, halts, quotes)"
+
+
+def allowed_names(
+    symbol: str,
+    target: IndexTarget,
+    guard: WashGuard,
+    today: date,
+    *,
+    pending_loss_sales: Collection[str],
+    halted: Collection[str],
+    priced: Callable[[str], bool],
+) -> list[str]:
+    """Return the index names that may replace `symbol` now: not substantially identical,
+    allowed by the wash guard (household-wide), not halted, `priced` (a fresh quote)."""
+    pending = {*pending_loss_sales, symbol}
+    return [
+        s
+        for s in target.symbols
+        if s != symbol
+        and not guard.identity.identical(s, symbol)
+        and s not in halted
+        and guard.buy_blocked(s, today, pending) is None
+        and priced(s)
+    ]
+
+
+def ranked_names(
+    symbol: str,
+    book: Book | None,
+    target: IndexTarget,
+    risk: RiskModel,
+    allowed: Sequence[str],
+    budget: float,
+) -> RankedNames:
+    """Return the `allowed` names ranked for a harvest of `symbol` from `book` (lowest
+    tracking error first, `strategies.index.replacements`), with the reason when none is:
+    ``tracking_error: ...`` when each would exceed the `budget`."""
+    if not allowed or book is None:
+        return RankedNames((), NO_ALLOWED)
+    ranking = rank_replacements(
+        symbol, weights_of(book), target, risk, allowed=allowed, budget=budget
+    )
+    names = tuple(s for s, _te in ranking.candidates)
+    reason = ranking.reason
+    if not names and not reason.startswith("tracking_error"):
+        reason = f"tracking_error: {reason or 'no replacement keeps it within the budget'}"
+    return RankedNames(names, reason)
+
+
+def preview_ranker(
+    settings: Settings,
+    target: IndexTarget,
+    ledger: Ledger,
+    prices: Mapping[str, Price],
+    today: date,
+    relief: LotRelief,
+    *,
+    halted: Collection[str] = (),
+    pending_loss_sales: Collection[str] = (),
+) -> Callable[[str], RankedNames]:
+    """Return the replacements as the daemon ranks them, for previews (`tlh harvest
+    --dry-run`, `tlh doctor`): over the journal's ledger at `prices`, with the prior risk
+    model (a preview has no price history)."""
+    guard = WashGuard.for_ledger(lambda: ledger, settings.recurring_purchases())
+    mids = {s: (p.bid + p.ask) / 2 for s, p in prices.items()}
+    account = index_account(settings)
+    holdings = holdings_of(ledger, account, mids, relief, today)
+    book = Book(account, today, Decimal(0), holdings, mids)
+    risk = prior_model(target.symbols, today)
+    budget = float(settings.index.max_tracking_error)
+
+    def ranked(symbol: str) -> RankedNames:
+        allowed = allowed_names(
+            symbol,
+            target,
+            guard,
+            today,
+            pending_loss_sales=pending_loss_sales,
+            halted=halted,
+            priced=lambda s: s in mids,
+        )
+        return ranked_names(symbol, book, target, risk, allowed, budget)
+
+    return ranked
+
+
+def describe_plan(plan: RebalancePlan) -> dict[str, object]:
+    """Return a plan's figures for the log."""
+    return {
+        "trades": len(plan.trades),
+        "sells": sum(1 for t in plan.trades if t.side is Action.SELL),
+        "tracking_error_before": round(plan.tracking_error_before, 6),
+        "tracking_error_after": round(plan.tracking_error_after, 6),
+        "tax_cost": str(plan.tax_cost.quantize(Decimal("0.01"))),
+        "cash_after": str(plan.cash_after.quantize(Decimal("0.01"))),
+        "notes": list(plan.notes),
+    }
+
+
+class IndexManager:
+    """Hold the index target, its returns and risk model; rank replacements; rebalance."""
+
+    def __init__(
+        self,
+        engine: HarvestEngine,
+        settings: Settings,
+        target: IndexTarget,
+        repo: Repository,
+        *,
+        account: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.repo = repo
+        self.settings = settings
+        self.target = target
+        self.account = account or self._broker_account(engine.broker, settings)
+        self.budget = float(settings.index.max_tracking_error)
+        self.returns = ReturnsWindow(settings.index.risk_window_days)
+        self.risk: RiskModel | None = None  # estimated from history; None before enough
+        self._estimated_on: date | None = None
+        self._last_closes: date | None = None
+        self._history_loaded = False
+        self._unsaved_splits: list[tuple[date, str, Decimal]] = []
+        self.last_tracking_error: float | None = None
+        self.refusal = ""  # why the last plan was refused
+        symbols = set(target.symbols)
+        if target.completion:
+            symbols.add(target.completion)
+        self._universe = tuple(sorted(symbols))
+
+    @staticmethod
+    def _broker_account(broker: Broker, settings: Settings) -> str:
+        if settings.index.account:
+            return settings.index.account
+        if isinstance(broker, AccountReports):
+            return broker.account
+        return index_account(settings)
+
+    # -- IndexRunner -----------------------------------------------------------------------
+
+    def watched(self) -> Collection[str]:
+        """Return the target's names (and the completion fund): all of them are streamed."""
+        return self._universe
+
+    def on_split(self, symbol: str, ratio: Decimal) -> None:
+        """Adjust the closes held of `symbol`, so the split shows no return (kept with the
+        closes at the next hook, `save_history`; before the kept history is loaded, applied
+        after it, `load_history`)."""
+        if self._history_loaded:
+            self.returns.apply_split(symbol, ratio)
+        self._unsaved_splits.append((self.engine.orders.today(), symbol, ratio))
+
+    def replacements(self, symbol: str) -> Sequence[str]:
+        """Return the names that may replace a harvested `symbol`, lowest tracking error
+        first; empty, with the reason (`RankedNames.reason`), when none may."""
+        engine = self.engine
+        today = engine.orders.today()
+        allowed = allowed_names(
+            symbol,
+            self.target,
+            engine.guard,
+            today,
+            pending_loss_sales=engine.orders.pending_sell_symbols(),
+            halted=engine.halted,
+            priced=lambda s: engine.orders.fresh_quote(s) is not None,
+        )
+        book = self.book(today, cash=Decimal(0), lockouts=False) if allowed else None
+        return ranked_names(symbol, book, self.target, self.model(today), allowed, self.budget)
+
+    async def rebalance(self, day: date) -> None:
+        """Record the session's prices and the tracking error; on a rebalance day or when cash
+        above the buffer appeared, plan the rebalance and place it (`place_plan`)."""
+        await self.load_history(day)
+        await self.save_history(self.record_closes(day))
+        self.reestimate(day)
+        cash = await self.cash()
+        book = self.book(day, cash=cash)
+        self.last_tracking_error = tracking_error(book, self.target, self.model(day))
+        await self._publish(day)
+        raw = await self.repo.get_state(LAST_REBALANCE_KEY)
+        last = date.fromisoformat(raw) if raw else None
+        scheduled = rebalance_due(day, last, self.settings.index.rebalance)
+        new_cash = self.cash_to_invest(book)
+        if not scheduled and new_cash <= 0:
+            return
+        if any(i.kind in REBALANCE_KINDS for i in self.engine.orders.open_intents):
+            log.info("index_rebalance_waiting", day=day.isoformat(), reason="orders in flight")
+            return
+        await self.place(day, book, why="scheduled" if scheduled else f"cash {new_cash:.2f}")
+
+    # -- `tlh index build|raise` beside the daemon ------------------------------------------
+
+    async def follow(self, stop: asyncio.Event, every: float = POLL_SECONDS) -> None:
+        """Announce that this process takes `tlh index` requests (`OPEN_KEY`), then take them
+        at once and every `every` seconds, between the engine's events, until `stop`."""
+        marker = {"pid": os.getpid(), "host": socket.gethostname()}
+        await self.repo.set_state(OPEN_KEY, json.dumps(marker))
+        while not stop.is_set():
+            try:
+                async with self.engine.lock:
+                    await self.take_requests()
+            except Exception as exc:  # the database briefly away: the next turn retries
+                log.warning("index_request_poll_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+    async def take_requests(self) -> int:
+        """Carry out every waiting `tlh index` request, oldest first; return how many."""
+        repo = self.repo
+        done = 0
+        for key, raw in (await repo.states(REQUEST_PREFIX)).items():
+            if not await repo.delete_state(key):
+                continue  # withdrawn by its command meanwhile
+            answer = await self.carry_out(raw)
+            await repo.set_state(RESULT_PREFIX + key.removeprefix(REQUEST_PREFIX), answer)
+            done += 1
+        return done
+
+    async def carry_out(self, raw: str) -> str:
+        """Plan and place one request (`{"op": "build"|"raise", "cash": "USD"}`); return the
+        answer as JSON: the plan's id and figures, or the error (nothing traded)."""
+        try:
+            request = json.loads(raw)
+            op, cash = str(request["op"]), Decimal(str(request["cash"]))
+            if op not in ("build", "raise") or not cash.is_finite() or cash <= 0:
+                raise ValueError(f"not a request: {raw}")
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            return json.dumps({"error": f"the daemon could not read the request: {exc}"})
+        day = self.engine.orders.today()
+        book = self.book(day, cash=cash if op == "build" else await self.cash())
+        plan = await self.place(day, book, why=f"tlh index {op}", op=op, cash=cash)
+        if plan is None:
+            return json.dumps({"error": self.refusal or "no plan"})
+        return json.dumps(
+            {"plan_id": f"{op}:{day.isoformat()}:{self.account}", **describe_plan(plan)}
+        )
+
+    # -- the parts -------------------------------------------------------------------------
+
+    async def place(
+        self,
+        day: date,
+        book: Book,
+        *,
+        why: str,
+        op: str = "rebalance",
+        cash: Decimal = Decimal(0),
+    ) -> RebalancePlan | None:
+        """Plan `op` of `book` (a rebalance, a build, a raise of `cash`) and hand it to the
+        outbox; log a refusal (kept in `refusal`), trade nothing."""
+        relief = self.engine.relief
+        params = rebalance_params(self.settings, relief, self.engine.broker.capabilities.fractional)
+        self.refusal = ""
+        try:
+            if op == "raise":
+                plan = plan_raise(book, cash, params)
+            else:
+                plan = plan_rebalance(book, self.target, self.model(day), params)
+        except PlanError as exc:
+            self.refusal = f"index {op}: {exc}"
+            log.warning("index_rebalance_refused", day=day.isoformat(), op=op, reason=str(exc))
+            return None
+        log.info(
+            "index_rebalance",
+            day=day.isoformat(),
+            account=self.account,
+            why=why,
+            **describe_plan(plan),
+        )
+        if plan.trades:
+            await self.engine.orders.place_plan(
+                f"{op}:{day.isoformat()}:{self.account}", self.account, plan.trades
+            )
+        if op != "raise":
+            await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
+        return plan
+
+    def record_closes(self, day: date) -> tuple[date, dict[str, Decimal]] | None:
+        """Add the latest session's prices to the returns window, once per session: dated by
+        the newest quote (the hook may run before or after that day's quotes arrive, so a
+        session is recorded on its own date, never on a later one), each name at its latest
+        quote fresh on that date (a name not quoted anew kept its price). Return the session
+        recorded, if any."""
+        dates = [
+            q.at.astimezone(NEW_YORK).date()
+            for s in self._universe
+            if (q := self.engine.quote_of(s)) is not None
+        ]
+        session = max((d for d in dates if d <= day), default=None)
+        if session is None or (self._last_closes is not None and session <= self._last_closes):
+            return None
+        closes = {s: p for s, p in self.prices(session).items() if s in self._universe}
+        if not closes:
+            return None
+        self.returns.add_day(session, closes)
+        self._last_closes = session
+        return session, closes
+
+    async def save_history(self, recorded: tuple[date, dict[str, Decimal]] | None) -> None:
+        """Keep the splits applied and the session `recorded` in the state table; forget the
+        sessions older than the window."""
+        for day, symbol, ratio in self._unsaved_splits:
+            await self.repo.set_state(f"{SPLIT_PREFIX}{day.isoformat()}:{symbol}", str(ratio))
+        self._unsaved_splits.clear()
+        if recorded is None:
+            return
+        day, closes = recorded
+        await self.repo.set_state(
+            CLOSES_PREFIX + day.isoformat(), json.dumps({s: str(p) for s, p in closes.items()})
+        )
+        kept = self.settings.index.risk_window_days + 1
+        sessions = sorted(await self.repo.states(CLOSES_PREFIX))
+        for key in sessions[:-kept]:
+            await self.repo.delete_state(key)
+        if len(sessions) > kept:
+            oldest = sessions[-kept].removeprefix(CLOSES_PREFIX)
+            for key in await self.repo.states(SPLIT_PREFIX):
+                if key.removeprefix(SPLIT_PREFIX)[:10] < oldest:
+                    await self.repo.delete_state(key)
+
+    async def load_history(self, today: date) -> None:
+        """Once after a start: play the kept sessions before `today` into the returns window,
+        each split applied between the sessions around it, as it was live."""
+        if self._history_loaded:
+            return
+        self._history_loaded = True
+        splits = sorted(
+            (key.removeprefix(SPLIT_PREFIX)[:10], key.removeprefix(SPLIT_PREFIX)[11:], raw)
+            for key, raw in (await self.repo.states(SPLIT_PREFIX)).items()
+        )
+        pending = iter(splits)
+        split = next(pending, None)
+        loaded = 0
+        for key, raw in sorted((await self.repo.states(CLOSES_PREFIX)).items()):
+            day = key.removeprefix(CLOSES_PREFIX)
+            if date.fromisoformat(day) >= today:
+                break
+            while split is not None and split[0] <= day:  # split before this session's close
+                self.returns.apply_split(split[1], Decimal(split[2]))
+                split = next(pending, None)
+            closes = {s: Decimal(p) for s, p in json.loads(raw).items()}
+            self.returns.add_day(date.fromisoformat(day), closes)
+            self._last_closes = date.fromisoformat(day)
+            loaded += 1
+        while split is not None:  # after the last session kept
+            self.returns.apply_split(split[1], Decimal(split[2]))
+            split = next(pending, None)
+        for _day, symbol, ratio in self._unsaved_splits:  # seen since the start
+            self.returns.apply_split(symbol, ratio)
+        if loaded:
+            log.info("index_history_loaded", sessions=loaded)
+
+    def reestimate(self, day: date) -> None:
+        """Re-estimate the risk model from the returns up to `day`, once a week."""
+        if self._estimated_on is not None and day - self._estimated_on < REESTIMATE_EVERY:
+            return
+        symbols = self._universe
+        returns, as_of = self.returns.matrix(symbols)
+        if as_of is None or returns.shape[0] < MIN_HISTORY_DAYS:
+            return
+        self.risk = estimate(returns, symbols, as_of, self.settings.index.risk_factors)
+        self._estimated_on = day
+        log.info("index_risk_estimated", day=day.isoformat(), sessions=int(returns.shape[0]))
+
+    def model(self, day: date) -> RiskModel:
+        """Return the risk model (the prior one while there is too little history)."""
+        return self.risk if self.risk is not None else prior_model(self._universe, day)
+
+    def prices(self, day: date) -> dict[str, Decimal]:
+        """Return the mid of each index name's and held name's latest quote fresh on `day`."""
+        engine = self.engine
+        held = {s for (a, s) in engine.ledger.positions() if a == self.account}
+        out = {}
+        for symbol in sorted(held.union(self._universe)):
+            q = engine.quote_of(symbol)
+            if q is None or q.bid <= 0 or q.ask <= 0:
+                continue
+            quoted = q.at.astimezone(NEW_YORK).date()
+            if quoted > day or day - quoted > REPLACEMENT_QUOTE_MAX_AGE:
+                continue
+            out[symbol] = (q.bid_decimal + q.ask_decimal) / 2
+        return out
+
+    async def cash(self) -> Decimal:
+        """Return the index account's cash, when the broker reports it (else none)."""
+        broker = self.engine.broker
+        if isinstance(broker, CashBalances):
+            return await broker.cash_balance(self.account)
+        return Decimal(0)
+
+    def cash_to_invest(self, book: Book) -> Decimal:
+        """Return the cash above the buffer, when it is worth a trade (else 0)."""
+        ix = self.settings.index
+        excess = book.cash - ix.cash_buffer * book.value
+        return excess if excess >= max(ix.min_trade_usd, Decimal("0.01")) else Decimal(0)
+
+    def book(self, day: date, *, cash: Decimal, lockouts: bool = True) -> Book:
+        """Return the index account as the optimiser sees it on `day` (without the wash-sale
+        lockouts unless `lockouts`: a ranking of replacements judges its names itself)."""
+        engine = self.engine
+        prices = self.prices(day)
+        holdings = holdings_of(engine.ledger, self.account, prices, engine.relief, day)
+        if not lockouts:
+            return Book(self.account, day, cash, holdings, prices)
+        locked = lockouts_of(
+            engine.guard,
+            self._universe,
+            holdings,
+            day,
+            pending_buys=engine.orders.pending_buy_symbols(),
+            pending_loss_sales=engine.orders.pending_sell_symbols(),
+        )
+        return Book(self.account, day, cash, holdings, prices, locked)
+
+    async def _publish(self, day: date) -> None:
+        """Keep the tracking error where `tlh status` reads it (`INDEX_STATUS_KEY`)."""
+        await self.repo.set_state(
+            INDEX_STATUS_KEY,
+            json.dumps(
+                {
+                    "tracking_error": self.last_tracking_error,
+                    "budget": str(self.settings.index.max_tracking_error),
+                    "as_of": day.isoformat(),
+                }
+            ),
+        )
+
+
+def config_dir(config: Path | None) -> Path:
+    """Return the directory relative `[index]` paths are read from: the config file's."""
+    return config.parent if config is not None else Path.cwd()
