@@ -28,6 +28,7 @@ import json
 import os
 import socket
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import structlog
+from threadpoolctl import threadpool_limits
 
 from adapters.base import AccountReports, Broker, CashBalances, LotRelief
 from adapters.storage.records import IntentKind
@@ -196,26 +198,28 @@ NO_ALLOWED = "no_replacement: no name of the index may be bought (wash guard, ha
 
 def allowed_names(
     symbol: str,
-    target: IndexTarget,
     guard: WashGuard,
     today: date,
     *,
     pending_loss_sales: Collection[str],
     halted: Collection[str],
     priced: Callable[[str], bool],
-) -> list[str]:
-    """Return the index names that may replace `symbol` now: not substantially identical,
-    allowed by the wash guard (household-wide), not halted, `priced` (a fresh quote)."""
+) -> Callable[[str], bool]:
+    """Return whether an index name may replace `symbol` now: not substantially identical,
+    allowed by the wash guard (household-wide), not halted, `priced` (a fresh quote). Asked
+    lazily, best-ranked names first (`strategies.index.replacements`)."""
     pending = {*pending_loss_sales, symbol}
-    return [
-        s
-        for s in target.symbols
-        if s != symbol
-        and not guard.identity.identical(s, symbol)
-        and s not in halted
-        and guard.buy_blocked(s, today, pending) is None
-        and priced(s)
-    ]
+
+    def allowed(s: str) -> bool:
+        return (
+            s != symbol
+            and not guard.identity.identical(s, symbol)
+            and s not in halted
+            and guard.buy_blocked(s, today, pending) is None
+            and priced(s)
+        )
+
+    return allowed
 
 
 def ranked_names(
@@ -223,21 +227,21 @@ def ranked_names(
     book: Book | None,
     target: IndexTarget,
     risk: RiskModel,
-    allowed: Sequence[str],
+    allowed: Callable[[str], bool],
     budget: float,
 ) -> RankedNames:
     """Return the `allowed` names ranked for a harvest of `symbol` from `book` (lowest
     tracking error first, `strategies.index.replacements`), with the reason when none is:
     ``tracking_error: ...`` when each would exceed the `budget`."""
-    if not allowed or book is None:
+    if book is None:
         return RankedNames((), NO_ALLOWED)
     ranking = rank_replacements(
-        symbol, weights_of(book), target, risk, allowed=allowed, budget=budget
+        symbol, weights_of(book), target, risk, allowed=allowed, budget=budget, max_names=5
     )
     names = tuple(s for s, _te in ranking.candidates)
     reason = ranking.reason
-    if not names and not reason.startswith("tracking_error"):
-        reason = f"tracking_error: {reason or 'no replacement keeps it within the budget'}"
+    if reason.startswith("no_candidate"):
+        reason = f"{NO_ALLOWED} ({reason.split(':', 1)[1].strip()})"
     return RankedNames(names, reason)
 
 
@@ -266,7 +270,6 @@ def preview_ranker(
     def ranked(symbol: str) -> RankedNames:
         allowed = allowed_names(
             symbol,
-            target,
             guard,
             today,
             pending_loss_sales=pending_loss_sales,
@@ -276,6 +279,30 @@ def preview_ranker(
         return ranked_names(symbol, book, target, risk, allowed, budget)
 
     return ranked
+
+
+def plan_within_reach(
+    book: Book, target: IndexTarget, risk: RiskModel, params: RebalanceParams
+) -> RebalancePlan:
+    """Return `plan_rebalance`'s plan; when the tracking-error budget alone cannot be met
+    (after harvests, the wash-sale lockouts can hold the portfolio away from the target for
+    up to 30 days), the plan that comes closest to it, so that new cash is still invested and
+    the portfolio drifts back as the lockouts end. Any other `PlanError` is raised."""
+    try:
+        return plan_rebalance(book, target, risk, params)
+    except PlanError as exc:
+        reach = exc.reachable_tracking_error
+        if reach is None:
+            raise
+        log.warning(
+            "index_tracking_error_budget_unreachable",
+            budget=params.max_tracking_error,
+            reachable=round(reach, 6),
+            reason=str(exc),
+        )
+        relaxed = replace(params, max_tracking_error=reach * 1.001 + 1e-6)
+        plan = plan_rebalance(book, target, risk, relaxed)
+        return replace(plan, notes=(*plan.notes, f"tracking-error budget unreachable: {exc}"))
 
 
 def describe_plan(plan: RebalancePlan) -> dict[str, object]:
@@ -351,14 +378,13 @@ class IndexManager:
         today = engine.orders.today()
         allowed = allowed_names(
             symbol,
-            self.target,
             engine.guard,
             today,
             pending_loss_sales=engine.orders.pending_sell_symbols(),
             halted=engine.halted,
             priced=lambda s: engine.orders.fresh_quote(s) is not None,
         )
-        book = self.book(today, cash=Decimal(0), lockouts=False) if allowed else None
+        book = self.book(today, cash=Decimal(0), lockouts=False)
         return ranked_names(symbol, book, self.target, self.model(today), allowed, self.budget)
 
     async def rebalance(self, day: date) -> None:
@@ -449,7 +475,7 @@ class IndexManager:
             if op == "raise":
                 plan = plan_raise(book, cash, params)
             else:
-                plan = plan_rebalance(book, self.target, self.model(day), params)
+                plan = plan_within_reach(book, self.target, self.model(day), params)
         except PlanError as exc:
             self.refusal = f"index {op}: {exc}"
             log.warning("index_rebalance_refused", day=day.isoformat(), op=op, reason=str(exc))
@@ -545,14 +571,17 @@ class IndexManager:
             log.info("index_history_loaded", sessions=loaded)
 
     def reestimate(self, day: date) -> None:
-        """Re-estimate the risk model from the returns up to `day`, once a week."""
+        """Re-estimate the risk model from the returns up to `day`, once a week (on one BLAS
+        thread: many threads are slower for these small matrices, on a busy machine much
+        slower)."""
         if self._estimated_on is not None and day - self._estimated_on < REESTIMATE_EVERY:
             return
         symbols = self._universe
         returns, as_of = self.returns.matrix(symbols)
         if as_of is None or returns.shape[0] < MIN_HISTORY_DAYS:
             return
-        self.risk = estimate(returns, symbols, as_of, self.settings.index.risk_factors)
+        with threadpool_limits(1):
+            self.risk = estimate(returns, symbols, as_of, self.settings.index.risk_factors)
         self._estimated_on = day
         log.info("index_risk_estimated", day=day.isoformat(), sessions=int(returns.shape[0]))
 
@@ -595,7 +624,7 @@ class IndexManager:
         prices = self.prices(day)
         holdings = holdings_of(engine.ledger, self.account, prices, engine.relief, day)
         if not lockouts:
-            return Book(self.account, day, cash, holdings, prices)
+            return Book(self.account, day, cash, holdings, prices, identity=engine.ledger.identity)
         locked = lockouts_of(
             engine.guard,
             self._universe,
@@ -604,7 +633,9 @@ class IndexManager:
             pending_buys=engine.orders.pending_buy_symbols(),
             pending_loss_sales=engine.orders.pending_sell_symbols(),
         )
-        return Book(self.account, day, cash, holdings, prices, locked)
+        return Book(
+            self.account, day, cash, holdings, prices, locked, identity=engine.ledger.identity
+        )
 
     async def _publish(self, day: date) -> None:
         """Keep the tracking error where `tlh status` reads it (`INDEX_STATUS_KEY`)."""
