@@ -6,6 +6,11 @@ sale is done, a replacement-buy intent is sized from the sale's actual proceeds 
 and what its fill leaves over is bought too (`_start_replacement`). A sale above
 `max_order_notional` goes out as several orders within it (`split_quantity`).
 
+A direct index's rebalance plan (`place_plan`, issue #12 §4) is stored whole before its first
+order (`daemon.plan_orders`): its sales go first, against the lots it names; its buys, sized
+by what the sales raised, once every sale has ended. Every order passes the wash guard and
+the same risk limits and dry run as a harvest.
+
 Crash-only: `resume()` is both startup and recovery. It walks every open intent, asks the broker
 about its client order id before (re)submitting anything, and creates the replacement of a sale
 that finished while the daemon was down. A timeout or error on submit leaves the intent
@@ -223,7 +228,8 @@ QuoteLookup = Callable[[str], Quote | None]
 
 
 class OrderManager:
-    """Turn harvest plans into broker orders, exactly once, and follow them to the end."""
+    """Turn harvest and rebalance plans into broker orders, exactly once, and follow them to
+    the end."""
 
     def __init__(
         self,

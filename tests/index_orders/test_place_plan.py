@@ -85,7 +85,8 @@ async def test_a_plan_sells_its_lots_then_buys_and_journals_every_fill(rigs: Rig
         ("rebalance_buy", "JNJ", Decimal(4), None, filled),
     ]
     assert _sent(rig) == [_sale_id(LOT_A), _sale_id(LOT_B), _buy_id("MSFT"), _buy_id("JNJ")]
-    assert all(stored is not None for stored in rig.broker.stored_at_submit.values())  # type: ignore[attr-defined]
+    assert isinstance(rig.broker, SpyBroker)
+    assert None not in rig.broker.stored_at_submit.values()  # each stored before it left
     fills = await rig.fills()
     assert [(f.action, f.symbol, f.quantity, f.lot_id) for f in fills[-4:-2]] == [
         (Action.SELL, "AAPL", Decimal(10), LOT_A),
@@ -317,3 +318,21 @@ async def test_a_tax_optimizer_sale_carries_its_lots_and_is_listed_to_select(
         (LOT_A, Decimal(10)),
         (LOT_B, Decimal(5)),
     ]
+
+
+async def test_rebalance_orders_count_in_the_days_notional(rigs: Rigs) -> None:
+    """Risk-limited (issue #12 §4): rebalance orders count in `max_daily_notional`, so the
+    second sale, beyond the day's $2,500, is stored DENIED and never sent."""
+    rig = await rigs.open(
+        settings=make_settings(risk={"max_daily_notional": "2500", "max_order_notional": "2000"})
+    )
+    await _household(rig)
+    _markets(rig)
+
+    await rig.orders.place_plan(PLAN, TAXABLE, (SELL,))
+
+    assert (await rig.intent(_sale_id(LOT_A))).status is IntentStatus.FILLED
+    denied = await rig.intent(_sale_id(LOT_B))
+    assert denied.status is IntentStatus.DENIED
+    assert "max_daily_notional" in denied.reason
+    assert _sent(rig) == [_sale_id(LOT_A)]
