@@ -45,6 +45,7 @@ from adapters.storage.records import (
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
 from daemon.order_stats import OrderStats
 from daemon.plan_orders import (
+    OPEN_PLAN_KEY,
     PLAN_KEY,
     PlannedBuy,
     PlanOrder,
@@ -98,6 +99,7 @@ class Repository(Protocol):
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
     async def states(self, prefix: str) -> dict[str, str]: ...
+    async def delete_state(self, key: str) -> bool: ...
     async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
     async def intents_of_kind(
         self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
@@ -506,7 +508,13 @@ class OrderManager:
         return None if raw is None else StoredPlan.loads(raw)
 
     async def _save_plan(self, plan: StoredPlan) -> None:
-        await self._repo.set_state(PLAN_KEY + plan.plan_id, plan.dumps())
+        """Store `plan` and, in the same transaction, mark it open (or no longer open)."""
+        async with self._repo.transaction() as tx:
+            await tx.set_state(PLAN_KEY + plan.plan_id, plan.dumps())
+            if plan.done:
+                await tx.delete_state(OPEN_PLAN_KEY + plan.plan_id)
+            else:
+                await tx.set_state(OPEN_PLAN_KEY + plan.plan_id, plan.trade_date.isoformat())
 
     async def _run_plan(self, plan: StoredPlan) -> None:
         """Place the plan's sales not placed yet (on its own day only: later, prices and the
@@ -701,11 +709,13 @@ class OrderManager:
     async def _resume_plans(self) -> None:
         """Continue the rebalance plans a stop interrupted (their sales not all placed, or
         their buys not all placed)."""
-        for raw in (await self._repo.states(PLAN_KEY)).values():
-            plan = StoredPlan.loads(raw)
-            if plan.done:
+        for key in await self._repo.states(OPEN_PLAN_KEY):
+            plan_id = key.removeprefix(OPEN_PLAN_KEY)
+            plan = self._plans.get(plan_id) or await self._load_plan(plan_id)
+            if plan is None or plan.done:
+                await self._repo.delete_state(key)
                 continue
-            plan = self._plans.setdefault(plan.plan_id, plan)
+            self._plans[plan_id] = plan
             await self._run_plan(plan)
 
     def _lots_to_select(

@@ -19,6 +19,8 @@ from typing import Any
 
 PLAN_KEY = "index:plan:"
 """Prefix of the repository state key of each plan (`index:plan:<plan_id>`)."""
+OPEN_PLAN_KEY = "index:open-plan:"
+"""Prefix of the marker of each plan whose buys are not all placed yet (what a restart reads)."""
 ZERO = Decimal(0)
 
 

@@ -21,6 +21,7 @@ from adapters.storage.records import Intent, IntentKind, IntentStatus
 from daemon.cli.lots import _sales_to_match
 from daemon.clock import SimulatedClock
 from daemon.orders import DRY_RUN, intent_id
+from daemon.plan_orders import OPEN_PLAN_KEY
 from daemon.tax_optimizer import PAYLOAD_KEY
 from ledger.model import Action
 from strategies.index.rebalance import PlannedTrade
@@ -118,19 +119,21 @@ async def test_placing_the_same_plan_again_places_nothing_new(rigs: Rigs) -> Non
     assert len(await rig.fills()) == journaled
 
 
-async def test_a_crash_after_the_sales_were_sent_places_each_buy_once_on_restart(
-    rigs: Rigs,
+@pytest.mark.parametrize("crashed_on", [LOT_A, LOT_B], ids=["first-sale", "last-sale"])
+async def test_a_crash_after_a_sale_was_sent_places_each_order_once_on_restart(
+    rigs: Rigs, db_url: str, crashed_on: str
 ) -> None:
     """Issue #12 §8: "a crash in the middle of a rebalance resumes without a duplicate
-    order". The daemon dies right after the broker took (and filled) the last sale, before
-    any buy; the restarted daemon (startup = recovery) journals the sales' fills once and
-    places each buy once; a second restart places nothing."""
-    rig = await rigs.open()
+    order". The daemon dies right after the broker took (and filled) a sale, before any buy
+    (after the first sale: before the second was even stored); the restarted daemon (startup
+    = recovery) journals the sales' fills once, places the sale not placed yet and each buy
+    once; a second restart places nothing and leaves no plan open (SQLite and PostgreSQL)."""
+    rig = await rigs.open(db_url)
     await _household(rig)
     _markets(rig)
 
     def crash(order: OrderRequest) -> None:
-        if order.client_order_id == _sale_id(LOT_B):
+        if order.client_order_id == _sale_id(crashed_on):
             raise RuntimeError("killed")
 
     assert isinstance(rig.broker, SpyBroker)
@@ -148,15 +151,15 @@ async def test_a_crash_after_the_sales_were_sent_places_each_buy_once_on_restart
     for iid in (_sale_id(LOT_A), _sale_id(LOT_B), _buy_id("MSFT"), _buy_id("JNJ")):
         assert (await rig.intent(iid)).status is IntentStatus.FILLED
     fills = await rig.fills()
-    assert [
-        (f.action, f.symbol) for f in fills if f.symbol != "AAPL" or f.action is Action.SELL
-    ] == [
-        (Action.SELL, "AAPL"),
-        (Action.SELL, "AAPL"),
-        (Action.BUY, "MSFT"),
-        (Action.BUY, "JNJ"),
+    assert sorted((f.action.value, f.symbol, f.quantity) for f in fills) == [
+        ("BUY", "JNJ", Decimal(4)),
+        ("BUY", "MSFT", Decimal(5)),
+        ("SELL", "AAPL", Decimal(5)),
+        ("SELL", "AAPL", Decimal(10)),
     ]
     assert rig.ledger.position(TAXABLE, "MSFT") == 5
+    assert rig.orders.plans_in_flight == set()
+    assert await rig.repo.states(OPEN_PLAN_KEY) == {}
 
 
 async def test_sales_that_fill_while_the_daemon_is_down_start_the_buys_on_restart(
