@@ -416,7 +416,7 @@ class OrderManager:
         sales = [
             order
             for t in trades
-            if t.side is Action.SELL
+            if t.side is Action.SELL and t.quantity > ZERO
             for order in self._sale_orders(plan_id, account, t)
         ]
         buys = merged_buys(
@@ -663,7 +663,7 @@ class OrderManager:
                     quantity=str(quantity),
                     budget=str(budget),
                 )
-            limit = self._reference(buy.symbol, Action.BUY, buy.price) * (1 + self._slippage)
+            limit = _up(self._reference(buy.symbol, Action.BUY, buy.price) * (1 + self._slippage))
             parts = split_quantity(quantity, limit, self.risk.max_order_notional)
             ident: tuple[object, ...] = (plan.plan_id, plan.account, buy.symbol, "")
             for k, part in enumerate(parts, 1):

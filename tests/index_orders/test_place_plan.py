@@ -285,14 +285,19 @@ async def test_an_order_above_max_order_notional_goes_out_in_parts(rigs: Rigs) -
     await _household(rig)
     _markets(rig)
 
-    # $1,800 of AAPL from lot A: two orders of $900.
-    placed = await rig.orders.place_plan(PLAN, TAXABLE, (replace(SELL, quantity=Decimal(10)),))
+    # $1,800 of AAPL from lot A: two orders of $900; then $2,000 of MSFT: 2, 2 and 1 shares.
+    trades = (replace(SELL, quantity=Decimal(10)), BUYS[0])
+    placed = await rig.orders.place_plan(PLAN, TAXABLE, trades)
 
-    assert [(i.lot_id, i.quantity, i.payload.get("part"), i.status) for i in placed] == [
-        (LOT_A, Decimal(5), "1/2", IntentStatus.FILLED),
-        (LOT_A, Decimal(5), "2/2", IntentStatus.FILLED),
+    assert [(i.symbol, i.lot_id, i.quantity, i.payload.get("part"), i.status) for i in placed] == [
+        ("AAPL", LOT_A, Decimal(5), "1/2", IntentStatus.FILLED),
+        ("AAPL", LOT_A, Decimal(5), "2/2", IntentStatus.FILLED),
+        ("MSFT", None, Decimal(2), "1/3", IntentStatus.FILLED),
+        ("MSFT", None, Decimal(2), "2/3", IntentStatus.FILLED),
+        ("MSFT", None, Decimal(1), "3/3", IntentStatus.FILLED),
     ]
-    assert len({i.intent_id for i in placed}) == 2
+    assert len({i.intent_id for i in placed}) == 5
+    assert all(i.quantity * (i.limit_price or 0) <= 1000 for i in placed)
 
 
 async def test_a_tax_optimizer_sale_carries_its_lots_and_is_listed_to_select(
