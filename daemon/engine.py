@@ -49,7 +49,16 @@ from daemon.journal_replay import RejectedEntry, replay
 from daemon.orders import HarvestPlan, OrderManager, Repository, follow_up_id
 from ledger.engine import Ledger, default_lot_id
 from ledger.errors import LedgerError
-from ledger.model import Action, Conversion, LedgerEvent, SpinOff, Split, Trade, Transfer
+from ledger.model import (
+    Action,
+    Conversion,
+    LedgerEvent,
+    Parcel,
+    SpinOff,
+    Split,
+    Trade,
+    Transfer,
+)
 from strategies.decision import Action as Act
 from strategies.decision import (
     Policy,
@@ -232,6 +241,10 @@ class HarvestEngine:
         self._journaled_splits: dict[str, list[Split]] = {}  # symbol -> its split entries
         self._calendar = broker if isinstance(broker, SplitCalendar) else None
         orders.replacement_check = self._replacement_check
+        # A direct index's rebalance orders pass the same guard (issue #12 §4), per order.
+        orders.buy_check = self._buy_check
+        orders.sell_check = self._loss_sale_check
+        orders.parcels = lambda account, symbol: list(self.ledger.parcels(account, symbol))
 
     @property
     def relief(self) -> LotRelief:
@@ -568,6 +581,47 @@ class HarvestEngine:
             sold, groups, today, pending, priced=priced
         )
         return choice, "; ".join(refusals)
+
+    def _buy_check(self, symbol: str) -> str | None:
+        """Return why buying `symbol` now would wash a loss (household-wide), or None."""
+        today = self.orders.today()
+        blocked = self.guard.buy_blocked(symbol, today, self.orders.pending_sell_symbols())
+        return None if blocked is None else f"wash_guard: {blocked}"
+
+    def _loss_sale_check(
+        self,
+        account: str,
+        symbol: str,
+        lot_ids: tuple[str, ...],
+        quantity: Decimal,
+        price: Decimal,
+    ) -> str | None:
+        """Return why selling `quantity` shares of `symbol` at `price` now (from `lot_ids`,
+        in order; none named: the broker's relief order) would be washed, or None: only a
+        sale with a loss can be."""
+        today = self.orders.today()
+        held = list(self.ledger.parcels(account, symbol))
+        if lot_ids:
+            rank = {lot: k for k, lot in enumerate(lot_ids)}
+            held = sorted((p for p in held if p.lot_id in rank), key=lambda p: rank[p.lot_id])
+        else:
+            held = relief_order(
+                held, self.relief.specific_lots, self.relief.method, bid=price, today=today
+            )
+        sold, left = [], quantity
+        for p in held:
+            if left <= 0:
+                break
+            sold.append(p)
+            left -= p.quantity
+
+        def at_loss(p: Parcel) -> bool:
+            return p.adjusted_basis > p.quantity * price
+
+        if not any(map(at_loss, sold)):
+            return None
+        why = self.guard.harvest_blocked(sold, today, self.orders.pending_buy_symbols(), at_loss)
+        return None if why is None else f"wash_guard: {why}"
 
     async def swap_back_check(self, today: date) -> int:
         """Swap filled replacements back to the harvested security once the window is over.

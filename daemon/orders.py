@@ -6,6 +6,11 @@ sale is done, a replacement-buy intent is sized from the sale's actual proceeds 
 and what its fill leaves over is bought too (`_start_replacement`). A sale above
 `max_order_notional` goes out as several orders within it (`split_quantity`).
 
+A direct index's rebalance plan (`place_plan`, issue #12 §4) is stored whole before its first
+order (`daemon.plan_orders`): its sales go first, against the lots it names; its buys, sized
+by what the sales raised, once every sale has ended. Every order passes the wash guard and
+the same risk limits and dry run as a harvest.
+
 Crash-only: `resume()` is both startup and recovery. It walks every open intent, asks the broker
 about its client order id before (re)submitting anything, and creates the replacement of a sale
 that finished while the daemon was down. A timeout or error on submit leaves the intent
@@ -39,6 +44,16 @@ from adapters.storage.records import (
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote
 from daemon.order_stats import OrderStats
+from daemon.plan_orders import (
+    OPEN_PLAN_KEY,
+    PLAN_KEY,
+    PlannedBuy,
+    PlanOrder,
+    StoredPlan,
+    merged_buys,
+    per_lot,
+    size_buys,
+)
 from daemon.tax_optimizer import PAYLOAD_KEY, deadline, deadline_text, lots_to_select
 from ledger.model import Action, Parcel
 from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, fresh
@@ -83,6 +98,8 @@ class Repository(Protocol):
     async def finished_harvests_without_replacement(self) -> list[Intent]: ...
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
+    async def states(self, prefix: str) -> dict[str, str]: ...
+    async def delete_state(self, key: str) -> bool: ...
     async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
     async def intents_of_kind(
         self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
@@ -202,6 +219,10 @@ class _Refused(Exception):
 
 
 ReplacementCheck = Callable[[str, str, bool], tuple[str | None, str]]
+BuyCheck = Callable[[str], str | None]
+SellCheck = Callable[[str, str, tuple[str, ...], Decimal, Decimal], str | None]
+ParcelLookup = Callable[[str, str], Sequence[Parcel]]
+DRY_RUN = "dry_run: trading is not enabled"
 ENDED_KEPT = 10_000  # intents that ended here kept in memory (the latest)
 SHARE_STEP = Decimal("1e-9")  # the ledger's and brokers' finest fractional share
 SENT_ON = "sent_on"  # payload key: the New York day a PENDING intent was sent on
@@ -209,7 +230,8 @@ QuoteLookup = Callable[[str], Quote | None]
 
 
 class OrderManager:
-    """Turn harvest plans into broker orders, exactly once, and follow them to the end."""
+    """Turn harvest and rebalance plans into broker orders, exactly once, and follow them to
+    the end."""
 
     def __init__(
         self,
@@ -250,6 +272,17 @@ class OrderManager:
         # sold symbol, the planned replacement and whether a fresh quote is required, return
         # the member to buy (the planned one first) or None, and the refusals.
         self.replacement_check: ReplacementCheck | None = None
+        # The wash guard's say on a rebalance order (the engine's), why it may not go out or
+        # None: `buy_check(symbol)` for a buy (a loss sale of anything identical within 30
+        # days, household-wide); `sell_check(account, symbol, lot_ids, quantity, price)` for a
+        # sale (a loss sale of shares identical ones bought within 30 days would wash).
+        self.buy_check: BuyCheck = lambda symbol: None
+        self.sell_check: SellCheck = lambda account, symbol, lots, quantity, price: None
+        # The ledger's open parcels of a position (the engine's), in acquisition order: the
+        # shares each lot of a rebalance sale holds, and the lots picked at the broker.
+        self.parcels: ParcelLookup = lambda account, symbol: ()
+        self._plans: dict[str, StoredPlan] = {}  # the rebalance plans whose buys are not placed
+        self._advancing: set[str] = set()  # plans whose buys are being placed
         # Whole shares only at a broker without fractional shares (its capabilities).
         self._step = SHARE_STEP if broker.capabilities.fractional else Decimal(1)
         # sale id -> (number of its next buy, what the earlier ones spent, their symbol)
@@ -275,7 +308,8 @@ class OrderManager:
         sales waiting for a quote: they will be bought, so a loss sale of anything identical
         now would be washed by them (IRC §1091(a)).
         """
-        return pending_buys_of(self._open.values(), self._awaiting)
+        planned = (s for p in self._plans.values() for s in p.buy_symbols)
+        return pending_buys_of(self._open.values(), [*self._awaiting, *planned])
 
     def pending_sell_symbols(self) -> set[str]:
         """Return the symbols with a sell intent still open."""
@@ -284,6 +318,11 @@ class OrderManager:
     def busy(self, account: str, symbol: str) -> bool:
         """Return whether an order for this position is still in flight."""
         return any(i.account == account and i.symbol == symbol for i in self._open.values())
+
+    @property
+    def plans_in_flight(self) -> set[str]:
+        """Return the ids of the rebalance plans whose buys are not all placed yet."""
+        return set(self._plans)
 
     @property
     def open_intents(self) -> list[Intent]:
@@ -331,7 +370,12 @@ class OrderManager:
         return first
 
     async def place_plan(
-        self, plan_id: str, account: str, trades: Sequence[PlannedTrade]
+        self,
+        plan_id: str,
+        account: str,
+        trades: Sequence[PlannedTrade],
+        *,
+        cash: Decimal | None = None,
     ) -> list[Intent]:
         """Persist a rebalance plan's orders as intents and submit them; return them.
 
@@ -339,8 +383,340 @@ class OrderManager:
         and lots), so a crash or a retry never submits one twice; the sales go first and the
         buys once the sales are done (the buys spend their proceeds), and a restart resumes
         the plan where it stood (`resume`: startup and recovery are one code path).
+
+        The plan is stored (`daemon.plan_orders`) before its first order; calling again with
+        the same `plan_id` places nothing new. A sale relieves the lots it names: at a broker
+        that takes a lot on the order, one order per lot, journaled against it; at IB's Tax
+        Optimizer the lots to pick ride in the payload. The buys never spend more than the
+        sales raised plus `cash` (default: what the plan's own prices say it spends beyond
+        its sales), scaled down alike when they would. Every order passes the wash guard
+        (`sell_check`, `buy_check`) and the risk limits (`max_order_notional`,
+        `max_daily_notional`; not `max_harvests_per_day`), and is split within
+        `max_order_notional` like a harvest. Paused (`paused`), a new plan is not started.
         """
-        raise NotImplementedError
+        stored = self._plans.get(plan_id) or await self._load_plan(plan_id)
+        if stored is None:
+            if self.paused:
+                log.info("plan_paused", plan_id=plan_id, account=account)
+                return []
+            stored = self._new_plan(plan_id, account, trades, cash)
+            # Stored before its first order: a restart finds every order it may have sent.
+            await self._save_plan(stored)
+        if not stored.done:
+            self._plans[plan_id] = stored
+            await self._run_plan(stored)
+        found = [await self._intent(o.intent_id) for o in [*stored.sales, *(stored.sized or ())]]
+        return [i for i in found if i is not None]
+
+    def _new_plan(
+        self, plan_id: str, account: str, trades: Sequence[PlannedTrade], cash: Decimal | None
+    ) -> StoredPlan:
+        """Return the plan with its sale orders (ids, lots, parts) decided now."""
+        today = self.today()
+        sales = [
+            order
+            for t in trades
+            if t.side is Action.SELL and t.quantity > ZERO
+            for order in self._sale_orders(plan_id, account, t)
+        ]
+        buys = merged_buys(
+            [
+                PlannedBuy(t.symbol, t.quantity, t.price, t.reason)
+                for t in trades
+                if t.side is Action.BUY and t.quantity > ZERO
+            ]
+        )
+        if cash is None:
+            spend = sum((b.quantity * b.price for b in buys), ZERO)
+            raise_ = sum((t.quantity * t.price for t in trades if t.side is Action.SELL), ZERO)
+            cash = max(ZERO, spend - raise_)
+        log.info(
+            "plan_stored",
+            plan_id=plan_id,
+            account=account,
+            sales=len(sales),
+            buys=len(buys),
+            cash=str(cash),
+        )
+        return StoredPlan(plan_id, account, today, sales, buys, cash)
+
+    def _sale_orders(self, plan_id: str, account: str, trade: PlannedTrade) -> list[PlanOrder]:
+        """Return the orders of one planned sale: per lot where the broker relieves the lot
+        named (or picked) for the order, each split within `max_order_notional`."""
+        relief = self._broker.capabilities.lot_relief
+        parcels = list(self.parcels(account, trade.symbol))
+        pieces: list[tuple[str | None, Decimal]] = [(None, trade.quantity)]
+        if relief.specific_lots and trade.lot_ids:
+            held: dict[str, Decimal] = {}
+            for p in parcels:
+                held[p.lot_id] = held.get(p.lot_id, ZERO) + p.quantity
+            pieces = list(per_lot(trade.quantity, trade.lot_ids, held))
+            short = trade.quantity - sum((q for _, q in pieces), ZERO)
+            if short > ZERO:
+                log.warning(
+                    "plan_sale_short",
+                    plan_id=plan_id,
+                    symbol=trade.symbol,
+                    lots=list(trade.lot_ids),
+                    unsold=str(short),
+                )
+        reference = self._reference(trade.symbol, Action.SELL, trade.price)
+        orders: list[PlanOrder] = []
+        for lot, quantity in pieces:
+            lots = (lot,) if lot is not None else trade.lot_ids
+            ident: tuple[object, ...] = (plan_id, account, trade.symbol, ",".join(lots))
+            parts = split_quantity(quantity, reference, self.risk.max_order_notional)
+            mine = [p for p in parcels if p.lot_id == lot]
+            sold = ZERO
+            for k, part in enumerate(parts, 1):
+                n = f"{k}/{len(parts)}"
+                pick = None
+                if relief.chosen_by_user and mine:
+                    pick = lots_to_select(mine, part, skip=sold)
+                sold += part
+                orders.append(
+                    PlanOrder(
+                        intent_id=intent_id(
+                            IntentKind.REBALANCE_SELL,
+                            *(ident if len(parts) == 1 else (*ident, quantity, n)),
+                        ),
+                        symbol=trade.symbol,
+                        quantity=part,
+                        price=trade.price,
+                        lot_id=lot,
+                        lot_ids=lots,
+                        part=n,
+                        reason=trade.reason,
+                        select=pick,
+                    )
+                )
+        return orders
+
+    def _reference(self, symbol: str, side: Action, planned: Decimal) -> Decimal:
+        """Return the price a rebalance order is limited from: the fresh bid (a sale) or ask
+        (a buy), else the plan's price."""
+        quote = self._quotes(symbol)
+        if quote is None or not fresh(
+            Price(quote.bid_decimal, quote.ask_decimal, quote.at), self._now()
+        ):
+            return planned
+        price = quote.bid_decimal if side is Action.SELL else quote.ask_decimal
+        return price if price > ZERO else planned
+
+    async def _load_plan(self, plan_id: str) -> StoredPlan | None:
+        raw = await self._repo.get_state(PLAN_KEY + plan_id)
+        return None if raw is None else StoredPlan.loads(raw)
+
+    async def _save_plan(self, plan: StoredPlan) -> None:
+        """Store `plan` and, in the same transaction, mark it open (or no longer open)."""
+        async with self._repo.transaction() as tx:
+            await tx.set_state(PLAN_KEY + plan.plan_id, plan.dumps())
+            if plan.done:
+                await tx.delete_state(OPEN_PLAN_KEY + plan.plan_id)
+            else:
+                await tx.set_state(OPEN_PLAN_KEY + plan.plan_id, plan.trade_date.isoformat())
+
+    async def _run_plan(self, plan: StoredPlan) -> None:
+        """Place the plan's sales not placed yet (on its own day only: later, prices and the
+        wash-sale window have moved), then its buys once every sale has ended."""
+        if plan.sized is None:
+            for order in plan.sales:
+                if await self._intent(order.intent_id) is not None:
+                    continue
+                if plan.trade_date != self.today():
+                    continue  # never sent: counts as ended unsold (`_sales_ended`)
+                await self._place_sale(plan, order)
+        await self._advance_plan(plan.plan_id)
+
+    async def _place_sale(self, plan: StoredPlan, order: PlanOrder) -> None:
+        """Persist one sale of `plan` (or deny it) and submit it."""
+        reference = self._reference(order.symbol, Action.SELL, order.price)
+        today = self.today()
+        intent = Intent(
+            intent_id=order.intent_id,
+            kind=IntentKind.REBALANCE_SELL,
+            account=plan.account,
+            symbol=order.symbol,
+            side=Action.SELL,
+            quantity=order.quantity,
+            limit_price=_down(reference * (1 - self._slippage)),
+            lot_id=order.lot_id,
+            reason=f"rebalance: {order.reason}" if order.reason else "rebalance",
+            payload={
+                "plan": plan.plan_id,
+                "lot_ids": list(order.lot_ids),
+                "planned_price": str(order.price),
+                "bid": str(reference),
+                "trade_date": today.isoformat(),
+            },
+        )
+        if order.part != "1/1":
+            intent.payload["part"] = order.part
+        if order.select is not None:
+            intent.payload[PAYLOAD_KEY] = order.select
+            intent.payload["select_by"] = deadline(today).isoformat()
+        refusal = self.sell_check(
+            plan.account, order.symbol, order.lot_ids, order.quantity, reference
+        )
+        await self._place_rebalance(intent, refusal)
+        if order.select is not None and intent.intent_id in self._open:
+            log.warning(
+                "select_lots_in_tax_optimizer",
+                intent_id=intent.intent_id,
+                account=plan.account,
+                symbol=order.symbol,
+                quantity=str(order.quantity),
+                lots=order.select,
+                deadline=deadline_text(today),
+            )
+
+    async def _place_rebalance(self, intent: Intent, refusal: str | None) -> None:
+        """Admit a new rebalance order (risk limits, dry run, the guard's `refusal`) and
+        send it, or note its denial."""
+        saved, created = await self._admit(intent, harvest=False, refusal=refusal)
+        if not created:
+            return
+        if saved.status is IntentStatus.DENIED:
+            self.denials.append(saved)
+            log.warning(
+                "rebalance_denied",
+                intent_id=saved.intent_id,
+                plan_id=saved.payload.get("plan"),
+                side=saved.side.value,
+                symbol=saved.symbol,
+                reason=saved.reason,
+            )
+            return
+        self._open[saved.intent_id] = saved
+        log.info(
+            "rebalance_intent",
+            intent_id=saved.intent_id,
+            plan_id=saved.payload.get("plan"),
+            side=saved.side.value,
+            symbol=saved.symbol,
+            quantity=str(saved.quantity),
+            limit_price=str(saved.limit_price),
+        )
+        await self._send(saved)  # new, so nothing to ask the broker first
+
+    async def _sales_ended(self, plan: StoredPlan) -> list[Intent] | None:
+        """Return the plan's sales once every one has ended (one never placed, on a later day,
+        ended unsold), else None."""
+        ended = []
+        for order in plan.sales:
+            sale = await self._intent(order.intent_id)
+            if sale is None:
+                if plan.trade_date == self.today():
+                    return None
+                continue
+            if not sale.status.terminal:
+                return None
+            ended.append(sale)
+        return ended
+
+    async def _advance_plan(self, plan_id: str) -> None:
+        """Place the plan's buys once every sale has ended: sized (once, stored) by what the
+        sales raised, then each placed unless placed already."""
+        plan = self._plans.get(plan_id)
+        if plan is None or plan.done or plan_id in self._advancing:
+            return
+        self._advancing.add(plan_id)
+        try:
+            if plan.sized is None:
+                sales = await self._sales_ended(plan)
+                if sales is None:
+                    return
+                plan.sized = self._size_plan_buys(plan, sales)
+                await self._save_plan(plan)  # before the first buy: a restart buys the same
+            for order in plan.sized:
+                if await self._intent(order.intent_id) is None:
+                    await self._place_buy(plan, order)
+            plan.done = True
+            await self._save_plan(plan)
+            self._plans.pop(plan_id, None)
+            log.info("plan_placed", plan_id=plan_id, buys=len(plan.sized))
+        finally:
+            self._advancing.discard(plan_id)
+
+    def _size_plan_buys(self, plan: StoredPlan, sales: Sequence[Intent]) -> list[PlanOrder]:
+        """Return the plan's buy orders, sized within what the sales raised plus the plan's
+        cash (a sale denied only because trading is off counts as planned: the dry run shows
+        the plan's orders), each split within `max_order_notional`."""
+        planned = {o.intent_id: o for o in plan.sales}
+        raised = ZERO
+        for sale in sales:
+            raised += sale.filled_notional
+            if sale.status is IntentStatus.DENIED and sale.reason == DRY_RUN:
+                raised += sale.quantity * planned[sale.intent_id].price
+        budget = plan.cash + raised - self._fee * len(plan.buys)
+        orders: list[PlanOrder] = []
+        for buy, quantity in size_buys(plan.buys, budget, self._step):
+            if quantity <= ZERO:
+                log.warning("plan_buy_dropped", plan_id=plan.plan_id, symbol=buy.symbol)
+                continue
+            if quantity != buy.quantity:
+                log.info(
+                    "plan_buy_scaled",
+                    plan_id=plan.plan_id,
+                    symbol=buy.symbol,
+                    planned=str(buy.quantity),
+                    quantity=str(quantity),
+                    budget=str(budget),
+                )
+            limit = _up(self._reference(buy.symbol, Action.BUY, buy.price) * (1 + self._slippage))
+            parts = split_quantity(quantity, limit, self.risk.max_order_notional)
+            ident: tuple[object, ...] = (plan.plan_id, plan.account, buy.symbol, "")
+            for k, part in enumerate(parts, 1):
+                n = f"{k}/{len(parts)}"
+                orders.append(
+                    PlanOrder(
+                        intent_id=intent_id(
+                            IntentKind.REBALANCE_BUY,
+                            *(ident if len(parts) == 1 else (*ident, quantity, n)),
+                        ),
+                        symbol=buy.symbol,
+                        quantity=part,
+                        price=buy.price,
+                        part=n,
+                        reason=buy.reason,
+                    )
+                )
+        return orders
+
+    async def _place_buy(self, plan: StoredPlan, order: PlanOrder) -> None:
+        """Persist one buy of `plan` (or deny it: the wash guard, the limits) and submit it."""
+        reference = self._reference(order.symbol, Action.BUY, order.price)
+        intent = Intent(
+            intent_id=order.intent_id,
+            kind=IntentKind.REBALANCE_BUY,
+            account=plan.account,
+            symbol=order.symbol,
+            side=Action.BUY,
+            quantity=order.quantity,
+            limit_price=_up(reference * (1 + self._slippage)),
+            reason=f"rebalance: {order.reason}" if order.reason else "rebalance",
+            payload={
+                "plan": plan.plan_id,
+                "planned_price": str(order.price),
+                "ask": str(reference),
+                "trade_date": self.today().isoformat(),
+            },
+        )
+        if order.part != "1/1":
+            intent.payload["part"] = order.part
+        await self._place_rebalance(intent, self.buy_check(order.symbol))
+
+    async def _resume_plans(self) -> None:
+        """Continue the rebalance plans a stop interrupted (their sales not all placed, or
+        their buys not all placed)."""
+        for key in await self._repo.states(OPEN_PLAN_KEY):
+            plan_id = key.removeprefix(OPEN_PLAN_KEY)
+            plan = self._plans.get(plan_id) or await self._load_plan(plan_id)
+            if plan is None or plan.done:
+                await self._repo.delete_state(key)
+                continue
+            self._plans[plan_id] = plan
+            await self._run_plan(plan)
 
     def _lots_to_select(
         self, plan: HarvestPlan, parts: list[Decimal]
@@ -460,9 +836,11 @@ class OrderManager:
         follow_up: Decimal = ZERO,
         reserved: Decimal = ZERO,
         counted: bool = True,
+        refusal: str | None = None,
     ) -> tuple[Intent, bool]:
-        """Store a new intent SUBMITTED, or DENIED by the risk limits, counting it in the
-        day's limits in the same transaction; return (stored intent, whether it is new).
+        """Store a new intent SUBMITTED, or DENIED by the risk limits (or with `refusal`,
+        the wash guard's, when trading is enabled), counting it in the day's limits in the
+        same transaction; return (stored intent, whether it is new).
 
         The day's notional grows by the order's notional and the `follow_up` it commits to,
         less what its parent `reserved` for it. An intent whose id is stored already is
@@ -474,7 +852,8 @@ class OrderManager:
         def admit(new: Intent, counters: str | None) -> tuple[Intent, str | None]:
             count, spent = _parse_counters(counters)
             counts = harvest and counted
-            denial = self._risk_denial(
+            denial = refusal if self.trading_enabled else None
+            denial = denial or self._risk_denial(
                 new, harvest=counts, follow_up=follow_up, count=count, day=spent + added
             )
             if denial is not None:
@@ -495,7 +874,7 @@ class OrderManager:
         """Return why `intent` may not go out, given the day's harvest `count` and the `day`
         notional it would bring the day to."""
         if not self.trading_enabled:
-            return "dry_run: trading is not enabled"
+            return "dry_run: trading is not enabled"  # DRY_RUN, spelled out for the label scan
         if self.risk.kill_switch:
             return "risk: kill switch is on"
         if intent.symbol in self.halted:
@@ -789,7 +1168,9 @@ class OrderManager:
             filled=str(intent.filled_quantity),
             reason=intent.reason,
         )
-        if intent.kind in _FOLLOW_UP and intent.filled_quantity > ZERO:
+        if intent.kind is IntentKind.REBALANCE_SELL and "plan" in intent.payload:
+            await self._advance_plan(str(intent.payload["plan"]))
+        elif intent.kind in _FOLLOW_UP and intent.filled_quantity > ZERO:
             if intent.kind is IntentKind.HARVEST_SELL:
                 self.harvests_completed.append(intent)
             await self._start_replacement(intent)
@@ -1016,6 +1397,7 @@ class OrderManager:
         for sale in await self._repo.finished_harvests_without_replacement():
             await self._start_replacement(sale)
         await self._resume_top_ups()
+        await self._resume_plans()
 
     async def _resume_top_ups(self) -> None:
         """Continue the buys of recent sales' proceeds that a stop interrupted (the last buy

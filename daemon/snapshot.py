@@ -31,9 +31,14 @@ from ledger.model import OpenLot as LedgerLot
 
 NEW_YORK = ZoneInfo("America/New_York")
 CENT = Decimal("0.01")
-HARVEST_KINDS = (IntentKind.HARVEST_SELL, IntentKind.SWAP_BACK_SELL, IntentKind.REPLACEMENT_BUY)
-"""The intents the harvests are told from: the sales (a swap back's too: its fills are the
-position's sales of that day) and the replacements."""
+HARVEST_KINDS = (
+    IntentKind.HARVEST_SELL,
+    IntentKind.SWAP_BACK_SELL,
+    IntentKind.REBALANCE_SELL,
+    IntentKind.REPLACEMENT_BUY,
+)
+"""The intents the harvests are told from: the sales (a swap back's and a rebalance's too:
+their fills are the position's sales of that day) and the replacements."""
 Lockout = Literal["no_buy", "no_loss_sale"]
 INDEX_STATUS_KEY = "index:status"
 """Where the daemon keeps a direct index's tracking error for `tlh status` (state table):

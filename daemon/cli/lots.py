@@ -26,7 +26,8 @@ lots_app = typer.Typer(
 )
 app.add_typer(lots_app, name="lots")
 
-SALES = (IntentKind.HARVEST_SELL, IntentKind.SWAP_BACK_SELL)
+SALES = (IntentKind.HARVEST_SELL, IntentKind.SWAP_BACK_SELL, IntentKind.REBALANCE_SELL)
+"""The sales whose lots may be picked at the broker (a direct index's rebalance too)."""
 
 
 @lots_app.callback()
