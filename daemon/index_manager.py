@@ -403,7 +403,8 @@ class IndexManager:
         new_cash = self.cash_to_invest(book)
         if not scheduled and new_cash <= 0:
             return
-        if any(i.kind in REBALANCE_KINDS for i in self.engine.orders.open_intents):
+        orders = self.engine.orders
+        if orders.plans_in_flight or any(i.kind in REBALANCE_KINDS for i in orders.open_intents):
             log.info("index_rebalance_waiting", day=day.isoformat(), reason="orders in flight")
             return
         await self.place(day, book, why="scheduled" if scheduled else f"cash {new_cash:.2f}")
