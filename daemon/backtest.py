@@ -23,7 +23,7 @@ from daemon.app import Daemon, build_daemon
 from daemon.brokers import sim_broker
 from daemon.clock import SimulatedClock
 from daemon.orders import denial_kind, first_part
-from daemon.replay import NEW_YORK, InPlace, PriceReplay, at_close
+from daemon.replay import NEW_YORK, InPlace, PriceReplay, session_start
 from daemon.settings import Settings
 from ledger.forms import quantity
 from ledger.model import Action, Trade
@@ -118,7 +118,7 @@ async def run_backtest(
 ) -> BacktestResult:
     """Replay `prices` over `holdings` through the daemon and return what it did."""
     first = start or prices.first_date
-    clock = SimulatedClock(at_close(min([first, *(t.trade_date for t in holdings)])))
+    clock = SimulatedClock(session_start(min([first, *(t.trade_date for t in holdings)])))
     broker = sim_broker(settings, clock.now, costs)
     daemon = await build_daemon(
         settings, broker, clock.now, database_url=database_url, on_decision=on_decision
