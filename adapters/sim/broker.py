@@ -132,6 +132,10 @@ class SimBroker:
         """Return `account`'s cash (`adapters.base.CashBalances`); may be below zero."""
         return self._cash.get(account, ZERO)
 
+    def cash_balances(self) -> dict[str, Decimal]:
+        """Return the cash of every account that has had any."""
+        return dict(self._cash)
+
     def apply_split(self, symbol: str, ratio: Decimal) -> None:
         """Multiply every holding of `symbol` by `ratio`."""
         for key, qty in self._positions.items():
