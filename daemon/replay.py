@@ -306,8 +306,9 @@ class PriceReplay:
         )
 
     async def _open(self, day: date, rows: range, feed: Feed) -> None:
-        """Apply the day's splits (as a broker does before the open), then credit its
-        dividends (the ex-date: the holders at the last close are paid)."""
+        """Apply the day's splits (as a broker does before the open) and quote their split
+        prices, then credit its dividends (the ex-date: the holders at the last close are
+        paid)."""
         prices, broker, at = self.prices, self.broker, self.clock.now()
         symbols, sids = prices.symbols, prices.symbol_ids
         for row, ratio in _splits_of(prices, rows):
@@ -315,6 +316,13 @@ class PriceReplay:
             broker.apply_split(name, ratio)
             await feed.send(SplitEvent(name, ratio, at))
             self.splits += 1
+            # The market opens at split prices: until the day's bar, the last quote divided
+            # by the ratio (a hook before the close must not value new shares at old prices).
+            last = broker.quote(name)
+            if last is not None:
+                adjusted = _split_quote(last, ratio)
+                broker.set_quote(adjusted)
+                await feed.send(adjusted)
         if prices.dividends:
             for i in rows:
                 amount = prices.dividends.get(i)
@@ -585,6 +593,15 @@ def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:
         if ratio is not None:
             out.append((i, _decimal(ratio)))
     return out
+
+
+def _split_quote(quote: Quote, ratio: Decimal) -> Quote:
+    """Return `quote` in the shares after a split of `ratio` (new shares per old), on whole
+    cents, at least a cent wide, as old as it was."""
+    r = float(ratio)
+    bid = math.floor(quote.bid / r * 100) / 100
+    ask = max(math.ceil(quote.ask / r * 100) / 100, bid + 0.01)
+    return Quote(quote.symbol, bid, round(ask, 2), quote.at)
 
 
 def _decimal(ratio: Fraction) -> Decimal:

@@ -109,6 +109,10 @@ class SimBroker:
         """Make `quote` the current market for its symbol (the replay drives this)."""
         self._quotes[quote.symbol] = quote
 
+    def quote(self, symbol: str) -> Quote | None:
+        """Return the current market for `symbol`, if any."""
+        return self._quotes.get(symbol)
+
     def set_position(self, account: str, symbol: str, quantity: Decimal) -> None:
         """Set a holding directly (initial holdings of a backtest or demo)."""
         self._positions[(account, symbol)] = quantity
