@@ -128,7 +128,8 @@ async def test_a_replayed_session_reaches_the_engine_as_the_timetable_orders_it(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     """Through `PriceReplay.play`, each session reaches the engine as `Scheduled` events in
-    the timetable's order, the split (and the dividend's cash) at the open, one quote per bar
+    the timetable's order, the split (its name quoted anew, and the dividend's cash) at the
+    open, one quote per bar
     before `on_market_close`: one driver, for backtests and `tlh run` with `[sim] replay`."""
     prices = load_prices(_prices(tmp_path))
     settings = household(("XYZ", "SUB"))
@@ -161,6 +162,7 @@ async def test_a_replayed_session_reaches_the_engine_as_the_timetable_orders_it(
         "daily_reconcile",
         "wash_window_expiry",
         "split",
+        "quote XYZ",  # at split prices, until its bar
         "on_market_open",
         "swap_back_check",
         "index_rebalance",
