@@ -129,8 +129,8 @@ async def test_a_replayed_session_reaches_the_engine_as_the_timetable_orders_it(
 ) -> None:
     """Through `PriceReplay.play`, each session reaches the engine as `Scheduled` events in
     the timetable's order, the split (its name quoted anew, and the dividend's cash) at the
-    open, one quote per bar
-    before `on_market_close`: one driver, for backtests and `tlh run` with `[sim] replay`."""
+    open, one quote per bar before `on_market_close`: one driver, for backtests and `tlh run`
+    with `[sim] replay`."""
     prices = load_prices(_prices(tmp_path))
     settings = household(("XYZ", "SUB"))
     clock = SimulatedClock(session_start(DAY_ONE))
