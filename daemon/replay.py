@@ -45,6 +45,7 @@ from daemon.app import Daemon, make_ledger
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Event, Quote, Scheduled, SplitEvent
+from daemon.hooks import ScheduledHooks
 from daemon.journal_replay import replay as replay_journal
 from daemon.scheduler import DEFAULT_TIMETABLE, HookTime, replay_day
 from daemon.settings import Settings
@@ -181,44 +182,17 @@ class Queued:
             spins += 1
 
 
-class FeedHooks:
-    """Implement `daemon.scheduler.DaemonHooks` over a `Feed`: each hook reaches the engine as
-    the `Scheduled` event that `daemon.hooks.EngineHooks` queues live, and is handled (with
-    what it caused) before the replay moves the clock on."""
+class FeedHooks(ScheduledHooks):
+    """Deliver each hook through a `Feed`: the engine handles the `Scheduled` event that
+    `daemon.hooks.EngineHooks` queues live, and what it caused, before the replay moves the
+    clock on."""
 
     def __init__(self, feed: Feed) -> None:
         self._feed = feed
 
-    async def _send(self, hook: str, day: date) -> None:
-        await self._feed.send(Scheduled(hook, day))
-
-    async def daily_reconcile(self, day: date) -> None:
-        """Send the daily reconciliation (on the simulator: resume the open orders)."""
-        await self._send("daily_reconcile", day)
-
-    async def wash_window_expiry(self, day: date) -> None:
-        """Send the morning re-check of positions whose wash-sale window may have closed."""
-        await self._send("wash_window_expiry", day)
-
-    async def on_market_open(self, day: date) -> None:
-        """Send the market-open hook."""
-        await self._send("on_market_open", day)
-
-    async def swap_back_check(self, day: date) -> None:
-        """Send the swap-back check."""
-        await self._send("swap_back_check", day)
-
-    async def index_rebalance(self, day: date) -> None:
-        """Send the direct index's rebalance (a no-op without `[index]`)."""
-        await self._send("index_rebalance", day)
-
-    async def on_market_close(self, day: date) -> None:
-        """Send the market-close hook."""
-        await self._send("on_market_close", day)
-
-    async def end_of_day_summary(self, day: date) -> None:
-        """Send the end-of-day summary."""
-        await self._send("end_of_day_summary", day)
+    async def deliver(self, event: Scheduled) -> None:
+        """Send `event` through the feed."""
+        await self._feed.send(event)
 
 
 # -- the shared per-session step ---------------------------------------------------------------
