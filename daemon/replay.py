@@ -263,10 +263,10 @@ class PriceReplay:
             await self._import_due(day, feed)
         self.days += 1
 
-        async def at_open() -> None:
+        async def open_step() -> None:
             await self._open(day, rows, feed)
 
-        async def at_close() -> None:
+        async def close_step() -> None:
             await self._close(rows, feed)
 
         await replay_day(
@@ -275,8 +275,8 @@ class PriceReplay:
             self.clock,
             FeedHooks(feed),
             self.timetable,
-            at_open=at_open,
-            at_close=at_close,
+            at_open=open_step,
+            at_close=close_step,
         )
 
     async def _open(self, day: date, rows: range, feed: Feed) -> None:
