@@ -3,14 +3,20 @@
 The very same engine, order manager, ledger and journal run here as live, built by
 `build_daemon` as `tlh run` builds them (with the `[prices]` quote filter); only the clock (a
 `SimulatedClock` set to each session's close), the broker (`SimBroker`) and the event source
-differ: `daemon.replay.PriceReplay` turns each session into the events the engine handles,
-the same ones that `tlh run` with `[sim] replay` plays through the running daemon.
+differ: `daemon.replay.PriceReplay` plays each session through the scheduler's timetable,
+as `tlh run` with `[sim] replay` plays it through the running daemon.
+
+With `index` (an `IndexBacktest`), the account starts from cash and no holdings: the direct
+index (`[index]`, wired by `build_daemon`) buys it at its rebalances; deposits come on the
+first session of each later month. Every backtest records one day sample per session
+(`BacktestResult.series`), with the same money bought and held beside it
+(`daemon.backtest_benchmark`).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -20,15 +26,48 @@ from adapters.prices.model import PriceSeries
 from adapters.sim.broker import SimCosts
 from adapters.storage.records import IntentKind, JournalKind
 from daemon.app import Daemon, build_daemon
+from daemon.backtest_benchmark import BenchmarkDay, buy_and_hold
+from daemon.backtest_sampler import DaySampler
+from daemon.backtest_series import BacktestSeries
 from daemon.brokers import sim_broker
 from daemon.clock import SimulatedClock
 from daemon.orders import denial_kind, first_part
-from daemon.replay import NEW_YORK, InPlace, PriceReplay, at_close
+from daemon.replay import NEW_YORK, InPlace, PriceReplay, session_start
 from daemon.settings import Settings
 from ledger.forms import quantity
 from ledger.model import Action, Trade
 
 ZERO = Decimal(0)
+SIM_INDEX_ACCOUNT = "sim"
+"""The index account of a backtest whose `[index] account` names none (the simulator's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexBacktest:
+    """A direct index built from cash: `cash` at the start, `deposits_per_month` on the first
+    session of each later month, into `account` (default: `[index] account`, else
+    `SIM_INDEX_ACCOUNT`). `weights`: the target (any positive scale) the benchmark buys; the
+    daemon's index reads its own from `[index]`."""
+
+    cash: Decimal
+    weights: Mapping[str, Decimal]
+    deposits_per_month: Decimal = ZERO
+    account: str | None = None
+    label: str = "direct index"
+
+
+def deposit_days(sessions: Sequence[date], index: IndexBacktest) -> dict[date, Decimal]:
+    """Return the money put in by session: the start cash on the first session, a deposit on
+    the first session of each later month."""
+    out: dict[date, Decimal] = {}
+    month = None
+    for day in sessions:
+        if month is None:
+            out[day] = index.cash
+        elif (day.year, day.month) != month and index.deposits_per_month:
+            out[day] = index.deposits_per_month
+        month = (day.year, day.month)
+    return out
 
 
 @dataclass(slots=True)
@@ -50,6 +89,7 @@ class BacktestResult:
     unpriced_symbols: list[str] = field(default_factory=list)
     holdings_not_replayed: int = 0
     split_holds: list[str] = field(default_factory=list)
+    series: BacktestSeries | None = None  # one sample per session played
 
     @property
     def warnings(self) -> list[str]:
@@ -115,10 +155,18 @@ async def run_backtest(
     costs: SimCosts | None = None,
     on_day: DayHook | None = None,
     on_decision: Callable[[str, dict[str, object]], None] | None = None,
+    index: IndexBacktest | None = None,
 ) -> BacktestResult:
-    """Replay `prices` over `holdings` through the daemon and return what it did."""
+    """Replay `prices` over `holdings` (or, with `index`, from cash) through the daemon and
+    return what it did, with its day samples."""
     first = start or prices.first_date
-    clock = SimulatedClock(at_close(min([first, *(t.trade_date for t in holdings)])))
+    account = None
+    if index is not None:
+        account = index.account or settings.index.account or SIM_INDEX_ACCOUNT
+        settings = settings.model_copy(
+            update={"index": settings.index.model_copy(update={"account": account})}
+        )
+    clock = SimulatedClock(session_start(min([first, *(t.trade_date for t in holdings)])))
     broker = sim_broker(settings, clock.now, costs)
     daemon = await build_daemon(
         settings, broker, clock.now, database_url=database_url, on_decision=on_decision
@@ -130,10 +178,17 @@ async def run_backtest(
         replay = PriceReplay(
             prices, daemon, broker, clock, holdings=holdings, spread_bps=spread_bps
         )
+        sessions = list(replay.sessions(first, end))
+        money = deposit_days([day for day, _ in sessions], index) if index else {}
+        sampler = DaySampler(prices, daemon, broker)
         feed = InPlace(daemon.engine)
         await replay.begin(first, feed)
-        for day, rows in replay.sessions(first, end):
+        for day, rows in sessions:
+            amount = money.get(day)
+            if amount and account is not None:
+                broker.deposit(account, amount)  # before the open: today's rebalance sees it
             await replay.play(day, rows, feed)
+            await sampler.sample(day, rows)
             result.first_day = result.first_day or day
             result.last_day = day
             if on_day is not None:
@@ -142,9 +197,45 @@ async def run_backtest(
         result.holdings_not_replayed = len(replay.waiting)
         result.split_holds = sorted(daemon.engine.split_holds)
         await _summarize(daemon, result, settings)
+        result.series = sampler.series(
+            trades=result.daemon_trades,
+            sales=daemon.ledger.sales,
+            benchmark=_benchmark(prices, holdings, index, money, result),
+            short_term_rate=settings.tax.short_term_rate,
+            long_term_rate=settings.tax.long_term_rate,
+            label=index.label if index else "ETF pairs",
+        )
     finally:
         await daemon.close()
     return result
+
+
+def _benchmark(
+    prices: PriceSeries,
+    holdings: Sequence[Trade],
+    index: IndexBacktest | None,
+    money: Mapping[date, Decimal],
+    result: BacktestResult,
+) -> list[BenchmarkDay]:
+    """Return the benchmark: the index's money at its weights, or the starting holdings,
+    bought and held over the sessions played."""
+    if result.first_day is None:
+        return []
+    if index is not None:
+        return buy_and_hold(
+            prices,
+            weights=index.weights,
+            cash_in=money,
+            start=result.first_day,
+            end=result.last_day,
+        )
+    shares: dict[date, dict[str, Decimal]] = {}
+    for t in holdings:
+        if t.trade_date <= result.last_day:  # type: ignore[operator]
+            held = shares.setdefault(t.trade_date, {})
+            signed = t.quantity if t.action is Action.BUY else -t.quantity
+            held[t.symbol] = held.get(t.symbol, ZERO) + signed
+    return buy_and_hold(prices, shares_in=shares, start=result.first_day, end=result.last_day)
 
 
 async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings) -> None:

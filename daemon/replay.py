@@ -1,13 +1,16 @@
 """Daily prices played through the daemon: the event source of backtests, the demo and
 `tlh run` with ``broker = "sim"`` and `[sim] replay`.
 
-One engine and one driver: each replayed session becomes the events a live daemon gets (the
-wash-window re-check before the open, the day's splits, one quote per bar, the swap-back
-check), and the engine handles them in `HarvestEngine.handle`, as it handles a live stream's.
-Only the clock (a `SimulatedClock` set to the session's close), the broker (a `SimBroker`
-whose market the replay sets) and the way events reach the engine differ: a backtest hands
-each one to the engine at once (`InPlace`); the running daemon puts it on the engine's queue
-for its `run` loop (`Queued`), `[sim] speed` sessions per wall-clock minute (`LiveReplay`).
+One engine and one driver: each replayed session runs the scheduler's own timetable
+(`daemon.scheduler.replay_day` over `plan_day`, the plan `tlh run` follows live) on the
+simulated clock, each hook reaching the engine as the `Scheduled` event the live hooks queue
+(`FeedHooks`); the day's splits and dividends come at the open (09:30 New York), its bars at
+the close (16:00), one quote per bar, before `on_market_close`. The engine handles them all in
+`HarvestEngine.handle`, as it handles a live stream's. Only the clock (a `SimulatedClock`),
+the broker (a `SimBroker` whose market the replay sets) and the way events reach the engine
+differ: a backtest hands each one to the engine at once (`InPlace`); the running daemon puts
+it on the engine's queue for its `run` loop (`Queued`), `[sim] speed` sessions per wall-clock
+minute (`LiveReplay`). The calendar is the price file's own days (`PriceSessions`).
 
 Each bar becomes a quote around the close (less and plus half the spread, on whole cents, at
 least a cent wide). A bar that repeats the symbol's previous bar field for field is the same
@@ -42,12 +45,15 @@ from daemon.app import Daemon, make_ledger
 from daemon.clock import SimulatedClock
 from daemon.engine import HarvestEngine
 from daemon.events import Event, Quote, Scheduled, SplitEvent
+from daemon.hooks import ScheduledHooks
 from daemon.journal_replay import replay as replay_journal
+from daemon.scheduler import DEFAULT_TIMETABLE, HookTime, replay_day
 from daemon.settings import Settings
 from ledger.model import Action, Trade
 
 log = structlog.get_logger("tlh.replay")
 NEW_YORK = ZoneInfo("America/New_York")
+OPEN = day_time(9, 30)
 CLOSE = day_time(16, 0)
 LAST_DAY_KEY = "sim:replay_last_day"
 """The repository state key under which the running daemon keeps the last day it replayed."""
@@ -59,6 +65,26 @@ _BUSY_SPINS = 32
 def at_close(day: date) -> datetime:
     """Return the close (16:00 New York) of `day`, the instant a replayed session is quoted."""
     return datetime.combine(day, CLOSE, tzinfo=NEW_YORK)
+
+
+def session_start(day: date) -> datetime:
+    """Return the midnight (New York) that begins `day`, before any of its hooks."""
+    return datetime.combine(day, day_time(0), tzinfo=NEW_YORK)
+
+
+class PriceSessions:
+    """The replay's market calendar (`daemon.scheduler.SessionCalendar`): a session on each
+    day the prices have, 09:30 to 16:00 New York time; none on any other day."""
+
+    def __init__(self, prices: PriceSeries) -> None:
+        self._days = frozenset(prices.dates)
+
+    def session_open_close(self, day: date) -> tuple[datetime, datetime] | None:
+        """Return the open and close (UTC) of `day`, or None when the prices skip it."""
+        if day not in self._days:
+            return None
+        open_ = datetime.combine(day, OPEN, tzinfo=NEW_YORK).astimezone(UTC)
+        return open_, at_close(day).astimezone(UTC)
 
 
 async def replayed_now(settings: Settings, repo: Repository) -> datetime | None:
@@ -156,6 +182,19 @@ class Queued:
             spins += 1
 
 
+class FeedHooks(ScheduledHooks):
+    """Deliver each hook through a `Feed`: the engine handles the `Scheduled` event that
+    `daemon.hooks.EngineHooks` queues live, and what it caused, before the replay moves the
+    clock on."""
+
+    def __init__(self, feed: Feed) -> None:
+        self._feed = feed
+
+    async def deliver(self, event: Scheduled) -> None:
+        """Send `event` through the feed."""
+        await self._feed.send(event)
+
+
 # -- the shared per-session step ---------------------------------------------------------------
 
 
@@ -175,8 +214,11 @@ class PriceReplay:
         *,
         holdings: Sequence[Trade] = (),
         spread_bps: Decimal = Decimal(10),
+        timetable: Sequence[HookTime] = DEFAULT_TIMETABLE,
     ) -> None:
         self.prices = prices
+        self.calendar = PriceSessions(prices)
+        self.timetable = tuple(timetable)
         self.engine = daemon.engine
         self.orders = daemon.orders
         self.broker = broker
@@ -188,7 +230,7 @@ class PriceReplay:
         self._repeats = _repeat_test(prices)
         self._previous = [-1] * len(prices.symbols)  # each symbol's last row
         self._quoted_at = [clock.now()] * len(prices.symbols)  # when its quote last changed
-        self.days = self.quotes = self.splits = 0
+        self.days = self.quotes = self.splits = self.dividends = 0
 
     def sessions(
         self, start: date | None = None, end: date | None = None
@@ -214,22 +256,67 @@ class PriceReplay:
         await self._import_due(day, feed)
 
     async def play(self, day: date, rows: range, feed: Feed) -> None:
-        """Play one session at its close: holdings due, the wash-window re-check, splits
-        (first, as a broker applies them before the open), each bar's quote, the replacements
-        still waiting for a quote, then the swap-back check."""
-        self.clock.advance_to(at_close(day))
-        at = self.clock.now()
+        """Play one session through the scheduler's timetable on the simulated clock
+        (`daemon.scheduler.replay_day`): the holdings due first, then each hook in time order,
+        with the day's splits and dividends at the open and its bars at the close."""
         if self.waiting and self.waiting[0].trade_date <= day:
             await self._import_due(day, feed)
         self.days += 1
-        await feed.send(Scheduled("wash_window_expiry", day))
-        prices, broker = self.prices, self.broker
+
+        async def open_step() -> None:
+            await self._open(day, rows, feed)
+
+        async def close_step() -> None:
+            await self._close(rows, feed)
+
+        await replay_day(
+            day,
+            self.calendar,
+            self.clock,
+            FeedHooks(feed),
+            self.timetable,
+            at_open=open_step,
+            at_close=close_step,
+        )
+
+    async def _open(self, day: date, rows: range, feed: Feed) -> None:
+        """Apply the day's splits (as a broker does before the open) and quote their split
+        prices, then credit its dividends (the ex-date: the holders at the last close are
+        paid)."""
+        prices, broker, at = self.prices, self.broker, self.clock.now()
         symbols, sids = prices.symbols, prices.symbol_ids
         for row, ratio in _splits_of(prices, rows):
             name = symbols[sids[row]]
             broker.apply_split(name, ratio)
             await feed.send(SplitEvent(name, ratio, at))
             self.splits += 1
+            # The market opens at split prices: until the day's bar, the last quote divided
+            # by the ratio (a hook before the close must not value new shares at old prices).
+            last = broker.quote(name)
+            if last is not None:
+                adjusted = _split_quote(last, ratio)
+                broker.set_quote(adjusted)
+                await feed.send(adjusted)
+        if prices.dividends:
+            for i in rows:
+                amount = prices.dividends.get(i)
+                if amount:
+                    paid = broker.credit_dividend(symbols[sids[i]], amount)
+                    self.dividends += 1
+                    if paid:
+                        log.info(
+                            "dividend_credited",
+                            day=day.isoformat(),
+                            symbol=symbols[sids[i]],
+                            per_share=str(amount),
+                            cash=str(paid),
+                        )
+
+    async def _close(self, rows: range, feed: Feed) -> None:
+        """Quote each of the day's bars, then start the replacements still waiting for one."""
+        at = self.clock.now()
+        prices, broker = self.prices, self.broker
+        symbols, sids = prices.symbols, prices.symbol_ids
         close, previous, quoted_at, repeats = (
             prices.close_micros,
             self._previous,
@@ -252,7 +339,6 @@ class PriceReplay:
             await feed.send(quote)
         self.quotes += len(rows)
         await self._quote_waiting_replacements(feed)
-        await feed.send(Scheduled("swap_back_check", day))
 
     async def _quote_waiting_replacements(self, feed: Feed) -> None:
         """Start the replacements that began waiting for a symbol after its quote of the day:
@@ -331,7 +417,7 @@ class LiveReplay:
         self.prices = prices
         self.path = path
         self.settings = settings
-        self.clock = SimulatedClock(at_close(prices.first_date))
+        self.clock = SimulatedClock(session_start(prices.first_date))
         self._replay: PriceReplay | None = None
         self._after: date | None = None
 
@@ -481,6 +567,15 @@ def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:
         if ratio is not None:
             out.append((i, _decimal(ratio)))
     return out
+
+
+def _split_quote(quote: Quote, ratio: Decimal) -> Quote:
+    """Return `quote` in the shares after a split of `ratio` (new shares per old), on whole
+    cents, at least a cent wide, as old as it was."""
+    r = float(ratio)
+    bid = math.floor(quote.bid / r * 100) / 100
+    ask = max(math.ceil(quote.ask / r * 100) / 100, bid + 0.01)
+    return Quote(quote.symbol, bid, round(ask, 2), quote.at)
 
 
 def _decimal(ratio: Fraction) -> Decimal:

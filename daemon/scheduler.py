@@ -4,12 +4,13 @@ Cron alone knows nothing of holidays or early closes, so one morning job asks th
 the day's actual open and close and adds one-shot ``date`` jobs relative to them: a holiday
 gets no hooks, and on an early close (13:00 New York time) the close hooks move with it.
 `plan_day` is the pure planning step; `DaemonScheduler` runs the plan on APScheduler 3.x in
-live and paper modes; `replay` runs it on a `SimulatedClock` for backtests and demos.
+live and paper modes; `replay_day` (and `replay`) run the very same plan on a `SimulatedClock`
+for backtests, the demo and `tlh run` with `[sim] replay`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal, NamedTuple, Protocol
@@ -230,6 +231,52 @@ class DaemonScheduler:
             )
 
 
+SessionStep = Callable[[], Awaitable[None]]
+"""What a replayed session does at its open or close besides the hooks (splits, bars)."""
+
+
+async def replay_day(
+    day: date,
+    calendar: SessionCalendar,
+    clock: SimulatedClock,
+    hooks: DaemonHooks,
+    timetable: Sequence[HookTime] = DEFAULT_TIMETABLE,
+    *,
+    at_open: SessionStep | None = None,
+    at_close: SessionStep | None = None,
+) -> list[PlannedJob]:
+    """Run `day`'s timetable (`plan_day`) on a simulated clock; return the jobs that ran.
+
+    The clock is advanced to each hook's time before the hook is awaited; hooks already in
+    the clock's past are skipped. `at_open` runs at the open instant and `at_close` at the
+    close instant, each before the hooks due at that instant: a replay applies the day's
+    splits at the open (as a broker does before trading) and delivers the day's bars at the
+    close, before `on_market_close`.
+    """
+    hours = calendar.session_open_close(day)
+    if hours is None:
+        return []
+    steps: list[tuple[datetime, int, PlannedJob | SessionStep]] = [
+        (job.run_at, 1, job) for job in plan_day(day, calendar, timetable)
+    ]
+    if at_open is not None:
+        steps.append((hours[0], 0, at_open))
+    if at_close is not None:
+        steps.append((hours[1], 0, at_close))
+    steps.sort(key=lambda step: (step[0], step[1]))  # stable: the plan's order within a rank
+    ran: list[PlannedJob] = []
+    for run_at, _, step in steps:
+        if run_at < clock.now():
+            continue
+        clock.advance_to(run_at)
+        if isinstance(step, PlannedJob):
+            await getattr(hooks, step.hook_name)(day)
+            ran.append(step)
+        else:
+            await step()
+    return ran
+
+
 async def replay(
     start: date,
     end: date,
@@ -238,19 +285,11 @@ async def replay(
     hooks: DaemonHooks,
     timetable: Sequence[HookTime] = DEFAULT_TIMETABLE,
 ) -> list[PlannedJob]:
-    """Run the timetable from `start` to `end` (inclusive) on a simulated clock.
-
-    The clock is advanced to each hook's time before the hook is awaited; hooks already in
-    the clock's past are skipped. Return the jobs that ran.
-    """
+    """Run the timetable from `start` to `end` (inclusive) on a simulated clock
+    (`replay_day` for each day). Return the jobs that ran."""
     ran: list[PlannedJob] = []
     day = start
     while day <= end:
-        for job in plan_day(day, calendar, timetable):
-            if job.run_at < clock.now():
-                continue
-            clock.advance_to(job.run_at)
-            await getattr(hooks, job.hook_name)(day)
-            ran.append(job)
+        ran += await replay_day(day, calendar, clock, hooks, timetable)
         day += timedelta(days=1)
     return ran

@@ -7,6 +7,12 @@ updates and fills are pushed to the daemon's event sink in the order a real brok
 (accepted, fills, then the terminal update). Lots may be named on a sale (specific
 identification), as at brokers that allow it. Whole-share brokers are simulated with
 ``fractional=False``: their capabilities say so, and a fractional order is refused.
+
+Cash (`adapters.base.CashBalances`) is tracked per account: sale proceeds in, purchases and
+fees out, deposits (`deposit`) and dividends (`credit_dividend`) in. It is bookkeeping for the
+direct index, which invests what the account holds; a buy is never refused for want of it
+(the harvests' replacements of the ETF-pair strategy spend proceeds they may not have to the
+cent), so an account may go below zero. An account's cash starts at zero.
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ class SimBroker:
         self._orders: dict[str, _Order] = {}
         self._fills: list[Fill] = []  # every execution, oldest first
         self._positions: dict[tuple[str, str], Decimal] = {}
+        self._cash: dict[str, Decimal] = {}
         self._ids = itertools.count(1)
         self.subscribed: set[str] = set()
         self.submissions = 0
@@ -102,9 +109,36 @@ class SimBroker:
         """Make `quote` the current market for its symbol (the replay drives this)."""
         self._quotes[quote.symbol] = quote
 
+    def quote(self, symbol: str) -> Quote | None:
+        """Return the current market for `symbol`, if any."""
+        return self._quotes.get(symbol)
+
     def set_position(self, account: str, symbol: str, quantity: Decimal) -> None:
         """Set a holding directly (initial holdings of a backtest or demo)."""
         self._positions[(account, symbol)] = quantity
+
+    def deposit(self, account: str, amount: Decimal) -> None:
+        """Add `amount` of cash to `account` (a deposit; negative: a withdrawal)."""
+        self._cash[account] = self._cash.get(account, ZERO) + amount
+
+    def credit_dividend(self, symbol: str, per_share: Decimal) -> Decimal:
+        """Pay `per_share` on every account's holding of `symbol` into its cash (an ex-date,
+        on the holdings of the last close); return the total paid."""
+        paid = ZERO
+        for (account, held), qty in self._positions.items():
+            if held == symbol and qty > ZERO:
+                amount = qty * per_share
+                self._cash[account] = self._cash.get(account, ZERO) + amount
+                paid += amount
+        return paid
+
+    async def cash_balance(self, account: str) -> Decimal:
+        """Return `account`'s cash (`adapters.base.CashBalances`); may be below zero."""
+        return self._cash.get(account, ZERO)
+
+    def cash_balances(self) -> dict[str, Decimal]:
+        """Return the cash of every account that has had any."""
+        return dict(self._cash)
 
     def apply_split(self, symbol: str, ratio: Decimal) -> None:
         """Multiply every holding of `symbol` by `ratio`."""
@@ -244,6 +278,8 @@ class SimBroker:
         key = (req.account, req.symbol)
         delta = qty if req.side is OrderSide.BUY else -qty
         self._positions[key] = self._positions.get(key, ZERO) + delta
+        flow = -qty * price if req.side is OrderSide.BUY else qty * price
+        self._cash[req.account] = self._cash.get(req.account, ZERO) + flow - fees
         self._emit(fill)
         self._emit(
             OrderUpdate(

@@ -54,6 +54,9 @@ class Recorder:
     async def end_of_day_summary(self, day: date) -> None:
         await self._record("end_of_day_summary", day)
 
+    async def index_rebalance(self, day: date) -> None:
+        await self._record("index_rebalance", day)
+
 
 def _local_times(jobs: list) -> dict[str, time]:
     return {job.hook_name: job.run_at.astimezone(NEW_YORK).time() for job in jobs}
@@ -68,6 +71,7 @@ def test_plan_normal_day(nyse: MarketCalendar) -> None:
         "wash_window_expiry",
         "on_market_open",
         "swap_back_check",
+        "index_rebalance",
         "on_market_close",
         "end_of_day_summary",
     ]
@@ -76,6 +80,7 @@ def test_plan_normal_day(nyse: MarketCalendar) -> None:
         "wash_window_expiry": time(9, 15),
         "on_market_open": time(9, 30),
         "swap_back_check": time(10, 0),
+        "index_rebalance": time(15, 30),
         "on_market_close": time(16, 0),
         "end_of_day_summary": time(16, 15),
     }
@@ -214,4 +219,4 @@ async def test_replay_on_simulated_clock(nyse: MarketCalendar) -> None:
 
     assert {day for _, day in hooks.calls} == {date(2026, 11, 25), date(2026, 11, 27)}
     assert seen[-1] == datetime(2026, 11, 27, 13, 0, tzinfo=NEW_YORK)
-    assert len(ran) == 12
+    assert len(ran) == 14
