@@ -59,13 +59,14 @@ from strategies.index.rebalance import (
 from strategies.index.replacements import rank_replacements
 from strategies.index.returns import ReturnsWindow
 from strategies.index.risk import RiskModel, estimate
-from strategies.index.target import IndexTarget
+from strategies.index.target import IndexTarget, drifted
 from strategies.wash_guard import WashGuard
 
 log = structlog.get_logger("tlh.index")
 NEW_YORK = ZoneInfo("America/New_York")
 
 LAST_REBALANCE_KEY = "index:last_rebalance"
+ANCHOR_KEY = "index:anchor"  # the prices the target's weights were set at (they float since)
 # `tlh index build|raise` beside the running daemon, through the state table (as
 # `daemon.import_inbox`): the command stores {"op", "cash"} under REQUEST_PREFIX + id, the
 # daemon takes it (deletes it), plans and places it, and answers under RESULT_PREFIX + id.
@@ -105,6 +106,8 @@ def rebalance_params(settings: Settings, relief: LotRelief, fractional: bool) ->
         long_term_rate=float(tax.long_term_rate),
         specific_lots=relief.specific_lots,
         lot_method=relief.method,
+        risk_aversion=float(ix.risk_aversion),
+        loss_credit=float(ix.loss_credit),
     )
 
 
@@ -344,6 +347,12 @@ class IndexManager:
         self._unsaved_splits: list[tuple[date, str, Decimal]] = []
         self.last_tracking_error: float | None = None
         self.refusal = ""  # why the last plan was refused
+        # The prices on the day the index was first bought: the target floats with them.
+        self.anchor: dict[str, Decimal] | None = None
+        self._anchor_loaded = False
+        self._anchor_dirty = False
+        self._floated: tuple[date, IndexTarget] | None = None
+        self._anchor_splits: list[tuple[str, Decimal]] = []  # seen before `load_anchor`
         symbols = set(target.symbols)
         if target.completion:
             symbols.add(target.completion)
@@ -370,6 +379,11 @@ class IndexManager:
         if self._history_loaded:
             self.returns.apply_split(symbol, ratio)
         self._unsaved_splits.append((self.engine.orders.today(), symbol, ratio))
+        if not self._anchor_loaded:
+            self._anchor_splits.append((symbol, ratio))
+        elif self.anchor is not None and symbol in self.anchor:
+            self.anchor[symbol] /= ratio
+            self._anchor_dirty = True
 
     def replacements(self, symbol: str) -> Sequence[str]:
         """Return the names that may replace a harvested `symbol`, lowest tracking error
@@ -385,17 +399,21 @@ class IndexManager:
             priced=lambda s: engine.orders.fresh_quote(s) is not None,
         )
         book = self.book(today, cash=Decimal(0), lockouts=False)
-        return ranked_names(symbol, book, self.target, self.model(today), allowed, self.budget)
+        target = self.floating_target(today)
+        return ranked_names(symbol, book, target, self.model(today), allowed, self.budget)
 
     async def rebalance(self, day: date) -> None:
         """Record the session's prices and the tracking error; on a rebalance day or when cash
         above the buffer appeared, plan the rebalance and place it (`place_plan`)."""
         await self.load_history(day)
         await self.save_history(self.record_closes(day))
+        await self.load_anchor()
+        await self.save_anchor()
         self.reestimate(day)
         cash = await self.cash()
         book = self.book(day, cash=cash)
-        self.last_tracking_error = tracking_error(book, self.target, self.model(day))
+        target = self.floating_target(day)
+        self.last_tracking_error = tracking_error(book, target, self.model(day))
         await self._publish(day)
         raw = await self.repo.get_state(LAST_REBALANCE_KEY)
         last = date.fromisoformat(raw) if raw else None
@@ -476,7 +494,7 @@ class IndexManager:
             if op == "raise":
                 plan = plan_raise(book, cash, params)
             else:
-                plan = plan_within_reach(book, self.target, self.model(day), params)
+                plan = plan_within_reach(book, self.floating_target(day), self.model(day), params)
         except PlanError as exc:
             self.refusal = f"index {op}: {exc}"
             log.warning("index_rebalance_refused", day=day.isoformat(), op=op, reason=str(exc))
@@ -494,7 +512,44 @@ class IndexManager:
             )
         if op != "raise":
             await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
+        if self.anchor is None and op != "raise":
+            self.anchor = self.prices(day)
+            self._anchor_dirty = True
+        await self.save_anchor()
         return plan
+
+    def floating_target(self, day: date) -> IndexTarget:
+        """Return the target's weights as they have floated with prices since the index was
+        first bought (`strategies.index.target.drifted`); the configured ones before."""
+        if self.anchor is None:
+            return self.target
+        if self._floated is None or self._floated[0] != day:
+            self._floated = (day, drifted(self.target, self.anchor, self.prices(day)))
+        return self._floated[1]
+
+    async def load_anchor(self) -> None:
+        """Once after a start: read the prices the target floats from (`ANCHOR_KEY`)."""
+        if self._anchor_loaded:
+            return
+        self._anchor_loaded = True
+        raw = await self.repo.get_state(ANCHOR_KEY)
+        if raw is None:
+            return
+        self.anchor = {s: Decimal(p) for s, p in json.loads(raw).items()}
+        for symbol, ratio in self._anchor_splits:
+            if symbol in self.anchor:
+                self.anchor[symbol] /= ratio
+                self._anchor_dirty = True
+        self._anchor_splits.clear()
+
+    async def save_anchor(self) -> None:
+        """Keep the anchor prices when they changed (set, or a split)."""
+        if self._anchor_dirty and self.anchor is not None:
+            await self.repo.set_state(
+                ANCHOR_KEY, json.dumps({s: str(p) for s, p in sorted(self.anchor.items())})
+            )
+            self._anchor_dirty = False
+            self._floated = None
 
     def record_closes(self, day: date) -> tuple[date, dict[str, Decimal]] | None:
         """Add the latest session's prices to the returns window, once per session: dated by
@@ -613,10 +668,14 @@ class IndexManager:
         return Decimal(0)
 
     def cash_to_invest(self, book: Book) -> Decimal:
-        """Return the cash above the buffer, when it is worth a trade (else 0)."""
+        """Return the cash above the buffer when it calls for a rebalance before the next
+        scheduled one (a deposit: more than the buffer again, and worth a trade; else 0).
+        Dividends gather until then, or until the scheduled rebalance invests them."""
         ix = self.settings.index
-        excess = book.cash - ix.cash_buffer * book.value
-        return excess if excess >= max(ix.min_trade_usd, Decimal("0.01")) else Decimal(0)
+        buffer = ix.cash_buffer * book.value
+        excess = book.cash - buffer
+        worth = max(ix.min_trade_usd, buffer, Decimal("0.01"))
+        return excess if excess >= worth else Decimal(0)
 
     def book(self, day: date, *, cash: Decimal, lockouts: bool = True) -> Book:
         """Return the index account as the optimiser sees it on `day` (without the wash-sale

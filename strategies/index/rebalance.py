@@ -128,6 +128,11 @@ class RebalanceParams:
     specific_lots: bool = True  # False: the broker relieves lots by `lot_method`
     lot_method: LotMethod = LotMethod.FIFO
     risk_aversion: float = RISK_AVERSION  # λ: the weight of TE² against tax and trading cost
+    # The share of a loss's tax value the rebalance counts: 1 harvests in the rebalance too
+    # (Moehle et al.'s objective); 0 leaves harvesting to the per-lot trigger, and a sale the
+    # rebalance makes for tracking or cash still relieves loss lots first (no tax, and gains
+    # cost tax).
+    loss_credit: float = 1.0
 
     @property
     def rates(self) -> TaxRates:
@@ -227,7 +232,7 @@ def _universe(
         segments = [
             (
                 float(p.quantity * price / value),
-                float(tax_per_dollar(p, price, book.today, rates)),
+                _credited(float(tax_per_dollar(p, price, book.today, rates)), params.loss_credit),
             )
             for p in order
         ]
@@ -255,6 +260,12 @@ def _universe(
         buyable=buyable,
         notes=notes,
     )
+
+
+def _credited(tax: float, loss_credit: float) -> float:
+    """Return the tax of a sale as the objective counts it: a loss (negative tax) at
+    `loss_credit` of its value."""
+    return tax * loss_credit if tax < 0 else tax
 
 
 def _risk_arrays(risk: RiskModel, symbols: Sequence[str], notes: list[str]) -> tuple[Array, Array]:

@@ -110,3 +110,22 @@ def _normalised(raw: Mapping[str, Decimal]) -> dict[str, Decimal]:
     largest = max(weights, key=lambda s: weights[s])
     weights[largest] += Decimal(1) - sum(weights.values(), Decimal(0))
     return weights
+
+
+def drifted(
+    target: IndexTarget, anchor: Mapping[str, Decimal], prices: Mapping[str, Decimal]
+) -> IndexTarget:
+    """Return `target` with each weight moved with its name's price since `anchor` (the
+    prices on the day the weights were set), renormalised.
+
+    An index's own weights float with its members' prices (a cap-weighted index needs no
+    trade to stay on target, and neither does an equal-weighted one between its
+    reconstitutions): holding the index then needs no trade either, and a rebalance trades
+    only to undo what harvests, deposits and withdrawals moved. A name without both prices
+    keeps its weight.
+    """
+    raw = {}
+    for symbol, weight in target.weights.items():
+        then, now = anchor.get(symbol), prices.get(symbol)
+        raw[symbol] = weight * now / then if then and now else weight
+    return make_target(raw, target.sectors, source=target.source, completion=target.completion)
