@@ -347,6 +347,7 @@ class IndexManager:
         self._unsaved_splits: list[tuple[date, str, Decimal]] = []
         self.last_tracking_error: float | None = None
         self.refusal = ""  # why the last plan was refused
+        self.cash_left: Decimal | None = None  # the cash the last plan left uninvested
         # The prices on the day the index was first bought: the target floats with them.
         self.anchor: dict[str, Decimal] | None = None
         self._anchor_loaded = False
@@ -412,6 +413,9 @@ class IndexManager:
         self.reestimate(day)
         cash = await self.cash()
         book = self.book(day, cash=cash)
+        if not book.prices:
+            log.info("index_rebalance_waiting", day=day.isoformat(), reason="no quotes yet")
+            return
         target = self.floating_target(day)
         self.last_tracking_error = tracking_error(book, target, self.model(day))
         await self._publish(day)
@@ -512,6 +516,7 @@ class IndexManager:
             )
         if op != "raise":
             await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
+            self.cash_left = plan.cash_after
         if self.anchor is None and op != "raise":
             self.anchor = self.prices(day)
             self._anchor_dirty = True
@@ -668,14 +673,16 @@ class IndexManager:
         return Decimal(0)
 
     def cash_to_invest(self, book: Book) -> Decimal:
-        """Return the cash above the buffer when it calls for a rebalance before the next
-        scheduled one (a deposit: more than the buffer again, and worth a trade; else 0).
-        Dividends gather until then, or until the scheduled rebalance invests them."""
+        """Return the cash that calls for a rebalance before the next scheduled one: a deposit,
+        cash grown since the last plan left it by more than the buffer (and worth a trade);
+        else 0. Dividends gather until then, or until the scheduled rebalance invests them;
+        cash a plan could not invest (whole shares, bands) waits for the next one."""
         ix = self.settings.index
         buffer = ix.cash_buffer * book.value
-        excess = book.cash - buffer
+        left = self.cash_left if self.cash_left is not None else Decimal(0)
+        new = book.cash - max(buffer, left)
         worth = max(ix.min_trade_usd, buffer, Decimal("0.01"))
-        return excess if excess >= worth else Decimal(0)
+        return new if new >= worth else Decimal(0)
 
     def book(self, day: date, *, cash: Decimal, lockouts: bool = True) -> Book:
         """Return the index account as the optimiser sees it on `day` (without the wash-sale

@@ -88,6 +88,9 @@ FRACTION = Decimal("1e-9")  # the finest fraction of a share an order may carry 
 BUCKETS = 4
 NAME_STEP = 64
 SECTOR_STEP = 8
+CASH_DRAG = 1e-4
+"""What a dollar of idle cash above the buffer costs in the objective, beyond twice the trading
+cost: enough that the plan always invests it when it may."""
 RISK_AVERSION = 100.0
 """λ by default: the weight of TE² against tax and trading cost (both in weights of the
 portfolio). At 100 a 0.16 % tracking error left by 1 % of cash outweighs the 5 bp of buying it
@@ -344,6 +347,7 @@ class _Problem:
     te_max: cp.Parameter
     trading_cost: cp.Parameter
     risk_aversion: cp.Parameter
+    cash_drag: cp.Parameter
     u: cp.Variable
     s: cp.Variable
     t: cp.Variable
@@ -374,6 +378,7 @@ def _compiled(n: int, k: int, f: int, m: int) -> _Problem:
     te_max = cp.Parameter(nonneg=True)
     trading_cost = cp.Parameter(nonneg=True)
     risk_aversion = cp.Parameter(nonneg=True)
+    cash_drag = cp.Parameter(nonneg=True)
     u = cp.Variable(n, nonneg=True)
     s = cp.Variable((n, k), nonneg=True)
     t = cp.Variable(n)
@@ -383,6 +388,7 @@ def _compiled(n: int, k: int, f: int, m: int) -> _Problem:
         risk_aversion * (sum_squares(z) + sum_squares(y))
         + total(multiply(cost, s))
         + trading_cost * (total(u) + total(s))
+        - cash_drag * (total(u) - total(s))
     )
     constraints = [
         t == u - total(s, axis=1),
@@ -400,7 +406,8 @@ def _compiled(n: int, k: int, f: int, m: int) -> _Problem:
     built = _Problem(
         cp.Problem(cp.Minimize(objective), constraints),
         loadings, a, specific, specific_d0, cap, cost, buyable, lo, hi,
-        sector, sector_lo, sector_hi, cash, te_max, trading_cost, risk_aversion, u, s, t,
+        sector, sector_lo, sector_hi, cash, te_max, trading_cost, risk_aversion, cash_drag,
+        u, s, t,
     )  # fmt: skip
     _PROBLEMS[key] = built
     return built
@@ -492,6 +499,9 @@ class _Optimiser:
         p.te_max.value = budget
         p.trading_cost.value = self.params.trading_cost_bps / 1e4 if taxed else 0.0
         p.risk_aversion.value = self.params.risk_aversion if taxed else 1.0
+        # Cash above the buffer is to be invested (issue #12 §5): each dollar of it left idle
+        # costs more than buying it in, so the plan spends it unless a constraint forbids.
+        p.cash_drag.value = 2 * p.trading_cost.value + CASH_DRAG
         status = ""
         k = len(uni.symbols)
         for solver in SOLVERS:
