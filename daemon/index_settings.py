@@ -37,7 +37,7 @@ class IndexSettings(Section):
     sector_band: Share = Decimal("0.03")  # |weight - target| per sector, absolute
     trading_cost_bps: Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)] = Decimal(5)
     # λ, the weight of the ex-ante tracking error's square against tax and trading cost.
-    risk_aversion: Annotated[Decimal, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = Decimal(100)
+    risk_aversion: Annotated[Decimal, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = Decimal(10)
     # The share of a loss's tax value the rebalance counts (0: harvesting is left to the
     # per-lot trigger of `[harvest]`; the rebalance still sells loss lots first).
     loss_credit: Share = Decimal(0)
