@@ -1,0 +1,186 @@
+"""Benchmark direct indexing on the S&P 500 1999-2021 set against an ETF-pair baseline.
+
+Runs `tlh backtest` (the command anyone can run) for: the equal-weight direct index from $1M
+over the whole set; the SPY/IVV pair from $1M on the same dates (`etf_daily_raw`, internal
+data: read at run time, never bundled); the direct index's first year from 2000, 2008 and
+2020; then audits the direct index's trades with `tlh tax report`. Prints each run's time and
+peak memory, the year-by-year harvested losses of both, the ten-year ratios and the targets.
+
+Run: .venv/bin/python bench/direct_index_sp500.py [--out DIR] [--skip-first-years]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared" / "data" / "prices"
+SP500 = SHARED / "sp500_1999_2021" / "daily_adjusted"
+ETF = SHARED / "etf_daily_raw"
+TLH = Path(sys.executable).with_name("tlh")
+CASH = Decimal(1_000_000)
+FIRST_YEARS = (2000, 2008, 2020)
+
+
+def run(args: list[str]) -> tuple[dict[str, object], float, float]:
+    """Run `tlh backtest ARGS --json`; return its summary, wall seconds and peak MiB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [str(TLH), "backtest", *args, "--json"], capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - t0
+    if out.returncode != 0:
+        sys.exit(f"tlh backtest {' '.join(args)}: exit {out.returncode}\n{out.stderr[-2000:]}")
+    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return json.loads(out.stdout), seconds, peak
+
+
+def first_close(symbol_file: Path, day: str) -> Decimal:
+    """Return the close of `day` in a Yahoo daily file."""
+    with gzip.open(symbol_file, "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["Date"] >= day:
+                return Decimal(row["Close"])
+    sys.exit(f"{symbol_file}: no close on or after {day}")
+
+
+def years(summary: dict[str, object]) -> dict[int, Decimal]:
+    """Return the harvested loss by year."""
+    rows = summary["years"]
+    assert isinstance(rows, list)
+    return {int(r["year"]): Decimal(r["harvested_loss"]) for r in rows}
+
+
+def audit(trades: Path) -> str:
+    """Return `tlh tax report`'s count of washed sales in `trades` (0 expected)."""
+    out = subprocess.run(
+        [str(TLH), "tax", "report", "--trades", str(trades), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        return f"tlh tax report failed: {out.stderr.strip()[-300:]}"
+    report = json.loads(out.stdout)
+    rows = report.get("sales", report.get("rows", []))
+    washed = sum(1 for r in rows if Decimal(str(r.get("wash_sale_disallowed", "0") or 0)) != 0)
+    return f"{len(rows):,} sales, {washed} with a wash-sale adjustment"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("bench-out/direct-index"))
+    ap.add_argument("--skip-first-years", action="store_true")
+    args = ap.parse_args()
+    if not SP500.is_dir() or not ETF.is_dir():
+        sys.exit(f"needs the shared price data: {SP500} and {ETF}")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    common = ["--prices", str(SP500), "--index", "equal", "--cash", str(CASH)]
+    di, di_s, di_mib = run(
+        [
+            *common,
+            "--config",
+            str(HERE / "direct_index.toml"),
+            "--report",
+            str(out / "direct-index"),
+            "--trades-out",
+            str(out / "direct-index-trades.csv"),
+        ]
+    )
+    start, end = str(di["first_day"]), str(di["last_day"])
+    with tempfile.TemporaryDirectory() as tmp:
+        prices = Path(tmp) / "prices"
+        prices.mkdir()
+        for symbol in ("SPY", "IVV"):
+            shutil.copy(ETF / f"{symbol}.csv.gz", prices / f"{symbol}.csv.gz")
+        close = first_close(ETF / "SPY.csv.gz", start)
+        holdings = Path(tmp) / "holdings.csv"
+        qty = (CASH / close).to_integral_value()
+        holdings.write_text(
+            "date,account,action,symbol,quantity,price,fees,lot_id\n"
+            f"{start},taxable,BUY,SPY,{qty},{close},0,spy-1\n"
+        )
+        etf, etf_s, etf_mib = run(
+            [
+                "--prices",
+                str(prices),
+                "--holdings",
+                str(holdings),
+                "--config",
+                str(HERE / "etf_pair.toml"),
+                "--start",
+                start,
+                "--end",
+                end,
+                "--report",
+                str(out / "etf-pair"),
+            ]
+        )
+    print(f"direct index, equal weights, {start} to {end}: {di_s:.0f} s, peak {di_mib:.0f} MiB")
+    print(f"ETF pair SPY/IVV, same dates: {etf_s:.0f} s, peak {etf_mib:.0f} MiB")
+    keys = (
+        "harvests",
+        "trades",
+        "harvested_loss",
+        "harvested_loss_pct_of_invested",
+        "tax_alpha_annual",
+        "after_tax_excess_annual",
+        "final_value",
+        "benchmark_final_value",
+        "tracking_error_realized",
+        "tracking_error_ex_ante_max",
+        "turnover_annual",
+        "wash_sales_created",
+    )
+    table = io.StringIO()
+    table.write(f"{'':34}{'direct index':>16}{'ETF pair':>16}\n")
+    for key in keys:
+        table.write(f"{key:34}{di.get(key)!s:>16}{etf.get(key)!s:>16}\n")
+    print(table.getvalue())
+    a, b = years(di), years(etf)
+    print(f"{'year':6}{'direct index':>16}{'ETF pair':>16}")
+    for year in sorted(a):
+        print(f"{year:<6}{a[year]:>16,.2f}{b.get(year, Decimal(0)):>16,.2f}")
+    for first in (2000, 2011):
+        span = range(first, first + 10)
+        da, db = sum(a.get(y, Decimal(0)) for y in span), sum(b.get(y, Decimal(0)) for y in span)
+        ratio = f"{da / db:.2f}x" if db else "n/a (the pair harvested nothing)"
+        print(f"ten years {first}-{first + 9}: direct index {da:,.2f}, ETF pair {db:,.2f}: {ratio}")
+    print(f"audit of the direct index's trades: {audit(out / 'direct-index-trades.csv')}")
+    if args.skip_first_years:
+        return
+    for year in FIRST_YEARS:
+        first, s, _mib = run(
+            [
+                *common,
+                "--config",
+                str(HERE / "direct_index.toml"),
+                "--start",
+                f"{year}-01-01",
+                "--end",
+                f"{year}-12-31",
+            ]
+        )
+        print(
+            f"first year {year}: harvested {Decimal(str(first['harvested_loss'])):,.2f} = "
+            f"{Decimal(str(first['harvested_loss_pct_of_invested'])):.2%} of the money invested "
+            f"({s:.0f} s, {first['wash_sales_created']} wash sales created)"
+        )
+
+
+if __name__ == "__main__":
+    main()
