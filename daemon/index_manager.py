@@ -167,11 +167,18 @@ def lockouts_of(
     whose loss sale shares bought within 30 days (in any account, or a pending buy) would
     replace may not be sold at a loss."""
     no_buy = {s: why for s in symbols if (why := guard.buy_blocked(s, today, pending_loss_sales))}
-    no_loss_sale = {
-        s: why
-        for s, h in holdings.items()
-        if (why := guard.harvest_blocked(h.parcels, today, pending_buys))
-    }
+    window = timedelta(days=guard.window_days)
+    no_loss_sale = {}
+    for s, h in holdings.items():
+        # A lot bought within the window replaces any other lot sold at a loss (the whole
+        # holding sold at once would not be washed by it, but a plan may sell only a part).
+        recent = [p for p in h.parcels if today - p.acquired <= window]
+        why = guard.harvest_blocked(h.parcels, today, pending_buys)
+        if why is None and recent and len(h.parcels) > 1:
+            lot = recent[0]
+            why = f"bought within {guard.window_days} days: {lot.lot_id} on {lot.acquired}"
+        if why is not None:
+            no_loss_sale[s] = why
     return Lockouts(no_buy=no_buy, no_loss_sale=no_loss_sale)
 
 
