@@ -38,11 +38,12 @@ import numpy as np
 import structlog
 from threadpoolctl import threadpool_limits
 
-from adapters.base import AccountReports, Broker, CashBalances, LotRelief
+from adapters.base import AccountReports, Broker, CashBalances, LotRelief, QuoteSnapshots
 from adapters.storage.records import IntentKind
 from adapters.storage.repository import Repository
 from daemon.brokers import broker_account
 from daemon.engine import HarvestEngine
+from daemon.events import Quote
 from daemon.settings import Settings
 from daemon.snapshot import INDEX_STATUS_KEY
 from ledger.engine import Ledger
@@ -361,6 +362,8 @@ class IndexManager:
         self._anchor_dirty = False
         self._floated: tuple[date, IndexTarget] | None = None
         self._anchor_splits: list[tuple[str, Decimal]] = []  # seen before `load_anchor`
+        # The broker's latest quotes of names the stream has not quoted (`snapshot_quotes`).
+        self._snapshots: dict[str, Quote] = {}
         symbols = set(target.symbols)
         if target.completion:
             symbols.add(target.completion)
@@ -418,6 +421,7 @@ class IndexManager:
         await self.load_anchor()
         await self.save_anchor()
         self.reestimate(day)
+        await self.snapshot_quotes(day)
         cash = await self.cash()
         book = self.book(day, cash=cash)
         if not book.prices:
@@ -477,6 +481,12 @@ class IndexManager:
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             return json.dumps({"error": f"the daemon could not read the request: {exc}"})
         day = self.engine.orders.today()
+        await self.snapshot_quotes(day)
+        unpriced = [x for x in self.target.symbols if x not in self.prices(day)]
+        if unpriced:
+            return json.dumps(
+                {"error": f"no fresh price for {', '.join(unpriced[:10])}: nothing traded"}
+            )
         book = self.book(day, cash=cash if op == "build" else await self.cash())
         plan = await self.place(day, book, why=f"tlh index {op}", op=op, cash=cash)
         if plan is None:
@@ -664,6 +674,9 @@ class IndexManager:
         out = {}
         for symbol in sorted(held.union(self._universe)):
             q = engine.quote_of(symbol)
+            snap = self._snapshots.get(symbol)
+            if snap is not None and (q is None or snap.at > q.at):
+                q = snap
             if q is None or q.bid <= 0 or q.ask <= 0:
                 continue
             quoted = q.at.astimezone(NEW_YORK).date()
@@ -671,6 +684,17 @@ class IndexManager:
                 continue
             out[symbol] = (q.bid_decimal + q.ask_decimal) / 2
         return out
+
+    async def snapshot_quotes(self, day: date) -> None:
+        """Ask the broker (`adapters.base.QuoteSnapshots`) for the latest quotes of the index's
+        names the stream has not quoted freshly on `day` (a name that has not traded since the
+        daemon subscribed), so a plan prices every name it may trade."""
+        broker = self.engine.broker
+        if not isinstance(broker, QuoteSnapshots):
+            return
+        missing = set(self._universe) - set(self.prices(day))
+        if missing:
+            self._snapshots.update(await broker.latest_quotes(missing))
 
     async def cash(self) -> Decimal:
         """Return the index account's cash, when the broker reports it (else none)."""

@@ -541,7 +541,7 @@ class OrderManager:
             quantity=order.quantity,
             limit_price=_down(reference * (1 - self._slippage)),
             lot_id=order.lot_id,
-            reason=f"rebalance: {order.reason}" if order.reason else "rebalance",
+            reason=order.reason or "rebalance",
             payload={
                 "plan": plan.plan_id,
                 "lot_ids": list(order.lot_ids),
@@ -694,7 +694,7 @@ class OrderManager:
             side=Action.BUY,
             quantity=order.quantity,
             limit_price=_up(reference * (1 + self._slippage)),
-            reason=f"rebalance: {order.reason}" if order.reason else "rebalance",
+            reason=order.reason or "rebalance",
             payload={
                 "plan": plan.plan_id,
                 "planned_price": str(order.price),
