@@ -67,6 +67,7 @@ log = structlog.get_logger("tlh.index")
 NEW_YORK = ZoneInfo("America/New_York")
 
 LAST_REBALANCE_KEY = "index:last_rebalance"
+RESERVED_KEY = "index:reserved_cash"  # raised by `tlh index raise`, not to be reinvested
 ANCHOR_KEY = "index:anchor"  # the prices the target's weights were set at (they float since)
 # `tlh index build|raise` beside the running daemon, through the state table (as
 # `daemon.import_inbox`): the command stores {"op", "cash"} under REQUEST_PREFIX + id, the
@@ -135,12 +136,19 @@ def rebalance_due(day: date, last: date | None, schedule: str) -> bool:
 
 
 def holdings_of(
-    ledger: Ledger, account: str, prices: Mapping[str, Decimal], relief: LotRelief, today: date
+    ledger: Ledger,
+    account: str,
+    prices: Mapping[str, Decimal],
+    relief: LotRelief,
+    today: date,
+    universe: Collection[str] | None = None,
 ) -> dict[str, Holding]:
-    """Return `account`'s positions with their parcels in the broker's relief order."""
+    """Return `account`'s positions with their parcels in the broker's relief order: those of
+    `universe` (the index's names) when given. A holding outside the index (a fund the pairs
+    strategy keeps, shares bought before) is the user's, never sold by a rebalance."""
     out = {}
     for acct, symbol in sorted(ledger.positions()):
-        if acct != account:
+        if acct != account or (universe is not None and symbol not in universe):
             continue
         parcels = relief_order(
             ledger.parcels(account, symbol),
@@ -356,6 +364,8 @@ class IndexManager:
         self.last_tracking_error: float | None = None
         self.refusal = ""  # why the last plan was refused
         self.cash_left: Decimal | None = None  # the cash the last plan left uninvested
+        self.reserved = Decimal(0)  # cash raised for a withdrawal (`RESERVED_KEY`)
+        self._reserved_loaded = False
         # The prices on the day the index was first bought: the target floats with them.
         self.anchor: dict[str, Decimal] | None = None
         self._anchor_loaded = False
@@ -422,7 +432,7 @@ class IndexManager:
         await self.save_anchor()
         self.reestimate(day)
         await self.snapshot_quotes(day)
-        cash = await self.cash()
+        cash = await self.spendable_cash()
         book = self.book(day, cash=cash)
         if not book.prices:
             log.info("index_rebalance_waiting", day=day.isoformat(), reason="no quotes yet")
@@ -436,9 +446,9 @@ class IndexManager:
         new_cash = self.cash_to_invest(book)
         if not scheduled and new_cash <= 0:
             return
-        orders = self.engine.orders
-        if orders.plans_in_flight or any(i.kind in REBALANCE_KINDS for i in orders.open_intents):
-            log.info("index_rebalance_waiting", day=day.isoformat(), reason="orders in flight")
+        busy = self.busy()
+        if busy:
+            log.info("index_rebalance_waiting", day=day.isoformat(), reason=busy)
             return
         await self.place(day, book, why="scheduled" if scheduled else f"cash {new_cash:.2f}")
 
@@ -481,13 +491,24 @@ class IndexManager:
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             return json.dumps({"error": f"the daemon could not read the request: {exc}"})
         day = self.engine.orders.today()
+        busy = self.busy()
+        if busy:
+            return json.dumps({"error": f"{busy}: try again once they are done; nothing traded"})
+        # A real account must hold the cash a build spends (a typo would buy on margin); the
+        # simulator under `tlh run` keeps no money of its own and never refuses a buy.
+        broker = self.engine.broker
+        if op == "build" and isinstance(broker, CashBalances) and broker.name != "sim":
+            have = await self.spendable_cash()
+            if cash > have:
+                why = f"--cash {cash} is more than the account's cash {have}: nothing traded"
+                return json.dumps({"error": why})
         await self.snapshot_quotes(day)
         unpriced = [x for x in self.target.symbols if x not in self.prices(day)]
         if unpriced:
             return json.dumps(
                 {"error": f"no fresh price for {', '.join(unpriced[:10])}: nothing traded"}
             )
-        book = self.book(day, cash=cash if op == "build" else await self.cash())
+        book = self.book(day, cash=cash if op == "build" else await self.spendable_cash())
         plan = await self.place(day, book, why=f"tlh index {op}", op=op, cash=cash)
         if plan is None:
             return json.dumps({"error": self.refusal or "no plan"})
@@ -534,6 +555,10 @@ class IndexManager:
         if op != "raise":
             await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
             self.cash_left = plan.cash_after
+        elif plan.trades:
+            # The raised cash is the user's to withdraw: never invested again by a rebalance.
+            self.reserved += cash
+            await self.repo.set_state(RESERVED_KEY, str(self.reserved))
         if self.anchor is None and op != "raise":
             self.anchor = self.prices(day)
             self._anchor_dirty = True
@@ -685,6 +710,29 @@ class IndexManager:
             out[symbol] = (q.bid_decimal + q.ask_decimal) / 2
         return out
 
+    def busy(self) -> str:
+        """Return why a plan must wait (orders in flight, of any kind, or a replacement waiting
+        for a quote: their shares and cash are not settled in the ledger yet), or ""."""
+        orders = self.engine.orders
+        if orders.plans_in_flight or orders.open_intents:
+            return "orders in flight"
+        if orders.awaiting_quotes:
+            return "a harvest's replacement waits for a quote"
+        return ""
+
+    async def spendable_cash(self) -> Decimal:
+        """Return the account's cash less what `tlh index raise` set aside for a withdrawal
+        (what is set aside shrinks as the cash leaves the account)."""
+        if not self._reserved_loaded:
+            self._reserved_loaded = True
+            raw = await self.repo.get_state(RESERVED_KEY)
+            self.reserved = Decimal(raw) if raw else Decimal(0)
+        cash = await self.cash()
+        if self.reserved > cash:
+            self.reserved = max(cash, Decimal(0))
+            await self.repo.set_state(RESERVED_KEY, str(self.reserved))
+        return cash - self.reserved
+
     async def snapshot_quotes(self, day: date) -> None:
         """Ask the broker (`adapters.base.QuoteSnapshots`) for the latest quotes of the index's
         names the stream has not quoted freshly on `day` (a name that has not traded since the
@@ -720,7 +768,9 @@ class IndexManager:
         lockouts unless `lockouts`: a ranking of replacements judges its names itself)."""
         engine = self.engine
         prices = self.prices(day)
-        holdings = holdings_of(engine.ledger, self.account, prices, engine.relief, day)
+        holdings = holdings_of(
+            engine.ledger, self.account, prices, engine.relief, day, self._universe
+        )
         if not lockouts:
             return Book(self.account, day, cash, holdings, prices, identity=engine.ledger.identity)
         locked = lockouts_of(

@@ -211,10 +211,11 @@ def book_of(
     none (a raise), and the household's wash-sale lockouts."""
     relief = broker_capabilities(settings).lot_relief
     account = index_account(settings)
-    holdings = holdings_of(ledger, account, prices, relief, day)
+    universe = {*target.symbols, *([target.completion] if target.completion else [])}
+    holdings = holdings_of(ledger, account, prices, relief, day, universe)
     guard = WashGuard.for_ledger(lambda: ledger, settings.recurring_purchases())
     lockouts = lockouts_of(guard, target.symbols, holdings, day)
-    return Book(account, day, cash, holdings, dict(prices), lockouts)
+    return Book(account, day, cash, holdings, dict(prices), lockouts, identity=ledger.identity)
 
 
 async def planning_prices(

@@ -818,10 +818,15 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
     need = cash
     while need > ZERO and heap:
         _, sym, j = heapq.heappop(heap)
-        price, parcel = book.prices[sym], queues[sym][j]
-        qty = min(parcel.quantity, (need / price).quantize(quantum, ROUND_CEILING))
-        taken[sym] = taken.get(sym, ZERO) + qty
-        need -= qty * price
+        price = book.prices[sym]
+        # Whole shares at a broker that trades no fractions: the lots up to this one, rounded
+        # down, less what is taken already (a lot of 10.5 shares gives 10).
+        upto = sum((p.quantity for p in queues[sym][: j + 1]), ZERO)
+        room = upto.quantize(quantum, ROUND_FLOOR) - taken.get(sym, ZERO)
+        qty = min(room, (need / price).quantize(quantum, ROUND_CEILING))
+        if qty > ZERO:
+            taken[sym] = taken.get(sym, ZERO) + qty
+            need -= qty * price
         if j + 1 < len(queues[sym]):
             nxt = queues[sym][j + 1]
             heapq.heappush(heap, (tax_per_dollar(nxt, price, book.today, rates), sym, j + 1))

@@ -47,3 +47,22 @@ def test_a_single_lot_bought_within_30_days_is_not_locked_by_itself() -> None:
     own replacement), so a lone recent lot may still be sold."""
     guard, holdings = _holding(10)
     assert lockouts_of(guard, ["XYZ"], holdings, TODAY).no_loss_sale == {}
+
+
+def test_a_holding_outside_the_index_is_never_in_the_rebalances_book() -> None:
+    """A fund bought before direct indexing (or kept by the ETF-pair strategy in the same
+    account) is the user's: the rebalance never sees it, so never sells it at a gain to move
+    toward the target (review: $300k of VTI sold for the tracking error)."""
+    from adapters.base import LotRelief
+    from daemon.index_manager import holdings_of
+    from ledger.conventions import LotMethod
+
+    ledger = Ledger()
+    ledger.apply(Trade(1, date(2020, 1, 2), "a", Action.BUY, "VTI", Decimal(1000), Decimal(60)))
+    ledger.apply(Trade(2, date(2020, 1, 2), "a", Action.BUY, "AAPL", Decimal(10), Decimal(100)))
+    relief = LotRelief(specific_lots=True, method=LotMethod.FIFO)
+    prices = {"VTI": Decimal(300), "AAPL": Decimal(150)}
+
+    held = holdings_of(ledger, "a", prices, relief, TODAY, universe={"AAPL", "MSFT"})
+
+    assert set(held) == {"AAPL"}

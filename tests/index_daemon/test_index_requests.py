@@ -51,3 +51,44 @@ async def test_a_request_the_daemon_cannot_read_is_answered_with_the_error(
         assert await repo.get_state(LAST_REBALANCE_KEY) is None
     finally:
         await rig.daemon.close()
+
+
+async def test_cash_raised_for_a_withdrawal_is_never_reinvested(sqlite_url: str) -> None:
+    """§5 `tlh index raise`: the cash raised is the user's to withdraw. At the next rebalance
+    it is not a deposit to invest (review: the raise was bought straight back)."""
+    from adapters.storage.records import Intent, IntentKind
+
+    rig = await open_index_rig(sqlite_url)
+    try:
+        repo = rig.daemon.repo
+        await repo.set_state(REQUEST_PREFIX + "1", json.dumps({"op": "raise", "cash": "5000"}))
+        assert await rig.index.take_requests() == 1
+        answer = json.loads(await repo.get_state(RESULT_PREFIX + "1") or "{}")
+        assert "plan_id" in answer, answer
+        rig.broker.cash = Decimal(5_000)  # the sales' proceeds, settled
+        rig.next_day()
+        await rig.quote_all()
+
+        await rig.hook()
+
+        today = rig.today().isoformat()
+
+        def spent(kind: IntentKind, intents: list[Intent]) -> Decimal:
+            return sum(
+                (
+                    i.quantity * (i.limit_price or Decimal(0))
+                    for i in intents
+                    if i.kind is kind and i.payload.get("trade_date") == today
+                ),
+                Decimal(0),
+            )
+
+        intents = [
+            *await repo.intents_of_kind(IntentKind.REBALANCE_BUY),
+            *await repo.intents_of_kind(IntentKind.REBALANCE_SELL),
+        ]
+        # Whatever it trades toward the target, it buys no more than it sells.
+        bought = spent(IntentKind.REBALANCE_BUY, intents)
+        assert bought <= spent(IntentKind.REBALANCE_SELL, intents) * Decimal("1.01")
+    finally:
+        await rig.daemon.close()

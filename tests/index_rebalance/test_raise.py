@@ -61,3 +61,15 @@ def test_raising_more_than_the_sellable_lots_hold_is_a_plan_error() -> None:
 
     with pytest.raises(PlanError, match=r"cannot raise 500: the lots that may be sold raise 100"):
         plan_raise(b, Decimal(500), RebalanceParams())
+
+
+def test_a_withdrawal_in_whole_shares_never_sells_a_fraction() -> None:
+    """§1 `fractional = false`: a lot of 10.5 shares (a dividend reinvested in fractions, a
+    transfer) yields whole shares only; the half share stays (a broker that trades no
+    fractions refuses the order otherwise)."""
+    b = book(0, [lot("BBB", "10.5", 20), lot("BBB", 5, 20)], {"BBB": 10})
+
+    plan = plan_raise(b, Decimal(115), RebalanceParams(fractional=False))
+
+    assert [t.quantity for t in plan.trades] == [Decimal(12)]
+    assert all(t.quantity == t.quantity.to_integral_value() for t in plan.trades)
