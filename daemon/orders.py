@@ -626,6 +626,14 @@ class OrderManager:
                 sales = await self._sales_ended(plan)
                 if sales is None:
                     return
+                if plan.trade_date != self.today():
+                    # Decided on an earlier day, its buys never sized: prices and the wash-sale
+                    # window have moved, so the next rebalance decides afresh with the cash.
+                    plan.sized, plan.done = [], True
+                    await self._save_plan(plan)
+                    self._plans.pop(plan_id, None)
+                    log.info("plan_stale", plan_id=plan_id, decided=plan.trade_date.isoformat())
+                    return
                 plan.sized = self._size_plan_buys(plan, sales)
                 await self._save_plan(plan)  # before the first buy: a restart buys the same
             for order in plan.sized:

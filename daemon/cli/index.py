@@ -374,12 +374,20 @@ async def _hand_to_daemon(
             f"the running daemon ({holder.describe()}) did not take the request within "
             f"{ANSWER_SECONDS:.0f} s; nothing placed (is it stuck? see its log)"
         )
+    if answer.get("error") == TAKEN_NOT_ANSWERED:
+        fail(str(TAKEN_NOT_ANSWERED))
     if "error" in answer:
         fail(f"the running daemon placed nothing: {answer['error']}")
     return (
         f"the running daemon ({holder.describe()}) placed plan {answer.get('plan_id')}: "
         f"{answer.get('trades')} trades at its own quotes"
     )
+
+
+TAKEN_NOT_ANSWERED = (
+    "the daemon took the request and has not answered yet: its orders may be going out now; "
+    "do not run the command again, see `tlh status` and the daemon's log"
+)
 
 
 async def _answer(repo: Repository, request_id: str) -> dict[str, object] | None:
@@ -394,7 +402,10 @@ async def _answer(repo: Repository, request_id: str) -> dict[str, object] | None
     if await repo.delete_state(REQUEST_PREFIX + request_id):
         return None  # withdrawn: the daemon never took it
     raw = await repo.get_state(RESULT_PREFIX + request_id)
-    return _json(raw) if raw is not None else None
+    if raw is not None:
+        return _json(raw)
+    # Taken, and still being planned or placed: the orders may be going out now.
+    return {"error": TAKEN_NOT_ANSWERED}
 
 
 def _json(raw: str | None) -> dict[str, object] | None:

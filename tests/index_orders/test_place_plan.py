@@ -344,3 +344,25 @@ async def test_rebalance_orders_count_in_the_days_notional(rigs: Rigs) -> None:
     assert denied.status is IntentStatus.DENIED
     assert "max_daily_notional" in denied.reason
     assert _sent(rig) == [_sale_id(LOT_A)]
+
+
+async def test_a_plan_whose_sales_end_on_a_later_day_buys_nothing(rigs: Rigs) -> None:
+    """Crash-only, a day later (review): the sales filled while the daemon was down over
+    night; the restarted daemon journals them but places none of the old day's buys (sized at
+    yesterday's prices, under yesterday's lockouts): the next rebalance invests the cash."""
+    rig = await rigs.open()
+    await _household(rig)
+    _markets(rig, "MSFT", "JNJ")
+    await rig.orders.place_plan(PLAN, TAXABLE, TRADES)
+    await rig.close()
+    rig.advance(minutes=24 * 60)
+    _markets(rig, "AAPL")
+    rig.broker.fill_open_orders()
+
+    rig = await rigs.restart(rig)
+
+    assert rig.broker.submissions == 2  # the two sales, before the crash; no buy
+    assert await rig.repo.get_intent(_buy_id("MSFT")) is None
+    assert rig.orders.plans_in_flight == set()
+    sells = [f for f in await rig.fills() if f.action is Action.SELL]
+    assert len(sells) == 2
