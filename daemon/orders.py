@@ -657,8 +657,11 @@ class OrderManager:
             if sale.status is IntentStatus.DENIED and sale.reason == DRY_RUN:
                 raised += sale.quantity * planned[sale.intent_id].price
         budget = plan.cash + raised - self._fee * len(plan.buys)
+        # Sized at today's asks, not the plan's prices: the sales may have taken hours, and a
+        # rise would otherwise spend beyond the budget.
+        buys = [replace(b, price=self._reference(b.symbol, Action.BUY, b.price)) for b in plan.buys]
         orders: list[PlanOrder] = []
-        for buy, quantity in size_buys(plan.buys, budget, self._step):
+        for buy, quantity in size_buys(buys, budget, self._step):
             if quantity <= ZERO:
                 log.warning("plan_buy_dropped", plan_id=plan.plan_id, symbol=buy.symbol)
                 continue
