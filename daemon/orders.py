@@ -142,6 +142,19 @@ def intent_id(kind: IntentKind, *parts: object) -> str:
     return f"tlh-{_PREFIX[kind]}-{digest[:24]}"
 
 
+def part_ids(
+    kind: IntentKind, ident: tuple[object, ...], quantity: Decimal, count: int
+) -> list[tuple[str, str]]:
+    """Return the deterministic id and the "k/n" of each of `count` parts of one planned
+    order of `quantity` (one part: the order's own id)."""
+    if count == 1:
+        return [(intent_id(kind, *ident), "1/1")]
+    return [
+        (intent_id(kind, *ident, quantity, f"{k}/{count}"), f"{k}/{count}")
+        for k in range(1, count + 1)
+    ]
+
+
 def first_part(sale: Intent) -> bool:
     """Return whether `sale` is a whole harvest or the first order of one split in parts."""
     return str(sale.payload.get("part", "1/1")).startswith("1/")
@@ -468,18 +481,16 @@ class OrderManager:
             parts = split_quantity(quantity, reference, self.risk.max_order_notional)
             mine = [p for p in parcels if p.lot_id == lot]
             sold = ZERO
-            for k, part in enumerate(parts, 1):
-                n = f"{k}/{len(parts)}"
+            for (iid, n), part in zip(
+                part_ids(IntentKind.REBALANCE_SELL, ident, quantity, len(parts)), parts, strict=True
+            ):
                 pick = None
                 if relief.chosen_by_user and mine:
                     pick = lots_to_select(mine, part, skip=sold)
                 sold += part
                 orders.append(
                     PlanOrder(
-                        intent_id=intent_id(
-                            IntentKind.REBALANCE_SELL,
-                            *(ident if len(parts) == 1 else (*ident, quantity, n)),
-                        ),
+                        intent_id=iid,
                         symbol=trade.symbol,
                         quantity=part,
                         price=trade.price,
@@ -677,14 +688,12 @@ class OrderManager:
             limit = _up(self._reference(buy.symbol, Action.BUY, buy.price) * (1 + self._slippage))
             parts = split_quantity(quantity, limit, self.risk.max_order_notional)
             ident: tuple[object, ...] = (plan.plan_id, plan.account, buy.symbol, "")
-            for k, part in enumerate(parts, 1):
-                n = f"{k}/{len(parts)}"
+            for (iid, n), part in zip(
+                part_ids(IntentKind.REBALANCE_BUY, ident, quantity, len(parts)), parts, strict=True
+            ):
                 orders.append(
                     PlanOrder(
-                        intent_id=intent_id(
-                            IntentKind.REBALANCE_BUY,
-                            *(ident if len(parts) == 1 else (*ident, quantity, n)),
-                        ),
+                        intent_id=iid,
                         symbol=buy.symbol,
                         quantity=part,
                         price=buy.price,
