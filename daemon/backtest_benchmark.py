@@ -3,7 +3,9 @@
 Pure over the price series: no engine, broker or journal. The starting holdings (shares, on
 their dates: an ETF-pair backtest's) and the money put in (cash, on its day: a direct index's
 start and deposits) are bought and held; each split multiplies the shares at the open of its
-day; each dividend is reinvested in the same name at that day's close. Cash is bought at the
+day; each day's dividends are reinvested over every holding pro rata to its value at that
+day's close, as an index fund does (so the weights drift with prices alone, as the direct
+index's floating target does). Cash is bought at the
 target weights, renormalised over the names priced at the time, at the prices the daemon
 could trade it at: the last close before the day (its rebalance runs before the day's bars),
 or, on the first day, when no close is known yet, that day's close. Money no name's price can
@@ -81,20 +83,16 @@ def buy_and_hold(
         if money and last:  # at the prices the daemon trades at during the day
             idle = _buy(shares, target, last, money)
             money = ZERO
+        _split(prices, rows, shares)
+        paid = ZERO
         for i in rows:
             name = symbols[sids[i]]
-            coef = prices.splits.get(i) if prices.splits else None
-            if coef is not None and coef != 1 and name in shares:
-                ratio = split_share_ratio(coef)
-                if ratio is not None:
-                    shares[name] *= Decimal(ratio.numerator) / Decimal(ratio.denominator)
-        for i in rows:
-            name = symbols[sids[i]]
-            close = close_of(prices, i)
-            last[name] = close
+            last[name] = close_of(prices, i)
             amount = prices.dividends.get(i) if prices.dividends else None
             if amount and shares.get(name):
-                shares[name] += shares[name] * amount / close
+                paid += shares[name] * amount
+        if paid:
+            _reinvest(shares, last, paid)
         arriving = _arriving(share_days, day, first)
         for name, qty in arriving.items():
             shares[name] = shares.get(name, ZERO) + qty
@@ -104,6 +102,32 @@ def buy_and_hold(
         value = idle + sum((q * last.get(s, ZERO) for s, q in shares.items()), ZERO)
         out.append(BenchmarkDay(day, value, invested))
     return out
+
+
+def _split(prices: PriceSeries, rows: range, shares: dict[str, Decimal]) -> None:
+    """Multiply the shares held by the day's splits (at the open)."""
+    if not prices.splits:
+        return
+    symbols, sids = prices.symbols, prices.symbol_ids
+    for i in rows:
+        name = symbols[sids[i]]
+        coef = prices.splits.get(i)
+        if coef is not None and coef != 1 and name in shares:
+            ratio = split_share_ratio(coef)
+            if ratio is not None:
+                shares[name] *= Decimal(ratio.numerator) / Decimal(ratio.denominator)
+
+
+def _reinvest(shares: dict[str, Decimal], last: Mapping[str, Decimal], paid: Decimal) -> None:
+    """Reinvest the day's dividends `paid` over every holding pro rata to its value at the
+    close, as an index fund does: the weights stay those the prices alone give, the weights
+    the direct index's floating target holds (`strategies.index.target.drifted`)."""
+    values = {s: q * last[s] for s, q in shares.items() if q and last.get(s)}
+    total = sum(values.values(), ZERO)
+    if not total:
+        return
+    for name, value in values.items():
+        shares[name] += paid * value / total / last[name]
 
 
 def _due(days: dict[date, Decimal], day: date, first: bool) -> Decimal:

@@ -1,6 +1,7 @@
 """The benchmark (issue #12 §6: "portfolio value against the same index bought and held
 without harvesting"): the money at the target weights, bought and held, splits applied,
-dividends reinvested in the same name, deposits bought at the prices the daemon trades at."""
+dividends reinvested over the holdings pro rata (as an index fund does), deposits bought at
+the prices the daemon trades at."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ CENT = Decimal("0.01")
 
 def test_the_benchmark_equals_a_hand_computation(tmp_path: Path) -> None:
     """$1,000 at equal weights on D1 (no earlier close: at D1's close) buys 5 A at $100 and
-    10 B at $50 ($1,000). D2: A pays $1.10 on 5 shares, $5.50 reinvested at $110 (0.05 A):
-    5.05 x 110 + 10 x 40 = $955.50. D3: A splits 2:1 at the open (10.1 A): 10.1 x 60 + 10 x 45
-    = $1,056. D4: $100 deposited buys at D3's closes, $50 of A at $60 (5/6) and $50 of B at $45
-    (10/9): (10.1 + 5/6) x 55 + (10 + 10/9) x 50 = $1,156.89."""
+    10 B at $50 ($1,000). D2: A pays $1.10 on 5 shares; the $5.50 is reinvested over the
+    holdings by value at the close (A $550, B $400 of $950): 0.028947 A at $110 and 0.057895 B
+    at $40: $955.50. D3: A splits 2:1 at the open (10.057895 A): 10.057895 x 60 + 10.057895 x
+    45 = $1,056.08. D4: $100 deposited buys at D3's closes, $50 of A at $60 (5/6) and $50 of B
+    at $45 (10/9): 10.891228 x 55 + 11.169006 x 50 = $1,157.47."""
     prices = load_prices(
         write_prices(
             tmp_path / "prices.csv",
@@ -44,8 +46,8 @@ def test_the_benchmark_equals_a_hand_computation(tmp_path: Path) -> None:
     assert [d.value.quantize(CENT) for d in days] == [
         Decimal("1000.00"),
         Decimal("955.50"),
-        Decimal("1056.00"),
-        Decimal("1156.89"),
+        Decimal("1056.08"),
+        Decimal("1157.47"),
     ]
     assert [d.invested for d in days] == [Decimal(1000)] * 3 + [Decimal(1100)]
 
