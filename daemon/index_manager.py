@@ -374,6 +374,7 @@ class IndexManager:
         self._anchor_splits: list[tuple[str, Decimal]] = []  # seen before `load_anchor`
         # The broker's latest quotes of names the stream has not quoted (`snapshot_quotes`).
         self._snapshots: dict[str, Quote] = {}
+        self._kept_sessions: list[str] = []  # the CLOSES_PREFIX keys stored, oldest first
         symbols = set(target.symbols)
         if target.completion:
             symbols.add(target.completion)
@@ -631,15 +632,21 @@ class IndexManager:
         await self.repo.set_state(
             CLOSES_PREFIX + day.isoformat(), json.dumps({s: str(p) for s, p in closes.items()})
         )
+        key = CLOSES_PREFIX + day.isoformat()
+        if key not in self._kept_sessions:
+            self._kept_sessions.append(key)
+        # The keys kept are known since `load_history`: no session is read back each day.
         kept = self.settings.index.risk_window_days + 1
-        sessions = sorted(await self.repo.states(CLOSES_PREFIX))
-        for key in sessions[:-kept]:
-            await self.repo.delete_state(key)
-        if len(sessions) > kept:
-            oldest = sessions[-kept].removeprefix(CLOSES_PREFIX)
-            for key in await self.repo.states(SPLIT_PREFIX):
-                if key.removeprefix(SPLIT_PREFIX)[:10] < oldest:
-                    await self.repo.delete_state(key)
+        if len(self._kept_sessions) <= kept:
+            return
+        self._kept_sessions.sort()
+        for old in self._kept_sessions[:-kept]:
+            await self.repo.delete_state(old)
+        del self._kept_sessions[:-kept]
+        oldest = self._kept_sessions[0].removeprefix(CLOSES_PREFIX)
+        for split in await self.repo.states(SPLIT_PREFIX):
+            if split.removeprefix(SPLIT_PREFIX)[:10] < oldest:
+                await self.repo.delete_state(split)
 
     async def load_history(self, today: date) -> None:
         """Once after a start: play the kept sessions before `today` into the returns window,
@@ -654,7 +661,9 @@ class IndexManager:
         pending = iter(splits)
         split = next(pending, None)
         loaded = 0
-        for key, raw in sorted((await self.repo.states(CLOSES_PREFIX)).items()):
+        kept = sorted((await self.repo.states(CLOSES_PREFIX)).items())
+        self._kept_sessions = [key for key, _raw in kept]
+        for key, raw in kept:
             day = key.removeprefix(CLOSES_PREFIX)
             if date.fromisoformat(day) >= today:
                 break
