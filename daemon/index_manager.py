@@ -542,6 +542,12 @@ class IndexManager:
             self.refusal = f"index {op}: {exc}"
             log.warning("index_rebalance_refused", day=day.isoformat(), op=op, reason=str(exc))
             return None
+        except (ValueError, ArithmeticError) as exc:
+            # A defect in planning must not stop the daemon (its harvests go on); nothing is
+            # traded, and the error is logged in full for a report.
+            self.refusal = f"index {op}: the plan failed: {exc}"
+            log.error("index_rebalance_failed", day=day.isoformat(), op=op, exc_info=exc)
+            return None
         log.info(
             "index_rebalance",
             day=day.isoformat(),

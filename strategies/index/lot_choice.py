@@ -102,6 +102,11 @@ class Relief:
         return rate * (self.quantity * price - basis)
 
 
+ROUNDING_SLACK = Decimal("1e-12")
+"""Shares a sale may fall short of its quantity by rounding alone (the finest share a broker
+trades is 1e-9)."""
+
+
 def relieve(ordered: Sequence[Parcel], quantity: Decimal) -> list[Relief]:
     """Return the reliefs of selling `quantity` shares from `ordered` parcels, in order.
 
@@ -115,7 +120,9 @@ def relieve(ordered: Sequence[Parcel], quantity: Decimal) -> list[Relief]:
         take = min(left, p.quantity)
         out.append(Relief(p, take))
         left -= take
-    if left > ZERO:
+    # Parcels split by wash sales and odd split ratios carry 28 significant digits: a sum and
+    # its parts may then differ in the last digit, far below any share a broker trades.
+    if left > ROUNDING_SLACK:
         raise ValueError(f"cannot sell {quantity} shares: the sellable lots hold {quantity - left}")
     return out
 

@@ -61,3 +61,16 @@ def test_relief_takes_whole_lots_then_part_of_the_next() -> None:
     assert reliefs[1].tax(PRICE, TODAY, RATES) == Decimal("0.20") * 5 * (10 - 6)
     with pytest.raises(ValueError, match="cannot sell 21 shares"):
         relieve(parcels, Decimal(21))
+
+
+def test_a_sale_of_every_share_of_lots_with_28_digits_relieves_them_all() -> None:
+    """Parcels carved by wash sales and odd split ratios carry 28 significant digits (the
+    Decimal context): selling the sum of such lots must relieve them all, not fail on the
+    last digit (found on the S&P backtest, 2016)."""
+    quantities = (Decimal(1) / 3 * 7, Decimal(34) / 11 * 3, Decimal(1) / 3)
+    parts = [lot("AAA", q, 10) for q in quantities]
+    total = sum((p.quantity for p in parts), Decimal(0))
+
+    reliefs = relieve(parts, total)
+
+    assert [r.parcel for r in reliefs] == parts
