@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from alpacakit import Daemons
+from alpacakit import Daemons, make_broker
 from fake_alpaca import FakeAlpaca
+
+from adapters.alpaca.broker import AlpacaBroker
 
 
 @pytest.fixture
@@ -19,6 +21,16 @@ async def fake() -> AsyncIterator[FakeAlpaca]:
     async with FakeAlpaca() as server:
         server.set_market_open(True)
         yield server
+
+
+@pytest.fixture
+async def broker(fake: FakeAlpaca) -> AsyncIterator[AlpacaBroker]:
+    """Yield the adapter pointed at the fake, closed afterwards."""
+    adapter = make_broker(fake)
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from alpacakit import ACCOUNT, make_broker
+from alpacakit import ACCOUNT
 from fake_alpaca import FakeAlpaca
 
 from adapters.alpaca.broker import AlpacaBroker
@@ -14,16 +13,6 @@ from adapters.base import CashBalances, OrderRequest
 from daemon.events import OrderSide
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def broker(fake: FakeAlpaca) -> AsyncIterator[AlpacaBroker]:
-    """Yield the adapter pointed at the fake, closed afterwards."""
-    adapter = make_broker(fake)
-    try:
-        yield adapter
-    finally:
-        await adapter.close()
 
 
 async def test_cash_balance_is_the_accounts_cash(fake: FakeAlpaca, broker: AlpacaBroker) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -14,16 +13,6 @@ from adapters.base import BrokerError, OrderRequest
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def broker(fake: FakeAlpaca) -> AsyncIterator[AlpacaBroker]:
-    """Yield the adapter pointed at the fake, closed afterwards."""
-    adapter = make_broker(fake)
-    try:
-        yield adapter
-    finally:
-        await adapter.close()
 
 
 def order(
