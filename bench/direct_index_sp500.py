@@ -12,56 +12,15 @@ Run: .venv/bin/python bench/direct_index_sp500.py [--out DIR] [--skip-first-year
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import io
 import json
-import resource
-import shutil
 import subprocess
-import sys
-import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[1] / "shared" / "data" / "prices"
-SP500 = SHARED / "sp500_1999_2021" / "daily_adjusted"
-ETF = SHARED / "etf_daily_raw"
-TLH = Path(sys.executable).with_name("tlh")
-CASH = Decimal(1_000_000)
+from direct_index_kit import TLH, direct_index_args, require_data, run, run_pair, years
+
 FIRST_YEARS = (2000, 2008, 2020)
-
-
-def run(args: list[str]) -> tuple[dict[str, object], float, float]:
-    """Run `tlh backtest ARGS --json`; return its summary, wall seconds and peak MiB."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    out = subprocess.run(
-        [str(TLH), "backtest", *args, "--json"], capture_output=True, text=True, check=False
-    )
-    seconds = time.perf_counter() - t0
-    if out.returncode != 0:
-        sys.exit(f"tlh backtest {' '.join(args)}: exit {out.returncode}\n{out.stderr[-2000:]}")
-    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    return json.loads(out.stdout), seconds, peak
-
-
-def first_close(symbol_file: Path, day: str) -> Decimal:
-    """Return the close of `day` in a Yahoo daily file."""
-    with gzip.open(symbol_file, "rt", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["Date"] >= day:
-                return Decimal(row["Close"])
-    sys.exit(f"{symbol_file}: no close on or after {day}")
-
-
-def years(summary: dict[str, object]) -> dict[int, Decimal]:
-    """Return the harvested loss by year."""
-    rows = summary["years"]
-    assert isinstance(rows, list)
-    return {int(r["year"]): Decimal(r["harvested_loss"]) for r in rows}
 
 
 def audit(trades: Path) -> str:
@@ -85,51 +44,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench-out/direct-index"))
     ap.add_argument("--skip-first-years", action="store_true")
     args = ap.parse_args()
-    if not SP500.is_dir() or not ETF.is_dir():
-        sys.exit(f"needs the shared price data: {SP500} and {ETF}")
+    require_data()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    common = ["--prices", str(SP500), "--index", "equal", "--cash", str(CASH)]
     di, di_s, di_mib = run(
-        [
-            *common,
-            "--config",
-            str(HERE / "direct_index.toml"),
+        direct_index_args(
             "--report",
             str(out / "direct-index"),
             "--trades-out",
             str(out / "direct-index-trades.csv"),
-        ]
+        )
     )
     start, end = str(di["first_day"]), str(di["last_day"])
-    with tempfile.TemporaryDirectory() as tmp:
-        prices = Path(tmp) / "prices"
-        prices.mkdir()
-        for symbol in ("SPY", "IVV"):
-            shutil.copy(ETF / f"{symbol}.csv.gz", prices / f"{symbol}.csv.gz")
-        close = first_close(ETF / "SPY.csv.gz", start)
-        holdings = Path(tmp) / "holdings.csv"
-        qty = (CASH / close).to_integral_value()
-        holdings.write_text(
-            "date,account,action,symbol,quantity,price,fees,lot_id\n"
-            f"{start},taxable,BUY,SPY,{qty},{close},0,spy-1\n"
-        )
-        etf, etf_s, etf_mib = run(
-            [
-                "--prices",
-                str(prices),
-                "--holdings",
-                str(holdings),
-                "--config",
-                str(HERE / "etf_pair.toml"),
-                "--start",
-                start,
-                "--end",
-                end,
-                "--report",
-                str(out / "etf-pair"),
-            ]
-        )
+    etf, etf_s, etf_mib = run_pair(start, end, "--report", str(out / "etf-pair"))
     print(f"direct index, equal weights, {start} to {end}: {di_s:.0f} s, peak {di_mib:.0f} MiB")
     print(f"ETF pair SPY/IVV, same dates: {etf_s:.0f} s, peak {etf_mib:.0f} MiB")
     keys = (
@@ -164,17 +91,8 @@ def main() -> None:
     if args.skip_first_years:
         return
     for year in FIRST_YEARS:
-        first, s, _mib = run(
-            [
-                *common,
-                "--config",
-                str(HERE / "direct_index.toml"),
-                "--start",
-                f"{year}-01-01",
-                "--end",
-                f"{year}-12-31",
-            ]
-        )
+        span = ("--start", f"{year}-01-01", "--end", f"{year}-12-31")
+        first, s, _mib = run(direct_index_args(*span))
         print(
             f"first year {year}: harvested {Decimal(str(first['harvested_loss'])):,.2f} = "
             f"{Decimal(str(first['harvested_loss_pct_of_invested'])):.2%} of the money invested "

@@ -16,6 +16,7 @@ first session of each later month. Every backtest records one day sample per ses
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,8 +32,9 @@ from daemon.backtest_sampler import DaySampler
 from daemon.backtest_series import BacktestSeries
 from daemon.brokers import sim_broker
 from daemon.clock import SimulatedClock
+from daemon.index_manager import CLOSES_PREFIX, SPLIT_PREFIX
 from daemon.orders import denial_kind, first_part
-from daemon.replay import NEW_YORK, InPlace, PriceReplay, session_start
+from daemon.replay import NEW_YORK, InPlace, PriceReplay, session_start, splits_of
 from daemon.settings import Settings
 from ledger.forms import quantity
 from ledger.model import Action, Trade
@@ -180,6 +182,8 @@ async def run_backtest(
         )
         sessions = list(replay.sessions(first, end))
         money = deposit_days([day for day, _ in sessions], index) if index else {}
+        if index is not None:
+            await _keep_history(daemon, prices, first, settings.index.risk_window_days)
         sampler = DaySampler(prices, daemon, broker)
         feed = InPlace(daemon.engine)
         await replay.begin(first, feed)
@@ -208,6 +212,20 @@ async def run_backtest(
     finally:
         await daemon.close()
     return result
+
+
+async def _keep_history(daemon: Daemon, prices: PriceSeries, first: date, days: int) -> None:
+    """Keep the closes and splits of the `days` + 1 sessions before `first` as the daemon
+    keeps those it plays (`IndexManager.save_history`), so that its risk model starts from
+    the history it would have had, had it run then: past prices only, no look-ahead."""
+    before = [(day, rows) for day, rows in prices.day_ranges() if day < first][-(days + 1) :]
+    symbols, sids = prices.symbols, prices.symbol_ids
+    for day, rows in before:
+        for i, ratio in splits_of(prices, rows):
+            key = f"{SPLIT_PREFIX}{day.isoformat()}:{symbols[sids[i]]}"
+            await daemon.repo.set_state(key, str(ratio))
+        closes = {symbols[sids[i]]: str(prices.bar(i, day).close) for i in rows}
+        await daemon.repo.set_state(CLOSES_PREFIX + day.isoformat(), json.dumps(closes))
 
 
 def _benchmark(

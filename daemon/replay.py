@@ -285,7 +285,7 @@ class PriceReplay:
         paid)."""
         prices, broker, at = self.prices, self.broker, self.clock.now()
         symbols, sids = prices.symbols, prices.symbol_ids
-        for row, ratio in _splits_of(prices, rows):
+        for row, ratio in splits_of(prices, rows):
             name = symbols[sids[row]]
             broker.apply_split(name, ratio)
             await feed.send(SplitEvent(name, ratio, at))
@@ -554,7 +554,7 @@ def _repeat_test(prices: PriceSeries) -> Callable[[int, int], bool]:
     return repeats
 
 
-def _splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:
+def splits_of(prices: PriceSeries, rows: range) -> list[tuple[int, Decimal]]:
     if not prices.splits:
         return []
     out = []

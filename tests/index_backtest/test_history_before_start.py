@@ -1,0 +1,113 @@
+"""A direct-index backtest started after the first session of its prices starts its risk
+model from the sessions before the start, as the daemon would have kept them had it run then
+(issue #12 §2: a shrunk covariance from daily returns, "never looking ahead in a backtest";
+`daemon.backtest._keep_history`, `IndexManager.load_history`)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from adapters.prices.csvload import load_prices
+from daemon.app import Daemon
+from daemon.backtest import IndexBacktest, run_backtest
+from daemon.index_settings import IndexSettings
+from tests.index_backtest.kit import household, write_prices
+
+NAMES = ("A", "B", "C")
+PLAN = IndexBacktest(cash=Decimal(30_000), weights=dict.fromkeys(NAMES, Decimal(1)))
+SPLIT_SESSION = 25  # A splits 2:1 here, inside the history kept before the start
+START_SESSION = 40
+WINDOW = 20
+
+
+def _weekdays(n: int) -> list[date]:
+    days, day = [], date(2024, 1, 2)
+    while len(days) < n:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _close(name: int, n: int) -> Decimal:
+    """A wavy price of its own for each name, within a few per cent of $100."""
+    return Decimal(str(round(100 + 3 * math.sin(n * (0.7 + 0.4 * name)), 2)))
+
+
+def _prices(tmp_path: Path, days: list[date]) -> Path:
+    rows = []
+    for n, day in enumerate(days):
+        bars = []
+        for k, name in enumerate(NAMES):
+            close = _close(k, n)
+            split = "1"
+            if name == "A" and n >= SPLIT_SESSION:
+                close /= 2
+                split = "2" if n == SPLIT_SESSION else "1"
+            bars.append((name, str(close), split, "0"))
+        rows.append((day, bars))
+    return write_prices(tmp_path / "prices.csv", rows)
+
+
+async def test_the_first_session_has_the_risk_window_of_history_with_its_split(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Started on session 40 with a 20-session window: on its first day the risk model is
+    estimated from the 20 returns before it (no prior model), and A's 2:1 split within them
+    is a split, not a 50 % fall."""
+    days = _weekdays(60)
+    prices = load_prices(_prices(tmp_path, days))
+    index = IndexSettings(weights="equal", universe=NAMES, account="taxable")
+    settings = household().model_copy(
+        update={"index": index.model_copy(update={"risk_window_days": WINDOW})}
+    )
+    seen: dict[str, object] = {}
+
+    def first_day(day: date, daemon: Daemon) -> None:
+        if seen or daemon.index is None:
+            return
+        returns, _as_of = daemon.index.returns.matrix(NAMES)
+        seen.update(day=day, risk=daemon.index.risk, returns=returns)
+
+    await run_backtest(
+        prices,
+        [],
+        settings,
+        database_url=sqlite_url,
+        start=days[START_SESSION],
+        on_day=first_day,
+        index=PLAN,
+    )
+
+    assert seen["day"] == days[START_SESSION]
+    assert seen["risk"] is not None
+    returns = seen["returns"]
+    assert isinstance(returns, np.ndarray)
+    assert returns.shape[0] >= WINDOW
+    assert float(np.abs(returns).max()) < 0.1  # the split is no -50 % return
+
+
+async def test_without_earlier_sessions_the_first_day_has_the_prior_model(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Started on the prices' first session there is no history to keep: the first day runs
+    on the prior model (`daemon.index_manager.prior_model`), as a new daemon does."""
+    days = _weekdays(60)
+    prices = load_prices(_prices(tmp_path, days))
+    settings = household().model_copy(
+        update={"index": IndexSettings(weights="equal", universe=NAMES, account="taxable")}
+    )
+    seen: dict[str, object] = {}
+
+    def first_day(day: date, daemon: Daemon) -> None:
+        if not seen and daemon.index is not None:
+            seen.update(day=day, risk=daemon.index.risk)
+
+    await run_backtest(prices, [], settings, database_url=sqlite_url, on_day=first_day, index=PLAN)
+
+    assert seen == {"day": days[0], "risk": None}
