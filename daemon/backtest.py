@@ -186,7 +186,7 @@ async def run_backtest(
             await _keep_history(daemon, prices, first, settings.index.risk_window_days)
         sampler = DaySampler(prices, daemon, broker)
         feed = InPlace(daemon.engine)
-        await replay.begin(first, feed)
+        await replay.begin(first, feed, last_close=index is not None)
         for day, rows in sessions:
             amount = money.get(day)
             if amount and account is not None:

@@ -251,8 +251,18 @@ class PriceReplay:
                 quoted_at[sid] = at
             previous[sid] = i
 
-    async def begin(self, day: date, feed: Feed) -> None:
-        """Import the holdings dated on or before `day`, before the first session plays."""
+    async def begin(self, day: date, feed: Feed, *, last_close: bool = False) -> None:
+        """Import the holdings dated on or before `day`, before the first session plays; with
+        `last_close`, first quote the bars of the last session before `day`, if any, as the
+        market stands before its open (the day's hooks then see prices, as on later days)."""
+        if last_close:
+            before = None
+            for session, rows in self.prices.day_ranges():
+                if session >= day:
+                    break
+                before = rows
+            if before is not None:
+                await self._close(before, feed)
         await self._import_due(day, feed)
 
     async def play(self, day: date, rows: range, feed: Feed) -> None:

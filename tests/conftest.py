@@ -18,7 +18,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import make_url
+
+# Property tests judge results, not speed: on a busy 2-core machine an example can take longer
+# than Hypothesis's default 200 ms deadline and fail as flaky. Benchmarks under bench/ time code.
+settings.register_profile("tlh", deadline=None)
+settings.load_profile("tlh")
 
 POSTGRES = (
     "PostgreSQL",

@@ -111,3 +111,27 @@ async def test_without_earlier_sessions_the_first_day_has_the_prior_model(
     await run_backtest(prices, [], settings, database_url=sqlite_url, on_day=first_day, index=PLAN)
 
     assert seen == {"day": days[0], "risk": None}
+
+
+async def test_the_index_is_bought_on_the_first_session_at_the_last_close_before_it(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The market before the first session's open stands at the last close before it
+    (`PriceReplay.begin(last_close=True)`): the first session's rebalance, before its bars,
+    buys every name that day, at about that close (within the replay's spread)."""
+    days = _weekdays(60)
+    prices = load_prices(_prices(tmp_path, days))
+    settings = household().model_copy(
+        update={"index": IndexSettings(weights="equal", universe=NAMES, account="taxable")}
+    )
+
+    result = await run_backtest(
+        prices, [], settings, database_url=sqlite_url, start=days[START_SESSION], index=PLAN
+    )
+
+    first = [t for t in result.daemon_trades if t.trade_date == days[START_SESSION]]
+    assert sorted(t.symbol for t in first) == list(NAMES)
+    for t in first:
+        close = _close(NAMES.index(t.symbol), START_SESSION - 1)
+        close = close / 2 if t.symbol == "A" else close
+        assert abs(t.price / close - 1) < Decimal("0.002")
