@@ -13,6 +13,7 @@ Each window's summaries are kept in DIR (`--out`) and reused by a later run (`--
 them again), so the windows can be run over several sittings.
 
 Run: .venv/bin/python bench/direct_index_windows.py [--out DIR] [--jobs N] [--first Y] [--last Y]
+     [--step N] [--years N] [--fresh]
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="backtests run at once (default 2)")
     ap.add_argument("--first", type=int, default=2000, help="first start year (default 2000)")
     ap.add_argument("--last", type=int, default=2011, help="last start year (default 2011)")
+    ap.add_argument("--step", type=int, default=1, help="years between starts (default 1)")
     ap.add_argument("--years", type=int, default=10, help="length of a window (default 10)")
     ap.add_argument("--fresh", action="store_true", help="run every window again")
     args = ap.parse_args()
     require_data()
     args.out.mkdir(parents=True, exist_ok=True)
-    starts = list(range(args.first, args.last + 1))
+    starts = list(range(args.first, args.last + 1, args.step))
     jobs = [(kind, y) for y in starts for kind in ("di", "pair")]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
