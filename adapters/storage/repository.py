@@ -388,13 +388,20 @@ class Repository:
         return [i for i in map(_intent_from_row, rows) if i.filled_quantity > 0]
 
     async def intents_of_kind(
-        self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
+        self,
+        kind: IntentKind,
+        statuses: Iterable[IntentStatus] = (),
+        *,
+        since: datetime | None = None,
     ) -> list[Intent]:
-        """Return the intents of one kind (in these statuses, if given), oldest first."""
+        """Return the intents of one kind (in these statuses, if given; created at `since` or
+        later, if given), oldest first."""
         stmt = select(intents).where(intents.c.kind == kind.value)
         wanted = [s.value for s in statuses]
         if wanted:
             stmt = stmt.where(intents.c.status.in_(wanted))
+        if since is not None:
+            stmt = stmt.where(intents.c.created_at >= since)
         stmt = stmt.order_by(intents.c.created_at, intents.c.intent_id)
         async with self._reading() as conn:
             rows = (await conn.execute(stmt)).all()
