@@ -102,7 +102,11 @@ class Repository(Protocol):
     async def delete_state(self, key: str) -> bool: ...
     async def set_halt(self, symbol: str, reason: str, *, account: str | None = None) -> object: ...
     async def intents_of_kind(
-        self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
+        self,
+        kind: IntentKind,
+        statuses: Iterable[IntentStatus] = (),
+        *,
+        since: datetime | None = None,
     ) -> list[Intent]: ...
     def transaction(self) -> AbstractAsyncContextManager[Repository]: ...
 
@@ -225,6 +229,7 @@ _PREFIX = {
 
 JournalHook = Callable[[list[int], list[JournalEntry]], Awaitable[None]]
 RECOVERY_OVERLAP = timedelta(days=1)  # broker fills are read from this long before an intent
+CREATED_MARGIN = timedelta(days=7)  # how long before its trade date an intent may be stamped
 
 
 class _Refused(Exception):
@@ -1422,10 +1427,16 @@ class OrderManager:
     async def _resume_top_ups(self) -> None:
         """Continue the buys of recent sales' proceeds that a stop interrupted (the last buy
         done, the next, buying what it left over, never created)."""
-        since = (self.today() - REPLACEMENT_QUOTE_MAX_AGE).isoformat()
+        first = self.today() - REPLACEMENT_QUOTE_MAX_AGE
+        since = first.isoformat()
+        # A buy's trade date is the New York day of the clock when it was created, and the
+        # repository stamps created_at from the same clock just after: only buys created
+        # since that day began (with a margin) can be recent, and the index finds them.
+        created = datetime.combine(first, datetime.min.time(), NEW_YORK) - CREATED_MARGIN
         sales: dict[str, None] = {}
         for kind in _FOLLOWS:
-            for buy in await self._repo.intents_of_kind(kind, (IntentStatus.FILLED,)):
+            filled = (IntentStatus.FILLED,)
+            for buy in await self._repo.intents_of_kind(kind, filled, since=created):
                 if buy.parent_intent_id and str(buy.payload.get("trade_date", "")) >= since:
                     sales[buy.parent_intent_id] = None
         for sale_id in sales:

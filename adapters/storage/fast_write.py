@@ -1,4 +1,4 @@
-"""Short write transactions on a SQLite file without leaving the event loop's thread.
+"""Short write (and read) transactions on a SQLite file without leaving the event loop's thread.
 
 Through aiosqlite every statement is a round trip to the driver's thread and back through the
 event loop, which costs about a millisecond per statement on a loop busy with a market-data
@@ -11,7 +11,10 @@ blocks the loop for the fraction of a millisecond the transaction takes (WAL,
 The statements are SQLAlchemy Core statements, compiled once by the engine's own dialect, and
 their parameters go through the same bind processors (exact decimals as text, UTC times), so
 rows written here are the rows the async path writes. Work is written against `Statements`,
-which both paths implement, so it exists once.
+which both paths implement, so it exists once. Point reads the order manager makes between
+orders (is this intent stored yet?) take the same route (`FastWriter.read`), their values
+converted by the columns' own result processors: in WAL mode a reader waits for no writer,
+and a read transaction begun now sees every commit so far, whichever connection made it.
 
 It never waits for a lock while blocking the loop: it runs only while no async write
 transaction of this process is open (`WriteTracker`), and it gives up at once when another
@@ -47,6 +50,9 @@ class Statements(Protocol):
     def run(self, stmt: Any, params: dict[str, Any]) -> None:
         """Execute a statement that returns no rows."""
 
+    def fetch(self, stmt: Any, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Return every row of a query, its values converted as the column types say."""
+
 
 class CoreStatements:
     """`Statements` over a SQLAlchemy connection (the async path, through ``run_sync``)."""
@@ -61,6 +67,10 @@ class CoreStatements:
     def run(self, stmt: Any, params: dict[str, Any]) -> None:
         """Execute a statement that returns no rows."""
         self._conn.execute(stmt, params)
+
+    def fetch(self, stmt: Any, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Return every row of a query, its values converted as the column types say."""
+        return self._conn.execute(stmt, params).all()
 
 
 class WriteTracker:
@@ -82,7 +92,7 @@ class WriteTracker:
 class _Compiled:
     """One statement compiled for the `sqlite3` driver: SQL and its parameters in order."""
 
-    __slots__ = ("binds", "sql")
+    __slots__ = ("binds", "results", "sql")
 
     def __init__(self, stmt: Any, keys: Sequence[str], dialect: Dialect) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
@@ -91,6 +101,12 @@ class _Compiled:
             (name, compiled.binds[name].type.bind_processor(dialect))
             for name in compiled.positiontup or ()
         ]
+        # What SQLAlchemy's result applies to each selected column (None: nothing to do).
+        self.results: list[Callable[[Any], Any] | None] | None = None
+        if getattr(stmt, "is_select", False):
+            self.results = [
+                c.type._cached_result_processor(dialect, None) for c in stmt.selected_columns
+            ]
 
 
 class _RawStatements:
@@ -109,15 +125,31 @@ class _RawStatements:
         """Execute a statement that returns no rows."""
         self._execute(stmt, params)
 
+    def fetch(self, stmt: Any, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Return every row of a query, its values converted as the column types say."""
+        compiled, args = self._bind(stmt, params)
+        rows = self._run(compiled.sql, args).fetchall()
+        results = compiled.results
+        assert results is not None, "fetch is for SELECT statements"
+        if not any(results):
+            return rows
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True))
+            for row in rows
+        ]
+
     def _execute(self, stmt: Any, params: dict[str, Any]) -> sqlite3.Cursor:
-        sql, args = self._bind(stmt, params)
+        compiled, args = self._bind(stmt, params)
+        return self._run(compiled.sql, args)
+
+    def _run(self, sql: str, args: list[Any]) -> sqlite3.Cursor:
         try:
             return self._conn.execute(sql, args)
         except sqlite3.Error as exc:
             # Raise what the async path raises (e.g. sqlalchemy.exc.IntegrityError).
             raise DBAPIError.instance(sql, args, exc, sqlite3.Error, dialect=self._dialect) from exc
 
-    def _bind(self, stmt: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def _bind(self, stmt: Any, params: dict[str, Any]) -> tuple[_Compiled, list[Any]]:
         # Statements are module constants, so their id is a stable cache key.
         key = (id(stmt), tuple(params))
         compiled = self._compiled.get(key)
@@ -127,11 +159,12 @@ class _RawStatements:
             params[name] if process is None else process(params[name])
             for name, process in compiled.binds
         ]
-        return compiled.sql, args
+        return compiled, args
 
 
 class FastWriter:
-    """Run short write transactions synchronously on a SQLite file (see the module)."""
+    """Run short write (and read) transactions synchronously on a SQLite file (see the
+    module)."""
 
     def __init__(self, database: str, dialect: Dialect, tracker: WriteTracker) -> None:
         self._database = database
@@ -140,6 +173,7 @@ class FastWriter:
         self._conn: sqlite3.Connection | None = None
         self._statements: _RawStatements | None = None
         self.transactions = 0
+        self.reads = 0
         self.fallbacks = 0
 
     def run(self, work: Callable[[Statements], T]) -> tuple[bool, T | None]:
@@ -166,6 +200,32 @@ class FastWriter:
                 conn.execute("ROLLBACK")
             raise
         self.transactions += 1
+        return True, result
+
+    def read(self, work: Callable[[Statements], T]) -> tuple[bool, T | None]:
+        """Run `work` in one read transaction now; return (True, result), or (False, None)
+        when SQLite would have it wait (WAL readers wait for no writer, but may find the
+        database busy for a moment, e.g. while another connection recovers it)."""
+        statements = self._open()
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN")
+            result = work(statements)
+            conn.execute("COMMIT")
+        except (sqlite3.OperationalError, DBAPIError) as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            cause = exc.orig if isinstance(exc, DBAPIError) else exc
+            if isinstance(cause, sqlite3.OperationalError) and _locked(cause):
+                self.fallbacks += 1
+                return False, None
+            raise
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.reads += 1
         return True, result
 
     def dispose(self) -> None:

@@ -14,11 +14,11 @@ and await nothing but the repository inside it (never a broker call).
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -244,9 +244,17 @@ class Repository:
         return existing, False
 
     async def get_intent(self, intent_id: str) -> Intent | None:
-        """Return the intent `intent_id`, or None."""
-        async with self._reading() as conn:
-            return await _fetch_intent(conn, intent_id)
+        """Return the intent `intent_id`, or None.
+
+        The order manager asks between orders whether an order's intent is stored yet, so on
+        a SQLite file this reads on the event loop's thread (`fast_write`).
+        """
+
+        def work(db: Statements) -> Intent | None:
+            found = db.fetch(_INTENT_BY_ID, {"id": intent_id})
+            return _intent_from_values(found[0]) if found else None
+
+        return await self._read(work)
 
     async def update_intent(
         self,
@@ -388,13 +396,20 @@ class Repository:
         return [i for i in map(_intent_from_row, rows) if i.filled_quantity > 0]
 
     async def intents_of_kind(
-        self, kind: IntentKind, statuses: Iterable[IntentStatus] = ()
+        self,
+        kind: IntentKind,
+        statuses: Iterable[IntentStatus] = (),
+        *,
+        since: datetime | None = None,
     ) -> list[Intent]:
-        """Return the intents of one kind (in these statuses, if given), oldest first."""
+        """Return the intents of one kind (in these statuses, if given; created at `since` or
+        later, if given), oldest first."""
         stmt = select(intents).where(intents.c.kind == kind.value)
         wanted = [s.value for s in statuses]
         if wanted:
             stmt = stmt.where(intents.c.status.in_(wanted))
+        if since is not None:
+            stmt = stmt.where(intents.c.created_at >= since)
         stmt = stmt.order_by(intents.c.created_at, intents.c.intent_id)
         async with self._reading() as conn:
             rows = (await conn.execute(stmt)).all()
@@ -513,9 +528,14 @@ class Repository:
     # -- daemon state -------------------------------------------------------------------------
 
     async def get_state(self, key: str) -> str | None:
-        """Return the value stored under `key`, or None."""
-        async with self._reading() as conn:
-            return (await conn.execute(_STATE_BY_KEY, {"key": key})).scalar_one_or_none()
+        """Return the value stored under `key`, or None (on a SQLite file, read on the event
+        loop's thread: `fast_write`)."""
+
+        def work(db: Statements) -> str | None:
+            found = db.fetch(_STATE_BY_KEY, {"key": key})
+            return str(found[0][0]) if found else None
+
+        return await self._read(work)
 
     async def set_state(self, key: str, value: str) -> None:
         """Store `value` under `key`, replacing any previous value."""
@@ -551,6 +571,18 @@ class Repository:
             async with self._writing() as conn:
                 result = await conn.run_sync(lambda sync: work(CoreStatements(sync)))
         return result
+
+    async def _read(self, work: Callable[[Statements], T]) -> T:
+        """Run `work` in one read transaction (this repository's, when it has one) and return
+        its result: on a SQLite file outside a transaction on the event loop's thread
+        (`fast_write`), else, or when SQLite is busy, through the async driver."""
+        reader = fast_writer(self._engine) if self._conn is None else None
+        if reader is not None:
+            done, result = reader.read(work)
+            if done:
+                return cast(T, result)
+        async with self._reading() as conn:
+            return await conn.run_sync(lambda sync: work(CoreStatements(sync)))
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -718,6 +750,19 @@ def _intent_from_row(row: Row[Any]) -> Intent:
         "side": Action(m["side"]),
     }
     return Intent(**{**m, **enums})
+
+
+_INTENT_COLUMNS = tuple(c.name for c in intents.c)
+_INTENT_BY_ID = select(intents).where(intents.c.intent_id == bindparam("id"))
+
+
+def _intent_from_values(values: Sequence[Any]) -> Intent:
+    """Return the intent of one row of ``select(intents)`` (its values in column order)."""
+    m = dict(zip(_INTENT_COLUMNS, values, strict=True))
+    m["kind"] = IntentKind(m["kind"])
+    m["status"] = IntentStatus(m["status"])
+    m["side"] = Action(m["side"])
+    return Intent(**m)
 
 
 async def _fetch_intent(conn: AsyncConnection, intent_id: str) -> Intent | None:

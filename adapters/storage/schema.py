@@ -141,6 +141,7 @@ class IntentRow(Base):
         CheckConstraint(_one_of("side", ["BUY", "SELL"]), name="side"),
         Index(None, "status"),
         Index(None, "parent_intent_id"),
+        Index(None, "kind", "created_at"),
     )
 
     intent_id: Mapped[str] = mapped_column(String(128), primary_key=True)

@@ -236,6 +236,32 @@ async def test_a_top_up_a_stop_interrupted_is_bought_after_the_restart(rigs: Rig
     assert Decimal(0) <= sale.filled_notional - spent < CENT
 
 
+async def test_a_top_up_interrupted_four_days_ago_is_still_bought_after_the_restart(
+    rigs: Rigs,
+) -> None:
+    """daemon/orders.py `_resume_top_ups`: the buys of proceeds are continued while their
+    trade date is within REPLACEMENT_QUOTE_MAX_AGE of today, edge included. The outbox is
+    read by creation time (an index), so a buy created earlier in the day than the restart
+    four days on must still be found."""
+    rig = await rigs.open()
+    lot = await rig.hold("VTI", "40", "200")
+    await rig.quote("SCHB", 50.00, 50.04)
+    rig.broker.after_submit = lambda order: (
+        rig.broker.stale_feed.update({"SCHB", "ITOT"}) if order.symbol == "SCHB" else None
+    )
+    await rig.quote("VTI", 180.00)
+    sale_id = rig.harvest_id("VTI", lot)
+    rig.broker.after_submit = lambda order: None
+    rig.broker.stale_feed.clear()
+    rig.advance(days=4, hours=5)
+
+    rig = await rigs.restart(rig)
+    await rig.quote("SCHB", 50.00, 50.04)
+
+    buys = await rig.buys_of(sale_id)
+    assert [b.status for b in buys] == [IntentStatus.FILLED] * 2
+
+
 async def test_proceeds_above_the_limit_are_invested_in_orders_within_it(rigs: Rigs) -> None:
     """Issue A.7: "Split a harvest (and its replacement) into orders within the limit". The
     sale was sized at the bid the daemon saw ($180: two orders of 20 shares within $5,000) but
