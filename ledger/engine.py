@@ -381,7 +381,7 @@ class Ledger:
 
         A pure query (the ledger is not changed): `parcels` in the order the sale relieves
         them, `at_loss` telling which of them it sells at a loss. For each loss, the
-        replacement shares the ledger's own matching (`_replacements`, the code a sale runs)
+        replacement shares the ledger's own matching (the tests `_replacements` makes in a sale)
         would find, in any account of the household, an IRA included (Rev. Rul. 2008-5):
         shares the same sale relieves later count, being held at the moment of that loss
         (convention 3); shares it relieved before do not. Empty exactly when the sale would
@@ -395,14 +395,33 @@ class Ledger:
         group = self._groups.get(self.identity.key(first.symbol))
         if group is None:
             return []
+        # The tests of `_replacements` for each loss; those depending on the candidate alone
+        # made once per candidate, not once per loss (a query changes nothing).
+        earliest = day - self._window
+        origin = self._origin.get if self._origin else None
+        candidates: list[tuple[Parcel, str]] = []  # (candidate, the purchase lot it is of)
+        for candidate in group.recent:
+            if (
+                candidate.quantity <= ZERO
+                or candidate.replacement_used
+                or candidate.acquired < earliest
+                or candidate.acquired > day
+            ):
+                continue
+            lot_id = candidate.lot_id
+            candidates.append((candidate, lot_id if origin is None else origin(lot_id, lot_id)))
+        if not candidates:
+            return []
+        own_lot_replaces = self.conventions.own_lot_replaces
         relieved: set[int] = set()
         found: dict[int, Parcel] = {}
         for p in parcels:
             relieved.add(id(p))
             if not at_loss(p):
                 continue
-            for candidate in self._replacements(group, p.lot_id, day):
-                if id(candidate) not in relieved:
+            sold_lot = p.lot_id if origin is None else origin(p.lot_id, p.lot_id)
+            for candidate, lot_id in candidates:
+                if (lot_id != sold_lot or own_lot_replaces) and id(candidate) not in relieved:
                     found.setdefault(id(candidate), candidate)
         return list(found.values())
 
@@ -764,6 +783,7 @@ class Ledger:
         """Yield the parcels that may replace shares of `lot_id` sold at a loss on
         `date_sold`, in the order they are matched (acquisition): held, bought in the 30 days
         up to the sale, not yet a replacement, and not of the sold lot itself (convention 2).
+        `wash_replacements` makes the same tests.
         """
         earliest = date_sold - self._window
         own_lot_replaces = self.conventions.own_lot_replaces
