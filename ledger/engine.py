@@ -122,6 +122,17 @@ class _Lot:
 
 
 _HeapEntry = tuple[Decimal, int, int, int, Parcel]
+_Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _View:
+    """What the queries read of one position, derived from its lots once and kept until an
+    event changes the position (`Ledger._dispatch`)."""
+
+    parcels: list[Parcel]
+    quantity: Decimal
+    rows: list[OpenLot] | None = None
 
 
 @dataclass(slots=True)
@@ -236,6 +247,16 @@ class Ledger:
         # Lot id of the part of a lot a transfer moved to another account -> the id of the
         # purchase lot it came from: a lot's own shares never replace it, wherever they are.
         self._origin: dict[str, str] = {}
+        # The queries' views of each position (`_view`), and of all of them (`positions`),
+        # computed on demand; an event drops those of the positions it changes (`_dispatch`).
+        # While it is being applied (`_applying`), queries read the lots as they stand: the
+        # event's own code queries the position it is changing (`_check_relief`).
+        self._views: dict[_Key, _View] = {}
+        self._all_positions: dict[_Key, Decimal] | None = None
+        self._applying = False
+        # Positions changed by the event being applied (its own; a wash sale's replacement,
+        # maybe in another account; a split's every holder).
+        self._touched: list[_Key] = []
 
     def empty_copy(self) -> Ledger:
         """Return a new, empty ledger with this one's identity, conventions and accounts."""
@@ -282,46 +303,59 @@ class Ledger:
 
     def open_lots(self) -> list[OpenLot]:
         """Return every parcel still held, by account, symbol and acquisition."""
-        rows = []
-        for (account, _symbol), lots in sorted(self._positions.items()):
-            for lot in lots:
-                for p in lot.parcels:
-                    if p.quantity > ZERO:
-                        rows.append(
-                            OpenLot(
-                                lot_id=p.lot_id,
-                                account=account,
-                                account_type=p.account_type,
-                                symbol=p.symbol,
-                                quantity=p.quantity,
-                                acquired=p.acquired,
-                                holding_period_start=p.holding_period_start,
-                                cost_basis=p.cost,
-                                adjusted_basis=p.adjusted_basis,
-                                source=p.source,
-                            )
-                        )
+        rows: list[OpenLot] = []
+        if self._applying:
+            for key in sorted(self._positions):
+                rows.extend(_open_lot(p, key[0]) for p in self._scan(key))
+            return rows
+        for key in sorted(self._positions):
+            view = self._view(key)
+            if view.rows is None:
+                view.rows = [_open_lot(p, key[0]) for p in view.parcels]
+            rows.extend(view.rows)
         return rows
 
     def parcels(self, account: str, symbol: str) -> Iterator[Parcel]:
         """Yield the open parcels of one position in acquisition order."""
-        for lot in self._positions.get((account, symbol), ()):
+        if self._applying:
+            return self._scan((account, symbol))
+        return iter(self._view((account, symbol)).parcels)
+
+    def position(self, account: str, symbol: str) -> Decimal:
+        """Return the shares of `symbol` held in `account`."""
+        if self._applying:
+            return sum((p.quantity for p in self._scan((account, symbol))), ZERO)
+        return self._view((account, symbol)).quantity
+
+    def positions(self) -> dict[tuple[str, str], Decimal]:
+        """Return every non-zero position as {(account, symbol): quantity}."""
+        out = None if self._applying else self._all_positions
+        if out is None:
+            out = {}
+            for key in self._positions:
+                qty = self.position(*key)
+                if qty:
+                    out[key] = qty
+            if not self._applying:
+                self._all_positions = out
+        return dict(out)
+
+    def _scan(self, key: _Key) -> Iterator[Parcel]:
+        """Yield the open parcels of a position from its lots as they stand."""
+        for lot in self._positions.get(key, ()):
             for p in lot.open_span():
                 if p.quantity > ZERO:
                     yield p
 
-    def position(self, account: str, symbol: str) -> Decimal:
-        """Return the shares of `symbol` held in `account`."""
-        return sum((p.quantity for p in self.parcels(account, symbol)), ZERO)
-
-    def positions(self) -> dict[tuple[str, str], Decimal]:
-        """Return every non-zero position as {(account, symbol): quantity}."""
-        out = {}
-        for key in self._positions:
-            qty = self.position(*key)
-            if qty:
-                out[key] = qty
-        return out
+    def _view(self, key: _Key) -> _View:
+        """Return the open parcels of a position and their total, as kept since the last event
+        that changed the position (not while an event is being applied: `_applying`)."""
+        view = self._views.get(key)
+        if view is None:
+            parcels = list(self._scan(key))
+            # Summed in acquisition order: Decimal sums round, so the order is part of the total.
+            view = self._views[key] = _View(parcels, sum((p.quantity for p in parcels), ZERO))
+        return view
 
     def last_purchase(self, symbol: str) -> date | None:
         """Return the last date anything identical to `symbol` was bought, in any account."""
@@ -347,7 +381,7 @@ class Ledger:
 
         A pure query (the ledger is not changed): `parcels` in the order the sale relieves
         them, `at_loss` telling which of them it sells at a loss. For each loss, the
-        replacement shares the ledger's own matching (`_replacements`, the code a sale runs)
+        replacement shares the ledger's own matching (the tests `_replacements` makes in a sale)
         would find, in any account of the household, an IRA included (Rev. Rul. 2008-5):
         shares the same sale relieves later count, being held at the moment of that loss
         (convention 3); shares it relieved before do not. Empty exactly when the sale would
@@ -361,14 +395,33 @@ class Ledger:
         group = self._groups.get(self.identity.key(first.symbol))
         if group is None:
             return []
+        # The tests of `_replacements` for each loss; those depending on the candidate alone
+        # made once per candidate, not once per loss (a query changes nothing).
+        earliest = day - self._window
+        origin = self._origin.get if self._origin else None
+        candidates: list[tuple[Parcel, str]] = []  # (candidate, the purchase lot it is of)
+        for candidate in group.recent:
+            if (
+                candidate.quantity <= ZERO
+                or candidate.replacement_used
+                or candidate.acquired < earliest
+                or candidate.acquired > day
+            ):
+                continue
+            lot_id = candidate.lot_id
+            candidates.append((candidate, lot_id if origin is None else origin(lot_id, lot_id)))
+        if not candidates:
+            return []
+        own_lot_replaces = self.conventions.own_lot_replaces
         relieved: set[int] = set()
         found: dict[int, Parcel] = {}
         for p in parcels:
             relieved.add(id(p))
             if not at_loss(p):
                 continue
-            for candidate in self._replacements(group, p.lot_id, day):
-                if id(candidate) not in relieved:
+            sold_lot = p.lot_id if origin is None else origin(p.lot_id, p.lot_id)
+            for candidate, lot_id in candidates:
+                if (lot_id != sold_lot or own_lot_replaces) and id(candidate) not in relieved:
                     found.setdefault(id(candidate), candidate)
         return list(found.values())
 
@@ -452,18 +505,36 @@ class Ledger:
         self._dispatch(event)
 
     def _dispatch(self, event: LedgerEvent) -> None:
-        if isinstance(event, Split):
-            self._split(event)
-        elif isinstance(event, Conversion):
-            self._convert(event)
-        elif isinstance(event, SpinOff):
-            self._spin_off(event)
-        elif isinstance(event, Transfer):
-            self._transfer(event)
-        elif event.action is Action.BUY:
-            self._buy(event)
-        else:
-            self._sell(event)
+        # The views of the positions the event changes are dropped once it is applied, or has
+        # failed half way.
+        touched = self._touched
+        self._applying = True
+        try:
+            if isinstance(event, Split):
+                self._split(event)  # touches every position of the symbol
+                return
+            touched.append((event.account, event.symbol))
+            if isinstance(event, Conversion):
+                touched.append((event.account, event.new_symbol))
+                self._convert(event)
+            elif isinstance(event, SpinOff):
+                touched.append((event.account, event.new_symbol))
+                self._spin_off(event)
+            elif isinstance(event, Transfer):
+                if event.to_account is not None:
+                    touched.append((event.to_account, event.symbol))
+                self._transfer(event)
+            elif event.action is Action.BUY:
+                self._buy(event)
+            else:
+                self._sell(event)
+        finally:
+            views = self._views
+            for key in touched:
+                views.pop(key, None)
+            touched.clear()
+            self._all_positions = None
+            self._applying = False
 
     # -- purchases -------------------------------------------------------------------------
 
@@ -712,6 +783,7 @@ class Ledger:
         """Yield the parcels that may replace shares of `lot_id` sold at a loss on
         `date_sold`, in the order they are matched (acquisition): held, bought in the 30 days
         up to the sale, not yet a replacement, and not of the sold lot itself (convention 2).
+        `wash_replacements` makes the same tests.
         """
         earliest = date_sold - self._window
         own_lot_replaces = self.conventions.own_lot_replaces
@@ -764,6 +836,7 @@ class Ledger:
             return rest
         target = self._split_replacement(lot, replacement, used)
         target.replacement_used = True
+        self._touched.append((target.account, target.symbol))  # maybe another position
         washed.wash_sale_disallowed = loss
         washed.replacement_lot_ids = (target.lot_id,)
         permanent = target.account_type.tax_advantaged
@@ -865,9 +938,10 @@ class Ledger:
     def _split(self, s: Split) -> None:
         if not s.ratio > ZERO:
             raise LedgerError(f"split ratio must be positive (got {s.ratio})", field="ratio")
-        for (_account, symbol), lots in self._positions.items():
-            if symbol != s.symbol:
+        for key, lots in self._positions.items():
+            if key[1] != s.symbol:
                 continue
+            self._touched.append(key)
             for lot in lots:
                 for p in lot.parcels:
                     p.quantity *= s.ratio
@@ -1191,6 +1265,22 @@ class Ledger:
         if group is None:
             group = self._groups[key] = _Group()
         return group
+
+
+def _open_lot(p: Parcel, account: str) -> OpenLot:
+    """Return the report row of an open parcel of a position of `account`."""
+    return OpenLot(
+        lot_id=p.lot_id,
+        account=account,
+        account_type=p.account_type,
+        symbol=p.symbol,
+        quantity=p.quantity,
+        acquired=p.acquired,
+        holding_period_start=p.holding_period_start,
+        cost_basis=p.cost,
+        adjusted_basis=p.adjusted_basis,
+        source=p.source,
+    )
 
 
 def _later(a: date | None, b: date | None) -> date | None:

@@ -6,9 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from ledger.identity import Identity
 from ledger.model import Parcel
+
+_QUANTITY = attrgetter("quantity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +24,7 @@ class Holding:
     @property
     def quantity(self) -> Decimal:
         """Return the shares held."""
-        return sum((p.quantity for p in self.parcels), Decimal(0))
+        return sum(map(_QUANTITY, self.parcels), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)
