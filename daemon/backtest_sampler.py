@@ -22,6 +22,7 @@ from daemon.app import Daemon
 from daemon.backtest_benchmark import BenchmarkDay, close_of
 from daemon.backtest_series import BacktestSeries, DaySample
 from daemon.orders import first_part
+from ledger.engine import Ledger
 from ledger.model import Action, SaleRow, Trade
 
 ZERO = Decimal(0)
@@ -47,6 +48,8 @@ class DaySampler:
         self._live: list[_Live] = []
         self._harvests = 0
         self._seen = 0  # completed harvest intents counted so far
+        # The open lots counted, until the ledger changes (`HarvestEngine.ledger_version`).
+        self._lots: tuple[Ledger, int, int] | None = None
 
     async def sample(self, day: date, rows: range) -> None:
         """Record the session `day` (its price `rows`) as the daemon stands after its close."""
@@ -69,11 +72,21 @@ class DaySampler:
             _Live(
                 day,
                 value,
-                len(daemon.ledger.open_lots()),
+                self._open_lots(),
                 _tracking_error(daemon.engine.index),
                 self._harvests,
             )
         )
+
+    def _open_lots(self) -> int:
+        """Return how many lots the ledger holds open (counted again once it changed)."""
+        engine = self._daemon.engine
+        ledger, version = engine.ledger, engine.ledger_version
+        known = self._lots
+        if known is None or known[0] is not ledger or known[1] != version:
+            known = (ledger, version, len(ledger.open_lots()))
+            self._lots = known
+        return known[2]
 
     def series(
         self,

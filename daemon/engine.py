@@ -217,6 +217,9 @@ class HarvestEngine:
         # in the wash guard, as trades of the ledger.
         self.trades_account: Callable[[str], bool] = lambda account: True
         self._last_seq = 0
+        # Counts every change of the ledger (an event applied, a rebuild), so that values
+        # derived from it (`daemon.index_manager`) are kept until it changes.
+        self.ledger_version = 0
         self.last_tick: datetime | None = None
         self.started = False  # start() finished: the journal replayed, open orders resumed
         self._in_zone: set[str] = set()
@@ -805,6 +808,7 @@ class HarvestEngine:
             await self.rebuild()
 
     def _apply(self, event: LedgerEvent, *, refresh: bool = True) -> None:
+        self.ledger_version += 1  # first: a failed apply may have changed the ledger
         self.ledger.apply(event)
         self._last_seq = max(self._last_seq, event.seq)
         if isinstance(event, Trade):
@@ -830,6 +834,7 @@ class HarvestEngine:
             records = await self.repo.load_journal()
             events = [r.to_event() for r in records]
             self.ledger, rejected = replay(empty, events)
+            self.ledger_version += 1
         self._last_seq = max((e.seq for e in events), default=self._last_seq)
         self._note_splits(events)
         await self._halt_rejected(rejected)

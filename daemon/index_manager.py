@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -36,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import structlog
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from adapters.base import AccountReports, Broker, CashBalances, LotRelief, QuoteSnapshots
 from adapters.storage.records import IntentKind
@@ -48,6 +49,7 @@ from daemon.settings import Settings
 from daemon.snapshot import INDEX_STATUS_KEY
 from ledger.engine import Ledger
 from ledger.model import Action
+from ledger.relief import PRICE_RANKED
 from strategies.decision import REPLACEMENT_QUOTE_MAX_AGE, Price, RankedNames, relief_order
 from strategies.index.book import Book, Holding, Lockouts
 from strategies.index.rebalance import (
@@ -85,6 +87,13 @@ PRIOR_VOLATILITY = 0.30  # annualised, of each name, while there is no history
 REESTIMATE_EVERY = timedelta(days=7)
 SIM_ACCOUNT = "sim"  # the simulator's index account when `[index] account` names none
 REBALANCE_KINDS = (IntentKind.REBALANCE_SELL, IntentKind.REBALANCE_BUY)
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """Return the BLAS and OpenMP libraries loaded (numpy's, scipy's: imported with the risk
+    model), found once: each search takes milliseconds."""
+    return ThreadpoolController()
 
 
 def index_account(settings: Settings) -> str:
@@ -142,13 +151,18 @@ def holdings_of(
     relief: LotRelief,
     today: date,
     universe: Collection[str] | None = None,
+    *,
+    held: Iterable[str] | None = None,
 ) -> dict[str, Holding]:
     """Return `account`'s positions with their parcels in the broker's relief order: those of
     `universe` (the index's names) when given. A holding outside the index (a fund the pairs
-    strategy keeps, shares bought before) is the user's, never sold by a rebalance."""
+    strategy keeps, shares bought before) is the user's, never sold by a rebalance. `held`:
+    the names `account` holds, when the caller knows them."""
+    if held is None:
+        held = (s for a, s in ledger.positions() if a == account)
     out = {}
-    for acct, symbol in sorted(ledger.positions()):
-        if acct != account or (universe is not None and symbol not in universe):
+    for symbol in sorted(held):
+        if universe is not None and symbol not in universe:
             continue
         parcels = relief_order(
             ledger.parcels(account, symbol),
@@ -379,6 +393,13 @@ class IndexManager:
         if target.completion:
             symbols.add(target.completion)
         self._universe = tuple(sorted(symbols))
+        self._universe_set = frozenset(symbols)
+        # Kept until the ledger changes (`HarvestEngine.ledger_version`): the names the account
+        # holds and, sorted, those with the index's (`_held`); the holdings (`_holdings_of`).
+        self._held_cache: tuple[Ledger, int, frozenset[str], tuple[str, ...]] | None = None
+        self._holdings_cache: tuple[Ledger, int, LotRelief, dict[str, Holding]] | None = None
+        # Each name's quote last priced, with its New York date and mid (`_quoted`).
+        self._quoted_cache: dict[str, tuple[Quote, date, Decimal]] = {}
 
     @staticmethod
     def _broker_account(broker: Broker, settings: Settings) -> str:
@@ -434,7 +455,8 @@ class IndexManager:
         self.reestimate(day)
         await self.snapshot_quotes(day)
         cash = await self.spendable_cash()
-        book = self.book(day, cash=cash)
+        # The lockouts only once a plan is to be made (most sessions make none).
+        book = self.book(day, cash=cash, lockouts=False)
         if not book.prices:
             log.info("index_rebalance_waiting", day=day.isoformat(), reason="no quotes yet")
             return
@@ -451,7 +473,8 @@ class IndexManager:
         if busy:
             log.info("index_rebalance_waiting", day=day.isoformat(), reason=busy)
             return
-        await self.place(day, book, why="scheduled" if scheduled else f"cash {new_cash:.2f}")
+        why = "scheduled" if scheduled else f"cash {new_cash:.2f}"
+        await self.place(day, self.locked(book), why=why)
 
     # -- `tlh index build|raise` beside the daemon ------------------------------------------
 
@@ -611,15 +634,13 @@ class IndexManager:
         session is recorded on its own date, never on a later one), each name at its latest
         quote fresh on that date (a name not quoted anew kept its price). Return the session
         recorded, if any."""
-        dates = [
-            q.at.astimezone(NEW_YORK).date()
-            for s in self._universe
-            if (q := self.engine.quote_of(s)) is not None
-        ]
+        quote_of, quoted = self.engine.quote_of, self._quoted
+        dates = [quoted(s, q)[1] for s in self._universe if (q := quote_of(s)) is not None]
         session = max((d for d in dates if d <= day), default=None)
         if session is None or (self._last_closes is not None and session <= self._last_closes):
             return None
-        closes = {s: p for s, p in self.prices(session).items() if s in self._universe}
+        universe = self._universe_set
+        closes = {s: p for s, p in self.prices(session).items() if s in universe}
         if not closes:
             return None
         self.returns.add_day(session, closes)
@@ -698,7 +719,7 @@ class IndexManager:
         returns, as_of = self.returns.matrix(symbols)
         if as_of is None or returns.shape[0] < MIN_HISTORY_DAYS:
             return
-        with threadpool_limits(1):
+        with _threadpools().limit(limits=1):
             self.risk = estimate(returns, symbols, as_of, self.settings.index.risk_factors)
         self._estimated_on = day
         log.info("index_risk_estimated", day=day.isoformat(), sessions=int(returns.shape[0]))
@@ -709,21 +730,59 @@ class IndexManager:
 
     def prices(self, day: date) -> dict[str, Decimal]:
         """Return the mid of each index name's and held name's latest quote fresh on `day`."""
-        engine = self.engine
-        held = {s for (a, s) in engine.ledger.positions() if a == self.account}
+        quote_of, snapshots, quoted = self.engine.quote_of, self._snapshots, self._quoted
         out = {}
-        for symbol in sorted(held.union(self._universe)):
-            q = engine.quote_of(symbol)
-            snap = self._snapshots.get(symbol)
+        for symbol in self._held()[1]:
+            q = quote_of(symbol)
+            snap = snapshots.get(symbol)
             if snap is not None and (q is None or snap.at > q.at):
                 q = snap
             if q is None or q.bid <= 0 or q.ask <= 0:
                 continue
-            quoted = q.at.astimezone(NEW_YORK).date()
-            if quoted > day or day - quoted > REPLACEMENT_QUOTE_MAX_AGE:
+            _q, on, mid = quoted(symbol, q)
+            if on > day or day - on > REPLACEMENT_QUOTE_MAX_AGE:
                 continue
-            out[symbol] = (q.bid_decimal + q.ask_decimal) / 2
+            out[symbol] = mid
         return out
+
+    def _quoted(self, symbol: str, q: Quote) -> tuple[Quote, date, Decimal]:
+        """Return `q` with its New York date and mid, computed once per quote."""
+        known = self._quoted_cache.get(symbol)
+        if known is None or known[0] is not q:
+            known = (q, q.at.astimezone(NEW_YORK).date(), (q.bid_decimal + q.ask_decimal) / 2)
+            self._quoted_cache[symbol] = known
+        return known
+
+    def _held(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """Return the names the account holds, and those with the index's names, sorted (kept
+        until the ledger changes)."""
+        engine = self.engine
+        ledger, version = engine.ledger, engine.ledger_version
+        cached = self._held_cache
+        if cached is None or cached[0] is not ledger or cached[1] != version:
+            held = frozenset(s for (a, s) in ledger.positions() if a == self.account)
+            cached = (ledger, version, held, tuple(sorted(held.union(self._universe))))
+            self._held_cache = cached
+        return cached[2], cached[3]
+
+    def _holdings_of(self, day: date, prices: Mapping[str, Decimal]) -> dict[str, Holding]:
+        """Return the account's holdings of the index's names (`holdings_of`); kept until the
+        ledger changes when the broker's relief order does not depend on the price."""
+        engine = self.engine
+        ledger, version, relief = engine.ledger, engine.ledger_version, engine.relief
+        held = self._held()[0]
+        if not relief.specific_lots and relief.method in PRICE_RANKED:
+            return holdings_of(
+                ledger, self.account, prices, relief, day, self._universe_set, held=held
+            )
+        cached = self._holdings_cache
+        if cached is None or cached[0] is not ledger or cached[1] != version or cached[2] != relief:
+            holdings = holdings_of(
+                ledger, self.account, prices, relief, day, self._universe_set, held=held
+            )
+            cached = (ledger, version, relief, holdings)
+            self._holdings_cache = cached
+        return dict(cached[3])
 
     def busy(self) -> str:
         """Return why a plan must wait (orders in flight, of any kind, or a replacement waiting
@@ -783,22 +842,22 @@ class IndexManager:
         lockouts unless `lockouts`: a ranking of replacements judges its names itself)."""
         engine = self.engine
         prices = self.prices(day)
-        holdings = holdings_of(
-            engine.ledger, self.account, prices, engine.relief, day, self._universe
-        )
-        if not lockouts:
-            return Book(self.account, day, cash, holdings, prices, identity=engine.ledger.identity)
+        holdings = self._holdings_of(day, prices)
+        book = Book(self.account, day, cash, holdings, prices, identity=engine.ledger.identity)
+        return self.locked(book) if lockouts else book
+
+    def locked(self, book: Book) -> Book:
+        """Return `book` with the wash-sale lockouts as the guard judges them now."""
+        engine = self.engine
         locked = lockouts_of(
             engine.guard,
             self._universe,
-            holdings,
-            day,
+            book.holdings,
+            book.today,
             pending_buys=engine.orders.pending_buy_symbols(),
             pending_loss_sales=engine.orders.pending_sell_symbols(),
         )
-        return Book(
-            self.account, day, cash, holdings, prices, locked, identity=engine.ledger.identity
-        )
+        return replace(book, lockouts=locked)
 
     async def _publish(self, day: date) -> None:
         """Keep the tracking error where `tlh status` reads it (`INDEX_STATUS_KEY`)."""

@@ -16,15 +16,24 @@ _QUANTITY = attrgetter("quantity")
 
 @dataclass(frozen=True, slots=True)
 class Holding:
-    """One held name: its parcels in the broker's relief order (`decision.relief_order`)."""
+    """One held name: its parcels in the broker's relief order (`decision.relief_order`).
+
+    A holding is a snapshot of the ledger's parcels: read while the ledger has not changed
+    since (the quantity is summed once).
+    """
 
     symbol: str
     parcels: Sequence[Parcel]
+    _quantity: Decimal | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def quantity(self) -> Decimal:
         """Return the shares held."""
-        return sum(map(_QUANTITY, self.parcels), Decimal(0))
+        quantity = self._quantity
+        if quantity is None:
+            quantity = sum(map(_QUANTITY, self.parcels), Decimal(0))
+            object.__setattr__(self, "_quantity", quantity)
+        return quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +63,16 @@ class Book:
     prices: Mapping[str, Decimal]
     lockouts: Lockouts = Lockouts()
     identity: Identity = field(default_factory=Identity)
+    _value: Decimal | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def value(self) -> Decimal:
-        """Return the priced holdings' value plus the cash."""
-        return self.cash + sum(
-            (h.quantity * self.prices[s] for s, h in self.holdings.items() if s in self.prices),
-            Decimal(0),
-        )
+        """Return the priced holdings' value plus the cash (summed once)."""
+        value = self._value
+        if value is None:
+            value = self.cash + sum(
+                (h.quantity * self.prices[s] for s, h in self.holdings.items() if s in self.prices),
+                Decimal(0),
+            )
+            object.__setattr__(self, "_value", value)
+        return value
