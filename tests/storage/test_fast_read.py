@@ -50,7 +50,8 @@ async def test_an_intent_read_is_the_row_the_async_driver_reads(
     read = await repo.get_intent(saved.intent_id)
 
     assert read == saved
-    assert read is not None and read.created_at == row.created_at
+    assert read is not None
+    assert read.created_at == row.created_at
 
 
 @sqlite_only
@@ -68,7 +69,8 @@ async def test_on_a_sqlite_file_a_point_read_sees_a_commit_made_since_the_last_o
 
     found = await repo.get_intent("tlh-rb-1")
 
-    assert found is not None and found.intent_id == "tlh-rb-1"
+    assert found is not None
+    assert found.intent_id == "tlh-rb-1"
     assert (writer.reads - before, writer.fallbacks) == (1, 0)
 
 
@@ -92,7 +94,8 @@ async def test_intents_of_kind_since_returns_those_created_at_or_after_it(
     clock.now += timedelta(days=10)
     recent = await repo.save_intent(_buy("tlh-rb-recent"))
     newer = await repo.save_intent(replace(_buy("tlh-rb-newer"), status=IntentStatus.FILLED))
-    assert recent.created_at is not None and old.created_at is not None
+    assert recent.created_at is not None
+    assert old.created_at is not None
 
     found = await repo.intents_of_kind(IntentKind.REPLACEMENT_BUY, since=recent.created_at)
 
