@@ -585,6 +585,10 @@ class IndexManager:
         if op != "raise":
             await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
             self.cash_left = plan.cash_after
+            if plan.trades and self.engine.orders.trading_enabled:
+                # The holdings being put in place: a build's day reads as the index bought,
+                # not as the cash it started from.
+                self.last_tracking_error = plan.tracking_error_after
         elif plan.trades:
             # The raised cash is the user's to withdraw: never invested again by a rebalance.
             self.reserved += cash

@@ -135,3 +135,26 @@ async def test_the_index_is_bought_on_the_first_session_at_the_last_close_before
         close = _close(NAMES.index(t.symbol), START_SESSION - 1)
         close = close / 2 if t.symbol == "A" else close
         assert abs(t.price / close - 1) < Decimal("0.002")
+
+
+async def test_the_build_day_samples_the_tracking_error_of_the_index_bought(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The first session's ex-ante tracking error is that of the holdings its build put in
+    place (`IndexManager.place`), not that of the cash it started from (an all-cash book
+    tracks the index by the index's whole volatility)."""
+    days = _weekdays(60)
+    prices = load_prices(_prices(tmp_path, days))
+    settings = household().model_copy(
+        update={"index": IndexSettings(weights="equal", universe=NAMES, account="taxable")}
+    )
+
+    result = await run_backtest(
+        prices, [], settings, database_url=sqlite_url, start=days[START_SESSION], index=PLAN
+    )
+
+    assert result.series is not None
+    first = result.series.samples[0]
+    assert first.day == days[START_SESSION]
+    assert first.tracking_error_ex_ante is not None
+    assert first.tracking_error_ex_ante < 0.01
