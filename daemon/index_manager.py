@@ -578,14 +578,15 @@ class IndexManager:
             why=why,
             **describe_plan(plan),
         )
+        placed = []
         if plan.trades:
-            await self.engine.orders.place_plan(
+            placed = await self.engine.orders.place_plan(
                 f"{op}:{day.isoformat()}:{self.account}", self.account, plan.trades
             )
         if op != "raise":
             await self.repo.set_state(LAST_REBALANCE_KEY, day.isoformat())
             self.cash_left = plan.cash_after
-            if plan.trades and self.engine.orders.trading_enabled:
+            if placed and self.engine.orders.trading_enabled:
                 # The holdings being put in place: a build's day reads as the index bought,
                 # not as the cash it started from.
                 self.last_tracking_error = plan.tracking_error_after

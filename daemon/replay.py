@@ -256,13 +256,13 @@ class PriceReplay:
         `last_close`, first quote the bars of the last session before `day`, if any, as the
         market stands before its open (the day's hooks then see prices, as on later days)."""
         if last_close:
-            before = None
+            before: tuple[date, range] | None = None
             for session, rows in self.prices.day_ranges():
                 if session >= day:
                     break
-                before = rows
-            if before is not None:
-                await self._close(before, feed)
+                before = session, rows
+            if before is not None:  # quoted as of its own close: that session's prices
+                await self._close(before[1], feed, at=at_close(before[0]))
         await self._import_due(day, feed)
 
     async def play(self, day: date, rows: range, feed: Feed) -> None:
@@ -322,9 +322,10 @@ class PriceReplay:
                             cash=str(paid),
                         )
 
-    async def _close(self, rows: range, feed: Feed) -> None:
-        """Quote each of the day's bars, then start the replacements still waiting for one."""
-        at = self.clock.now()
+    async def _close(self, rows: range, feed: Feed, *, at: datetime | None = None) -> None:
+        """Quote each of the day's bars (as of `at`: now unless given), then start the
+        replacements still waiting for one."""
+        at = at or self.clock.now()
         prices, broker = self.prices, self.broker
         symbols, sids = prices.symbols, prices.symbol_ids
         close, previous, quoted_at, repeats = (

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from adapters.prices.csvload import load_prices
 from daemon.app import Daemon
@@ -158,3 +159,42 @@ async def test_the_build_day_samples_the_tracking_error_of_the_index_bought(
     assert first.day == days[START_SESSION]
     assert first.tracking_error_ex_ante is not None
     assert first.tracking_error_ex_ante < 0.01
+
+
+async def test_each_session_from_the_first_keeps_its_own_closes(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The last close before the start is quoted as of its own session, so the first
+    session's closes are kept under its date: after the second session the window's last
+    return is the second session's over the first, as the prices have it."""
+    days = _weekdays(60)
+    prices = load_prices(_prices(tmp_path, days))
+    index = IndexSettings(weights="equal", universe=NAMES, account="taxable")
+    settings = household().model_copy(
+        update={"index": index.model_copy(update={"risk_window_days": WINDOW})}
+    )
+    seen: dict[date, tuple[date | None, list[float]]] = {}
+
+    def on_day(day: date, daemon: Daemon) -> None:
+        assert daemon.index is not None
+        returns, _as_of = daemon.index.returns.matrix(NAMES)
+        seen[day] = (daemon.index.returns.last_day, [float(x) for x in returns[-1]])
+
+    await run_backtest(
+        prices,
+        [],
+        settings,
+        database_url=sqlite_url,
+        start=days[START_SESSION],
+        end=days[START_SESSION + 2],
+        on_day=on_day,
+        index=PLAN,
+    )
+
+    last_day, last_returns = seen[days[START_SESSION + 2]]
+    assert last_day == days[START_SESSION + 1]
+    expected = [
+        float(_close(k, START_SESSION + 1) / _close(k, START_SESSION)) - 1 for k in range(3)
+    ]
+    assert last_returns == pytest.approx(expected, abs=1e-9)
+
