@@ -197,4 +197,3 @@ async def test_each_session_from_the_first_keeps_its_own_closes(
         float(_close(k, START_SESSION + 1) / _close(k, START_SESSION)) - 1 for k in range(3)
     ]
     assert last_returns == pytest.approx(expected, abs=1e-9)
-
