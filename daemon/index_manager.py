@@ -590,6 +590,7 @@ class IndexManager:
                 # The holdings being put in place: a build's day reads as the index bought,
                 # not as the cash it started from.
                 self.last_tracking_error = plan.tracking_error_after
+                await self._publish(day)
         elif plan.trades:
             # The raised cash is the user's to withdraw: never invested again by a rebalance.
             self.reserved += cash
