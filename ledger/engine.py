@@ -401,12 +401,7 @@ class Ledger:
         origin = self._origin.get if self._origin else None
         candidates: list[tuple[Parcel, str]] = []  # (candidate, the purchase lot it is of)
         for candidate in group.recent:
-            if (
-                candidate.quantity <= ZERO
-                or candidate.replacement_used
-                or candidate.acquired < earliest
-                or candidate.acquired > day
-            ):
+            if not _may_replace(candidate, earliest, day):
                 continue
             lot_id = candidate.lot_id
             candidates.append((candidate, lot_id if origin is None else origin(lot_id, lot_id)))
@@ -791,12 +786,7 @@ class Ledger:
         if origin is not None:
             lot_id = origin(lot_id, lot_id)
         for candidate in group.recent:
-            if (
-                candidate.quantity <= ZERO
-                or candidate.replacement_used
-                or candidate.acquired < earliest
-                or candidate.acquired > date_sold
-            ):
+            if not _may_replace(candidate, earliest, date_sold):
                 continue
             candidate_lot = candidate.lot_id
             if origin is not None:
@@ -1464,4 +1454,14 @@ def _carve(parcel: Parcel, qty: Decimal, *, replacement_used: bool, part: int) -
         parcel.source,
         None,
         part,
+    )
+
+
+def _may_replace(candidate: Parcel, earliest: date, day: date) -> bool:
+    """Return whether `candidate` may replace shares sold at a loss on `day`: held, bought
+    from `earliest` (the window's first day) up to the sale, not yet a replacement."""
+    return (
+        candidate.quantity > ZERO
+        and not candidate.replacement_used
+        and earliest <= candidate.acquired <= day
     )

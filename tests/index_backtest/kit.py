@@ -4,7 +4,7 @@ dividend columns), and the settings of a household with one taxable account."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from daemon.settings import Settings, SubstituteGroup
@@ -30,3 +30,13 @@ def household(*groups: Sequence[str]) -> Settings:
         accounts={"taxable": "taxable"},
         substitutes=tuple(SubstituteGroup(symbols=tuple(g)) for g in groups),
     )
+
+
+def weekdays(n: int, start: date = date(2024, 1, 2)) -> list[date]:
+    """Return the first `n` weekdays from `start` (the sessions of the tiny price files)."""
+    days, day = [], start
+    while len(days) < n:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days

@@ -4,14 +4,14 @@ simulator's cash, and one day sample per session."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from adapters.prices.csvload import load_prices
 from daemon.backtest import IndexBacktest, deposit_days, run_backtest
 from daemon.backtest_benchmark import buy_and_hold
-from tests.index_backtest.kit import household, write_prices
+from tests.index_backtest.kit import household, weekdays, write_prices
 
 PLAN = IndexBacktest(
     cash=Decimal(10_000),
@@ -32,20 +32,11 @@ def test_deposits_fall_on_the_first_session_of_each_later_month() -> None:
     }
 
 
-def _weekdays(start: date, n: int) -> list[date]:
-    days, day = [], start
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 async def test_a_backtest_from_cash_samples_every_session(tmp_path: Path, sqlite_url: str) -> None:
     """Over 2024-01-29..2024-03-08, with no `[index]` to invest it the money stays in the
     simulator's cash: each sample's value is the money put in so far, which steps up on Feb 1
     and Mar 1; the benchmark is the same money bought and held."""
-    days = _weekdays(date(2024, 1, 29), 30)
+    days = weekdays(30, date(2024, 1, 29))
     path = write_prices(
         tmp_path / "prices.csv",
         [(d, [("A", str(100 + n), "1", "0"), ("B", "50", "1", "0")]) for n, d in enumerate(days)],

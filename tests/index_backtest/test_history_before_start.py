@@ -6,7 +6,7 @@ model from the sessions before the start, as the daemon would have kept them had
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,22 +17,13 @@ from adapters.prices.csvload import load_prices
 from daemon.app import Daemon
 from daemon.backtest import IndexBacktest, run_backtest
 from daemon.index_settings import IndexSettings
-from tests.index_backtest.kit import household, write_prices
+from tests.index_backtest.kit import household, weekdays, write_prices
 
 NAMES = ("A", "B", "C")
 PLAN = IndexBacktest(cash=Decimal(30_000), weights=dict.fromkeys(NAMES, Decimal(1)))
 SPLIT_SESSION = 25  # A splits 2:1 here, inside the history kept before the start
 START_SESSION = 40
 WINDOW = 20
-
-
-def _weekdays(n: int) -> list[date]:
-    days, day = [], date(2024, 1, 2)
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
 
 
 def _close(name: int, n: int) -> Decimal:
@@ -61,7 +52,7 @@ async def test_the_first_session_has_the_risk_window_of_history_with_its_split(
     """Started on session 40 with a 20-session window: on its first day the risk model is
     estimated from the 20 returns before it (no prior model), and A's 2:1 split within them
     is a split, not a 50 % fall."""
-    days = _weekdays(60)
+    days = weekdays(60)
     prices = load_prices(_prices(tmp_path, days))
     index = IndexSettings(weights="equal", universe=NAMES, account="taxable")
     settings = household().model_copy(
@@ -98,7 +89,7 @@ async def test_without_earlier_sessions_the_first_day_has_the_prior_model(
 ) -> None:
     """Started on the prices' first session there is no history to keep: the first day runs
     on the prior model (`daemon.index_manager.prior_model`), as a new daemon does."""
-    days = _weekdays(60)
+    days = weekdays(60)
     prices = load_prices(_prices(tmp_path, days))
     settings = household().model_copy(
         update={"index": IndexSettings(weights="equal", universe=NAMES, account="taxable")}
@@ -120,7 +111,7 @@ async def test_the_index_is_bought_on_the_first_session_at_the_last_close_before
     """The market before the first session's open stands at the last close before it
     (`PriceReplay.begin(last_close=True)`): the first session's rebalance, before its bars,
     buys every name that day, at about that close (within the replay's spread)."""
-    days = _weekdays(60)
+    days = weekdays(60)
     prices = load_prices(_prices(tmp_path, days))
     settings = household().model_copy(
         update={"index": IndexSettings(weights="equal", universe=NAMES, account="taxable")}
@@ -144,7 +135,7 @@ async def test_the_build_day_samples_the_tracking_error_of_the_index_bought(
     """The first session's ex-ante tracking error is that of the holdings its build put in
     place (`IndexManager.place`), not that of the cash it started from (an all-cash book
     tracks the index by the index's whole volatility)."""
-    days = _weekdays(60)
+    days = weekdays(60)
     prices = load_prices(_prices(tmp_path, days))
     settings = household().model_copy(
         update={"index": IndexSettings(weights="equal", universe=NAMES, account="taxable")}
@@ -167,7 +158,7 @@ async def test_each_session_from_the_first_keeps_its_own_closes(
     """The last close before the start is quoted as of its own session, so the first
     session's closes are kept under its date: after the second session the window's last
     return is the second session's over the first, as the prices have it."""
-    days = _weekdays(60)
+    days = weekdays(60)
     prices = load_prices(_prices(tmp_path, days))
     index = IndexSettings(weights="equal", universe=NAMES, account="taxable")
     settings = household().model_copy(

@@ -5,7 +5,7 @@ values new shares at old prices."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from daemon.index_settings import IndexSettings
 from daemon.replay import InPlace, PriceReplay, session_start
 from daemon.settings import Settings
 from ledger.model import Action, Trade
-from tests.index_backtest.kit import household, write_prices
+from tests.index_backtest.kit import household, weekdays, write_prices
 
 HELD = [Trade(1, date(2023, 12, 1), "taxable", Action.BUY, "XYZ", Decimal(100), Decimal(100))]
 PLAN = IndexBacktest(
@@ -38,20 +38,11 @@ def with_index() -> Settings:
     return settings.model_copy(update={"index": index})
 
 
-def _weekdays(n: int) -> list[date]:
-    days, day = [], date(2024, 1, 2)
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def _write(path: Path, *, split: bool) -> Path:
     """XYZ at $100 (no two sessions alike), then from session 10 at half: by a 2:1 split, or
     (`split` False) a real fall to $80."""
     rows = []
-    for n, day in enumerate(_weekdays(30)):
+    for n, day in enumerate(weekdays(30)):
         wiggle = Decimal("0.10") * (n % 3)
         after = n >= SPLIT_SESSION
         level = (Decimal(50) if split else Decimal(80)) if after else Decimal(100)
@@ -116,7 +107,7 @@ async def test_before_its_bar_a_split_name_is_quoted_at_split_prices(
     less half the 10 bp spread: $99.95), is $49.97 at session 10's rebalance."""
     prices = load_prices(_write(tmp_path / "prices.csv", split=True))
     settings = household(("XYZ", "SUB"))
-    days = _weekdays(30)
+    days = weekdays(30)
     clock = SimulatedClock(session_start(HELD[0].trade_date))
     broker = sim_broker(settings, clock.now)
     daemon = await build_daemon(settings, broker, clock.now, database_url=sqlite_url)
