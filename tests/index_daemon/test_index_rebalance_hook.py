@@ -193,3 +193,31 @@ async def test_the_returns_window_survives_a_restart(sqlite_url: str) -> None:
         assert recorded[1][1]["AAA"] == Decimal("101.01")
     finally:
         await rig.daemon.close()
+
+
+async def _tracking_error_after_a_deposit(sqlite_url: str, *, paused: bool) -> float:
+    """Return the tracking error the hook reports on a day $20,000 was deposited."""
+    rig = await open_index_rig(sqlite_url, settings(rebalance="weekly"))
+    try:
+        await rig.hook()  # Monday's rebalance: the index is at its target
+        rig.next_day()
+        await rig.quote_all()
+        rig.broker.cash = Decimal(20_000)
+        rig.daemon.orders.paused = paused
+        await rig.hook()
+        assert rig.index.last_tracking_error is not None
+        return rig.index.last_tracking_error
+    finally:
+        await rig.daemon.close()
+
+
+async def test_a_placed_plan_reports_the_tracking_error_it_puts_in_place(
+    sqlite_url: str,
+) -> None:
+    """A deposit's day reports the tracking error of the holdings its plan buys (review of
+    `IndexManager.place`); paused (`tlh pause`), the plan places nothing and the day reports
+    the holdings with the cash still in them: a larger tracking error."""
+    placed = await _tracking_error_after_a_deposit(sqlite_url, paused=False)
+    held = await _tracking_error_after_a_deposit(sqlite_url + "-paused", paused=True)
+
+    assert placed < held
