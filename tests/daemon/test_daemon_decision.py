@@ -210,9 +210,9 @@ async def test_tlh_status_shows_the_denials(rigs: Rigs, sqlite_url: str, tmp_pat
     assert "1 by max_order_notional; latest: VTI on 2024-03-04: risk: order notional" in row
 
 
-async def test_a_top_up_a_stop_interrupted_is_bought_after_the_restart(rigs: Rigs) -> None:
-    """Crash-only: the replacement filled, the top-up of what it left waited for a quote, and
-    the daemon stopped. The restarted daemon buys the top-up once SCHB is quoted again."""
+async def _top_up_waiting(rigs: Rigs) -> tuple[Rig, str]:
+    """Harvest VTI into SCHB with SCHB's quote going stale once the replacement is sent, so
+    the top-up of what it left waits for a quote; return the rig and the sale's intent id."""
     rig = await rigs.open()
     lot = await rig.hold("VTI", "40", "200")
     await rig.quote("SCHB", 50.00, 50.04)
@@ -221,10 +221,17 @@ async def test_a_top_up_a_stop_interrupted_is_bought_after_the_restart(rigs: Rig
     )
     await rig.quote("VTI", 180.00)
     sale_id = rig.harvest_id("VTI", lot)
-    assert len(await rig.buys_of(sale_id)) == 1
-    assert rig.orders.awaiting_quotes == {"SCHB"}
     rig.broker.after_submit = lambda order: None
     rig.broker.stale_feed.clear()
+    return rig, sale_id
+
+
+async def test_a_top_up_a_stop_interrupted_is_bought_after_the_restart(rigs: Rigs) -> None:
+    """Crash-only: the replacement filled, the top-up of what it left waited for a quote, and
+    the daemon stopped. The restarted daemon buys the top-up once SCHB is quoted again."""
+    rig, sale_id = await _top_up_waiting(rigs)
+    assert len(await rig.buys_of(sale_id)) == 1
+    assert rig.orders.awaiting_quotes == {"SCHB"}
 
     rig = await rigs.restart(rig)
     await rig.quote("SCHB", 50.00, 50.04)
@@ -243,16 +250,7 @@ async def test_a_top_up_interrupted_four_days_ago_is_still_bought_after_the_rest
     trade date is within REPLACEMENT_QUOTE_MAX_AGE of today, edge included. The outbox is
     read by creation time (an index), so a buy created earlier in the day than the restart
     four days on must still be found."""
-    rig = await rigs.open()
-    lot = await rig.hold("VTI", "40", "200")
-    await rig.quote("SCHB", 50.00, 50.04)
-    rig.broker.after_submit = lambda order: (
-        rig.broker.stale_feed.update({"SCHB", "ITOT"}) if order.symbol == "SCHB" else None
-    )
-    await rig.quote("VTI", 180.00)
-    sale_id = rig.harvest_id("VTI", lot)
-    rig.broker.after_submit = lambda order: None
-    rig.broker.stale_feed.clear()
+    rig, sale_id = await _top_up_waiting(rigs)
     rig.advance(days=4, hours=5)
 
     rig = await rigs.restart(rig)
