@@ -104,7 +104,9 @@ def main() -> None:
         first, s, _mib = run(direct_index_args(*span))
         print(
             f"first year {year}: harvested {Decimal(str(first['harvested_loss'])):,.2f} = "
-            f"{Decimal(str(first['harvested_loss_pct_of_invested'])):.2%} of the money invested "
+            f"{Decimal(str(first['harvested_loss_pct_of_invested'])):.2%} of the money invested, "
+            f"tax alpha {Decimal(str(first['tax_alpha_annual'])):.2%}, realised tracking error "
+            f"{Decimal(str(first['tracking_error_realized'])):.2%} "
             f"({s:.0f} s, {first['wash_sales_created']} wash sales created)"
         )
 
