@@ -72,6 +72,20 @@ def first_close(symbol_file: Path, day: str) -> tuple[str, Decimal]:
     sys.exit(f"{symbol_file}: no close on or after {day}")
 
 
+def spy_growth(start: str, end: str) -> Decimal:
+    """Return SPY's total-return growth (dividends reinvested: Yahoo's `Adj Close`) from the
+    first session on or after `start` to the last on or before `end`."""
+    first = last = None
+    with gzip.open(ETF / "SPY.csv.gz", "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if start <= row["Date"] <= end:
+                first = first or Decimal(row["Adj Close"])
+                last = Decimal(row["Adj Close"])
+    if first is None or last is None:
+        sys.exit(f"{ETF / 'SPY.csv.gz'}: no session from {start} to {end}")
+    return last / first
+
+
 def run_pair(start: str, end: str, *extra: str) -> tuple[dict[str, object], float, float]:
     """Run the SPY/IVV pair from `CASH` in SPY at the first close on or after `start`."""
     with tempfile.TemporaryDirectory() as tmp:

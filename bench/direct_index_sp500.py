@@ -44,6 +44,12 @@ def audit(database: Path, out: Path) -> str:
     return f"{len(rows):,} sales, {washed} with a wash-sale adjustment"
 
 
+def pct(row: dict[str, object], key: str) -> str:
+    """Return a ratio of a year's row as a percentage ("" when absent or null)."""
+    value = row.get(key)
+    return f"{Decimal(str(value)):.2%}" if value is not None else ""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out/direct-index"))
@@ -88,9 +94,19 @@ def main() -> None:
         table.write(f"{key:34}{di.get(key)!s:>16}{etf.get(key)!s:>16}\n")
     print(table.getvalue())
     a, b = years(di), years(etf)
-    print(f"{'year':6}{'direct index':>16}{'ETF pair':>16}")
+    rows = {int(r["year"]): r for r in di["years"]}  # type: ignore[attr-defined]
+    pair_rows = {int(r["year"]): r for r in etf["years"]}  # type: ignore[attr-defined]
+    print(
+        f"{'year':6}{'direct index':>16}{'% of value':>12}{'tax alpha':>11}{'TE':>8}"
+        f"{'ETF pair':>16}{'% of value':>12}"
+    )
     for year in sorted(a):
-        print(f"{year:<6}{a[year]:>16,.2f}{b.get(year, Decimal(0)):>16,.2f}")
+        r, p = rows[year], pair_rows.get(year, {})
+        print(
+            f"{year:<6}{a[year]:>16,.2f}{pct(r, 'harvested_loss_pct'):>12}"
+            f"{pct(r, 'tax_alpha'):>11}{pct(r, 'tracking_error'):>8}"
+            f"{b.get(year, Decimal(0)):>16,.2f}{pct(p, 'harvested_loss_pct'):>12}"
+        )
     for first in (2000, 2011):
         span = range(first, first + 10)
         da, db = sum(a.get(y, Decimal(0)) for y in span), sum(b.get(y, Decimal(0)) for y in span)

@@ -7,7 +7,10 @@ start dates. This bench opens one account a year, on the first session of each J
 direct index (`tlh backtest --index equal`) and, on the same dates, the SPY/IVV pair from $1M
 in SPY. Prints each window's harvested losses, their ratio, the tax alpha of each (its
 definition: README, "How tax alpha is measured"), the direct index's realised tracking error
-and the wash sales created; then the means over the windows.
+and the wash sales created; then the means over the windows. Beside them, the yearly return of
+the direct index's benchmark (the set's stocks bought and held) and of SPY (total return) over
+the window: how far the set's survivorship (its stocks are the 2021 constituents) lifts the
+stocks above the index the pair holds.
 
 Each window's summaries are kept in DIR (`--out`) and reused by a later run (`--fresh` runs
 them again), so the windows can be run over several sittings.
@@ -26,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-from direct_index_kit import direct_index_args, require_data, run, run_pair
+from direct_index_kit import direct_index_args, require_data, run, run_pair, spy_growth
 
 TARGET_TAX_ALPHA = Decimal("0.008")
 TARGET_RATIO = Decimal("1.9")
@@ -57,6 +60,11 @@ def dec(summary: dict[str, object], key: str) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
 
+def yearly(growth: Decimal, years: int) -> Decimal:
+    """Return the yearly rate that compounds to `growth` over `years`."""
+    return Decimal(float(growth) ** (1 / years) - 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out/direct-index-windows"))
@@ -84,6 +92,7 @@ def main() -> None:
     header = (
         f"{'window':12}{'DI harvested':>15}{'pair harvested':>16}{'ratio':>8}"
         f"{'DI tax alpha':>14}{'pair tax alpha':>16}{'DI TE':>8}{'washes':>8}{'DI s':>7}"
+        f"{'stocks/yr':>11}{'SPY/yr':>8}"
     )
     print(header)
     ratios: list[Decimal] = []
@@ -99,6 +108,8 @@ def main() -> None:
             f"{dec(di, 'tax_alpha_annual'):>14.2%}{dec(pair, 'tax_alpha_annual'):>16.2%}"
             f"{dec(di, 'tracking_error_realized'):>8.2%}{di['wash_sales_created']!s:>8}"
             f"{di.get('bench_seconds', '')!s:>7}"
+            f"{yearly(dec(di, 'benchmark_final_value') / dec(di, 'invested'), args.years):>11.1%}"
+            f"{yearly(spy_growth(f'{y}-01-01', f'{y + args.years - 1}-12-31'), args.years):>8.1%}"
         )
     n = Decimal(len(starts))
     di_alpha = sum(dec(done[("di", y)], "tax_alpha_annual") for y in starts) / n
