@@ -117,8 +117,13 @@ def run_pair(start: str, end: str, *extra: str) -> tuple[dict[str, object], floa
         )
 
 
-def years(summary: dict[str, object]) -> dict[int, Decimal]:
-    """Return the harvested loss by calendar year."""
+def year_rows(summary: dict[str, object]) -> dict[int, dict[str, object]]:
+    """Return the summary's `years` rows by calendar year."""
     rows = summary["years"]
     assert isinstance(rows, list)
-    return {int(r["year"]): Decimal(r["harvested_loss"]) for r in rows}
+    return {int(r["year"]): r for r in rows}
+
+
+def years(summary: dict[str, object]) -> dict[int, Decimal]:
+    """Return the harvested loss by calendar year."""
+    return {y: Decimal(str(r["harvested_loss"])) for y, r in year_rows(summary).items()}

@@ -19,7 +19,15 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
-from direct_index_kit import TLH, direct_index_args, require_data, run, run_pair, years
+from direct_index_kit import (
+    TLH,
+    direct_index_args,
+    require_data,
+    run,
+    run_pair,
+    year_rows,
+    years,
+)
 
 FIRST_YEARS = (2000, 2008, 2020)
 
@@ -94,8 +102,7 @@ def main() -> None:
         table.write(f"{key:34}{di.get(key)!s:>16}{etf.get(key)!s:>16}\n")
     print(table.getvalue())
     a, b = years(di), years(etf)
-    rows = {int(r["year"]): r for r in di["years"]}  # type: ignore[attr-defined]
-    pair_rows = {int(r["year"]): r for r in etf["years"]}  # type: ignore[attr-defined]
+    rows, pair_rows = year_rows(di), year_rows(etf)
     print(
         f"{'year':6}{'direct index':>16}{'% of value':>12}{'tax alpha':>11}{'TE':>8}"
         f"{'ETF pair':>16}{'% of value':>12}"
