@@ -12,8 +12,9 @@ the direct index's benchmark (the set's stocks bought and held) and of SPY (tota
 the window: how far the set's survivorship (its stocks are the 2021 constituents) lifts the
 stocks above the index the pair holds.
 
-Each window's summaries are kept in DIR (`--out`) and reused by a later run (`--fresh` runs
-them again), so the windows can be run over several sittings.
+Each window's summaries are kept in DIR (`--out`) with the SHA-256 of the config they ran with,
+and reused by a later run while that config is unchanged (`--fresh` runs them all again), so the
+windows can be run over several sittings.
 
 Run: .venv/bin/python bench/direct_index_windows.py [--out DIR] [--jobs N] [--first Y] [--last Y]
      [--step N] [--years N] [--fresh]
@@ -22,6 +23,7 @@ Run: .venv/bin/python bench/direct_index_windows.py [--out DIR] [--jobs N] [--fi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import time
@@ -29,7 +31,15 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-from direct_index_kit import direct_index_args, require_data, run, run_pair, spy_growth
+from direct_index_kit import (
+    DIRECT_INDEX_CONFIG,
+    PAIR_CONFIG,
+    direct_index_args,
+    require_data,
+    run,
+    run_pair,
+    spy_growth,
+)
 
 TARGET_TAX_ALPHA = Decimal("0.008")
 TARGET_RATIO = Decimal("1.9")
@@ -37,11 +47,13 @@ TARGET_RATIO = Decimal("1.9")
 
 def window(kind: str, first: int, span: int, out: Path, fresh: bool) -> dict[str, object]:
     """Return the summary of the `kind` ("di" or "pair") account of the window starting in
-    January of `first`, from DIR when kept there."""
+    January of `first`, from DIR when kept there from a run with the same config."""
     kept = out / f"{kind}-{first}.json"
+    config = hashlib.sha256((DIRECT_INDEX_CONFIG if kind == "di" else PAIR_CONFIG).read_bytes())
     if kept.exists() and not fresh:
         summary: dict[str, object] = json.loads(kept.read_text())
-        return summary
+        if summary.get("bench_config_sha256") == config.hexdigest():
+            return summary
     start, end = f"{first}-01-01", f"{first + span - 1}-12-31"
     t0 = time.perf_counter()
     if kind == "di":
@@ -49,6 +61,7 @@ def window(kind: str, first: int, span: int, out: Path, fresh: bool) -> dict[str
     else:
         summary, _s, _mib = run_pair(start, end)
     summary["bench_seconds"] = round(time.perf_counter() - t0, 1)
+    summary["bench_config_sha256"] = config.hexdigest()
     kept.write_text(json.dumps(summary, indent=1))
     print(f"  {kind} {start} to {end}: {summary['bench_seconds']} s", flush=True)
     return summary
