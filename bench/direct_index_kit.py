@@ -157,18 +157,20 @@ def _sp500() -> PriceSeries:
         return _load_sp500()
 
 
-def set_fund(start: str, end: str) -> list[tuple[date, Decimal, Decimal]]:
+def set_fund(
+    start: str, end: str, prices: PriceSeries | None = None
+) -> list[tuple[date, Decimal, Decimal]]:
     """Return the set fund's sessions from the first on or after `start` to the last on or
     before `end`: (day, price of a unit, dividend per unit with its ex-date that day).
 
     A unit is worth 100 at the first close, split equally over the stocks priced that day, and
     holds their shares from then on (a split multiplies them; a stock without a bar keeps its
-    last close)."""
+    last close). `prices`: the S&P set's unless given."""
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     shares: dict[str, Decimal] = {}
     closes: dict[str, Decimal] = {}
     sessions: list[tuple[date, Decimal, Decimal]] = []
-    for day, bars in _sp500().days():
+    for day, bars in (prices or _sp500()).days():
         if day < first:
             continue
         if day > last:
