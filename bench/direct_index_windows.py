@@ -155,6 +155,13 @@ def ratio_text(a: Decimal, b: Decimal) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
+def window_ratio(a: Decimal, b: Decimal) -> Decimal:
+    """Return `a / b`: infinite when only `b` is 0, 0 when both are."""
+    if b:
+        return a / b
+    return Decimal("Infinity") if a else Decimal(0)
+
+
 def print_windows(starts: list[int], span: int, done: dict[tuple[str, int], Summary]) -> None:
     """Print one row per window."""
     print(
@@ -189,22 +196,22 @@ def print_means(starts: list[int], done: dict[tuple[str, int], Summary]) -> None
     di_sum = sum((dec(done[("di", y)], "harvested_loss") for y in starts), Decimal(0))
     for kind, name in (("pair", "SPY pair"), ("setpair", "set pair")):
         pair_sum = sum((dec(done[(kind, y)], "harvested_loss") for y in starts), Decimal(0))
+        # A window where the pair harvested nothing and the direct index something is above
+        # any ratio: it counts as infinite in the median and meets the target.
         ratios = [
-            dec(done[("di", y)], "harvested_loss") / dec(done[(kind, y)], "harvested_loss")
+            window_ratio(
+                dec(done[("di", y)], "harvested_loss"), dec(done[(kind, y)], "harvested_loss")
+            )
             for y in starts
-            if dec(done[(kind, y)], "harvested_loss")
         ]
-        at_target = sum(1 for r in ratios if r >= TARGET_RATIO)
+        nothing = sum(1 for y in starts if not dec(done[(kind, y)], "harvested_loss"))
+        median = statistics.median(ratios)
         print(
             f"harvested over all windows: direct index {di_sum:,.0f}, {name} {pair_sum:,.0f}: "
-            f"{ratio_text(di_sum, pair_sum)} (target >= {TARGET_RATIO}x)"
-            + (
-                f"; per window: median {statistics.median(ratios):.2f}x, {at_target} of "
-                f"{len(ratios)} windows >= {TARGET_RATIO}x, {len(starts) - len(ratios)} where "
-                f"the {name} harvested nothing"
-                if ratios
-                else ""
-            )
+            f"{ratio_text(di_sum, pair_sum)} (target >= {TARGET_RATIO}x); per window: median "
+            f"{'n/a' if median.is_infinite() else f'{median:.2f}x'}, "
+            f"{sum(1 for r in ratios if r >= TARGET_RATIO)} of {len(starts)} windows "
+            f">= {TARGET_RATIO}x ({nothing} where the {name} harvested nothing)"
         )
     washes = sum(int(str(done[("di", y)]["wash_sales_created"])) for y in starts)
     print(f"wash sales created by the direct index over the windows: {washes}")
