@@ -949,7 +949,10 @@ class OrderManager:
                 log.warning("order_submit_unknown", intent_id=intent.intent_id, error=str(exc))
                 return  # stays SUBMITTED; resume() or the next update resolves it
             log.warning("order_rejected", intent_id=intent.intent_id, error=str(exc))
-            await self._set(intent, status=IntentStatus.REJECTED, reason=str(exc))
+            # Ended: left open, it would hold every later rebalance back ("orders in flight").
+            await self._finish(
+                await self._set(intent, status=IntentStatus.REJECTED, reason=str(exc))
+            )
             return
         if started is not None:
             self.stats.latency.observe(time.perf_counter() - started)

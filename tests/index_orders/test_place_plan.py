@@ -103,6 +103,27 @@ async def test_a_plan_sells_its_lots_then_buys_and_journals_every_fill(rigs: Rig
     assert rig.orders.plans_in_flight == set()
 
 
+async def test_a_sale_the_broker_rejects_ends_and_holds_no_later_plan_back(rigs: Rigs) -> None:
+    """A sale the broker refuses when it is sent (here it holds fewer shares than the ledger,
+    as a split's last digits can leave it) ends REJECTED: it is no longer open, the plan goes
+    on to its buys, and nothing is left in flight, which `IndexManager.busy` would take as
+    a reason to wait with every later rebalance (a ten-year backtest, 2010-2019, rebalanced
+    nothing for eight years after one such sale)."""
+    rig = await rigs.open()
+    await _household(rig)
+    _markets(rig)
+    assert isinstance(rig.broker, SpyBroker)
+    rig.broker.set_position(TAXABLE, "AAPL", Decimal(5))
+
+    placed = await rig.orders.place_plan(PLAN, TAXABLE, TRADES)
+
+    by_id = {i.intent_id: i.status for i in placed}
+    assert by_id[_sale_id(LOT_A)] is IntentStatus.REJECTED
+    assert by_id[_sale_id(LOT_B)] is IntentStatus.FILLED
+    assert rig.orders.open_intents == []
+    assert rig.orders.plans_in_flight == set()
+
+
 async def test_placing_the_same_plan_again_places_nothing_new(rigs: Rigs) -> None:
     """Idempotent (issue #12 §4): the ids are deterministic and the plan is stored, so a
     retry of the same plan id returns its orders and sends nothing."""
