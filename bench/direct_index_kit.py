@@ -199,14 +199,17 @@ def run_set_pair(
     SETA at the first close on or after `start`."""
     micro = Decimal("0.000001")
     with tempfile.TemporaryDirectory() as tmp:
+        rows = [
+            [day, price.quantize(micro), 1_000_000, dividend.quantize(micro)]
+            for day, price, dividend in set_fund(start, end)
+        ]
         files = {}
         for symbol in SET_FUNDS:
             path = files[symbol] = Path(tmp) / f"{symbol}.csv.gz"
             with gzip.open(path, "wt", newline="") as fh:
                 out = csv.writer(fh)
                 out.writerow(["Date", "Close", "Volume", "dividend_amount"])
-                for day, price, dividend in set_fund(start, end):
-                    out.writerow([day, price.quantize(micro), 1_000_000, dividend.quantize(micro)])
+                out.writerows(rows)
         return _run_fund_pair(start, end, files, config, *extra)
 
 

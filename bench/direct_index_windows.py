@@ -167,7 +167,7 @@ def print_windows(starts: list[int], span: int, done: dict[tuple[str, int], Summ
     print(
         f"{'window':12}{'DI harvested':>15}{'SPY pair':>12}{'ratio':>8}{'set pair':>12}"
         f"{'ratio':>8}{'DI tax alpha':>14}{'SPY pair':>10}{'set pair':>10}{'DI TE':>8}"
-        f"{'washes':>8}{'DI s':>7}{'stocks/yr':>11}{'SPY/yr':>8}"
+        f"{'washes':>8}{'DI trades':>10}{'DI s':>7}{'stocks/yr':>11}{'SPY/yr':>8}"
     )
     for y in starts:
         di, pair, setpair = (done[(kind, y)] for kind in KINDS)
@@ -177,7 +177,7 @@ def print_windows(starts: list[int], span: int, done: dict[tuple[str, int], Summ
             f"{ratio_text(a, c):>8}{dec(di, 'tax_alpha_annual'):>14.2%}"
             f"{dec(pair, 'tax_alpha_annual'):>10.2%}{dec(setpair, 'tax_alpha_annual'):>10.2%}"
             f"{dec(di, 'tracking_error_realized'):>8.2%}{di['wash_sales_created']!s:>8}"
-            f"{di.get('bench_seconds', '')!s:>7}"
+            f"{di['trades']!s:>10}{di.get('bench_seconds', '')!s:>7}"
             f"{yearly(dec(di, 'benchmark_final_value') / dec(di, 'invested'), span):>11.1%}"
             f"{yearly(spy_growth(f'{y}-01-01', f'{y + span - 1}-12-31'), span):>8.1%}"
         )
