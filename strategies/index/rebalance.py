@@ -369,8 +369,8 @@ def _compiled(n: int, k: int, f: int, m: int, sector_of: tuple[int, ...]) -> _Pr
 
     The sector membership is a constant of the problem, not a parameter: as a parameter its
     m × n entries, zeros included, all enter the solver's matrix; as a constant only the n
-    ones do (a quarter less time per solve on the S&P set). A universe keeps its sectors from
-    one rebalance to the next, so it is compiled once.
+    ones do (about a quarter less time per solve on the S&P set). A universe keeps its sectors
+    from one rebalance to the next, so it is compiled once.
     """
     key = (n, k, f, m, sector_of)
     cached = _PROBLEMS.get(key)
@@ -655,12 +655,12 @@ def _buys(
     params: RebalanceParams,
     notes: list[str],
 ) -> dict[int, Decimal]:
-    """Return the shares to buy by name index, within `spendable` dollars."""
+    """Return the shares to buy by name index, within `spendable` dollars; never a name that
+    may not be bought (a lockout, no price), whatever noise the solution holds for it."""
     quantum = _quantum(params)
     wanted = {
         int(i): _dec(float(sol.t[i])) * uni.value
-        for i in np.flatnonzero(sol.t > _DUST)
-        if uni.prices[i] is not None
+        for i in np.flatnonzero((sol.t > _DUST) & (uni.buyable > 0.0))
     }
     for i in [i for i in wanted if uni.symbols[i] in blocked]:
         notes.append(f"{uni.symbols[i]}: not bought, identical to a name sold at a loss")

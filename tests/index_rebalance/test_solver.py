@@ -121,3 +121,22 @@ def test_a_material_buy_beside_a_loss_sale_is_undone_by_its_net_direction() -> N
     assert opt.unwash(wash)
     assert opt.buyable[i] == 0.0
     assert opt.cap[i, loss_bucket] > 0
+
+
+def test_solver_noise_buys_no_locked_out_name() -> None:
+    """§4 "no buy of a name sold at a loss in the last 30 days" holds after rounding too: a
+    locked-out name's bound u ≤ 0 is met only to ~1e-8, and a tiny account with no minimum
+    trade would turn that into a billionth of a share (found by
+    `test_rebalance_properties.py`)."""
+    lots = [lot(s, 1, 50) for s in SYMBOLS[1:]]
+    b = book(0, lots, PRICES, no_buy=["S00"])
+    params = RebalanceParams(min_trade_usd=Decimal(0))
+    uni = rebalance._universe(b, equal(SYMBOLS), risk(SYMBOLS), params)
+    i = uni.symbols.index("S00")
+    u = np.zeros(len(uni.symbols))
+    u[i] = 5e-8
+    noise = rebalance._Solution(u, np.zeros((len(u), rebalance.BUCKETS)), u)
+
+    buys = rebalance._buys(uni, noise, Decimal(100), set(), params, [])
+
+    assert i not in buys
