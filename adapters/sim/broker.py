@@ -73,7 +73,7 @@ SPLIT_RESIDUE = Decimal("1e-18")
 """A sale above the position by less than this many shares sells the position. The ledger
 splits each lot and the broker the whole position: at 28 significant digits the products of a
 ratio such as 1/7 differ in their last digits (seen: the ledger's 0.000031108 against the
-broker's 0.0000311079999999999999999999 after a reverse split)."""
+broker's 0.000031107999999999999999999 after a reverse split)."""
 
 
 class SimBroker:

@@ -69,7 +69,8 @@ def _sold(trades: Sequence[PlannedTrade]) -> Decimal:
 
 
 def test_the_compiled_problems_kept_are_bounded() -> None:
-    """One compiled problem per sector membership, the least recently used dropped first."""
+    """A compiled problem is kept per sector membership, at most `_CACHED` of them however many
+    memberships are planned (each holds the solver's matrices)."""
     b = book(1_000_000, [], PRICES)
     for i in range(rebalance._CACHED + 2):
         sectors = {s: f"s{(j + i) % 3}" if j < i else "z" for j, s in enumerate(SYMBOLS)}
