@@ -478,10 +478,11 @@ class _Optimiser:
         self.d0 = uni.w0 - uni.b
         names = sorted({s for s in uni.sectors if s})
         n = len(uni.symbols)
+        sector_of = tuple(names.index(sec) if sec else -1 for sec in uni.sectors)
         member = np.zeros((len(names), n))
-        for i, sec in enumerate(uni.sectors):
-            if sec:
-                member[names.index(sec), i] = 1.0
+        for i, j in enumerate(sector_of):
+            if j >= 0:
+                member[j, i] = 1.0
         self.member = member
         self.cash_share = float((book.cash - params.cash_buffer * uni.value) / uni.value)
         self.cap = uni.cap.copy()
@@ -492,9 +493,8 @@ class _Optimiser:
         self.groups = [np.array(members) for members in by_key.values()]
         self.n = _padded(n, NAME_STEP)
         self.m = _padded(len(names), SECTOR_STEP)
-        sector_of = tuple(names.index(sec) if sec else -1 for sec in uni.sectors)
-        sector_of += (-1,) * (self.n - n)
-        self.prob = _compiled(self.n, BUCKETS, uni.loadings.shape[0], self.m, sector_of)
+        padded = sector_of + (-1,) * (self.n - n)
+        self.prob = _compiled(self.n, BUCKETS, uni.loadings.shape[0], self.m, padded)
 
     def solve(self, budget: float, taxed: bool = True) -> _Solution | None:
         """Return the optimum under tracking-error bound `budget` (None: infeasible); untaxed,
