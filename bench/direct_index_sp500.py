@@ -3,7 +3,8 @@
 Runs `tlh backtest` (the command anyone can run) for: the equal-weight direct index from $1M
 over the whole set; the SPY/IVV pair from $1M on the same dates (`etf_daily_raw`, internal
 data: read at run time, never bundled); the direct index's first year from 2000, 2008 and
-2020; then audits the direct index's journal with `tlh tax report --journal`. Prints each
+2020; then audits the direct index's `--trades-out` file with `tlh tax report --trades`,
+checked sale for sale against `tlh tax report --journal` on its journal. Prints each
 run's time and peak memory, the year-by-year harvested losses of both, the ten-year ratios
 and the targets.
 
@@ -32,24 +33,35 @@ from direct_index_kit import (
 FIRST_YEARS = (2000, 2008, 2020)
 
 
-def audit(database: Path, out: Path) -> str:
-    """Return `tlh tax report --journal`'s count of washed sales in the direct index's
-    journal (0 expected): the journal is the record of what was traded (the source of truth);
-    the `--trades-out` CSV is not read back, as split ratios such as 4:3 leave quantities
-    with more decimal places than a trades file may carry (see the README)."""
-    config = out / "audit.toml"
-    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{database}"\n')
+def report(*source: str) -> list[dict[str, str]] | str:
+    """Return the sales `tlh tax report` gives for `source` (its error text when it fails)."""
     out_ = subprocess.run(
-        [str(TLH), "tax", "report", "--journal", "--config", str(config), "--format", "json"],
+        [str(TLH), "tax", "report", *source, "--format", "json"],
         capture_output=True,
         text=True,
         check=False,
     )
     if out_.returncode != 0:
         return f"tlh tax report failed: {out_.stderr.strip()[-300:]}"
-    rows = json.loads(out_.stdout)["sales"]
-    washed = sum(1 for r in rows if Decimal(r["wash_sale_disallowed"]) != 0)
-    return f"{len(rows):,} sales, {washed} with a wash-sale adjustment"
+    sales: list[dict[str, str]] = json.loads(out_.stdout)["sales"]
+    return sales
+
+
+def audit(trades: Path, database: Path, out: Path) -> str:
+    """Return `tlh tax report`'s count of washed sales in the direct index's `--trades-out`
+    file (0 expected), and whether the report of its journal (the source of truth) is the
+    same, sale for sale."""
+    sales = report("--trades", str(trades))
+    if isinstance(sales, str):
+        return sales
+    config = out / "audit.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{database}"\n')
+    journal = report("--journal", "--config", str(config))
+    same = "the same sales as" if sales == journal else "NOT the sales of"
+    washed = sum(1 for r in sales if Decimal(r["wash_sale_disallowed"]) != 0)
+    return (
+        f"{len(sales):,} sales, {washed} with a wash-sale adjustment ({same} the journal's report)"
+    )
 
 
 def pct(row: dict[str, object], key: str) -> str:
@@ -73,7 +85,7 @@ def main() -> None:
             "--report",
             str(out / "direct-index"),
             "--trades-out",
-            str(out / "direct-index-trades.csv"),
+            str(out / "direct-index-trades.csv"),  # audited below
             "--database-url",
             f"sqlite+aiosqlite:///{database}",
         )
@@ -119,7 +131,8 @@ def main() -> None:
         da, db = sum(a.get(y, Decimal(0)) for y in span), sum(b.get(y, Decimal(0)) for y in span)
         ratio = f"{da / db:.2f}x" if db else "n/a (the pair harvested nothing)"
         print(f"ten years {first}-{first + 9}: direct index {da:,.2f}, ETF pair {db:,.2f}: {ratio}")
-    print(f"audit of the direct index's journal: {audit(database, out)}")
+    trades = out / "direct-index-trades.csv"
+    print(f"audit of the direct index's --trades-out: {audit(trades, database, out)}")
     if args.skip_first_years:
         return
     for year in FIRST_YEARS:

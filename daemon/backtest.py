@@ -36,8 +36,9 @@ from daemon.index_manager import CLOSES_PREFIX, SPLIT_PREFIX
 from daemon.orders import denial_kind, first_part
 from daemon.replay import NEW_YORK, InPlace, PriceReplay, session_start, splits_of
 from daemon.settings import Settings
+from ledger.engine import event_order
 from ledger.forms import quantity
-from ledger.model import Action, Trade
+from ledger.model import Action, Split, Trade, ratio_division
 
 ZERO = Decimal(0)
 SIM_INDEX_ACCOUNT = "sim"
@@ -88,6 +89,7 @@ class BacktestResult:
     first_day: date | None = None
     last_day: date | None = None
     daemon_trades: list[Trade] = field(default_factory=list)
+    splits_applied: list[Split] = field(default_factory=list)  # journaled, in journal order
     unpriced_symbols: list[str] = field(default_factory=list)
     holdings_not_replayed: int = 0
     split_holds: list[str] = field(default_factory=list)
@@ -262,6 +264,11 @@ async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings)
     ours = [r for r in records if r.kind is JournalKind.TRADE]
     result.trades = len(ours)
     result.daemon_trades = [r.to_event() for r in ours]  # type: ignore[misc]
+    result.splits_applied = [
+        r.to_event()  # type: ignore[misc]
+        for r in records
+        if r.kind is JournalKind.SPLIT
+    ]
     sale_lots = {(t.trade_date, t.lot_id) for t in result.daemon_trades if t.action is Action.SELL}
     rate = {"short": settings.tax.short_term_rate, "long": settings.tax.long_term_rate}
     for row in daemon.ledger.sales:
@@ -284,12 +291,18 @@ async def _summarize(daemon: Daemon, result: BacktestResult, settings: Settings)
     result.wash_sales_avoided = daemon.engine.stats.distinct("wash_guard")
 
 
-def write_trades(trades: Sequence[Trade], out: IO[str]) -> None:
-    """Write trades in the TRADES.csv format of `tlh tax report` (lot ids on every row)."""
+def write_trades(trades: Sequence[Trade], out: IO[str], splits: Sequence[Split] = ()) -> None:
+    """Write trades, and the splits the run journaled (every split of the prices: a history
+    of starting lots and these trades needs those of the lots' symbols too), in the TRADES.csv
+    format of `tlh tax report` (lot ids on every trade), in the ledger's order."""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["date", "account", "action", "symbol", "quantity", "price", "fees", "lot_id"])
-    for t in trades:
+    events: list[Trade | Split] = [*trades, *splits]
+    for t in sorted(events, key=event_order):
         when = t.at.astimezone(NEW_YORK).isoformat() if t.at else t.trade_date.isoformat()
+        if isinstance(t, Split):
+            w.writerow([when, "", "SPLIT", t.symbol, split_ratio_text(t.ratio), "", "", ""])
+            continue
         w.writerow(
             [
                 when,
@@ -302,3 +315,10 @@ def write_trades(trades: Sequence[Trade], out: IO[str]) -> None:
                 t.lot_id or "",
             ]
         )
+
+
+def split_ratio_text(ratio: Decimal) -> str:
+    """Return a split ratio as TRADES.csv writes it: ``p/q`` for a ratio no decimal holds
+    (``4/3``, `ratio_division`), else the decimal (``2``, ``1.5``, ``0.1``)."""
+    division = ratio_division(ratio)
+    return quantity(ratio) if division is None else f"{division[0]}/{division[1]}"

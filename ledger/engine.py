@@ -53,6 +53,7 @@ from ledger.model import (
     instant_of,
     midnight,
     new_tuple,
+    split_shares,
 )
 from ledger.money import cents, share
 from ledger.relief import PRICE_RANKED, relief_rank
@@ -934,7 +935,7 @@ class Ledger:
             self._touched.append(key)
             for lot in lots:
                 for p in lot.parcels:
-                    p.quantity *= s.ratio
+                    p.quantity = split_shares(p.quantity, s.ratio)
                     p.basis_per_share = None
                     self._hifo_push(p)
         group = self._groups.get(self.identity.key(s.symbol))
@@ -989,7 +990,7 @@ class Ledger:
             for p in lot.parcels:
                 p.symbol = new
                 if p.quantity:
-                    p.quantity *= ratio
+                    p.quantity = split_shares(p.quantity, ratio)
                 p.basis_per_share = None
         into = self._positions.get((account, new), deque())
         self._positions[(account, new)] = deque(sorted([*into, *moved], key=lambda lot: lot.order))

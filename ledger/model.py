@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -129,6 +130,37 @@ class Split(_Dated):
 
 SPLIT_MATCH_DAYS = 5
 """How many days apart two reports of one split may be dated (`Split.same_as`)."""
+
+SPLIT_DENOMINATOR_MAX = 1000
+"""The largest q of a ratio p/q that `split_shares` recognises in its `Decimal`."""
+
+
+def split_shares(quantity: Decimal, ratio: Decimal) -> Decimal:
+    """Return `quantity` shares after a split (or conversion) of `ratio` new shares per old.
+
+    A ratio such as 4:3 has no exact `Decimal`: it arrives as 4 / 3 to 28 digits, and
+    3 × 1.333…3 is 3.999…9 where the broker holds 4. When `ratio` is such a division p / q
+    (`ratio_division`), the shares are `quantity` × p / q, exact whenever the result is
+    (whole shares stay whole), else correctly rounded; an exact ratio multiplies.
+    """
+    fraction = ratio_division(ratio)
+    if fraction is None:
+        return quantity * ratio
+    p, q = fraction
+    return quantity * p / q
+
+
+@lru_cache(maxsize=1024)
+def ratio_division(ratio: Decimal) -> tuple[int, int] | None:
+    """Return (p, q), q <= `SPLIT_DENOMINATOR_MAX`, when `ratio` is p / q rounded to the
+    context's digits, a ratio no decimal holds (4/3); None when `ratio` is exact (2, 1.5,
+    0.1) or no such division."""
+    exact = Fraction(ratio)
+    simple = exact.limit_denominator(SPLIT_DENOMINATOR_MAX)
+    p, q = simple.numerator, simple.denominator
+    if simple == exact or Decimal(p) / Decimal(q) != ratio:
+        return None
+    return p, q
 
 
 @dataclass(frozen=True, slots=True)

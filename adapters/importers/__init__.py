@@ -173,10 +173,11 @@ MAX_PLACES = 18
 MAX_DIGITS = 28
 
 
-def inexact(value: Decimal) -> str | None:
+def inexact(value: Decimal, places: int = MAX_PLACES) -> str | None:
     """Return why the ledger could not compute with the finite `value` exactly (out of
-    range, too fine, too many digits), or None if it can: every importer bounds its numbers
-    with it, so that no imported value overflows or is rounded in the ledger's arithmetic."""
+    range, finer than `places` decimal places, too many digits), or None if it can: every
+    importer bounds its numbers with it, so that no imported value overflows or is rounded in
+    the ledger's arithmetic."""
     _sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int), "a finite number"
     if not value:
@@ -186,8 +187,8 @@ def inexact(value: Decimal) -> str | None:
         zeros += 1
     if value.adjusted() >= MAX_INTEGER_DIGITS:
         return f"out of range: must be less than 10^{MAX_INTEGER_DIGITS}"
-    if -(exponent + zeros) > MAX_PLACES:
-        return f"more than {MAX_PLACES} decimal places"
+    if -(exponent + zeros) > places:
+        return f"more than {places} decimal places"
     if len(digits) - zeros > MAX_DIGITS:
         return f"more than {MAX_DIGITS} significant digits: the ledger's arithmetic would round it"
     return None

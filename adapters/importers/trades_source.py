@@ -2,7 +2,8 @@
 
 The file is the `tlh tax report` format (`adapters.importers.trades_csv`). Every row goes to
 the account imported into: a row naming another account is an error (its line and the
-``account`` column), an empty one means that account.
+``account`` column), an empty one means that account. A SPLIT row is journaled as a split
+(of every account's shares), unless the journal holds it already from another source.
 
 Source id: ``csv:`` and a SHA-256 of the account and the row's fields as written (trimmed),
 plus how many identical rows came before it in the file — so two identical fills on one day
@@ -20,7 +21,7 @@ from pathlib import Path
 from adapters.importers.journal_import import ImportRow, Where
 from adapters.importers.trades_csv import read_trade_rows
 from adapters.storage.records import JournalEntry, JournalKind
-from ledger.model import Action
+from ledger.model import Action, Split
 
 SOURCE_PREFIX = "csv"
 
@@ -46,6 +47,17 @@ def trade_rows(path: str | Path, account: str) -> list[ImportRow]:
             "\x1f".join((account, *fields, str(repeats[fields]))).encode()
         ).hexdigest()[:32]
         source_id = f"{SOURCE_PREFIX}:{digest}"
+        if isinstance(trade, Split):
+            split = JournalEntry.split(
+                symbol=trade.symbol,
+                ratio=trade.ratio,
+                trade_date=trade.trade_date,
+                occurred_at=trade.at if trade.at is not None and trade.at.tzinfo else None,
+                source=f"import:{Path(path).name}:{line}",
+                external_id=source_id,
+            )
+            imports.append(ImportRow(split, where))
+            continue
         lot_id = trade.lot_id
         if lot_id is None and trade.action is Action.BUY:
             lot_id = f"{trade.symbol}-{trade.trade_date:%Y%m%d}-{digest[:12]}"

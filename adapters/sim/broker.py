@@ -36,6 +36,7 @@ from adapters.base import (
 )
 from daemon.events import Fill, OrderSide, OrderStatus, OrderUpdate, Quote, exact
 from ledger.conventions import LotMethod
+from ledger.model import split_shares
 
 ZERO = Decimal(0)
 
@@ -148,10 +149,11 @@ class SimBroker:
         return dict(self._cash)
 
     def apply_split(self, symbol: str, ratio: Decimal) -> None:
-        """Multiply every holding of `symbol` by `ratio`."""
+        """Multiply every holding of `symbol` by `ratio`, as the ledger multiplies its lots
+        (`split_shares`: 3 shares split 4:3 are 4)."""
         for key, qty in self._positions.items():
             if key[1] == symbol:
-                self._positions[key] = qty * ratio
+                self._positions[key] = split_shares(qty, ratio)
 
     def splits_between(
         self, symbol: str, start: date, end: date

@@ -259,7 +259,7 @@ def backtest(
         )
     if trades_out is not None:
         rows = io.StringIO()
-        write_trades(result.daemon_trades, rows)
+        write_trades(result.daemon_trades, rows, result.splits_applied)
         write_atomically(trades_out, rows.getvalue().encode())
     summary = summarize(result, series)
     if report is not None and result.series is not None:

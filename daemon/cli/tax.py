@@ -28,9 +28,10 @@ from rich.text import Text
 from adapters.importers import InputError
 from adapters.importers.accounts_csv import Accounts, parse_accounts
 from adapters.importers.trades_csv import (
+    HistoryEvent,
     TradeRows,
     locate_refusal,
-    parse_trades,
+    parse_history,
     read_trade_rows,
 )
 from daemon.cli import app
@@ -46,7 +47,7 @@ from ledger.forms.form8949_csv import render_form8949_csv
 from ledger.forms.json_report import iter_json
 from ledger.forms.txf import in_txf, left_out_of_txf, render_txf
 from ledger.identity import Identity
-from ledger.model import AccountType, LedgerEvent, Term, Trade
+from ledger.model import AccountType, LedgerEvent, Term
 from ledger.report import DigitalAssets, Form1099, TaxReport, Totals, build_report
 
 tax_app = typer.Typer(help="Tax reports: Form 8949, TXF, JSON.", no_args_is_help=True)
@@ -362,10 +363,11 @@ class _Inputs:
     digital: DigitalAssets | None = None
     journal: list[LedgerEvent] | None = None
 
-    def trades(self) -> list[Trade]:
-        """Read the history; raise `InputError` naming the line of a malformed row."""
+    def trades(self) -> list[HistoryEvent]:
+        """Read the history (trades and splits); raise `InputError` naming the line of a
+        malformed row."""
         assert self.path is not None
-        return parse_trades(self.path)
+        return parse_history(self.path)
 
     def rows(self) -> TradeRows:
         """Read the history's rows, unparsed; raise `InputError` for a malformed file."""

@@ -46,7 +46,7 @@ from ledger.forms.form8949_csv import Form8949Lines
 from ledger.forms.json_report import FIRST_ROW, JSON_HEAD, ROW_SEPARATOR, SaleLines, json_tail
 from ledger.forms.txf import in_txf, txf_header, txf_record, txf_text
 from ledger.identity import Identity
-from ledger.model import Action, LedgerEvent, OpenLot, SaleRow, Trade
+from ledger.model import Action, LedgerEvent, OpenLot, SaleRow, Split, Trade
 from ledger.partition import SALE_WEIGHT, assign_parts, lot_ids_independent
 from ledger.report import (
     DigitalAssets,
@@ -174,8 +174,8 @@ class History(Protocol):
     def named_purchase(self, record: list[str]) -> str | None:
         """Return the lot id the row names if it is a purchase."""
 
-    def parse(self, rows: Iterable[tuple[int, list[str]]]) -> list[Trade]:
-        """Return the trades of `rows`; raise for a malformed one."""
+    def parse(self, rows: Iterable[tuple[int, list[str]]]) -> list[Trade | Split]:
+        """Return the trades and splits of `rows`; raise for a malformed one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,8 +139,9 @@ def test_bad_price_rows_are_skipped_counted_and_never_traded_on(
         str(sessions(SESSIONS)[-1]),
     )
     rows = list(csv.DictReader(inputs["TRADES.csv"].open()))
-    assert {r["symbol"] for r in rows} == {"VTI", "SCHB"}
-    assert all(Decimal(r["price"]) >= 40 for r in rows)
+    trades = [r for r in rows if r["action"] != "SPLIT"]  # the held AAPL's split is one
+    assert {r["symbol"] for r in trades} == {"VTI", "SCHB"}
+    assert all(Decimal(r["price"]) >= 40 for r in trades)
 
 
 def test_trades_out_rows_reconcile_with_tlh_tax_report(inputs: dict[str, Path]) -> None:
@@ -154,7 +155,10 @@ def test_trades_out_rows_reconcile_with_tlh_tax_report(inputs: dict[str, Path]) 
     rows = list(csv.DictReader(io.StringIO(trades)))
     sells = [r for r in rows if r["action"].upper() == "SELL"]
     assert [(r["symbol"], r["quantity"], r["lot_id"]) for r in sells] == [("VTI", "40", "VTI-1")]
-    assert all(r["lot_id"] for r in rows)
+    assert all(r["lot_id"] for r in rows if r["action"] != "SPLIT")
+    # The held AAPL's 2:1 split, so that holdings and trades replay as the backtest's ledger.
+    splits = [(r["symbol"], r["quantity"]) for r in rows if r["action"] == "SPLIT"]
+    assert splits == [("AAPL", "2")]
     history = inputs["HOLDINGS.csv"].parent / "HISTORY.csv"
     history.write_text(HOLDINGS + trades.split("\n", 1)[1])
 

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -221,6 +222,29 @@ def test_trades_csv_is_imported_into_the_account_with_its_type(db: Path) -> None
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT account, type FROM accounts").fetchall() == [("ira", "ira")]
         assert conn.execute("SELECT account, symbol FROM journal").fetchall() == [("ira", "VTI")]
+
+
+def test_a_split_row_is_journaled_as_a_split_once(db: Path) -> None:
+    """TRADES.csv with a SPLIT row (README "TRADES.csv"): the split is journaled as a split,
+    the sale of the split shares after it is accepted, and importing the file again adds
+    nothing."""
+    csv = db.parent / "trades.csv"
+    csv.write_text(
+        "date,account,action,symbol,quantity,price,fees,lot_id\n"
+        "2025-01-02,,BUY,C,3,90,0,C-1\n"
+        "2025-02-03,,SPLIT,C,4/3,,,\n"
+        "2025-03-03,,SELL,C,4,60,0,C-1\n"
+    )
+
+    result = tlh(db, "import", "--account", "brokerage", "--trades", str(csv))
+    again = tlh(db, "import", "--account", "brokerage", "--trades", str(csv))
+
+    assert result.returncode == 0, result.stderr
+    assert "imported 0 journal entries" in again.stdout
+    assert [kind for kind, _id in journal(db)] == ["import", "split", "import"]
+    with sqlite3.connect(db) as conn:
+        [(ratio,)] = conn.execute("SELECT ratio FROM journal WHERE kind = 'split'").fetchall()
+    assert Decimal(ratio) == Decimal(4) / Decimal(3)
 
 
 def test_an_account_other_than_the_statements_exits_2_naming_both(db: Path) -> None:

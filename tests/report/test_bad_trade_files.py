@@ -49,7 +49,7 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
         "2024-01-03,brk,BUY,VTI,1.00000000000000000000000000000001,2,0,",
         3,
         "quantity",
-        "decimal places",
+        "more than 28 significant digits",
     ),
     (
         "29 significant digits",
@@ -90,8 +90,23 @@ CASES: list[tuple[str, str, int, str | None, str]] = [
     ("hour 25", "2024-01-03T25:00:00,brk,BUY,VTI,1,2,0,", 3, "date", "not a valid date"),
     ("empty date", ",brk,BUY,VTI,1,2,0,", 3, "date", "must not be empty"),
     # -- other fields --
-    ("action HOLD", "2024-01-03,brk,HOLD,VTI,1,2,0,", 3, "action", "BUY or SELL"),
-    ("empty action", "2024-01-03,brk,,VTI,1,2,0,", 3, "action", "BUY or SELL"),
+    ("action HOLD", "2024-01-03,brk,HOLD,VTI,1,2,0,", 3, "action", "BUY, SELL or SPLIT"),
+    ("empty action", "2024-01-03,brk,,VTI,1,2,0,", 3, "action", "BUY, SELL or SPLIT"),
+    ("quantity 41 places", "2024-01-03,brk,BUY,VTI,1e-41,2,0,", 3, "quantity",
+     "more than 40 decimal places"),
+    ("price 19 places", "2024-01-03,brk,BUY,VTI,1,0.0000000000000000001,0,", 3, "price",
+     "more than 18 decimal places"),
+    # -- SPLIT rows: the ratio in quantity, the rest empty --
+    ("split ratio 0", "2024-01-03,,SPLIT,VTI,0,,,", 3, "quantity", "greater than 0"),
+    ("split ratio 4/0", "2024-01-03,,SPLIT,VTI,4/0,,,", 3, "quantity", "whole numbers"),
+    ("split ratio x/3", "2024-01-03,,SPLIT,VTI,x/3,,,", 3, "quantity", "decimal or p/q"),
+    ("split ratio -4/3", "2024-01-03,,SPLIT,VTI,-4/3,,,", 3, "quantity", "decimal or p/q"),
+    ("split ratio empty", "2024-01-03,,SPLIT,VTI,,,,", 3, "quantity", "empty"),
+    ("split of an account", "2024-01-03,brk,SPLIT,VTI,2,,,", 3, "account", "must be empty"),
+    ("split with a price", "2024-01-03,,SPLIT,VTI,2,5,,", 3, "price", "must be empty"),
+    ("split with fees", "2024-01-03,,SPLIT,VTI,2,,1,", 3, "fees", "must be empty"),
+    ("split of a lot", "2024-01-03,,SPLIT,VTI,2,,,L1", 3, "lot_id", "must be empty"),
+    ("split date", "2024-13-03,,SPLIT,VTI,2,,,", 3, "date", "not a valid date"),
     ("empty symbol", "2024-01-03,brk,BUY,,1,2,0,", 3, "symbol", "must not be empty"),
     # -- the file's shape (C.16) --
     (
@@ -163,7 +178,7 @@ def test_the_bad_files_cover_every_column() -> None:
 TLH = Path(sys.executable).with_name("tlh")
 
 
-@pytest.mark.parametrize("bad", ["1e400", "1e30", "１０", "0.1234567890123456789"])
+@pytest.mark.parametrize("bad", ["1e400", "1e30", "１０", "1e-41"])
 def test_a_bad_value_in_a_large_history_fails_the_same_on_two_cores(
     tmp_path: Path, bad: str
 ) -> None:

@@ -20,7 +20,7 @@ BASIC = ("--trades", DATA / "basic_trades.csv", "--accounts", DATA / "accounts.c
 # Every malformed input, and the one line it must produce on stderr (after "FILE:").
 MALFORMED = [
     ("quantity_not_positive.csv", "3: quantity: must be greater than 0 (got '-5')"),
-    ("unknown_action.csv", "3: action: must be BUY or SELL (got 'HODL')"),
+    ("unknown_action.csv", "3: action: must be BUY, SELL or SPLIT (got 'HODL')"),
     ("bad_date.csv", "3: date: not a valid date (expected YYYY-MM-DD or an ISO 8601 date-time)"),
     ("bad_number.csv", "3: price: not a number (got '1.234.5')"),
     ("nan.csv", "3: quantity: must be a finite number (got 'NaN')"),

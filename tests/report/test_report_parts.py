@@ -154,6 +154,47 @@ def test_a_trade_the_ledger_refuses_fails_the_same_way_with_two_jobs(
 
 
 @pytest.fixture(scope="module")
+def with_splits(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The history with three of its symbols split mid-way, 2:1, 4:3 (share counts of 26
+    decimal places after it) and 5:4, as SPLIT rows (a reverse split would leave too few
+    shares for the sales after it)."""
+    out = tmp_path_factory.mktemp("splits")
+    header, *rows = (history / "TRADES.csv").read_text().splitlines(keepends=True)
+    symbols = sorted({row.split(",")[3] for row in rows})[:3]
+    middle = sorted(row[:10] for row in rows)[len(rows) // 2]
+    splits = [
+        f"{middle},,SPLIT,{s},{r},,,\n" for s, r in zip(symbols, ("2", "4/3", "5/4"), strict=True)
+    ]
+    (out / "TRADES.csv").write_text(header + "".join(rows) + "".join(splits))
+    for name in ("ACCOUNTS.csv", "tlh.toml"):
+        (out / name).write_bytes((history / name).read_bytes())
+    return out
+
+
+def test_splits_report_the_same_with_one_job_or_two(
+    with_splits: Path, history: Path, tmp_path: Path
+) -> None:
+    """A SPLIT row goes to the part of its symbol: the workers take the history, two jobs
+    write what one writes, and the splits change the report (the shares sold after them are
+    the split ones)."""
+    inputs = _read(
+        with_splits / "TRADES.csv",
+        with_splits / "ACCOUNTS.csv",
+        with_splits / "tlh.toml",
+        LotMethod.FIFO,
+    )
+    with (tmp_path / "report.json").open("w+b") as f:
+        assert write_in_parts(
+            inputs.rows, MIN_BYTES, inputs.identity, inputs.new_ledger,
+            Output("json"), f.fileno(), jobs=2, year=None, boxes=inputs.form_1099,
+        )  # fmt: skip
+    one, two = one_job_and_two(with_splits, "json")
+    assert (one.returncode, two.returncode) == (0, 0), one.stderr
+    assert two.stdout == one.stdout
+    assert one.stdout != run(history, "--format", "json").stdout
+
+
+@pytest.fixture(scope="module")
 def digital(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The history eight years later (2028–2032: the same leap days), with two of its symbols
     declared digital assets, so that their sales go in boxes G–L."""

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from reportkit import HEADER, write
 
 from adapters.importers import InputError, read_csv
-from adapters.importers.trades_csv import COLUMNS, _trade, parse_trades
-from ledger.model import Action, Trade
+from adapters.importers.trades_csv import COLUMNS, _trade, parse_history, parse_trades
+from ledger.model import Action, Split, Trade
 
 
 def test_reads_every_column_exactly(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_physical(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("row", "field", "message"),
     [
-        ("2024-01-02,brk,HOLD,VTI,1,2,0,", "action", "must be BUY or SELL (got 'HOLD')"),
+        ("2024-01-02,brk,HOLD,VTI,1,2,0,", "action", "must be BUY, SELL or SPLIT (got 'HOLD')"),
         ("2024-01-02,brk,BUY,VTI,-5,2,0,", "quantity", "must be greater than 0 (got '-5')"),
         ("2024-01-02,brk,BUY,VTI,0,2,0,", "quantity", "must be greater than 0 (got '0')"),
         ("2024-01-02,brk,BUY,VTI,,2,0,", "quantity", "must not be empty"),
@@ -227,3 +227,38 @@ def test_the_fast_path_reads_every_row_as_the_checked_path_does(
     except InputError as exc:
         got = str(exc)
     assert got == expected
+
+
+def test_a_split_row_is_a_split_of_the_ratio_in_quantity(tmp_path: Path) -> None:
+    """Contract (README "TRADES.csv"): ``SPLIT`` with the ratio as a decimal or ``p/q``, the
+    division as the ledger computes it (4/3 has no decimal), every other field but the date
+    and symbol empty."""
+    text = HEADER + "2024-01-02,,SPLIT,vti,2,,,\n2024-01-03T09:30:00-05:00,,split,C,4/3,,,\n"
+    double, four_thirds = parse_history(write(tmp_path, "t.csv", text))
+    assert isinstance(double, Split)
+    assert isinstance(four_thirds, Split)
+    assert (double.symbol, double.ratio, double.seq) == ("VTI", Decimal(2), 2)
+    assert four_thirds.ratio == Decimal(4) / Decimal(3)
+    assert four_thirds.at == datetime(2024, 1, 3, 9, 30, tzinfo=timezone(timedelta(hours=-5)))
+
+
+def test_starting_lots_take_no_split_row(tmp_path: Path) -> None:
+    """`parse_trades` (starting lots, `tlh backtest --holdings`) reads trades only: a SPLIT
+    row is an error naming its line and the action."""
+    text = HEADER + "2024-01-02,brk,BUY,VTI,1,2,0,\n2024-01-03,,SPLIT,VTI,2,,,\n"
+    with pytest.raises(InputError, match=r"t\.csv:3: action: must be BUY or SELL here"):
+        parse_trades(write(tmp_path, "t.csv", text))
+
+
+@pytest.mark.parametrize("whole", ["55.245679876", "0.000027357894736"])
+def test_a_quantity_may_carry_the_ledgers_places_after_a_4_for_3_split(
+    tmp_path: Path, whole: str
+) -> None:
+    """A share count the ledger leaves after a 4:3 split (28 digits: 26 places, or 32 for a
+    remainder of a share) is read exactly, so a history written by tlh (`tlh backtest
+    --trades-out`) reads back."""
+    held = Decimal(whole) * (Decimal(4) / Decimal(3))
+    assert len(held.as_tuple().digits) == 28
+    text = HEADER + f"2024-01-02,brk,SELL,VTI,{held},2,0,\n"
+    [trade] = parse_trades(write(tmp_path, "t.csv", text))
+    assert trade.quantity == held
