@@ -71,7 +71,10 @@ def report(
         Path | None,
         typer.Option(
             "--trades",
-            help="Trade history CSV: date,account,action,symbol,quantity,price,fees,lot_id.",
+            help=(
+                "Trade history CSV: date,account,action,symbol,quantity,price,fees,lot_id "
+                "(BUY, SELL and SPLIT rows)."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -363,7 +366,7 @@ class _Inputs:
     digital: DigitalAssets | None = None
     journal: list[LedgerEvent] | None = None
 
-    def trades(self) -> list[HistoryEvent]:
+    def events(self) -> list[HistoryEvent]:
         """Read the history (trades and splits); raise `InputError` naming the line of a
         malformed row."""
         assert self.path is not None
@@ -462,12 +465,12 @@ def _build(inputs: _Inputs, year: int | None) -> TaxReport:
         ledger = replay_journal(inputs.new_ledger(), inputs.journal)
     else:
         assert inputs.path is not None
-        trades = inputs.trades()
+        events = inputs.events()
         ledger = inputs.new_ledger()
         try:
-            ledger.apply_all(trades)
+            ledger.apply_all(events)
         except LedgerError as exc:
-            raise locate_refusal(exc, trades, inputs.new_ledger, inputs.path) from exc
+            raise locate_refusal(exc, events, inputs.new_ledger, inputs.path) from exc
     return build_report(
         ledger.sales,
         ledger.open_lots(),
