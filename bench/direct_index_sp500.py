@@ -79,13 +79,14 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     database = (out / "direct-index.sqlite").resolve()
+    trades = out / "direct-index-trades.csv"  # audited after the run
     database.unlink(missing_ok=True)
     di, di_s, di_mib = run(
         direct_index_args(
             "--report",
             str(out / "direct-index"),
             "--trades-out",
-            str(out / "direct-index-trades.csv"),  # audited below
+            str(trades),
             "--database-url",
             f"sqlite+aiosqlite:///{database}",
         )
@@ -131,7 +132,6 @@ def main() -> None:
         da, db = sum(a.get(y, Decimal(0)) for y in span), sum(b.get(y, Decimal(0)) for y in span)
         ratio = f"{da / db:.2f}x" if db else "n/a (the pair harvested nothing)"
         print(f"ten years {first}-{first + 9}: direct index {da:,.2f}, ETF pair {db:,.2f}: {ratio}")
-    trades = out / "direct-index-trades.csv"
     print(f"audit of the direct index's --trades-out: {audit(trades, database, out)}")
     if args.skip_first_years:
         return
