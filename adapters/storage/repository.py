@@ -361,15 +361,9 @@ class Repository:
             return None
 
     async def open_intents(self) -> list[Intent]:
-        """Return the intents not in a terminal status, oldest first."""
-        stmt = (
-            select(intents)
-            .where(intents.c.status.not_in(_TERMINAL))
-            .order_by(intents.c.created_at, intents.c.intent_id)
-        )
-        async with self._reading() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [_intent_from_row(r) for r in rows]
+        """Return the intents not in a terminal status, oldest first (read on the event loop's
+        thread on a SQLite file, `fast_write`: recovery asks every session)."""
+        return await self._read(lambda db: _intents_of(db, _OPEN_INTENTS, _OPEN_PARAMS))
 
     async def finished_harvests_without_replacement(self) -> list[Intent]:
         """Return the finished harvest (or swap-back) sales that sold shares but have no
@@ -378,22 +372,9 @@ class Repository:
         A follow-up is any intent whose parent is the sale (a replacement buy, even a denied
         one). Sales into cash never get one, so they stay in this list; skip them by payload.
         """
-        child = intents.alias("child")
-        stmt = (
-            select(intents)
-            .where(
-                intents.c.kind.in_(
-                    (IntentKind.HARVEST_SELL.value, IntentKind.SWAP_BACK_SELL.value)
-                ),
-                intents.c.status.in_(_TERMINAL),
-                ~exists().where(child.c.parent_intent_id == intents.c.intent_id),
-            )
-            .order_by(intents.c.created_at, intents.c.intent_id)
-        )
-        async with self._reading() as conn:
-            rows = (await conn.execute(stmt)).all()
+        found = await self._read(lambda db: _intents_of(db, _UNFOLLOWED_SALES, _UNFOLLOWED_PARAMS))
         # filled_quantity is exact text, so "> 0" is decided here rather than in SQL.
-        return [i for i in map(_intent_from_row, rows) if i.filled_quantity > 0]
+        return [i for i in found if i.filled_quantity > 0]
 
     async def intents_of_kind(
         self,
@@ -404,16 +385,13 @@ class Repository:
     ) -> list[Intent]:
         """Return the intents of one kind (in these statuses, if given; created at `since` or
         later, if given), oldest first."""
-        stmt = select(intents).where(intents.c.kind == kind.value)
         wanted = [s.value for s in statuses]
-        if wanted:
-            stmt = stmt.where(intents.c.status.in_(wanted))
+        stmt = _intents_of_kind(len(wanted), with_since=since is not None)
+        params: dict[str, Any] = {"kind": kind.value}
+        params.update({f"status_{i}": v for i, v in enumerate(wanted)})
         if since is not None:
-            stmt = stmt.where(intents.c.created_at >= since)
-        stmt = stmt.order_by(intents.c.created_at, intents.c.intent_id)
-        async with self._reading() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [_intent_from_row(r) for r in rows]
+            params["since"] = since
+        return await self._read(lambda db: _intents_of(db, stmt, params))
 
     async def status_reads(self, kinds: Iterable[IntentKind]) -> StatusReads:
         """Return what the status snapshot reads (`daemon.snapshot`): the journal's size and
@@ -540,24 +518,25 @@ class Repository:
     async def set_state(self, key: str, value: str) -> None:
         """Store `value` under `key`, replacing any previous value."""
         values = {"key": key, "value": value, "updated_at": self._clock()}
-        async with self._writing() as conn:
-            await conn.execute(_state_upsert(conn.dialect.name), values)
+        upsert = _state_upsert(self._engine.dialect.name)
+        await self._write(lambda db: db.run(upsert, values))
 
     async def states(self, prefix: str) -> dict[str, str]:
         """Return the values stored under keys starting with `prefix`, by key (ordered)."""
-        stmt = (
-            select(daemon_state.c.key, daemon_state.c.value)
-            .where(daemon_state.c.key.startswith(prefix, autoescape=True))
-            .order_by(daemon_state.c.key)
-        )
-        async with self._reading() as conn:
-            return {r.key: r.value for r in (await conn.execute(stmt)).all()}
+        pattern = {"pattern": _like_prefix(prefix)}
+        rows = await self._read(lambda db: db.fetch(_STATES_BY_PREFIX, pattern))
+        return {str(k): str(v) for k, v in rows}
 
     async def delete_state(self, key: str) -> bool:
         """Delete the value under `key`; return whether there was one (the caller took it)."""
-        async with self._writing() as conn:
-            result = await conn.execute(delete(daemon_state).where(daemon_state.c.key == key))
-            return bool(result.rowcount)
+
+        def work(db: Statements) -> bool:
+            found = db.rows(_STATE_BY_KEY, {"key": key})
+            if found:
+                db.run(_DELETE_STATE, {"key": key})
+            return bool(found)
+
+        return bool(await self._write(work))
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -636,6 +615,62 @@ _JOURNALED_EXTERNAL_ID = select(journal.c.seq).where(
     journal.c.external_id == bindparam("external_id")
 )
 _STATE_UPSERTS: dict[str, Any] = {}
+_STATES_BY_PREFIX = (
+    select(daemon_state.c.key, daemon_state.c.value)
+    .where(daemon_state.c.key.like(bindparam("pattern"), escape="/"))
+    .order_by(daemon_state.c.key)
+)
+_DELETE_STATE = delete(daemon_state).where(daemon_state.c.key == bindparam("key"))
+_OLDEST_FIRST = (intents.c.created_at, intents.c.intent_id)
+# The statuses and kinds as parameters, one each (`fast_write` compiles positional ones).
+_OPEN_PARAMS = {f"open_{i}": s.value for i, s in enumerate(IntentStatus) if not s.terminal}
+_OPEN_INTENTS = (
+    select(intents)
+    .where(intents.c.status.in_([bindparam(k) for k in _OPEN_PARAMS]))
+    .order_by(*_OLDEST_FIRST)
+)
+_UNFOLLOWED_PARAMS = {
+    "harvest": IntentKind.HARVEST_SELL.value,
+    "swap_back": IntentKind.SWAP_BACK_SELL.value,
+    **{f"ended_{i}": v for i, v in enumerate(_TERMINAL)},
+}
+_CHILD = intents.alias("child")
+_UNFOLLOWED_SALES = (
+    select(intents)
+    .where(
+        intents.c.kind.in_([bindparam("harvest"), bindparam("swap_back")]),
+        intents.c.status.in_([bindparam(f"ended_{i}") for i in range(len(_TERMINAL))]),
+        ~exists().where(_CHILD.c.parent_intent_id == intents.c.intent_id),
+    )
+    .order_by(*_OLDEST_FIRST)
+)
+_OF_KIND: dict[tuple[int, bool], Any] = {}
+
+
+def _intents_of_kind(statuses: int, *, with_since: bool) -> Any:
+    """Return the prebuilt query of one kind's intents in `statuses` statuses (parameters
+    kind, status_0…, since), oldest first."""
+    stmt = _OF_KIND.get((statuses, with_since))
+    if stmt is None:
+        stmt = select(intents).where(intents.c.kind == bindparam("kind"))
+        if statuses:
+            stmt = stmt.where(
+                intents.c.status.in_([bindparam(f"status_{i}") for i in range(statuses)])
+            )
+        if with_since:
+            stmt = stmt.where(intents.c.created_at >= bindparam("since"))
+        stmt = _OF_KIND[(statuses, with_since)] = stmt.order_by(*_OLDEST_FIRST)
+    return stmt
+
+
+def _intents_of(db: Statements, stmt: Any, params: dict[str, Any]) -> list[Intent]:
+    return [_intent_from_values(v) for v in db.fetch(stmt, params)]
+
+
+def _like_prefix(prefix: str) -> str:
+    """Return the LIKE pattern of the keys starting with `prefix` (escape character "/")."""
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return escaped + "%"
 
 
 def _state_upsert(dialect: str) -> Any:

@@ -53,11 +53,13 @@ import math
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from functools import partial
 
 import cvxpy as cp
+import cvxpy.settings as cvxpy_settings
 import numpy as np
 import numpy.typing as npt
 
@@ -67,6 +69,7 @@ from cvxpy.atoms.affine.hstack import hstack
 from cvxpy.atoms.affine.sum import sum as total
 from cvxpy.atoms.sum_squares import sum_squares
 from cvxpy.expressions.constants.constant import Constant
+from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
 from scipy import sparse
 
 from ledger.conventions import LotMethod
@@ -81,6 +84,7 @@ from strategies.index.lot_choice import (
     sellable,
     tax_per_dollar,
 )
+from strategies.index.presolve import drop_fixed_zeros
 from strategies.index.risk import RiskModel
 from strategies.index.target import IndexTarget
 
@@ -102,6 +106,8 @@ budget and the bands make it; idle cash is invested whatever λ (`CASH_DRAG`). M
 S&P set (README, Benchmarks): at 100 the weekly rebalance traded names back and forth toward
 the target several times a year; at 10 it trades what harvests, deposits and dividends moved."""
 SOLVERS = (cp.CLARABEL, cp.SCS)
+"""The solvers of the whole problem, in turn, after Clarabel on the reduced one (`_SOLVES`)."""
+_ANSWERED = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
 _NO_BUDGET = 10.0  # a tracking-error bound no portfolio reaches: the budget lifted
 _DUST = 1e-9  # weights below this are solver noise
 _MATERIAL = 1e-6
@@ -527,12 +533,12 @@ class _Optimiser:
         p.cash_drag.value = 2 * p.trading_cost.value + CASH_DRAG
         status = ""
         k = len(uni.symbols)
-        for solver in SOLVERS:
+        for solve in _SOLVES:
             try:
                 with warnings.catch_warnings():
                     # An inaccurate solution is accepted here, and said so by its status.
                     warnings.simplefilter("ignore", UserWarning)
-                    p.problem.solve(solver=solver)  # type: ignore[no-untyped-call]
+                    solve(p.problem)
             except cp.SolverError as exc:
                 status = str(exc)
                 continue
@@ -564,6 +570,37 @@ class _Optimiser:
             else:
                 self.buyable[members] = 0.0
         return changed
+
+
+def _solve_reduced(problem: cp.Problem) -> None:
+    """Solve `problem` with Clarabel without the variables its bounds fix at zero
+    (`strategies.index.presolve`); raise `cp.SolverError` when that does not reach an optimum
+    or a proof of infeasibility, so the whole problem is solved instead."""
+    data, chain, inverse = problem.get_problem_data(cp.CLARABEL, solver_opts={})
+    reduced = drop_fixed_zeros(
+        data,
+        a=cvxpy_settings.A,
+        b=cvxpy_settings.B,
+        c=cvxpy_settings.C,
+        p=cvxpy_settings.P,
+        dims=ConicSolver.DIMS,
+    )
+    if reduced is None:
+        raise cp.SolverError("nothing to reduce")
+    raw = chain.solver.solve_via_data(reduced.data, False, False, {})
+    problem.unpack_results(reduced.expand(raw), chain, inverse)
+    if problem.status not in _ANSWERED:
+        raise cp.SolverError(f"the reduced problem: {problem.status}")
+
+
+def _solve_with(solver: str, problem: cp.Problem) -> None:
+    problem.solve(solver=solver)  # type: ignore[no-untyped-call]
+
+
+_SOLVES: tuple[Callable[[cp.Problem], None], ...] = (
+    _solve_reduced,
+    *(partial(_solve_with, solver) for solver in SOLVERS),
+)
 
 
 _SOLVING = threading.Lock()  # the cached problems' parameters are shared

@@ -81,7 +81,8 @@ async def test_on_a_sqlite_file_a_state_read_sees_a_value_changed_since(
     """A state value read, changed through the async driver, and read again is the new one."""
     await repo.set_state("plan:1", "a")
     assert await repo.get_state("plan:1") == "a"
-    await repo.set_state("plan:1", "b")
+    async with repo.transaction() as tx:  # the async driver's connection, not the fast one
+        await tx.set_state("plan:1", "b")
 
     assert await repo.get_state("plan:1") == "b"
 
@@ -100,3 +101,50 @@ async def test_intents_of_kind_since_returns_those_created_at_or_after_it(
     found = await repo.intents_of_kind(IntentKind.REPLACEMENT_BUY, since=recent.created_at)
 
     assert [i.intent_id for i in found] == [recent.intent_id, newer.intent_id]
+
+
+@sqlite_only
+async def test_on_a_sqlite_file_the_reads_of_recovery_and_the_state_writes_stay_on_the_loop(
+    repo: Repository, engine: AsyncEngine
+) -> None:
+    """Recovery runs every session (`OrderManager.resume`): its reads of the outbox and of
+    the open plans, and the index's daily state writes, take the fast path (no round trip to
+    the driver's thread), and read what the async driver wrote."""
+    writer = fast_writer(engine)
+    assert writer is not None
+    async with repo.transaction() as tx:
+        await tx.save_intent(_buy("tlh-rb-open"))
+        await tx.set_state("open_plan:p1", "{}")
+    reads, writes = writer.reads, writer.transactions
+
+    open_ids = [i.intent_id for i in await repo.open_intents()]
+    unfollowed = await repo.finished_harvests_without_replacement()
+    buys = await repo.intents_of_kind(IntentKind.REPLACEMENT_BUY, [IntentStatus.PENDING])
+    plans = await repo.states("open_plan:")
+    await repo.set_state("open_plan:p2", "{}")
+    taken = await repo.delete_state("open_plan:p1")
+
+    assert open_ids == ["tlh-rb-open"]
+    assert unfollowed == []
+    assert [b.intent_id for b in buys] == ["tlh-rb-open"]
+    assert plans == {"open_plan:p1": "{}"}
+    assert taken
+    assert (writer.reads - reads, writer.transactions - writes, writer.fallbacks) == (4, 2, 0)
+
+
+async def test_states_match_their_prefix_literally(repo: Repository) -> None:
+    """A prefix is text, not a pattern: "_" and "%" in it match only themselves."""
+    for key in ("a_b:1", "axb:1", "a%b:1", "a%bc:1", "a_b"):
+        await repo.set_state(key, key)
+
+    assert list(await repo.states("a_b:")) == ["a_b:1"]
+    assert list(await repo.states("a%b")) == ["a%b:1", "a%bc:1"]
+
+
+async def test_a_state_is_taken_once(repo: Repository) -> None:
+    """`delete_state` says whether the value was there: of two takers, one gets it."""
+    await repo.set_state("request:1", "build")
+
+    assert await repo.delete_state("request:1")
+    assert not await repo.delete_state("request:1")
+    assert await repo.get_state("request:1") is None
