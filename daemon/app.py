@@ -175,13 +175,11 @@ async def build_daemon(
     async def on_journal(seqs: list[int], entries: list) -> None:  # type: ignore[type-arg]
         await engine_ref[0].on_journal(seqs, entries)
 
+    health = broker if isinstance(broker, MarketDataHealth) else None  # asked once: it is slow
+
     def quote_of(symbol: str):  # type: ignore[no-untyped-def]
         quote = engine_ref[0].quote_of(symbol)
-        if (
-            quote is not None
-            and isinstance(broker, MarketDataHealth)
-            and (not broker.quote_is_fresh(quote))
-        ):
+        if quote is not None and health is not None and not health.quote_is_fresh(quote):
             return None  # stale market data: a replacement waits for a fresh quote
         return quote
 

@@ -81,6 +81,10 @@ class MissingColumnError(ValueError):
             f"header is {list(self.header)}"
         )
 
+    def __reduce__(self) -> tuple[type[MissingColumnError], tuple[str, str, tuple[str, ...]]]:
+        """Rebuild from the path, column and header (a file parsed in a worker process)."""
+        return type(self), (self.path, self.column, self.header)
+
 
 class _Bad(Exception):
     def __init__(self, reason: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -37,12 +38,20 @@ from ledger.model import Trade
 
 
 def load_price_source(path: Path) -> PriceSeries:
-    """Load a long-format price CSV, a directory of per-symbol files, or a converted cache."""
+    """Load a long-format price CSV, a directory of per-symbol files (parsed on every core
+    this process may use), or a converted cache."""
     from adapters.prices import csvload
 
     if path.is_dir():
-        return csvload.load_price_dir(path)
+        return csvload.load_price_dir(path, workers=_cores())
     return csvload.load_prices(path)  # also recognises a converted cache by its content
+
+
+def _cores() -> int:
+    """Return how many cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _day(text: str | None, flag: str) -> date | None:

@@ -325,6 +325,37 @@ def test_directory_of_symbol_files_loads_day_by_day(tmp_path: Path) -> None:
     assert list(series.days(["MSFT"]))[1][1][0].close == Decimal("2.5")
 
 
+def test_a_directory_parsed_by_two_processes_is_the_one_parsed_by_one(tmp_path: Path) -> None:
+    """`tlh backtest --prices DIR` parses the files on every core (`workers`): the series is
+    the same, day by day and bar by bar, as the one parsed in this process."""
+    head = "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient\n"
+    for i in range(9):
+        rows = "".join(
+            f"2020-01-{d:02d},{i + d},{i + d + 1},{i + d},{i + d}.5,{i + d},10,0.0,{split}\n"
+            for d, split in ((d, 2.0 if d == 6 else 1.0) for d in range(2, 8))
+        )
+        write_csv(tmp_path / f"DA-S{i}-T-2021-04-21.csv.gz", head + rows, compress=True)
+
+    def bars(workers: int) -> list[tuple[date, list[Bar]]]:
+        return [(d, list(b)) for d, b in load_price_dir(tmp_path, workers=workers).days()]
+
+    assert bars(2) == bars(1)
+    assert len(bars(2)) == 6
+
+
+def test_a_missing_column_found_by_a_worker_process_names_the_file(tmp_path: Path) -> None:
+    """The error of a file parsed in another process reaches the caller whole (file, column,
+    header), so the command still names them (exit 2)."""
+    write_csv(tmp_path / "a.csv", "date,symbol,close\n2020-01-02,X,1\n")
+    bad = write_csv(tmp_path / "b.csv", "date,symbol,open\n2020-01-02,Y,1\n")
+
+    with pytest.raises(MissingColumnError) as info:
+        load_price_dir(tmp_path, workers=2)
+
+    assert (info.value.path, info.value.column) == (str(bad), "close")
+    assert str(bad) in str(info.value)
+
+
 def test_same_symbol_in_two_files_keeps_the_first(tmp_path: Path) -> None:
     """A (date, symbol) bar already loaded from an earlier file is skipped as a duplicate."""
     write_csv(tmp_path / "A_long.csv", "date,symbol,close\n2020-01-02,X,1\n2020-01-02,Y,5\n")
