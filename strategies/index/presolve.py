@@ -164,7 +164,7 @@ def _rows_kept(
         cone = slice(head, head + k)
         keep[cone] = ~empty[cone] | (rhs[cone] != 0.0)
         keep[head] = True  # the cone's head: the bound itself
-        if keep[cone].sum() < 2:
+        if k > 1 and keep[cone].sum() < 2:  # a cone of a head alone is no cone
             keep[head + 1] = True
         head += k
     return keep

@@ -39,7 +39,9 @@ with the direction fixed (`_Optimiser.unwash`).
 
 The problem is parametrised (DPP): it is compiled once per shape (names, buckets, factors,
 sectors) and sector membership and cached, so a later rebalance only refills the parameters
-and solves (Clarabel; SCS if Clarabel fails, as OSQP cannot take the tracking-error cone). The
+and solves: Clarabel on the problem without the variables that day's bounds fix at zero (empty
+buckets, names that may not be bought, padding: `strategies.index.presolve`), then, should that
+fail, Clarabel and SCS on the whole problem (OSQP cannot take the tracking-error cone). The
 solution is then rounded to shares: sales to the nearest whole share (or 1e-9 share when
 fractional), buys down, then, with whole shares, the cash left is spent one share at a time on
 the most underweight names that fit; trades under `min_trade_usd` are dropped. Quantities,
