@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -41,17 +40,11 @@ def load_price_source(path: Path) -> PriceSeries:
     """Load a long-format price CSV, a directory of per-symbol files (parsed on every core
     this process may use), or a converted cache."""
     from adapters.prices import csvload
+    from daemon.cli.tax_parts import available_cores
 
     if path.is_dir():
-        return csvload.load_price_dir(path, workers=_cores())
+        return csvload.load_price_dir(path, workers=available_cores())
     return csvload.load_prices(path)  # also recognises a converted cache by its content
-
-
-def _cores() -> int:
-    """Return how many cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _day(text: str | None, flag: str) -> date | None:

@@ -589,7 +589,7 @@ def _solve_reduced(problem: cp.Problem) -> None:
     )
     if reduced is None:
         raise cp.SolverError("nothing to reduce")
-    raw = chain.solver.solve_via_data(reduced.data, False, False, {})
+    raw = chain.solver.solve_via_data(reduced.data, warm_start=False, verbose=False, solver_opts={})
     problem.unpack_results(reduced.expand(raw), chain, inverse)
     if problem.status not in _ANSWERED:
         raise cp.SolverError(f"the reduced problem: {problem.status}")
