@@ -63,10 +63,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import structlog
+
 from adapters.importers import InputError, parse_decimal
 from daemon.index_settings import IndexSettings
 from ledger.identity import normalize_symbol
 from strategies.index.target import IndexTarget, TargetError, make_target
+
+log = structlog.get_logger("tlh.index")
 
 EQUAL = "equal"
 PLAIN, ISHARES, SPDR = "plain weights", "iShares holdings", "SPDR holdings"
@@ -120,6 +124,19 @@ def load_target(settings: IndexSettings, *, config_dir: Path | None = None) -> I
     """Return the target `settings` name (`weights`, `universe`, `sectors`, `exclude`,
     `completion`). Raise `TargetFileError` for a bad file, `TargetError` otherwise (the
     message starts with the ``index.`` key at fault)."""
+    target = _load_target(settings, config_dir)
+    if target.excluded_unknown:
+        # Not an error: an index's members change, and a name excluded ahead stays excluded.
+        log.warning(
+            "index_exclude_not_in_index",
+            key="index.exclude",
+            symbols=list(target.excluded_unknown),
+            source=target.source,
+        )
+    return target
+
+
+def _load_target(settings: IndexSettings, config_dir: Path | None) -> IndexTarget:
     if settings.weights is None:
         raise TargetError("index.weights: not set: direct indexing is off")
     sectors = read_sectors(_resolve(settings.sectors, config_dir)) if settings.sectors else {}

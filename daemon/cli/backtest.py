@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -31,7 +32,7 @@ from daemon.cli.config import load_settings_or_exit
 from daemon.cli.failures import fail
 from daemon.cli.tax import write_atomically
 from daemon.logging import configure_logging
-from daemon.settings import Settings
+from daemon.settings import MAX_MONEY, Settings
 from ledger.errors import LedgerError
 from ledger.model import Trade
 
@@ -70,7 +71,27 @@ def _usd(text: str | None, flag: str) -> Decimal | None:
         fail(f"{flag}: not an amount in USD (got {text!r})")
     if not value.is_finite() or value < 0:
         fail(f"{flag}: must be a finite amount of 0 or more (got {text!r})")
+    if value > MAX_MONEY:
+        fail(f"{flag}: must be at most {MAX_MONEY:,.0f} USD (got {text!r})")
     return value
+
+
+def _check_outputs(report: Path | None, trades_out: Path | None) -> None:
+    """Exit 2 before the replay when `--report` or `--trades-out` cannot be written (a run
+    of minutes is not spent to fail at its end); make the report's directory."""
+    if report is not None:
+        try:
+            report.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"--report {report}: cannot write there: {exc.strerror or exc}")
+        if not os.access(report, os.W_OK | os.X_OK):
+            fail(f"--report {report}: cannot write there: permission denied")
+    if trades_out is not None:
+        parent = trades_out.resolve().parent
+        if trades_out.is_dir():
+            fail(f"--trades-out {trades_out}: is a directory, not a file")
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            fail(f"--trades-out {trades_out}: cannot write there: no writable directory {parent}")
 
 
 def _sectors_file(flag: Path | None, prices: Path) -> Path | None:
@@ -217,6 +238,8 @@ def backtest(
     start_cash, monthly = _check_mode(index, holdings, cash, deposits)
     settings = load_settings_or_exit(config)
     first, last = _day(start, "--start"), _day(end, "--end")
+    if first is not None and last is not None and first > last:
+        fail(f"--start {first.isoformat()} is after --end {last.isoformat()}")
     start_lots: list[Trade] = []
     if holdings is not None:
         try:
@@ -240,6 +263,7 @@ def backtest(
             sectors=_sectors_file(sectors, prices),
             config=config,
         )
+    _check_outputs(report, trades_out)
     configure_logging(
         "INFO" if verbose else "WARNING",
         settings.logging.format,
@@ -262,18 +286,25 @@ def backtest(
     if trades_out is not None:
         rows = io.StringIO()
         write_trades(result.daemon_trades, rows, result.splits_applied)
-        write_atomically(trades_out, rows.getvalue().encode())
+        try:
+            write_atomically(trades_out, rows.getvalue().encode())
+        except OSError as exc:
+            fail(f"--trades-out {trades_out}: cannot write: {exc.strerror or exc}")
     summary = summarize(result, series)
     if report is not None and result.series is not None:
         from daemon.backtest_report import write_report
 
-        write_report(
-            result.series,
-            report,
-            summary=summary,
-            title=f"tlh backtest: {result.series.label}, {result.first_day} to {result.last_day}",
-            notes=report_notes(prices, series, plan),
-        )
+        try:
+            write_report(
+                result.series,
+                report,
+                summary=summary,
+                title=f"tlh backtest: {result.series.label}, {result.first_day} to "
+                f"{result.last_day}",
+                notes=report_notes(prices, series, plan),
+            )
+        except OSError as exc:
+            fail(f"--report {report}: cannot write: {exc.strerror or exc}")
     if as_json:  # the table shows them itself
         for warning in result.warnings:
             typer.echo(f"tlh: warning: {warning}", err=True)

@@ -94,6 +94,11 @@ def _index_rows(target: IndexTarget | None) -> list[tuple[str, str]]:
     return [
         ("index", f"{len(target.weights)} names in {len(sectors)} sectors from {target.source}"),
         *([("", f"completion fund {target.completion}")] if target.completion else []),
+        *(
+            [("", f"exclude: not in the index: {', '.join(target.excluded_unknown)}")]
+            if target.excluded_unknown
+            else []
+        ),
     ]
 
 

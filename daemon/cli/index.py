@@ -57,7 +57,7 @@ from daemon.index_manager import (
 from daemon.logging import configure_logging
 from daemon.orders import NEW_YORK
 from daemon.replay import at_close
-from daemon.settings import ConfigError, Settings
+from daemon.settings import MAX_MONEY, ConfigError, Settings
 from ledger.engine import Ledger
 from ledger.model import Action
 from strategies.index.book import Book
@@ -136,6 +136,8 @@ def _usd(text: str) -> Decimal:
         fail(f"--cash {text!r}: expected an amount of US dollars, e.g. 100000")
     if not value.is_finite() or value <= 0:
         fail(f"--cash {text!r}: the amount must be a positive number of US dollars")
+    if value > MAX_MONEY:
+        fail(f"--cash {text!r}: the amount must be at most {MAX_MONEY:,.0f} US dollars")
     return value
 
 
@@ -290,7 +292,7 @@ def _print(op: str, planned: Planned) -> None:
         )
         for t in plan.trades
     ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     for row in (header, *rows):
         typer.echo("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     buys = sum((t.quantity * t.price for t in plan.trades if t.side is Action.BUY), Decimal(0))

@@ -895,9 +895,15 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
             nxt = queues[sym][j + 1]
             heapq.heappush(heap, (tax_per_dollar(nxt, price, book.today, rates), sym, j + 1))
     if need > ZERO:
+        raised = (cash - need).quantize(CENT, ROUND_FLOOR)
+        if not book.holdings:
+            why = "the account holds no shares"
+        elif book.lockouts.no_loss_sale.keys() & book.holdings.keys():
+            why = "loss lots of names bought within 30 days are held back by the wash-sale rule"
+        else:
+            why = "that is all the account holds at these prices"
         raise PlanError(
-            f"cannot raise {cash}: the lots that may be sold raise {cash - need} "
-            "(loss lots of names bought within 30 days are held back by the wash-sale rule)"
+            f"cannot raise {cash:,.2f}: the lots that may be sold raise {raised:,.2f} ({why})"
         )
     trades = []
     tax = ZERO

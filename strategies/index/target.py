@@ -26,13 +26,16 @@ class IndexTarget:
 
     `sectors` maps each symbol to its sector ("" when unknown); `source` says where the
     weights came from (a file's path, or "equal"); `completion` is the fund that holds the
-    part of the index not held directly (its weight is in `weights` too), or None.
+    part of the index not held directly (its weight is in `weights` too), or None;
+    `excluded_unknown` the `exclude`d symbols the weights do not name (a typo, or a name
+    outside this index), sorted.
     """
 
     weights: Mapping[str, Decimal]
     sectors: Mapping[str, str]
     source: str
     completion: str | None = None
+    excluded_unknown: tuple[str, ...] = ()
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -97,6 +100,7 @@ def make_target(
         sectors={s: sectors.get(s, "") for s in weights},
         source=source,
         completion=completion,
+        excluded_unknown=tuple(sorted(excluded - raw.keys())),
     )
 
 

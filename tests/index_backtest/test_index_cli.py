@@ -113,3 +113,36 @@ def test_holdings_or_index_exactly_one_exit_2_naming_the_flags(
     assert named in result.stderr
     assert "--index" in result.stderr or "--cash" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--cash", "1e400"], "--cash: must be at most 1,000,000,000,000 USD"),
+        (["--cash", "1000", "--deposits", "1e400"], "--deposits: must be at most"),
+        (
+            ["--cash", "1000", "--start", "2024-01-03", "--end", "2024-01-02"],
+            "--start 2024-01-03 is after --end 2024-01-02",
+        ),
+        (["--cash", "1000", "--report", "prices.csv/report"], "--report prices.csv/report: "),
+        (["--cash", "1000", "--trades-out", "gone/trades.csv"], "--trades-out gone/trades.csv: "),
+    ],
+    ids=["cash-beyond-any-account", "deposit-beyond", "start-after-end", "report", "trades-out"],
+)
+def test_input_no_backtest_can_use_exits_2_before_the_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], named: str
+) -> None:
+    """Developers' guide: bad input is one line naming the flag, exit 2, no traceback, nothing
+    written. Found trying the command as a hostile user: `1e400` dollars ended in a decimal
+    traceback, a start after the end ran an empty backtest with exit 0, and an unwritable
+    `--report` failed with a traceback only after the whole replay."""
+    prices = tmp_path / "prices.csv"
+    prices.write_text("date,symbol,close\n2024-01-02,XYZ,100\n2024-01-03,XYZ,101\n")
+    monkeypatch.chdir(tmp_path)
+
+    result = tlh("--prices", str(prices), "--index", "equal", *args)
+
+    assert result.exit_code == 2
+    assert named in result.stderr
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prices.csv"]

@@ -112,6 +112,29 @@ def test_a_cash_amount_that_is_not_money_exits_2(tmp_path: Path) -> None:
     assert "--cash" in result.stderr
 
 
+def test_a_cash_amount_beyond_any_account_exits_2(tmp_path: Path) -> None:
+    """Developers' guide: bad input is a clear error, exit 2, no traceback. `1e400` is a
+    valid decimal no plan can size (found trying the command as a hostile user)."""
+    config = write_config(tmp_path, "equal")
+
+    result = tlh("index", "build", "--cash", "1e400", "--dry-run", "--config", str(config))
+
+    assert result.exit_code == 2
+    assert "--cash '1e400': the amount must be at most 1,000,000,000,000" in result.stderr
+
+
+def test_cash_too_small_for_any_trade_prints_an_empty_plan(tmp_path: Path) -> None:
+    """A tenth of a cent buys nothing above `min_trade_usd`: the plan has no trades, and the
+    command says so (it printed a traceback once: the table had no rows to size)."""
+    config = write_config(tmp_path, "equal")
+
+    result = tlh("index", "build", "--cash", "0.001", "--config", str(config))
+
+    assert result.exit_code == 0, result.stderr
+    assert "0 trades: buy 0.00, sell 0.00" in result.stdout
+    assert result.stdout.rstrip().endswith("nothing to trade")
+
+
 def test_an_index_name_without_a_price_exits_2(tmp_path: Path) -> None:
     """Brief: "fail clearly (exit 2) when a target name has no price"; nothing is planned."""
     config = write_config(tmp_path, "equal", priced=SYMBOLS[:3])

@@ -59,8 +59,31 @@ def test_raising_more_than_the_sellable_lots_hold_is_a_plan_error() -> None:
     """§5: a withdrawal the lots that may be sold cannot cover is a clear error."""
     b = book(0, [lot("AAA", 100, 20), lot("BBB", 10, 5)], PRICES, no_loss_sale=["AAA"])
 
-    with pytest.raises(PlanError, match=r"cannot raise 500: the lots that may be sold raise 100"):
+    with pytest.raises(
+        PlanError,
+        match=r"cannot raise 500\.00: the lots that may be sold raise 100\.00 \(loss lots of "
+        r"names bought within 30 days are held back by the wash-sale rule\)",
+    ):
         plan_raise(b, Decimal(500), RebalanceParams())
+
+
+def test_raising_more_than_the_account_holds_says_so_in_dollars_and_cents() -> None:
+    """Developers' guide: a clear error. With no lockout the shortfall is what the account
+    holds, not the wash-sale rule; amounts are dollars and cents, not `1E+9`."""
+    b = book(0, [lot("AAA", 100, 5)], PRICES)
+
+    with pytest.raises(
+        PlanError,
+        match=r"cannot raise 1,000,000,000\.00: the lots that may be sold raise 1,000\.00 "
+        r"\(that is all the account holds at these prices\)",
+    ):
+        plan_raise(b, Decimal("1e9"), RebalanceParams())
+
+
+def test_raising_cash_from_an_empty_account_says_it_holds_no_shares() -> None:
+    """Developers' guide: a clear error, naming the cause (nothing held)."""
+    with pytest.raises(PlanError, match=r"raise 0\.00 \(the account holds no shares\)"):
+        plan_raise(book(0, [], PRICES), Decimal(100), RebalanceParams())
 
 
 def test_a_withdrawal_in_whole_shares_never_sells_a_fraction() -> None:

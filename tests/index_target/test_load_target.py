@@ -13,10 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import structlog
+import structlog.testing
 from typer.testing import CliRunner
 
 import daemon.cli
 import daemon.cli.config
+import daemon.index_weights
 from daemon.index_settings import IndexSettings
 from daemon.index_weights import TargetFileError, equal_target, load_target, read_sectors
 from strategies.index.target import TargetError
@@ -50,6 +53,26 @@ def test_a_universe_entirely_excluded_names_the_exclude_key() -> None:
     settings = IndexSettings(weights="equal", universe=("AAPL",), exclude=("AAPL",))
     with pytest.raises(TargetError, match=r"^index\.exclude: every name is excluded"):
         load_target(settings)
+
+
+def test_an_excluded_name_outside_the_index_is_named_in_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Developers' guide: nothing the configuration accepts is silently inert. An `exclude`
+    naming no stock of the index (a typo of the stock the user will not hold, or a name
+    outside this index) is kept, not refused (members change), and named: on the target and
+    in a warning with the key."""
+    monkeypatch.setattr(daemon.index_weights, "log", structlog.get_logger("tlh.index"))
+    settings = IndexSettings(weights="equal", universe=("AAPL", "MSFT"), exclude=("msft", "tsal"))
+
+    with structlog.testing.capture_logs() as logs:
+        target = load_target(settings)
+
+    assert target.symbols == ("AAPL",)
+    assert target.excluded_unknown == ("TSAL",)
+    assert [(e["event"], e["key"], e["symbols"]) for e in logs] == [
+        ("index_exclude_not_in_index", "index.exclude", ["TSAL"])
+    ]
 
 
 def test_a_relative_weights_path_is_read_beside_the_configuration(tmp_path: Path) -> None:
@@ -124,6 +147,15 @@ def test_config_check_summarises_a_good_target(tmp_path: Path) -> None:
     code, output = _check(tmp_path, '[index]\nweights = "holdings-daily-us-en-spy.csv"\n')
     assert code == 0, output
     assert "6 names in 3 sectors" in output
+
+
+def test_config_check_names_an_excluded_symbol_the_index_lacks(tmp_path: Path) -> None:
+    """`tlh config check` shows an `exclude` that matches no name of the index (exit 0)."""
+    code, output = _check(
+        tmp_path, '[index]\nweights = "equal"\nuniverse = ["AAPL", "MSFT"]\nexclude = ["TSAL"]\n'
+    )
+    assert code == 0, output
+    assert "exclude: not in the index: TSAL" in output
 
 
 def test_a_missing_weights_file_is_a_target_file_error(tmp_path: Path) -> None:
