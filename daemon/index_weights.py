@@ -137,6 +137,7 @@ def load_target(settings: IndexSettings, *, config_dir: Path | None = None) -> I
 
 
 def _load_target(settings: IndexSettings, config_dir: Path | None) -> IndexTarget:
+    """Return the target `settings` name, as `load_target` does, without its warnings."""
     if settings.weights is None:
         raise TargetError("index.weights: not set: direct indexing is off")
     sectors = read_sectors(_resolve(settings.sectors, config_dir)) if settings.sectors else {}
