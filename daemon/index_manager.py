@@ -30,7 +30,7 @@ import os
 import socket
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -67,6 +67,7 @@ from strategies.wash_guard import WashGuard
 
 log = structlog.get_logger("tlh.index")
 NEW_YORK = ZoneInfo("America/New_York")
+DATES_KEPT = 4096  # quote times converted to New York dates, kept until this many
 
 LAST_REBALANCE_KEY = "index:last_rebalance"
 RESERVED_KEY = "index:reserved_cash"  # raised by `tlh index raise`, not to be reinvested
@@ -400,6 +401,8 @@ class IndexManager:
         self._holdings_cache: tuple[Ledger, int, LotRelief, dict[str, Holding]] | None = None
         # Each name's quote last priced, with its New York date and mid (`_quoted`).
         self._quoted_cache: dict[str, tuple[Quote, date, Decimal]] = {}
+        # A session's quotes share a few times (a backtest's closes one): convert each once.
+        self._dates: dict[datetime, date] = {}
 
     @staticmethod
     def _broker_account(broker: Broker, settings: Settings) -> str:
@@ -755,7 +758,12 @@ class IndexManager:
         """Return `q` with its New York date and mid, computed once per quote."""
         known = self._quoted_cache.get(symbol)
         if known is None or known[0] is not q:
-            known = (q, q.at.astimezone(NEW_YORK).date(), (q.bid_decimal + q.ask_decimal) / 2)
+            on = self._dates.get(q.at)
+            if on is None:
+                if len(self._dates) >= DATES_KEPT:
+                    self._dates.clear()
+                on = self._dates[q.at] = q.at.astimezone(NEW_YORK).date()
+            known = (q, on, (q.bid_decimal + q.ask_decimal) / 2)
             self._quoted_cache[symbol] = known
         return known
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 
 from ledger.holding import term_of
 from ledger.model import Parcel, Term
@@ -47,22 +48,39 @@ def at_loss(parcel: Parcel, price: Decimal) -> bool:
 def tax_per_dollar(parcel: Parcel, price: Decimal, today: date, rates: TaxRates) -> Decimal:
     """Return the tax owed per dollar raised by selling `parcel` at `price` today."""
     rate = rates.rate(term_of(parcel.holding_period_start, today))
-    return rate * (price - basis_per_share(parcel)) / price
+    return _tax_per_dollar(rate, basis_per_share(parcel), price)
+
+
+def _tax_per_dollar(rate: Decimal, basis_per_share: Decimal, price: Decimal) -> Decimal:
+    return rate * (price - basis_per_share) / price
 
 
 def sale_order(
     parcels: Iterable[Parcel], price: Decimal, today: date, rates: TaxRates, specific_lots: bool
 ) -> list[Parcel]:
     """Return the order a sale relieves `parcels` (given in the broker's relief order) in."""
-    ordered = [p for p in parcels if p.quantity > ZERO]
-    if not specific_lots:
-        return ordered
+    return [p for p, _ in _priced_order(parcels, price, today, rates, specific_lots)]
 
-    def key(p: Parcel) -> tuple[Decimal, int, Decimal]:
-        long_first = 0 if term_of(p.holding_period_start, today) is Term.LONG else 1
-        return (tax_per_dollar(p, price, today, rates), long_first, -basis_per_share(p))
 
-    return sorted(ordered, key=key)  # stable: equals keep the broker's order
+def _priced_order(
+    parcels: Iterable[Parcel], price: Decimal, today: date, rates: TaxRates, specific_lots: bool
+) -> list[tuple[Parcel, Decimal]]:
+    """Return `sale_order`'s parcels, each with its tax per dollar (`tax_per_dollar`)."""
+    terms: dict[date, Term] = {}
+    keyed = []
+    for p in parcels:
+        if p.quantity <= ZERO:
+            continue
+        start = p.holding_period_start
+        term = terms.get(start)
+        if term is None:
+            term = terms[start] = term_of(start, today)
+        basis = basis_per_share(p)
+        tax = _tax_per_dollar(rates.rate(term), basis, price)
+        keyed.append(((tax, 0 if term is Term.LONG else 1, -basis), p))
+    if specific_lots:
+        keyed.sort(key=itemgetter(0))  # stable: equals keep the broker's order
+    return [(p, key[0]) for key, p in keyed]
 
 
 def sellable(
@@ -75,16 +93,34 @@ def sellable(
     loss_locked: bool,
 ) -> list[Parcel]:
     """Return the parcels a sale may relieve, in the order it relieves them."""
-    ordered = sale_order(parcels, price, today, rates, specific_lots)
+    return [
+        p
+        for p, _ in sellable_priced(
+            parcels, price, today, rates, specific_lots=specific_lots, loss_locked=loss_locked
+        )
+    ]
+
+
+def sellable_priced(
+    parcels: Iterable[Parcel],
+    price: Decimal,
+    today: date,
+    rates: TaxRates,
+    *,
+    specific_lots: bool,
+    loss_locked: bool,
+) -> list[tuple[Parcel, Decimal]]:
+    """Return `sellable`'s parcels, each with its tax per dollar (`tax_per_dollar`)."""
+    ordered = _priced_order(parcels, price, today, rates, specific_lots)
     if not loss_locked:
         return ordered
     if specific_lots:
-        return [p for p in ordered if not at_loss(p, price)]
-    allowed: list[Parcel] = []
-    for p in ordered:
+        return [(p, tax) for p, tax in ordered if not at_loss(p, price)]
+    allowed: list[tuple[Parcel, Decimal]] = []
+    for p, tax in ordered:
         if at_loss(p, price):
             break
-        allowed.append(p)
+        allowed.append((p, tax))
     return allowed
 
 

@@ -84,6 +84,7 @@ from strategies.index.lot_choice import (
     lot_ids,
     relieve,
     sellable,
+    sellable_priced,
     tax_per_dollar,
 )
 from strategies.index.presolve import drop_fixed_zeros
@@ -238,7 +239,7 @@ def _universe(
             orders.append([])
             continue
         w0[i] = float(holding.quantity * price / value)
-        order = sellable(
+        priced = sellable_priced(
             holding.parcels,
             price,
             book.today,
@@ -246,13 +247,10 @@ def _universe(
             specific_lots=params.specific_lots,
             loss_locked=sym in book.lockouts.no_loss_sale,
         )
-        orders.append(order)
+        orders.append([p for p, _ in priced])
         segments = [
-            (
-                float(p.quantity * price / value),
-                _credited(float(tax_per_dollar(p, price, book.today, rates)), params.loss_credit),
-            )
-            for p in order
+            (float(p.quantity * price / value), _credited(float(tax), params.loss_credit))
+            for p, tax in priced
         ]
         for k, (width, slope) in enumerate(_buckets(segments, BUCKETS)):
             cap[i, k], cost[i, k] = width, slope

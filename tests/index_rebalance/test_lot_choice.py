@@ -3,12 +3,25 @@ short-term, within the broker's lot relief)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rebalancekit import FRESH, TODAY, lot
 
-from strategies.index.lot_choice import TaxRates, relieve, sale_order, sellable
+from ledger.holding import term_of
+from ledger.model import Term
+from strategies.index.lot_choice import (
+    TaxRates,
+    basis_per_share,
+    relieve,
+    sale_order,
+    sellable,
+    sellable_priced,
+    tax_per_dollar,
+)
 
 RATES = TaxRates(Decimal("0.37"), Decimal("0.20"))
 PRICE = Decimal(10)
@@ -74,3 +87,44 @@ def test_a_sale_of_every_share_of_lots_with_28_digits_relieves_them_all() -> Non
     reliefs = relieve(parts, total)
 
     assert [r.parcel for r in reliefs] == parts
+
+
+_LOTS = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=500),  # shares
+        st.integers(min_value=1, max_value=3000),  # cost per share, in cents
+        st.integers(min_value=0, max_value=800),  # days held
+    ),
+    max_size=12,
+)
+
+
+@given(lots=_LOTS, specific_lots=st.booleans(), loss_locked=st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_each_sellable_lot_carries_its_own_tax_per_dollar(
+    lots: list[tuple[int, int, int]], specific_lots: bool, loss_locked: bool
+) -> None:
+    """The rebalance reads each lot's tax per dollar with the lot (`sellable_priced`, computed
+    once while ordering the lots): the same lots in the same order as `sellable`, each with
+    exactly what `tax_per_dollar` gives, and with named lots in the order the module states
+    (least tax per dollar, long-term first at equal tax, then the highest basis)."""
+    parcels = [lot("AAA", q, Decimal(c) / 100, TODAY - timedelta(days=d)) for q, c, d in lots]
+
+    priced = sellable_priced(
+        parcels, PRICE, TODAY, RATES, specific_lots=specific_lots, loss_locked=loss_locked
+    )
+
+    assert [p for p, _ in priced] == sellable(
+        parcels, PRICE, TODAY, RATES, specific_lots=specific_lots, loss_locked=loss_locked
+    )
+    assert all(tax == tax_per_dollar(p, PRICE, TODAY, RATES) for p, tax in priced)
+    if specific_lots:
+        keys = [
+            (
+                tax,
+                0 if term_of(p.holding_period_start, TODAY) is Term.LONG else 1,
+                -basis_per_share(p),
+            )
+            for p, tax in priced
+        ]
+        assert keys == sorted(keys)
