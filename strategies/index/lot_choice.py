@@ -91,26 +91,9 @@ def sellable(
     *,
     specific_lots: bool,
     loss_locked: bool,
-) -> list[Parcel]:
-    """Return the parcels a sale may relieve, in the order it relieves them."""
-    return [
-        p
-        for p, _ in sellable_priced(
-            parcels, price, today, rates, specific_lots=specific_lots, loss_locked=loss_locked
-        )
-    ]
-
-
-def sellable_priced(
-    parcels: Iterable[Parcel],
-    price: Decimal,
-    today: date,
-    rates: TaxRates,
-    *,
-    specific_lots: bool,
-    loss_locked: bool,
 ) -> list[tuple[Parcel, Decimal]]:
-    """Return `sellable`'s parcels, each with its tax per dollar (`tax_per_dollar`)."""
+    """Return the parcels a sale may relieve, in the order it relieves them, each with its tax
+    per dollar (`tax_per_dollar`)."""
     ordered = _priced_order(parcels, price, today, rates, specific_lots)
     if not loss_locked:
         return ordered

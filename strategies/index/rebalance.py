@@ -84,8 +84,6 @@ from strategies.index.lot_choice import (
     lot_ids,
     relieve,
     sellable,
-    sellable_priced,
-    tax_per_dollar,
 )
 from strategies.index.presolve import drop_fixed_zeros
 from strategies.index.risk import RiskModel
@@ -239,7 +237,7 @@ def _universe(
             orders.append([])
             continue
         w0[i] = float(holding.quantity * price / value)
-        priced = sellable_priced(
+        priced = sellable(
             holding.parcels,
             price,
             book.today,
@@ -859,13 +857,13 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
         raise PlanError(f"the cash to raise must be positive, not {cash}")
     rates = params.rates
     quantum = _quantum(params)
-    queues: dict[str, list[Parcel]] = {}
+    queues: dict[str, list[tuple[Parcel, Decimal]]] = {}  # lots in order, tax per dollar
     heap: list[tuple[Decimal, str, int]] = []
     for sym, holding in sorted(book.holdings.items()):
         price = book.prices.get(sym)
         if price is None or price <= ZERO:
             continue
-        order = sellable(
+        queue = sellable(
             holding.parcels,
             price,
             book.today,
@@ -873,9 +871,9 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
             specific_lots=params.specific_lots,
             loss_locked=sym in book.lockouts.no_loss_sale,
         )
-        if order:
-            queues[sym] = order
-            heapq.heappush(heap, (tax_per_dollar(order[0], price, book.today, rates), sym, 0))
+        if queue:
+            queues[sym] = queue
+            heapq.heappush(heap, (queue[0][1], sym, 0))
     taken: dict[str, Decimal] = {}
     need = cash
     while need > ZERO and heap:
@@ -883,15 +881,14 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
         price = book.prices[sym]
         # Whole shares at a broker that trades no fractions: the lots up to this one, rounded
         # down, less what is taken already (a lot of 10.5 shares gives 10).
-        upto = sum((p.quantity for p in queues[sym][: j + 1]), ZERO)
+        upto = sum((p.quantity for p, _ in queues[sym][: j + 1]), ZERO)
         room = upto.quantize(quantum, ROUND_FLOOR) - taken.get(sym, ZERO)
         qty = min(room, (need / price).quantize(quantum, ROUND_CEILING))
         if qty > ZERO:
             taken[sym] = taken.get(sym, ZERO) + qty
             need -= qty * price
         if j + 1 < len(queues[sym]):
-            nxt = queues[sym][j + 1]
-            heapq.heappush(heap, (tax_per_dollar(nxt, price, book.today, rates), sym, j + 1))
+            heapq.heappush(heap, (queues[sym][j + 1][1], sym, j + 1))
     if need > ZERO:
         raised = (cash - need).quantize(CENT, ROUND_FLOOR)
         if not book.holdings:
@@ -908,7 +905,7 @@ def plan_raise(book: Book, cash: Decimal, params: RebalanceParams) -> RebalanceP
     proceeds = ZERO
     for sym, qty in taken.items():
         price = book.prices[sym]
-        reliefs = relieve(queues[sym], qty)
+        reliefs = relieve([p for p, _ in queues[sym]], qty)
         tax += sum((r.tax(price, book.today, rates) for r in reliefs), ZERO)
         proceeds += qty * price
         trades.append(PlannedTrade(sym, Action.SELL, qty, price, lot_ids(reliefs), "raise cash"))
