@@ -67,7 +67,6 @@ from strategies.wash_guard import WashGuard
 
 log = structlog.get_logger("tlh.index")
 NEW_YORK = ZoneInfo("America/New_York")
-DATES_KEPT = 4096  # quote times converted to New York dates, kept until this many
 
 LAST_REBALANCE_KEY = "index:last_rebalance"
 RESERVED_KEY = "index:reserved_cash"  # raised by `tlh index raise`, not to be reinvested
@@ -95,6 +94,13 @@ def _threadpools() -> ThreadpoolController:
     """Return the BLAS and OpenMP libraries loaded (numpy's, scipy's: imported with the risk
     model), found once: each search takes milliseconds."""
     return ThreadpoolController()
+
+
+@functools.lru_cache(maxsize=4096)
+def _new_york_date(at: datetime) -> date:
+    """Return the New York date of `at` (a session's quotes share a few times, a backtest's
+    closes one: each is converted once)."""
+    return at.astimezone(NEW_YORK).date()
 
 
 def index_account(settings: Settings) -> str:
@@ -401,8 +407,6 @@ class IndexManager:
         self._holdings_cache: tuple[Ledger, int, LotRelief, dict[str, Holding]] | None = None
         # Each name's quote last priced, with its New York date and mid (`_quoted`).
         self._quoted_cache: dict[str, tuple[Quote, date, Decimal]] = {}
-        # A session's quotes share a few times (a backtest's closes one): convert each once.
-        self._dates: dict[datetime, date] = {}
 
     @staticmethod
     def _broker_account(broker: Broker, settings: Settings) -> str:
@@ -758,12 +762,7 @@ class IndexManager:
         """Return `q` with its New York date and mid, computed once per quote."""
         known = self._quoted_cache.get(symbol)
         if known is None or known[0] is not q:
-            on = self._dates.get(q.at)
-            if on is None:
-                if len(self._dates) >= DATES_KEPT:
-                    self._dates.clear()
-                on = self._dates[q.at] = q.at.astimezone(NEW_YORK).date()
-            known = (q, on, (q.bid_decimal + q.ask_decimal) / 2)
+            known = (q, _new_york_date(q.at), (q.bid_decimal + q.ask_decimal) / 2)
             self._quoted_cache[symbol] = known
         return known
 
