@@ -6,7 +6,9 @@ them least tax per dollar first — so losses first, then the highest basis; lon
 short-term at equal tax. Otherwise the broker relieves a prefix of its own order (FIFO at
 Alpaca; `Holding.parcels` come in that order) and so does the plan. A name whose loss lots may
 not be sold (`Lockouts.no_loss_sale`: bought within 30 days, household-wide) sells none of
-them: with named lots they are skipped; in the broker's order the sale stops before the first.
+them, and a rebalance sells no short-term gain lot of a name the index holds (the portfolio
+drifts back after a harvest, never by realising a short-term gain: issue #12 §3): with named
+lots such lots are skipped; in the broker's order the sale stops before the first.
 """
 
 from __future__ import annotations
@@ -59,13 +61,14 @@ def sale_order(
     parcels: Iterable[Parcel], price: Decimal, today: date, rates: TaxRates, specific_lots: bool
 ) -> list[Parcel]:
     """Return the order a sale relieves `parcels` (given in the broker's relief order) in."""
-    return [p for p, _ in _priced_order(parcels, price, today, rates, specific_lots)]
+    return [p for p, _, _ in _priced_order(parcels, price, today, rates, specific_lots)]
 
 
 def _priced_order(
     parcels: Iterable[Parcel], price: Decimal, today: date, rates: TaxRates, specific_lots: bool
-) -> list[tuple[Parcel, Decimal]]:
-    """Return `sale_order`'s parcels, each with its tax per dollar (`tax_per_dollar`)."""
+) -> list[tuple[Parcel, Decimal, Term]]:
+    """Return `sale_order`'s parcels, each with its tax per dollar (`tax_per_dollar`) and
+    term."""
     terms: dict[date, Term] = {}
     keyed = []
     for p in parcels:
@@ -77,10 +80,10 @@ def _priced_order(
             term = terms[start] = term_of(start, today)
         basis = basis_per_share(p)
         tax = _tax_per_dollar(rates.rate(term), basis, price)
-        keyed.append(((tax, 0 if term is Term.LONG else 1, -basis), p))
+        keyed.append(((tax, 0 if term is Term.LONG else 1, -basis), p, term))
     if specific_lots:
         keyed.sort(key=itemgetter(0))  # stable: equals keep the broker's order
-    return [(p, key[0]) for key, p in keyed]
+    return [(p, key[0], term) for key, p, term in keyed]
 
 
 def sellable(
@@ -91,18 +94,19 @@ def sellable(
     *,
     specific_lots: bool,
     loss_locked: bool,
+    short_gains: bool = True,
 ) -> list[tuple[Parcel, Decimal]]:
     """Return the parcels a sale may relieve, in the order it relieves them, each with its tax
-    per dollar (`tax_per_dollar`)."""
-    ordered = _priced_order(parcels, price, today, rates, specific_lots)
-    if not loss_locked:
-        return ordered
-    if specific_lots:
-        return [(p, tax) for p, tax in ordered if not at_loss(p, price)]
+    per dollar (`tax_per_dollar`): without the loss lots when `loss_locked`, without the
+    short-term gain lots unless `short_gains`."""
     allowed: list[tuple[Parcel, Decimal]] = []
-    for p, tax in ordered:
-        if at_loss(p, price):
-            break
+    for p, tax, term in _priced_order(parcels, price, today, rates, specific_lots):
+        value = p.quantity * price
+        loss, gain = p.adjusted_basis > value, p.adjusted_basis < value
+        if (loss_locked and loss) or (not short_gains and gain and term is Term.SHORT):
+            if specific_lots:
+                continue
+            break  # the broker relieves this lot before the rest
         allowed.append((p, tax))
     return allowed
 

@@ -22,11 +22,14 @@ buckets are then the greatest convex minorant of it (pool adjacent violators), e
 ends of each bucket and below the true tax inside one — the plan's tax is recomputed exactly
 from the lots relieved.
 A name whose loss lots may not be sold (bought within 30 days, household-wide) has no bucket
-for them; a name that may not be bought (sold at a loss within 30 days) has ū_i = 0. A name
-band that a lockout makes unreachable is relaxed to the nearest reachable trade, and so is a
-sector band. A plan never sells a name at a loss and buys it, or one substantially identical
-(`Book.identity`), back (a wash sale of its own): when the solution does, the group keeps the
-direction of its net trade and the problem is solved again.
+for them; nor has a name of the target for its short-term gain lots: after a harvest the
+portfolio drifts back toward the target, never by realising a short-term gain to undo it
+(issue #12 §3; a name the target leaves out is sold whatever its lots' term). A name that may
+not be bought (sold at a loss within 30 days) has ū_i = 0. A name band that these bounds make
+unreachable is relaxed to the nearest reachable trade, and so is a sector band. A plan never
+sells a name at a loss and buys it, or one substantially identical (`Book.identity`), back (a
+wash sale of its own): when the solution does, the group keeps the direction of its net trade
+and the problem is solved again.
 
 Against Moehle, Kochenderfer, Boyd & Ang (JOTA 2021, arXiv 2008.04985): they give every lot
 its own sale variable and value the realised gains through the year's short- and long-term
@@ -244,6 +247,7 @@ def _universe(
             rates,
             specific_lots=params.specific_lots,
             loss_locked=sym in book.lockouts.no_loss_sale,
+            short_gains=sym not in target.weights,
         )
         orders.append([p for p, _ in priced])
         segments = [

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rebalancekit import FRESH, TODAY, lot
 
 from ledger.holding import term_of
-from ledger.model import Term
+from ledger.model import Parcel, Term
 from strategies.index.lot_choice import (
     TaxRates,
     at_loss,
@@ -61,6 +61,33 @@ def test_a_locked_name_sells_no_loss_lot(specific_lots: bool, kept: list[int]) -
     assert sorted((p for p, _ in allowed), key=parcels.index) == [parcels[i] for i in kept]
 
 
+@pytest.mark.parametrize(("specific_lots", "kept"), [(True, [0, 2, 3]), (False, [0])])
+def test_a_sale_that_may_not_realise_short_term_gains_skips_those_lots(
+    specific_lots: bool, kept: list[int]
+) -> None:
+    """Issue 12 §3 (the drift back after a harvest never realises a short-term gain): with named
+    lots the short-term gain lots are skipped; in the broker's order the sale stops before the
+    first of them. A short-term loss and a long-term gain may still be sold."""
+    parcels = [
+        lot("AAA", 10, 5),  # long-term gain
+        lot("AAA", 10, 6, FRESH),  # short-term gain
+        lot("AAA", 10, 12, FRESH),  # short-term loss
+        lot("AAA", 10, 4),  # long-term gain
+    ]
+
+    allowed = sellable(
+        parcels,
+        PRICE,
+        TODAY,
+        RATES,
+        specific_lots=specific_lots,
+        loss_locked=False,
+        short_gains=False,
+    )
+
+    assert sorted((p for p, _ in allowed), key=parcels.index) == [parcels[i] for i in kept]
+
+
 def test_relief_takes_whole_lots_then_part_of_the_next() -> None:
     """A sale of 15 shares relieves the first lot whole and five shares of the second; more
     than the lots hold is refused."""
@@ -100,28 +127,47 @@ _LOTS = st.lists(
 )
 
 
-@given(lots=_LOTS, specific_lots=st.booleans(), loss_locked=st.booleans())
+def _short_term_gain(p: Parcel) -> bool:
+    return (
+        p.adjusted_basis < p.quantity * PRICE
+        and term_of(p.holding_period_start, TODAY) is Term.SHORT
+    )
+
+
+@given(
+    lots=_LOTS, specific_lots=st.booleans(), loss_locked=st.booleans(), short_gains=st.booleans()
+)
 @settings(max_examples=200, deadline=None)
 def test_each_sellable_lot_carries_its_own_tax_per_dollar(
-    lots: list[tuple[int, int, int]], specific_lots: bool, loss_locked: bool
+    lots: list[tuple[int, int, int]], specific_lots: bool, loss_locked: bool, short_gains: bool
 ) -> None:
     """The rebalance and a raise read each lot's tax per dollar with the lot (`sellable`,
     computed once while ordering the lots): exactly what `tax_per_dollar` gives, the lots those
-    of `sale_order` (less the loss lots of a locked name), and with named lots in the order the
-    module states (least tax per dollar, long-term first at equal tax, then the highest
-    basis)."""
+    of `sale_order` less the barred ones (a locked name's loss lots; the short-term gain lots
+    when they may not be sold), and with named lots in the order the module states (least tax
+    per dollar, long-term first at equal tax, then the highest basis)."""
     parcels = [lot("AAA", q, Decimal(c) / 100, TODAY - timedelta(days=d)) for q, c, d in lots]
 
     priced = sellable(
-        parcels, PRICE, TODAY, RATES, specific_lots=specific_lots, loss_locked=loss_locked
+        parcels,
+        PRICE,
+        TODAY,
+        RATES,
+        specific_lots=specific_lots,
+        loss_locked=loss_locked,
+        short_gains=short_gains,
     )
 
     assert all(tax == tax_per_dollar(p, PRICE, TODAY, RATES) for p, tax in priced)
     ordered = sale_order(parcels, PRICE, TODAY, RATES, specific_lots=specific_lots)
-    if loss_locked and specific_lots:  # the loss lots skipped
-        ordered = [p for p in ordered if not at_loss(p, PRICE)]
-    elif loss_locked:  # the broker's order stops before the first loss lot
-        ordered = list(takewhile(lambda p: not at_loss(p, PRICE), ordered))
+
+    def barred(p: Parcel) -> bool:
+        return (loss_locked and at_loss(p, PRICE)) or (not short_gains and _short_term_gain(p))
+
+    if specific_lots:  # the barred lots skipped
+        ordered = [p for p in ordered if not barred(p)]
+    else:  # the broker's order stops before the first barred lot
+        ordered = list(takewhile(lambda p: not barred(p), ordered))
     assert [p for p, _ in priced] == ordered
     if specific_lots:
         keys = [

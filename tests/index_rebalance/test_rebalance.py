@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from rebalancekit import FRESH, book, equal, lot, risk, target, weights_after
+from rebalancekit import FRESH, OLD, TODAY, book, equal, lot, risk, target, weights_after
 
 from ledger.identity import Identity
 from ledger.model import Action, Parcel
@@ -146,6 +147,40 @@ def test_sales_pick_losses_first_with_named_lots() -> None:
     assert sale.side is Action.SELL
     assert sale.lot_ids == (loss.lot_id, small_gain.lot_id)
     assert sale.quantity > 300
+
+
+@pytest.mark.parametrize("specific_lots", [True, False])
+def test_the_drift_back_never_realises_a_short_term_gain(specific_lots: bool) -> None:
+    """§3: after a harvest the portfolio drifts back toward the target "never by realising
+    short-term gains to undo a harvest": S00, a replacement bought four months ago and now at
+    twice its weight and a gain, is not sold (its band gives way), where the same lot held two
+    years is sold down to the band."""
+    months = TODAY - timedelta(days=120)
+    others = [lot(s, Decimal(5000) / PRICES[s], PRICES[s]) for s in SYMBOLS[1:]]
+    params = RebalanceParams(max_tracking_error=0.05, specific_lots=specific_lots)
+
+    def s00_sold(acquired: date) -> Decimal:
+        b = book(0, [lot("S00", 1000, 5, acquired), *others], PRICES)
+        plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), params)
+        return sum(
+            (t.quantity for t in plan.trades if t.symbol == "S00" and t.side is Action.SELL),
+            Decimal(0),
+        )
+
+    assert s00_sold(months) == 0
+    assert s00_sold(OLD) > 0
+
+
+def test_a_name_the_target_leaves_out_is_sold_whatever_its_term() -> None:
+    """§1 `exclude`: a stock the user will not hold is sold, even at a short-term gain (that is
+    no harvest undone)."""
+    months = TODAY - timedelta(days=120)
+    lots = [lot(s, Decimal(5000) / PRICES[s], PRICES[s]) for s in SYMBOLS]
+    b = book(0, [*lots, lot("XTRA", 100, 20, months)], {**PRICES, "XTRA": 50})
+
+    plan = plan_rebalance(b, equal(SYMBOLS), risk(SYMBOLS), RebalanceParams())
+
+    assert ("XTRA", Action.SELL) in {(t.symbol, t.side) for t in plan.trades}
 
 
 def test_sales_come_first() -> None:
