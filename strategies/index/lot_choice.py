@@ -101,9 +101,9 @@ def sellable(
     short-term gain lots unless `short_gains`."""
     allowed: list[tuple[Parcel, Decimal]] = []
     for p, tax, term in _priced_order(parcels, price, today, rates, specific_lots):
-        value = p.quantity * price
-        loss, gain = p.adjusted_basis > value, p.adjusted_basis < value
-        if (loss_locked and loss) or (not short_gains and gain and term is Term.SHORT):
+        if (loss_locked and at_loss(p, price)) or (
+            not short_gains and term is Term.SHORT and p.adjusted_basis < p.quantity * price
+        ):
             if specific_lots:
                 continue
             break  # the broker relieves this lot before the rest
